@@ -1,0 +1,334 @@
+//! Customers, their ids, and the dense index the batch path works on.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// A customer's id as the shop knows it: a number or a text (including UUIDs).
+///
+/// Ids order numbers first (numerically), then texts (byte-wise); every
+/// per-customer output of the crate is sorted in this order.
+///
+/// ```
+/// use customer_lifecycle::CustomerId;
+///
+/// assert_eq!(CustomerId::from(42), CustomerId::Number(42));
+/// assert_eq!(CustomerId::parse_number("00042")?, CustomerId::Number(42));
+/// let uuid = CustomerId::parse_uuid("67E55044-10B1-426F-9247-BB680E5FE0C8")?;
+/// assert_eq!(uuid.to_string(), "67e55044-10b1-426f-9247-bb680e5fe0c8");
+/// assert!(CustomerId::Number(9) < CustomerId::from("a"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CustomerId {
+    /// A numeric id.
+    Number(i64),
+    /// A text id, kept as given (UUIDs in canonical lower-case form when
+    /// parsed with [`CustomerId::parse_uuid`]).
+    Text(String),
+}
+
+impl CustomerId {
+    /// Parses a decimal integer id, ignoring surrounding blanks and leading zeros.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when the text is not an integer.
+    pub fn parse_number(s: &str) -> Result<CustomerId> {
+        s.trim()
+            .parse::<i64>()
+            .map(CustomerId::Number)
+            .map_err(|_| Error::InvalidArgument { name: "customer id", reason: format!("{s:?} is not an integer") })
+    }
+
+    /// Parses a UUID in its 8-4-4-4-12 hexadecimal form (any case, optional
+    /// braces) into a lower-case text id, so that differently written copies
+    /// of one UUID are the same customer.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when the text is not a UUID.
+    pub fn parse_uuid(s: &str) -> Result<CustomerId> {
+        let t = s.trim();
+        let t = t.strip_prefix('{').and_then(|x| x.strip_suffix('}')).unwrap_or(t);
+        let groups: Vec<&str> = t.split('-').collect();
+        let lens = [8, 4, 4, 4, 12];
+        let ok = groups.len() == 5
+            && groups.iter().zip(lens).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()));
+        if !ok {
+            return Err(Error::InvalidArgument { name: "customer id", reason: format!("{s:?} is not a UUID") });
+        }
+        Ok(CustomerId::Text(t.to_ascii_lowercase()))
+    }
+}
+
+impl fmt::Display for CustomerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CustomerId::Number(n) => write!(f, "{n}"),
+            CustomerId::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+impl From<i64> for CustomerId {
+    fn from(n: i64) -> Self {
+        CustomerId::Number(n)
+    }
+}
+
+impl From<u32> for CustomerId {
+    fn from(n: u32) -> Self {
+        CustomerId::Number(i64::from(n))
+    }
+}
+
+impl From<i32> for CustomerId {
+    fn from(n: i32) -> Self {
+        CustomerId::Number(i64::from(n))
+    }
+}
+
+impl From<&str> for CustomerId {
+    fn from(s: &str) -> Self {
+        CustomerId::Text(s.to_string())
+    }
+}
+
+impl From<String> for CustomerId {
+    fn from(s: String) -> Self {
+        CustomerId::Text(s)
+    }
+}
+
+/// How a loader reads the customer-id column.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdKind {
+    /// Decimal integers (`"00042"` and `"42"` are the same customer).
+    Number,
+    /// Texts, compared exactly as written.
+    #[default]
+    Text,
+    /// UUIDs, compared case-insensitively.
+    Uuid,
+}
+
+impl IdKind {
+    /// Reads one id.
+    ///
+    /// # Errors
+    /// As [`CustomerId::parse_number`] and [`CustomerId::parse_uuid`]; an
+    /// empty text id is refused too.
+    pub fn parse(&self, s: &str) -> Result<CustomerId> {
+        match self {
+            IdKind::Number => CustomerId::parse_number(s),
+            IdKind::Uuid => CustomerId::parse_uuid(s),
+            IdKind::Text => {
+                if s.is_empty() {
+                    Err(Error::InvalidArgument { name: "customer id", reason: "empty id".into() })
+                } else {
+                    Ok(CustomerId::Text(s.to_string()))
+                }
+            }
+        }
+    }
+}
+
+/// A customer's position in a [`CustomerIndex`]: 0, 1, 2, … in order of first sight.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
+pub struct DenseId(pub u32);
+
+impl DenseId {
+    /// The index as a `usize`, for slices.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Maps the shop's own ids to dense indices `0..n` and back.
+///
+/// The batch path never hashes a string per transaction: ids are mapped once
+/// at ingestion and everything downstream indexes plain vectors.
+///
+/// ```
+/// use customer_lifecycle::{CustomerId, CustomerIndex, DenseId};
+///
+/// let mut index = CustomerIndex::new();
+/// let a = index.insert(CustomerId::from("alice"))?;
+/// let b = index.insert(CustomerId::from("bob"))?;
+/// assert_eq!(index.insert(CustomerId::from("alice"))?, a);
+/// assert_eq!((a, b), (DenseId(0), DenseId(1)));
+/// assert_eq!(index.id(b), Some(&CustomerId::from("bob")));
+/// assert_eq!(index.len(), 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(from = "Vec<CustomerId>", into = "Vec<CustomerId>")]
+pub struct CustomerIndex {
+    ids: Vec<CustomerId>,
+    positions: HashMap<CustomerId, u32>,
+}
+
+impl CustomerIndex {
+    /// An empty index.
+    pub fn new() -> CustomerIndex {
+        CustomerIndex::default()
+    }
+
+    /// The dense id of `id`, adding it if new.
+    ///
+    /// # Errors
+    /// [`Error::TooManyCustomers`] past 2^32 − 1 customers.
+    pub fn insert(&mut self, id: CustomerId) -> Result<DenseId> {
+        if let Some(&p) = self.positions.get(&id) {
+            return Ok(DenseId(p));
+        }
+        let p = u32::try_from(self.ids.len())
+            .ok()
+            .filter(|p| *p < u32::MAX)
+            .ok_or(Error::TooManyCustomers { limit: u64::from(u32::MAX) })?;
+        self.positions.insert(id.clone(), p);
+        self.ids.push(id);
+        Ok(DenseId(p))
+    }
+
+    /// The dense id of `id`, if known.
+    pub fn get(&self, id: &CustomerId) -> Option<DenseId> {
+        self.positions.get(id).map(|&p| DenseId(p))
+    }
+
+    /// The shop id behind a dense id.
+    pub fn id(&self, dense: DenseId) -> Option<&CustomerId> {
+        self.ids.get(dense.index())
+    }
+
+    /// Number of customers.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// True when no customer has been added.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// All ids in dense order.
+    pub fn ids(&self) -> &[CustomerId] {
+        &self.ids
+    }
+}
+
+impl From<Vec<CustomerId>> for CustomerIndex {
+    fn from(ids: Vec<CustomerId>) -> Self {
+        let mut index = CustomerIndex::new();
+        for id in ids {
+            // An index deserialised from more than u32::MAX ids cannot exist in memory anyway.
+            let _ = index.insert(id);
+        }
+        index
+    }
+}
+
+impl From<CustomerIndex> for Vec<CustomerId> {
+    fn from(index: CustomerIndex) -> Self {
+        index.ids
+    }
+}
+
+/// A customer: who they are, when and through which channel they were
+/// acquired, and free-form attributes.
+///
+/// ```
+/// use customer_lifecycle::{Customer, CustomerId};
+/// use customer_lifecycle::chrono::{TimeZone, Utc};
+///
+/// let c = Customer::new(CustomerId::from(7), Utc.with_ymd_and_hms(2024, 5, 1, 9, 0, 0).unwrap())
+///     .with_channel("newsletter")
+///     .with_attribute("country", "DE");
+/// assert_eq!(c.acquisition_channel(), Some("newsletter"));
+/// assert_eq!(c.attribute("country"), Some("DE"));
+/// ```
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Customer {
+    id: CustomerId,
+    acquired_at: DateTime<Utc>,
+    acquisition_channel: Option<String>,
+    attributes: BTreeMap<String, String>,
+}
+
+impl Customer {
+    /// A customer acquired at `acquired_at`.
+    pub fn new(id: CustomerId, acquired_at: DateTime<Utc>) -> Customer {
+        Customer { id, acquired_at, acquisition_channel: None, attributes: BTreeMap::new() }
+    }
+
+    /// Sets the acquisition channel (e.g. `"search"`, `"referral"`).
+    pub fn with_channel(mut self, channel: impl Into<String>) -> Customer {
+        self.acquisition_channel = Some(channel.into());
+        self
+    }
+
+    /// Sets an attribute.
+    pub fn with_attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Customer {
+        self.attributes.insert(key.into(), value.into());
+        self
+    }
+
+    /// The id.
+    pub fn id(&self) -> &CustomerId {
+        &self.id
+    }
+
+    /// When the customer was acquired.
+    pub fn acquired_at(&self) -> DateTime<Utc> {
+        self.acquired_at
+    }
+
+    /// The acquisition channel, if known.
+    pub fn acquisition_channel(&self) -> Option<&str> {
+        self.acquisition_channel.as_deref()
+    }
+
+    /// One attribute.
+    pub fn attribute(&self, key: &str) -> Option<&str> {
+        self.attributes.get(key).map(String::as_str)
+    }
+
+    /// All attributes, sorted by key.
+    pub fn attributes(&self) -> &BTreeMap<String, String> {
+        &self.attributes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_parsing() {
+        assert_eq!(IdKind::Number.parse(" 0007 ").unwrap(), CustomerId::Number(7));
+        assert!(IdKind::Number.parse("7a").is_err());
+        assert!(IdKind::Text.parse("").is_err());
+        assert!(IdKind::Uuid.parse("not-a-uuid").is_err());
+        assert_eq!(
+            IdKind::Uuid.parse("{67E55044-10B1-426F-9247-BB680E5FE0C8}").unwrap(),
+            IdKind::Uuid.parse("67e55044-10b1-426f-9247-bb680e5fe0c8").unwrap()
+        );
+    }
+
+    #[test]
+    fn index_round_trips_through_serde() {
+        let mut index = CustomerIndex::new();
+        index.insert(CustomerId::from(3)).unwrap();
+        index.insert(CustomerId::from("x")).unwrap();
+        let json = serde_json::to_string(&index).unwrap();
+        assert_eq!(json, r#"[3,"x"]"#);
+        let back: CustomerIndex = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.get(&CustomerId::from("x")), Some(DenseId(1)));
+        assert_eq!(back.id(DenseId(0)), Some(&CustomerId::Number(3)));
+    }
+}

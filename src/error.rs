@@ -1,0 +1,241 @@
+//! The crate's one error type.
+
+use chrono::NaiveDate;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in this crate.
+///
+/// Each variant names the customer, field or value at fault so that a caller
+/// can act on it without re-reading its input. Messages are lowercase and
+/// carry no trailing punctuation.
+///
+/// ```
+/// use customer_lifecycle::{Currency, Error, Money};
+///
+/// let a = Money::parse("10.00", Currency::USD)?;
+/// let b = Money::parse("5.00", Currency::EUR)?;
+/// let err = a.checked_add(b).unwrap_err();
+/// assert!(matches!(err, Error::MixedCurrency { .. }));
+/// assert_eq!(err.to_string(), "cannot combine USD with EUR: amounts are in different currencies");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Two amounts in different currencies were combined.
+    #[error("cannot combine {expected} with {found}: amounts are in different currencies")]
+    MixedCurrency {
+        /// The currency already in use.
+        expected: String,
+        /// The currency that did not match.
+        found: String,
+    },
+
+    /// A currency code that is not three ASCII letters.
+    #[error("invalid currency code {code:?}: expected three ASCII letters such as \"USD\"")]
+    InvalidCurrency {
+        /// The rejected code.
+        code: String,
+    },
+
+    /// No exchange rate was available for a conversion.
+    #[error("no exchange rate from {from} to {to} at {at}")]
+    MissingExchangeRate {
+        /// Source currency.
+        from: String,
+        /// Target currency.
+        to: String,
+        /// When the conversion was asked for.
+        at: String,
+    },
+
+    /// An amount outside what the field allows (negative, non-finite, too precise, too large).
+    #[error("invalid amount {value} for {field}{}: {reason}", customer_suffix(customer))]
+    InvalidAmount {
+        /// Which field held the amount.
+        field: &'static str,
+        /// The amount as given.
+        value: String,
+        /// The customer it belonged to, when known.
+        customer: Option<String>,
+        /// Why it was rejected.
+        reason: String,
+    },
+
+    /// A sum of amounts left the representable range.
+    #[error("amount overflow while summing {field}{}", customer_suffix(customer))]
+    AmountOverflow {
+        /// Which total overflowed.
+        field: &'static str,
+        /// The customer whose total overflowed, when known.
+        customer: Option<String>,
+    },
+
+    /// A floating-point input was NaN or infinite.
+    #[error("{field} must be a finite number, got {value}")]
+    NonFinite {
+        /// Which input.
+        field: &'static str,
+        /// The value given.
+        value: f64,
+    },
+
+    /// A configuration value or argument outside its domain.
+    #[error("invalid {name}: {reason}")]
+    InvalidArgument {
+        /// The argument or option at fault.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A transaction dated after the observation end.
+    #[error("transaction of customer {customer} on {date} is after the observation end {observation_end}")]
+    AfterObservationEnd {
+        /// The customer.
+        customer: String,
+        /// The transaction's date (in the summary's UTC offset).
+        date: NaiveDate,
+        /// The inclusive observation end.
+        observation_end: NaiveDate,
+    },
+
+    /// The calibration end is not before the observation end.
+    #[error("calibration end {calibration_end} must be before the observation end {observation_end}")]
+    CalibrationAfterObservationEnd {
+        /// The calibration end given.
+        calibration_end: NaiveDate,
+        /// The observation end given.
+        observation_end: NaiveDate,
+    },
+
+    /// There was nothing to work on.
+    #[error("no data: {what}")]
+    Empty {
+        /// What was empty.
+        what: &'static str,
+    },
+
+    /// A row of an input file could not be read.
+    #[error("line {line}, column {column:?}: cannot read {value:?}: {reason}")]
+    Parse {
+        /// One-based line number in the file (the header is line 1).
+        line: u64,
+        /// The column's name (or position when the file has no header).
+        column: String,
+        /// The text found there.
+        value: String,
+        /// What was expected.
+        reason: String,
+    },
+
+    /// A row of an input file is malformed as a whole (wrong number of fields, bad UTF-8).
+    #[error("line {line}: {reason}")]
+    MalformedRow {
+        /// One-based line number.
+        line: u64,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// A required column is missing from a file's header.
+    #[error("missing column {column:?} in the header")]
+    MissingColumn {
+        /// The column that was looked for.
+        column: String,
+    },
+
+    /// Reading a file failed.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// An id (event id or order id) was seen twice with different content.
+    #[error("{kind} {id:?} was already recorded with different content: {reason}")]
+    ConflictingDuplicate {
+        /// "event id" or "order id".
+        kind: &'static str,
+        /// The repeated id.
+        id: String,
+        /// What differs.
+        reason: String,
+    },
+
+    /// An event whose content is inconsistent (discount above the gross amount, NPS above 10, ...).
+    #[error("invalid event {event_id:?}: {reason}")]
+    InvalidEvent {
+        /// The event's id.
+        event_id: String,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// A customer has returns in a window where they have no order.
+    #[error("customer {customer} has returns but no order up to {date}")]
+    ReturnWithoutOrder {
+        /// The customer.
+        customer: String,
+        /// The end of the window that holds the returns.
+        date: NaiveDate,
+    },
+
+    /// Two partial summaries hold interleaving purchase periods of the same customer.
+    #[error(
+        "cannot merge partial summaries: customer {customer} has interleaving purchase periods in both; \
+         shard by customer or by contiguous time ranges"
+    )]
+    OverlappingShards {
+        /// The customer found in both shards.
+        customer: String,
+    },
+
+    /// Two partial summaries were built with different options.
+    #[error("cannot merge partial summaries built with different options: {reason}")]
+    IncompatibleSummaries {
+        /// Which option differs.
+        reason: String,
+    },
+
+    /// More distinct customers than the dense index can hold (2^32 − 1).
+    #[error("too many distinct customers for one index (limit {limit})")]
+    TooManyCustomers {
+        /// The limit.
+        limit: u64,
+    },
+}
+
+fn customer_suffix(customer: &Option<String>) -> String {
+    match customer {
+        Some(c) => format!(" of customer {c}"),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_is_send_sync_static() {
+        fn assert_bounds<T: Send + Sync + 'static + std::error::Error>() {}
+        assert_bounds::<Error>();
+    }
+
+    #[test]
+    fn messages_name_the_culprit() {
+        let e = Error::InvalidAmount {
+            field: "amount",
+            value: "-3.00".into(),
+            customer: Some("42".into()),
+            reason: "must not be negative".into(),
+        };
+        assert_eq!(e.to_string(), "invalid amount -3.00 for amount of customer 42: must not be negative");
+    }
+}

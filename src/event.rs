@@ -1,0 +1,325 @@
+//! Events: everything a shop backend can tell the crate about a customer.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::consent::{Channel, ConsentChange};
+use crate::customer::CustomerId;
+use crate::error::{Error, Result};
+use crate::money::Money;
+
+/// An event's unique id. A replayed event (same id, same content) is a
+/// no-op wherever events are ingested; the same id with other content is an
+/// [`Error::ConflictingDuplicate`].
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EventId(pub String);
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for EventId {
+    fn from(s: &str) -> Self {
+        EventId(s.to_string())
+    }
+}
+
+impl From<String> for EventId {
+    fn from(s: String) -> Self {
+        EventId(s)
+    }
+}
+
+impl From<u64> for EventId {
+    fn from(n: u64) -> Self {
+        EventId(n.to_string())
+    }
+}
+
+/// A Net Promoter Score answer, 0 to 10.
+///
+/// ```
+/// use customer_lifecycle::NpsScore;
+///
+/// assert!(NpsScore::new(11).is_err());
+/// assert!(NpsScore::new(9)?.is_promoter());
+/// assert!(NpsScore::new(6)?.is_detractor());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub struct NpsScore(u8);
+
+impl NpsScore {
+    /// A score in 0..=10.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] above 10.
+    pub fn new(score: u8) -> Result<NpsScore> {
+        if score > 10 {
+            return Err(Error::InvalidArgument { name: "nps score", reason: format!("{score} is outside 0..=10") });
+        }
+        Ok(NpsScore(score))
+    }
+
+    /// The score.
+    pub fn value(self) -> u8 {
+        self.0
+    }
+
+    /// 9 or 10.
+    pub fn is_promoter(self) -> bool {
+        self.0 >= 9
+    }
+
+    /// 0 to 6.
+    pub fn is_detractor(self) -> bool {
+        self.0 <= 6
+    }
+}
+
+impl TryFrom<u8> for NpsScore {
+    type Error = Error;
+    fn try_from(v: u8) -> Result<NpsScore> {
+        NpsScore::new(v)
+    }
+}
+
+impl From<NpsScore> for u8 {
+    fn from(s: NpsScore) -> u8 {
+        s.0
+    }
+}
+
+/// What happened.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EventKind {
+    /// An order was placed. The customer paid `gross − discount`.
+    OrderPlaced {
+        /// The shop's order id.
+        order_id: String,
+        /// The order's value before discounts.
+        gross: Money,
+        /// Discounts granted on it (same currency, at most `gross`).
+        discount: Money,
+        /// Number of items.
+        items: u32,
+    },
+    /// (Part of) an order was returned or refunded.
+    OrderReturned {
+        /// The order the return refers to.
+        order_id: String,
+        /// The amount refunded (not negative).
+        amount: Money,
+    },
+    /// A product page was viewed.
+    ProductViewed {
+        /// The product.
+        product_id: String,
+    },
+    /// A product was added to the cart.
+    AddedToCart {
+        /// The product.
+        product_id: String,
+        /// How many.
+        quantity: u32,
+    },
+    /// Checkout was started.
+    CheckoutStarted,
+    /// A marketing e-mail was sent.
+    EmailSent {
+        /// The campaign or mailing.
+        campaign: String,
+    },
+    /// A marketing e-mail was opened.
+    EmailOpened {
+        /// The campaign or mailing.
+        campaign: String,
+    },
+    /// A link in a marketing e-mail was clicked.
+    EmailClicked {
+        /// The campaign or mailing.
+        campaign: String,
+    },
+    /// The customer unsubscribed from a channel.
+    Unsubscribed {
+        /// The channel.
+        channel: Channel,
+    },
+    /// A support ticket was opened.
+    SupportTicket {
+        /// What handling it cost, when known.
+        cost: Option<Money>,
+    },
+    /// The customer answered the NPS question.
+    NpsAnswered {
+        /// The answer.
+        score: NpsScore,
+    },
+    /// The customer visited the site or app.
+    SiteVisit,
+    /// The customer gave, refused, withdrew or objected to consent.
+    ConsentChanged(ConsentChange),
+}
+
+/// Something that happened to a customer at a time.
+///
+/// ```
+/// use customer_lifecycle::{Currency, CustomerId, Event, EventKind, Money};
+/// use customer_lifecycle::chrono::{TimeZone, Utc};
+///
+/// let order = Event::new(
+///     "evt-1",
+///     CustomerId::from(42),
+///     Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).unwrap(),
+///     EventKind::OrderPlaced {
+///         order_id: "o-1".into(),
+///         gross: Money::parse("50.00", Currency::EUR)?,
+///         discount: Money::parse("5.00", Currency::EUR)?,
+///         items: 2,
+///     },
+/// )?;
+/// assert_eq!(order.paid_amount()?.unwrap().to_string(), "45.00 EUR");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct Event {
+    /// Unique id (replays are recognised by it).
+    pub id: EventId,
+    /// Whose event.
+    pub customer: CustomerId,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+impl Event {
+    /// A validated event (see [`Event::validate`]).
+    ///
+    /// # Errors
+    /// [`Error::InvalidEvent`] when its content is inconsistent.
+    pub fn new(id: impl Into<EventId>, customer: CustomerId, at: DateTime<Utc>, kind: EventKind) -> Result<Event> {
+        let event = Event { id: id.into(), customer, at, kind };
+        event.validate()?;
+        Ok(event)
+    }
+
+    /// Checks the content: amounts not negative, discount in the order's
+    /// currency and at most its gross value, ids not empty. Events built
+    /// field by field (or deserialised) should be validated before use;
+    /// every ingesting function of the crate does so.
+    ///
+    /// # Errors
+    /// [`Error::InvalidEvent`] naming the event and the problem.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |reason: String| Error::InvalidEvent { event_id: self.id.0.clone(), reason };
+        if self.id.0.is_empty() {
+            return Err(bad("empty event id".into()));
+        }
+        match &self.kind {
+            EventKind::OrderPlaced { order_id, gross, discount, .. } => {
+                if order_id.is_empty() {
+                    return Err(bad("empty order id".into()));
+                }
+                if gross.is_negative() {
+                    return Err(bad(format!("negative gross amount {gross}")));
+                }
+                if discount.is_negative() {
+                    return Err(bad(format!("negative discount {discount}")));
+                }
+                if gross.currency() != discount.currency() {
+                    return Err(bad(format!("discount in {} but order in {}", discount.currency(), gross.currency())));
+                }
+                if discount.amount() > gross.amount() {
+                    return Err(bad(format!("discount {discount} exceeds gross amount {gross}")));
+                }
+            }
+            EventKind::OrderReturned { order_id, amount } => {
+                if order_id.is_empty() {
+                    return Err(bad("empty order id".into()));
+                }
+                if amount.is_negative() {
+                    return Err(bad(format!("negative return amount {amount}")));
+                }
+            }
+            EventKind::SupportTicket { cost: Some(cost) } if cost.is_negative() => {
+                return Err(bad(format!("negative support cost {cost}")));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// What the customer paid for an order (`gross − discount`), or the
+    /// refunded amount of a return; `None` for other events.
+    ///
+    /// # Errors
+    /// [`Error::MixedCurrency`] when the discount's currency differs from the order's.
+    pub fn paid_amount(&self) -> Result<Option<Money>> {
+        match &self.kind {
+            EventKind::OrderPlaced { gross, discount, .. } => gross.checked_sub(*discount).map(Some),
+            EventKind::OrderReturned { amount, .. } => Ok(Some(*amount)),
+            _ => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Currency;
+    use chrono::TimeZone;
+
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap()
+    }
+
+    fn order(gross: &str, discount: &str, dc: Currency) -> EventKind {
+        EventKind::OrderPlaced {
+            order_id: "o".into(),
+            gross: Money::parse(gross, Currency::USD).unwrap(),
+            discount: Money::parse(discount, dc).unwrap(),
+            items: 1,
+        }
+    }
+
+    #[test]
+    fn invalid_orders_are_refused() {
+        let c = CustomerId::from(1);
+        assert!(Event::new("e", c.clone(), at(), order("-1", "0", Currency::USD)).is_err());
+        assert!(Event::new("e", c.clone(), at(), order("10", "-1", Currency::USD)).is_err());
+        assert!(Event::new("e", c.clone(), at(), order("10", "11", Currency::USD)).is_err());
+        assert!(Event::new("e", c.clone(), at(), order("10", "1", Currency::EUR)).is_err());
+        assert!(Event::new("", c.clone(), at(), EventKind::SiteVisit).is_err());
+        let ret = EventKind::OrderReturned { order_id: "o".into(), amount: Money::parse("-5", Currency::USD).unwrap() };
+        assert!(Event::new("e", c.clone(), at(), ret).is_err());
+        let ticket = EventKind::SupportTicket { cost: Some(Money::parse("-5", Currency::USD).unwrap()) };
+        assert!(Event::new("e", c.clone(), at(), ticket).is_err());
+        // Zero-value orders are fine.
+        assert!(Event::new("e", c, at(), order("0", "0", Currency::USD)).is_ok());
+    }
+
+    #[test]
+    fn nps_out_of_range_fails_to_deserialise() {
+        assert!(serde_json::from_str::<NpsScore>("11").is_err());
+        assert_eq!(serde_json::from_str::<NpsScore>("10").unwrap().value(), 10);
+    }
+
+    #[test]
+    fn events_round_trip_through_serde() {
+        let e =
+            Event::new("e1", CustomerId::from("c"), at(), EventKind::NpsAnswered { score: NpsScore::new(8).unwrap() })
+                .unwrap();
+        let json = serde_json::to_string(&e).unwrap();
+        assert!(json.contains(r#""type":"nps_answered""#), "{json}");
+        assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), e);
+    }
+}

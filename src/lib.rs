@@ -1,0 +1,90 @@
+//! # customer-lifecycle
+//!
+//! Customer lifecycle management, computed in-process: where each customer
+//! stands, what each customer is worth, and who is about to leave.
+//!
+//! This release holds the foundation: the domain model (customers, events,
+//! money, time, consent vocabulary), the transaction log and its loaders,
+//! and the per-customer purchase summary that every model and metric starts
+//! from — equal, customer for customer, to Python lifetimes'
+//! `summary_data_from_transaction_data` and `calibration_and_holdout_data`.
+//!
+//! ## Quick start
+//!
+//! ```
+//! use customer_lifecycle::{TransactionLog, SummaryOptions, TimeUnit};
+//! use customer_lifecycle::chrono::NaiveDate;
+//!
+//! // The CDNOW sample shipped with the crate: 2,357 customers, 6,919 orders.
+//! let log = TransactionLog::from_cdnow_sample_path(concat!(env!("CARGO_MANIFEST_DIR"), "/data/CDNOW_sample.txt"))?;
+//! let summary = log.summarize(
+//!     &SummaryOptions::new(TimeUnit::Week)
+//!         .calibration_end(NaiveDate::from_ymd_opt(1997, 9, 30).unwrap())
+//!         .observation_end(NaiveDate::from_ymd_opt(1998, 6, 30).unwrap()),
+//! )?;
+//! assert_eq!(summary.len(), 2357);
+//! let first = &summary.customers()[0];
+//! assert_eq!(first.frequency, 2);                          // x
+//! assert!((first.recency - 30.43).abs() < 0.01);           // t_x, weeks
+//! assert!((first.age - 38.86).abs() < 0.01);               // T, weeks
+//! let x = summary.frequency();                             // ndarray column for models
+//! assert_eq!(x.len(), 2357);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## How data flows
+//!
+//! ```text
+//! Streaming (per event)                  Batch (analytics)
+//!   Event ──► validate ──► TransactionLog ──► PartialSummary ──merge──► PurchaseSummary
+//!             (money,       (dense ids,        (per shard: by          (frequency, recency,
+//!              consent)      exact minor        customer or by          age T, monetary value,
+//!                            units)             time range)             holdout columns, totals)
+//! ```
+//!
+//! * [`Money`] is an exact [`Decimal`](rust_decimal::Decimal) with a
+//!   [`Currency`]; mixing currencies is an error, converting takes rates you
+//!   supply ([`ExchangeRates`]). Statistics convert to `f64` once, in
+//!   [`Money::to_f64`].
+//! * Time is [`chrono`]; the crate never reads the clock. Durations are
+//!   continuous (days ÷ unit length, as in the papers) or calendar periods
+//!   (as lifetimes' `freq='W'`) — see [`time`].
+//! * Customer ids ([`CustomerId`]: numbers, texts, UUIDs) are mapped once to
+//!   dense indices ([`CustomerIndex`]); the batch path indexes plain vectors.
+//! * Bad input is a typed [`Error`] naming the customer, field or value —
+//!   never a panic and never a silent drop.
+//!
+//! ## Crate features
+//!
+//! No optional features yet: the default build depends on `chrono`,
+//! `rust_decimal`, `ndarray`, `serde`, `csv` and `thiserror` only.
+//! `chrono`, `rust_decimal` and `ndarray` are re-exported so that your
+//! versions match the crate's.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(missing_debug_implementations)]
+
+pub mod consent;
+pub mod customer;
+mod error;
+pub mod event;
+mod load;
+pub mod money;
+pub mod summary;
+pub mod time;
+pub mod transactions;
+
+pub use chrono;
+pub use ndarray;
+pub use rust_decimal;
+
+pub use consent::{Channel, ConsentChange, ConsentRecord, ConsentStatus, LegalBasis, Purpose};
+pub use customer::{Customer, CustomerId, CustomerIndex, DenseId, IdKind};
+pub use error::{Error, Result};
+pub use event::{Event, EventId, EventKind, NpsScore};
+pub use load::CsvOptions;
+pub use money::{Currency, ExchangeRates, FixedRates, Money};
+pub use summary::{CustomerSummary, HoldoutSummary, PartialSummary, PurchaseSummary, SummaryOptions};
+pub use time::{DurationMode, Periods, TimeUnit};
+pub use transactions::{Transaction, TransactionKind, TransactionLog};

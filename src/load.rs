@@ -1,0 +1,457 @@
+//! Loaders: CSV transaction files and the CDNOW format.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::str::FromStr;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::customer::{CustomerId, IdKind};
+use crate::error::{Error, Result};
+use crate::money::{Currency, ExchangeRates, Money};
+use crate::transactions::{Transaction, TransactionKind, TransactionLog};
+
+/// How to read a CSV transaction file.
+///
+/// The defaults read a header `customer_id,date,amount` with text ids, ISO
+/// dates or date-times (`2024-05-01`, `2024-05-01 13:45:00`, RFC 3339) in
+/// UTC, and amounts in the given currency. Optional columns are used when
+/// the header has them: `order_id` (a repeated order id is the same order),
+/// `kind` (`order` or `return`; default order) and `currency` (each row's
+/// currency; rows in another currency than the log's are an error unless
+/// rates are given).
+///
+/// ```
+/// use customer_lifecycle::{CsvOptions, Currency, IdKind, TransactionLog};
+///
+/// let data = "cust;when;value\n7;01/02/2024;12.50\n7;15/02/2024;3.10\n";
+/// let options = CsvOptions::new(Currency::EUR)
+///     .delimiter(b';')
+///     .customer_column("cust")
+///     .date_column("when")
+///     .amount_column("value")
+///     .date_format("%d/%m/%Y")
+///     .id_kind(IdKind::Number);
+/// let log = TransactionLog::from_csv_reader(data.as_bytes(), &options)?;
+/// assert_eq!(log.len(), 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct CsvOptions {
+    currency: Currency,
+    customer_column: String,
+    date_column: String,
+    amount_column: String,
+    order_id_column: String,
+    kind_column: String,
+    currency_column: String,
+    date_format: Option<String>,
+    id_kind: IdKind,
+    delimiter: u8,
+    utc_offset_seconds: i32,
+}
+
+impl CsvOptions {
+    /// Defaults as described above, amounts in `currency`.
+    pub fn new(currency: Currency) -> CsvOptions {
+        CsvOptions {
+            currency,
+            customer_column: "customer_id".into(),
+            date_column: "date".into(),
+            amount_column: "amount".into(),
+            order_id_column: "order_id".into(),
+            kind_column: "kind".into(),
+            currency_column: "currency".into(),
+            date_format: None,
+            id_kind: IdKind::Text,
+            delimiter: b',',
+            utc_offset_seconds: 0,
+        }
+    }
+
+    /// The customer-id column's name.
+    pub fn customer_column(mut self, name: impl Into<String>) -> CsvOptions {
+        self.customer_column = name.into();
+        self
+    }
+
+    /// The date column's name.
+    pub fn date_column(mut self, name: impl Into<String>) -> CsvOptions {
+        self.date_column = name.into();
+        self
+    }
+
+    /// The amount column's name.
+    pub fn amount_column(mut self, name: impl Into<String>) -> CsvOptions {
+        self.amount_column = name.into();
+        self
+    }
+
+    /// The (optional) order-id column's name.
+    pub fn order_id_column(mut self, name: impl Into<String>) -> CsvOptions {
+        self.order_id_column = name.into();
+        self
+    }
+
+    /// The (optional) kind column's name (`order` / `return`).
+    pub fn kind_column(mut self, name: impl Into<String>) -> CsvOptions {
+        self.kind_column = name.into();
+        self
+    }
+
+    /// The (optional) currency column's name.
+    pub fn currency_column(mut self, name: impl Into<String>) -> CsvOptions {
+        self.currency_column = name.into();
+        self
+    }
+
+    /// A `chrono` format for the date column (date or date-time, with or
+    /// without `%z`), instead of the ISO forms.
+    pub fn date_format(mut self, format: impl Into<String>) -> CsvOptions {
+        self.date_format = Some(format.into());
+        self
+    }
+
+    /// How customer ids are read (default: text as written).
+    pub fn id_kind(mut self, kind: IdKind) -> CsvOptions {
+        self.id_kind = kind;
+        self
+    }
+
+    /// The field delimiter (default `,`).
+    pub fn delimiter(mut self, delimiter: u8) -> CsvOptions {
+        self.delimiter = delimiter;
+        self
+    }
+
+    /// Times without an offset are local times at this offset (default UTC).
+    pub fn utc_offset(mut self, offset: FixedOffset) -> CsvOptions {
+        self.utc_offset_seconds = offset.local_minus_utc();
+        self
+    }
+
+    fn offset(&self) -> FixedOffset {
+        FixedOffset::east_opt(self.utc_offset_seconds).unwrap_or_else(|| chrono::Offset::fix(&Utc))
+    }
+
+    /// Parses a date or date-time as these options say.
+    fn parse_time(&self, s: &str) -> std::result::Result<DateTime<Utc>, String> {
+        let s = s.trim();
+        let offset = self.offset();
+        let local = |naive: NaiveDateTime| {
+            offset
+                .from_local_datetime(&naive)
+                .single()
+                .map(|t| t.with_timezone(&Utc))
+                .ok_or_else(|| "not a valid local time".to_string())
+        };
+        match &self.date_format {
+            Some(f) => {
+                if let Ok(t) = DateTime::parse_from_str(s, f) {
+                    return Ok(t.with_timezone(&Utc));
+                }
+                if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+                    return local(t);
+                }
+                NaiveDate::parse_from_str(s, f)
+                    .map_err(|e| format!("not a date in format {f:?} ({e})"))
+                    .and_then(|d| local(d.and_time(chrono::NaiveTime::MIN)))
+            }
+            None => {
+                if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+                    return Ok(t.with_timezone(&Utc));
+                }
+                for f in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
+                    if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+                        return local(t);
+                    }
+                }
+                NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                    .map_err(|_| "not an ISO date (YYYY-MM-DD) or date-time".to_string())
+                    .and_then(|d| local(d.and_time(chrono::NaiveTime::MIN)))
+            }
+        }
+    }
+}
+
+impl TransactionLog {
+    /// Reads a CSV transaction file (see [`CsvOptions`]).
+    ///
+    /// # Errors
+    /// [`Error::Io`]; [`Error::MissingColumn`]; [`Error::Parse`] naming the
+    /// line and column of an unreadable value; [`Error::MalformedRow`];
+    /// everything [`TransactionLog::push`] refuses, with the line number in
+    /// the message.
+    pub fn from_csv_path(path: impl AsRef<Path>, options: &CsvOptions) -> Result<TransactionLog> {
+        let path = path.as_ref();
+        let file = std::fs::File::open(path).map_err(|e| Error::Io { path: path.display().to_string(), source: e })?;
+        load_csv(BufReader::new(file), options, None)
+    }
+
+    /// Reads CSV from any reader (see [`CsvOptions`]).
+    ///
+    /// # Errors
+    /// As [`TransactionLog::from_csv_path`].
+    pub fn from_csv_reader<R: Read>(reader: R, options: &CsvOptions) -> Result<TransactionLog> {
+        load_csv(reader, options, None)
+    }
+
+    /// Reads CSV whose rows may be in several currencies, converting each to
+    /// the options' currency with `rates` at the row's time.
+    ///
+    /// # Errors
+    /// As [`TransactionLog::from_csv_path`], plus [`Error::MissingExchangeRate`].
+    pub fn from_csv_reader_with_rates<R: Read>(
+        reader: R,
+        options: &CsvOptions,
+        rates: &dyn ExchangeRates,
+    ) -> Result<TransactionLog> {
+        load_csv(reader, options, Some(rates))
+    }
+
+    /// Reads the CDNOW master file (header line, then
+    /// `customer_id YYYYMMDD number_of_cds dollar_value`, whitespace-separated,
+    /// CRLF or LF). Amounts are USD; each order is at midnight UTC.
+    ///
+    /// # Errors
+    /// [`Error::Io`]; [`Error::Parse`] naming line and column.
+    pub fn from_cdnow_master_path(path: impl AsRef<Path>) -> Result<TransactionLog> {
+        let path = path.as_ref();
+        let file = std::fs::File::open(path).map_err(|e| Error::Io { path: path.display().to_string(), source: e })?;
+        load_cdnow(BufReader::new(file), true)
+    }
+
+    /// Reads the CDNOW master format from a reader.
+    ///
+    /// # Errors
+    /// As [`TransactionLog::from_cdnow_master_path`].
+    pub fn from_cdnow_master_reader<R: BufRead>(reader: R) -> Result<TransactionLog> {
+        load_cdnow(reader, true)
+    }
+
+    /// Reads the CDNOW 1/10 sample (no header;
+    /// `customer_id sample_id YYYYMMDD number_of_cds dollar_value`). The
+    /// customer id is the first column, as a number.
+    ///
+    /// # Errors
+    /// As [`TransactionLog::from_cdnow_master_path`].
+    pub fn from_cdnow_sample_path(path: impl AsRef<Path>) -> Result<TransactionLog> {
+        let path = path.as_ref();
+        let file = std::fs::File::open(path).map_err(|e| Error::Io { path: path.display().to_string(), source: e })?;
+        load_cdnow(BufReader::new(file), false)
+    }
+
+    /// Reads the CDNOW sample format from a reader.
+    ///
+    /// # Errors
+    /// As [`TransactionLog::from_cdnow_master_path`].
+    pub fn from_cdnow_sample_reader<R: BufRead>(reader: R) -> Result<TransactionLog> {
+        load_cdnow(reader, false)
+    }
+}
+
+fn with_line(line: u64, e: Error) -> Error {
+    match e {
+        Error::Parse { .. } | Error::MalformedRow { .. } => e,
+        other => Error::MalformedRow { line, reason: other.to_string() },
+    }
+}
+
+fn load_csv<R: Read>(reader: R, o: &CsvOptions, rates: Option<&dyn ExchangeRates>) -> Result<TransactionLog> {
+    let mut rdr = csv::ReaderBuilder::new().delimiter(o.delimiter).has_headers(true).from_reader(reader);
+    let headers = rdr
+        .headers()
+        .map_err(|e| Error::MalformedRow { line: 1, reason: format!("cannot read the header: {e}") })?
+        .clone();
+    let find = |name: &str| headers.iter().position(|h| h.trim() == name);
+    let required = |name: &str| find(name).ok_or_else(|| Error::MissingColumn { column: name.to_string() });
+    let c_customer = required(&o.customer_column)?;
+    let c_date = required(&o.date_column)?;
+    let c_amount = required(&o.amount_column)?;
+    let c_order = find(&o.order_id_column);
+    let c_kind = find(&o.kind_column);
+    let c_currency = find(&o.currency_column);
+
+    let mut log = TransactionLog::new(o.currency);
+    let mut record = csv::StringRecord::new();
+    loop {
+        let more = rdr.read_record(&mut record).map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            Error::MalformedRow { line, reason: e.to_string() }
+        })?;
+        if !more {
+            break;
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        let field = |col: usize, name: &str| -> Result<&str> {
+            record.get(col).ok_or_else(|| Error::MalformedRow { line, reason: format!("no field {name:?}") })
+        };
+        let parse_err = |column: &str, value: &str, reason: String| Error::Parse {
+            line,
+            column: column.to_string(),
+            value: value.to_string(),
+            reason,
+        };
+        let raw_id = field(c_customer, &o.customer_column)?;
+        let customer =
+            o.id_kind.parse(raw_id.trim()).map_err(|e| parse_err(&o.customer_column, raw_id, e.to_string()))?;
+        let raw_date = field(c_date, &o.date_column)?;
+        let at = o.parse_time(raw_date).map_err(|r| parse_err(&o.date_column, raw_date, r))?;
+        let raw_amount = field(c_amount, &o.amount_column)?;
+        let amount = Decimal::from_str(raw_amount.trim())
+            .or_else(|_| Decimal::from_scientific(raw_amount.trim()))
+            .map_err(|_| parse_err(&o.amount_column, raw_amount, "not a decimal number".into()))?;
+        let currency = match c_currency {
+            Some(c) => {
+                let raw = field(c, &o.currency_column)?;
+                Currency::new(raw.trim()).map_err(|e| parse_err(&o.currency_column, raw, e.to_string()))?
+            }
+            None => o.currency,
+        };
+        let kind = match c_kind {
+            Some(c) => {
+                let raw = field(c, &o.kind_column)?;
+                match raw.trim().to_ascii_lowercase().as_str() {
+                    "" | "order" | "purchase" => TransactionKind::Order,
+                    "return" | "refund" => TransactionKind::Return,
+                    _ => return Err(parse_err(&o.kind_column, raw, "expected order or return".into())),
+                }
+            }
+            None => TransactionKind::Order,
+        };
+        let order_id = match c_order {
+            Some(c) => Some(field(c, &o.order_id_column)?.trim()).filter(|s| !s.is_empty()).map(str::to_string),
+            None => None,
+        };
+        let t = Transaction { customer, at, amount: Money::new(amount, currency), kind, order_id };
+        match rates {
+            Some(r) => log.push_converted(t, r),
+            None => log.push(t),
+        }
+        .map_err(|e| with_line(line, e))?;
+    }
+    Ok(log)
+}
+
+fn load_cdnow<R: BufRead>(reader: R, master: bool) -> Result<TransactionLog> {
+    let (date_col, amount_col, columns) = if master { (1, 3, 4) } else { (2, 4, 5) };
+    let names: &[&str] = if master {
+        &["customer_id", "date", "number_of_cds", "dollar_value"]
+    } else {
+        &["customer_id", "sample_id", "date", "number_of_cds", "dollar_value"]
+    };
+    let mut log = TransactionLog::new(Currency::USD);
+    for (i, line) in reader.lines().enumerate() {
+        let line_no = i as u64 + 1;
+        let line = line.map_err(|e| Error::MalformedRow { line: line_no, reason: e.to_string() })?;
+        if master && i == 0 {
+            continue; // header
+        }
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.is_empty() {
+            continue;
+        }
+        if fields.len() != columns {
+            return Err(Error::MalformedRow {
+                line: line_no,
+                reason: format!("expected {columns} fields, found {}", fields.len()),
+            });
+        }
+        let parse_err = |col: usize, reason: &str| Error::Parse {
+            line: line_no,
+            column: names[col].to_string(),
+            value: fields[col].to_string(),
+            reason: reason.to_string(),
+        };
+        let customer = CustomerId::parse_number(fields[0]).map_err(|_| parse_err(0, "not an integer"))?;
+        let date = NaiveDate::parse_from_str(fields[date_col], "%Y%m%d")
+            .map_err(|_| parse_err(date_col, "not a YYYYMMDD date"))?;
+        let amount =
+            Decimal::from_str(fields[amount_col]).map_err(|_| parse_err(amount_col, "not a decimal number"))?;
+        let at = date.and_time(chrono::NaiveTime::MIN).and_utc();
+        log.push(Transaction::order(customer, at, Money::new(amount, Currency::USD)))
+            .map_err(|e| with_line(line_no, e))?;
+    }
+    Ok(log)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::FixedRates;
+
+    #[test]
+    fn parse_errors_name_line_and_column() {
+        let data = "customer_id,date,amount\n1,2024-01-01,10\n2,2024-13-01,5\n";
+        let e = TransactionLog::from_csv_reader(data.as_bytes(), &CsvOptions::new(Currency::USD)).unwrap_err();
+        match e {
+            Error::Parse { line, ref column, ref value, .. } => {
+                assert_eq!((line, column.as_str(), value.as_str()), (3, "date", "2024-13-01"));
+            }
+            other => panic!("unexpected {other}"),
+        }
+        let data = "customer_id,date,amount\n1,2024-01-01,NaN\n";
+        let e = TransactionLog::from_csv_reader(data.as_bytes(), &CsvOptions::new(Currency::USD)).unwrap_err();
+        assert!(matches!(e, Error::Parse { line: 2, .. }), "{e}");
+        let data = "customer_id,date,amount\n1,2024-01-01,inf\n";
+        assert!(TransactionLog::from_csv_reader(data.as_bytes(), &CsvOptions::new(Currency::USD)).is_err());
+    }
+
+    #[test]
+    fn missing_column_and_short_rows() {
+        let e = TransactionLog::from_csv_reader("id,date,amount\n".as_bytes(), &CsvOptions::new(Currency::USD))
+            .unwrap_err();
+        assert!(matches!(e, Error::MissingColumn { ref column } if column == "customer_id"));
+        let data = "customer_id,date,amount\n1,2024-01-01\n";
+        let e = TransactionLog::from_csv_reader(data.as_bytes(), &CsvOptions::new(Currency::USD)).unwrap_err();
+        assert!(matches!(e, Error::MalformedRow { line: 2, .. }), "{e}");
+    }
+
+    #[test]
+    fn negative_amounts_name_the_line() {
+        let data = "customer_id,date,amount\n1,2024-01-01,10\n1,2024-01-02,-3\n";
+        let e = TransactionLog::from_csv_reader(data.as_bytes(), &CsvOptions::new(Currency::USD)).unwrap_err();
+        assert!(matches!(e, Error::MalformedRow { line: 3, .. }), "{e}");
+        assert!(e.to_string().contains("negative"), "{e}");
+    }
+
+    #[test]
+    fn optional_columns() {
+        let data = "customer_id,date,amount,order_id,kind,currency\n\
+                    a,2024-01-01T10:00:00Z,10,o1,order,USD\n\
+                    a,2024-01-01T10:00:00Z,10,o1,order,USD\n\
+                    a,2024-01-03 08:00:00,4,,return,USD\n\
+                    b,2024-01-04,5,o2,,EUR\n";
+        let o = CsvOptions::new(Currency::USD);
+        let e = TransactionLog::from_csv_reader(data.as_bytes(), &o).unwrap_err();
+        assert!(e.to_string().contains("different currencies"), "{e}");
+        let rates = FixedRates::new().with_rate(Currency::EUR, Currency::USD, Decimal::new(2, 0)).unwrap();
+        let log = TransactionLog::from_csv_reader_with_rates(data.as_bytes(), &o, &rates).unwrap();
+        assert_eq!(log.len(), 3); // the repeated order o1 is one order
+        assert_eq!(log.get(1).unwrap().kind, TransactionKind::Return);
+        assert_eq!(log.get(2).unwrap().amount, Money::new(Decimal::from(10), Currency::USD));
+    }
+
+    #[test]
+    fn offsets_apply_to_naive_times_only() {
+        let o = CsvOptions::new(Currency::USD).utc_offset(FixedOffset::east_opt(2 * 3600).unwrap());
+        let t = o.parse_time("2024-01-01 01:00:00").unwrap();
+        assert_eq!(t.to_rfc3339(), "2023-12-31T23:00:00+00:00");
+        let t = o.parse_time("2024-01-01T01:00:00+00:00").unwrap();
+        assert_eq!(t.to_rfc3339(), "2024-01-01T01:00:00+00:00");
+    }
+
+    #[test]
+    fn cdnow_formats() {
+        let master =
+            "customer_id date number_of_cds dollar_value\r\n 00001 19970101 1 11.77\r\n 00002 19970112 5 77.00";
+        let log = TransactionLog::from_cdnow_master_reader(master.as_bytes()).unwrap();
+        assert_eq!(log.len(), 2);
+        assert_eq!(log.get(1).unwrap().customer, CustomerId::Number(2));
+        let sample = " 00004 0001 19970101  2   29.33\r\n 00004 0001 1997010x  2   29.73\r\n";
+        let e = TransactionLog::from_cdnow_sample_reader(sample.as_bytes()).unwrap_err();
+        assert!(matches!(e, Error::Parse { line: 2, ref column, .. } if column == "date"), "{e}");
+    }
+}

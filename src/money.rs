@@ -1,0 +1,469 @@
+//! Money: exact decimal amounts with a currency, and currency conversion.
+//!
+//! Amounts are [`Decimal`]s, never floats, at every API boundary. Arithmetic
+//! between two [`Money`] values refuses mixed currencies with
+//! [`Error::MixedCurrency`]. Statistical models compute in `f64`; the one
+//! conversion is [`Money::to_f64`], documented there.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// An ISO 4217 currency code such as `USD` or `EUR`.
+///
+/// Any three ASCII letters are accepted (upper-cased), so private or new codes
+/// work too; [`Currency::minor_units`] knows the exponents of the common ones.
+///
+/// ```
+/// use customer_lifecycle::Currency;
+///
+/// let eur = Currency::new("eur")?;
+/// assert_eq!(eur, Currency::EUR);
+/// assert_eq!(eur.code(), "EUR");
+/// assert_eq!(Currency::JPY.minor_units(), 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Currency([u8; 3]);
+
+impl Currency {
+    /// US dollar.
+    pub const USD: Currency = Currency(*b"USD");
+    /// Euro.
+    pub const EUR: Currency = Currency(*b"EUR");
+    /// Pound sterling.
+    pub const GBP: Currency = Currency(*b"GBP");
+    /// Swiss franc.
+    pub const CHF: Currency = Currency(*b"CHF");
+    /// Japanese yen.
+    pub const JPY: Currency = Currency(*b"JPY");
+
+    /// Parses a three-letter code, case-insensitively.
+    ///
+    /// # Errors
+    /// [`Error::InvalidCurrency`] unless `code` is exactly three ASCII letters.
+    pub fn new(code: &str) -> Result<Currency> {
+        let bytes = code.as_bytes();
+        if bytes.len() != 3 || !bytes.iter().all(u8::is_ascii_alphabetic) {
+            return Err(Error::InvalidCurrency { code: code.to_string() });
+        }
+        Ok(Currency([bytes[0].to_ascii_uppercase(), bytes[1].to_ascii_uppercase(), bytes[2].to_ascii_uppercase()]))
+    }
+
+    /// The upper-case code.
+    pub fn code(&self) -> &str {
+        // The bytes are ASCII letters by construction.
+        std::str::from_utf8(&self.0).unwrap_or("???")
+    }
+
+    /// Number of decimal places of the currency's minor unit (ISO 4217
+    /// exponent): 0 for JPY, KRW and a few others, 3 for BHD, KWD, JOD, OMR,
+    /// TND, LYD and IQD, 2 otherwise.
+    pub fn minor_units(&self) -> u32 {
+        match &self.0 {
+            b"JPY" | b"KRW" | b"ISK" | b"CLP" | b"VND" | b"XAF" | b"XOF" | b"XPF" | b"PYG" | b"UGX" | b"RWF"
+            | b"KMF" | b"GNF" | b"DJF" | b"VUV" | b"BIF" => 0,
+            b"BHD" | b"KWD" | b"JOD" | b"OMR" | b"TND" | b"LYD" | b"IQD" => 3,
+            _ => 2,
+        }
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl fmt::Debug for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Currency({})", self.code())
+    }
+}
+
+impl FromStr for Currency {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Currency> {
+        Currency::new(s)
+    }
+}
+
+impl TryFrom<String> for Currency {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Currency> {
+        Currency::new(&s)
+    }
+}
+
+impl From<Currency> for String {
+    fn from(c: Currency) -> String {
+        c.code().to_string()
+    }
+}
+
+/// An exact amount of money in one currency.
+///
+/// The amount may be negative (a balance, a difference); the places that
+/// must not take negative amounts (orders, returns, costs) check that
+/// themselves and say which field was at fault.
+///
+/// ```
+/// use customer_lifecycle::{Currency, Money};
+/// use customer_lifecycle::rust_decimal::Decimal;
+///
+/// let price = Money::parse("19.99", Currency::EUR)?;
+/// let shipping = Money::new(Decimal::new(499, 2), Currency::EUR);
+/// let total = price.checked_add(shipping)?;
+/// assert_eq!(total.to_string(), "24.98 EUR");
+/// assert_eq!(total.to_f64(), 24.98);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct Money {
+    amount: Decimal,
+    currency: Currency,
+}
+
+impl Money {
+    /// An amount in a currency.
+    pub fn new(amount: Decimal, currency: Currency) -> Money {
+        Money { amount, currency }
+    }
+
+    /// Zero in a currency.
+    pub fn zero(currency: Currency) -> Money {
+        Money { amount: Decimal::ZERO, currency }
+    }
+
+    /// Parses a decimal amount such as `"12.30"` or `"-4"`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidAmount`] when the text is not a decimal number
+    /// (including `NaN` and `inf`, which decimals cannot hold).
+    pub fn parse(amount: &str, currency: Currency) -> Result<Money> {
+        let amount = Decimal::from_str(amount.trim()).map_err(|e| Error::InvalidAmount {
+            field: "amount",
+            value: amount.to_string(),
+            customer: None,
+            reason: format!("not a decimal number ({e})"),
+        })?;
+        Ok(Money { amount, currency })
+    }
+
+    /// Converts a float amount, rounding to the currency's minor units
+    /// (half to even).
+    ///
+    /// # Errors
+    /// [`Error::NonFinite`] for NaN or infinities; [`Error::InvalidAmount`]
+    /// when the value is outside what a [`Decimal`] can hold.
+    pub fn from_f64(amount: f64, currency: Currency) -> Result<Money> {
+        if !amount.is_finite() {
+            return Err(Error::NonFinite { field: "amount", value: amount });
+        }
+        let d = Decimal::from_f64_retain(amount).ok_or_else(|| Error::InvalidAmount {
+            field: "amount",
+            value: amount.to_string(),
+            customer: None,
+            reason: "outside the range of a decimal".into(),
+        })?;
+        Ok(Money {
+            amount: d.round_dp_with_strategy(currency.minor_units(), RoundingStrategy::MidpointNearestEven),
+            currency,
+        })
+    }
+
+    /// The exact amount.
+    pub fn amount(&self) -> Decimal {
+        self.amount
+    }
+
+    /// The currency.
+    pub fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    /// True when the amount is below zero.
+    pub fn is_negative(&self) -> bool {
+        self.amount.is_sign_negative() && !self.amount.is_zero()
+    }
+
+    /// The amount as the nearest `f64`, for statistics.
+    ///
+    /// This is the one place where exact money becomes a float: models and
+    /// summaries' averages compute in `f64`, totals stay exact. The result is
+    /// the float nearest to the decimal (for amounts with at most 15
+    /// significant digits it prints back to the same decimal).
+    pub fn to_f64(&self) -> f64 {
+        decimal_to_f64(self.amount)
+    }
+
+    /// Adds two amounts of the same currency.
+    ///
+    /// # Errors
+    /// [`Error::MixedCurrency`] when the currencies differ,
+    /// [`Error::AmountOverflow`] when the sum leaves the decimal range.
+    pub fn checked_add(self, other: Money) -> Result<Money> {
+        self.same_currency(other)?;
+        let amount =
+            self.amount.checked_add(other.amount).ok_or(Error::AmountOverflow { field: "amount", customer: None })?;
+        Ok(Money { amount, currency: self.currency })
+    }
+
+    /// Subtracts an amount of the same currency.
+    ///
+    /// # Errors
+    /// As [`Money::checked_add`].
+    pub fn checked_sub(self, other: Money) -> Result<Money> {
+        self.same_currency(other)?;
+        let amount =
+            self.amount.checked_sub(other.amount).ok_or(Error::AmountOverflow { field: "amount", customer: None })?;
+        Ok(Money { amount, currency: self.currency })
+    }
+
+    /// Multiplies by a plain factor (a quantity, a margin, a rate).
+    ///
+    /// # Errors
+    /// [`Error::AmountOverflow`] when the product leaves the decimal range.
+    pub fn checked_mul(self, factor: Decimal) -> Result<Money> {
+        let amount =
+            self.amount.checked_mul(factor).ok_or(Error::AmountOverflow { field: "amount", customer: None })?;
+        Ok(Money { amount, currency: self.currency })
+    }
+
+    /// Converts to another currency with the rate `rates` gives for time `at`,
+    /// rounded to the target's minor units (half to even). Converting to the
+    /// same currency returns the amount unchanged.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, FixedRates, Money};
+    /// use customer_lifecycle::rust_decimal::Decimal;
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    ///
+    /// let rates = FixedRates::new().with_rate(Currency::EUR, Currency::USD, Decimal::new(108, 2))?;
+    /// let at = Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, 0).unwrap();
+    /// let eur = Money::parse("10.00", Currency::EUR)?;
+    /// assert_eq!(eur.convert(Currency::USD, at, &rates)?.to_string(), "10.80 USD");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::MissingExchangeRate`] when `rates` has no rate for the pair;
+    /// [`Error::AmountOverflow`] when the product overflows.
+    pub fn convert(self, to: Currency, at: DateTime<Utc>, rates: &dyn ExchangeRates) -> Result<Money> {
+        if self.currency == to {
+            return Ok(self);
+        }
+        let rate = rates.rate(self.currency, to, at).ok_or_else(|| Error::MissingExchangeRate {
+            from: self.currency.to_string(),
+            to: to.to_string(),
+            at: at.to_rfc3339(),
+        })?;
+        let amount = self
+            .amount
+            .checked_mul(rate)
+            .ok_or(Error::AmountOverflow { field: "amount", customer: None })?
+            .round_dp_with_strategy(to.minor_units(), RoundingStrategy::MidpointNearestEven);
+        Ok(Money { amount, currency: to })
+    }
+
+    fn same_currency(&self, other: Money) -> Result<()> {
+        if self.currency != other.currency {
+            return Err(Error::MixedCurrency {
+                expected: self.currency.to_string(),
+                found: other.currency.to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.amount, self.currency)
+    }
+}
+
+/// Exchange rates supplied by the application: the crate never fetches any.
+///
+/// `rate(from, to, at)` returns how many units of `to` one unit of `from`
+/// buys at time `at`, or `None` when unknown.
+pub trait ExchangeRates {
+    /// The rate from `from` to `to` at `at`.
+    fn rate(&self, from: Currency, to: Currency, at: DateTime<Utc>) -> Option<Decimal>;
+}
+
+/// Time-independent exchange rates; the inverse of a given pair is used when
+/// only the other direction is known.
+///
+/// ```
+/// use customer_lifecycle::{Currency, ExchangeRates, FixedRates};
+/// use customer_lifecycle::rust_decimal::Decimal;
+/// use customer_lifecycle::chrono::DateTime;
+///
+/// let rates = FixedRates::new().with_rate(Currency::GBP, Currency::EUR, Decimal::new(125, 2))?;
+/// let at = DateTime::UNIX_EPOCH;
+/// assert_eq!(rates.rate(Currency::EUR, Currency::GBP, at), Some(Decimal::new(8, 1)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct FixedRates {
+    rates: BTreeMap<String, Decimal>,
+}
+
+impl FixedRates {
+    /// No rates.
+    pub fn new() -> FixedRates {
+        FixedRates::default()
+    }
+
+    /// Adds the rate `from → to` (units of `to` per unit of `from`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when the rate is not positive.
+    pub fn with_rate(mut self, from: Currency, to: Currency, rate: Decimal) -> Result<FixedRates> {
+        if rate <= Decimal::ZERO {
+            return Err(Error::InvalidArgument {
+                name: "exchange rate",
+                reason: format!("{from}→{to} rate must be positive, got {rate}"),
+            });
+        }
+        self.rates.insert(pair_key(from, to), rate);
+        Ok(self)
+    }
+}
+
+fn pair_key(from: Currency, to: Currency) -> String {
+    format!("{from}/{to}")
+}
+
+impl ExchangeRates for FixedRates {
+    fn rate(&self, from: Currency, to: Currency, _at: DateTime<Utc>) -> Option<Decimal> {
+        if from == to {
+            return Some(Decimal::ONE);
+        }
+        if let Some(r) = self.rates.get(&pair_key(from, to)) {
+            return Some(*r);
+        }
+        self.rates.get(&pair_key(to, from)).and_then(|r| Decimal::ONE.checked_div(*r))
+    }
+}
+
+/// The nearest `f64` to a decimal: the decimal's exact text parsed as a float.
+pub(crate) fn decimal_to_f64(d: Decimal) -> f64 {
+    // Decimal's own to_f64 is not correctly rounded for every input; parsing
+    // its exact text is (Rust's float parser rounds to nearest).
+    d.to_string().parse::<f64>().unwrap_or(f64::NAN)
+}
+
+/// Scales a decimal to an integer count of `10^-scale` units, if exact and in range.
+pub(crate) fn to_minor_units(d: Decimal, scale: u32) -> Option<i64> {
+    if d.scale() > scale {
+        return None;
+    }
+    let mantissa = d.mantissa();
+    let factor = 10i128.checked_pow(scale - d.scale())?;
+    i64::try_from(mantissa.checked_mul(factor)?).ok()
+}
+
+/// The decimal value of `units × 10^-scale`.
+pub(crate) fn from_minor_units(units: i128, scale: u32) -> Option<Decimal> {
+    Decimal::try_from_i128_with_scale(units, scale).ok().map(|d| d.normalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usd(s: &str) -> Money {
+        Money::parse(s, Currency::USD).unwrap()
+    }
+
+    #[test]
+    fn currency_validation() {
+        assert!(Currency::new("US").is_err());
+        assert!(Currency::new("US1").is_err());
+        assert!(Currency::new("USDX").is_err());
+        assert!(Currency::new("€€€").is_err());
+        assert_eq!(Currency::new("usd").unwrap(), Currency::USD);
+        assert_eq!(Currency::KWD_TEST.minor_units(), 3);
+    }
+
+    impl Currency {
+        const KWD_TEST: Currency = Currency(*b"KWD");
+    }
+
+    #[test]
+    fn mixed_currencies_are_refused() {
+        let e = usd("1").checked_add(Money::parse("1", Currency::EUR).unwrap()).unwrap_err();
+        assert!(matches!(e, Error::MixedCurrency { .. }));
+        let e = usd("1").checked_sub(Money::parse("1", Currency::EUR).unwrap()).unwrap_err();
+        assert!(matches!(e, Error::MixedCurrency { .. }));
+    }
+
+    #[test]
+    fn arithmetic_is_exact() {
+        let sum = usd("0.1").checked_add(usd("0.2")).unwrap();
+        assert_eq!(sum.amount(), Decimal::new(3, 1));
+        assert_eq!(usd("5").checked_sub(usd("7.5")).unwrap().amount(), Decimal::new(-25, 1));
+        assert!(usd("-1").is_negative());
+        assert!(!usd("-0").is_negative());
+    }
+
+    #[test]
+    fn overflow_is_an_error() {
+        let big = Money::new(Decimal::MAX, Currency::USD);
+        assert!(matches!(big.checked_add(big), Err(Error::AmountOverflow { .. })));
+        assert!(matches!(big.checked_mul(Decimal::TWO), Err(Error::AmountOverflow { .. })));
+    }
+
+    #[test]
+    fn non_finite_floats_are_refused() {
+        assert!(matches!(Money::from_f64(f64::NAN, Currency::USD), Err(Error::NonFinite { .. })));
+        assert!(matches!(Money::from_f64(f64::INFINITY, Currency::USD), Err(Error::NonFinite { .. })));
+        assert_eq!(Money::from_f64(2.675, Currency::USD).unwrap().amount(), Decimal::new(267, 2));
+        assert!(Money::parse("NaN", Currency::USD).is_err());
+        assert!(Money::parse("inf", Currency::USD).is_err());
+    }
+
+    #[test]
+    fn conversion_uses_given_rates_and_inverse() {
+        let rates = FixedRates::new().with_rate(Currency::EUR, Currency::USD, Decimal::new(125, 2)).unwrap();
+        let at = DateTime::UNIX_EPOCH;
+        let m = usd("10").convert(Currency::EUR, at, &rates).unwrap();
+        assert_eq!(m.amount(), Decimal::new(800, 2));
+        let e = usd("10").convert(Currency::GBP, at, &rates).unwrap_err();
+        assert!(matches!(e, Error::MissingExchangeRate { .. }));
+        assert!(FixedRates::new().with_rate(Currency::EUR, Currency::USD, Decimal::ZERO).is_err());
+    }
+
+    #[test]
+    fn f64_conversion_is_nearest() {
+        assert_eq!(usd("27.14").to_f64(), 27.14);
+        assert_eq!(usd("0.1").to_f64(), 0.1);
+    }
+
+    #[test]
+    fn minor_units_round_trip() {
+        assert_eq!(to_minor_units(Decimal::new(1234, 2), 2), Some(1234));
+        assert_eq!(to_minor_units(Decimal::new(1234, 2), 4), Some(123400));
+        assert_eq!(to_minor_units(Decimal::new(1234, 3), 2), None);
+        assert_eq!(from_minor_units(123400, 4), Some(Decimal::new(1234, 2)));
+    }
+
+    #[test]
+    fn serde_round_trip() {
+        let m = usd("12.50");
+        let s = serde_json::to_string(&m).unwrap();
+        assert_eq!(s, r#"{"amount":"12.50","currency":"USD"}"#);
+        let back: Money = serde_json::from_str(&s).unwrap();
+        assert_eq!(back, m);
+        assert!(serde_json::from_str::<Currency>("\"US\"").is_err());
+    }
+}

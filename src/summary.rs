@@ -1,0 +1,1030 @@
+//! Transactions → per-customer purchase summary: frequency, recency, age
+//! (`T`) and monetary value, with an optional calibration/holdout split.
+//!
+//! The definitions follow Python lifetimes 0.11.3
+//! (`summary_data_from_transaction_data` and `calibration_and_holdout_data`),
+//! and the tests check equality with it on the full CDNOW log:
+//!
+//! * Each order's date (in the chosen UTC offset) falls in a *period*: the
+//!   day itself for continuous durations, the calendar day/week/month for
+//!   calendar periods (see [`crate::time`]). Orders in the same period merge
+//!   into one repeat purchase, their values summed.
+//! * `frequency` = distinct purchase periods − 1.
+//! * `recency` = last purchase period − first purchase period, in the unit.
+//! * `age` (the papers' `T`) = the period holding the end (the calibration end
+//!   when there is one, else the observation end) − first purchase period.
+//! * `monetary_value` = the mean of the per-period sums over the repeat
+//!   periods (the first period is excluded), 0 when `frequency` is 0.
+//! * With a calibration end, the calibration columns use orders dated on or
+//!   before it; `frequency_holdout` counts the distinct periods with orders
+//!   after it (up to the observation end), `monetary_value_holdout` is the
+//!   mean of the raw holdout orders (lifetimes' definition, which is not per
+//!   period: [`HoldoutSummary::monetary_value_per_period`] is the consistent
+//!   variant), and `duration_holdout` is the span between the two ends.
+//!   Customers whose first order falls in the holdout are left out of the
+//!   rows and counted in [`PurchaseSummary::customers_first_seen_in_holdout`].
+//! * Returns never change frequency, recency or monetary value; they enter
+//!   the exact `returns` and `net` totals.
+//!
+//! Differences from lifetimes, all on input lifetimes accepts silently: an
+//! order dated after the observation end is an error here (lifetimes drops
+//! it, and in calendar mode keeps those in the end's period); months are
+//! whole calendar months (lifetimes divides by an average month of 30.44
+//! days); ends are inclusive dates, so an order at 14:00 on the calibration
+//! end is in the calibration period (lifetimes compares it with midnight).
+//!
+//! Partial summaries ([`PartialSummary`]) merge: shards split by customer,
+//! or by contiguous time ranges, or both, combine into the one-pass result.
+
+use std::io::Write;
+
+use chrono::NaiveDate;
+use ndarray::Array1;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::customer::{CustomerId, CustomerIndex, DenseId};
+use crate::error::{Error, Result};
+use crate::money::{self, Currency};
+use crate::time::{self, DurationMode, Periods, TimeUnit};
+use crate::transactions::{TransactionKind, TransactionLog};
+
+/// How to summarise: unit, duration mode, ends, UTC offset and week start.
+///
+/// ```
+/// use customer_lifecycle::{SummaryOptions, TimeUnit};
+/// use customer_lifecycle::chrono::NaiveDate;
+///
+/// let options = SummaryOptions::new(TimeUnit::Week)
+///     .calibration_end(NaiveDate::from_ymd_opt(1997, 9, 30).unwrap())
+///     .observation_end(NaiveDate::from_ymd_opt(1998, 6, 30).unwrap());
+/// assert_eq!(options.unit(), TimeUnit::Week);
+/// // Months exist only as calendar periods:
+/// assert!(SummaryOptions::new(TimeUnit::Month).periods().is_err());
+/// assert!(SummaryOptions::new(TimeUnit::Month).calendar_periods().periods().is_ok());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct SummaryOptions {
+    unit: TimeUnit,
+    mode: DurationMode,
+    utc_offset_seconds: i32,
+    week_start: chrono::Weekday,
+    observation_end: Option<NaiveDate>,
+    calibration_end: Option<NaiveDate>,
+}
+
+impl SummaryOptions {
+    /// Continuous durations in `unit`, dates in UTC, no calibration split,
+    /// observation end = the last transaction's date.
+    pub fn new(unit: TimeUnit) -> SummaryOptions {
+        SummaryOptions {
+            unit,
+            mode: DurationMode::Continuous,
+            utc_offset_seconds: 0,
+            week_start: chrono::Weekday::Mon,
+            observation_end: None,
+            calibration_end: None,
+        }
+    }
+
+    /// Measures in calendar periods instead of continuous days ÷ unit length.
+    pub fn calendar_periods(mut self) -> SummaryOptions {
+        self.mode = DurationMode::Calendar;
+        self
+    }
+
+    /// Sets the duration mode.
+    pub fn duration_mode(mut self, mode: DurationMode) -> SummaryOptions {
+        self.mode = mode;
+        self
+    }
+
+    /// The last day observed (inclusive). Orders after it are errors.
+    pub fn observation_end(mut self, date: NaiveDate) -> SummaryOptions {
+        self.observation_end = Some(date);
+        self
+    }
+
+    /// The last day of the calibration period (inclusive).
+    pub fn calibration_end(mut self, date: NaiveDate) -> SummaryOptions {
+        self.calibration_end = Some(date);
+        self
+    }
+
+    /// Dates are calendar days in this fixed UTC offset (default UTC).
+    pub fn utc_offset(mut self, offset: chrono::FixedOffset) -> SummaryOptions {
+        self.utc_offset_seconds = offset.local_minus_utc();
+        self
+    }
+
+    /// First day of calendar weeks (default Monday, as pandas' `W`).
+    pub fn week_start(mut self, day: chrono::Weekday) -> SummaryOptions {
+        self.week_start = day;
+        self
+    }
+
+    /// The unit.
+    pub fn unit(&self) -> TimeUnit {
+        self.unit
+    }
+
+    /// The observation end, if set.
+    pub fn get_observation_end(&self) -> Option<NaiveDate> {
+        self.observation_end
+    }
+
+    /// The calibration end, if set.
+    pub fn get_calibration_end(&self) -> Option<NaiveDate> {
+        self.calibration_end
+    }
+
+    /// The validated period mapping.
+    ///
+    /// # Errors
+    /// As [`Periods::new`]; also [`Error::InvalidArgument`] for an offset
+    /// beyond ±24 h.
+    pub fn periods(&self) -> Result<Periods> {
+        let offset = chrono::FixedOffset::east_opt(self.utc_offset_seconds).ok_or_else(|| Error::InvalidArgument {
+            name: "utc offset",
+            reason: format!("{} s", self.utc_offset_seconds),
+        })?;
+        Ok(Periods::new(self.unit, self.mode)?.with_utc_offset(offset).with_week_start(self.week_start))
+    }
+
+    fn validate(&self) -> Result<Periods> {
+        let periods = self.periods()?;
+        if let (Some(cal), Some(obs)) = (self.calibration_end, self.observation_end) {
+            if cal >= obs {
+                return Err(Error::CalibrationAfterObservationEnd { calibration_end: cal, observation_end: obs });
+            }
+        }
+        Ok(periods)
+    }
+}
+
+/// What one customer did inside one window (calibration or holdout), in
+/// mergeable form.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+struct Window {
+    /// First purchase period (meaningless while `periods == 0`).
+    first: i32,
+    /// Last purchase period.
+    last: i32,
+    /// Distinct purchase periods.
+    periods: u32,
+    /// Order rows.
+    orders: u32,
+    /// Sum of the orders in the first period.
+    first_sum: i64,
+    /// Sum of all orders.
+    sum: i64,
+    /// Sum of returns.
+    returns: i64,
+    /// Return rows.
+    return_count: u32,
+}
+
+/// Outcome flags of the inner loop.
+const OUT_OF_ORDER: u8 = 1;
+const OVERFLOW: u8 = 2;
+
+impl Window {
+    /// Adds an order in period `p`; periods must arrive non-decreasing.
+    #[inline(always)]
+    fn add_order(&mut self, p: i32, amount: i64) -> u8 {
+        let mut flags = 0;
+        if self.periods == 0 {
+            self.first = p;
+            self.last = p;
+            self.periods = 1;
+            self.first_sum = amount;
+        } else if p == self.last {
+            if p == self.first {
+                let (s, o) = self.first_sum.overflowing_add(amount);
+                self.first_sum = s;
+                flags |= o as u8 * OVERFLOW;
+            }
+        } else if p > self.last {
+            self.last = p;
+            self.periods += 1;
+        } else {
+            return OUT_OF_ORDER;
+        }
+        self.orders = self.orders.wrapping_add(1);
+        let (s, o) = self.sum.overflowing_add(amount);
+        self.sum = s;
+        flags | (o as u8 * OVERFLOW)
+    }
+
+    #[inline(always)]
+    fn add_return(&mut self, amount: i64) -> u8 {
+        self.return_count = self.return_count.wrapping_add(1);
+        let (s, o) = self.returns.overflowing_add(amount);
+        self.returns = s;
+        o as u8 * OVERFLOW
+    }
+
+    /// Can `other` be merged into `self` exactly? (Their purchase periods
+    /// must not interleave: they may share at most one boundary period.)
+    fn mergeable(&self, other: &Window) -> bool {
+        if self.periods == 0 || other.periods == 0 {
+            return true;
+        }
+        let (lo, hi) = if (self.first, self.last) <= (other.first, other.last) { (self, other) } else { (other, self) };
+        lo.last <= hi.first
+    }
+
+    /// Merges `other` (already checked with [`Window::mergeable`]); `None` on overflow.
+    fn merge(&self, other: &Window) -> Option<Window> {
+        let returns = self.returns.checked_add(other.returns)?;
+        let return_count = self.return_count.checked_add(other.return_count)?;
+        if other.periods == 0 {
+            return Some(Window { returns, return_count, ..*self });
+        }
+        if self.periods == 0 {
+            return Some(Window { returns, return_count, ..*other });
+        }
+        let (lo, hi) = if (self.first, self.last) <= (other.first, other.last) { (self, other) } else { (other, self) };
+        let shared = u32::from(lo.last == hi.first);
+        let first_sum = if hi.first == lo.first { lo.first_sum.checked_add(hi.first_sum)? } else { lo.first_sum };
+        Some(Window {
+            first: lo.first,
+            last: hi.last,
+            periods: lo.periods + hi.periods - shared,
+            orders: lo.orders.checked_add(hi.orders)?,
+            first_sum,
+            sum: lo.sum.checked_add(hi.sum)?,
+            returns,
+            return_count,
+        })
+    }
+
+    fn rescale(&mut self, factor: i64) -> Option<()> {
+        self.first_sum = self.first_sum.checked_mul(factor)?;
+        self.sum = self.sum.checked_mul(factor)?;
+        self.returns = self.returns.checked_mul(factor)?;
+        Some(())
+    }
+}
+
+/// A summary still open for merging: accumulate shards of a log
+/// independently, [`merge`](PartialSummary::merge) them in any order and
+/// grouping, then [`finish`](PartialSummary::finish).
+///
+/// Merging is exact when, for every customer, the shards' purchase periods
+/// do not interleave — which holds whenever shards split the data by
+/// customer, by contiguous time ranges, or both. Interleaving periods (say,
+/// rows dealt out round-robin) cannot be merged exactly and give
+/// [`Error::OverlappingShards`] rather than a wrong count.
+///
+/// ```
+/// use customer_lifecycle::{Currency, CustomerId, Money, SummaryOptions, TimeUnit, Transaction, TransactionLog};
+/// use customer_lifecycle::chrono::{TimeZone, Utc};
+///
+/// let day = |d| Utc.with_ymd_and_hms(2024, 1, d, 12, 0, 0).unwrap();
+/// let usd = |s| Money::parse(s, Currency::USD);
+/// let mut january = TransactionLog::new(Currency::USD);
+/// january.push(Transaction::order(CustomerId::from(1), day(2), usd("10")?))?;
+/// let mut later = TransactionLog::new(Currency::USD);
+/// later.push(Transaction::order(CustomerId::from(1), day(20), usd("30")?))?;
+///
+/// let options = SummaryOptions::new(TimeUnit::Day);
+/// let mut partial = january.partial_summary(&options)?;
+/// partial.merge(&later.partial_summary(&options)?)?;
+/// let summary = partial.finish()?;
+/// assert_eq!(summary.customers()[0].frequency, 1);
+/// assert_eq!(summary.customers()[0].recency, 18.0);
+/// assert_eq!(summary.customers()[0].monetary_value, 30.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PartialSummary {
+    options: SummaryOptions,
+    currency: Currency,
+    scale: u32,
+    customers: CustomerIndex,
+    calibration: Vec<Window>,
+    holdout: Option<Vec<Window>>,
+    last_day: Option<i32>,
+}
+
+impl PartialSummary {
+    /// Accumulates a whole log.
+    fn from_log(log: &TransactionLog, options: &SummaryOptions) -> Result<PartialSummary> {
+        let periods = options.validate()?;
+        let n = log.customers().len();
+        let mut partial = PartialSummary {
+            options: *options,
+            currency: log.currency(),
+            scale: log.scale(),
+            customers: log.customers().clone(),
+            calibration: vec![Window::default(); n],
+            holdout: options.calibration_end.map(|_| vec![Window::default(); n]),
+            last_day: None,
+        };
+        let cols = log.columns();
+        let flags = partial.accumulate(&periods, &cols, None)?;
+        if flags & OUT_OF_ORDER != 0 {
+            // Some customer's rows are not in time order: start again in time order.
+            let mut order: Vec<u32> = (0..cols.at.len() as u32).collect();
+            order.sort_by_key(|&i| cols.at[i as usize]);
+            partial.calibration.iter_mut().for_each(|w| *w = Window::default());
+            if let Some(h) = partial.holdout.as_mut() {
+                h.iter_mut().for_each(|w| *w = Window::default());
+            }
+            partial.accumulate(&periods, &cols, Some(&order))?;
+        }
+        Ok(partial)
+    }
+
+    /// One pass over the rows (in `order` when given); returns the flags.
+    fn accumulate(
+        &mut self,
+        periods: &Periods,
+        cols: &crate::transactions::Columns<'_>,
+        order: Option<&[u32]>,
+    ) -> Result<u8> {
+        let offset = periods.utc_offset().local_minus_utc();
+        let obs_day = self.options.observation_end.map_or(i32::MAX, time::day_number);
+        let cal_day = self.options.calibration_end.map_or(i32::MAX, time::day_number);
+        let mut flags = 0u8;
+        let mut max_day = i32::MIN;
+        let rows = cols.at.len();
+        let holdout = self.holdout.as_deref_mut();
+        let calibration = &mut self.calibration[..];
+        let mut holdout = holdout;
+        for k in 0..rows {
+            let i = match order {
+                Some(o) => o[k] as usize,
+                None => k,
+            };
+            let day = time::day_number_of_timestamp(cols.at[i], offset);
+            let c = cols.customer[i] as usize;
+            if day > obs_day {
+                return Err(Error::AfterObservationEnd {
+                    customer: self.customers.id(DenseId(c as u32)).map(|id| id.to_string()).unwrap_or_default(),
+                    date: time::date_of_day_number(day),
+                    observation_end: time::date_of_day_number(obs_day),
+                });
+            }
+            max_day = max_day.max(day);
+            let window = if day <= cal_day {
+                &mut calibration[c]
+            } else {
+                match holdout.as_deref_mut() {
+                    Some(h) => &mut h[c],
+                    None => &mut calibration[c],
+                }
+            };
+            flags |= match cols.kind[i] {
+                TransactionKind::Order => window.add_order(periods.period_of_day(day), cols.amount[i]),
+                TransactionKind::Return => window.add_return(cols.amount[i]),
+            };
+            if flags & OUT_OF_ORDER != 0 {
+                return Ok(flags);
+            }
+        }
+        if flags & OVERFLOW != 0 {
+            return Err(Error::AmountOverflow { field: "per-customer totals", customer: None });
+        }
+        if rows > 0 {
+            self.last_day = Some(self.last_day.map_or(max_day, |d| d.max(max_day)));
+        }
+        Ok(flags)
+    }
+
+    /// The options it was built with.
+    pub fn options(&self) -> &SummaryOptions {
+        &self.options
+    }
+
+    /// Number of customers seen so far.
+    pub fn len(&self) -> usize {
+        self.customers.len()
+    }
+
+    /// True when no customer was seen.
+    pub fn is_empty(&self) -> bool {
+        self.customers.is_empty()
+    }
+
+    /// Merges another partial summary into this one. On error `self` is unchanged.
+    ///
+    /// # Errors
+    /// [`Error::IncompatibleSummaries`] when options or currency differ;
+    /// [`Error::OverlappingShards`] when a customer's purchase periods
+    /// interleave between the two; [`Error::AmountOverflow`].
+    pub fn merge(&mut self, other: &PartialSummary) -> Result<()> {
+        if self.options != other.options {
+            return Err(Error::IncompatibleSummaries { reason: "summary options differ".into() });
+        }
+        if self.currency != other.currency {
+            return Err(Error::IncompatibleSummaries {
+                reason: format!("currencies differ ({} and {})", self.currency, other.currency),
+            });
+        }
+        let overflow = || Error::AmountOverflow { field: "per-customer totals", customer: None };
+        // Check first, so that a failed merge leaves `self` untouched.
+        let (self_factor, other_factor) = match self.scale.cmp(&other.scale) {
+            std::cmp::Ordering::Less => (10i64.checked_pow(other.scale - self.scale).ok_or_else(overflow)?, 1),
+            _ => (1, 10i64.checked_pow(self.scale - other.scale).ok_or_else(overflow)?),
+        };
+        let scaled = |w: &Window, f: i64| -> Result<Window> {
+            let mut w = *w;
+            w.rescale(f).ok_or_else(overflow)?;
+            Ok(w)
+        };
+        let mut merged: Vec<(Option<DenseId>, Window, Option<Window>)> = Vec::with_capacity(other.len());
+        for (j, id) in other.customers.ids().iter().enumerate() {
+            let target = self.customers.get(id);
+            let oc = scaled(&other.calibration[j], other_factor)?;
+            let oh = match &other.holdout {
+                Some(h) => Some(scaled(&h[j], other_factor)?),
+                None => None,
+            };
+            let (c, h) = match target {
+                Some(t) => {
+                    let sc = scaled(&self.calibration[t.index()], self_factor)?;
+                    let conflict = |a: &Window, b: &Window| -> Result<Window> {
+                        if !a.mergeable(b) {
+                            return Err(Error::OverlappingShards { customer: id.to_string() });
+                        }
+                        a.merge(b).ok_or(Error::AmountOverflow {
+                            field: "per-customer totals",
+                            customer: Some(id.to_string()),
+                        })
+                    };
+                    let c = conflict(&sc, &oc)?;
+                    let h = match (&self.holdout, oh) {
+                        (Some(sh), Some(oh)) => Some(conflict(&scaled(&sh[t.index()], self_factor)?, &oh)?),
+                        _ => None,
+                    };
+                    (c, h)
+                }
+                None => (oc, oh),
+            };
+            merged.push((target, c, h));
+        }
+        // Apply.
+        if self_factor != 1 {
+            for w in self.calibration.iter_mut().chain(self.holdout.iter_mut().flatten()) {
+                w.rescale(self_factor).ok_or_else(overflow)?;
+            }
+            self.scale = other.scale;
+        }
+        for ((target, c, h), id) in merged.into_iter().zip(other.customers.ids()) {
+            let t = match target {
+                Some(t) => t,
+                None => {
+                    let t = self.customers.insert(id.clone())?;
+                    self.calibration.push(Window::default());
+                    if let Some(hv) = self.holdout.as_mut() {
+                        hv.push(Window::default());
+                    }
+                    t
+                }
+            };
+            self.calibration[t.index()] = c;
+            if let (Some(hv), Some(h)) = (self.holdout.as_mut(), h) {
+                hv[t.index()] = h;
+            }
+        }
+        self.last_day = match (self.last_day, other.last_day) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        Ok(())
+    }
+
+    /// Computes the per-customer rows.
+    ///
+    /// # Errors
+    /// [`Error::Empty`] when no order was seen; [`Error::CalibrationAfterObservationEnd`]
+    /// when the (default) observation end is not after the calibration end;
+    /// [`Error::ReturnWithoutOrder`] for a customer with returns but no order.
+    pub fn finish(&self) -> Result<PurchaseSummary> {
+        let periods = self.options.validate()?;
+        let last_day = self.last_day.ok_or(Error::Empty { what: "transaction log" })?;
+        let observation_end = self.options.observation_end.unwrap_or_else(|| time::date_of_day_number(last_day));
+        if let Some(cal) = self.options.calibration_end {
+            if cal >= observation_end {
+                return Err(Error::CalibrationAfterObservationEnd { calibration_end: cal, observation_end });
+            }
+        }
+        let calibration_end = self.options.calibration_end;
+        let window_end = calibration_end.unwrap_or(observation_end);
+        let end_period = periods.period_of_date(window_end);
+        let unit_scale = 10f64.powi(self.scale as i32);
+
+        let mut order: Vec<u32> = (0..self.customers.len() as u32).collect();
+        sort_by_customer_id(&mut order, self.customers.ids());
+
+        let mut rows = Vec::with_capacity(order.len());
+        let mut first_seen_in_holdout = 0;
+        for &i in &order {
+            let i = i as usize;
+            let id = &self.customers.ids()[i];
+            let w = &self.calibration[i];
+            let h = self.holdout.as_ref().map(|h| &h[i]);
+            if w.orders == 0 {
+                if w.return_count > 0 {
+                    return Err(Error::ReturnWithoutOrder { customer: id.to_string(), date: window_end });
+                }
+                match h {
+                    Some(h) if h.orders > 0 => first_seen_in_holdout += 1,
+                    Some(h) if h.return_count > 0 => {
+                        return Err(Error::ReturnWithoutOrder { customer: id.to_string(), date: observation_end });
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            let frequency = w.periods - 1;
+            let repeat = w.sum - w.first_sum;
+            let monetary_value = if frequency == 0 { 0.0 } else { repeat as f64 / unit_scale / f64::from(frequency) };
+            let holdout = h.map(|h| {
+                let gross = h.sum as f64 / unit_scale;
+                HoldoutSummary {
+                    frequency: h.periods,
+                    monetary_value: if h.orders == 0 { 0.0 } else { gross / f64::from(h.orders) },
+                    monetary_value_per_period: if h.periods == 0 { 0.0 } else { gross / f64::from(h.periods) },
+                    orders: h.orders,
+                    gross: decimal(h.sum, self.scale),
+                    returns: decimal(h.returns, self.scale),
+                }
+            });
+            rows.push(CustomerSummary {
+                customer: id.clone(),
+                frequency,
+                recency: periods.span(w.first, w.last),
+                age: periods.span(w.first, end_period),
+                monetary_value,
+                orders: w.orders,
+                gross: decimal(w.sum, self.scale),
+                returns: decimal(w.returns, self.scale),
+                net: decimal(i128_sub(w.sum, w.returns), self.scale),
+                holdout,
+            });
+        }
+        if rows.is_empty() {
+            return Err(Error::Empty { what: "orders in the calibration period" });
+        }
+        let duration_holdout =
+            calibration_end.map(|c| periods.span(periods.period_of_date(c), periods.period_of_date(observation_end)));
+        Ok(PurchaseSummary {
+            currency: self.currency,
+            periods,
+            observation_end,
+            calibration_end,
+            duration_holdout,
+            customers_first_seen_in_holdout: first_seen_in_holdout,
+            customers: rows,
+        })
+    }
+}
+
+fn i128_sub(a: i64, b: i64) -> i128 {
+    i128::from(a) - i128::from(b)
+}
+
+fn decimal(units: impl Into<i128>, scale: u32) -> Decimal {
+    // Sums of i64 units at scale ≤ 18 always fit a Decimal (96-bit mantissa).
+    money::from_minor_units(units.into(), scale).unwrap_or(Decimal::MAX)
+}
+
+/// Sorts dense ids by their customer id, fast when all ids are numbers.
+fn sort_by_customer_id(order: &mut [u32], ids: &[CustomerId]) {
+    let numbers: Option<Vec<(i64, u32)>> = order
+        .iter()
+        .map(|&i| match ids[i as usize] {
+            CustomerId::Number(n) => Some((n, i)),
+            CustomerId::Text(_) => None,
+        })
+        .collect();
+    match numbers {
+        Some(mut keyed) => {
+            if !keyed.windows(2).all(|w| w[0].0 <= w[1].0) {
+                keyed.sort_unstable();
+            }
+            for (slot, (_, i)) in order.iter_mut().zip(keyed) {
+                *slot = i;
+            }
+        }
+        None => order.sort_unstable_by(|&a, &b| ids[a as usize].cmp(&ids[b as usize])),
+    }
+}
+
+impl TransactionLog {
+    /// Summarises the log: one row per customer, sorted by customer id.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Money, SummaryOptions, TimeUnit, Transaction, TransactionLog};
+    /// use customer_lifecycle::chrono::{NaiveDate, TimeZone, Utc};
+    ///
+    /// let mut log = TransactionLog::new(Currency::USD);
+    /// for (day, amount) in [(1, "20"), (1, "5"), (8, "10"), (22, "30")] {
+    ///     let at = Utc.with_ymd_and_hms(2024, 1, day, 12, 0, 0).unwrap();
+    ///     log.push(Transaction::order(CustomerId::from(7), at, Money::parse(amount, Currency::USD)?))?;
+    /// }
+    /// let end = NaiveDate::from_ymd_opt(2024, 1, 29).unwrap();
+    /// let summary = log.summarize(&SummaryOptions::new(TimeUnit::Week).observation_end(end))?;
+    /// let row = &summary.customers()[0];
+    /// assert_eq!(row.frequency, 2);          // Jan 8 and Jan 22; Jan 1 is the first purchase
+    /// assert_eq!(row.recency, 3.0);          // 21 days
+    /// assert_eq!(row.age, 4.0);              // 28 days
+    /// assert_eq!(row.monetary_value, 20.0);  // mean of 10 and 30
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Invalid options ([`Error::InvalidArgument`],
+    /// [`Error::CalibrationAfterObservationEnd`]), an order after the
+    /// observation end ([`Error::AfterObservationEnd`]), an empty log
+    /// ([`Error::Empty`]), returns without orders
+    /// ([`Error::ReturnWithoutOrder`]), totals overflowing.
+    pub fn summarize(&self, options: &SummaryOptions) -> Result<PurchaseSummary> {
+        self.partial_summary(options)?.finish()
+    }
+
+    /// Accumulates the log into a [`PartialSummary`] for merging with others.
+    ///
+    /// # Errors
+    /// As [`TransactionLog::summarize`], except those only [`PartialSummary::finish`] can tell.
+    pub fn partial_summary(&self, options: &SummaryOptions) -> Result<PartialSummary> {
+        PartialSummary::from_log(self, options)
+    }
+}
+
+/// One customer's row of a [`PurchaseSummary`].
+///
+/// With a calibration end, every field but `holdout` describes the
+/// calibration period.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct CustomerSummary {
+    /// The customer.
+    pub customer: CustomerId,
+    /// Repeat purchase periods (distinct purchase periods − 1); the papers' `x`.
+    pub frequency: u32,
+    /// First to last purchase, in the unit; the papers' `t_x`.
+    pub recency: f64,
+    /// First purchase to the end of the window, in the unit; the papers' `T`.
+    pub age: f64,
+    /// Mean value of the repeat purchase periods; 0 without repeats.
+    pub monetary_value: f64,
+    /// Order rows (every order, same-period ones counted separately).
+    pub orders: u32,
+    /// Sum of all orders, first included (exact).
+    pub gross: Decimal,
+    /// Sum of returns (exact).
+    pub returns: Decimal,
+    /// `gross − returns` (exact).
+    pub net: Decimal,
+    /// The holdout period, when the summary has a calibration end.
+    pub holdout: Option<HoldoutSummary>,
+}
+
+impl CustomerSummary {
+    /// Time from the last purchase to the end of the window, in the unit
+    /// (`age − recency`).
+    pub fn time_since_last_purchase(&self) -> f64 {
+        self.age - self.recency
+    }
+}
+
+/// A customer's holdout period.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct HoldoutSummary {
+    /// Distinct purchase periods in the holdout (nothing subtracted).
+    pub frequency: u32,
+    /// Mean of the raw holdout orders (lifetimes' `monetary_value_holdout`).
+    pub monetary_value: f64,
+    /// Mean of the per-period sums in the holdout (consistent with the
+    /// calibration's `monetary_value`).
+    pub monetary_value_per_period: f64,
+    /// Order rows in the holdout.
+    pub orders: u32,
+    /// Sum of holdout orders (exact).
+    pub gross: Decimal,
+    /// Sum of holdout returns (exact).
+    pub returns: Decimal,
+}
+
+/// Per-customer purchase summary of a transaction log, sorted by customer id.
+///
+/// Built by [`TransactionLog::summarize`] or [`PartialSummary::finish`]; see
+/// the [module docs](self) for the definitions.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct PurchaseSummary {
+    currency: Currency,
+    periods: Periods,
+    observation_end: NaiveDate,
+    calibration_end: Option<NaiveDate>,
+    duration_holdout: Option<f64>,
+    customers_first_seen_in_holdout: usize,
+    customers: Vec<CustomerSummary>,
+}
+
+impl PurchaseSummary {
+    /// The rows, sorted by customer id.
+    pub fn customers(&self) -> &[CustomerSummary] {
+        &self.customers
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.customers.len()
+    }
+
+    /// True when there are no rows (never, for a finished summary).
+    pub fn is_empty(&self) -> bool {
+        self.customers.is_empty()
+    }
+
+    /// The row of one customer.
+    pub fn get(&self, customer: &CustomerId) -> Option<&CustomerSummary> {
+        self.customers.binary_search_by(|r| r.customer.cmp(customer)).ok().map(|i| &self.customers[i])
+    }
+
+    /// The currency of the totals.
+    pub fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    /// Unit, duration mode, offset and week start.
+    pub fn periods(&self) -> &Periods {
+        &self.periods
+    }
+
+    /// The observation end (inclusive).
+    pub fn observation_end(&self) -> NaiveDate {
+        self.observation_end
+    }
+
+    /// The calibration end (inclusive), if split.
+    pub fn calibration_end(&self) -> Option<NaiveDate> {
+        self.calibration_end
+    }
+
+    /// Length of the holdout period in the unit, if split.
+    pub fn duration_holdout(&self) -> Option<f64> {
+        self.duration_holdout
+    }
+
+    /// Customers whose first order falls in the holdout period; they have no
+    /// calibration data and are not among the rows (as in lifetimes).
+    pub fn customers_first_seen_in_holdout(&self) -> usize {
+        self.customers_first_seen_in_holdout
+    }
+
+    /// The `frequency` column.
+    pub fn frequency(&self) -> Array1<f64> {
+        self.customers.iter().map(|r| f64::from(r.frequency)).collect()
+    }
+
+    /// The `recency` column.
+    pub fn recency(&self) -> Array1<f64> {
+        self.customers.iter().map(|r| r.recency).collect()
+    }
+
+    /// The `age` (`T`) column.
+    pub fn age(&self) -> Array1<f64> {
+        self.customers.iter().map(|r| r.age).collect()
+    }
+
+    /// The `monetary_value` column.
+    pub fn monetary_value(&self) -> Array1<f64> {
+        self.customers.iter().map(|r| r.monetary_value).collect()
+    }
+
+    /// The `frequency_holdout` column, if split.
+    pub fn frequency_holdout(&self) -> Option<Array1<f64>> {
+        self.calibration_end?;
+        Some(self.customers.iter().map(|r| r.holdout.as_ref().map_or(0.0, |h| f64::from(h.frequency))).collect())
+    }
+
+    /// Writes the summary as CSV with lifetimes' column names:
+    /// `customer_id,frequency,recency,T,monetary_value` without a
+    /// calibration end; with one, `customer_id,frequency_cal,recency_cal,
+    /// T_cal,monetary_value_cal,frequency_holdout,monetary_value_holdout,
+    /// duration_holdout`. Floats are written in their shortest exact form.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when writing fails.
+    pub fn write_csv<W: Write>(&self, out: W) -> Result<()> {
+        let io = |e: std::io::Error| Error::Io { path: "summary csv".into(), source: e };
+        let mut out = std::io::BufWriter::new(out);
+        match self.duration_holdout {
+            None => {
+                writeln!(out, "customer_id,frequency,recency,T,monetary_value").map_err(io)?;
+                for r in &self.customers {
+                    writeln!(
+                        out,
+                        "{},{},{},{},{}",
+                        csv_id(&r.customer),
+                        r.frequency,
+                        r.recency,
+                        r.age,
+                        r.monetary_value
+                    )
+                    .map_err(io)?;
+                }
+            }
+            Some(d) => {
+                writeln!(
+                    out,
+                    "customer_id,frequency_cal,recency_cal,T_cal,monetary_value_cal,frequency_holdout,monetary_value_holdout,duration_holdout"
+                )
+                .map_err(io)?;
+                for r in &self.customers {
+                    let (fh, mh) = r.holdout.as_ref().map_or((0, 0.0), |h| (h.frequency, h.monetary_value));
+                    writeln!(
+                        out,
+                        "{},{},{},{},{},{},{},{}",
+                        csv_id(&r.customer),
+                        r.frequency,
+                        r.recency,
+                        r.age,
+                        r.monetary_value,
+                        fh,
+                        mh,
+                        d
+                    )
+                    .map_err(io)?;
+                }
+            }
+        }
+        out.flush().map_err(io)
+    }
+}
+
+/// A customer id as a CSV field (quoted when it holds a comma, quote or newline).
+pub(crate) fn csv_id(id: &CustomerId) -> String {
+    let s = id.to_string();
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Money;
+    use crate::transactions::Transaction;
+    use chrono::{DateTime, TimeZone, Utc};
+
+    fn at(m: u32, d: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, m, d, 12, 0, 0).unwrap()
+    }
+
+    fn date(m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2024, m, d).unwrap()
+    }
+
+    fn usd(s: &str) -> Money {
+        Money::parse(s, Currency::USD).unwrap()
+    }
+
+    fn log(rows: &[(i64, DateTime<Utc>, &str)]) -> TransactionLog {
+        let mut log = TransactionLog::new(Currency::USD);
+        for (c, t, a) in rows {
+            log.push(Transaction::order(CustomerId::from(*c), *t, usd(a))).unwrap();
+        }
+        log
+    }
+
+    #[test]
+    fn same_day_orders_merge_and_first_period_is_excluded() {
+        let l = log(&[(1, at(1, 1), "10"), (1, at(1, 1), "5"), (1, at(1, 3), "4"), (1, at(1, 3), "6")]);
+        let s = l.summarize(&SummaryOptions::new(TimeUnit::Day).observation_end(date(1, 10))).unwrap();
+        let r = &s.customers()[0];
+        assert_eq!((r.frequency, r.recency, r.age, r.monetary_value), (1, 2.0, 9.0, 10.0));
+        assert_eq!(r.orders, 4);
+        assert_eq!(r.gross, Decimal::from(25));
+    }
+
+    #[test]
+    fn out_of_order_rows_give_the_in_order_result() {
+        let rows = [(1, at(1, 1), "10"), (2, at(1, 2), "1"), (1, at(1, 5), "4"), (1, at(1, 9), "6")];
+        let mut shuffled = rows;
+        shuffled.reverse();
+        let opts = SummaryOptions::new(TimeUnit::Day).observation_end(date(1, 10));
+        assert_eq!(log(&rows).summarize(&opts).unwrap(), log(&shuffled).summarize(&opts).unwrap());
+    }
+
+    #[test]
+    fn returns_enter_totals_only() {
+        let mut l = log(&[(1, at(1, 1), "10"), (1, at(1, 5), "20")]);
+        l.push(Transaction::refund(CustomerId::from(1), at(1, 6), usd("7.5"))).unwrap();
+        let s = l.summarize(&SummaryOptions::new(TimeUnit::Day)).unwrap();
+        let r = &s.customers()[0];
+        assert_eq!((r.frequency, r.monetary_value), (1, 20.0));
+        assert_eq!(r.returns, Decimal::new(75, 1));
+        assert_eq!(r.net, Decimal::new(225, 1));
+        assert_eq!(s.observation_end(), date(1, 6)); // default: last transaction date
+    }
+
+    #[test]
+    fn return_without_order_is_an_error() {
+        let mut l = log(&[(1, at(1, 1), "10")]);
+        l.push(Transaction::refund(CustomerId::from(2), at(1, 2), usd("1"))).unwrap();
+        assert!(matches!(l.summarize(&SummaryOptions::new(TimeUnit::Day)), Err(Error::ReturnWithoutOrder { .. })));
+    }
+
+    #[test]
+    fn holdout_columns() {
+        let l = log(&[
+            (1, at(1, 1), "10"),
+            (1, at(1, 20), "30"),
+            (1, at(2, 5), "8"),
+            (1, at(2, 5), "4"),
+            (1, at(2, 6), "3"),
+            (2, at(2, 7), "100"), // first order in the holdout: left out
+        ]);
+        let opts = SummaryOptions::new(TimeUnit::Day).calibration_end(date(1, 31)).observation_end(date(2, 29));
+        let s = l.summarize(&opts).unwrap();
+        assert_eq!(s.len(), 1);
+        assert_eq!(s.customers_first_seen_in_holdout(), 1);
+        assert_eq!(s.duration_holdout(), Some(29.0));
+        let r = &s.customers()[0];
+        assert_eq!((r.frequency, r.recency, r.age), (1, 19.0, 30.0));
+        let h = r.holdout.as_ref().unwrap();
+        assert_eq!(h.frequency, 2);
+        assert_eq!(h.monetary_value, 5.0); // (8 + 4 + 3) / 3 raw orders
+        assert_eq!(h.monetary_value_per_period, 7.5); // (12 + 3) / 2 periods
+    }
+
+    #[test]
+    fn bad_ends() {
+        let l = log(&[(1, at(1, 1), "10"), (1, at(3, 1), "10")]);
+        let e = l.summarize(&SummaryOptions::new(TimeUnit::Day).observation_end(date(2, 1))).unwrap_err();
+        assert!(matches!(e, Error::AfterObservationEnd { .. }), "{e}");
+        assert!(e.to_string().contains("customer 1"));
+        let e = l
+            .summarize(&SummaryOptions::new(TimeUnit::Day).calibration_end(date(3, 1)).observation_end(date(3, 1)))
+            .unwrap_err();
+        assert!(matches!(e, Error::CalibrationAfterObservationEnd { .. }));
+        // Default observation end (3/1) not after the calibration end.
+        let e = l.summarize(&SummaryOptions::new(TimeUnit::Day).calibration_end(date(3, 2))).unwrap_err();
+        assert!(matches!(e, Error::CalibrationAfterObservationEnd { .. }));
+        assert!(matches!(
+            TransactionLog::new(Currency::USD).summarize(&SummaryOptions::new(TimeUnit::Day)),
+            Err(Error::Empty { .. })
+        ));
+        assert!(l.summarize(&SummaryOptions::new(TimeUnit::Month)).is_err());
+    }
+
+    #[test]
+    fn calendar_months() {
+        let l = log(&[(1, at(1, 31), "10"), (1, at(2, 1), "20"), (1, at(2, 28), "5")]);
+        let s =
+            l.summarize(&SummaryOptions::new(TimeUnit::Month).calendar_periods().observation_end(date(5, 2))).unwrap();
+        let r = &s.customers()[0];
+        assert_eq!((r.frequency, r.recency, r.age, r.monetary_value), (1, 1.0, 4.0, 25.0));
+    }
+
+    #[test]
+    fn rows_are_sorted_by_customer_id() {
+        let mut l = TransactionLog::new(Currency::USD);
+        for id in [CustomerId::from("b"), CustomerId::from(10), CustomerId::from("a"), CustomerId::from(2)] {
+            l.push(Transaction::order(id, at(1, 1), usd("1"))).unwrap();
+        }
+        let s = l.summarize(&SummaryOptions::new(TimeUnit::Day)).unwrap();
+        let ids: Vec<String> = s.customers().iter().map(|r| r.customer.to_string()).collect();
+        assert_eq!(ids, ["2", "10", "a", "b"]);
+        assert!(s.get(&CustomerId::from("a")).is_some());
+        assert!(s.get(&CustomerId::from("z")).is_none());
+    }
+
+    #[test]
+    fn merge_refuses_interleaving_and_mismatched_options() {
+        let opts = SummaryOptions::new(TimeUnit::Day);
+        let a = log(&[(1, at(1, 1), "1"), (1, at(1, 5), "1")]).partial_summary(&opts).unwrap();
+        let b = log(&[(1, at(1, 3), "1")]).partial_summary(&opts).unwrap();
+        let mut m = a.clone();
+        assert!(matches!(m.merge(&b), Err(Error::OverlappingShards { .. })));
+        assert_eq!(m.finish().unwrap(), a.finish().unwrap()); // unchanged
+        let c = log(&[(1, at(1, 3), "1")]).partial_summary(&SummaryOptions::new(TimeUnit::Week)).unwrap();
+        assert!(matches!(m.merge(&c), Err(Error::IncompatibleSummaries { .. })));
+    }
+
+    #[test]
+    fn merge_aligns_scales() {
+        let opts = SummaryOptions::new(TimeUnit::Day);
+        let a = log(&[(1, at(1, 1), "1.5"), (1, at(1, 2), "2.25")]);
+        let b = log(&[(1, at(1, 3), "0.125")]);
+        let mut m = a.partial_summary(&opts).unwrap();
+        m.merge(&b.partial_summary(&opts).unwrap()).unwrap();
+        let r = m.finish().unwrap().customers()[0].clone();
+        assert_eq!(r.gross, Decimal::new(3875, 3));
+        assert_eq!(r.monetary_value, (2.25 + 0.125) / 2.0);
+    }
+
+    #[test]
+    fn csv_output_uses_lifetimes_names() {
+        let l = log(&[(1, at(1, 1), "10"), (1, at(1, 8), "20")]);
+        let mut out = Vec::new();
+        l.summarize(&SummaryOptions::new(TimeUnit::Week).observation_end(date(1, 15)))
+            .unwrap()
+            .write_csv(&mut out)
+            .unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "customer_id,frequency,recency,T,monetary_value\n1,1,1,2,20\n");
+    }
+}

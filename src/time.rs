@@ -1,0 +1,347 @@
+//! Time units, and the two ways of measuring durations.
+//!
+//! Events carry [`DateTime<Utc>`]. For summaries a timestamp becomes a
+//! *date*: the calendar day it falls on in a fixed UTC offset (UTC unless
+//! you choose another). Durations between dates are then measured in one of
+//! two ways, both in common use:
+//!
+//! * [`DurationMode::Continuous`]: whole days between the dates divided by the
+//!   unit's length in days. This is what the papers use (the CDNOW "weeks" are
+//!   days ÷ 7) and what Python lifetimes computes with
+//!   `freq='D', freq_multiplier=7`. Purchases on the same day count once.
+//! * [`DurationMode::Calendar`]: each date is first put into its calendar
+//!   period (day, week starting on a chosen weekday, or month) and durations
+//!   are counted in whole periods. Purchases in the same period count once.
+//!   This is lifetimes' `freq='W'` (pandas weeks run Monday to Sunday).
+//!
+//! A month has no fixed length, so [`TimeUnit::Month`] exists only as a
+//! calendar period; asking for continuous months is an error rather than a
+//! hidden 30-day month.
+
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Offset, Utc, Weekday};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The unit in which recency, age and durations are expressed.
+///
+/// ```
+/// use customer_lifecycle::TimeUnit;
+///
+/// assert_eq!(TimeUnit::Week.days(), Some(7));
+/// assert_eq!(TimeUnit::Days(14).days(), Some(14));
+/// assert_eq!(TimeUnit::Month.days(), None); // calendar months only
+/// assert_eq!("week".parse::<TimeUnit>()?, TimeUnit::Week);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeUnit {
+    /// One day.
+    Day,
+    /// Seven days (continuous) or a calendar week (calendar periods).
+    Week,
+    /// A calendar month; only meaningful with calendar periods.
+    Month,
+    /// A custom number of days (continuous durations only).
+    Days(u32),
+}
+
+impl TimeUnit {
+    /// The unit's fixed length in days, or `None` for calendar months.
+    pub fn days(&self) -> Option<u32> {
+        match self {
+            TimeUnit::Day => Some(1),
+            TimeUnit::Week => Some(7),
+            TimeUnit::Month => None,
+            TimeUnit::Days(n) => Some(*n),
+        }
+    }
+
+    /// A short name: `day`, `week`, `month` or `N days`.
+    pub fn name(&self) -> String {
+        match self {
+            TimeUnit::Day => "day".into(),
+            TimeUnit::Week => "week".into(),
+            TimeUnit::Month => "month".into(),
+            TimeUnit::Days(n) => format!("{n} days"),
+        }
+    }
+}
+
+impl std::str::FromStr for TimeUnit {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<TimeUnit> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "day" | "days" | "d" => Ok(TimeUnit::Day),
+            "week" | "weeks" | "w" => Ok(TimeUnit::Week),
+            "month" | "months" | "m" => Ok(TimeUnit::Month),
+            other => match other.parse::<u32>() {
+                Ok(n) if n > 0 => Ok(TimeUnit::Days(n)),
+                _ => Err(Error::InvalidArgument {
+                    name: "time unit",
+                    reason: format!("{s:?} is not day, week, month or a positive number of days"),
+                }),
+            },
+        }
+    }
+}
+
+/// How durations between dates are measured (see the [module docs](self)).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DurationMode {
+    /// Whole days ÷ the unit's length; same-day purchases count once.
+    #[default]
+    Continuous,
+    /// Whole calendar periods; same-period purchases count once.
+    Calendar,
+}
+
+/// Where dates come from and how they are grouped into periods.
+///
+/// Built by [`Periods::new`], which validates the combination of unit and
+/// mode once; afterwards every mapping is infallible and cheap.
+///
+/// ```
+/// use customer_lifecycle::{DurationMode, Periods, TimeUnit};
+/// use customer_lifecycle::chrono::NaiveDate;
+///
+/// let weeks = Periods::new(TimeUnit::Week, DurationMode::Calendar)?;
+/// let mon = NaiveDate::from_ymd_opt(1997, 1, 6).unwrap();
+/// let sun = NaiveDate::from_ymd_opt(1997, 1, 12).unwrap();
+/// // Monday and the following Sunday share a (Monday-based) calendar week.
+/// assert_eq!(weeks.period_of_date(mon), weeks.period_of_date(sun));
+/// assert!(Periods::new(TimeUnit::Month, DurationMode::Continuous).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Periods {
+    unit: TimeUnit,
+    mode: DurationMode,
+    utc_offset_seconds: i32,
+    week_start: Weekday,
+}
+
+/// Days from 0001-01-01 (day 1 of the common era) to 1970-01-01.
+const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
+
+impl Periods {
+    /// Periods of `unit` measured in `mode`, dates in UTC, weeks starting on Monday.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for continuous months, calendar periods of a
+    /// custom number of days, or `Days(0)`.
+    pub fn new(unit: TimeUnit, mode: DurationMode) -> Result<Periods> {
+        match (unit, mode) {
+            (TimeUnit::Days(0), _) => {
+                Err(Error::InvalidArgument { name: "time unit", reason: "a unit of zero days".into() })
+            }
+            (TimeUnit::Month, DurationMode::Continuous) => Err(Error::InvalidArgument {
+                name: "time unit",
+                reason: "a month has no fixed length: use calendar periods for months, or days/weeks".into(),
+            }),
+            (TimeUnit::Days(_), DurationMode::Calendar) => Err(Error::InvalidArgument {
+                name: "time unit",
+                reason: "calendar periods exist for day, week and month only".into(),
+            }),
+            _ => Ok(Periods { unit, mode, utc_offset_seconds: 0, week_start: Weekday::Mon }),
+        }
+    }
+
+    /// Dates are calendar days in this fixed offset from UTC.
+    pub fn with_utc_offset(mut self, offset: FixedOffset) -> Periods {
+        self.utc_offset_seconds = offset.local_minus_utc();
+        self
+    }
+
+    /// Calendar weeks start on this day (default Monday, as pandas' `W`).
+    pub fn with_week_start(mut self, day: Weekday) -> Periods {
+        self.week_start = day;
+        self
+    }
+
+    /// The unit.
+    pub fn unit(&self) -> TimeUnit {
+        self.unit
+    }
+
+    /// The mode.
+    pub fn mode(&self) -> DurationMode {
+        self.mode
+    }
+
+    /// The UTC offset in which dates are taken.
+    pub fn utc_offset(&self) -> FixedOffset {
+        FixedOffset::east_opt(self.utc_offset_seconds).unwrap_or_else(|| Utc.fix())
+    }
+
+    /// The first day of calendar weeks.
+    pub fn week_start(&self) -> Weekday {
+        self.week_start
+    }
+
+    /// The day number (days since 1970-01-01) of a timestamp's date in the offset.
+    pub fn day_of(&self, at: DateTime<Utc>) -> i32 {
+        day_number_of_timestamp(at.timestamp(), self.utc_offset_seconds)
+    }
+
+    /// The date of a timestamp in the offset.
+    pub fn date_of(&self, at: DateTime<Utc>) -> NaiveDate {
+        date_of_day_number(self.day_of(at))
+    }
+
+    /// The period index of a date: consecutive periods have consecutive
+    /// indices. In continuous mode the period is the day.
+    pub fn period_of_date(&self, date: NaiveDate) -> i32 {
+        self.period_of_day(day_number(date))
+    }
+
+    /// The period index of a day number.
+    pub fn period_of_day(&self, day: i32) -> i32 {
+        match (self.mode, self.unit) {
+            (DurationMode::Continuous, _) | (DurationMode::Calendar, TimeUnit::Day) => day,
+            (DurationMode::Calendar, TimeUnit::Week) => {
+                // 1970-01-01 was a Thursday: shift so that week_start maps to a multiple of 7.
+                let shift = (Weekday::Thu.num_days_from_monday() as i32
+                    - self.week_start.num_days_from_monday() as i32)
+                    .rem_euclid(7);
+                (day + shift).div_euclid(7)
+            }
+            (DurationMode::Calendar, _) => {
+                let d = date_of_day_number(day);
+                d.year() * 12 + d.month0() as i32
+            }
+        }
+    }
+
+    /// The first date of a period.
+    pub fn period_start(&self, period: i32) -> NaiveDate {
+        match (self.mode, self.unit) {
+            (DurationMode::Continuous, _) | (DurationMode::Calendar, TimeUnit::Day) => date_of_day_number(period),
+            (DurationMode::Calendar, TimeUnit::Week) => {
+                let shift = (Weekday::Thu.num_days_from_monday() as i32
+                    - self.week_start.num_days_from_monday() as i32)
+                    .rem_euclid(7);
+                date_of_day_number(period * 7 - shift)
+            }
+            (DurationMode::Calendar, _) => {
+                let year = period.div_euclid(12);
+                let month = period.rem_euclid(12) as u32 + 1;
+                NaiveDate::from_ymd_opt(year, month, 1).unwrap_or(NaiveDate::MIN)
+            }
+        }
+    }
+
+    /// The duration from period `from` to period `to`, in the unit.
+    pub fn span(&self, from: i32, to: i32) -> f64 {
+        let periods = f64::from(to) - f64::from(from);
+        match self.mode {
+            DurationMode::Calendar => periods,
+            DurationMode::Continuous => periods / f64::from(self.unit.days().unwrap_or(1)),
+        }
+    }
+}
+
+/// Days since 1970-01-01 of a date.
+pub(crate) fn day_number(date: NaiveDate) -> i32 {
+    date.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE
+}
+
+/// The date of a day number (saturating at chrono's range ends).
+pub(crate) fn date_of_day_number(day: i32) -> NaiveDate {
+    let ce = day.saturating_add(UNIX_EPOCH_DAYS_FROM_CE);
+    NaiveDate::from_num_days_from_ce_opt(ce).unwrap_or(if ce < 0 { NaiveDate::MIN } else { NaiveDate::MAX })
+}
+
+/// Day number of a Unix timestamp (seconds) in a fixed offset.
+#[inline]
+pub(crate) fn day_number_of_timestamp(unix_seconds: i64, offset_seconds: i32) -> i32 {
+    ((unix_seconds + i64::from(offset_seconds)).div_euclid(86_400)) as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn day_numbers() {
+        assert_eq!(day_number(d(1970, 1, 1)), 0);
+        assert_eq!(day_number(d(1969, 12, 31)), -1);
+        assert_eq!(date_of_day_number(day_number(d(1997, 9, 30))), d(1997, 9, 30));
+    }
+
+    #[test]
+    fn calendar_weeks_match_pandas() {
+        // pandas W periods run Monday..Sunday; 1997-01-01 was a Wednesday in the
+        // week starting Monday 1996-12-30.
+        let p = Periods::new(TimeUnit::Week, DurationMode::Calendar).unwrap();
+        let w = p.period_of_date(d(1997, 1, 1));
+        assert_eq!(p.period_start(w), d(1996, 12, 30));
+        assert_eq!(p.period_of_date(d(1997, 1, 5)), w);
+        assert_eq!(p.period_of_date(d(1997, 1, 6)), w + 1);
+        // The CDNOW customer first buying 1997-01-01 has T = 78 calendar weeks at 1998-06-30.
+        assert_eq!(p.span(w, p.period_of_date(d(1998, 6, 30))), 78.0);
+        let sunday = p.with_week_start(Weekday::Sun);
+        let w = sunday.period_of_date(d(1997, 1, 1));
+        assert_eq!(sunday.period_start(w), d(1996, 12, 29));
+        assert_eq!(sunday.period_of_date(d(1997, 1, 4)), w);
+        assert_eq!(sunday.period_of_date(d(1997, 1, 5)), w + 1);
+    }
+
+    #[test]
+    fn calendar_weeks_before_1970() {
+        let p = Periods::new(TimeUnit::Week, DurationMode::Calendar).unwrap();
+        for day in -40..40 {
+            let date = date_of_day_number(day);
+            let start = p.period_start(p.period_of_day(day));
+            assert_eq!(start.weekday(), Weekday::Mon);
+            assert!(start <= date && (date - start).num_days() < 7);
+        }
+    }
+
+    #[test]
+    fn calendar_months() {
+        let p = Periods::new(TimeUnit::Month, DurationMode::Calendar).unwrap();
+        let jan = p.period_of_date(d(1997, 1, 31));
+        let feb = p.period_of_date(d(1997, 2, 1));
+        assert_eq!(feb - jan, 1);
+        assert_eq!(p.period_start(feb), d(1997, 2, 1));
+        assert_eq!(p.span(jan, p.period_of_date(d(1998, 1, 1))), 12.0);
+    }
+
+    #[test]
+    fn continuous_weeks_are_days_over_seven() {
+        let p = Periods::new(TimeUnit::Week, DurationMode::Continuous).unwrap();
+        let a = p.period_of_date(d(1997, 1, 1));
+        let b = p.period_of_date(d(1997, 9, 30));
+        assert_eq!(p.span(a, b), 272.0 / 7.0);
+        let fortnight = Periods::new(TimeUnit::Days(14), DurationMode::Continuous).unwrap();
+        assert_eq!(fortnight.span(0, 21), 1.5);
+    }
+
+    #[test]
+    fn offset_moves_the_date() {
+        let at = Utc.with_ymd_and_hms(2024, 1, 1, 23, 30, 0).unwrap();
+        let p = Periods::new(TimeUnit::Day, DurationMode::Continuous).unwrap();
+        assert_eq!(p.date_of(at), d(2024, 1, 1));
+        let cet = p.with_utc_offset(FixedOffset::east_opt(3600).unwrap());
+        assert_eq!(cet.date_of(at), d(2024, 1, 2));
+        let before_epoch = Utc.with_ymd_and_hms(1969, 12, 31, 23, 0, 0).unwrap();
+        assert_eq!(p.date_of(before_epoch), d(1969, 12, 31));
+    }
+
+    #[test]
+    fn invalid_combinations() {
+        assert!(Periods::new(TimeUnit::Month, DurationMode::Continuous).is_err());
+        assert!(Periods::new(TimeUnit::Days(3), DurationMode::Calendar).is_err());
+        assert!(Periods::new(TimeUnit::Days(0), DurationMode::Continuous).is_err());
+        assert!("fortnight".parse::<TimeUnit>().is_err());
+        assert_eq!("14".parse::<TimeUnit>().unwrap(), TimeUnit::Days(14));
+    }
+}

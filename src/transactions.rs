@@ -1,0 +1,437 @@
+//! The transaction log: orders and returns in one currency, stored by
+//! column with dense customer indices and exact integer minor units.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::customer::{CustomerId, CustomerIndex, DenseId};
+use crate::error::{Error, Result};
+use crate::event::{Event, EventId, EventKind};
+use crate::money::{self, Currency, ExchangeRates, Money};
+
+/// Whether a transaction is a purchase or money going back to the customer.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransactionKind {
+    /// A purchase. Counts towards frequency, recency and monetary value.
+    Order,
+    /// A return or refund. Counts only in the return and net totals.
+    Return,
+}
+
+/// One order or return, as handed to [`TransactionLog::push`].
+///
+/// ```
+/// use customer_lifecycle::{Currency, CustomerId, Money, Transaction};
+/// use customer_lifecycle::chrono::{TimeZone, Utc};
+///
+/// let at = Utc.with_ymd_and_hms(2024, 2, 3, 14, 0, 0).unwrap();
+/// let t = Transaction::order(CustomerId::from(1), at, Money::parse("12.50", Currency::EUR)?)
+///     .with_order_id("A-1001");
+/// assert_eq!(t.order_id.as_deref(), Some("A-1001"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct Transaction {
+    /// Whose.
+    pub customer: CustomerId,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// How much (not negative).
+    pub amount: Money,
+    /// Order or return.
+    pub kind: TransactionKind,
+    /// For an order, its id: a repeated order id is the same order. For a
+    /// return, the order it refers to (informational).
+    pub order_id: Option<String>,
+}
+
+impl Transaction {
+    /// A purchase.
+    pub fn order(customer: CustomerId, at: DateTime<Utc>, amount: Money) -> Transaction {
+        Transaction { customer, at, amount, kind: TransactionKind::Order, order_id: None }
+    }
+
+    /// A return or refund of `amount`.
+    pub fn refund(customer: CustomerId, at: DateTime<Utc>, amount: Money) -> Transaction {
+        Transaction { customer, at, amount, kind: TransactionKind::Return, order_id: None }
+    }
+
+    /// Sets the order id.
+    pub fn with_order_id(mut self, id: impl Into<String>) -> Transaction {
+        self.order_id = Some(id.into());
+        self
+    }
+}
+
+/// A log of orders and returns in one currency, the input of the batch path
+/// ([`TransactionLog::summarize`]).
+///
+/// Storage is by column: dense customer index (`u32`), Unix seconds (`i64`),
+/// amount in exact integer units of `10^-scale` (`i64`), and kind. The scale
+/// starts at the currency's minor units and grows, exactly, when a more
+/// precise amount arrives.
+///
+/// Rows need not arrive in time order. Identical rows are distinct
+/// transactions (as in lifetimes) unless they carry an order id or come from
+/// events: a repeated order id or event id is recognised and ignored when its
+/// content is the same, and an error when it differs.
+///
+/// ```
+/// use customer_lifecycle::{Currency, CustomerId, Money, Transaction, TransactionLog};
+/// use customer_lifecycle::chrono::{TimeZone, Utc};
+///
+/// let mut log = TransactionLog::new(Currency::EUR);
+/// let at = Utc.with_ymd_and_hms(2024, 2, 3, 14, 0, 0).unwrap();
+/// let t = Transaction::order(CustomerId::from(1), at, Money::parse("12.50", Currency::EUR)?)
+///     .with_order_id("A-1");
+/// assert!(log.push(t.clone())?);
+/// assert!(!log.push(t)?); // the same order again: ignored
+/// assert_eq!(log.len(), 1);
+/// // Another currency is refused:
+/// let usd = Transaction::order(CustomerId::from(1), at, Money::parse("3", Currency::USD)?);
+/// assert!(log.push(usd).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct TransactionLog {
+    currency: Currency,
+    scale: u32,
+    customers: CustomerIndex,
+    customer: Vec<u32>,
+    at: Vec<i64>,
+    amount: Vec<i64>,
+    kind: Vec<TransactionKind>,
+    order_rows: HashMap<String, usize>,
+    event_rows: HashMap<EventId, Option<usize>>,
+}
+
+impl TransactionLog {
+    /// An empty log in `currency`.
+    pub fn new(currency: Currency) -> TransactionLog {
+        TransactionLog {
+            currency,
+            scale: currency.minor_units(),
+            customers: CustomerIndex::new(),
+            customer: Vec::new(),
+            at: Vec::new(),
+            amount: Vec::new(),
+            kind: Vec::new(),
+            order_rows: HashMap::new(),
+            event_rows: HashMap::new(),
+        }
+    }
+
+    /// An empty log with room for `rows` transactions.
+    pub fn with_capacity(currency: Currency, rows: usize) -> TransactionLog {
+        let mut log = TransactionLog::new(currency);
+        log.customer.reserve(rows);
+        log.at.reserve(rows);
+        log.amount.reserve(rows);
+        log.kind.reserve(rows);
+        log
+    }
+
+    /// The log's currency.
+    pub fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.customer.len()
+    }
+
+    /// True when the log has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.customer.is_empty()
+    }
+
+    /// The customers seen, in order of first appearance.
+    pub fn customers(&self) -> &CustomerIndex {
+        &self.customers
+    }
+
+    /// Decimal places of the stored integer amounts.
+    pub fn scale(&self) -> u32 {
+        self.scale
+    }
+
+    /// Adds a transaction. Returns `false` when it repeats an order already
+    /// in the log (same order id, same content) and was therefore ignored.
+    ///
+    /// # Errors
+    /// [`Error::MixedCurrency`] for another currency; [`Error::InvalidAmount`]
+    /// for a negative amount or one too large for exact storage;
+    /// [`Error::ConflictingDuplicate`] for an order id already used with other
+    /// content; [`Error::TooManyCustomers`].
+    pub fn push(&mut self, t: Transaction) -> Result<bool> {
+        self.push_row(&t.customer, t.at, t.amount, t.kind, t.order_id.as_deref()).map(|row| row.is_some())
+    }
+
+    /// Adds a transaction in any currency, converted to the log's currency
+    /// with `rates` at the transaction's time (see [`Money::convert`]).
+    ///
+    /// # Errors
+    /// As [`TransactionLog::push`], plus [`Error::MissingExchangeRate`].
+    pub fn push_converted(&mut self, mut t: Transaction, rates: &dyn ExchangeRates) -> Result<bool> {
+        t.amount = t.amount.convert(self.currency, t.at, rates)?;
+        self.push(t)
+    }
+
+    /// Adds the transaction an event describes: an order (the amount paid,
+    /// gross − discount) or a return. Other kinds of event carry no money and
+    /// return `Ok(false)`. A replayed event (same id and content) is ignored
+    /// and returns `Ok(false)`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidEvent`] when the event does not validate;
+    /// [`Error::ConflictingDuplicate`] when its id was seen with other content;
+    /// otherwise as [`TransactionLog::push`].
+    pub fn push_event(&mut self, event: &Event) -> Result<bool> {
+        event.validate()?;
+        let (amount, kind, order_id) = match &event.kind {
+            EventKind::OrderPlaced { order_id, gross, discount, .. } => {
+                (gross.checked_sub(*discount)?, TransactionKind::Order, Some(order_id.as_str()))
+            }
+            EventKind::OrderReturned { amount, .. } => (*amount, TransactionKind::Return, None),
+            _ => return Ok(false),
+        };
+        if let Some(&seen) = self.event_rows.get(&event.id) {
+            let same = seen.is_some_and(|row| self.row_matches(row, &event.customer, event.at, amount, kind));
+            return if same {
+                Ok(false)
+            } else {
+                Err(Error::ConflictingDuplicate {
+                    kind: "event id",
+                    id: event.id.0.clone(),
+                    reason: "same id, different customer, time, amount or kind".into(),
+                })
+            };
+        }
+        let row = self.push_row(&event.customer, event.at, amount, kind, order_id)?;
+        self.event_rows
+            .insert(event.id.clone(), row.or_else(|| order_id.and_then(|o| self.order_rows.get(o).copied())));
+        Ok(row.is_some())
+    }
+
+    fn push_row(
+        &mut self,
+        customer: &CustomerId,
+        at: DateTime<Utc>,
+        amount: Money,
+        kind: TransactionKind,
+        order_id: Option<&str>,
+    ) -> Result<Option<usize>> {
+        if amount.currency() != self.currency {
+            return Err(Error::MixedCurrency {
+                expected: self.currency.to_string(),
+                found: amount.currency().to_string(),
+            });
+        }
+        let field = match kind {
+            TransactionKind::Order => "order amount",
+            TransactionKind::Return => "return amount",
+        };
+        if amount.is_negative() {
+            return Err(Error::InvalidAmount {
+                field,
+                value: amount.amount().to_string(),
+                customer: Some(customer.to_string()),
+                reason: "must not be negative (record money going back as a return)".into(),
+            });
+        }
+        if kind == TransactionKind::Order {
+            if let Some(id) = order_id {
+                if let Some(&row) = self.order_rows.get(id) {
+                    if self.row_matches(row, customer, at, amount, kind) {
+                        return Ok(None);
+                    }
+                    return Err(Error::ConflictingDuplicate {
+                        kind: "order id",
+                        id: id.to_string(),
+                        reason: "same order id, different customer, time or amount".into(),
+                    });
+                }
+            }
+        }
+        let units = self.units_of(amount.amount(), field, customer)?;
+        let dense = self.customers.insert(customer.clone())?;
+        let row = self.customer.len();
+        self.customer.push(dense.0);
+        self.at.push(at.timestamp());
+        self.amount.push(units);
+        self.kind.push(kind);
+        if let (TransactionKind::Order, Some(id)) = (kind, order_id) {
+            self.order_rows.insert(id.to_string(), row);
+        }
+        Ok(Some(row))
+    }
+
+    /// Integer units of `amount` at the log's scale, raising the scale when needed.
+    fn units_of(&mut self, amount: Decimal, field: &'static str, customer: &CustomerId) -> Result<i64> {
+        let too_large = || Error::InvalidAmount {
+            field,
+            value: amount.to_string(),
+            customer: Some(customer.to_string()),
+            reason: "too large or too precise to store exactly as 64-bit minor units".into(),
+        };
+        let amount = amount.normalize();
+        if amount.scale() > self.scale {
+            let extra = amount.scale() - self.scale;
+            let factor = 10i64.checked_pow(extra).ok_or_else(too_large)?;
+            let mut rescaled = Vec::with_capacity(self.amount.len());
+            for &a in &self.amount {
+                rescaled.push(a.checked_mul(factor).ok_or_else(too_large)?);
+            }
+            self.amount = rescaled;
+            self.scale = amount.scale();
+        }
+        money::to_minor_units(amount, self.scale).ok_or_else(too_large)
+    }
+
+    fn row_matches(
+        &self,
+        row: usize,
+        customer: &CustomerId,
+        at: DateTime<Utc>,
+        amount: Money,
+        kind: TransactionKind,
+    ) -> bool {
+        let same_customer = self.customers.id(DenseId(self.customer[row])) == Some(customer);
+        let same_amount = money::to_minor_units(amount.amount().normalize(), self.scale) == Some(self.amount[row]);
+        same_customer && self.at[row] == at.timestamp() && same_amount && self.kind[row] == kind
+    }
+
+    /// One row, as a [`Transaction`] (without its order id).
+    pub fn get(&self, row: usize) -> Option<Transaction> {
+        let customer = self.customers.id(DenseId(*self.customer.get(row)?))?.clone();
+        let at = DateTime::from_timestamp(self.at[row], 0)?;
+        let amount = Money::new(money::from_minor_units(i128::from(self.amount[row]), self.scale)?, self.currency);
+        Some(Transaction { customer, at, amount, kind: self.kind[row], order_id: None })
+    }
+
+    /// The columns, for the summary's inner loop.
+    pub(crate) fn columns(&self) -> Columns<'_> {
+        Columns { customer: &self.customer, at: &self.at, amount: &self.amount, kind: &self.kind }
+    }
+}
+
+/// Borrowed columns of a log.
+pub(crate) struct Columns<'a> {
+    pub customer: &'a [u32],
+    pub at: &'a [i64],
+    pub amount: &'a [i64],
+    pub kind: &'a [TransactionKind],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventKind;
+    use crate::money::FixedRates;
+    use chrono::TimeZone;
+
+    fn at(day: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 1, day, 12, 0, 0).unwrap()
+    }
+
+    fn usd(s: &str) -> Money {
+        Money::parse(s, Currency::USD).unwrap()
+    }
+
+    #[test]
+    fn identical_rows_without_order_id_are_distinct() {
+        let mut log = TransactionLog::new(Currency::USD);
+        let t = Transaction::order(CustomerId::from(1), at(1), usd("5"));
+        assert!(log.push(t.clone()).unwrap());
+        assert!(log.push(t).unwrap());
+        assert_eq!(log.len(), 2);
+    }
+
+    #[test]
+    fn repeated_order_id_is_idempotent_or_conflicting() {
+        let mut log = TransactionLog::new(Currency::USD);
+        let t = Transaction::order(CustomerId::from(1), at(1), usd("5")).with_order_id("o1");
+        assert!(log.push(t.clone()).unwrap());
+        assert!(!log.push(t.clone()).unwrap());
+        let mut changed = t;
+        changed.amount = usd("6");
+        assert!(matches!(log.push(changed), Err(Error::ConflictingDuplicate { .. })));
+        assert_eq!(log.len(), 1);
+    }
+
+    #[test]
+    fn negative_amounts_are_refused_with_context() {
+        let mut log = TransactionLog::new(Currency::USD);
+        let e = log.push(Transaction::order(CustomerId::from(9), at(1), usd("-1"))).unwrap_err();
+        assert!(e.to_string().contains("customer 9"), "{e}");
+        assert!(log.push(Transaction::refund(CustomerId::from(9), at(1), usd("-1"))).is_err());
+        assert!(log.is_empty());
+    }
+
+    #[test]
+    fn zero_value_orders_are_kept() {
+        let mut log = TransactionLog::new(Currency::USD);
+        assert!(log.push(Transaction::order(CustomerId::from(1), at(1), usd("0"))).unwrap());
+        assert_eq!(log.len(), 1);
+    }
+
+    #[test]
+    fn scale_grows_exactly() {
+        let mut log = TransactionLog::new(Currency::USD);
+        log.push(Transaction::order(CustomerId::from(1), at(1), usd("1.25"))).unwrap();
+        log.push(Transaction::order(CustomerId::from(1), at(2), usd("0.125"))).unwrap();
+        assert_eq!(log.scale(), 3);
+        assert_eq!(log.get(0).unwrap().amount, usd("1.25"));
+        assert_eq!(log.get(1).unwrap().amount, usd("0.125"));
+        let huge = Money::new(Decimal::MAX, Currency::USD);
+        assert!(matches!(
+            log.push(Transaction::order(CustomerId::from(1), at(2), huge)),
+            Err(Error::InvalidAmount { .. })
+        ));
+    }
+
+    #[test]
+    fn mixed_currencies_convert_with_rates() {
+        let mut log = TransactionLog::new(Currency::USD);
+        let eur = Transaction::order(CustomerId::from(1), at(1), Money::parse("10", Currency::EUR).unwrap());
+        assert!(matches!(log.push(eur.clone()), Err(Error::MixedCurrency { .. })));
+        let rates = FixedRates::new().with_rate(Currency::EUR, Currency::USD, Decimal::new(11, 1)).unwrap();
+        assert!(log.push_converted(eur, &rates).unwrap());
+        assert_eq!(log.get(0).unwrap().amount, usd("11"));
+    }
+
+    #[test]
+    fn events_are_idempotent_by_id() {
+        let mut log = TransactionLog::new(Currency::USD);
+        let e = Event::new(
+            "e1",
+            CustomerId::from(1),
+            at(1),
+            EventKind::OrderPlaced { order_id: "o1".into(), gross: usd("10"), discount: usd("2"), items: 1 },
+        )
+        .unwrap();
+        assert!(log.push_event(&e).unwrap());
+        assert!(!log.push_event(&e).unwrap());
+        assert_eq!(log.get(0).unwrap().amount, usd("8"));
+        let mut conflicting = e.clone();
+        conflicting.at = at(2);
+        assert!(matches!(log.push_event(&conflicting), Err(Error::ConflictingDuplicate { .. })));
+        let visit = Event::new("e2", CustomerId::from(1), at(1), EventKind::SiteVisit).unwrap();
+        assert!(!log.push_event(&visit).unwrap());
+        let ret = Event::new(
+            "e3",
+            CustomerId::from(1),
+            at(3),
+            EventKind::OrderReturned { order_id: "o1".into(), amount: usd("8") },
+        )
+        .unwrap();
+        assert!(log.push_event(&ret).unwrap());
+        assert!(!log.push_event(&ret).unwrap());
+        assert_eq!(log.len(), 2);
+    }
+}
