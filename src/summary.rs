@@ -250,7 +250,7 @@ impl Window {
         Some(Window {
             first: lo.first,
             last: hi.last,
-            periods: lo.periods + hi.periods - shared,
+            periods: lo.periods.checked_add(hi.periods)? - shared,
             orders: lo.orders.checked_add(hi.orders)?,
             first_sum,
             sum: lo.sum.checked_add(hi.sum)?,
