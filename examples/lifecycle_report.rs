@@ -153,7 +153,7 @@ fn print_report(log: &TransactionLog, source: &str, s: &PurchaseSummary) {
         None => println!("observation end {}", s.observation_end()),
     }
 
-    let rows = s.customers();
+    let rows: Vec<_> = s.rows().collect();
     let repeaters = rows.iter().filter(|r| r.frequency > 0).count();
     let window = if s.calibration_end().is_some() { "calibration" } else { "observation" };
     println!("\nPurchase summary ({window} period)");
@@ -174,7 +174,7 @@ fn print_report(log: &TransactionLog, source: &str, s: &PurchaseSummary) {
     println!("  net revenue               {net} {}", s.currency());
 
     let mut histogram = [0usize; 7];
-    for r in rows {
+    for r in &rows {
         histogram[(r.frequency as usize).min(6)] += 1;
     }
     println!(
@@ -198,7 +198,7 @@ fn print_report(log: &TransactionLog, source: &str, s: &PurchaseSummary) {
 fn write_predictions(s: &PurchaseSummary, path: &str) -> Result<(), Box<dyn StdError>> {
     let mut out = csv::Writer::from_path(path)?;
     out.write_record(["customer_id", "frequency", "recency", "T", "monetary_value"])?;
-    for r in s.customers() {
+    for r in s.rows() {
         out.write_record([
             r.customer.to_string(),
             r.frequency.to_string(),

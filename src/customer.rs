@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -138,6 +139,10 @@ impl IdKind {
     }
 }
 
+/// The most customers one [`CustomerIndex`] holds (2^31 − 1): the batch
+/// path keeps a flag in the top bit of a dense id.
+pub const MAX_CUSTOMERS: u32 = i32::MAX as u32;
+
 /// A customer's position in a [`CustomerIndex`]: 0, 1, 2, … in order of first sight.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
 pub struct DenseId(pub u32);
@@ -169,7 +174,9 @@ impl DenseId {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(from = "Vec<CustomerId>", into = "Vec<CustomerId>")]
 pub struct CustomerIndex {
-    ids: Vec<CustomerId>,
+    /// Shared so that summaries can hold the ids without copying them; the
+    /// index copies on write only while a summary still holds them.
+    ids: Arc<Vec<CustomerId>>,
     positions: HashMap<CustomerId, u32>,
 }
 
@@ -182,17 +189,17 @@ impl CustomerIndex {
     /// The dense id of `id`, adding it if new.
     ///
     /// # Errors
-    /// [`Error::TooManyCustomers`] past 2^32 − 1 customers.
+    /// [`Error::TooManyCustomers`] past [`MAX_CUSTOMERS`].
     pub fn insert(&mut self, id: CustomerId) -> Result<DenseId> {
         if let Some(&p) = self.positions.get(&id) {
             return Ok(DenseId(p));
         }
         let p = u32::try_from(self.ids.len())
             .ok()
-            .filter(|p| *p < u32::MAX)
-            .ok_or(Error::TooManyCustomers { limit: u64::from(u32::MAX) })?;
+            .filter(|p| *p < MAX_CUSTOMERS)
+            .ok_or(Error::TooManyCustomers { limit: u64::from(MAX_CUSTOMERS) })?;
         self.positions.insert(id.clone(), p);
-        self.ids.push(id);
+        Arc::make_mut(&mut self.ids).push(id);
         Ok(DenseId(p))
     }
 
@@ -220,6 +227,11 @@ impl CustomerIndex {
     pub fn ids(&self) -> &[CustomerId] {
         &self.ids
     }
+
+    /// The ids, shared without copying.
+    pub(crate) fn shared_ids(&self) -> Arc<Vec<CustomerId>> {
+        Arc::clone(&self.ids)
+    }
 }
 
 impl From<Vec<CustomerId>> for CustomerIndex {
@@ -235,7 +247,7 @@ impl From<Vec<CustomerId>> for CustomerIndex {
 
 impl From<CustomerIndex> for Vec<CustomerId> {
     fn from(index: CustomerIndex) -> Self {
-        index.ids
+        Arc::unwrap_or_clone(index.ids)
     }
 }
 

@@ -203,7 +203,7 @@ pub enum Error {
         reason: String,
     },
 
-    /// More distinct customers than the dense index can hold (2^32 − 1).
+    /// More distinct customers than the dense index can hold (2^31 − 1).
     #[error("too many distinct customers for one index (limit {limit})")]
     TooManyCustomers {
         /// The limit.

@@ -23,7 +23,7 @@
 //!         .observation_end(NaiveDate::from_ymd_opt(1998, 6, 30).unwrap()),
 //! )?;
 //! assert_eq!(summary.len(), 2357);
-//! let first = &summary.customers()[0];
+//! let first = summary.row(0).unwrap();
 //! assert_eq!(first.frequency, 2);                          // x
 //! assert!((first.recency - 30.43).abs() < 0.01);           // t_x, weeks
 //! assert!((first.age - 38.86).abs() < 0.01);               // T, weeks

@@ -374,7 +374,7 @@ pub(crate) fn to_minor_units(d: Decimal, scale: u32) -> Option<i64> {
 
 /// The decimal value of `units × 10^-scale`.
 pub(crate) fn from_minor_units(units: i128, scale: u32) -> Option<Decimal> {
-    Decimal::try_from_i128_with_scale(units, scale).ok().map(|d| d.normalize())
+    Decimal::try_from_i128_with_scale(units, scale).ok()
 }
 
 #[cfg(test)]

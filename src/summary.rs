@@ -37,9 +37,10 @@
 //! or by contiguous time ranges, or both, combine into the one-pass result.
 
 use std::io::Write;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
-use ndarray::Array1;
+use ndarray::ArrayView1;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -47,7 +48,7 @@ use crate::customer::{CustomerId, CustomerIndex, DenseId};
 use crate::error::{Error, Result};
 use crate::money::{self, Currency};
 use crate::time::{self, DurationMode, Periods, TimeUnit};
-use crate::transactions::{TransactionKind, TransactionLog};
+use crate::transactions::{BLOCK_SHIFT, TransactionKind, TransactionLog};
 
 /// How to summarise: unit, duration mode, ends, UTC offset and week start.
 ///
@@ -292,9 +293,9 @@ impl Window {
 /// let mut partial = january.partial_summary(&options)?;
 /// partial.merge(&later.partial_summary(&options)?)?;
 /// let summary = partial.finish()?;
-/// assert_eq!(summary.customers()[0].frequency, 1);
-/// assert_eq!(summary.customers()[0].recency, 18.0);
-/// assert_eq!(summary.customers()[0].monetary_value, 30.0);
+/// assert_eq!(summary.row(0).unwrap().frequency, 1);
+/// assert_eq!(summary.row(0).unwrap().recency, 18.0);
+/// assert_eq!(summary.row(0).unwrap().monetary_value, 30.0);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -302,14 +303,16 @@ pub struct PartialSummary {
     options: SummaryOptions,
     currency: Currency,
     scale: u32,
-    customers: CustomerIndex,
+    /// Customer ids by dense position (shared with the log's index).
+    ids: Arc<Vec<CustomerId>>,
     calibration: Vec<Window>,
     holdout: Option<Vec<Window>>,
     last_day: Option<i32>,
 }
 
 impl PartialSummary {
-    /// Accumulates a whole log.
+    /// Accumulates a whole log, block by block of dense customer ids (each
+    /// block's state fits in L2, see [`TransactionLog`]).
     fn from_log(log: &TransactionLog, options: &SummaryOptions) -> Result<PartialSummary> {
         let periods = options.validate()?;
         let n = log.customers().len();
@@ -317,80 +320,69 @@ impl PartialSummary {
             options: *options,
             currency: log.currency(),
             scale: log.scale(),
-            customers: log.customers().clone(),
+            ids: log.customers().shared_ids(),
             calibration: vec![Window::default(); n],
             holdout: options.calibration_end.map(|_| vec![Window::default(); n]),
             last_day: None,
         };
-        let cols = log.columns();
-        let flags = partial.accumulate(&periods, &cols, None)?;
-        if flags & OUT_OF_ORDER != 0 {
-            // Some customer's rows are not in time order: start again in time order.
-            let mut order: Vec<u32> = (0..cols.at.len() as u32).collect();
-            order.sort_by_key(|&i| cols.at[i as usize]);
-            partial.calibration.iter_mut().for_each(|w| *w = Window::default());
-            if let Some(h) = partial.holdout.as_mut() {
-                h.iter_mut().for_each(|w| *w = Window::default());
-            }
-            partial.accumulate(&periods, &cols, Some(&order))?;
-        }
-        Ok(partial)
-    }
-
-    /// One pass over the rows (in `order` when given); returns the flags.
-    fn accumulate(
-        &mut self,
-        periods: &Periods,
-        cols: &crate::transactions::Columns<'_>,
-        order: Option<&[u32]>,
-    ) -> Result<u8> {
         let offset = periods.utc_offset().local_minus_utc();
-        let obs_day = self.options.observation_end.map_or(i32::MAX, time::day_number);
-        let cal_day = self.options.calibration_end.map_or(i32::MAX, time::day_number);
-        let mut flags = 0u8;
+        let obs_day = options.observation_end.map_or(i32::MAX, time::day_number);
+        let cal_day = options.calibration_end.map_or(i32::MAX, time::day_number);
         let mut max_day = i32::MIN;
-        let rows = cols.at.len();
-        let holdout = self.holdout.as_deref_mut();
-        let calibration = &mut self.calibration[..];
-        let mut holdout = holdout;
-        for k in 0..rows {
-            let i = match order {
-                Some(o) => o[k] as usize,
-                None => k,
-            };
-            let day = time::day_number_of_timestamp(cols.at[i], offset);
-            let c = cols.customer[i] as usize;
-            if day > obs_day {
-                return Err(Error::AfterObservationEnd {
-                    customer: self.customers.id(DenseId(c as u32)).map(|id| id.to_string()).unwrap_or_default(),
-                    date: time::date_of_day_number(day),
-                    observation_end: time::date_of_day_number(obs_day),
-                });
-            }
-            max_day = max_day.max(day);
-            let window = if day <= cal_day {
-                &mut calibration[c]
-            } else {
-                match holdout.as_deref_mut() {
-                    Some(h) => &mut h[c],
-                    None => &mut calibration[c],
+        let mut overflow = false;
+        for (b, block) in log.blocks().iter().enumerate() {
+            let base = b << BLOCK_SHIFT;
+            let end = (base + (1 << BLOCK_SHIFT)).min(n);
+            let calibration = &mut partial.calibration[base..end];
+            let mut holdout = partial.holdout.as_mut().map(|h| &mut h[base..end]);
+            let mut fold = |i: usize, calibration: &mut [Window], holdout: Option<&mut [Window]>| -> Result<u8> {
+                let day = time::day_number_of_timestamp(block.at[i], offset);
+                if day > obs_day {
+                    let dense = base + usize::from(block.offset[i]);
+                    return Err(Error::AfterObservationEnd {
+                        customer: partial.ids.get(dense).map(|id| id.to_string()).unwrap_or_default(),
+                        date: time::date_of_day_number(day),
+                        observation_end: time::date_of_day_number(obs_day),
+                    });
                 }
+                max_day = max_day.max(day);
+                let local = usize::from(block.offset[i]);
+                let window = match holdout {
+                    Some(h) if day > cal_day => &mut h[local],
+                    _ => &mut calibration[local],
+                };
+                Ok(match block.kind[i] {
+                    TransactionKind::Order => window.add_order(periods.period_of_day(day), block.amount[i]),
+                    TransactionKind::Return => window.add_return(block.amount[i]),
+                })
             };
-            flags |= match cols.kind[i] {
-                TransactionKind::Order => window.add_order(periods.period_of_day(day), cols.amount[i]),
-                TransactionKind::Return => window.add_return(cols.amount[i]),
-            };
-            if flags & OUT_OF_ORDER != 0 {
-                return Ok(flags);
+            let mut flags = 0u8;
+            for i in 0..block.len() {
+                flags |= fold(i, calibration, holdout.as_deref_mut())?;
             }
+            if flags & OUT_OF_ORDER != 0 {
+                // Some customer's rows in this block are not in time order:
+                // fold the block again in time order.
+                calibration.iter_mut().for_each(|w| *w = Window::default());
+                if let Some(h) = holdout.as_deref_mut() {
+                    h.iter_mut().for_each(|w| *w = Window::default());
+                }
+                let mut order: Vec<u32> = (0..block.len() as u32).collect();
+                order.sort_by_key(|&i| block.at[i as usize]);
+                flags = 0;
+                for &i in &order {
+                    flags |= fold(i as usize, calibration, holdout.as_deref_mut())?;
+                }
+            }
+            overflow |= flags & OVERFLOW != 0;
         }
-        if flags & OVERFLOW != 0 {
+        if overflow {
             return Err(Error::AmountOverflow { field: "per-customer totals", customer: None });
         }
-        if rows > 0 {
-            self.last_day = Some(self.last_day.map_or(max_day, |d| d.max(max_day)));
+        if !log.is_empty() {
+            partial.last_day = Some(max_day);
         }
-        Ok(flags)
+        Ok(partial)
     }
 
     /// The options it was built with.
@@ -400,12 +392,12 @@ impl PartialSummary {
 
     /// Number of customers seen so far.
     pub fn len(&self) -> usize {
-        self.customers.len()
+        self.ids.len()
     }
 
     /// True when no customer was seen.
     pub fn is_empty(&self) -> bool {
-        self.customers.is_empty()
+        self.ids.is_empty()
     }
 
     /// Merges another partial summary into this one. On error `self` is unchanged.
@@ -429,14 +421,37 @@ impl PartialSummary {
             std::cmp::Ordering::Less => (10i64.checked_pow(other.scale - self.scale).ok_or_else(overflow)?, 1),
             _ => (1, 10i64.checked_pow(self.scale - other.scale).ok_or_else(overflow)?),
         };
+        if self_factor != 1 {
+            for w in self.calibration.iter().chain(self.holdout.iter().flatten()) {
+                {
+                    let mut c = *w;
+                    c.rescale(self_factor)
+                }
+                .ok_or_else(overflow)?;
+            }
+        }
+        let mut index = CustomerIndex::from(Arc::unwrap_or_clone(std::mem::take(&mut self.ids)));
+        let result = self.merge_with_index(other, &mut index, self_factor, other_factor);
+        self.ids = Arc::new(Vec::from(index));
+        result
+    }
+
+    fn merge_with_index(
+        &mut self,
+        other: &PartialSummary,
+        index: &mut CustomerIndex,
+        self_factor: i64,
+        other_factor: i64,
+    ) -> Result<()> {
+        let overflow = || Error::AmountOverflow { field: "per-customer totals", customer: None };
         let scaled = |w: &Window, f: i64| -> Result<Window> {
             let mut w = *w;
             w.rescale(f).ok_or_else(overflow)?;
             Ok(w)
         };
         let mut merged: Vec<(Option<DenseId>, Window, Option<Window>)> = Vec::with_capacity(other.len());
-        for (j, id) in other.customers.ids().iter().enumerate() {
-            let target = self.customers.get(id);
+        for (j, id) in other.ids.iter().enumerate() {
+            let target = index.get(id);
             let oc = scaled(&other.calibration[j], other_factor)?;
             let oh = match &other.holdout {
                 Some(h) => Some(scaled(&h[j], other_factor)?),
@@ -472,11 +487,11 @@ impl PartialSummary {
             }
             self.scale = other.scale;
         }
-        for ((target, c, h), id) in merged.into_iter().zip(other.customers.ids()) {
+        for ((target, c, h), id) in merged.into_iter().zip(other.ids.iter()) {
             let t = match target {
                 Some(t) => t,
                 None => {
-                    let t = self.customers.insert(id.clone())?;
+                    let t = index.insert(id.clone())?;
                     self.calibration.push(Window::default());
                     if let Some(hv) = self.holdout.as_mut() {
                         hv.push(Window::default());
@@ -496,7 +511,7 @@ impl PartialSummary {
         Ok(())
     }
 
-    /// Computes the per-customer rows.
+    /// Computes the per-customer summary.
     ///
     /// # Errors
     /// [`Error::Empty`] when no order was seen; [`Error::CalibrationAfterObservationEnd`]
@@ -516,17 +531,18 @@ impl PartialSummary {
         let end_period = periods.period_of_date(window_end);
         let unit_scale = 10f64.powi(self.scale as i32);
 
-        let mut order: Vec<u32> = (0..self.customers.len() as u32).collect();
-        sort_by_customer_id(&mut order, self.customers.ids());
-
-        let mut rows = Vec::with_capacity(order.len());
+        // Rows come out in customer-id order.
+        let order = customer_order(&self.ids);
+        let n = self.ids.len();
+        let mut c = Columns::with_capacity(n);
+        let mut h_columns = self.holdout.as_ref().map(|_| HoldoutColumns::with_capacity(n));
         let mut first_seen_in_holdout = 0;
-        for &i in &order {
-            let i = i as usize;
-            let id = &self.customers.ids()[i];
+        for k in 0..n {
+            let i = order.as_ref().map_or(k, |o| o[k] as usize);
             let w = &self.calibration[i];
             let h = self.holdout.as_ref().map(|h| &h[i]);
             if w.orders == 0 {
+                let id = &self.ids[i];
                 if w.return_count > 0 {
                     return Err(Error::ReturnWithoutOrder { customer: id.to_string(), date: window_end });
                 }
@@ -541,44 +557,39 @@ impl PartialSummary {
             }
             let frequency = w.periods - 1;
             let repeat = w.sum - w.first_sum;
-            let monetary_value = if frequency == 0 { 0.0 } else { repeat as f64 / unit_scale / f64::from(frequency) };
-            let holdout = h.map(|h| {
+            c.ids.push(self.ids[i].clone());
+            c.frequency.push(f64::from(frequency));
+            c.recency.push(periods.span(w.first, w.last));
+            c.age.push(periods.span(w.first, end_period));
+            c.monetary_value.push(if frequency == 0 { 0.0 } else { repeat as f64 / unit_scale / f64::from(frequency) });
+            c.orders.push(w.orders);
+            c.gross.push(w.sum);
+            c.returns.push(w.returns);
+            if let (Some(hc), Some(h)) = (h_columns.as_mut(), h) {
                 let gross = h.sum as f64 / unit_scale;
-                HoldoutSummary {
-                    frequency: h.periods,
-                    monetary_value: if h.orders == 0 { 0.0 } else { gross / f64::from(h.orders) },
-                    monetary_value_per_period: if h.periods == 0 { 0.0 } else { gross / f64::from(h.periods) },
-                    orders: h.orders,
-                    gross: decimal(h.sum, self.scale),
-                    returns: decimal(h.returns, self.scale),
-                }
-            });
-            rows.push(CustomerSummary {
-                customer: id.clone(),
-                frequency,
-                recency: periods.span(w.first, w.last),
-                age: periods.span(w.first, end_period),
-                monetary_value,
-                orders: w.orders,
-                gross: decimal(w.sum, self.scale),
-                returns: decimal(w.returns, self.scale),
-                net: decimal(i128_sub(w.sum, w.returns), self.scale),
-                holdout,
-            });
+                hc.frequency.push(f64::from(h.periods));
+                hc.monetary_value.push(if h.orders == 0 { 0.0 } else { gross / f64::from(h.orders) });
+                hc.monetary_value_per_period.push(if h.periods == 0 { 0.0 } else { gross / f64::from(h.periods) });
+                hc.orders.push(h.orders);
+                hc.gross.push(h.sum);
+                hc.returns.push(h.returns);
+            }
         }
-        if rows.is_empty() {
+        if c.ids.is_empty() {
             return Err(Error::Empty { what: "orders in the calibration period" });
         }
         let duration_holdout =
             calibration_end.map(|c| periods.span(periods.period_of_date(c), periods.period_of_date(observation_end)));
         Ok(PurchaseSummary {
             currency: self.currency,
+            scale: self.scale,
             periods,
             observation_end,
             calibration_end,
             duration_holdout,
             customers_first_seen_in_holdout: first_seen_in_holdout,
-            customers: rows,
+            columns: c,
+            holdout: h_columns,
         })
     }
 }
@@ -592,19 +603,45 @@ fn decimal(units: impl Into<i128>, scale: u32) -> Decimal {
     money::from_minor_units(units.into(), scale).unwrap_or(Decimal::MAX)
 }
 
-/// Sorts dense ids by their customer id, fast when all ids are numbers.
-fn sort_by_customer_id(order: &mut [u32], ids: &[CustomerId]) {
-    let numbers: Option<Vec<(i64, u32)>> = order
+/// The dense ids in customer-id order, or `None` when they already are.
+/// Numeric ids are sorted by an LSD radix sort over their range.
+fn customer_order(ids: &[CustomerId]) -> Option<Vec<u32>> {
+    if ids.windows(2).all(|w| w[0] <= w[1]) {
+        return None;
+    }
+    let numbers: Option<Vec<i64>> = ids
         .iter()
-        .map(|&i| match ids[i as usize] {
-            CustomerId::Number(n) => Some((n, i)),
+        .map(|id| match id {
+            CustomerId::Number(n) => Some(*n),
             CustomerId::Text(_) => None,
         })
         .collect();
+    let mut order: Vec<u32> = (0..ids.len() as u32).collect();
     match numbers {
-        Some(mut keyed) => {
-            if !keyed.windows(2).all(|w| w[0].0 <= w[1].0) {
-                keyed.sort_unstable();
+        Some(keys) => {
+            let min = keys.iter().copied().min().unwrap_or(0);
+            let offset = |k: i64| (i128::from(k) - i128::from(min)) as u64;
+            let range = keys.iter().map(|&k| offset(k)).max().unwrap_or(0);
+            let bits = 64 - range.leading_zeros();
+            let mut keyed: Vec<(u64, u32)> = keys.iter().zip(&order).map(|(&k, &i)| (offset(k), i)).collect();
+            let mut spare = keyed.clone();
+            const DIGIT: u32 = 11;
+            let mut shift = 0;
+            while shift < bits {
+                let mut counts = vec![0usize; (1 << DIGIT) + 1];
+                for &(k, _) in &keyed {
+                    counts[((k >> shift) as usize & ((1 << DIGIT) - 1)) + 1] += 1;
+                }
+                for d in 0..(1 << DIGIT) {
+                    counts[d + 1] += counts[d];
+                }
+                for &(k, i) in &keyed {
+                    let d = (k >> shift) as usize & ((1 << DIGIT) - 1);
+                    spare[counts[d]] = (k, i);
+                    counts[d] += 1;
+                }
+                std::mem::swap(&mut keyed, &mut spare);
+                shift += DIGIT;
             }
             for (slot, (_, i)) in order.iter_mut().zip(keyed) {
                 *slot = i;
@@ -612,6 +649,7 @@ fn sort_by_customer_id(order: &mut [u32], ids: &[CustomerId]) {
         }
         None => order.sort_unstable_by(|&a, &b| ids[a as usize].cmp(&ids[b as usize])),
     }
+    Some(order)
 }
 
 impl TransactionLog {
@@ -628,7 +666,7 @@ impl TransactionLog {
     /// }
     /// let end = NaiveDate::from_ymd_opt(2024, 1, 29).unwrap();
     /// let summary = log.summarize(&SummaryOptions::new(TimeUnit::Week).observation_end(end))?;
-    /// let row = &summary.customers()[0];
+    /// let row = summary.row(0).unwrap();
     /// assert_eq!(row.frequency, 2);          // Jan 8 and Jan 22; Jan 1 is the first purchase
     /// assert_eq!(row.recency, 3.0);          // 21 days
     /// assert_eq!(row.age, 4.0);              // 28 days
@@ -709,40 +747,140 @@ pub struct HoldoutSummary {
     pub returns: Decimal,
 }
 
+/// The summary's per-customer columns, in customer-id order.
+#[derive(Clone, PartialEq, Debug, Default, Serialize, Deserialize)]
+struct Columns {
+    ids: Vec<CustomerId>,
+    frequency: Vec<f64>,
+    recency: Vec<f64>,
+    age: Vec<f64>,
+    monetary_value: Vec<f64>,
+    orders: Vec<u32>,
+    /// Exact units at the summary's scale.
+    gross: Vec<i64>,
+    returns: Vec<i64>,
+}
+
+impl Columns {
+    fn with_capacity(n: usize) -> Columns {
+        Columns {
+            ids: Vec::with_capacity(n),
+            frequency: Vec::with_capacity(n),
+            recency: Vec::with_capacity(n),
+            age: Vec::with_capacity(n),
+            monetary_value: Vec::with_capacity(n),
+            orders: Vec::with_capacity(n),
+            gross: Vec::with_capacity(n),
+            returns: Vec::with_capacity(n),
+        }
+    }
+}
+
+/// The holdout columns.
+#[derive(Clone, PartialEq, Debug, Default, Serialize, Deserialize)]
+struct HoldoutColumns {
+    frequency: Vec<f64>,
+    monetary_value: Vec<f64>,
+    monetary_value_per_period: Vec<f64>,
+    orders: Vec<u32>,
+    gross: Vec<i64>,
+    returns: Vec<i64>,
+}
+
+impl HoldoutColumns {
+    fn with_capacity(n: usize) -> HoldoutColumns {
+        HoldoutColumns {
+            frequency: Vec::with_capacity(n),
+            monetary_value: Vec::with_capacity(n),
+            monetary_value_per_period: Vec::with_capacity(n),
+            orders: Vec::with_capacity(n),
+            gross: Vec::with_capacity(n),
+            returns: Vec::with_capacity(n),
+        }
+    }
+}
+
 /// Per-customer purchase summary of a transaction log, sorted by customer id.
 ///
 /// Built by [`TransactionLog::summarize`] or [`PartialSummary::finish`]; see
-/// the [module docs](self) for the definitions.
+/// the [module docs](self) for the definitions. Stored by column: the
+/// model inputs are zero-copy [`ArrayView1`]s ([`frequency`](Self::frequency),
+/// [`recency`](Self::recency), [`age`](Self::age),
+/// [`monetary_value`](Self::monetary_value)), and [`row`](Self::row),
+/// [`rows`](Self::rows) and [`get`](Self::get) give one customer at a time.
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 pub struct PurchaseSummary {
     currency: Currency,
+    scale: u32,
     periods: Periods,
     observation_end: NaiveDate,
     calibration_end: Option<NaiveDate>,
     duration_holdout: Option<f64>,
     customers_first_seen_in_holdout: usize,
-    customers: Vec<CustomerSummary>,
+    columns: Columns,
+    holdout: Option<HoldoutColumns>,
 }
 
 impl PurchaseSummary {
-    /// The rows, sorted by customer id.
-    pub fn customers(&self) -> &[CustomerSummary] {
-        &self.customers
-    }
-
-    /// Number of rows.
+    /// Number of customers (rows).
     pub fn len(&self) -> usize {
-        self.customers.len()
+        self.columns.ids.len()
     }
 
     /// True when there are no rows (never, for a finished summary).
     pub fn is_empty(&self) -> bool {
-        self.customers.is_empty()
+        self.columns.ids.is_empty()
+    }
+
+    /// The customer ids, sorted; position `k` is row `k`.
+    pub fn ids(&self) -> &[CustomerId] {
+        &self.columns.ids
+    }
+
+    /// Row `k` (in customer-id order), or `None` past the end.
+    pub fn row(&self, k: usize) -> Option<CustomerSummary> {
+        (k < self.len()).then(|| self.build_row(k))
+    }
+
+    /// Row `k`, for `k < len`.
+    fn build_row(&self, k: usize) -> CustomerSummary {
+        let c = &self.columns;
+        let customer = c.ids[k].clone();
+        let holdout = self.holdout.as_ref().map(|h| HoldoutSummary {
+            frequency: h.frequency[k] as u32,
+            monetary_value: h.monetary_value[k],
+            monetary_value_per_period: h.monetary_value_per_period[k],
+            orders: h.orders[k],
+            gross: decimal(h.gross[k], self.scale),
+            returns: decimal(h.returns[k], self.scale),
+        });
+        CustomerSummary {
+            customer,
+            frequency: c.frequency[k] as u32,
+            recency: c.recency[k],
+            age: c.age[k],
+            monetary_value: c.monetary_value[k],
+            orders: c.orders[k],
+            gross: decimal(c.gross[k], self.scale),
+            returns: decimal(c.returns[k], self.scale),
+            net: decimal(i128_sub(c.gross[k], c.returns[k]), self.scale),
+            holdout,
+        }
+    }
+
+    /// All rows, in customer-id order.
+    pub fn rows(&self) -> impl ExactSizeIterator<Item = CustomerSummary> + '_ {
+        (0..self.len()).map(move |k| self.build_row(k))
     }
 
     /// The row of one customer.
-    pub fn get(&self, customer: &CustomerId) -> Option<&CustomerSummary> {
-        self.customers.binary_search_by(|r| r.customer.cmp(customer)).ok().map(|i| &self.customers[i])
+    pub fn get(&self, customer: &CustomerId) -> Option<CustomerSummary> {
+        self.position(customer).and_then(|k| self.row(k))
+    }
+
+    /// The row number of one customer.
+    pub fn position(&self, customer: &CustomerId) -> Option<usize> {
+        self.columns.ids.binary_search(customer).ok()
     }
 
     /// The currency of the totals.
@@ -776,30 +914,34 @@ impl PurchaseSummary {
         self.customers_first_seen_in_holdout
     }
 
-    /// The `frequency` column.
-    pub fn frequency(&self) -> Array1<f64> {
-        self.customers.iter().map(|r| f64::from(r.frequency)).collect()
+    /// The `frequency` (`x`) column.
+    pub fn frequency(&self) -> ArrayView1<'_, f64> {
+        ArrayView1::from(&self.columns.frequency[..])
     }
 
-    /// The `recency` column.
-    pub fn recency(&self) -> Array1<f64> {
-        self.customers.iter().map(|r| r.recency).collect()
+    /// The `recency` (`t_x`) column.
+    pub fn recency(&self) -> ArrayView1<'_, f64> {
+        ArrayView1::from(&self.columns.recency[..])
     }
 
     /// The `age` (`T`) column.
-    pub fn age(&self) -> Array1<f64> {
-        self.customers.iter().map(|r| r.age).collect()
+    pub fn age(&self) -> ArrayView1<'_, f64> {
+        ArrayView1::from(&self.columns.age[..])
     }
 
     /// The `monetary_value` column.
-    pub fn monetary_value(&self) -> Array1<f64> {
-        self.customers.iter().map(|r| r.monetary_value).collect()
+    pub fn monetary_value(&self) -> ArrayView1<'_, f64> {
+        ArrayView1::from(&self.columns.monetary_value[..])
     }
 
     /// The `frequency_holdout` column, if split.
-    pub fn frequency_holdout(&self) -> Option<Array1<f64>> {
-        self.calibration_end?;
-        Some(self.customers.iter().map(|r| r.holdout.as_ref().map_or(0.0, |h| f64::from(h.frequency))).collect())
+    pub fn frequency_holdout(&self) -> Option<ArrayView1<'_, f64>> {
+        self.holdout.as_ref().map(|h| ArrayView1::from(&h.frequency[..]))
+    }
+
+    /// The `monetary_value_holdout` column (lifetimes' mean of raw holdout orders), if split.
+    pub fn monetary_value_holdout(&self) -> Option<ArrayView1<'_, f64>> {
+        self.holdout.as_ref().map(|h| ArrayView1::from(&h.monetary_value[..]))
     }
 
     /// Writes the summary as CSV with lifetimes' column names:
@@ -813,41 +955,41 @@ impl PurchaseSummary {
     pub fn write_csv<W: Write>(&self, out: W) -> Result<()> {
         let io = |e: std::io::Error| Error::Io { path: "summary csv".into(), source: e };
         let mut out = std::io::BufWriter::new(out);
-        match self.duration_holdout {
-            None => {
-                writeln!(out, "customer_id,frequency,recency,T,monetary_value").map_err(io)?;
-                for r in &self.customers {
-                    writeln!(
-                        out,
-                        "{},{},{},{},{}",
-                        csv_id(&r.customer),
-                        r.frequency,
-                        r.recency,
-                        r.age,
-                        r.monetary_value
-                    )
-                    .map_err(io)?;
-                }
-            }
-            Some(d) => {
+        let c = &self.columns;
+        match (&self.holdout, self.duration_holdout) {
+            (Some(h), Some(d)) => {
                 writeln!(
                     out,
                     "customer_id,frequency_cal,recency_cal,T_cal,monetary_value_cal,frequency_holdout,monetary_value_holdout,duration_holdout"
                 )
                 .map_err(io)?;
-                for r in &self.customers {
-                    let (fh, mh) = r.holdout.as_ref().map_or((0, 0.0), |h| (h.frequency, h.monetary_value));
+                for k in 0..self.len() {
                     writeln!(
                         out,
                         "{},{},{},{},{},{},{},{}",
-                        csv_id(&r.customer),
-                        r.frequency,
-                        r.recency,
-                        r.age,
-                        r.monetary_value,
-                        fh,
-                        mh,
+                        csv_id(&c.ids[k]),
+                        c.frequency[k],
+                        c.recency[k],
+                        c.age[k],
+                        c.monetary_value[k],
+                        h.frequency[k],
+                        h.monetary_value[k],
                         d
+                    )
+                    .map_err(io)?;
+                }
+            }
+            _ => {
+                writeln!(out, "customer_id,frequency,recency,T,monetary_value").map_err(io)?;
+                for k in 0..self.len() {
+                    writeln!(
+                        out,
+                        "{},{},{},{},{}",
+                        csv_id(&c.ids[k]),
+                        c.frequency[k],
+                        c.recency[k],
+                        c.age[k],
+                        c.monetary_value[k]
                     )
                     .map_err(io)?;
                 }
@@ -894,7 +1036,7 @@ mod tests {
     fn same_day_orders_merge_and_first_period_is_excluded() {
         let l = log(&[(1, at(1, 1), "10"), (1, at(1, 1), "5"), (1, at(1, 3), "4"), (1, at(1, 3), "6")]);
         let s = l.summarize(&SummaryOptions::new(TimeUnit::Day).observation_end(date(1, 10))).unwrap();
-        let r = &s.customers()[0];
+        let r = s.row(0).unwrap();
         assert_eq!((r.frequency, r.recency, r.age, r.monetary_value), (1, 2.0, 9.0, 10.0));
         assert_eq!(r.orders, 4);
         assert_eq!(r.gross, Decimal::from(25));
@@ -910,11 +1052,30 @@ mod tests {
     }
 
     #[test]
+    fn many_blocks_out_of_order_give_the_in_order_result() {
+        // 20,000 customers span three storage blocks; reversed rows force the
+        // per-block time-order fallback.
+        let mut rows = Vec::new();
+        for c in 0..20_000i64 {
+            for d in 0..3u32 {
+                rows.push((c * 7919 % 20_000, at(1 + d * 3 + (c % 3) as u32, 1), if d == 1 { "2.50" } else { "1" }));
+            }
+        }
+        let opts = SummaryOptions::new(TimeUnit::Week).calibration_end(date(6, 1)).observation_end(date(12, 31));
+        let in_order = log(&rows).summarize(&opts).unwrap();
+        rows.reverse();
+        let reversed = log(&rows).summarize(&opts).unwrap();
+        assert_eq!(in_order, reversed);
+        assert_eq!(in_order.len(), 20_000);
+        assert!(in_order.ids().windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
     fn returns_enter_totals_only() {
         let mut l = log(&[(1, at(1, 1), "10"), (1, at(1, 5), "20")]);
         l.push(Transaction::refund(CustomerId::from(1), at(1, 6), usd("7.5"))).unwrap();
         let s = l.summarize(&SummaryOptions::new(TimeUnit::Day)).unwrap();
-        let r = &s.customers()[0];
+        let r = s.row(0).unwrap();
         assert_eq!((r.frequency, r.monetary_value), (1, 20.0));
         assert_eq!(r.returns, Decimal::new(75, 1));
         assert_eq!(r.net, Decimal::new(225, 1));
@@ -943,7 +1104,7 @@ mod tests {
         assert_eq!(s.len(), 1);
         assert_eq!(s.customers_first_seen_in_holdout(), 1);
         assert_eq!(s.duration_holdout(), Some(29.0));
-        let r = &s.customers()[0];
+        let r = s.row(0).unwrap();
         assert_eq!((r.frequency, r.recency, r.age), (1, 19.0, 30.0));
         let h = r.holdout.as_ref().unwrap();
         assert_eq!(h.frequency, 2);
@@ -976,7 +1137,7 @@ mod tests {
         let l = log(&[(1, at(1, 31), "10"), (1, at(2, 1), "20"), (1, at(2, 28), "5")]);
         let s =
             l.summarize(&SummaryOptions::new(TimeUnit::Month).calendar_periods().observation_end(date(5, 2))).unwrap();
-        let r = &s.customers()[0];
+        let r = s.row(0).unwrap();
         assert_eq!((r.frequency, r.recency, r.age, r.monetary_value), (1, 1.0, 4.0, 25.0));
     }
 
@@ -987,7 +1148,7 @@ mod tests {
             l.push(Transaction::order(id, at(1, 1), usd("1"))).unwrap();
         }
         let s = l.summarize(&SummaryOptions::new(TimeUnit::Day)).unwrap();
-        let ids: Vec<String> = s.customers().iter().map(|r| r.customer.to_string()).collect();
+        let ids: Vec<String> = s.rows().map(|r| r.customer.to_string()).collect();
         assert_eq!(ids, ["2", "10", "a", "b"]);
         assert!(s.get(&CustomerId::from("a")).is_some());
         assert!(s.get(&CustomerId::from("z")).is_none());
@@ -1012,7 +1173,7 @@ mod tests {
         let b = log(&[(1, at(1, 3), "0.125")]);
         let mut m = a.partial_summary(&opts).unwrap();
         m.merge(&b.partial_summary(&opts).unwrap()).unwrap();
-        let r = m.finish().unwrap().customers()[0].clone();
+        let r = m.finish().unwrap().row(0).unwrap();
         assert_eq!(r.gross, Decimal::new(3875, 3));
         assert_eq!(r.monetary_value, (2.25 + 0.125) / 2.0);
     }

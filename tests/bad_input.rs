@@ -21,7 +21,7 @@ fn csv(data: &str) -> Result<TransactionLog, Error> {
 #[test]
 fn zero_value_orders_and_identical_rows_are_kept_as_lifetimes_does() {
     let log = TransactionLog::from_cdnow_master_path(MASTER).unwrap();
-    let rows: Vec<Transaction> = (0..log.len()).map(|i| log.get(i).unwrap()).collect();
+    let rows: Vec<Transaction> = log.iter().collect();
     let zero = rows.iter().filter(|t| t.amount.amount().is_zero()).count();
     assert_eq!(zero, 80);
     let mut keys: Vec<(String, i64, String)> =

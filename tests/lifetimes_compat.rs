@@ -52,7 +52,7 @@ fn check(name: &str, options: SummaryOptions) {
 
     let plain: PurchaseSummary = log.summarize(&options.observation_end(date(1998, 6, 30))).unwrap();
     assert_eq!(plain.len(), expected.len());
-    for row in plain.customers() {
+    for row in plain.rows() {
         let CustomerId::Number(id) = row.customer else { panic!("numeric ids expected") };
         let e = &expected[&id].plain;
         assert_eq!(f64::from(row.frequency), e[0], "{name} customer {id} frequency");
@@ -64,7 +64,7 @@ fn check(name: &str, options: SummaryOptions) {
     let split = log.summarize(&options.observation_end(date(1998, 6, 30)).calibration_end(date(1997, 9, 30))).unwrap();
     let with_split = expected.values().filter(|r| r.split.is_some()).count();
     assert_eq!(split.len(), with_split);
-    for row in split.customers() {
+    for row in split.rows() {
         let CustomerId::Number(id) = row.customer else { panic!("numeric ids expected") };
         let e = expected[&id].split.unwrap();
         let h = row.holdout.as_ref().unwrap();
@@ -132,7 +132,7 @@ fn cdnow_sample_matches_the_published_summary() {
     }
     assert_eq!(checked, 2_357);
     // Totals over the calibration period, exact.
-    let x_total: u32 = s.customers().iter().map(|r| r.frequency).sum();
+    let x_total: u32 = s.rows().map(|r| r.frequency).sum();
     assert_eq!(
         x_total,
         published.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().parse::<u32>().unwrap()).sum::<u32>()
