@@ -85,6 +85,6 @@ pub use error::{Error, Result};
 pub use event::{Event, EventId, EventKind, NpsScore};
 pub use load::CsvOptions;
 pub use money::{Currency, ExchangeRates, FixedRates, Money};
-pub use summary::{CustomerSummary, HoldoutSummary, PartialSummary, PurchaseSummary, SummaryOptions};
+pub use summary::{CustomerSummary, FORMAT_VERSION, HoldoutSummary, PartialSummary, PurchaseSummary, SummaryOptions};
 pub use time::{DurationMode, Periods, TimeUnit};
 pub use transactions::{Transaction, TransactionKind, TransactionLog};

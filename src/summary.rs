@@ -268,6 +268,51 @@ impl Window {
     }
 }
 
+/// Version of the serialised form of [`PartialSummary`] and
+/// [`PurchaseSummary`]; loading another version is an error.
+pub const FORMAT_VERSION: u32 = 1;
+
+fn corrupt(what: impl Into<String>) -> Error {
+    Error::IncompatibleSummaries { reason: what.into() }
+}
+
+fn check_version(version: u32) -> Result<()> {
+    if version != FORMAT_VERSION {
+        return Err(corrupt(format!("format version {version}, this build reads version {FORMAT_VERSION}")));
+    }
+    Ok(())
+}
+
+impl Serialize for PartialSummary {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        PartialSummary::serialize(self, serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for PartialSummary {
+    /// Loads and validates (format version, consistent lengths, options).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let partial = PartialSummary::deserialize(deserializer)?;
+        partial.check_consistent().map_err(serde::de::Error::custom)?;
+        Ok(partial)
+    }
+}
+
+impl Serialize for PurchaseSummary {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        PurchaseSummary::serialize(self, serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for PurchaseSummary {
+    /// Loads and validates (format version, consistent column lengths, sorted ids).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let summary = PurchaseSummary::deserialize(deserializer)?;
+        summary.check_consistent().map_err(serde::de::Error::custom)?;
+        Ok(summary)
+    }
+}
+
 /// A summary still open for merging: accumulate shards of a log
 /// independently, [`merge`](PartialSummary::merge) them in any order and
 /// grouping, then [`finish`](PartialSummary::finish).
@@ -299,7 +344,9 @@ impl Window {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PartialSummary {
+    format_version: u32,
     options: SummaryOptions,
     currency: Currency,
     scale: u32,
@@ -317,6 +364,7 @@ impl PartialSummary {
         let periods = options.validate()?;
         let n = log.customers().len();
         let mut partial = PartialSummary {
+            format_version: FORMAT_VERSION,
             options: *options,
             currency: log.currency(),
             scale: log.scale(),
@@ -390,6 +438,19 @@ impl PartialSummary {
         &self.options
     }
 
+    fn check_consistent(&self) -> Result<()> {
+        check_version(self.format_version)?;
+        self.options.validate()?;
+        let n = self.ids.len();
+        if self.calibration.len() != n || self.holdout.as_ref().is_some_and(|h| h.len() != n) {
+            return Err(corrupt("state and customer ids differ in length"));
+        }
+        if self.holdout.is_some() != self.options.calibration_end.is_some() {
+            return Err(corrupt("holdout state does not match the calibration end"));
+        }
+        Ok(())
+    }
+
     /// Number of customers seen so far.
     pub fn len(&self) -> usize {
         self.ids.len()
@@ -407,6 +468,8 @@ impl PartialSummary {
     /// [`Error::OverlappingShards`] when a customer's purchase periods
     /// interleave between the two; [`Error::AmountOverflow`].
     pub fn merge(&mut self, other: &PartialSummary) -> Result<()> {
+        self.check_consistent()?;
+        other.check_consistent()?;
         if self.options != other.options {
             return Err(Error::IncompatibleSummaries { reason: "summary options differ".into() });
         }
@@ -518,6 +581,7 @@ impl PartialSummary {
     /// when the (default) observation end is not after the calibration end;
     /// [`Error::ReturnWithoutOrder`] for a customer with returns but no order.
     pub fn finish(&self) -> Result<PurchaseSummary> {
+        self.check_consistent()?;
         let periods = self.options.validate()?;
         let last_day = self.last_day.ok_or(Error::Empty { what: "transaction log" })?;
         let observation_end = self.options.observation_end.unwrap_or_else(|| time::date_of_day_number(last_day));
@@ -532,13 +596,13 @@ impl PartialSummary {
         let unit_scale = 10f64.powi(self.scale as i32);
 
         // Rows come out in customer-id order.
-        let order = customer_order(&self.ids);
+        let order = IdOrder::of(&self.ids);
         let n = self.ids.len();
         let mut c = Columns::with_capacity(n);
         let mut h_columns = self.holdout.as_ref().map(|_| HoldoutColumns::with_capacity(n));
         let mut first_seen_in_holdout = 0;
         for k in 0..n {
-            let i = order.as_ref().map_or(k, |o| o[k] as usize);
+            let i = order.position(k);
             let w = &self.calibration[i];
             let h = self.holdout.as_ref().map(|h| &h[i]);
             if w.orders == 0 {
@@ -555,9 +619,9 @@ impl PartialSummary {
                 }
                 continue;
             }
-            let frequency = w.periods - 1;
-            let repeat = w.sum - w.first_sum;
-            c.ids.push(self.ids[i].clone());
+            let frequency = w.periods.saturating_sub(1);
+            let repeat = w.sum.wrapping_sub(w.first_sum);
+            c.ids.push(order.id(k, &self.ids));
             c.frequency.push(f64::from(frequency));
             c.recency.push(periods.span(w.first, w.last));
             c.age.push(periods.span(w.first, end_period));
@@ -581,6 +645,7 @@ impl PartialSummary {
         let duration_holdout =
             calibration_end.map(|c| periods.span(periods.period_of_date(c), periods.period_of_date(observation_end)));
         Ok(PurchaseSummary {
+            format_version: FORMAT_VERSION,
             currency: self.currency,
             scale: self.scale,
             periods,
@@ -603,53 +668,99 @@ fn decimal(units: impl Into<i128>, scale: u32) -> Decimal {
     money::from_minor_units(units.into(), scale).unwrap_or(Decimal::MAX)
 }
 
-/// The dense ids in customer-id order, or `None` when they already are.
-/// Numeric ids are sorted by an LSD radix sort over their range.
-fn customer_order(ids: &[CustomerId]) -> Option<Vec<u32>> {
-    if ids.windows(2).all(|w| w[0] <= w[1]) {
-        return None;
-    }
-    let numbers: Option<Vec<i64>> = ids
-        .iter()
-        .map(|id| match id {
-            CustomerId::Number(n) => Some(*n),
-            CustomerId::Text(_) => None,
-        })
-        .collect();
-    let mut order: Vec<u32> = (0..ids.len() as u32).collect();
-    match numbers {
-        Some(keys) => {
-            let min = keys.iter().copied().min().unwrap_or(0);
-            let offset = |k: i64| (i128::from(k) - i128::from(min)) as u64;
-            let range = keys.iter().map(|&k| offset(k)).max().unwrap_or(0);
-            let bits = 64 - range.leading_zeros();
-            let mut keyed: Vec<(u64, u32)> = keys.iter().zip(&order).map(|(&k, &i)| (offset(k), i)).collect();
-            let mut spare = keyed.clone();
-            const DIGIT: u32 = 11;
-            let mut shift = 0;
-            while shift < bits {
-                let mut counts = vec![0usize; (1 << DIGIT) + 1];
-                for &(k, _) in &keyed {
-                    counts[((k >> shift) as usize & ((1 << DIGIT) - 1)) + 1] += 1;
+/// The customer-id order of a summary's dense positions.
+enum IdOrder {
+    /// The positions are already in order.
+    Identity,
+    /// Numeric ids within a 2^32 range: sorted `(id − min) << 32 | position`.
+    Packed { min: i64, packed: Vec<u64> },
+    /// Positions in order.
+    Positions(Vec<u32>),
+}
+
+impl IdOrder {
+    /// Sorts; numeric ids by an LSD radix sort over their range.
+    fn of(ids: &[CustomerId]) -> IdOrder {
+        if ids.windows(2).all(|w| w[0] <= w[1]) {
+            return IdOrder::Identity;
+        }
+        let mut bounds = Some((i64::MAX, i64::MIN));
+        for id in ids {
+            match (id, bounds.as_mut()) {
+                (CustomerId::Number(n), Some((lo, hi))) => {
+                    *lo = (*lo).min(*n);
+                    *hi = (*hi).max(*n);
                 }
-                for d in 0..(1 << DIGIT) {
-                    counts[d + 1] += counts[d];
+                _ => {
+                    bounds = None;
+                    break;
                 }
-                for &(k, i) in &keyed {
-                    let d = (k >> shift) as usize & ((1 << DIGIT) - 1);
-                    spare[counts[d]] = (k, i);
-                    counts[d] += 1;
-                }
-                std::mem::swap(&mut keyed, &mut spare);
-                shift += DIGIT;
-            }
-            for (slot, (_, i)) in order.iter_mut().zip(keyed) {
-                *slot = i;
             }
         }
-        None => order.sort_unstable_by(|&a, &b| ids[a as usize].cmp(&ids[b as usize])),
+        match bounds {
+            Some((min, max)) if (i128::from(max) - i128::from(min)) < (1 << 32) => {
+                let mut packed: Vec<u64> = ids
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| match id {
+                        CustomerId::Number(n) => ((n.wrapping_sub(min) as u64) << 32) | i as u64,
+                        CustomerId::Text(_) => i as u64,
+                    })
+                    .collect();
+                let bits = 64 - ((max.wrapping_sub(min)) as u64).leading_zeros();
+                radix_sort_high(&mut packed, 32, 32 + bits);
+                IdOrder::Packed { min, packed }
+            }
+            _ => {
+                let mut positions: Vec<u32> = (0..ids.len() as u32).collect();
+                positions.sort_unstable_by(|&a, &b| ids[a as usize].cmp(&ids[b as usize]));
+                IdOrder::Positions(positions)
+            }
+        }
     }
-    Some(order)
+
+    /// The dense position of the `k`-th customer in id order.
+    #[inline]
+    fn position(&self, k: usize) -> usize {
+        match self {
+            IdOrder::Identity => k,
+            IdOrder::Packed { packed, .. } => (packed[k] & 0xFFFF_FFFF) as usize,
+            IdOrder::Positions(p) => p[k] as usize,
+        }
+    }
+
+    /// The `k`-th customer id in order (for packed numbers, without reading `ids`).
+    #[inline]
+    fn id(&self, k: usize, ids: &[CustomerId]) -> CustomerId {
+        match self {
+            IdOrder::Packed { min, packed } => CustomerId::Number(min.wrapping_add((packed[k] >> 32) as i64)),
+            _ => ids[self.position(k)].clone(),
+        }
+    }
+}
+
+/// Sorts by bits `from..to` of each value (stable LSD radix, 11-bit digits).
+fn radix_sort_high(values: &mut Vec<u64>, from: u32, to: u32) {
+    const DIGIT: u32 = 11;
+    const MASK: u64 = (1 << DIGIT) - 1;
+    let mut spare = vec![0u64; values.len()];
+    let mut shift = from;
+    while shift < to {
+        let mut counts = vec![0usize; (1 << DIGIT) + 1];
+        for &v in values.iter() {
+            counts[((v >> shift) & MASK) as usize + 1] += 1;
+        }
+        for d in 0..(1 << DIGIT) {
+            counts[d + 1] += counts[d];
+        }
+        for &v in values.iter() {
+            let d = ((v >> shift) & MASK) as usize;
+            spare[counts[d]] = v;
+            counts[d] += 1;
+        }
+        std::mem::swap(values, &mut spare);
+        shift += DIGIT;
+    }
 }
 
 impl TransactionLog {
@@ -809,7 +920,9 @@ impl HoldoutColumns {
 /// [`monetary_value`](Self::monetary_value)), and [`row`](Self::row),
 /// [`rows`](Self::rows) and [`get`](Self::get) give one customer at a time.
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PurchaseSummary {
+    format_version: u32,
     currency: Currency,
     scale: u32,
     periods: Periods,
@@ -822,6 +935,31 @@ pub struct PurchaseSummary {
 }
 
 impl PurchaseSummary {
+    fn check_consistent(&self) -> Result<()> {
+        check_version(self.format_version)?;
+        let c = &self.columns;
+        let n = c.ids.len();
+        let lengths = [c.frequency.len(), c.recency.len(), c.age.len(), c.monetary_value.len(), c.orders.len()];
+        if lengths.iter().any(|&l| l != n) || c.gross.len() != n || c.returns.len() != n {
+            return Err(corrupt("summary columns differ in length"));
+        }
+        if let Some(h) = &self.holdout {
+            let lengths = [h.frequency.len(), h.monetary_value.len(), h.monetary_value_per_period.len()];
+            if lengths.iter().any(|&l| l != n) || h.orders.len() != n || h.gross.len() != n || h.returns.len() != n {
+                return Err(corrupt("holdout columns differ in length"));
+            }
+        }
+        if self.holdout.is_some() != self.calibration_end.is_some()
+            || self.duration_holdout.is_some() != self.calibration_end.is_some()
+        {
+            return Err(corrupt("holdout columns do not match the calibration end"));
+        }
+        if !c.ids.windows(2).all(|w| w[0] < w[1]) {
+            return Err(corrupt("customer ids are not sorted and unique"));
+        }
+        Ok(())
+    }
+
     /// Number of customers (rows).
     pub fn len(&self) -> usize {
         self.columns.ids.len()
@@ -1176,6 +1314,29 @@ mod tests {
         let r = m.finish().unwrap().row(0).unwrap();
         assert_eq!(r.gross, Decimal::new(3875, 3));
         assert_eq!(r.monetary_value, (2.25 + 0.125) / 2.0);
+    }
+
+    #[test]
+    fn serde_round_trips_and_refuses_tampering() {
+        let l = log(&[(1, at(1, 1), "10"), (1, at(1, 8), "20.5"), (2, at(1, 3), "1")]);
+        let opts = SummaryOptions::new(TimeUnit::Week).calibration_end(date(1, 5)).observation_end(date(1, 15));
+        let s = l.summarize(&opts).unwrap();
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<PurchaseSummary>(&json).unwrap(), s);
+        let bumped = json.replacen("\"format_version\":1", "\"format_version\":2", 1);
+        let e = serde_json::from_str::<PurchaseSummary>(&bumped).unwrap_err();
+        assert!(e.to_string().contains("format version 2"), "{e}");
+        let short = json.replacen("\"frequency\":[1.0,0.0]", "\"frequency\":[1.0]", 1);
+        assert_ne!(short, json);
+        assert!(serde_json::from_str::<PurchaseSummary>(&short).is_err());
+
+        let p = l.partial_summary(&opts).unwrap();
+        let json = serde_json::to_string(&p).unwrap();
+        let back: PartialSummary = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.finish().unwrap(), s);
+        let no_holdout = json.replacen("\"holdout\":[", "\"holdout\":null,\"unused\":[", 1);
+        assert_ne!(no_holdout, json);
+        assert!(serde_json::from_str::<PartialSummary>(&no_holdout).is_err());
     }
 
     #[test]
