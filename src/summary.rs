@@ -283,35 +283,27 @@ fn check_version(version: u32) -> Result<()> {
     Ok(())
 }
 
-impl Serialize for PartialSummary {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
-        PartialSummary::serialize(self, serializer)
-    }
+/// Serde through the derived (remote = "Self") code, validating on load.
+macro_rules! validated_serde {
+    ($t:ident) => {
+        impl Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+                $t::serialize(self, serializer)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+                let value = $t::deserialize(deserializer)?;
+                value.check_consistent().map_err(serde::de::Error::custom)?;
+                Ok(value)
+            }
+        }
+    };
 }
 
-impl<'de> Deserialize<'de> for PartialSummary {
-    /// Loads and validates (format version, consistent lengths, options).
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        let partial = PartialSummary::deserialize(deserializer)?;
-        partial.check_consistent().map_err(serde::de::Error::custom)?;
-        Ok(partial)
-    }
-}
-
-impl Serialize for PurchaseSummary {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
-        PurchaseSummary::serialize(self, serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for PurchaseSummary {
-    /// Loads and validates (format version, consistent column lengths, sorted ids).
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        let summary = PurchaseSummary::deserialize(deserializer)?;
-        summary.check_consistent().map_err(serde::de::Error::custom)?;
-        Ok(summary)
-    }
-}
+validated_serde!(PartialSummary);
+validated_serde!(PurchaseSummary);
 
 /// A summary still open for merging: accumulate shards of a log
 /// independently, [`merge`](PartialSummary::merge) them in any order and
