@@ -203,6 +203,37 @@ pub enum Error {
         reason: String,
     },
 
+    /// A model could not be fitted: the optimiser did not converge, or the
+    /// likelihood is not finite anywhere it looked.
+    #[error("cannot fit {model}: {reason}")]
+    FitFailed {
+        /// The model.
+        model: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
+
+    /// The data cannot identify the model's parameters (nobody repurchased,
+    /// a single customer, all-zero spend, a singular information matrix).
+    #[error("{model} is not identifiable from this data: {reason}")]
+    NotIdentifiable {
+        /// The model.
+        model: &'static str,
+        /// Why.
+        reason: String,
+    },
+
+    /// An input row a model cannot use (negative, non-finite, t_x > T, ...).
+    #[error("invalid {model} input at row {row}: {reason}")]
+    InvalidModelInput {
+        /// The model.
+        model: &'static str,
+        /// Zero-based row.
+        row: usize,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// More distinct customers than the dense index can hold (2^31 − 1).
     #[error("too many distinct customers for one index (limit {limit})")]
     TooManyCustomers {

@@ -65,6 +65,7 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
 
+pub mod clv;
 pub mod consent;
 pub mod customer;
 mod error;

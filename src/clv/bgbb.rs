@@ -1,0 +1,266 @@
+//! BG/BB: the beta-geometric / beta-Bernoulli model of discrete
+//! opportunities (Fader, Hardie & Shang 2010) — e.g. yearly donations,
+//! annual events, weekly newsletters.
+//!
+//! While alive a customer transacts at each opportunity with probability
+//! p ~ Beta(α, β); before each opportunity they drop out with probability
+//! θ ~ Beta(γ, δ).
+
+use ndarray::ArrayView1;
+use serde::{Deserialize, Serialize};
+
+use super::fit::{self, FitOptions, FitReport};
+use super::numerics::{ln_beta, ln_gamma, log_add_exp};
+use crate::error::{Error, Result};
+
+const MODEL: &str = "BG/BB";
+
+/// A BG/BB model with parameters `alpha`, `beta` (transaction) and `gamma`,
+/// `delta` (drop-out).
+///
+/// ```
+/// use customer_lifecycle::clv::BetaGeoBetaBinom;
+///
+/// let model = BetaGeoBetaBinom::new(1.2035, 0.7498, 0.6568, 2.7839)?;
+/// // A donor who gave in 6 of 6 years is very likely still alive.
+/// assert!((model.probability_alive(6.0, 6.0, 6.0)? - 0.930).abs() < 1e-3);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct BetaGeoBetaBinom {
+    format_version: u32,
+    alpha: f64,
+    beta: f64,
+    gamma: f64,
+    delta: f64,
+    report: Option<FitReport>,
+}
+
+impl BetaGeoBetaBinom {
+    /// A model with given parameters.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] unless all four are finite and positive.
+    pub fn new(alpha: f64, beta: f64, gamma: f64, delta: f64) -> Result<BetaGeoBetaBinom> {
+        for (name, v) in [("alpha", alpha), ("beta", beta), ("gamma", gamma), ("delta", delta)] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(Error::InvalidArgument {
+                    name: "BG/BB parameter",
+                    reason: format!("{name} = {v} must be finite and positive"),
+                });
+            }
+        }
+        Ok(BetaGeoBetaBinom { format_version: 1, alpha, beta, gamma, delta, report: None })
+    }
+
+    /// Fits on grouped data: each row is a pattern of `frequency`
+    /// transactions, the last at opportunity `recency`, out of `opportunities`,
+    /// shared by `weights` customers (use weights of 1 for one row per customer).
+    ///
+    /// # Errors
+    /// [`Error::InvalidModelInput`] for impossible rows;
+    /// [`Error::NotIdentifiable`] when nobody transacted or there is a
+    /// single customer; [`Error::FitFailed`].
+    pub fn fit_grouped(
+        frequency: ArrayView1<'_, f64>,
+        recency: ArrayView1<'_, f64>,
+        opportunities: ArrayView1<'_, f64>,
+        weights: ArrayView1<'_, f64>,
+        options: &FitOptions,
+    ) -> Result<BetaGeoBetaBinom> {
+        let n = frequency.len();
+        if recency.len() != n || opportunities.len() != n || weights.len() != n {
+            return Err(Error::InvalidArgument {
+                name: "model input",
+                reason: format!("{MODEL}: columns of different lengths"),
+            });
+        }
+        if n == 0 {
+            return Err(Error::Empty { what: "customers to fit on" });
+        }
+        for i in 0..n {
+            check_row(i, frequency[i], recency[i], opportunities[i])?;
+            if !(weights[i].is_finite() && weights[i] >= 0.0) {
+                return Err(Error::InvalidModelInput {
+                    model: MODEL,
+                    row: i,
+                    reason: format!("weight {} must be finite and ≥ 0", weights[i]),
+                });
+            }
+        }
+        let customers: f64 = weights.sum();
+        if customers < 2.0 {
+            return Err(Error::NotIdentifiable { model: MODEL, reason: "fewer than two customers".into() });
+        }
+        if (0..n).all(|i| frequency[i] == 0.0 || weights[i] == 0.0) {
+            return Err(Error::NotIdentifiable { model: MODEL, reason: "nobody transacted".into() });
+        }
+        let neg_ll = |p: &[f64]| {
+            -(0..n)
+                .filter(|&i| weights[i] > 0.0)
+                .map(|i| weights[i] * row_log_likelihood(p, frequency[i], recency[i], opportunities[i]))
+                .sum::<f64>()
+        };
+        let report =
+            fit::maximise(MODEL, &["alpha", "beta", "gamma", "delta"], &neg_ll, &[1.0; 4], customers, options)?;
+        let p = &report.parameters;
+        let mut model = BetaGeoBetaBinom::new(p[0], p[1], p[2], p[3])?;
+        model.report = Some(report);
+        Ok(model)
+    }
+
+    /// The parameters `(alpha, beta, gamma, delta)`.
+    pub fn parameters(&self) -> (f64, f64, f64, f64) {
+        (self.alpha, self.beta, self.gamma, self.delta)
+    }
+
+    /// The fit report, when fitted.
+    pub fn report(&self) -> Option<&FitReport> {
+        self.report.as_ref()
+    }
+
+    /// One pattern's log-likelihood.
+    ///
+    /// # Errors
+    /// [`Error::InvalidModelInput`] for an impossible row.
+    pub fn log_likelihood(&self, frequency: f64, recency: f64, opportunities: f64) -> Result<f64> {
+        check_row(0, frequency, recency, opportunities)?;
+        Ok(row_log_likelihood(&self.array(), frequency, recency, opportunities))
+    }
+
+    /// P(alive at the next opportunity n + 1) given x transactions, the last at t_x, out of n.
+    ///
+    /// # Errors
+    /// [`Error::InvalidModelInput`] for an impossible row.
+    pub fn probability_alive(&self, frequency: f64, recency: f64, opportunities: f64) -> Result<f64> {
+        check_row(0, frequency, recency, opportunities)?;
+        let (a, b, g, d) = self.parameters();
+        let (x, n) = (frequency, opportunities);
+        let alive = ln_beta(a + x, b + n - x) - ln_beta(a, b) + ln_beta(g, d + n + 1.0) - ln_beta(g, d);
+        Ok((alive - row_log_likelihood(&self.array(), frequency, recency, opportunities)).exp())
+    }
+
+    /// Expected transactions of a new customer over the first `n` opportunities:
+    /// α/(α+β) · δ/(γ−1) · [1 − Γ(γ+δ)Γ(1+δ+n) / (Γ(γ+δ+n)Γ(1+δ))].
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for negative `n`, or γ = 1.
+    pub fn expected_transactions_new_customer(&self, n: f64) -> Result<f64> {
+        check_count(n)?;
+        let (a, b, g, d) = self.parameters();
+        let ratio = (ln_gamma(g + d) + ln_gamma(1.0 + d + n) - ln_gamma(g + d + n) - ln_gamma(1.0 + d)).exp();
+        finite(a / (a + b) * d / (g - 1.0) * (1.0 - ratio))
+    }
+
+    /// Expected transactions in the next `horizon` opportunities of a customer
+    /// with x transactions, the last at t_x, out of n (Fader, Hardie & Shang 2010, eq. 13).
+    ///
+    /// # Errors
+    /// As [`BetaGeoBetaBinom::probability_alive`], plus negative `horizon` or γ = 1.
+    pub fn conditional_expected_transactions(
+        &self,
+        horizon: f64,
+        frequency: f64,
+        recency: f64,
+        opportunities: f64,
+    ) -> Result<f64> {
+        check_count(horizon)?;
+        check_row(0, frequency, recency, opportunities)?;
+        let (a, b, g, d) = self.parameters();
+        let (x, n) = (frequency, opportunities);
+        let ll = row_log_likelihood(&self.array(), frequency, recency, opportunities);
+        let lead = (ln_beta(a + x + 1.0, b + n - x) - ln_beta(a, b) - ll).exp();
+        let tail = (ln_gamma(g + d) - ln_gamma(1.0 + d)).exp()
+            * ((ln_gamma(1.0 + d + n) - ln_gamma(g + d + n)).exp()
+                - (ln_gamma(1.0 + d + n + horizon) - ln_gamma(g + d + n + horizon)).exp());
+        finite(lead * d / (g - 1.0) * tail)
+    }
+
+    fn array(&self) -> [f64; 4] {
+        [self.alpha, self.beta, self.gamma, self.delta]
+    }
+}
+
+fn check_row(row: usize, x: f64, t_x: f64, n: f64) -> Result<()> {
+    let bad = |reason: String| Error::InvalidModelInput { model: MODEL, row, reason };
+    for v in [x, t_x, n] {
+        if !(v.is_finite() && v >= 0.0 && v.fract() == 0.0) {
+            return Err(bad(format!("x {x}, t_x {t_x}, n {n} must be whole numbers ≥ 0")));
+        }
+    }
+    if x > t_x || t_x > n || (x == 0.0) != (t_x == 0.0) {
+        return Err(bad(format!("need 0 ≤ x ≤ t_x ≤ n, and t_x = 0 exactly when x = 0 (x {x}, t_x {t_x}, n {n})")));
+    }
+    Ok(())
+}
+
+fn check_count(n: f64) -> Result<()> {
+    if !(n.is_finite() && n >= 0.0) {
+        return Err(Error::InvalidArgument { name: "opportunities", reason: format!("{n} must be finite and ≥ 0") });
+    }
+    Ok(())
+}
+
+fn finite(v: f64) -> Result<f64> {
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(Error::InvalidArgument {
+            name: "BG/BB parameters",
+            reason: "the expectation is not finite (γ = 1?)".into(),
+        })
+    }
+}
+
+/// ln L(α, β, γ, δ | x, t_x, n): alive through all n opportunities, plus
+/// the sum over the opportunities after t_x at which the customer may have
+/// dropped out, in log-sum-exp form.
+fn row_log_likelihood(p: &[f64], x: f64, t_x: f64, n: f64) -> f64 {
+    let (a, b, g, d) = (p[0], p[1], p[2], p[3]);
+    let base = ln_beta(a, b) + ln_beta(g, d);
+    let mut ll = ln_beta(a + x, b + n - x) + ln_beta(g, d + n) - base;
+    let gaps = (n - t_x) as u64;
+    for i in 0..gaps {
+        let i = i as f64;
+        ll = log_add_exp(ll, ln_beta(a + x, b + t_x - x + i) + ln_beta(g + 1.0, d + t_x + i) - base);
+    }
+    ll
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probabilities_of_all_patterns_sum_to_one() {
+        let p = [1.2035, 0.7498, 0.6568, 2.7839];
+        let n = 6u32;
+        let mut total = 0.0;
+        // Every (x, t_x) pattern for n opportunities, with the number of
+        // transaction sequences that produce it: C(t_x - 1, x - 1).
+        for t_x in 0..=n {
+            for x in 0..=t_x {
+                if (x == 0) != (t_x == 0) {
+                    continue;
+                }
+                let sequences = if x == 0 { 1.0 } else { binomial(t_x - 1, x - 1) };
+                total += sequences * row_log_likelihood(&p, f64::from(x), f64::from(t_x), f64::from(n)).exp();
+            }
+        }
+        assert!((total - 1.0).abs() < 1e-12, "{total}");
+    }
+
+    fn binomial(n: u32, k: u32) -> f64 {
+        (0..k).fold(1.0, |acc, i| acc * f64::from(n - i) / f64::from(i + 1))
+    }
+
+    #[test]
+    fn bad_input() {
+        let m = BetaGeoBetaBinom::new(1.0, 1.0, 2.0, 2.0).unwrap();
+        assert!(m.probability_alive(3.0, 2.0, 6.0).is_err()); // x > t_x
+        assert!(m.probability_alive(1.0, 7.0, 6.0).is_err()); // t_x > n
+        assert!(m.probability_alive(0.0, 2.0, 6.0).is_err());
+        assert!(m.probability_alive(1.5, 2.0, 6.0).is_err());
+        assert!(BetaGeoBetaBinom::new(1.0, 0.0, 1.0, 1.0).is_err());
+    }
+}

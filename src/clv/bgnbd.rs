@@ -1,0 +1,287 @@
+//! BG/NBD: the beta-geometric / negative binomial model of repeat buying
+//! (Fader, Hardie & Lee 2005).
+//!
+//! While alive a customer buys at Poisson rate λ ~ Gamma(r, α); after each
+//! purchase they drop out with probability p ~ Beta(a, b).
+
+use ndarray::{Array1, ArrayView1};
+use serde::{Deserialize, Serialize};
+
+use super::data::{self, RepeatRows};
+use super::fit::{self, FitOptions, FitReport};
+use super::numerics::{hyp2f1_positive, ln_gamma, log_add_exp};
+use crate::error::{Error, Result};
+use crate::summary::PurchaseSummary;
+
+const MODEL: &str = "BG/NBD";
+
+/// A BG/NBD model: parameters `r`, `alpha` (purchase rate) and `a`, `b`
+/// (drop-out), plus the fit report when it was estimated from data.
+///
+/// ```
+/// use customer_lifecycle::clv::BetaGeo;
+///
+/// // The published CDNOW estimates (Fader, Hardie & Lee 2005).
+/// let model = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?;
+/// let p = model.probability_alive(26.0, 30.857, 31.0)?;
+/// assert!((p - 0.9689).abs() < 1e-3);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct BetaGeo {
+    format_version: u32,
+    r: f64,
+    alpha: f64,
+    a: f64,
+    b: f64,
+    report: Option<FitReport>,
+}
+
+impl BetaGeo {
+    /// A model with given parameters.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] unless all four are finite and positive.
+    pub fn new(r: f64, alpha: f64, a: f64, b: f64) -> Result<BetaGeo> {
+        for (name, v) in [("r", r), ("alpha", alpha), ("a", a), ("b", b)] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(Error::InvalidArgument {
+                    name: "BG/NBD parameter",
+                    reason: format!("{name} = {v} must be finite and positive"),
+                });
+            }
+        }
+        Ok(BetaGeo { format_version: 1, r, alpha, a, b, report: None })
+    }
+
+    /// Fits the model to a summary's frequency, recency and age columns
+    /// (the calibration period when the summary is split).
+    ///
+    /// # Errors
+    /// [`Error::NotIdentifiable`] when nobody repurchased or there is a
+    /// single customer; [`Error::FitFailed`] when the optimiser does not
+    /// converge; [`Error::InvalidModelInput`] for impossible rows.
+    pub fn fit(summary: &PurchaseSummary) -> Result<BetaGeo> {
+        BetaGeo::fit_with(summary, &FitOptions::default())
+    }
+
+    /// [`BetaGeo::fit`] with options.
+    ///
+    /// # Errors
+    /// As [`BetaGeo::fit`], plus [`Error::InvalidArgument`] for bad options.
+    pub fn fit_with(summary: &PurchaseSummary, options: &FitOptions) -> Result<BetaGeo> {
+        BetaGeo::fit_columns(summary.frequency(), summary.recency(), summary.age(), options)
+    }
+
+    /// Fits the model to columns `x`, `t_x`, `T`.
+    ///
+    /// # Errors
+    /// As [`BetaGeo::fit_with`].
+    pub fn fit_columns(
+        frequency: ArrayView1<'_, f64>,
+        recency: ArrayView1<'_, f64>,
+        age: ArrayView1<'_, f64>,
+        options: &FitOptions,
+    ) -> Result<BetaGeo> {
+        let rows = data::group(MODEL, frequency, recency, age)?;
+        let mean_t = rows.t.iter().zip(&rows.weight).map(|(t, w)| t * w).sum::<f64>() / rows.customers;
+        let neg_ll = |p: &[f64]| -total_log_likelihood(&rows, p[0], p[1], p[2], p[3]);
+        let report = fit::maximise(
+            MODEL,
+            &["r", "alpha", "a", "b"],
+            &neg_ll,
+            &[1.0, mean_t.max(1e-3), 1.0, 1.0],
+            rows.customers,
+            options,
+        )?;
+        let p = &report.parameters;
+        let mut model = BetaGeo::new(p[0], p[1], p[2], p[3])?;
+        model.report = Some(report);
+        Ok(model)
+    }
+
+    /// The parameters `(r, alpha, a, b)`.
+    pub fn parameters(&self) -> (f64, f64, f64, f64) {
+        (self.r, self.alpha, self.a, self.b)
+    }
+
+    /// The fit report, when the model was fitted.
+    pub fn report(&self) -> Option<&FitReport> {
+        self.report.as_ref()
+    }
+
+    /// One customer's log-likelihood.
+    ///
+    /// # Errors
+    /// [`Error::InvalidModelInput`] for an impossible row.
+    pub fn log_likelihood(&self, x: f64, t_x: f64, t: f64) -> Result<f64> {
+        data::check_row(MODEL, 0, x, t_x, t)?;
+        Ok(row_log_likelihood(self.r, self.alpha, self.a, self.b, x, t_x, t))
+    }
+
+    /// P(alive) at the end of the observation, given (x, t_x, T).
+    ///
+    /// Customers with no repeat purchase have P(alive) = 1 under BG/NBD: they
+    /// cannot have dropped out, since drop-out happens only after a purchase.
+    ///
+    /// # Errors
+    /// [`Error::InvalidModelInput`] for an impossible row.
+    pub fn probability_alive(&self, x: f64, t_x: f64, t: f64) -> Result<f64> {
+        data::check_row(MODEL, 0, x, t_x, t)?;
+        Ok(self.p_alive_unchecked(x, t_x, t))
+    }
+
+    fn p_alive_unchecked(&self, x: f64, t_x: f64, t: f64) -> f64 {
+        if x == 0.0 {
+            return 1.0;
+        }
+        // 1 / (1 + a/(b+x-1) ((α+T)/(α+t_x))^(r+x)), computed in logs.
+        let log_odds =
+            self.a.ln() - (self.b + x - 1.0).ln() + (self.r + x) * ((self.alpha + t).ln() - (self.alpha + t_x).ln());
+        1.0 / (1.0 + log_odds.exp())
+    }
+
+    /// Expected number of purchases of a new customer in a period of length `t`: E[X(t)].
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for negative or non-finite `t`, or when
+    /// the parameters make the expectation undefined (a = 1).
+    pub fn expected_purchases_new_customer(&self, t: f64) -> Result<f64> {
+        check_horizon(t)?;
+        let (r, alpha, a, b) = self.parameters();
+        let z = t / (alpha + t);
+        let f = hyp2f1(r, b, a + b - 1.0, z)?;
+        let lead = (a + b - 1.0) / (a - 1.0);
+        let value = lead * (1.0 - (alpha / (alpha + t)).powf(r) * f);
+        finite(value, "E[X(t)]")
+    }
+
+    /// Expected purchases in the next `t` of a customer with (x, t_x, T).
+    ///
+    /// # Errors
+    /// As [`BetaGeo::expected_purchases_new_customer`], plus
+    /// [`Error::InvalidModelInput`] for an impossible row.
+    pub fn conditional_expected_purchases(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
+        check_horizon(t)?;
+        data::check_row(MODEL, 0, x, t_x, age)?;
+        let (r, alpha, a, b) = self.parameters();
+        let z = t / (alpha + age + t);
+        let f = hyp2f1(r + x, b + x, a + b + x - 1.0, z)?;
+        let lead = (a + b + x - 1.0) / (a - 1.0);
+        let numerator = lead * (1.0 - ((alpha + age) / (alpha + age + t)).powf(r + x) * f);
+        finite(numerator * self.p_alive_unchecked(x, t_x, age), "conditional expected purchases")
+    }
+
+    /// P(alive) for every customer of a summary.
+    pub fn probability_alive_all(&self, summary: &PurchaseSummary) -> Array1<f64> {
+        let (x, t_x, t) = (summary.frequency(), summary.recency(), summary.age());
+        (0..x.len()).map(|i| self.p_alive_unchecked(x[i], t_x[i], t[i])).collect()
+    }
+
+    /// Conditional expected purchases in the next `t` for every customer of a summary.
+    ///
+    /// # Errors
+    /// As [`BetaGeo::conditional_expected_purchases`].
+    pub fn conditional_expected_purchases_all(&self, t: f64, summary: &PurchaseSummary) -> Result<Array1<f64>> {
+        let (x, t_x, age) = (summary.frequency(), summary.recency(), summary.age());
+        (0..x.len()).map(|i| self.conditional_expected_purchases(t, x[i], t_x[i], age[i])).collect()
+    }
+}
+
+fn check_horizon(t: f64) -> Result<()> {
+    if !(t.is_finite() && t >= 0.0) {
+        return Err(Error::InvalidArgument { name: "horizon", reason: format!("{t} must be finite and ≥ 0") });
+    }
+    Ok(())
+}
+
+fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Result<f64> {
+    if z == 0.0 {
+        return Ok(1.0);
+    }
+    hyp2f1_positive(a, b, c, z).ok_or_else(|| Error::InvalidArgument {
+        name: "BG/NBD parameters",
+        reason: format!("2F1({a}, {b}; {c}; {z}) is outside the supported domain (needs a + b > 1)"),
+    })
+}
+
+fn finite(v: f64, what: &str) -> Result<f64> {
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(Error::InvalidArgument { name: "BG/NBD parameters", reason: format!("{what} is not finite (a = 1?)") })
+    }
+}
+
+/// One customer's log-likelihood, in the overflow-free form: the bracket
+/// (α+T)^-(r+x) + [x>0] a/(b+x-1) (α+t_x)^-(r+x) is summed in logs.
+fn row_log_likelihood(r: f64, alpha: f64, a: f64, b: f64, x: f64, t_x: f64, t: f64) -> f64 {
+    let a1 = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln();
+    let a2 = ln_gamma(a + b) + ln_gamma(b + x) - ln_gamma(b) - ln_gamma(a + b + x);
+    let a3 = -(r + x) * (alpha + t).ln();
+    let a4 = if x > 0.0 { a.ln() - (b + x - 1.0).ln() - (r + x) * (alpha + t_x).ln() } else { f64::NEG_INFINITY };
+    a1 + a2 + log_add_exp(a3, a4)
+}
+
+fn total_log_likelihood(rows: &RepeatRows, r: f64, alpha: f64, a: f64, b: f64) -> f64 {
+    let mut sum = 0.0;
+    for i in 0..rows.x.len() {
+        sum += rows.weight[i] * row_log_likelihood(r, alpha, a, b, rows.x[i], rows.t_x[i], rows.t[i]);
+    }
+    sum
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn published() -> BetaGeo {
+        BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259).unwrap()
+    }
+
+    #[test]
+    fn published_predictions() {
+        let m = published();
+        // DESIGN §6: E[X(t)] at t = 1, 3, 32, 78 weeks.
+        for (t, expected) in [(1.0, 0.0532), (3.0, 0.1506), (32.0, 1.0437), (78.0, 1.8580)] {
+            let got = m.expected_purchases_new_customer(t).unwrap();
+            assert!((got - expected).abs() < 1e-3 * expected.max(1.0), "t={t}: {got} vs {expected}");
+        }
+        let got = m.conditional_expected_purchases(39.0, 2.0, 30.43, 38.86).unwrap();
+        assert!((got - 1.226).abs() < 1e-3, "{got}");
+        let got = m.conditional_expected_purchases(52.0, 26.0, 30.857, 31.0).unwrap();
+        assert!((got - 25.757).abs() < 1e-3 * 25.757, "{got}");
+        assert!((m.probability_alive(26.0, 30.857, 31.0).unwrap() - 0.9689).abs() < 1e-4);
+        assert_eq!(m.probability_alive(0.0, 0.0, 31.0).unwrap(), 1.0);
+    }
+
+    #[test]
+    fn extreme_inputs_stay_finite() {
+        let m = published();
+        for (x, t_x, t) in [(5000.0, 100.0, 100.0), (3000.0, 1.0, 1e4), (1.0, 1e-9, 1e-9), (10.0, 50.0, 50.0)] {
+            let ll = m.log_likelihood(x, t_x, t).unwrap();
+            let p = m.probability_alive(x, t_x, t).unwrap();
+            assert!(ll.is_finite() && (0.0..=1.0).contains(&p), "{x} {t_x} {t}: {ll} {p}");
+        }
+        let huge_alpha = BetaGeo::new(0.5, 1e12, 0.8, 2.4).unwrap();
+        assert!(huge_alpha.log_likelihood(3.0, 10.0, 20.0).unwrap().is_finite());
+    }
+
+    #[test]
+    fn bad_input() {
+        assert!(BetaGeo::new(0.0, 1.0, 1.0, 1.0).is_err());
+        assert!(BetaGeo::new(f64::NAN, 1.0, 1.0, 1.0).is_err());
+        let m = published();
+        assert!(m.probability_alive(1.0, 5.0, 4.0).is_err()); // t_x > T
+        assert!(m.probability_alive(1.5, 1.0, 4.0).is_err());
+        assert!(m.expected_purchases_new_customer(-1.0).is_err());
+        let x = Array1::from(vec![0.0, 0.0, 0.0]);
+        let t = Array1::from(vec![10.0, 12.0, 9.0]);
+        let e = BetaGeo::fit_columns(x.view(), x.view(), t.view(), &FitOptions::default()).unwrap_err();
+        assert!(matches!(e, Error::NotIdentifiable { .. }), "{e}");
+        let one = Array1::from(vec![2.0]);
+        let e = BetaGeo::fit_columns(one.view(), one.view(), Array1::from(vec![5.0]).view(), &FitOptions::default())
+            .unwrap_err();
+        assert!(matches!(e, Error::NotIdentifiable { .. }), "{e}");
+    }
+}

@@ -1,0 +1,81 @@
+//! Model inputs: per-customer (x, t_x, T) rows, validated and grouped.
+
+use ndarray::ArrayView1;
+
+use crate::error::{Error, Result};
+
+/// Distinct (x, t_x, T) rows with how many customers share each.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RepeatRows {
+    pub x: Vec<f64>,
+    pub t_x: Vec<f64>,
+    pub t: Vec<f64>,
+    pub weight: Vec<f64>,
+    /// Number of customers (sum of weights).
+    pub customers: f64,
+}
+
+/// Checks one customer's (x, t_x, T).
+pub(crate) fn check_row(model: &'static str, row: usize, x: f64, t_x: f64, t: f64) -> Result<()> {
+    let bad = |reason: String| Error::InvalidModelInput { model, row, reason };
+    if !(x.is_finite() && t_x.is_finite() && t.is_finite()) {
+        return Err(bad(format!("non-finite value (x {x}, t_x {t_x}, T {t})")));
+    }
+    if x < 0.0 || x.fract() != 0.0 {
+        return Err(bad(format!("frequency {x} is not a whole number ≥ 0")));
+    }
+    if t <= 0.0 {
+        return Err(bad(format!("age T {t} must be positive")));
+    }
+    if t_x < 0.0 || t_x > t {
+        return Err(bad(format!("recency {t_x} must lie in 0..=T ({t})")));
+    }
+    if x == 0.0 && t_x != 0.0 {
+        return Err(bad(format!("recency {t_x} with no repeat purchase (must be 0)")));
+    }
+    Ok(())
+}
+
+/// Validates and groups the columns.
+pub(crate) fn group(
+    model: &'static str,
+    x: ArrayView1<'_, f64>,
+    t_x: ArrayView1<'_, f64>,
+    t: ArrayView1<'_, f64>,
+) -> Result<RepeatRows> {
+    if x.len() != t_x.len() || x.len() != t.len() {
+        return Err(Error::InvalidArgument {
+            name: "model input",
+            reason: format!("{model}: columns of lengths {}, {}, {}", x.len(), t_x.len(), t.len()),
+        });
+    }
+    if x.is_empty() {
+        return Err(Error::Empty { what: "customers to fit on" });
+    }
+    let mut rows: Vec<(f64, f64, f64)> = Vec::with_capacity(x.len());
+    for i in 0..x.len() {
+        check_row(model, i, x[i], t_x[i], t[i])?;
+        rows.push((x[i], t_x[i], t[i]));
+    }
+    rows.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.total_cmp(&b.2)));
+    let mut out = RepeatRows { customers: x.len() as f64, ..RepeatRows::default() };
+    for r in rows {
+        if out.x.last() == Some(&r.0) && out.t_x.last() == Some(&r.1) && out.t.last() == Some(&r.2) {
+            if let Some(w) = out.weight.last_mut() {
+                *w += 1.0;
+            }
+        } else {
+            out.x.push(r.0);
+            out.t_x.push(r.1);
+            out.t.push(r.2);
+            out.weight.push(1.0);
+        }
+    }
+    if x.len() < 2 {
+        return Err(Error::NotIdentifiable { model, reason: "a single customer".into() });
+    }
+    if out.x.iter().all(|&v| v == 0.0) {
+        return Err(Error::NotIdentifiable { model, reason: "nobody made a repeat purchase".into() });
+    }
+    Ok(out)
+}

@@ -1,0 +1,377 @@
+//! Maximum-likelihood fitting shared by every model: optimisation on
+//! log-transformed parameters, standard errors and covariance from the
+//! numerical Hessian in the natural parameters, AIC and BIC.
+
+use std::fmt;
+
+use argmin::core::{CostFunction, Executor, State};
+use argmin::solver::neldermead::NelderMead;
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+use super::numerics::invert;
+use crate::error::{Error, Result};
+
+/// How to fit a model: starting values, iteration limit, convergence
+/// tolerance and an optional L2 penalty on the parameters.
+///
+/// ```
+/// use customer_lifecycle::clv::FitOptions;
+///
+/// let options = FitOptions::new().max_iterations(200).tolerance(1e-6).l2_penalty(0.0);
+/// assert_eq!(options.get_max_iterations(), 200);
+/// ```
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct FitOptions {
+    initial: Option<Vec<f64>>,
+    max_iterations: u64,
+    tolerance: f64,
+    l2_penalty: f64,
+}
+
+impl Default for FitOptions {
+    fn default() -> Self {
+        FitOptions { initial: None, max_iterations: 1_000, tolerance: 1e-8, l2_penalty: 0.0 }
+    }
+}
+
+impl FitOptions {
+    /// Defaults: model-specific starting values, 1,000 iterations, relative
+    /// gradient tolerance 1e-8, no penalty.
+    pub fn new() -> FitOptions {
+        FitOptions::default()
+    }
+
+    /// Starting values, in the model's parameter order (all positive).
+    pub fn initial(mut self, values: Vec<f64>) -> FitOptions {
+        self.initial = Some(values);
+        self
+    }
+
+    /// The most optimiser iterations.
+    pub fn max_iterations(mut self, n: u64) -> FitOptions {
+        self.max_iterations = n;
+        self
+    }
+
+    /// Convergence: the largest gradient component of the negative
+    /// log-likelihood with respect to the log-parameters must fall below
+    /// `tolerance × max(1, |log-likelihood|)` (a relative criterion, since
+    /// the numerical gradient's rounding floor grows with the sum).
+    pub fn tolerance(mut self, tolerance: f64) -> FitOptions {
+        self.tolerance = tolerance;
+        self
+    }
+
+    /// Adds `penalty × Σ parameter²` to the negative log-likelihood (as
+    /// lifetimes' `penalizer_coef`).
+    pub fn l2_penalty(mut self, penalty: f64) -> FitOptions {
+        self.l2_penalty = penalty;
+        self
+    }
+
+    /// The iteration limit.
+    pub fn get_max_iterations(&self) -> u64 {
+        self.max_iterations
+    }
+
+    fn validate(&self, model: &'static str, parameters: usize) -> Result<()> {
+        let bad = |reason: String| Error::InvalidArgument { name: "fit options", reason: format!("{model}: {reason}") };
+        if let Some(init) = &self.initial {
+            if init.len() != parameters {
+                return Err(bad(format!("{} initial values for {parameters} parameters", init.len())));
+            }
+            if init.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+                return Err(bad("initial values must be finite and positive".into()));
+            }
+        }
+        if self.max_iterations == 0 {
+            return Err(bad("max_iterations must be at least 1".into()));
+        }
+        if !(self.tolerance.is_finite() && self.tolerance > 0.0) {
+            return Err(bad("tolerance must be finite and positive".into()));
+        }
+        if !(self.l2_penalty.is_finite() && self.l2_penalty >= 0.0) {
+            return Err(bad("l2_penalty must be finite and not negative".into()));
+        }
+        Ok(())
+    }
+}
+
+/// The outcome of a fit: parameters with standard errors, the covariance
+/// matrix, the log-likelihood (a plain sum over customers, in the data's
+/// time unit), information criteria and convergence.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct FitReport {
+    /// The model's name.
+    pub model: String,
+    /// Parameter names, in order.
+    pub parameter_names: Vec<String>,
+    /// Maximum-likelihood estimates.
+    pub parameters: Vec<f64>,
+    /// Standard errors (square roots of the covariance diagonal).
+    pub standard_errors: Vec<f64>,
+    /// Covariance of the estimates: the inverse of the observed information
+    /// (Hessian of the negative log-likelihood in the natural parameters).
+    pub covariance: Array2<f64>,
+    /// Log-likelihood at the estimates (without the penalty).
+    pub log_likelihood: f64,
+    /// Number of observations (customers, or cohort members).
+    pub observations: f64,
+    /// Optimiser iterations.
+    pub iterations: u64,
+    /// True when the gradient criterion was met (a fit that is not is an error).
+    pub converged: bool,
+    /// Akaike information criterion, 2k − 2LL.
+    pub aic: f64,
+    /// Bayesian information criterion, k ln n − 2LL.
+    pub bic: f64,
+}
+
+impl fmt::Display for FitReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} ({} observations)", self.model, self.observations)?;
+        for ((name, value), se) in self.parameter_names.iter().zip(&self.parameters).zip(&self.standard_errors) {
+            writeln!(f, "  {name:<8} {value:>12.4} ± {se:.4}")?;
+        }
+        writeln!(f, "  log-likelihood {:.2}   AIC {:.2}   BIC {:.2}", self.log_likelihood, self.aic, self.bic)?;
+        write!(f, "  {} iterations, converged: {}", self.iterations, self.converged)
+    }
+}
+
+/// The problem handed to argmin: the (penalised) negative log-likelihood of
+/// the log-parameters, with a central-difference gradient.
+struct LogSpaceProblem<'a> {
+    neg_ll: &'a dyn Fn(&[f64]) -> f64,
+    l2: f64,
+}
+
+impl LogSpaceProblem<'_> {
+    fn value(&self, theta: &[f64]) -> f64 {
+        let natural: Vec<f64> = theta.iter().map(|t| t.exp()).collect();
+        let penalty: f64 = natural.iter().map(|p| p * p).sum::<f64>() * self.l2;
+        let v = (self.neg_ll)(&natural) + penalty;
+        if v.is_finite() { v } else { f64::INFINITY }
+    }
+
+    fn gradient_at(&self, theta: &[f64]) -> Vec<f64> {
+        let mut g = vec![0.0; theta.len()];
+        let mut probe = theta.to_vec();
+        for i in 0..theta.len() {
+            // Balances truncation (h²) against rounding (ε|f|/h) for sums of
+            // thousands of terms.
+            let h = 2e-5 * theta[i].abs().max(1.0);
+            probe[i] = theta[i] + h;
+            let up = self.value(&probe);
+            probe[i] = theta[i] - h;
+            let down = self.value(&probe);
+            probe[i] = theta[i];
+            g[i] = (up - down) / (2.0 * h);
+        }
+        g
+    }
+}
+
+impl CostFunction for LogSpaceProblem<'_> {
+    type Param = Vec<f64>;
+    type Output = f64;
+    fn cost(&self, theta: &Vec<f64>) -> std::result::Result<f64, argmin::core::Error> {
+        Ok(self.value(theta))
+    }
+}
+
+/// Maximises a log-likelihood. `neg_ll` takes natural (positive) parameters
+/// and returns the negative log-likelihood (∞ where undefined).
+pub(crate) fn maximise(
+    model: &'static str,
+    names: &[&str],
+    neg_ll: &dyn Fn(&[f64]) -> f64,
+    default_initial: &[f64],
+    observations: f64,
+    options: &FitOptions,
+) -> Result<FitReport> {
+    let k = names.len();
+    options.validate(model, k)?;
+    let initial = options.initial.clone().unwrap_or_else(|| default_initial.to_vec());
+    let problem = LogSpaceProblem { neg_ll, l2: options.l2_penalty };
+    let theta0: Vec<f64> = initial.iter().map(|v| v.ln()).collect();
+    if !problem.value(&theta0).is_finite() {
+        return Err(Error::FitFailed { model, reason: "the likelihood is not finite at the starting values".into() });
+    }
+    let failed = |e: argmin::core::Error| Error::FitFailed { model, reason: format!("optimiser error: {e}") };
+    // Nelder–Mead first: it needs no derivatives and simply treats points
+    // where the likelihood is undefined as bad, which quasi-Newton line
+    // searches cannot. Newton steps with the numerical Hessian then polish
+    // the estimate to the gradient criterion.
+    let mut simplex = vec![theta0.clone()];
+    for i in 0..k {
+        let mut vertex = theta0.clone();
+        vertex[i] += 0.5;
+        simplex.push(vertex);
+    }
+    let solver = NelderMead::new(simplex).with_sd_tolerance(1e-8).map_err(failed)?;
+    let run = Executor::new(LogSpaceProblem { neg_ll, l2: options.l2_penalty }, solver)
+        .configure(|state| state.max_iters(options.max_iterations))
+        .run()
+        .map_err(failed)?;
+    let mut iterations = run.state().get_iter();
+    let mut theta = run.state().get_best_param().cloned().unwrap_or(theta0);
+    iterations += newton_polish(&problem, &mut theta, 50);
+    let gradient = problem.gradient_at(&theta);
+    let worst = gradient.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+    let converged = worst <= options.tolerance * problem.value(&theta).abs().max(1.0);
+    let natural: Vec<f64> = theta.iter().map(|t| t.exp()).collect();
+    let objective = problem.value(&theta);
+    if !converged || !objective.is_finite() || natural.iter().any(|p| !p.is_finite() || *p <= 0.0) {
+        return Err(Error::FitFailed {
+            model,
+            reason: format!(
+                "no convergence after {iterations} iterations (largest gradient component {worst:.3e}, \
+                 parameters {natural:?}); the data may not identify the model"
+            ),
+        });
+    }
+    let penalised = |p: &[f64]| neg_ll(p) + options.l2_penalty * p.iter().map(|v| v * v).sum::<f64>();
+    let hessian = hessian(&penalised, &natural);
+    let covariance =
+        invert(&hessian, k).filter(|c| (0..k).all(|i| c[i * k + i] > 0.0)).ok_or_else(|| Error::NotIdentifiable {
+            model,
+            reason: "the information matrix at the estimates is singular or not positive definite".into(),
+        })?;
+    let standard_errors = (0..k).map(|i| covariance[i * k + i].sqrt()).collect();
+    let log_likelihood = -neg_ll(&natural);
+    let kf = k as f64;
+    Ok(FitReport {
+        model: model.to_string(),
+        parameter_names: names.iter().map(|s| s.to_string()).collect(),
+        parameters: natural,
+        standard_errors,
+        covariance: Array2::from_shape_vec((k, k), covariance)
+            .map_err(|e| Error::FitFailed { model, reason: format!("covariance shape: {e}") })?,
+        log_likelihood,
+        observations,
+        iterations,
+        converged,
+        aic: 2.0 * kf - 2.0 * log_likelihood,
+        bic: kf * observations.ln() - 2.0 * log_likelihood,
+    })
+}
+
+/// Newton steps on the log-parameters with the numerical Hessian and a
+/// backtracking line search; stops when a step no longer lowers the
+/// objective beyond rounding. Returns the steps taken.
+fn newton_polish(problem: &LogSpaceProblem<'_>, theta: &mut Vec<f64>, max_steps: u64) -> u64 {
+    let k = theta.len();
+    let mut steps = 0;
+    let mut current = problem.value(theta);
+    let steps_abs: Vec<f64> = vec![1e-4; k];
+    while steps < max_steps {
+        let g = problem.gradient_at(theta);
+        let h = hessian_with_steps(&|t: &[f64]| problem.value(t), theta, &steps_abs);
+        // Newton direction when the Hessian is positive definite, else steepest descent.
+        let direction: Vec<f64> = match invert(&h, k).filter(|inv| (0..k).all(|i| inv[i * k + i] > 0.0)) {
+            Some(inv) => (0..k).map(|i| -(0..k).map(|j| inv[i * k + j] * g[j]).sum::<f64>()).collect(),
+            None => g.iter().map(|v| -v / (1.0 + v.abs())).collect(),
+        };
+        let mut scale = 1.0;
+        let mut accepted = None;
+        for _ in 0..40 {
+            let candidate: Vec<f64> = theta.iter().zip(&direction).map(|(t, d)| t + scale * d).collect();
+            let value = problem.value(&candidate);
+            // Ties within rounding are accepted: near the optimum the gain is
+            // below the objective's last bits.
+            if value.is_finite() && value <= current + 1e-13 * current.abs() {
+                accepted = Some((candidate, value));
+                break;
+            }
+            scale *= 0.5;
+        }
+        let Some((candidate, value)) = accepted else { break };
+        let moved = candidate.iter().zip(theta.iter()).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+        *theta = candidate;
+        current = value;
+        steps += 1;
+        if moved < 1e-12 {
+            break;
+        }
+    }
+    steps
+}
+
+/// Central-difference Hessian of `f` at `x` (row-major), relative steps.
+pub(crate) fn hessian(f: &dyn Fn(&[f64]) -> f64, x: &[f64]) -> Vec<f64> {
+    let h: Vec<f64> = x.iter().map(|v| 1e-4 * v.abs().max(1e-8)).collect();
+    hessian_with_steps(f, x, &h)
+}
+
+/// Central-difference Hessian of `f` at `x` with steps `h`.
+fn hessian_with_steps(f: &dyn Fn(&[f64]) -> f64, x: &[f64], h: &[f64]) -> Vec<f64> {
+    let k = x.len();
+    let mut out = vec![0.0; k * k];
+    let mut p = x.to_vec();
+    let f0 = f(x);
+    for i in 0..k {
+        p[i] = x[i] + h[i];
+        let up = f(&p);
+        p[i] = x[i] - h[i];
+        let down = f(&p);
+        p[i] = x[i];
+        out[i * k + i] = (up - 2.0 * f0 + down) / (h[i] * h[i]);
+        for j in 0..i {
+            let mut corner = |si: f64, sj: f64| {
+                p[i] = x[i] + si * h[i];
+                p[j] = x[j] + sj * h[j];
+                let v = f(&p);
+                p[i] = x[i];
+                p[j] = x[j];
+                v
+            };
+            let v =
+                (corner(1.0, 1.0) - corner(1.0, -1.0) - corner(-1.0, 1.0) + corner(-1.0, -1.0)) / (4.0 * h[i] * h[j]);
+            out[i * k + j] = v;
+            out[j * k + i] = v;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fits_a_gamma_sample_by_maximum_likelihood() {
+        // Exponential data with known MLE: rate = n / Σx; parameterise by the rate.
+        let data = [0.5, 1.5, 2.0, 0.25, 0.75];
+        let sum: f64 = data.iter().sum();
+        let neg_ll = |p: &[f64]| -(data.len() as f64 * p[0].ln() - p[0] * sum);
+        let r = maximise("test", &["rate"], &neg_ll, &[1.0], 5.0, &FitOptions::new()).unwrap();
+        assert!((r.parameters[0] - 5.0 / sum).abs() < 1e-6, "{r}");
+        // Var(rate) = rate² / n.
+        let expected_se = (5.0 / sum) / 5f64.sqrt();
+        assert!((r.standard_errors[0] / expected_se - 1.0).abs() < 1e-4);
+        assert!((r.aic - (2.0 - 2.0 * r.log_likelihood)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn invalid_options() {
+        let neg_ll = |p: &[f64]| p[0];
+        for o in [
+            FitOptions::new().initial(vec![1.0, 2.0]),
+            FitOptions::new().initial(vec![-1.0]),
+            FitOptions::new().max_iterations(0),
+            FitOptions::new().tolerance(f64::NAN),
+            FitOptions::new().l2_penalty(-1.0),
+        ] {
+            assert!(matches!(maximise("t", &["a"], &neg_ll, &[1.0], 1.0, &o), Err(Error::InvalidArgument { .. })));
+        }
+    }
+
+    #[test]
+    fn unbounded_likelihood_is_a_fit_failure() {
+        // The "likelihood" grows without bound as the parameter goes to 0.
+        let neg_ll = |p: &[f64]| p[0].ln();
+        let e = maximise("t", &["a"], &neg_ll, &[1.0], 1.0, &FitOptions::new().max_iterations(50)).unwrap_err();
+        assert!(matches!(e, Error::FitFailed { .. } | Error::NotIdentifiable { .. }), "{e}");
+    }
+}

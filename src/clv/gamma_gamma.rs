@@ -1,0 +1,266 @@
+//! Gamma-Gamma: the spend model (Fader, Hardie & Lee 2005, "RFM and CLV").
+//!
+//! Each transaction's value is Gamma(p, ν) with ν ~ Gamma(q, γ) across
+//! customers; a customer's mean spend over x repeat purchases is therefore
+//! informative about ν. The model assumes spend is independent of purchase
+//! frequency: [`GammaGamma::fit`] reports the correlation so you can check.
+
+use ndarray::{Array1, ArrayView1};
+use serde::{Deserialize, Serialize};
+
+use super::fit::{self, FitOptions, FitReport};
+use super::numerics::ln_gamma;
+use crate::error::{Error, Result};
+use crate::summary::PurchaseSummary;
+
+const MODEL: &str = "Gamma-Gamma";
+
+/// Correlation of frequency and mean spend above which the independence
+/// assumption is called material in [`SpendData::independence_warning`].
+pub const MATERIAL_CORRELATION: f64 = 0.3;
+
+/// What the spend model was fitted on.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct SpendData {
+    /// Repeat customers used (x > 0 and mean spend > 0).
+    pub customers: usize,
+    /// Repeat customers left out because their mean repeat spend is 0.
+    pub excluded_zero_spend: usize,
+    /// Pearson correlation of frequency and mean spend over the customers used.
+    pub frequency_spend_correlation: f64,
+}
+
+impl SpendData {
+    /// A warning when |correlation| exceeds [`MATERIAL_CORRELATION`].
+    pub fn independence_warning(&self) -> Option<String> {
+        (self.frequency_spend_correlation.abs() > MATERIAL_CORRELATION).then(|| {
+            format!(
+                "frequency and mean spend are correlated ({:.2}): Gamma-Gamma assumes they are independent",
+                self.frequency_spend_correlation
+            )
+        })
+    }
+}
+
+/// A Gamma-Gamma spend model with parameters `p`, `q`, `gamma`.
+///
+/// ```
+/// use customer_lifecycle::clv::GammaGamma;
+///
+/// let model = GammaGamma::new(6.2488, 3.7446, 15.4477)?;
+/// // A customer with 2 repeat purchases averaging 22.35.
+/// let spend = model.conditional_expected_spend(2.0, 22.35)?;
+/// assert!((spend - 24.7).abs() < 0.1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct GammaGamma {
+    format_version: u32,
+    p: f64,
+    q: f64,
+    gamma: f64,
+    report: Option<FitReport>,
+    data: Option<SpendData>,
+}
+
+impl GammaGamma {
+    /// A model with given parameters.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] unless all three are finite and positive.
+    pub fn new(p: f64, q: f64, gamma: f64) -> Result<GammaGamma> {
+        for (name, v) in [("p", p), ("q", q), ("gamma", gamma)] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(Error::InvalidArgument {
+                    name: "Gamma-Gamma parameter",
+                    reason: format!("{name} = {v} must be finite and positive"),
+                });
+            }
+        }
+        Ok(GammaGamma { format_version: 1, p, q, gamma, report: None, data: None })
+    }
+
+    /// Fits on a summary's repeat customers (frequency > 0): their
+    /// frequency and monetary value.
+    ///
+    /// # Errors
+    /// [`Error::NotIdentifiable`] with fewer than two usable repeat
+    /// customers or when every mean spend is equal; [`Error::FitFailed`];
+    /// [`Error::InvalidModelInput`] for negative or non-finite values.
+    pub fn fit(summary: &PurchaseSummary) -> Result<GammaGamma> {
+        GammaGamma::fit_columns(summary.frequency(), summary.monetary_value(), &FitOptions::default())
+    }
+
+    /// Fits on columns of frequency and mean repeat spend (rows with
+    /// frequency 0 are skipped; rows with frequency > 0 and spend 0 are
+    /// excluded and counted).
+    ///
+    /// # Errors
+    /// As [`GammaGamma::fit`], plus [`Error::InvalidArgument`] for bad options.
+    pub fn fit_columns(
+        frequency: ArrayView1<'_, f64>,
+        monetary_value: ArrayView1<'_, f64>,
+        options: &FitOptions,
+    ) -> Result<GammaGamma> {
+        if frequency.len() != monetary_value.len() {
+            return Err(Error::InvalidArgument {
+                name: "model input",
+                reason: format!("{MODEL}: columns of lengths {} and {}", frequency.len(), monetary_value.len()),
+            });
+        }
+        let mut x = Vec::new();
+        let mut m = Vec::new();
+        let mut excluded = 0;
+        for i in 0..frequency.len() {
+            let (xi, mi) = (frequency[i], monetary_value[i]);
+            if !(xi.is_finite() && mi.is_finite()) || xi < 0.0 || mi < 0.0 || xi.fract() != 0.0 {
+                return Err(Error::InvalidModelInput {
+                    model: MODEL,
+                    row: i,
+                    reason: format!("frequency {xi} and monetary value {mi} must be finite, whole and ≥ 0"),
+                });
+            }
+            if xi == 0.0 {
+                continue;
+            }
+            if mi == 0.0 {
+                excluded += 1;
+                continue;
+            }
+            x.push(xi);
+            m.push(mi);
+        }
+        if x.len() < 2 {
+            return Err(Error::NotIdentifiable {
+                model: MODEL,
+                reason: "fewer than two repeat customers with spend".into(),
+            });
+        }
+        if m.iter().all(|&v| v == m[0]) {
+            return Err(Error::NotIdentifiable { model: MODEL, reason: "every mean spend is the same".into() });
+        }
+        let data = SpendData {
+            customers: x.len(),
+            excluded_zero_spend: excluded,
+            frequency_spend_correlation: correlation(&x, &m),
+        };
+        let mean_m = m.iter().sum::<f64>() / m.len() as f64;
+        let neg_ll = |par: &[f64]| {
+            -x.iter().zip(&m).map(|(&xi, &mi)| row_log_likelihood(par[0], par[1], par[2], xi, mi)).sum::<f64>()
+        };
+        let report = fit::maximise(MODEL, &["p", "q", "gamma"], &neg_ll, &[1.0, 1.0, mean_m], x.len() as f64, options)?;
+        let par = &report.parameters;
+        let mut model = GammaGamma::new(par[0], par[1], par[2])?;
+        model.report = Some(report);
+        model.data = Some(data);
+        Ok(model)
+    }
+
+    /// The parameters `(p, q, gamma)`.
+    pub fn parameters(&self) -> (f64, f64, f64) {
+        (self.p, self.q, self.gamma)
+    }
+
+    /// The fit report, when fitted.
+    pub fn report(&self) -> Option<&FitReport> {
+        self.report.as_ref()
+    }
+
+    /// What the fit used and left out, when fitted.
+    pub fn data(&self) -> Option<&SpendData> {
+        self.data.as_ref()
+    }
+
+    /// The population mean spend per transaction, p γ / (q − 1).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when q ≤ 1 (the mean is infinite).
+    pub fn mean_spend(&self) -> Result<f64> {
+        self.check_q()?;
+        Ok(self.p * self.gamma / (self.q - 1.0))
+    }
+
+    /// Expected spend per transaction of a customer with `frequency` repeat
+    /// purchases averaging `mean_spend`: (γ + m̄ x) p / (p x + q − 1).
+    /// A customer with no repeat purchase gets the population mean.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when q ≤ 1 or the inputs are negative or non-finite.
+    pub fn conditional_expected_spend(&self, frequency: f64, mean_spend: f64) -> Result<f64> {
+        self.check_q()?;
+        if !(frequency.is_finite() && mean_spend.is_finite() && frequency >= 0.0 && mean_spend >= 0.0) {
+            return Err(Error::InvalidArgument {
+                name: "spend input",
+                reason: format!("frequency {frequency} and mean spend {mean_spend} must be finite and ≥ 0"),
+            });
+        }
+        Ok((self.gamma + mean_spend * frequency) * self.p / (self.p * frequency + self.q - 1.0))
+    }
+
+    /// Expected spend per transaction for every customer of a summary.
+    ///
+    /// # Errors
+    /// As [`GammaGamma::conditional_expected_spend`].
+    pub fn conditional_expected_spend_all(&self, summary: &PurchaseSummary) -> Result<Array1<f64>> {
+        let (x, m) = (summary.frequency(), summary.monetary_value());
+        (0..x.len()).map(|i| self.conditional_expected_spend(x[i], m[i])).collect()
+    }
+
+    fn check_q(&self) -> Result<()> {
+        if self.q <= 1.0 {
+            return Err(Error::InvalidArgument {
+                name: "Gamma-Gamma q",
+                reason: format!("q = {} ≤ 1: the expected spend is infinite", self.q),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// ln of the density of a customer's mean spend m̄ over x transactions.
+fn row_log_likelihood(p: f64, q: f64, gamma: f64, x: f64, m: f64) -> f64 {
+    ln_gamma(p * x + q) - ln_gamma(p * x) - ln_gamma(q) + q * gamma.ln() + (p * x - 1.0) * m.ln() + p * x * x.ln()
+        - (p * x + q) * (gamma + x * m).ln()
+}
+
+fn correlation(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (x, y) in a.iter().zip(b) {
+        sab += (x - ma) * (y - mb);
+        saa += (x - ma) * (x - ma);
+        sbb += (y - mb) * (y - mb);
+    }
+    if saa == 0.0 || sbb == 0.0 { 0.0 } else { sab / (saa * sbb).sqrt() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn q_at_most_one_is_an_error() {
+        let m = GammaGamma::new(2.0, 0.9, 10.0).unwrap();
+        assert!(m.conditional_expected_spend(2.0, 10.0).is_err());
+        assert!(m.mean_spend().is_err());
+    }
+
+    #[test]
+    fn bad_input() {
+        assert!(GammaGamma::new(-1.0, 2.0, 3.0).is_err());
+        let x = Array1::from(vec![1.0, 2.0, 0.0]);
+        let zero = Array1::from(vec![0.0, 0.0, 0.0]);
+        let e = GammaGamma::fit_columns(x.view(), zero.view(), &FitOptions::default()).unwrap_err();
+        assert!(matches!(e, Error::NotIdentifiable { .. }), "{e}");
+        let nan = Array1::from(vec![1.0, f64::NAN, 0.0]);
+        assert!(GammaGamma::fit_columns(x.view(), nan.view(), &FitOptions::default()).is_err());
+    }
+
+    #[test]
+    fn correlation_warning() {
+        let d = SpendData { customers: 10, excluded_zero_spend: 0, frequency_spend_correlation: 0.5 };
+        assert!(d.independence_warning().is_some());
+        assert_eq!(correlation(&[1.0, 2.0, 3.0], &[2.0, 4.0, 6.0]), 1.0);
+    }
+}

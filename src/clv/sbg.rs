@@ -1,0 +1,242 @@
+//! Shifted-beta-geometric (sBG): contractual retention from cohort survivor
+//! counts (Fader & Hardie 2007, "How to project customer retention").
+//!
+//! Each customer renews each period with a constant probability 1 − θ;
+//! θ ~ Beta(α, β) across customers, so the cohort's retention rate rises
+//! over time as the churn-prone leave.
+
+use serde::{Deserialize, Serialize};
+
+use super::fit::{self, FitOptions, FitReport};
+use super::numerics::{hyp2f1_positive, ln_beta};
+use crate::error::{Error, Result};
+
+const MODEL: &str = "sBG";
+
+/// A shifted-beta-geometric retention model with parameters `alpha`, `beta`.
+///
+/// ```
+/// use customer_lifecycle::clv::ShiftedBetaGeometric;
+///
+/// // "Regular" customers of Fader & Hardie (2007), years 0..=7.
+/// let survivors = [1000.0, 631.0, 468.0, 382.0, 326.0, 289.0, 262.0, 241.0];
+/// let model = ShiftedBetaGeometric::fit_survivors(&survivors)?;
+/// let (alpha, beta) = model.parameters();
+/// assert!((alpha - 0.704).abs() < 1e-3 && (beta - 1.182).abs() < 1e-3);
+/// // Projected share still active after 12 years:
+/// assert!(model.survival(12.0)? < 0.2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct ShiftedBetaGeometric {
+    format_version: u32,
+    alpha: f64,
+    beta: f64,
+    report: Option<FitReport>,
+}
+
+impl ShiftedBetaGeometric {
+    /// A model with given parameters.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] unless both are finite and positive.
+    pub fn new(alpha: f64, beta: f64) -> Result<ShiftedBetaGeometric> {
+        for (name, v) in [("alpha", alpha), ("beta", beta)] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(Error::InvalidArgument {
+                    name: "sBG parameter",
+                    reason: format!("{name} = {v} must be finite and positive"),
+                });
+            }
+        }
+        Ok(ShiftedBetaGeometric { format_version: 1, alpha, beta, report: None })
+    }
+
+    /// Fits on a cohort's survivor counts: `survivors[0]` customers at the
+    /// start, `survivors[t]` still active after period `t`. The
+    /// log-likelihood counts the customers lost in each period and those
+    /// still active at the end (right-censored).
+    ///
+    /// # Errors
+    /// [`Error::InvalidModelInput`] for counts that are negative,
+    /// non-finite or increasing; [`Error::NotIdentifiable`] with fewer than
+    /// two periods or when nobody (or everybody) churns; [`Error::FitFailed`].
+    pub fn fit_survivors(survivors: &[f64]) -> Result<ShiftedBetaGeometric> {
+        ShiftedBetaGeometric::fit_survivors_with(survivors, &FitOptions::default())
+    }
+
+    /// [`ShiftedBetaGeometric::fit_survivors`] with options.
+    ///
+    /// # Errors
+    /// As [`ShiftedBetaGeometric::fit_survivors`].
+    pub fn fit_survivors_with(survivors: &[f64], options: &FitOptions) -> Result<ShiftedBetaGeometric> {
+        for (t, &s) in survivors.iter().enumerate() {
+            let bad = |reason: String| Error::InvalidModelInput { model: MODEL, row: t, reason };
+            if !(s.is_finite() && s >= 0.0) {
+                return Err(bad(format!("survivor count {s} must be finite and ≥ 0")));
+            }
+            if t > 0 && s > survivors[t - 1] {
+                return Err(bad(format!("survivors rise from {} to {s}", survivors[t - 1])));
+            }
+        }
+        if survivors.len() < 3 {
+            return Err(Error::NotIdentifiable { model: MODEL, reason: "fewer than two periods of survivors".into() });
+        }
+        let last = survivors[survivors.len() - 1];
+        if survivors[0] == last {
+            return Err(Error::NotIdentifiable { model: MODEL, reason: "nobody churned".into() });
+        }
+        if last == 0.0 && survivors[1] == 0.0 {
+            return Err(Error::NotIdentifiable {
+                model: MODEL,
+                reason: "everybody churned in the first period".into(),
+            });
+        }
+        let periods = survivors.len() - 1;
+        let neg_ll = |p: &[f64]| {
+            let (alpha, beta) = (p[0], p[1]);
+            let base = ln_beta(alpha, beta);
+            let mut ll = 0.0;
+            for t in 1..=periods {
+                let lost = survivors[t - 1] - survivors[t];
+                if lost > 0.0 {
+                    ll += lost * (ln_beta(alpha + 1.0, beta + t as f64 - 1.0) - base);
+                }
+            }
+            if last > 0.0 {
+                ll += last * (ln_beta(alpha, beta + periods as f64) - base);
+            }
+            -ll
+        };
+        let report = fit::maximise(MODEL, &["alpha", "beta"], &neg_ll, &[1.0, 1.0], survivors[0], options)?;
+        let mut model = ShiftedBetaGeometric::new(report.parameters[0], report.parameters[1])?;
+        model.report = Some(report);
+        Ok(model)
+    }
+
+    /// The parameters `(alpha, beta)`.
+    pub fn parameters(&self) -> (f64, f64) {
+        (self.alpha, self.beta)
+    }
+
+    /// The fit report, when fitted.
+    pub fn report(&self) -> Option<&FitReport> {
+        self.report.as_ref()
+    }
+
+    /// Share of the cohort still active after `t` periods: S(t) = B(α, β+t)/B(α, β).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for negative or non-finite `t`.
+    pub fn survival(&self, t: f64) -> Result<f64> {
+        check_period(t)?;
+        Ok((ln_beta(self.alpha, self.beta + t) - ln_beta(self.alpha, self.beta)).exp())
+    }
+
+    /// Share of the cohort that churns in period `t` ≥ 1: B(α+1, β+t−1)/B(α, β).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for `t` < 1 or non-finite.
+    pub fn churn_probability(&self, t: f64) -> Result<f64> {
+        check_period(t - 1.0)?;
+        Ok((ln_beta(self.alpha + 1.0, self.beta + t - 1.0) - ln_beta(self.alpha, self.beta)).exp())
+    }
+
+    /// Retention rate in period `t` ≥ 1: S(t)/S(t−1) = (β + t − 1)/(α + β + t − 1).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for `t` < 1 or non-finite.
+    pub fn retention_rate(&self, t: f64) -> Result<f64> {
+        check_period(t - 1.0)?;
+        Ok((self.beta + t - 1.0) / (self.alpha + self.beta + t - 1.0))
+    }
+
+    /// Expected lifetime of a new customer in periods, (α + β − 1)/(α − 1).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when α ≤ 1: the expectation is infinite
+    /// (both published cohorts are in this case); use
+    /// [`ShiftedBetaGeometric::discounted_expected_residual_lifetime`].
+    pub fn expected_lifetime(&self) -> Result<f64> {
+        if self.alpha <= 1.0 {
+            return Err(Error::InvalidArgument {
+                name: "sBG alpha",
+                reason: format!("alpha = {} ≤ 1: the undiscounted expected lifetime is infinite", self.alpha),
+            });
+        }
+        Ok((self.alpha + self.beta - 1.0) / (self.alpha - 1.0))
+    }
+
+    /// Discounted expected residual lifetime (in periods, counting the
+    /// coming renewal) of a customer who has renewed `renewals` times, at
+    /// discount rate `d` per period (Fader & Hardie 2010):
+    /// (β+n)/(α+β+n) · ₂F₁(1, β+n+1; α+β+n+1; 1/(1+d)) with n = `renewals`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for `d` ≤ 0 or non-finite, or a negative
+    /// number of renewals.
+    pub fn discounted_expected_residual_lifetime(&self, renewals: f64, d: f64) -> Result<f64> {
+        check_period(renewals)?;
+        if !(d.is_finite() && d > 0.0) {
+            return Err(Error::InvalidArgument { name: "discount rate", reason: format!("{d} must be positive") });
+        }
+        let (a, b, n) = (self.alpha, self.beta, renewals);
+        let f = hyp2f1_positive(1.0, b + n + 1.0, a + b + n + 1.0, 1.0 / (1.0 + d)).ok_or_else(|| {
+            Error::InvalidArgument {
+                name: "sBG parameters",
+                reason: "residual lifetime series did not converge".into(),
+            }
+        })?;
+        Ok((b + n) / (a + b + n) * f)
+    }
+}
+
+fn check_period(t: f64) -> Result<()> {
+    if !(t.is_finite() && t >= 0.0) {
+        return Err(Error::InvalidArgument { name: "period", reason: format!("{t} must be finite and ≥ 0") });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_input() {
+        assert!(ShiftedBetaGeometric::fit_survivors(&[100.0, 120.0, 50.0]).is_err());
+        assert!(ShiftedBetaGeometric::fit_survivors(&[100.0, 50.0]).is_err());
+        assert!(ShiftedBetaGeometric::fit_survivors(&[100.0, 100.0, 100.0]).is_err());
+        assert!(ShiftedBetaGeometric::fit_survivors(&[100.0, f64::NAN, 10.0]).is_err());
+        let m = ShiftedBetaGeometric::new(0.7, 1.2).unwrap();
+        assert!(m.expected_lifetime().is_err());
+        assert!(m.discounted_expected_residual_lifetime(0.0, 0.0).is_err());
+        assert!(m.survival(-1.0).is_err());
+    }
+
+    #[test]
+    fn identities() {
+        let m = ShiftedBetaGeometric::new(2.0, 3.0).unwrap();
+        // S(t) − S(t+1) = P(T = t+1), and the retention rate is S(t)/S(t−1).
+        for t in 1..10 {
+            let t = f64::from(t);
+            let s0 = m.survival(t - 1.0).unwrap();
+            let s1 = m.survival(t).unwrap();
+            assert!((s0 - s1 - m.churn_probability(t).unwrap()).abs() < 1e-14);
+            assert!((s1 / s0 - m.retention_rate(t).unwrap()).abs() < 1e-14);
+        }
+        // E[T] = Σ_{t≥0} S(t) for α > 1.
+        let sum: f64 = (0..20_000).map(|t| m.survival(f64::from(t)).unwrap()).sum();
+        assert!((sum - m.expected_lifetime().unwrap()).abs() < 1e-3, "{sum}");
+        // DERL = Σ_{t≥1} S(n+t)/S(n) / (1+d)^(t-1), checked by direct summation.
+        let (n, d) = (2.0, 0.1);
+        let direct: f64 = (1..5_000)
+            .map(|t| {
+                let t = f64::from(t);
+                m.survival(n + t).unwrap() / m.survival(n).unwrap() / (1.0f64 + d).powf(t - 1.0)
+            })
+            .sum();
+        let derl = m.discounted_expected_residual_lifetime(n, d).unwrap();
+        assert!((derl - direct).abs() < 1e-9, "{derl} vs {direct}");
+    }
+}

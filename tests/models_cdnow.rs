@@ -1,0 +1,132 @@
+//! The models against the published CDNOW figures (../shared/DESIGN.md §6).
+//! Tolerances: parameters within 1e-3 relative, log-likelihood within 0.01.
+
+use customer_lifecycle::chrono::NaiveDate;
+use customer_lifecycle::clv::{BetaGeo, BetaGeoBetaBinom, FitOptions, GammaGamma, ShiftedBetaGeometric};
+use customer_lifecycle::ndarray::Array1;
+use customer_lifecycle::{PurchaseSummary, SummaryOptions, TimeUnit, TransactionLog};
+
+fn cdnow_sample_summary() -> PurchaseSummary {
+    let log =
+        TransactionLog::from_cdnow_sample_path(concat!(env!("CARGO_MANIFEST_DIR"), "/data/CDNOW_sample.txt")).unwrap();
+    log.summarize(
+        &SummaryOptions::new(TimeUnit::Week)
+            .calibration_end(NaiveDate::from_ymd_opt(1997, 9, 30).unwrap())
+            .observation_end(NaiveDate::from_ymd_opt(1998, 6, 30).unwrap()),
+    )
+    .unwrap()
+}
+
+/// The published summary file: ID, x, t_x, T (2 decimals), zbar.
+fn published_columns() -> (Array1<f64>, Array1<f64>, Array1<f64>, Array1<f64>) {
+    let text = include_str!("fixtures/cdnow_customers_summary_with_transactions.csv");
+    let rows: Vec<Vec<f64>> =
+        text.lines().skip(1).map(|l| l.trim().split(',').map(|c| c.parse().unwrap()).collect()).collect();
+    let col = |i: usize| rows.iter().map(|r| r[i]).collect::<Array1<f64>>();
+    (col(1), col(2), col(3), col(4))
+}
+
+fn close(got: f64, expected: f64, rel: f64) -> bool {
+    (got - expected).abs() <= rel * expected.abs()
+}
+
+#[test]
+fn bgnbd_reproduces_the_published_fit() {
+    let (x, t_x, t, _) = published_columns();
+    let m = BetaGeo::fit_columns(x.view(), t_x.view(), t.view(), &FitOptions::default()).unwrap();
+    let report = m.report().unwrap();
+    println!("{report}");
+    let (r, alpha, a, b) = m.parameters();
+    for (got, expected) in [(r, 0.2426), (alpha, 4.4136), (a, 0.7929), (b, 2.4259)] {
+        assert!(close(got, expected, 1e-3), "{report}");
+    }
+    assert!((report.log_likelihood - -9582.43).abs() < 0.01, "{report}");
+    assert!(report.converged);
+    // Standard errors as lifetimes 0.11.3 prints them for this fit (its
+    // diagonal is right; its off-diagonals are not): within 1 %.
+    for (got, expected) in report.standard_errors.iter().zip([0.012557, 0.378221, 0.185719, 0.705345]) {
+        assert!(close(*got, expected, 1e-2), "{report}");
+    }
+
+    // Our own summary of the raw sample gives the same fit (unrounded t_x, T).
+    let own = BetaGeo::fit(&cdnow_sample_summary()).unwrap();
+    println!("{}", own.report().unwrap());
+    let (r2, alpha2, a2, b2) = own.parameters();
+    for (got, expected) in [(r2, r), (alpha2, alpha), (a2, a), (b2, b)] {
+        assert!(close(got, expected, 2e-3), "{} vs {expected}", got);
+    }
+}
+
+#[test]
+fn gamma_gamma_reproduces_the_published_fit() {
+    let (x, _, _, zbar) = published_columns();
+    let m = GammaGamma::fit_columns(x.view(), zbar.view(), &FitOptions::default()).unwrap();
+    let report = m.report().unwrap();
+    println!("{report}");
+    let (p, q, gamma) = m.parameters();
+    for (got, expected) in [(p, 6.2488), (q, 3.7446), (gamma, 15.4477)] {
+        assert!(close(got, expected, 1e-3), "{report}");
+    }
+    assert!((report.log_likelihood - -4055.92).abs() < 0.01, "{report}");
+    let data = m.data().unwrap();
+    assert_eq!((data.customers, data.excluded_zero_spend), (946, 0));
+    // CDNOW's frequency and spend are nearly independent (Fader, Hardie & Lee: 0.11).
+    assert!(data.frequency_spend_correlation.abs() < 0.2, "{}", data.frequency_spend_correlation);
+    assert!(data.independence_warning().is_none());
+
+    // On CDNOW_master's full calibration summary one repeat customer has zero
+    // mean spend: left out and counted.
+    let log =
+        TransactionLog::from_cdnow_master_path(concat!(env!("CARGO_MANIFEST_DIR"), "/data/CDNOW_master.txt")).unwrap();
+    let s = log
+        .summarize(&SummaryOptions::new(TimeUnit::Week).observation_end(NaiveDate::from_ymd_opt(1998, 6, 30).unwrap()))
+        .unwrap();
+    let full = GammaGamma::fit(&s).unwrap();
+    assert_eq!(full.data().unwrap().excluded_zero_spend, 1);
+}
+
+#[test]
+fn bgbb_reproduces_the_published_donations_fit() {
+    let text = include_str!("fixtures/donations.csv");
+    let rows: Vec<Vec<f64>> = text
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.trim().split(',').map(|c| c.parse().unwrap()).collect())
+        .collect();
+    let col = |i: usize| rows.iter().map(|r| r[i]).collect::<Array1<f64>>();
+    let (x, t_x, n, w) = (col(0), col(1), col(2), col(3));
+    assert_eq!(w.sum(), 11_104.0);
+    let m = BetaGeoBetaBinom::fit_grouped(x.view(), t_x.view(), n.view(), w.view(), &FitOptions::default()).unwrap();
+    let report = m.report().unwrap();
+    println!("{report}");
+    let (a, b, g, d) = m.parameters();
+    for (got, expected) in [(a, 1.2035), (b, 0.7498), (g, 0.6568), (d, 2.7839)] {
+        assert!(close(got, expected, 1e-3), "{report}");
+    }
+    assert!((report.log_likelihood - -33225.58).abs() < 0.01, "{report}");
+}
+
+#[test]
+fn sbg_reproduces_the_published_cohort_fits() {
+    let text = include_str!("fixtures/sbg_fader_hardie_2007.csv");
+    let rows: Vec<Vec<f64>> = text
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.trim().split(',').map(|c| c.parse().unwrap()).collect())
+        .collect();
+    // The published fits use years 0..=7.
+    for (column, alpha, beta, ll) in [(1, 0.704, 1.182, -1680.27), (2, 0.668, 3.806, -1611.16)] {
+        let survivors: Vec<f64> = rows.iter().take(8).map(|r| r[column]).collect();
+        let m = ShiftedBetaGeometric::fit_survivors(&survivors).unwrap();
+        let report = m.report().unwrap();
+        println!("{report}");
+        let (a, b) = m.parameters();
+        assert!(close(a, alpha, 1e-3) && close(b, beta, 1e-3), "{report}");
+        assert!((report.log_likelihood - ll).abs() < 0.01, "{report}");
+        // α < 1 for both cohorts: the undiscounted expected lifetime is infinite.
+        assert!(m.expected_lifetime().is_err());
+        assert!(m.discounted_expected_residual_lifetime(0.0, 0.1).unwrap().is_finite());
+    }
+}
