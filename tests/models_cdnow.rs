@@ -2,7 +2,9 @@
 //! Tolerances: parameters within 1e-3 relative, log-likelihood within 0.01.
 
 use customer_lifecycle::chrono::NaiveDate;
-use customer_lifecycle::clv::{BetaGeo, BetaGeoBetaBinom, FitOptions, GammaGamma, ShiftedBetaGeometric};
+use customer_lifecycle::clv::{
+    BetaGeo, BetaGeoBetaBinom, BetaGeoVariant, FitOptions, GammaGamma, ParetoNbd, ShiftedBetaGeometric,
+};
 use customer_lifecycle::ndarray::Array1;
 use customer_lifecycle::{PurchaseSummary, SummaryOptions, TimeUnit, TransactionLog};
 
@@ -129,4 +131,32 @@ fn sbg_reproduces_the_published_cohort_fits() {
         assert!(m.expected_lifetime().is_err());
         assert!(m.discounted_expected_residual_lifetime(0.0, 0.1).unwrap().is_finite());
     }
+}
+
+#[test]
+fn pareto_nbd_reproduces_the_published_fit() {
+    let (x, t_x, t, _) = published_columns();
+    let m = ParetoNbd::fit_columns(x.view(), t_x.view(), t.view(), &FitOptions::default()).unwrap();
+    let report = m.report().unwrap();
+    println!("{report}");
+    let (r, alpha, s, beta) = m.parameters();
+    for (got, expected) in [(r, 0.5532), (alpha, 10.5763), (s, 0.6062), (beta, 11.6715)] {
+        assert!(close(got, expected, 1e-3), "{report}");
+    }
+    assert!((report.log_likelihood - -9594.98).abs() < 0.01, "{report}");
+}
+
+#[test]
+fn mbgnbd_reproduces_the_published_fit() {
+    let (x, t_x, t, _) = published_columns();
+    let m =
+        BetaGeo::fit_variant(BetaGeoVariant::Modified, x.view(), t_x.view(), t.view(), &FitOptions::default()).unwrap();
+    let report = m.report().unwrap();
+    println!("{report}");
+    let (r, alpha, a, b) = m.parameters();
+    // Published to three decimals: within half a unit of the last digit.
+    for (got, expected) in [(r, 0.525), (alpha, 6.183), (a, 0.891), (b, 1.614)] {
+        assert!((got - expected).abs() <= 5e-4, "{report}");
+    }
+    assert!((report.log_likelihood - -9582.1).abs() < 0.05, "{report}");
 }

@@ -228,6 +228,7 @@ fn row_log_likelihood(p: &[f64], x: f64, t_x: f64, n: f64) -> f64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::excessive_precision)] // reference values quoted with all their digits
 mod tests {
     use super::*;
 
@@ -248,6 +249,28 @@ mod tests {
             }
         }
         assert!((total - 1.0).abs() < 1e-12, "{total}");
+    }
+
+    #[test]
+    fn predictions_match_lifetimes_and_the_pattern_sum() {
+        let m = BetaGeoBetaBinom::new(1.2035, 0.7498, 0.6568, 2.7839).unwrap();
+        // lifetimes 0.11.3 with these parameters: conditional_probability_alive(1, 3, 4, 6)
+        // and conditional_expected_number_of_purchases_up_to_time(5, 3, 4, 6).
+        assert!((m.probability_alive(3.0, 4.0, 6.0).unwrap() - 0.439_589_14).abs() < 1e-7);
+        assert!((m.conditional_expected_transactions(5.0, 3.0, 4.0, 6.0).unwrap() - 1.034_537_75).abs() < 1e-7);
+        // E[X(n)] of a new customer equals Σ over patterns of x · P(pattern).
+        let p = m.array();
+        for n in [1u32, 3, 6] {
+            let mut expected = 0.0;
+            for t_x in 1..=n {
+                for x in 1..=t_x {
+                    let ll = row_log_likelihood(&p, f64::from(x), f64::from(t_x), f64::from(n));
+                    expected += f64::from(x) * binomial(t_x - 1, x - 1) * ll.exp();
+                }
+            }
+            let got = m.expected_transactions_new_customer(f64::from(n)).unwrap();
+            assert!((got - expected).abs() < 1e-12, "n={n}: {got} vs {expected}");
+        }
     }
 
     fn binomial(n: u32, k: u32) -> f64 {

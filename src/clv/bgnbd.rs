@@ -1,8 +1,11 @@
 //! BG/NBD: the beta-geometric / negative binomial model of repeat buying
-//! (Fader, Hardie & Lee 2005).
+//! (Fader, Hardie & Lee 2005), and its modified form MBG/NBD (Batislam,
+//! Denizel & Filiztekin 2007).
 //!
 //! While alive a customer buys at Poisson rate λ ~ Gamma(r, α); after each
-//! purchase they drop out with probability p ~ Beta(a, b).
+//! purchase they drop out with probability p ~ Beta(a, b). In MBG/NBD they
+//! may also drop out right at the start (before any repeat purchase), so
+//! customers without repeats no longer have P(alive) = 1.
 
 use ndarray::{Array1, ArrayView1};
 use serde::{Deserialize, Serialize};
@@ -14,6 +17,26 @@ use crate::error::{Error, Result};
 use crate::summary::PurchaseSummary;
 
 const MODEL: &str = "BG/NBD";
+const MODIFIED: &str = "MBG/NBD";
+
+/// Which of the two beta-geometric models.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BetaGeoVariant {
+    /// BG/NBD: drop-out only after a repeat purchase.
+    Classic,
+    /// MBG/NBD: drop-out also possible at time zero.
+    Modified,
+}
+
+impl BetaGeoVariant {
+    fn name(self) -> &'static str {
+        match self {
+            BetaGeoVariant::Classic => MODEL,
+            BetaGeoVariant::Modified => MODIFIED,
+        }
+    }
+}
 
 /// A BG/NBD model: parameters `r`, `alpha` (purchase rate) and `a`, `b`
 /// (drop-out), plus the fit report when it was estimated from data.
@@ -30,6 +53,7 @@ const MODEL: &str = "BG/NBD";
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 pub struct BetaGeo {
     format_version: u32,
+    variant: BetaGeoVariant,
     r: f64,
     alpha: f64,
     a: f64,
@@ -43,15 +67,41 @@ impl BetaGeo {
     /// # Errors
     /// [`Error::InvalidArgument`] unless all four are finite and positive.
     pub fn new(r: f64, alpha: f64, a: f64, b: f64) -> Result<BetaGeo> {
+        BetaGeo::with_variant(BetaGeoVariant::Classic, r, alpha, a, b)
+    }
+
+    /// An MBG/NBD model with given parameters.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeo;
+    ///
+    /// let model = BetaGeo::modified(0.525, 6.183, 0.891, 1.614)?;
+    /// // Without repeat purchases P(alive) is below 1 in MBG/NBD.
+    /// assert!(model.probability_alive(0.0, 0.0, 39.0)? < 1.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`BetaGeo::new`].
+    pub fn modified(r: f64, alpha: f64, a: f64, b: f64) -> Result<BetaGeo> {
+        BetaGeo::with_variant(BetaGeoVariant::Modified, r, alpha, a, b)
+    }
+
+    fn with_variant(variant: BetaGeoVariant, r: f64, alpha: f64, a: f64, b: f64) -> Result<BetaGeo> {
         for (name, v) in [("r", r), ("alpha", alpha), ("a", a), ("b", b)] {
             if !(v.is_finite() && v > 0.0) {
                 return Err(Error::InvalidArgument {
                     name: "BG/NBD parameter",
-                    reason: format!("{name} = {v} must be finite and positive"),
+                    reason: format!("{} {name} = {v} must be finite and positive", variant.name()),
                 });
             }
         }
-        Ok(BetaGeo { format_version: 1, r, alpha, a, b, report: None })
+        Ok(BetaGeo { format_version: 1, variant, r, alpha, a, b, report: None })
+    }
+
+    /// Which model this is.
+    pub fn variant(&self) -> BetaGeoVariant {
+        self.variant
     }
 
     /// Fits the model to a summary's frequency, recency and age columns
@@ -83,11 +133,34 @@ impl BetaGeo {
         age: ArrayView1<'_, f64>,
         options: &FitOptions,
     ) -> Result<BetaGeo> {
-        let rows = data::group(MODEL, frequency, recency, age)?;
+        BetaGeo::fit_variant(BetaGeoVariant::Classic, frequency, recency, age, options)
+    }
+
+    /// Fits MBG/NBD to a summary (see [`BetaGeo::fit`]).
+    ///
+    /// # Errors
+    /// As [`BetaGeo::fit`].
+    pub fn fit_modified(summary: &PurchaseSummary, options: &FitOptions) -> Result<BetaGeo> {
+        BetaGeo::fit_variant(BetaGeoVariant::Modified, summary.frequency(), summary.recency(), summary.age(), options)
+    }
+
+    /// Fits either variant to columns `x`, `t_x`, `T`.
+    ///
+    /// # Errors
+    /// As [`BetaGeo::fit_with`].
+    pub fn fit_variant(
+        variant: BetaGeoVariant,
+        frequency: ArrayView1<'_, f64>,
+        recency: ArrayView1<'_, f64>,
+        age: ArrayView1<'_, f64>,
+        options: &FitOptions,
+    ) -> Result<BetaGeo> {
+        let model_name = variant.name();
+        let rows = data::group(model_name, frequency, recency, age)?;
         let mean_t = rows.t.iter().zip(&rows.weight).map(|(t, w)| t * w).sum::<f64>() / rows.customers;
-        let neg_ll = |p: &[f64]| -total_log_likelihood(&rows, p[0], p[1], p[2], p[3]);
+        let neg_ll = |p: &[f64]| -total_log_likelihood(variant, &rows, p[0], p[1], p[2], p[3]);
         let report = fit::maximise(
-            MODEL,
+            model_name,
             &["r", "alpha", "a", "b"],
             &neg_ll,
             &[1.0, mean_t.max(1e-3), 1.0, 1.0],
@@ -95,7 +168,7 @@ impl BetaGeo {
             options,
         )?;
         let p = &report.parameters;
-        let mut model = BetaGeo::new(p[0], p[1], p[2], p[3])?;
+        let mut model = BetaGeo::with_variant(variant, p[0], p[1], p[2], p[3])?;
         model.report = Some(report);
         Ok(model)
     }
@@ -115,14 +188,15 @@ impl BetaGeo {
     /// # Errors
     /// [`Error::InvalidModelInput`] for an impossible row.
     pub fn log_likelihood(&self, x: f64, t_x: f64, t: f64) -> Result<f64> {
-        data::check_row(MODEL, 0, x, t_x, t)?;
-        Ok(row_log_likelihood(self.r, self.alpha, self.a, self.b, x, t_x, t))
+        data::check_row(self.variant.name(), 0, x, t_x, t)?;
+        Ok(row_log_likelihood(self.variant, self.r, self.alpha, self.a, self.b, x, t_x, t))
     }
 
     /// P(alive) at the end of the observation, given (x, t_x, T).
     ///
     /// Customers with no repeat purchase have P(alive) = 1 under BG/NBD: they
     /// cannot have dropped out, since drop-out happens only after a purchase.
+    /// MBG/NBD gives them 1 / (1 + a/b ((α+T)/α)^r).
     ///
     /// # Errors
     /// [`Error::InvalidModelInput`] for an impossible row.
@@ -132,12 +206,15 @@ impl BetaGeo {
     }
 
     fn p_alive_unchecked(&self, x: f64, t_x: f64, t: f64) -> f64 {
-        if x == 0.0 {
-            return 1.0;
-        }
-        // 1 / (1 + a/(b+x-1) ((α+T)/(α+t_x))^(r+x)), computed in logs.
+        // 1 / (1 + a/(b+x-1) ((α+T)/(α+t_x))^(r+x)) for BG/NBD (1 when x = 0),
+        // 1 / (1 + a/(b+x) ((α+T)/(α+t_x))^(r+x)) for MBG/NBD; in logs.
+        let shift = match self.variant {
+            BetaGeoVariant::Classic if x == 0.0 => return 1.0,
+            BetaGeoVariant::Classic => -1.0,
+            BetaGeoVariant::Modified => 0.0,
+        };
         let log_odds =
-            self.a.ln() - (self.b + x - 1.0).ln() + (self.r + x) * ((self.alpha + t).ln() - (self.alpha + t_x).ln());
+            self.a.ln() - (self.b + x + shift).ln() + (self.r + x) * ((self.alpha + t).ln() - (self.alpha + t_x).ln());
         1.0 / (1.0 + log_odds.exp())
     }
 
@@ -150,8 +227,10 @@ impl BetaGeo {
         check_horizon(t)?;
         let (r, alpha, a, b) = self.parameters();
         let z = t / (alpha + t);
-        let f = hyp2f1(r, b, a + b - 1.0, z)?;
-        let lead = (a + b - 1.0) / (a - 1.0);
+        let (f, lead) = match self.variant {
+            BetaGeoVariant::Classic => (hyp2f1(r, b, a + b - 1.0, z)?, (a + b - 1.0) / (a - 1.0)),
+            BetaGeoVariant::Modified => (hyp2f1(r, b + 1.0, a + b, z)?, b / (a - 1.0)),
+        };
         let value = lead * (1.0 - (alpha / (alpha + t)).powf(r) * f);
         finite(value, "E[X(t)]")
     }
@@ -163,11 +242,13 @@ impl BetaGeo {
     /// [`Error::InvalidModelInput`] for an impossible row.
     pub fn conditional_expected_purchases(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
         check_horizon(t)?;
-        data::check_row(MODEL, 0, x, t_x, age)?;
+        data::check_row(self.variant.name(), 0, x, t_x, age)?;
         let (r, alpha, a, b) = self.parameters();
         let z = t / (alpha + age + t);
-        let f = hyp2f1(r + x, b + x, a + b + x - 1.0, z)?;
-        let lead = (a + b + x - 1.0) / (a - 1.0);
+        let (f, lead) = match self.variant {
+            BetaGeoVariant::Classic => (hyp2f1(r + x, b + x, a + b + x - 1.0, z)?, (a + b + x - 1.0) / (a - 1.0)),
+            BetaGeoVariant::Modified => (hyp2f1(r + x, b + x + 1.0, a + b + x, z)?, (a + b + x) / (a - 1.0)),
+        };
         let numerator = lead * (1.0 - ((alpha + age) / (alpha + age + t)).powf(r + x) * f);
         finite(numerator * self.p_alive_unchecked(x, t_x, age), "conditional expected purchases")
     }
@@ -213,25 +294,36 @@ fn finite(v: f64, what: &str) -> Result<f64> {
     }
 }
 
-/// One customer's log-likelihood, in the overflow-free form: the bracket
-/// (α+T)^-(r+x) + [x>0] a/(b+x-1) (α+t_x)^-(r+x) is summed in logs.
-fn row_log_likelihood(r: f64, alpha: f64, a: f64, b: f64, x: f64, t_x: f64, t: f64) -> f64 {
+/// One customer's log-likelihood, in the overflow-free form (Hardie's note
+/// 027): the bracket (α+T)^-(r+x) + [x>0] a/(b+x-1) (α+t_x)^-(r+x) is
+/// summed in logs. MBG/NBD: B(a, b+x+1)/B(a, b) and a/(b+x) for every x.
+#[allow(clippy::too_many_arguments)]
+fn row_log_likelihood(variant: BetaGeoVariant, r: f64, alpha: f64, a: f64, b: f64, x: f64, t_x: f64, t: f64) -> f64 {
     let a1 = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln();
-    let a2 = ln_gamma(a + b) + ln_gamma(b + x) - ln_gamma(b) - ln_gamma(a + b + x);
     let a3 = -(r + x) * (alpha + t).ln();
-    let a4 = if x > 0.0 { a.ln() - (b + x - 1.0).ln() - (r + x) * (alpha + t_x).ln() } else { f64::NEG_INFINITY };
+    let (a2, a4) = match variant {
+        BetaGeoVariant::Classic => (
+            ln_gamma(a + b) + ln_gamma(b + x) - ln_gamma(b) - ln_gamma(a + b + x),
+            if x > 0.0 { a.ln() - (b + x - 1.0).ln() - (r + x) * (alpha + t_x).ln() } else { f64::NEG_INFINITY },
+        ),
+        BetaGeoVariant::Modified => (
+            ln_gamma(a + b) + ln_gamma(b + x + 1.0) - ln_gamma(b) - ln_gamma(a + b + x + 1.0),
+            a.ln() - (b + x).ln() - (r + x) * (alpha + t_x).ln(),
+        ),
+    };
     a1 + a2 + log_add_exp(a3, a4)
 }
 
-fn total_log_likelihood(rows: &RepeatRows, r: f64, alpha: f64, a: f64, b: f64) -> f64 {
+fn total_log_likelihood(variant: BetaGeoVariant, rows: &RepeatRows, r: f64, alpha: f64, a: f64, b: f64) -> f64 {
     let mut sum = 0.0;
     for i in 0..rows.x.len() {
-        sum += rows.weight[i] * row_log_likelihood(r, alpha, a, b, rows.x[i], rows.t_x[i], rows.t[i]);
+        sum += rows.weight[i] * row_log_likelihood(variant, r, alpha, a, b, rows.x[i], rows.t_x[i], rows.t[i]);
     }
     sum
 }
 
 #[cfg(test)]
+#[allow(clippy::excessive_precision)] // reference values quoted with all their digits
 mod tests {
     use super::*;
 
@@ -253,6 +345,24 @@ mod tests {
         assert!((got - 25.757).abs() < 1e-3 * 25.757, "{got}");
         assert!((m.probability_alive(26.0, 30.857, 31.0).unwrap() - 0.9689).abs() < 1e-4);
         assert_eq!(m.probability_alive(0.0, 0.0, 31.0).unwrap(), 1.0);
+    }
+
+    #[test]
+    fn modified_predictions_match_lifetimes() {
+        // lifetimes 0.11.3 ModifiedBetaGeoFitter fitted on the CDNOW summary file.
+        let m = BetaGeo::modified(
+            0.524_837_725_567_663_7,
+            6.182_988_479_133_971_5,
+            0.891_356_280_931_142_2,
+            1.614_000_025_672_143_8,
+        )
+        .unwrap();
+        let e = m.conditional_expected_purchases(39.0, 2.0, 30.43, 38.86).unwrap();
+        assert!((e - 1.262_670_778_713_953_3).abs() < 1e-9, "{e}");
+        let p = m.probability_alive(0.0, 0.0, 38.86).unwrap();
+        assert!((p - 0.389_716_44).abs() < 1e-7, "{p}");
+        let e = m.expected_purchases_new_customer(39.0).unwrap();
+        assert!((e - 1.182_283_795_288_273_9).abs() < 1e-9, "{e}");
     }
 
     #[test]

@@ -336,6 +336,7 @@ fn hessian_with_steps(f: &dyn Fn(&[f64]) -> f64, x: &[f64], h: &[f64]) -> Vec<f6
 }
 
 #[cfg(test)]
+#[allow(clippy::excessive_precision)] // reference values quoted with all their digits
 mod tests {
     use super::*;
 

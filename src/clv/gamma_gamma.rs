@@ -236,6 +236,7 @@ fn correlation(a: &[f64], b: &[f64]) -> f64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::excessive_precision)] // reference values quoted with all their digits
 mod tests {
     use super::*;
 

@@ -18,7 +18,7 @@ pub use fit::{FitOptions, FitReport};
 mod bgnbd;
 mod data;
 
-pub use bgnbd::BetaGeo;
+pub use bgnbd::{BetaGeo, BetaGeoVariant};
 mod bgbb;
 mod gamma_gamma;
 mod sbg;
@@ -26,3 +26,6 @@ mod sbg;
 pub use bgbb::BetaGeoBetaBinom;
 pub use gamma_gamma::{GammaGamma, MATERIAL_CORRELATION, SpendData};
 pub use sbg::ShiftedBetaGeometric;
+mod pareto_nbd;
+
+pub use pareto_nbd::ParetoNbd;

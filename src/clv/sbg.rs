@@ -199,6 +199,7 @@ fn check_period(t: f64) -> Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::excessive_precision)] // reference values quoted with all their digits
 mod tests {
     use super::*;
 
