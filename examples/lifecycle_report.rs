@@ -18,14 +18,21 @@
 //! * `--calendar-periods` — count calendar periods (lifetimes' `freq='W'`).
 //! * `--calibration-end DATE`, `--observation-end DATE` — inclusive dates.
 //! * `--summary-csv OUT` — the per-customer summary with lifetimes' column names.
-//! * `--predictions-csv OUT` — one row per customer, starting with
-//!   `customer_id,frequency,recency,T,monetary_value`.
+//! * `--predictions-csv OUT` — one row per customer:
+//!   `customer_id,frequency,recency,T,monetary_value,p_alive,expected_purchases,expected_spend,clv`.
+//! * `--model bgnbd|pareto|mbgnbd` — the purchase model behind the
+//!   predictions (default BG/NBD; all three are fitted and compared).
+//! * `--horizon N` — CLV and expected purchases over N periods (default one
+//!   year: 52 weeks, 365 days or 12 months).
+//! * `--discount-rate D` — annual discount rate (default 0.10).
+//! * `--margin M` — profit margin (default 1: revenue CLV).
 
 use std::error::Error as StdError;
 use std::fs::File;
 use std::process::ExitCode;
 
 use customer_lifecycle::chrono::NaiveDate;
+use customer_lifecycle::clv::{BetaGeo, Clv, FitOptions, GammaGamma, ParetoNbd, PurchaseModel, periods_per_year};
 use customer_lifecycle::{CsvOptions, Currency, PurchaseSummary, SummaryOptions, TimeUnit, TransactionLog};
 
 const CDNOW_SAMPLE: &str = include_str!("../data/CDNOW_sample.txt");
@@ -40,11 +47,16 @@ struct Args {
     observation_end: Option<NaiveDate>,
     summary_csv: Option<String>,
     predictions_csv: Option<String>,
+    model: Option<String>,
+    horizon: Option<u32>,
+    discount_rate: Option<f64>,
+    margin: Option<f64>,
 }
 
 const USAGE: &str = "usage: lifecycle_report [--transactions FILE.csv] [--currency CODE] [--unit day|week|month] \
 [--calendar-periods] [--calibration-end YYYY-MM-DD] [--observation-end YYYY-MM-DD] \
-[--summary-csv OUT] [--predictions-csv OUT]";
+[--summary-csv OUT] [--predictions-csv OUT] [--model bgnbd|pareto|mbgnbd] [--horizon N] \
+[--discount-rate D] [--margin M]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args::default();
@@ -63,6 +75,19 @@ fn parse_args() -> Result<Args, String> {
             "--observation-end" => args.observation_end = Some(date(value()?)?),
             "--summary-csv" => args.summary_csv = Some(value()?),
             "--predictions-csv" => args.predictions_csv = Some(value()?),
+            "--model" => args.model = Some(value()?),
+            "--horizon" => {
+                let v = value()?;
+                args.horizon = Some(v.parse().map_err(|_| format!("--horizon {v:?} is not a whole number"))?);
+            }
+            "--discount-rate" => {
+                let v = value()?;
+                args.discount_rate = Some(v.parse().map_err(|_| format!("--discount-rate {v:?} is not a number"))?);
+            }
+            "--margin" => {
+                let v = value()?;
+                args.margin = Some(v.parse().map_err(|_| format!("--margin {v:?} is not a number"))?);
+            }
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -114,16 +139,175 @@ fn run(args: Args) -> Result<(), Box<dyn StdError>> {
     let summary = log.summarize(&options)?;
 
     print_report(&log, &source, &summary);
+    let predictions = clv_section(&summary, &args)?;
 
     if let Some(path) = &args.summary_csv {
         summary.write_csv(File::create(path)?)?;
         println!("\nwrote the summary to {path}");
     }
     if let Some(path) = &args.predictions_csv {
-        write_predictions(&summary, path)?;
+        write_predictions(&summary, predictions.as_ref(), path)?;
         println!("wrote the predictions to {path}");
     }
     Ok(())
+}
+
+/// Per-customer predictions of the chosen models.
+struct Predictions {
+    p_alive: Vec<f64>,
+    expected_purchases: Vec<f64>,
+    expected_spend: Vec<f64>,
+    clv: Vec<f64>,
+}
+
+/// Fits and prints the CLV models; `None` (with a note) when the data cannot support them.
+fn clv_section(s: &PurchaseSummary, args: &Args) -> Result<Option<Predictions>, Box<dyn StdError>> {
+    let unit = s.periods().unit();
+    let per_year = periods_per_year(unit);
+    let horizon = args.horizon.unwrap_or(per_year.round() as u32);
+    let rate = args.discount_rate.unwrap_or(0.10);
+    let margin = args.margin.unwrap_or(1.0);
+    let window = if s.calibration_end().is_some() { "calibration period" } else { "observation period" };
+    println!("\nCLV models (fitted on the {window})");
+
+    let bgnbd = BetaGeo::fit(s);
+    let mbgnbd = BetaGeo::fit_modified(s, &FitOptions::default());
+    let pareto = ParetoNbd::fit(s);
+    let spend = GammaGamma::fit(s);
+    let reports = [
+        ("BG/NBD", bgnbd.as_ref().map(|m| m.report())),
+        ("Pareto/NBD", pareto.as_ref().map(|m| m.report())),
+        ("MBG/NBD", mbgnbd.as_ref().map(|m| m.report())),
+        ("Gamma-Gamma", spend.as_ref().map(|m| m.report())),
+    ];
+    for (name, report) in reports {
+        match report {
+            Ok(Some(r)) => {
+                let params: Vec<String> = r
+                    .parameter_names
+                    .iter()
+                    .zip(&r.parameters)
+                    .zip(&r.standard_errors)
+                    .map(|((n, v), se)| format!("{n} {v:.4} ± {se:.4}"))
+                    .collect();
+                println!("  {name:<12} {}   LL {:.2}", params.join(", "), r.log_likelihood);
+            }
+            Ok(None) => {}
+            Err(e) => println!("  {name:<12} not fitted: {e}"),
+        }
+    }
+    if let Ok(Some(d)) = spend.as_ref().map(|g| g.data()) {
+        println!(
+            "  Gamma-Gamma on {} repeat customers ({} with zero spend left out); corr(frequency, spend) = {:.3}",
+            d.customers, d.excluded_zero_spend, d.frequency_spend_correlation
+        );
+        if let Some(w) = d.independence_warning() {
+            println!("  warning: {w}");
+        }
+    }
+
+    let choice = args.model.as_deref().unwrap_or("bgnbd");
+    let chosen: Result<&dyn PurchaseModel, &customer_lifecycle::Error> = match choice {
+        "bgnbd" => bgnbd.as_ref().map(|m| m as &dyn PurchaseModel),
+        "mbgnbd" => mbgnbd.as_ref().map(|m| m as &dyn PurchaseModel),
+        "pareto" => pareto.as_ref().map(|m| m as &dyn PurchaseModel),
+        other => return Err(format!("unknown --model {other:?} (bgnbd, pareto, mbgnbd)").into()),
+    };
+    let (model, spend) = match (chosen, spend.as_ref()) {
+        (Ok(m), Ok(g)) => (m, g),
+        (Err(e), _) | (_, Err(e)) => {
+            println!("  no predictions: {e}");
+            return Ok(None);
+        }
+    };
+
+    if let (Some(duration), Some(actual)) = (s.duration_holdout(), s.frequency_holdout()) {
+        println!("\nHoldout: predicted vs actual repeat purchases over {duration} {}s", unit.name());
+        let candidates: Vec<(&str, &dyn PurchaseModel)> = [
+            bgnbd.as_ref().ok().map(|m| ("BG/NBD", m as &dyn PurchaseModel)),
+            pareto.as_ref().ok().map(|m| ("Pareto/NBD", m as &dyn PurchaseModel)),
+            mbgnbd.as_ref().ok().map(|m| ("MBG/NBD", m as &dyn PurchaseModel)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let x = s.frequency();
+        let (t_x, age) = (s.recency(), s.age());
+        let mut header = String::from("  calibration x   customers      actual");
+        let mut predicted_by_model = Vec::new();
+        for (name, m) in &candidates {
+            header.push_str(&format!(" {name:>11}"));
+            let p: Vec<f64> = (0..x.len())
+                .map(|i| m.conditional_expected_purchases(duration, x[i], t_x[i], age[i]))
+                .collect::<Result<_, _>>()?;
+            predicted_by_model.push(p);
+        }
+        println!("{header}");
+        for group in 0..=8usize {
+            let members: Vec<usize> = (0..x.len())
+                .filter(|&i| {
+                    if group == 8 {
+                        true
+                    } else if group == 7 {
+                        x[i] >= 7.0
+                    } else {
+                        x[i] == group as f64
+                    }
+                })
+                .collect();
+            let label = match group {
+                7 => "7+".to_string(),
+                8 => "all (total)".to_string(),
+                g => g.to_string(),
+            };
+            let agg = |v: &dyn Fn(usize) -> f64| -> f64 {
+                let sum: f64 = members.iter().map(|&i| v(i)).sum();
+                if group == 8 { sum } else { sum / members.len().max(1) as f64 }
+            };
+            let mut line = format!("  {label:<15} {:>9} {:>11.3}", members.len(), agg(&|i| actual[i]));
+            for p in &predicted_by_model {
+                line.push_str(&format!(" {:>11.3}", agg(&|i| p[i])));
+            }
+            println!("{line}");
+        }
+        println!("  (per-customer means by calibration frequency; the last row is the total)");
+    }
+
+    let clv =
+        Clv::new(model, spend).horizon(horizon).periods_per_year(per_year).annual_discount_rate(rate).margin(margin);
+    let (x, t_x, age, mv) = (s.frequency(), s.recency(), s.age(), s.monetary_value());
+    let mut out = Predictions { p_alive: vec![], expected_purchases: vec![], expected_spend: vec![], clv: vec![] };
+    for i in 0..x.len() {
+        out.p_alive.push(model.probability_alive(x[i], t_x[i], age[i])?);
+        out.expected_purchases.push(clv.expected_purchases(x[i], t_x[i], age[i])?);
+        out.expected_spend.push(spend.conditional_expected_spend(x[i], mv[i])?);
+        out.clv.push(clv.customer(x[i], t_x[i], age[i], mv[i])?);
+    }
+    println!(
+        "\nCLV with {} + Gamma-Gamma: {horizon} {}s, {:.1} % a year discount, margin {margin}",
+        model.name(),
+        unit.name(),
+        rate * 100.0
+    );
+    let total: f64 = out.clv.iter().sum();
+    println!("  total {total:.2} {}   mean {:.2}", s.currency(), total / out.clv.len() as f64);
+    let mut ranked: Vec<usize> = (0..out.clv.len()).collect();
+    ranked.sort_by(|&a, &b| out.clv[b].total_cmp(&out.clv[a]).then(a.cmp(&b)));
+    println!("  top customers           x      t_x        T   P(alive)  E[purchases]  E[spend]        CLV");
+    for &i in ranked.iter().take(10) {
+        println!(
+            "  {:<16} {:>6} {:>8.2} {:>8.2} {:>10.3} {:>13.2} {:>9.2} {:>10.2}",
+            s.ids()[i].to_string(),
+            x[i],
+            t_x[i],
+            age[i],
+            out.p_alive[i],
+            out.expected_purchases[i],
+            out.expected_spend[i],
+            out.clv[i]
+        );
+    }
+    Ok(Some(out))
 }
 
 fn mean(values: impl Iterator<Item = f64>) -> f64 {
@@ -195,17 +379,31 @@ fn print_report(log: &TransactionLog, source: &str, s: &PurchaseSummary) {
     }
 }
 
-fn write_predictions(s: &PurchaseSummary, path: &str) -> Result<(), Box<dyn StdError>> {
+/// Writes one row per customer; the model columns only when there are predictions.
+fn write_predictions(s: &PurchaseSummary, p: Option<&Predictions>, path: &str) -> Result<(), Box<dyn StdError>> {
     let mut out = csv::Writer::from_path(path)?;
-    out.write_record(["customer_id", "frequency", "recency", "T", "monetary_value"])?;
-    for r in s.rows() {
-        out.write_record([
+    let mut header = vec!["customer_id", "frequency", "recency", "T", "monetary_value"];
+    if p.is_some() {
+        header.extend(["p_alive", "expected_purchases", "expected_spend", "clv"]);
+    }
+    out.write_record(&header)?;
+    for (k, r) in s.rows().enumerate() {
+        let mut row = vec![
             r.customer.to_string(),
             r.frequency.to_string(),
             r.recency.to_string(),
             r.age.to_string(),
             r.monetary_value.to_string(),
-        ])?;
+        ];
+        if let Some(p) = p {
+            row.extend([
+                p.p_alive[k].to_string(),
+                p.expected_purchases[k].to_string(),
+                p.expected_spend[k].to_string(),
+                p.clv[k].to_string(),
+            ]);
+        }
+        out.write_record(&row)?;
     }
     out.flush()?;
     Ok(())

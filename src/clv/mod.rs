@@ -29,3 +29,6 @@ pub use sbg::ShiftedBetaGeometric;
 mod pareto_nbd;
 
 pub use pareto_nbd::ParetoNbd;
+mod value;
+
+pub use value::{Clv, PurchaseModel, periods_per_year};
