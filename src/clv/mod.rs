@@ -32,3 +32,6 @@ pub use pareto_nbd::ParetoNbd;
 mod value;
 
 pub use value::{Clv, PurchaseModel, periods_per_year};
+mod simulate;
+
+pub use simulate::SimulatedCustomers;
