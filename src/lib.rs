@@ -65,6 +65,25 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
 
+/// Serde through the derived (remote = "Self") code, validating on load.
+macro_rules! validated_serde {
+    ($t:ident) => {
+        impl Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+                $t::serialize(self, serializer)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+                let value = $t::deserialize(deserializer)?;
+                value.check_consistent().map_err(serde::de::Error::custom)?;
+                Ok(value)
+            }
+        }
+    };
+}
+
 pub mod clv;
 pub mod consent;
 pub mod customer;

@@ -27,6 +27,7 @@ const MODEL: &str = "BG/BB";
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct BetaGeoBetaBinom {
     format_version: u32,
     alpha: f64,
@@ -34,6 +35,25 @@ pub struct BetaGeoBetaBinom {
     gamma: f64,
     delta: f64,
     report: Option<FitReport>,
+}
+
+validated_serde!(BetaGeoBetaBinom);
+
+impl BetaGeoBetaBinom {
+    /// A saved model loads only with this crate's format version and valid parameters.
+    fn check_consistent(&self) -> Result<()> {
+        if self.format_version != super::MODEL_FORMAT_VERSION {
+            return Err(Error::InvalidArgument {
+                name: "saved model",
+                reason: format!(
+                    "format version {}, this build reads {}",
+                    self.format_version,
+                    super::MODEL_FORMAT_VERSION
+                ),
+            });
+        }
+        BetaGeoBetaBinom::new(self.alpha, self.beta, self.gamma, self.delta).map(|_| ())
+    }
 }
 
 impl BetaGeoBetaBinom {
@@ -50,7 +70,7 @@ impl BetaGeoBetaBinom {
                 });
             }
         }
-        Ok(BetaGeoBetaBinom { format_version: 1, alpha, beta, gamma, delta, report: None })
+        Ok(BetaGeoBetaBinom { format_version: super::MODEL_FORMAT_VERSION, alpha, beta, gamma, delta, report: None })
     }
 
     /// Fits on grouped data: each row is a pattern of `frequency`

@@ -51,6 +51,7 @@ impl BetaGeoVariant {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct BetaGeo {
     format_version: u32,
     variant: BetaGeoVariant,
@@ -59,6 +60,25 @@ pub struct BetaGeo {
     a: f64,
     b: f64,
     report: Option<FitReport>,
+}
+
+validated_serde!(BetaGeo);
+
+impl BetaGeo {
+    /// A saved model loads only with this crate's format version and valid parameters.
+    fn check_consistent(&self) -> Result<()> {
+        if self.format_version != super::MODEL_FORMAT_VERSION {
+            return Err(Error::InvalidArgument {
+                name: "saved model",
+                reason: format!(
+                    "format version {}, this build reads {}",
+                    self.format_version,
+                    super::MODEL_FORMAT_VERSION
+                ),
+            });
+        }
+        BetaGeo::with_variant(self.variant, self.r, self.alpha, self.a, self.b).map(|_| ())
+    }
 }
 
 impl BetaGeo {
@@ -96,7 +116,7 @@ impl BetaGeo {
                 });
             }
         }
-        Ok(BetaGeo { format_version: 1, variant, r, alpha, a, b, report: None })
+        Ok(BetaGeo { format_version: super::MODEL_FORMAT_VERSION, variant, r, alpha, a, b, report: None })
     }
 
     /// Which model this is.
@@ -315,9 +335,30 @@ fn row_log_likelihood(variant: BetaGeoVariant, r: f64, alpha: f64, a: f64, b: f6
 }
 
 fn total_log_likelihood(variant: BetaGeoVariant, rows: &RepeatRows, r: f64, alpha: f64, a: f64, b: f64) -> f64 {
+    // Rows are sorted by x: the ln Γ terms, which depend on x alone, are
+    // computed once per distinct x; each row then costs three logarithms.
+    let (ln_alpha, ln_a) = (alpha.ln(), a.ln());
     let mut sum = 0.0;
+    let mut current_x = f64::NAN;
+    let mut x_part = 0.0;
+    let mut ln_odds_base = 0.0;
     for i in 0..rows.x.len() {
-        sum += rows.weight[i] * row_log_likelihood(variant, r, alpha, a, b, rows.x[i], rows.t_x[i], rows.t[i]);
+        let x = rows.x[i];
+        if x != current_x {
+            current_x = x;
+            let shift = if variant == BetaGeoVariant::Modified { 1.0 } else { 0.0 };
+            x_part = ln_gamma(r + x) - ln_gamma(r) + r * ln_alpha + ln_gamma(a + b) + ln_gamma(b + x + shift)
+                - ln_gamma(b)
+                - ln_gamma(a + b + x + shift);
+            ln_odds_base = ln_a - (b + x + shift - 1.0).ln();
+        }
+        let a3 = -(r + x) * (alpha + rows.t[i]).ln();
+        let a4 = if x > 0.0 || variant == BetaGeoVariant::Modified {
+            ln_odds_base - (r + x) * (alpha + rows.t_x[i]).ln()
+        } else {
+            f64::NEG_INFINITY
+        };
+        sum += rows.weight[i] * (x_part + log_add_exp(a3, a4));
     }
     sum
 }
@@ -363,6 +404,32 @@ mod tests {
         assert!((p - 0.389_716_44).abs() < 1e-7, "{p}");
         let e = m.expected_purchases_new_customer(39.0).unwrap();
         assert!((e - 1.182_283_795_288_273_9).abs() < 1e-9, "{e}");
+    }
+
+    #[test]
+    fn saved_models_load_back_and_refuse_tampering() {
+        let m = BetaGeo::modified(0.25, 4.0, 0.8, 2.5).unwrap();
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(serde_json::from_str::<BetaGeo>(&json).unwrap(), m);
+        let negative = json.replacen("\"r\":0.25", "\"r\":-0.25", 1);
+        assert_ne!(negative, json);
+        assert!(serde_json::from_str::<BetaGeo>(&negative).is_err());
+        let future = json.replacen("\"format_version\":1", "\"format_version\":9", 1);
+        assert!(serde_json::from_str::<BetaGeo>(&future).is_err());
+    }
+
+    #[test]
+    fn grouped_total_equals_the_sum_of_rows() {
+        let x = Array1::from(vec![0.0, 0.0, 1.0, 3.0, 3.0, 7.0]);
+        let t_x = Array1::from(vec![0.0, 0.0, 2.5, 10.0, 10.0, 30.0]);
+        let t = Array1::from(vec![20.0, 25.0, 30.0, 30.0, 30.0, 31.0]);
+        let rows = data::group(MODEL, x.view(), t_x.view(), t.view()).unwrap();
+        for variant in [BetaGeoVariant::Classic, BetaGeoVariant::Modified] {
+            let total = total_log_likelihood(variant, &rows, 0.3, 4.0, 0.8, 2.4);
+            let direct: f64 =
+                (0..x.len()).map(|i| row_log_likelihood(variant, 0.3, 4.0, 0.8, 2.4, x[i], t_x[i], t[i])).sum();
+            assert!((total - direct).abs() < 1e-10, "{total} vs {direct}");
+        }
     }
 
     #[test]

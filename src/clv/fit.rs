@@ -209,7 +209,7 @@ pub(crate) fn maximise(
         vertex[i] += 0.5;
         simplex.push(vertex);
     }
-    let solver = NelderMead::new(simplex).with_sd_tolerance(1e-8).map_err(failed)?;
+    let solver = NelderMead::new(simplex).with_sd_tolerance(1e-5).map_err(failed)?;
     let run = Executor::new(LogSpaceProblem { neg_ll, l2: options.l2_penalty }, solver)
         .configure(|state| state.max_iters(options.max_iterations))
         .run()

@@ -54,6 +54,7 @@ impl SpendData {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct GammaGamma {
     format_version: u32,
     p: f64,
@@ -61,6 +62,25 @@ pub struct GammaGamma {
     gamma: f64,
     report: Option<FitReport>,
     data: Option<SpendData>,
+}
+
+validated_serde!(GammaGamma);
+
+impl GammaGamma {
+    /// A saved model loads only with this crate's format version and valid parameters.
+    fn check_consistent(&self) -> Result<()> {
+        if self.format_version != super::MODEL_FORMAT_VERSION {
+            return Err(Error::InvalidArgument {
+                name: "saved model",
+                reason: format!(
+                    "format version {}, this build reads {}",
+                    self.format_version,
+                    super::MODEL_FORMAT_VERSION
+                ),
+            });
+        }
+        GammaGamma::new(self.p, self.q, self.gamma).map(|_| ())
+    }
 }
 
 impl GammaGamma {
@@ -77,7 +97,7 @@ impl GammaGamma {
                 });
             }
         }
-        Ok(GammaGamma { format_version: 1, p, q, gamma, report: None, data: None })
+        Ok(GammaGamma { format_version: super::MODEL_FORMAT_VERSION, p, q, gamma, report: None, data: None })
     }
 
     /// Fits on a summary's repeat customers (frequency > 0): their

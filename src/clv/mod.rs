@@ -10,6 +10,9 @@
 //! that cannot identify the model, is an [`Error`](crate::Error), never NaN
 //! parameters.
 
+/// Version of the serialised form of the models; loading another version is an error.
+pub const MODEL_FORMAT_VERSION: u32 = 1;
+
 mod fit;
 pub(crate) mod numerics;
 

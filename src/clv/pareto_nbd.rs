@@ -28,6 +28,7 @@ const MODEL: &str = "Pareto/NBD";
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ParetoNbd {
     format_version: u32,
     r: f64,
@@ -35,6 +36,25 @@ pub struct ParetoNbd {
     s: f64,
     beta: f64,
     report: Option<FitReport>,
+}
+
+validated_serde!(ParetoNbd);
+
+impl ParetoNbd {
+    /// A saved model loads only with this crate's format version and valid parameters.
+    fn check_consistent(&self) -> Result<()> {
+        if self.format_version != super::MODEL_FORMAT_VERSION {
+            return Err(Error::InvalidArgument {
+                name: "saved model",
+                reason: format!(
+                    "format version {}, this build reads {}",
+                    self.format_version,
+                    super::MODEL_FORMAT_VERSION
+                ),
+            });
+        }
+        ParetoNbd::new(self.r, self.alpha, self.s, self.beta).map(|_| ())
+    }
 }
 
 impl ParetoNbd {
@@ -51,7 +71,7 @@ impl ParetoNbd {
                 });
             }
         }
-        Ok(ParetoNbd { format_version: 1, r, alpha, s, beta, report: None })
+        Ok(ParetoNbd { format_version: super::MODEL_FORMAT_VERSION, r, alpha, s, beta, report: None })
     }
 
     /// Fits the model to a summary's frequency, recency and age columns.

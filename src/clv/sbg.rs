@@ -28,11 +28,31 @@ const MODEL: &str = "sBG";
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ShiftedBetaGeometric {
     format_version: u32,
     alpha: f64,
     beta: f64,
     report: Option<FitReport>,
+}
+
+validated_serde!(ShiftedBetaGeometric);
+
+impl ShiftedBetaGeometric {
+    /// A saved model loads only with this crate's format version and valid parameters.
+    fn check_consistent(&self) -> Result<()> {
+        if self.format_version != super::MODEL_FORMAT_VERSION {
+            return Err(Error::InvalidArgument {
+                name: "saved model",
+                reason: format!(
+                    "format version {}, this build reads {}",
+                    self.format_version,
+                    super::MODEL_FORMAT_VERSION
+                ),
+            });
+        }
+        ShiftedBetaGeometric::new(self.alpha, self.beta).map(|_| ())
+    }
 }
 
 impl ShiftedBetaGeometric {
@@ -49,7 +69,7 @@ impl ShiftedBetaGeometric {
                 });
             }
         }
-        Ok(ShiftedBetaGeometric { format_version: 1, alpha, beta, report: None })
+        Ok(ShiftedBetaGeometric { format_version: super::MODEL_FORMAT_VERSION, alpha, beta, report: None })
     }
 
     /// Fits on a cohort's survivor counts: `survivors[0]` customers at the

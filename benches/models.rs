@@ -1,0 +1,90 @@
+//! Model fitting and prediction throughput.
+//!
+//! * `fit/*/cdnow`: fitting on the CDNOW sample's published summary (2,357
+//!   customers, 39-week calibration);
+//! * `fit/bgnbd/100k`: BG/NBD on 100,000 customers simulated from the CDNOW
+//!   estimates (seed 1);
+//! * `predict/*/1M`: P(alive) + conditional expected purchases over 52 weeks
+//!   for 1,000,000 customers, one thread.
+//!
+//! Run: `cargo bench --bench models`.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use customer_lifecycle::clv::{BetaGeo, FitOptions, GammaGamma, ParetoNbd};
+use customer_lifecycle::ndarray::Array1;
+
+fn cdnow() -> (Array1<f64>, Array1<f64>, Array1<f64>, Array1<f64>) {
+    let text = include_str!("../tests/fixtures/cdnow_customers_summary_with_transactions.csv");
+    let rows: Vec<Vec<f64>> =
+        text.lines().skip(1).map(|l| l.trim().split(',').map(|c| c.parse().unwrap()).collect()).collect();
+    let col = |i: usize| rows.iter().map(|r| r[i]).collect::<Array1<f64>>();
+    (col(1), col(2), col(3), col(4))
+}
+
+/// A million customers: x 0..9, t_x and T over a grid (no fitting involved).
+fn population() -> Vec<(f64, f64, f64)> {
+    (0..1_000_000u32)
+        .map(|i| {
+            let x = f64::from(i % 10);
+            let age = 20.0 + f64::from(i % 30);
+            let t_x = if x == 0.0 { 0.0 } else { age * f64::from(i % 7 + 1) / 8.0 };
+            (x, t_x, age)
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let (x, t_x, t, zbar) = cdnow();
+    let options = FitOptions::default();
+    let mut g = c.benchmark_group("fit");
+    g.sample_size(10);
+    g.bench_function("bgnbd/cdnow", |b| {
+        b.iter(|| black_box(BetaGeo::fit_columns(x.view(), t_x.view(), t.view(), &options).unwrap()))
+    });
+    g.bench_function("pareto_nbd/cdnow", |b| {
+        b.iter(|| black_box(ParetoNbd::fit_columns(x.view(), t_x.view(), t.view(), &options).unwrap()))
+    });
+    g.bench_function("gamma_gamma/cdnow", |b| {
+        b.iter(|| black_box(GammaGamma::fit_columns(x.view(), zbar.view(), &options).unwrap()))
+    });
+    let truth = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259).unwrap();
+    let ages: Vec<f64> = (0..100_000).map(|i| 20.0 + f64::from(i % 20)).collect();
+    let sim = truth.simulate(&ages, 1).unwrap();
+    g.bench_function("bgnbd/100k", |b| {
+        b.iter(|| {
+            black_box(BetaGeo::fit_columns(sim.frequency.view(), sim.recency.view(), sim.age.view(), &options).unwrap())
+        })
+    });
+    g.finish();
+
+    let people = population();
+    let pareto = ParetoNbd::new(0.5532, 10.5763, 0.6062, 11.6715).unwrap();
+    let mut g = c.benchmark_group("predict");
+    g.sample_size(10);
+    g.bench_function("bgnbd/1M", |b| {
+        b.iter(|| {
+            let mut acc = 0.0;
+            for &(x, t_x, age) in &people {
+                acc += truth.probability_alive(x, t_x, age).unwrap()
+                    + truth.conditional_expected_purchases(52.0, x, t_x, age).unwrap();
+            }
+            black_box(acc)
+        })
+    });
+    g.bench_function("pareto_nbd/1M", |b| {
+        b.iter(|| {
+            let mut acc = 0.0;
+            for &(x, t_x, age) in &people {
+                acc += pareto.probability_alive(x, t_x, age).unwrap()
+                    + pareto.conditional_expected_purchases(52.0, x, t_x, age).unwrap();
+            }
+            black_box(acc)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
