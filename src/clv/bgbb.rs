@@ -10,7 +10,7 @@ use ndarray::ArrayView1;
 use serde::{Deserialize, Serialize};
 
 use super::fit::{self, FitOptions, FitReport};
-use super::numerics::{ln_beta, ln_gamma, log_add_exp};
+use super::numerics::{hyp2f1_positive, ln_beta, ln_gamma, log_add_exp};
 use crate::error::{Error, Result};
 
 const MODEL: &str = "BG/BB";
@@ -196,6 +196,36 @@ impl BetaGeoBetaBinom {
         finite(lead * d / (g - 1.0) * tail)
     }
 
+    /// Discounted expected residual transactions (DERT) of a customer with
+    /// x transactions, the last at t_x, out of n: the expected number of
+    /// future transactions, the one at opportunity n + k discounted by
+    /// (1 + d)^k (Fader, Hardie & Shang 2010):
+    /// B(α+x+1, β+n−x)/B(α, β) · B(γ, δ+n+1)/B(γ, δ) / (1+d)
+    /// · ₂F₁(1, δ+n+1; γ+δ+n+1; 1/(1+d)) / L.
+    ///
+    /// # Errors
+    /// As [`BetaGeoBetaBinom::probability_alive`], plus `d` ≤ 0 or non-finite.
+    pub fn discounted_expected_residual_transactions(
+        &self,
+        d: f64,
+        frequency: f64,
+        recency: f64,
+        opportunities: f64,
+    ) -> Result<f64> {
+        check_row(0, frequency, recency, opportunities)?;
+        if !(d.is_finite() && d > 0.0) {
+            return Err(Error::InvalidArgument { name: "discount rate", reason: format!("{d} must be positive") });
+        }
+        let (a, b, g, dl) = self.parameters();
+        let (x, n) = (frequency, opportunities);
+        let ll = row_log_likelihood(&self.array(), frequency, recency, opportunities);
+        let lead = ln_beta(a + x + 1.0, b + n - x) - ln_beta(a, b) + ln_beta(g, dl + n + 1.0) - ln_beta(g, dl) - ll;
+        let series = hyp2f1_positive(1.0, dl + n + 1.0, g + dl + n + 1.0, 1.0 / (1.0 + d)).ok_or_else(|| {
+            Error::InvalidArgument { name: "BG/BB parameters", reason: "the DERT series did not converge".into() }
+        })?;
+        finite(lead.exp() / (1.0 + d) * series)
+    }
+
     fn array(&self) -> [f64; 4] {
         [self.alpha, self.beta, self.gamma, self.delta]
     }
@@ -291,6 +321,26 @@ mod tests {
             let got = m.expected_transactions_new_customer(f64::from(n)).unwrap();
             assert!((got - expected).abs() < 1e-12, "n={n}: {got} vs {expected}");
         }
+    }
+
+    #[test]
+    fn dert_equals_the_discounted_sum_of_future_transaction_probabilities() {
+        let m = BetaGeoBetaBinom::new(1.2035, 0.7498, 0.6568, 2.7839).unwrap();
+        let (a, b, g, d) = m.parameters();
+        let rate = 0.1;
+        for (x, t_x, n) in [(0.0, 0.0, 6.0), (3.0, 4.0, 6.0), (6.0, 6.0, 6.0)] {
+            let ll = row_log_likelihood(&m.array(), x, t_x, n);
+            let direct: f64 = (1..20_000)
+                .map(|k| {
+                    let k = f64::from(k);
+                    (ln_beta(a + x + 1.0, b + n - x) - ln_beta(a, b) + ln_beta(g, d + n + k) - ln_beta(g, d) - ll).exp()
+                        / (1.0f64 + rate).powf(k)
+                })
+                .sum();
+            let dert = m.discounted_expected_residual_transactions(rate, x, t_x, n).unwrap();
+            assert!((dert - direct).abs() < 1e-9, "({x}, {t_x}, {n}): {dert} vs {direct}");
+        }
+        assert!(m.discounted_expected_residual_transactions(0.0, 1.0, 1.0, 6.0).is_err());
     }
 
     fn binomial(n: u32, k: u32) -> f64 {

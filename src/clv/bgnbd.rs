@@ -273,6 +273,54 @@ impl BetaGeo {
         finite(numerator * self.p_alive_unchecked(x, t_x, age), "conditional expected purchases")
     }
 
+    /// Probability that a customer with (x, t_x, T) makes no purchase in the
+    /// next `t`: the customer is dead, or alive and makes none. Exact for both
+    /// variants, since drop-out happens only at a purchase (or at time zero):
+    /// (1 − P(alive)) + P(alive) · ((α+T)/(α+T+t))^(r+x).
+    ///
+    /// # Errors
+    /// As [`BetaGeo::conditional_expected_purchases`].
+    pub fn probability_no_purchase(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
+        check_horizon(t)?;
+        data::check_row(self.variant.name(), 0, x, t_x, age)?;
+        let alive = self.p_alive_unchecked(x, t_x, age);
+        let none_if_alive = ((self.r + x) * ((self.alpha + age).ln() - (self.alpha + age + t).ln())).exp();
+        Ok(1.0 - alive + alive * none_if_alive)
+    }
+
+    /// P(X(t) = n): probability that a new customer makes exactly `n`
+    /// repeat purchases in a period of length `t` (BG/NBD; Fader, Hardie &
+    /// Lee 2005, eq. 8).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a bad horizon, or for the MBG/NBD
+    /// variant, whose distribution is not implemented yet.
+    pub fn probability_of_purchases(&self, t: f64, n: u32) -> Result<f64> {
+        check_horizon(t)?;
+        if self.variant == BetaGeoVariant::Modified {
+            return Err(Error::InvalidArgument {
+                name: "MBG/NBD",
+                reason: "P(X(t) = n) is implemented for BG/NBD only".into(),
+            });
+        }
+        let (r, alpha, a, b) = self.parameters();
+        let x = f64::from(n);
+        let ln_p = (alpha / (alpha + t)).ln();
+        let ln_q = (t / (alpha + t)).ln();
+        // ln of Γ(r+j)/(Γ(r) j!) (α/(α+t))^r (t/(α+t))^j: the NBD probability of j.
+        let ln_nbd = |j: f64| {
+            ln_gamma(r + j) - ln_gamma(r) - ln_gamma(j + 1.0) + r * ln_p + if j > 0.0 { j * ln_q } else { 0.0 }
+        };
+        let ln_beta = |p: f64, q: f64| ln_gamma(p) + ln_gamma(q) - ln_gamma(p + q);
+        let alive_part = (ln_beta(a, b + x) - ln_beta(a, b) + ln_nbd(x)).exp();
+        if n == 0 {
+            return finite(alive_part, "P(X(t) = 0)");
+        }
+        let below: f64 = (0..n).map(|j| ln_nbd(f64::from(j)).exp()).sum();
+        let dead_part = (ln_beta(a + 1.0, b + x - 1.0) - ln_beta(a, b)).exp() * (1.0 - below).max(0.0);
+        finite(alive_part + dead_part, "P(X(t) = n)")
+    }
+
     /// P(alive) for every customer of a summary.
     pub fn probability_alive_all(&self, summary: &PurchaseSummary) -> Array1<f64> {
         let (x, t_x, t) = (summary.frequency(), summary.recency(), summary.age());
@@ -404,6 +452,31 @@ mod tests {
         assert!((p - 0.389_716_44).abs() < 1e-7, "{p}");
         let e = m.expected_purchases_new_customer(39.0).unwrap();
         assert!((e - 1.182_283_795_288_273_9).abs() < 1e-9, "{e}");
+    }
+
+    #[test]
+    fn purchase_count_distribution_sums_to_one_and_to_the_mean() {
+        let m = published();
+        for t in [1.0, 10.0, 39.0, 78.0] {
+            let probs: Vec<f64> = (0..400).map(|n| m.probability_of_purchases(t, n).unwrap()).collect();
+            let total: f64 = probs.iter().sum();
+            let mean: f64 = probs.iter().enumerate().map(|(n, p)| n as f64 * p).sum();
+            assert!((total - 1.0).abs() < 1e-9, "t={t}: {total}");
+            let expected = m.expected_purchases_new_customer(t).unwrap();
+            assert!((mean - expected).abs() < 1e-6, "t={t}: {mean} vs {expected}");
+        }
+    }
+
+    #[test]
+    fn no_purchase_probability() {
+        let m = published();
+        // Nobody can buy in no time; a dead customer never buys.
+        assert!((m.probability_no_purchase(0.0, 2.0, 30.43, 38.86).unwrap() - 1.0).abs() < 1e-15);
+        let p = m.probability_no_purchase(39.0, 2.0, 30.43, 38.86).unwrap();
+        let alive = m.probability_alive(2.0, 30.43, 38.86).unwrap();
+        assert!(p > 1.0 - alive && p < 1.0, "{p}");
+        // Longer windows leave less room for no purchase.
+        assert!(m.probability_no_purchase(78.0, 2.0, 30.43, 38.86).unwrap() < p);
     }
 
     #[test]
