@@ -321,6 +321,40 @@ impl BetaGeo {
         finite(alive_part + dead_part, "P(X(t) = n)")
     }
 
+    /// Delta-method standard error of any prediction of this fitted model,
+    /// given as a function of the model: the prediction's gradient with
+    /// respect to (r, α, a, b), by central differences, against the fit's
+    /// covariance.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::{BetaGeo, FitOptions};
+    /// use customer_lifecycle::ndarray::array;
+    ///
+    /// let model = BetaGeo::fit_columns(
+    ///     array![0.0, 1.0, 2.0, 0.0, 5.0, 3.0, 1.0, 0.0].view(),
+    ///     array![0.0, 5.0, 20.0, 0.0, 30.0, 12.0, 2.0, 0.0].view(),
+    ///     array![30.0, 31.0, 32.0, 33.0, 34.0, 35.0, 36.0, 37.0].view(),
+    ///     &FitOptions::default(),
+    /// )?;
+    /// let se = model.standard_error(|m| m.probability_alive(2.0, 20.0, 32.0))?;
+    /// assert!(se > 0.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when the model was not fitted (no
+    /// covariance) or the prediction fails near the estimates.
+    pub fn standard_error(&self, prediction: impl Fn(&BetaGeo) -> Result<f64>) -> Result<f64> {
+        let report = self.report.as_ref().ok_or_else(|| Error::InvalidArgument {
+            name: "standard error",
+            reason: "the model has no fit report (it was not fitted)".into(),
+        })?;
+        let variant = self.variant;
+        fit::delta_method(&report.parameters, &report.covariance, &|p: &[f64]| {
+            prediction(&BetaGeo::with_variant(variant, p[0], p[1], p[2], p[3])?)
+        })
+    }
+
     /// P(alive) for every customer of a summary.
     pub fn probability_alive_all(&self, summary: &PurchaseSummary) -> Array1<f64> {
         let (x, t_x, t) = (summary.frequency(), summary.recency(), summary.age());

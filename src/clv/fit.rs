@@ -298,6 +298,36 @@ fn newton_polish(problem: &LogSpaceProblem<'_>, theta: &mut Vec<f64>, max_steps:
     steps
 }
 
+/// Delta-method standard error of a prediction `g` at `params` with the
+/// estimates' covariance: sqrt(∇gᵀ Σ ∇g), ∇g by central differences.
+pub(crate) fn delta_method(params: &[f64], covariance: &Array2<f64>, g: &dyn Fn(&[f64]) -> Result<f64>) -> Result<f64> {
+    let k = params.len();
+    if covariance.dim() != (k, k) {
+        return Err(Error::InvalidArgument { name: "covariance", reason: format!("not {k} × {k}") });
+    }
+    let mut gradient = vec![0.0; k];
+    let mut p = params.to_vec();
+    for i in 0..k {
+        let h = 1e-6 * params[i].abs().max(1e-8);
+        p[i] = params[i] + h;
+        let up = g(&p)?;
+        p[i] = params[i] - h;
+        let down = g(&p)?;
+        p[i] = params[i];
+        gradient[i] = (up - down) / (2.0 * h);
+    }
+    let mut variance = 0.0;
+    for i in 0..k {
+        for j in 0..k {
+            variance += gradient[i] * covariance[[i, j]] * gradient[j];
+        }
+    }
+    if !(variance.is_finite() && variance >= 0.0) {
+        return Err(Error::InvalidArgument { name: "delta method", reason: format!("variance {variance}") });
+    }
+    Ok(variance.sqrt())
+}
+
 /// Central-difference Hessian of `f` at `x` (row-major), relative steps.
 pub(crate) fn hessian(f: &dyn Fn(&[f64]) -> f64, x: &[f64]) -> Vec<f64> {
     let h: Vec<f64> = x.iter().map(|v| 1e-4 * v.abs().max(1e-8)).collect();

@@ -191,6 +191,21 @@ impl GammaGamma {
         self.data.as_ref()
     }
 
+    /// Delta-method standard error of any prediction of this fitted model
+    /// (see [`crate::clv::BetaGeo::standard_error`]).
+    ///
+    /// # Errors
+    /// As [`crate::clv::BetaGeo::standard_error`].
+    pub fn standard_error(&self, prediction: impl Fn(&GammaGamma) -> Result<f64>) -> Result<f64> {
+        let report = self.report.as_ref().ok_or_else(|| Error::InvalidArgument {
+            name: "standard error",
+            reason: "the model has no fit report (it was not fitted)".into(),
+        })?;
+        fit::delta_method(&report.parameters, &report.covariance, &|p: &[f64]| {
+            prediction(&GammaGamma::new(p[0], p[1], p[2])?)
+        })
+    }
+
     /// The population mean spend per transaction, p γ / (q − 1).
     ///
     /// # Errors

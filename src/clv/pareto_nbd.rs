@@ -171,6 +171,21 @@ impl ParetoNbd {
         Ok((r + x) * (beta + age) / (alpha + age) * growth(s, beta + age, t) * alive)
     }
 
+    /// Delta-method standard error of any prediction of this fitted model
+    /// (see [`crate::clv::BetaGeo::standard_error`]).
+    ///
+    /// # Errors
+    /// As [`crate::clv::BetaGeo::standard_error`].
+    pub fn standard_error(&self, prediction: impl Fn(&ParetoNbd) -> Result<f64>) -> Result<f64> {
+        let report = self.report.as_ref().ok_or_else(|| Error::InvalidArgument {
+            name: "standard error",
+            reason: "the model has no fit report (it was not fitted)".into(),
+        })?;
+        fit::delta_method(&report.parameters, &report.covariance, &|p: &[f64]| {
+            prediction(&ParetoNbd::new(p[0], p[1], p[2], p[3])?)
+        })
+    }
+
     /// P(alive) for every customer of a summary.
     ///
     /// # Errors
