@@ -273,6 +273,24 @@ impl BetaGeo {
         finite(numerator * self.p_alive_unchecked(x, t_x, age), "conditional expected purchases")
     }
 
+    /// P(alive) a time `t` after the end of the observation, with no
+    /// information about that interval: P(alive now) times the posterior
+    /// chance of surviving the purchases made in it,
+    /// ((α+T)/(α+T+t))^(r+x) · ₂F₁(r+x, b+x+m; a+b+x+m; t/(α+T+t)), with
+    /// m = 0 for BG/NBD and 1 for MBG/NBD.
+    ///
+    /// # Errors
+    /// As [`BetaGeo::conditional_expected_purchases`].
+    pub fn probability_alive_in(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
+        check_horizon(t)?;
+        data::check_row(self.variant.name(), 0, x, t_x, age)?;
+        let (r, alpha, a, b) = self.parameters();
+        let m = if self.variant == BetaGeoVariant::Modified { 1.0 } else { 0.0 };
+        let decay = ((r + x) * ((alpha + age).ln() - (alpha + age + t).ln())).exp();
+        let f = hyp2f1(r + x, b + x + m, a + b + x + m, t / (alpha + age + t))?;
+        finite(self.p_alive_unchecked(x, t_x, age) * decay * f, "future P(alive)")
+    }
+
     /// Probability that a customer with (x, t_x, T) makes no purchase in the
     /// next `t`: the customer is dead, or alive and makes none. Exact for both
     /// variants, since drop-out happens only at a purchase (or at time zero):
@@ -498,6 +516,36 @@ mod tests {
             assert!((total - 1.0).abs() < 1e-9, "t={t}: {total}");
             let expected = m.expected_purchases_new_customer(t).unwrap();
             assert!((mean - expected).abs() < 1e-6, "t={t}: {mean} vs {expected}");
+        }
+    }
+
+    #[test]
+    fn future_p_alive_matches_monte_carlo() {
+        use rand::SeedableRng;
+        use rand_distr::{Beta, Distribution};
+        // Given alive now, p ~ Beta(a, b + x) (MBG: b + x + 1) and λ ~ Gamma(r+x, α+T);
+        // surviving the purchases of the next t has chance E[((α+T)/(α+T+p t))^(r+x)].
+        for model in [published(), BetaGeo::modified(0.525, 6.183, 0.891, 1.614).unwrap()] {
+            let (r, alpha, a, b) = model.parameters();
+            let (x, t_x, age, t) = (3.0, 20.0, 38.0, 26.0);
+            let m = if model.variant() == BetaGeoVariant::Modified { 1.0 } else { 0.0 };
+            let beta = Beta::new(a, b + x + m).unwrap();
+            let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(3);
+            let n = 400_000;
+            let mc: f64 = (0..n)
+                .map(|_| {
+                    let p: f64 = beta.sample(&mut rng);
+                    ((alpha + age) / (alpha + age + p * t)).powf(r + x)
+                })
+                .sum::<f64>()
+                / f64::from(n);
+            let expected = model.probability_alive(x, t_x, age).unwrap() * mc;
+            let got = model.probability_alive_in(t, x, t_x, age).unwrap();
+            assert!((got - expected).abs() < 2e-3, "{got} vs {expected}");
+            assert_eq!(
+                model.probability_alive_in(0.0, x, t_x, age).unwrap(),
+                model.probability_alive(x, t_x, age).unwrap()
+            );
         }
     }
 

@@ -148,6 +148,19 @@ impl ParetoNbd {
         Ok(1.0 / (1.0 + log_odds.exp()))
     }
 
+    /// P(alive) a time `t` after the end of the observation, with no
+    /// information about that interval: P(alive now) · ((β+T)/(β+T+t))^s
+    /// (given alive now, the drop-out rate's posterior is Gamma(s, β+T)).
+    ///
+    /// # Errors
+    /// As [`ParetoNbd::probability_alive`], plus a bad horizon.
+    pub fn probability_alive_in(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
+        check_horizon(t)?;
+        data::check_row(MODEL, 0, x, t_x, age)?;
+        let alive = self.p_alive_unchecked(x, t_x, age)?;
+        Ok(alive * (self.s * ((self.beta + age).ln() - (self.beta + age + t).ln())).exp())
+    }
+
     /// Expected purchases of a new customer in a period of length `t`:
     /// r β / (α (s − 1)) · [1 − (β/(β+t))^(s−1)] (the limit r β ln(1 + t/β)/α at s = 1).
     ///
@@ -280,6 +293,18 @@ mod tests {
         assert!((e - 25.456).abs() < 1e-3 * 25.456, "{e}");
         let p = m.probability_alive(26.0, 30.857, 31.0).unwrap();
         assert!((p - 0.9979).abs() < 1e-4, "{p}");
+    }
+
+    #[test]
+    fn future_p_alive_decays_from_the_present_value() {
+        let m = published();
+        let now = m.probability_alive(4.0, 20.0, 39.0).unwrap();
+        assert_eq!(m.probability_alive_in(0.0, 4.0, 20.0, 39.0).unwrap(), now);
+        let later = m.probability_alive_in(52.0, 4.0, 20.0, 39.0).unwrap();
+        // E[e^(-μ t)] for μ ~ Gamma(s, β+T), by the Gamma Laplace transform.
+        let (_, _, s, beta) = m.parameters();
+        assert!((later - now * ((beta + 39.0) / (beta + 39.0 + 52.0)).powf(s)).abs() < 1e-15);
+        assert!(later < now);
     }
 
     #[test]
