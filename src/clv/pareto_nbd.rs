@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{self, RepeatRows};
 use super::fit::{self, FitOptions, FitReport};
-use super::numerics::{ln_gamma, ln_hyp2f1_a_plus_one, log_add_exp};
+use super::numerics::{ln_gamma, ln_hyp2f1_a_plus_one, ln_tricomi_u_equal, log_add_exp};
 use crate::error::{Error, Result};
 use crate::summary::PurchaseSummary;
 
@@ -161,6 +161,28 @@ impl ParetoNbd {
         Ok(alive * (self.s * ((self.beta + age).ln() - (self.beta + age + t).ln())).exp())
     }
 
+    /// Discounted expected residual transactions (DERT) of a customer with
+    /// (x, t_x, T) at continuously compounded discount rate `delta` per unit
+    /// of time (for an annual rate d and P periods a year, δ = ln(1+d)/P):
+    /// the expected purchases from now on, each discounted by e^(−δτ)
+    /// (Fader, Hardie & Lee 2005), computed as
+    /// P(alive) · (r+x)/(α+T) · (β+T)^s δ^(s−1) U(s, s; δ(β+T)).
+    ///
+    /// # Errors
+    /// As [`ParetoNbd::probability_alive`], plus `delta` ≤ 0 or non-finite.
+    pub fn discounted_expected_residual_transactions(&self, delta: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
+        if !(delta.is_finite() && delta > 0.0) {
+            return Err(Error::InvalidArgument { name: "discount rate", reason: format!("{delta} must be positive") });
+        }
+        data::check_row(MODEL, 0, x, t_x, age)?;
+        let (r, alpha, s, beta) = self.parameters();
+        let alive = self.p_alive_unchecked(x, t_x, age)?;
+        let ln_u = ln_tricomi_u_equal(s, delta * (beta + age)).ok_or_else(series_failure)?;
+        let ln_rest = (r + x).ln() - (alpha + age).ln() + s * (beta + age).ln() + (s - 1.0) * delta.ln() + ln_u;
+        let value = alive * ln_rest.exp();
+        if value.is_finite() { Ok(value) } else { Err(series_failure()) }
+    }
+
     /// Expected purchases of a new customer in a period of length `t`:
     /// r β / (α (s − 1)) · [1 − (β/(β+t))^(s−1)] (the limit r β ln(1 + t/β)/α at s = 1).
     ///
@@ -293,6 +315,33 @@ mod tests {
         assert!((e - 25.456).abs() < 1e-3 * 25.456, "{e}");
         let p = m.probability_alive(26.0, 30.857, 31.0).unwrap();
         assert!((p - 0.9979).abs() < 1e-4, "{p}");
+    }
+
+    #[test]
+    fn dert_equals_the_discounted_integral_of_the_purchase_rate() {
+        // DERT = ∫₀^∞ E[λ | alive] P(alive at T+τ) e^(−δτ) dτ
+        //      = P(alive) (r+x)/(α+T) ∫₀^∞ ((β+T)/(β+T+τ))^s e^(−δτ) dτ,
+        // integrated here by Simpson's rule on τ = e^v − 1 (independent of U).
+        let m = published();
+        let (r, alpha, s, beta) = m.parameters();
+        let delta = (1.1f64).ln() / 52.0; // 10 % a year, weekly periods
+        for (x, t_x, age) in [(0.0, 0.0, 38.86), (2.0, 30.43, 38.86), (26.0, 30.857, 31.0)] {
+            let integrand = |v: f64| {
+                let tau = v.exp() - 1.0;
+                ((beta + age) / (beta + age + tau)).powf(s) * (-delta * tau).exp() * v.exp()
+            };
+            let (lo, hi, n) = (0.0, 12.0, 20_000);
+            let h = (hi - lo) / f64::from(n);
+            let mut sum = integrand(lo) + integrand(hi);
+            for i in 1..n {
+                sum += integrand(lo + f64::from(i) * h) * if i % 2 == 1 { 4.0 } else { 2.0 };
+            }
+            let integral = sum * h / 3.0;
+            let expected = m.probability_alive(x, t_x, age).unwrap() * (r + x) / (alpha + age) * integral;
+            let got = m.discounted_expected_residual_transactions(delta, x, t_x, age).unwrap();
+            assert!((got / expected - 1.0).abs() < 1e-7, "({x}, {t_x}, {age}): {got} vs {expected}");
+        }
+        assert!(m.discounted_expected_residual_transactions(0.0, 1.0, 1.0, 2.0).is_err());
     }
 
     #[test]
