@@ -293,10 +293,11 @@ fn clv_section(s: &PurchaseSummary, args: &Args) -> Result<Option<Predictions>, 
     println!("  total {total:.2} {}   mean {:.2}", s.currency(), total / out.clv.len() as f64);
     let mut ranked: Vec<usize> = (0..out.clv.len()).collect();
     ranked.sort_by(|&a, &b| out.clv[b].total_cmp(&out.clv[a]).then(a.cmp(&b)));
-    println!("  top customers           x      t_x        T   P(alive)  E[purchases]  E[spend]        CLV");
+    println!("  top customers           x      t_x        T   P(alive)  E[purchases]  E[spend]        CLV     ± SE");
     for &i in ranked.iter().take(10) {
+        let se = clv.standard_error(x[i], t_x[i], age[i], mv[i]).map_or("-".to_string(), |v| format!("{v:.2}"));
         println!(
-            "  {:<16} {:>6} {:>8.2} {:>8.2} {:>10.3} {:>13.2} {:>9.2} {:>10.2}",
+            "  {:<16} {:>6} {:>8.2} {:>8.2} {:>10.3} {:>13.2} {:>9.2} {:>10.2} {:>8}",
             s.ids()[i].to_string(),
             x[i],
             t_x[i],
@@ -304,7 +305,8 @@ fn clv_section(s: &PurchaseSummary, args: &Args) -> Result<Option<Predictions>, 
             out.p_alive[i],
             out.expected_purchases[i],
             out.expected_spend[i],
-            out.clv[i]
+            out.clv[i],
+            se
         );
     }
     Ok(Some(out))

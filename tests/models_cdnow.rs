@@ -3,7 +3,7 @@
 
 use customer_lifecycle::chrono::NaiveDate;
 use customer_lifecycle::clv::{
-    BetaGeo, BetaGeoBetaBinom, BetaGeoVariant, FitOptions, GammaGamma, ParetoNbd, ShiftedBetaGeometric,
+    BetaGeo, BetaGeoBetaBinom, BetaGeoVariant, Clv, FitOptions, GammaGamma, ParetoNbd, ShiftedBetaGeometric,
 };
 use customer_lifecycle::ndarray::Array1;
 use customer_lifecycle::{PurchaseSummary, SummaryOptions, TimeUnit, TransactionLog};
@@ -217,4 +217,38 @@ fn delta_method_agrees_with_a_parametric_bootstrap() {
         );
         assert!((delta / 10.0 / small - 1.0).abs() < 0.03, "{name}: delta/10 {} vs bootstrap {small}", delta / 10.0);
     }
+}
+
+#[test]
+fn clv_standard_error_combines_both_models() {
+    let (x, t_x, t, zbar) = published_columns();
+    let purchases = BetaGeo::fit_columns(x.view(), t_x.view(), t.view(), &FitOptions::default()).unwrap();
+    let spend = GammaGamma::fit_columns(x.view(), zbar.view(), &FitOptions::default()).unwrap();
+    let clv = Clv::new(&purchases, &spend).horizon(52).annual_discount_rate(0.1);
+    let value = clv.customer(2.0, 30.43, 38.86, 22.35).unwrap();
+    let se = clv.standard_error(2.0, 30.43, 38.86, 22.35).unwrap();
+    // Each model's share, through the models' own delta method.
+    let from_purchases =
+        purchases.standard_error(|m| Clv::new(m, &spend).horizon(52).customer(2.0, 30.43, 38.86, 22.35)).unwrap();
+    let from_spend =
+        spend.standard_error(|g| Clv::new(&purchases, g).horizon(52).customer(2.0, 30.43, 38.86, 22.35)).unwrap();
+    assert!((se - (from_purchases.powi(2) + from_spend.powi(2)).sqrt()).abs() < 1e-9 * se, "{se}");
+    assert!(se > 0.0 && se < value, "CLV {value} ± {se}");
+    // Models given by hand have no covariance.
+    let unfitted = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259).unwrap();
+    assert!(Clv::new(&unfitted, &spend).standard_error(2.0, 30.43, 38.86, 22.35).is_err());
+}
+
+#[test]
+fn l2_penalty_shrinks_the_estimates() {
+    let (x, t_x, t, _) = published_columns();
+    let plain = BetaGeo::fit_columns(x.view(), t_x.view(), t.view(), &FitOptions::default()).unwrap();
+    let penalised =
+        BetaGeo::fit_columns(x.view(), t_x.view(), t.view(), &FitOptions::default().l2_penalty(10.0)).unwrap();
+    let norm = |m: &BetaGeo| {
+        let (r, alpha, a, b) = m.parameters();
+        r * r + alpha * alpha + a * a + b * b
+    };
+    assert!(norm(&penalised) < norm(&plain));
+    assert!(penalised.report().unwrap().log_likelihood < plain.report().unwrap().log_likelihood);
 }

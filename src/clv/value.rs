@@ -1,6 +1,6 @@
 //! Customer lifetime value from a purchase model and a spend model.
 
-use ndarray::Array1;
+use ndarray::{Array1, Array2};
 
 use super::bgnbd::BetaGeo;
 use super::gamma_gamma::GammaGamma;
@@ -24,6 +24,13 @@ pub trait PurchaseModel {
     /// # Errors
     /// As the model's own method.
     fn conditional_expected_purchases(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64>;
+    /// The fit's estimates and covariance, when the model was fitted.
+    fn estimates(&self) -> Option<(&[f64], &Array2<f64>)>;
+    /// The same model with other parameters (for uncertainty propagation).
+    ///
+    /// # Errors
+    /// When the parameters are invalid.
+    fn with_parameters(&self, parameters: &[f64]) -> Result<Box<dyn PurchaseModel>>;
 }
 
 impl PurchaseModel for BetaGeo {
@@ -39,6 +46,16 @@ impl PurchaseModel for BetaGeo {
     fn conditional_expected_purchases(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
         BetaGeo::conditional_expected_purchases(self, t, x, t_x, age)
     }
+    fn estimates(&self) -> Option<(&[f64], &Array2<f64>)> {
+        self.report().map(|r| (&r.parameters[..], &r.covariance))
+    }
+    fn with_parameters(&self, p: &[f64]) -> Result<Box<dyn PurchaseModel>> {
+        let model = match self.variant() {
+            super::BetaGeoVariant::Classic => BetaGeo::new(p[0], p[1], p[2], p[3])?,
+            super::BetaGeoVariant::Modified => BetaGeo::modified(p[0], p[1], p[2], p[3])?,
+        };
+        Ok(Box::new(model))
+    }
 }
 
 impl PurchaseModel for ParetoNbd {
@@ -50,6 +67,12 @@ impl PurchaseModel for ParetoNbd {
     }
     fn conditional_expected_purchases(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
         ParetoNbd::conditional_expected_purchases(self, t, x, t_x, age)
+    }
+    fn estimates(&self) -> Option<(&[f64], &Array2<f64>)> {
+        self.report().map(|r| (&r.parameters[..], &r.covariance))
+    }
+    fn with_parameters(&self, p: &[f64]) -> Result<Box<dyn PurchaseModel>> {
+        Ok(Box::new(ParetoNbd::new(p[0], p[1], p[2], p[3])?))
     }
 }
 
@@ -172,6 +195,30 @@ impl<'a> Clv<'a> {
             previous = cumulative;
         }
         Ok(self.margin * spend * discounted)
+    }
+
+    /// Delta-method standard error of one customer's CLV, from the purchase
+    /// model's and the spend model's covariances (the two fits are taken as
+    /// independent, so their variances add).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] unless both models were fitted; as
+    /// [`Clv::customer`].
+    pub fn standard_error(&self, x: f64, t_x: f64, age: f64, mean_spend: f64) -> Result<f64> {
+        let not_fitted =
+            || Error::InvalidArgument { name: "CLV standard error", reason: "both models must be fitted".into() };
+        let (purchase_params, purchase_cov) = self.purchases.estimates().ok_or_else(not_fitted)?;
+        let spend_report = self.spend.report().ok_or_else(not_fitted)?;
+        let via_purchases = super::fit::delta_method(purchase_params, purchase_cov, &|p: &[f64]| {
+            let model = self.purchases.with_parameters(p)?;
+            Clv { purchases: model.as_ref(), ..*self }.customer(x, t_x, age, mean_spend)
+        })?;
+        let via_spend =
+            super::fit::delta_method(&spend_report.parameters, &spend_report.covariance, &|p: &[f64]| {
+                let spend = GammaGamma::new(p[0], p[1], p[2])?;
+                Clv { spend: &spend, ..*self }.customer(x, t_x, age, mean_spend)
+            })?;
+        Ok((via_purchases * via_purchases + via_spend * via_spend).sqrt())
     }
 
     /// CLV of every customer of a summary.
