@@ -26,6 +26,9 @@
 //!   year: 52 weeks, 365 days or 12 months).
 //! * `--discount-rate D` — annual discount rate (default 0.10).
 //! * `--margin M` — profit margin (default 1: revenue CLV).
+//! * `--plots DIR` — SVG charts: expected purchases and P(alive) by
+//!   frequency and recency, calibration vs holdout purchases, and the
+//!   cumulative tracking of actual vs predicted repeat purchases.
 
 use std::error::Error as StdError;
 use std::fs::File;
@@ -51,12 +54,13 @@ struct Args {
     horizon: Option<u32>,
     discount_rate: Option<f64>,
     margin: Option<f64>,
+    plots: Option<String>,
 }
 
 const USAGE: &str = "usage: lifecycle_report [--transactions FILE.csv] [--currency CODE] [--unit day|week|month] \
 [--calendar-periods] [--calibration-end YYYY-MM-DD] [--observation-end YYYY-MM-DD] \
 [--summary-csv OUT] [--predictions-csv OUT] [--model bgnbd|pareto|mbgnbd] [--horizon N] \
-[--discount-rate D] [--margin M]";
+[--discount-rate D] [--margin M] [--plots DIR]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args::default();
@@ -76,6 +80,7 @@ fn parse_args() -> Result<Args, String> {
             "--summary-csv" => args.summary_csv = Some(value()?),
             "--predictions-csv" => args.predictions_csv = Some(value()?),
             "--model" => args.model = Some(value()?),
+            "--plots" => args.plots = Some(value()?),
             "--horizon" => {
                 let v = value()?;
                 args.horizon = Some(v.parse().map_err(|_| format!("--horizon {v:?} is not a whole number"))?);
@@ -139,7 +144,7 @@ fn run(args: Args) -> Result<(), Box<dyn StdError>> {
     let summary = log.summarize(&options)?;
 
     print_report(&log, &source, &summary);
-    let predictions = clv_section(&summary, &args)?;
+    let predictions = clv_section(&log, &summary, &args)?;
 
     if let Some(path) = &args.summary_csv {
         summary.write_csv(File::create(path)?)?;
@@ -161,7 +166,11 @@ struct Predictions {
 }
 
 /// Fits and prints the CLV models; `None` (with a note) when the data cannot support them.
-fn clv_section(s: &PurchaseSummary, args: &Args) -> Result<Option<Predictions>, Box<dyn StdError>> {
+fn clv_section(
+    log: &TransactionLog,
+    s: &PurchaseSummary,
+    args: &Args,
+) -> Result<Option<Predictions>, Box<dyn StdError>> {
     let unit = s.periods().unit();
     let per_year = periods_per_year(unit);
     let horizon = args.horizon.unwrap_or(per_year.round() as u32);
@@ -271,6 +280,24 @@ fn clv_section(s: &PurchaseSummary, args: &Args) -> Result<Option<Predictions>, 
             println!("{line}");
         }
         println!("  (per-customer means by calibration frequency; the last row is the total)");
+    }
+
+    if let Some(dir) = &args.plots {
+        std::fs::create_dir_all(dir)?;
+        plots::frequency_recency(s, model, dir)?;
+        if s.calibration_end().is_some() {
+            let candidates: Vec<&dyn PurchaseModel> = [
+                bgnbd.as_ref().ok().map(|m| m as &dyn PurchaseModel),
+                pareto.as_ref().ok().map(|m| m as &dyn PurchaseModel),
+                mbgnbd.as_ref().ok().map(|m| m as &dyn PurchaseModel),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            plots::calibration_vs_holdout(s, &candidates, dir)?;
+        }
+        plots::tracking(log, s, model, dir)?;
+        println!("\nwrote charts to {dir}/");
     }
 
     let clv =
@@ -409,4 +436,196 @@ fn write_predictions(s: &PurchaseSummary, p: Option<&Predictions>, path: &str) -
     }
     out.flush()?;
     Ok(())
+}
+
+/// The `--plots` charts, as SVG.
+mod plots {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::error::Error as StdError;
+
+    use customer_lifecycle::clv::PurchaseModel;
+    use customer_lifecycle::{CustomerId, PurchaseSummary, TransactionKind, TransactionLog};
+    use plotters::prelude::*;
+
+    type Out = Result<(), Box<dyn StdError>>;
+
+    /// Light yellow (0) to dark blue (1).
+    fn shade(v: f64) -> RGBColor {
+        let v = v.clamp(0.0, 1.0);
+        let mix = |a: f64, b: f64| (a + (b - a) * v).round() as u8;
+        RGBColor(mix(255.0, 8.0), mix(247.0, 48.0), mix(188.0, 107.0))
+    }
+
+    /// Heat maps of expected purchases in the next period and of P(alive),
+    /// by frequency (rows) and recency (columns), for a customer of the
+    /// longest age in the data.
+    pub fn frequency_recency(s: &PurchaseSummary, model: &dyn PurchaseModel, dir: &str) -> Out {
+        let age = s.age().iter().cloned().fold(0.0, f64::max);
+        let mut xs: Vec<f64> = s.frequency().to_vec();
+        xs.sort_by(f64::total_cmp);
+        let max_x = xs[(xs.len() * 99 / 100).min(xs.len() - 1)].max(1.0).ceil();
+        let cells = 40usize;
+        let unit = s.periods().unit().name();
+        for (file, title, value) in [
+            ("expected_purchases_by_frequency_recency.svg", format!("Expected purchases in the next {unit}"), 0),
+            ("p_alive_by_frequency_recency.svg", "P(alive)".to_string(), 1),
+        ] {
+            let mut grid = Vec::new();
+            let mut top = 0.0f64;
+            for xi in 0..=max_x as usize {
+                for c in 0..cells {
+                    let t_x = age * (c as f64 + 0.5) / cells as f64;
+                    let x = xi as f64;
+                    let t_x = if x == 0.0 { 0.0 } else { t_x };
+                    let v = if value == 0 {
+                        model.conditional_expected_purchases(1.0, x, t_x, age)?
+                    } else {
+                        model.probability_alive(x, t_x, age)?
+                    };
+                    top = top.max(v);
+                    grid.push((xi, c, v, x == 0.0 && c > 0));
+                }
+            }
+            let path = format!("{dir}/{file}");
+            let root = SVGBackend::new(&path, (760, 560)).into_drawing_area();
+            root.fill(&WHITE)?;
+            let mut chart = ChartBuilder::on(&root)
+                .caption(format!("{title} ({}, T = {age:.1} {unit}s)", model.name()), ("sans-serif", 18))
+                .margin(12)
+                .x_label_area_size(40)
+                .y_label_area_size(50)
+                .build_cartesian_2d(0.0..age, 0.0..max_x + 1.0)?;
+            chart.configure_mesh().disable_mesh().x_desc(format!("recency ({unit}s)")).y_desc("frequency").draw()?;
+            chart.draw_series(grid.iter().filter(|g| !g.3).map(|&(xi, c, v, _)| {
+                let (x0, x1) = (age * c as f64 / cells as f64, age * (c + 1) as f64 / cells as f64);
+                Rectangle::new([(x0, xi as f64), (x1, xi as f64 + 1.0)], shade(v / top.max(1e-12)).filled())
+            }))?;
+            root.present()?;
+        }
+        Ok(())
+    }
+
+    /// Mean holdout purchases by calibration frequency, actual and per model.
+    pub fn calibration_vs_holdout(s: &PurchaseSummary, models: &[&dyn PurchaseModel], dir: &str) -> Out {
+        let (Some(duration), Some(actual)) = (s.duration_holdout(), s.frequency_holdout()) else { return Ok(()) };
+        let (x, t_x, age) = (s.frequency(), s.recency(), s.age());
+        let group = |i: usize| (x[i] as usize).min(7);
+        let means = |v: &dyn Fn(usize) -> f64| -> Vec<(f64, f64)> {
+            (0..=7)
+                .map(|g| {
+                    let members: Vec<usize> = (0..x.len()).filter(|&i| group(i) == g).collect();
+                    let sum: f64 = members.iter().map(|&i| v(i)).sum();
+                    (g as f64, sum / members.len().max(1) as f64)
+                })
+                .collect()
+        };
+        let mut series = vec![("actual".to_string(), means(&|i| actual[i]))];
+        for m in models {
+            let p: Vec<f64> = (0..x.len())
+                .map(|i| m.conditional_expected_purchases(duration, x[i], t_x[i], age[i]))
+                .collect::<Result<_, _>>()?;
+            series.push((m.name().to_string(), means(&|i| p[i])));
+        }
+        let top = series.iter().flat_map(|(_, v)| v.iter().map(|p| p.1)).fold(0.0, f64::max) * 1.1;
+        let path = format!("{dir}/calibration_vs_holdout.svg");
+        let root = SVGBackend::new(&path, (760, 500)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Holdout purchases by calibration frequency (7 = 7+)", ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.0..7.0, 0.0..top)?;
+        chart.configure_mesh().x_desc("purchases in the calibration period").y_desc("mean holdout purchases").draw()?;
+        for (k, (name, points)) in series.into_iter().enumerate() {
+            let color = Palette99::pick(k).to_rgba();
+            chart
+                .draw_series(LineSeries::new(points, color.stroke_width(2)))?
+                .label(name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()?;
+        root.present()?;
+        Ok(())
+    }
+
+    /// Cumulative repeat purchases over time, actual (from the log) and
+    /// predicted (each customer's E[X(t)] from their first purchase).
+    pub fn tracking(log: &TransactionLog, s: &PurchaseSummary, model: &dyn PurchaseModel, dir: &str) -> Out {
+        let Some(unit_days) = s.periods().unit().days() else { return Ok(()) };
+        let unit_days = f64::from(unit_days);
+        let end = s.calibration_end().unwrap_or(s.observation_end());
+        let in_summary: BTreeSet<&CustomerId> = s.ids().iter().collect();
+        // Each customer's distinct purchase days.
+        let mut days: BTreeMap<CustomerId, BTreeSet<i64>> = BTreeMap::new();
+        for t in log.iter() {
+            if t.kind == TransactionKind::Order && in_summary.contains(&t.customer) {
+                let date = s.periods().date_of(t.at);
+                if date <= s.observation_end() {
+                    days.entry(t.customer).or_default().insert((date - end).num_days());
+                }
+            }
+        }
+        // Repeat purchases, in units relative to the calibration end.
+        let mut repeats: Vec<f64> =
+            days.values().flat_map(|d| d.iter().skip(1).map(|&day| day as f64 / unit_days)).collect();
+        repeats.sort_by(f64::total_cmp);
+        let start = -s.age().iter().cloned().fold(0.0, f64::max);
+        let stop = s.duration_holdout().unwrap_or(0.0);
+        let steps = 120;
+        let mut actual = Vec::new();
+        let mut predicted = Vec::new();
+        let ages = s.age();
+        for k in 0..=steps {
+            let tau = start + (stop - start) * k as f64 / steps as f64;
+            actual.push((tau, repeats.partition_point(|&r| r <= tau) as f64));
+            let mut sum = 0.0;
+            for &a in ages.iter() {
+                if tau + a > 0.0 {
+                    sum += model.expected_purchases_new_customer(tau + a)?;
+                }
+            }
+            predicted.push((tau, sum));
+        }
+        let top = actual.iter().chain(&predicted).map(|p| p.1).fold(0.0, f64::max) * 1.05;
+        let unit = s.periods().unit().name();
+        let path = format!("{dir}/tracking_cumulative.svg");
+        let root = SVGBackend::new(&path, (760, 500)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("Cumulative repeat purchases, actual vs {}", model.name()), ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(start..stop.max(start + 1.0), 0.0..top.max(1.0))?;
+        chart
+            .configure_mesh()
+            .x_desc(format!("{unit}s relative to the calibration end"))
+            .y_desc("repeat purchases")
+            .draw()?;
+        chart
+            .draw_series(LineSeries::new(actual, BLACK.stroke_width(2)))?
+            .label("actual")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(2)));
+        chart
+            .draw_series(LineSeries::new(predicted, BLUE.stroke_width(2)))?
+            .label(model.name())
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLUE.stroke_width(2)));
+        if s.calibration_end().is_some() {
+            chart.draw_series(LineSeries::new(vec![(0.0, 0.0), (0.0, top)], RED.mix(0.5)))?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()?;
+        root.present()?;
+        Ok(())
+    }
 }

@@ -24,6 +24,11 @@ pub trait PurchaseModel {
     /// # Errors
     /// As the model's own method.
     fn conditional_expected_purchases(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64>;
+    /// Expected purchases of a new customer over a period of length `t`.
+    ///
+    /// # Errors
+    /// As the model's own method.
+    fn expected_purchases_new_customer(&self, t: f64) -> Result<f64>;
     /// The fit's estimates and covariance, when the model was fitted.
     fn estimates(&self) -> Option<(&[f64], &Array2<f64>)>;
     /// The same model with other parameters (for uncertainty propagation).
@@ -46,6 +51,9 @@ impl PurchaseModel for BetaGeo {
     fn conditional_expected_purchases(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
         BetaGeo::conditional_expected_purchases(self, t, x, t_x, age)
     }
+    fn expected_purchases_new_customer(&self, t: f64) -> Result<f64> {
+        BetaGeo::expected_purchases_new_customer(self, t)
+    }
     fn estimates(&self) -> Option<(&[f64], &Array2<f64>)> {
         self.report().map(|r| (&r.parameters[..], &r.covariance))
     }
@@ -67,6 +75,9 @@ impl PurchaseModel for ParetoNbd {
     }
     fn conditional_expected_purchases(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
         ParetoNbd::conditional_expected_purchases(self, t, x, t_x, age)
+    }
+    fn expected_purchases_new_customer(&self, t: f64) -> Result<f64> {
+        ParetoNbd::expected_purchases_new_customer(self, t)
     }
     fn estimates(&self) -> Option<(&[f64], &Array2<f64>)> {
         self.report().map(|r| (&r.parameters[..], &r.covariance))
