@@ -198,11 +198,18 @@ pub(crate) fn maximise(
     if !problem.value(&theta0).is_finite() {
         return Err(Error::FitFailed { model, reason: "the likelihood is not finite at the starting values".into() });
     }
+    // Newton from the starting values first: when they lie in the basin of
+    // the optimum (the usual case for these likelihoods) it converges in a
+    // few steps. Otherwise, or when it ends anywhere the information matrix
+    // is not positive definite, Nelder–Mead (derivative-free, and simply
+    // treating points where the likelihood is undefined as bad) finds the
+    // basin and Newton polishes from there.
+    let mut theta = theta0.clone();
+    let steps = newton_polish(&problem, &mut theta, 60, options.tolerance);
+    if let Ok(report) = conclude(model, names, neg_ll, &problem, &theta, steps, observations, options) {
+        return Ok(report);
+    }
     let failed = |e: argmin::core::Error| Error::FitFailed { model, reason: format!("optimiser error: {e}") };
-    // Nelder–Mead first: it needs no derivatives and simply treats points
-    // where the likelihood is undefined as bad, which quasi-Newton line
-    // searches cannot. Newton steps with the numerical Hessian then polish
-    // the estimate to the gradient criterion.
     let mut simplex = vec![theta0.clone()];
     for i in 0..k {
         let mut vertex = theta0.clone();
@@ -214,14 +221,31 @@ pub(crate) fn maximise(
         .configure(|state| state.max_iters(options.max_iterations))
         .run()
         .map_err(failed)?;
-    let mut iterations = run.state().get_iter();
+    let mut iterations = steps + run.state().get_iter();
     let mut theta = run.state().get_best_param().cloned().unwrap_or(theta0);
-    iterations += newton_polish(&problem, &mut theta, 50);
-    let gradient = problem.gradient_at(&theta);
+    iterations += newton_polish(&problem, &mut theta, 50, options.tolerance);
+    conclude(model, names, neg_ll, &problem, &theta, iterations, observations, options)
+}
+
+/// Checks convergence at `theta` and builds the report (covariance from the
+/// Hessian in the natural parameters).
+#[allow(clippy::too_many_arguments)]
+fn conclude(
+    model: &'static str,
+    names: &[&str],
+    neg_ll: &dyn Fn(&[f64]) -> f64,
+    problem: &LogSpaceProblem<'_>,
+    theta: &[f64],
+    iterations: u64,
+    observations: f64,
+    options: &FitOptions,
+) -> Result<FitReport> {
+    let k = names.len();
+    let gradient = problem.gradient_at(theta);
     let worst = gradient.iter().fold(0.0f64, |m, g| m.max(g.abs()));
-    let converged = worst <= options.tolerance * problem.value(&theta).abs().max(1.0);
+    let converged = worst <= options.tolerance * problem.value(theta).abs().max(1.0);
     let natural: Vec<f64> = theta.iter().map(|t| t.exp()).collect();
-    let objective = problem.value(&theta);
+    let objective = problem.value(theta);
     if !converged || !objective.is_finite() || natural.iter().any(|p| !p.is_finite() || *p <= 0.0) {
         return Err(Error::FitFailed {
             model,
@@ -259,14 +283,18 @@ pub(crate) fn maximise(
 
 /// Newton steps on the log-parameters with the numerical Hessian and a
 /// backtracking line search; stops when a step no longer lowers the
-/// objective beyond rounding. Returns the steps taken.
-fn newton_polish(problem: &LogSpaceProblem<'_>, theta: &mut Vec<f64>, max_steps: u64) -> u64 {
+/// objective beyond rounding, or once the gradient criterion holds.
+/// Returns the steps taken.
+fn newton_polish(problem: &LogSpaceProblem<'_>, theta: &mut Vec<f64>, max_steps: u64, tolerance: f64) -> u64 {
     let k = theta.len();
     let mut steps = 0;
     let mut current = problem.value(theta);
     let steps_abs: Vec<f64> = vec![1e-4; k];
     while steps < max_steps {
         let g = problem.gradient_at(theta);
+        if g.iter().fold(0.0f64, |m, v| m.max(v.abs())) <= tolerance * current.abs().max(1.0) {
+            break;
+        }
         let h = hessian_with_steps(&|t: &[f64]| problem.value(t), theta, &steps_abs);
         // Newton direction when the Hessian is positive definite, else steepest descent.
         let direction: Vec<f64> = match invert(&h, k).filter(|inv| (0..k).all(|i| inv[i * k + i] > 0.0)) {
