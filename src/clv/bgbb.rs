@@ -122,7 +122,7 @@ impl BetaGeoBetaBinom {
                 .sum::<f64>()
         };
         let report =
-            fit::maximise(MODEL, &["alpha", "beta", "gamma", "delta"], &neg_ll, &[1.0; 4], customers, options)?;
+            fit::maximise(MODEL, &["alpha", "beta", "gamma", "delta"], &neg_ll, &[&[1.0; 4]], customers, options)?;
         let p = &report.parameters;
         let mut model = BetaGeoBetaBinom::new(p[0], p[1], p[2], p[3])?;
         model.report = Some(report);

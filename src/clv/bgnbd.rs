@@ -183,7 +183,7 @@ impl BetaGeo {
             model_name,
             &["r", "alpha", "a", "b"],
             &neg_ll,
-            &[1.0, mean_t.max(1e-3), 1.0, 1.0],
+            &[&[1.0; 4], &[1.0, mean_t.max(1e-3), 1.0, 1.0]],
             rows.customers,
             options,
         )?;

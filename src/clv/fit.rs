@@ -182,33 +182,45 @@ impl CostFunction for LogSpaceProblem<'_> {
 
 /// Maximises a log-likelihood. `neg_ll` takes natural (positive) parameters
 /// and returns the negative log-likelihood (∞ where undefined).
+/// `default_starts` are tried in order (the first also seeds Nelder–Mead)
+/// unless the options give starting values.
 pub(crate) fn maximise(
     model: &'static str,
     names: &[&str],
     neg_ll: &dyn Fn(&[f64]) -> f64,
-    default_initial: &[f64],
+    default_starts: &[&[f64]],
     observations: f64,
     options: &FitOptions,
 ) -> Result<FitReport> {
     let k = names.len();
     options.validate(model, k)?;
-    let initial = options.initial.clone().unwrap_or_else(|| default_initial.to_vec());
+    let starts: Vec<Vec<f64>> = match &options.initial {
+        Some(init) => vec![init.clone()],
+        None => default_starts.iter().map(|s| s.to_vec()).collect(),
+    };
     let problem = LogSpaceProblem { neg_ll, l2: options.l2_penalty };
+    let mut steps = 0;
+    for start in &starts {
+        let mut theta: Vec<f64> = start.iter().map(|v| v.ln()).collect();
+        if !problem.value(&theta).is_finite() {
+            continue;
+        }
+        steps += newton_polish(&problem, &mut theta, 15, options.tolerance);
+        if let Ok(report) = conclude(model, names, neg_ll, &problem, &theta, steps, observations, options) {
+            return Ok(report);
+        }
+    }
+    let initial = starts.first().cloned().unwrap_or_else(|| vec![1.0; k]);
     let theta0: Vec<f64> = initial.iter().map(|v| v.ln()).collect();
     if !problem.value(&theta0).is_finite() {
         return Err(Error::FitFailed { model, reason: "the likelihood is not finite at the starting values".into() });
     }
-    // Newton from the starting values first: when they lie in the basin of
-    // the optimum (the usual case for these likelihoods) it converges in a
-    // few steps. Otherwise, or when it ends anywhere the information matrix
-    // is not positive definite, Nelder–Mead (derivative-free, and simply
-    // treating points where the likelihood is undefined as bad) finds the
-    // basin and Newton polishes from there.
-    let mut theta = theta0.clone();
-    let steps = newton_polish(&problem, &mut theta, 60, options.tolerance);
-    if let Ok(report) = conclude(model, names, neg_ll, &problem, &theta, steps, observations, options) {
-        return Ok(report);
-    }
+    // Newton from the starting values came first (above): when they lie in
+    // the basin of the optimum (the usual case for these likelihoods) it
+    // converges in a few steps. Otherwise, or when it ends anywhere the
+    // information matrix is not positive definite, Nelder–Mead
+    // (derivative-free, and simply treating points where the likelihood is
+    // undefined as bad) finds the basin and Newton polishes from there.
     let failed = |e: argmin::core::Error| Error::FitFailed { model, reason: format!("optimiser error: {e}") };
     let mut simplex = vec![theta0.clone()];
     for i in 0..k {
@@ -404,7 +416,7 @@ mod tests {
         let data = [0.5, 1.5, 2.0, 0.25, 0.75];
         let sum: f64 = data.iter().sum();
         let neg_ll = |p: &[f64]| -(data.len() as f64 * p[0].ln() - p[0] * sum);
-        let r = maximise("test", &["rate"], &neg_ll, &[1.0], 5.0, &FitOptions::new()).unwrap();
+        let r = maximise("test", &["rate"], &neg_ll, &[&[1.0]], 5.0, &FitOptions::new()).unwrap();
         assert!((r.parameters[0] - 5.0 / sum).abs() < 1e-6, "{r}");
         // Var(rate) = rate² / n.
         let expected_se = (5.0 / sum) / 5f64.sqrt();
@@ -422,7 +434,7 @@ mod tests {
             FitOptions::new().tolerance(f64::NAN),
             FitOptions::new().l2_penalty(-1.0),
         ] {
-            assert!(matches!(maximise("t", &["a"], &neg_ll, &[1.0], 1.0, &o), Err(Error::InvalidArgument { .. })));
+            assert!(matches!(maximise("t", &["a"], &neg_ll, &[&[1.0]], 1.0, &o), Err(Error::InvalidArgument { .. })));
         }
     }
 
@@ -430,7 +442,7 @@ mod tests {
     fn unbounded_likelihood_is_a_fit_failure() {
         // The "likelihood" grows without bound as the parameter goes to 0.
         let neg_ll = |p: &[f64]| p[0].ln();
-        let e = maximise("t", &["a"], &neg_ll, &[1.0], 1.0, &FitOptions::new().max_iterations(50)).unwrap_err();
+        let e = maximise("t", &["a"], &neg_ll, &[&[1.0]], 1.0, &FitOptions::new().max_iterations(50)).unwrap_err();
         assert!(matches!(e, Error::FitFailed { .. } | Error::NotIdentifiable { .. }), "{e}");
     }
 }

@@ -168,7 +168,8 @@ impl GammaGamma {
         let neg_ll = |par: &[f64]| {
             -x.iter().zip(&m).map(|(&xi, &mi)| row_log_likelihood(par[0], par[1], par[2], xi, mi)).sum::<f64>()
         };
-        let report = fit::maximise(MODEL, &["p", "q", "gamma"], &neg_ll, &[1.0, 1.0, mean_m], x.len() as f64, options)?;
+        let report =
+            fit::maximise(MODEL, &["p", "q", "gamma"], &neg_ll, &[&[1.0, 1.0, mean_m]], x.len() as f64, options)?;
         let par = &report.parameters;
         let mut model = GammaGamma::new(par[0], par[1], par[2])?;
         model.report = Some(report);

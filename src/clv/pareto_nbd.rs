@@ -100,7 +100,7 @@ impl ParetoNbd {
             MODEL,
             &["r", "alpha", "s", "beta"],
             &neg_ll,
-            &[1.0, start, 1.0, start],
+            &[&[1.0; 4], &[1.0, start, 1.0, start]],
             rows.customers,
             options,
         )?;

@@ -128,7 +128,7 @@ impl ShiftedBetaGeometric {
             }
             -ll
         };
-        let report = fit::maximise(MODEL, &["alpha", "beta"], &neg_ll, &[1.0, 1.0], survivors[0], options)?;
+        let report = fit::maximise(MODEL, &["alpha", "beta"], &neg_ll, &[&[1.0, 1.0]], survivors[0], options)?;
         let mut model = ShiftedBetaGeometric::new(report.parameters[0], report.parameters[1])?;
         model.report = Some(report);
         Ok(model)
