@@ -42,16 +42,7 @@ validated_serde!(BetaGeoBetaBinom);
 impl BetaGeoBetaBinom {
     /// A saved model loads only with this crate's format version and valid parameters.
     fn check_consistent(&self) -> Result<()> {
-        if self.format_version != super::MODEL_FORMAT_VERSION {
-            return Err(Error::InvalidArgument {
-                name: "saved model",
-                reason: format!(
-                    "format version {}, this build reads {}",
-                    self.format_version,
-                    super::MODEL_FORMAT_VERSION
-                ),
-            });
-        }
+        super::check_model_version(self.format_version)?;
         BetaGeoBetaBinom::new(self.alpha, self.beta, self.gamma, self.delta).map(|_| ())
     }
 }
@@ -62,14 +53,7 @@ impl BetaGeoBetaBinom {
     /// # Errors
     /// [`Error::InvalidArgument`] unless all four are finite and positive.
     pub fn new(alpha: f64, beta: f64, gamma: f64, delta: f64) -> Result<BetaGeoBetaBinom> {
-        for (name, v) in [("alpha", alpha), ("beta", beta), ("gamma", gamma), ("delta", delta)] {
-            if !(v.is_finite() && v > 0.0) {
-                return Err(Error::InvalidArgument {
-                    name: "BG/BB parameter",
-                    reason: format!("{name} = {v} must be finite and positive"),
-                });
-            }
-        }
+        super::check_parameters(MODEL, &[("alpha", alpha), ("beta", beta), ("gamma", gamma), ("delta", delta)])?;
         Ok(BetaGeoBetaBinom { format_version: super::MODEL_FORMAT_VERSION, alpha, beta, gamma, delta, report: None })
     }
 

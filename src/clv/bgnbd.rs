@@ -67,16 +67,7 @@ validated_serde!(BetaGeo);
 impl BetaGeo {
     /// A saved model loads only with this crate's format version and valid parameters.
     fn check_consistent(&self) -> Result<()> {
-        if self.format_version != super::MODEL_FORMAT_VERSION {
-            return Err(Error::InvalidArgument {
-                name: "saved model",
-                reason: format!(
-                    "format version {}, this build reads {}",
-                    self.format_version,
-                    super::MODEL_FORMAT_VERSION
-                ),
-            });
-        }
+        super::check_model_version(self.format_version)?;
         BetaGeo::with_variant(self.variant, self.r, self.alpha, self.a, self.b).map(|_| ())
     }
 }
@@ -108,14 +99,7 @@ impl BetaGeo {
     }
 
     fn with_variant(variant: BetaGeoVariant, r: f64, alpha: f64, a: f64, b: f64) -> Result<BetaGeo> {
-        for (name, v) in [("r", r), ("alpha", alpha), ("a", a), ("b", b)] {
-            if !(v.is_finite() && v > 0.0) {
-                return Err(Error::InvalidArgument {
-                    name: "BG/NBD parameter",
-                    reason: format!("{} {name} = {v} must be finite and positive", variant.name()),
-                });
-            }
-        }
+        super::check_parameters(variant.name(), &[("r", r), ("alpha", alpha), ("a", a), ("b", b)])?;
         Ok(BetaGeo { format_version: super::MODEL_FORMAT_VERSION, variant, r, alpha, a, b, report: None })
     }
 
@@ -363,14 +347,12 @@ impl BetaGeo {
     /// [`Error::InvalidArgument`] when the model was not fitted (no
     /// covariance) or the prediction fails near the estimates.
     pub fn standard_error(&self, prediction: impl Fn(&BetaGeo) -> Result<f64>) -> Result<f64> {
-        let report = self.report.as_ref().ok_or_else(|| Error::InvalidArgument {
-            name: "standard error",
-            reason: "the model has no fit report (it was not fitted)".into(),
-        })?;
         let variant = self.variant;
-        fit::delta_method(&report.parameters, &report.covariance, &|p: &[f64]| {
-            prediction(&BetaGeo::with_variant(variant, p[0], p[1], p[2], p[3])?)
-        })
+        fit::standard_error_of(
+            self.report.as_ref(),
+            |p| BetaGeo::with_variant(variant, p[0], p[1], p[2], p[3]),
+            prediction,
+        )
     }
 
     /// P(alive) for every customer of a summary.

@@ -368,6 +368,20 @@ pub(crate) fn delta_method(params: &[f64], covariance: &Array2<f64>, g: &dyn Fn(
     Ok(variance.sqrt())
 }
 
+/// Delta-method standard error of a prediction of a fitted model: `rebuild`
+/// makes the model from a parameter vector, `prediction` evaluates it.
+pub(crate) fn standard_error_of<M>(
+    report: Option<&FitReport>,
+    rebuild: impl Fn(&[f64]) -> Result<M>,
+    prediction: impl Fn(&M) -> Result<f64>,
+) -> Result<f64> {
+    let report = report.ok_or_else(|| Error::InvalidArgument {
+        name: "standard error",
+        reason: "the model has no fit report (it was not fitted)".into(),
+    })?;
+    delta_method(&report.parameters, &report.covariance, &|p: &[f64]| prediction(&rebuild(p)?))
+}
+
 /// Central-difference Hessian of `f` at `x` (row-major), relative steps.
 pub(crate) fn hessian(f: &dyn Fn(&[f64]) -> f64, x: &[f64]) -> Vec<f64> {
     let h: Vec<f64> = x.iter().map(|v| 1e-4 * v.abs().max(1e-8)).collect();

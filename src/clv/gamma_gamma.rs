@@ -69,16 +69,7 @@ validated_serde!(GammaGamma);
 impl GammaGamma {
     /// A saved model loads only with this crate's format version and valid parameters.
     fn check_consistent(&self) -> Result<()> {
-        if self.format_version != super::MODEL_FORMAT_VERSION {
-            return Err(Error::InvalidArgument {
-                name: "saved model",
-                reason: format!(
-                    "format version {}, this build reads {}",
-                    self.format_version,
-                    super::MODEL_FORMAT_VERSION
-                ),
-            });
-        }
+        super::check_model_version(self.format_version)?;
         GammaGamma::new(self.p, self.q, self.gamma).map(|_| ())
     }
 }
@@ -89,14 +80,7 @@ impl GammaGamma {
     /// # Errors
     /// [`Error::InvalidArgument`] unless all three are finite and positive.
     pub fn new(p: f64, q: f64, gamma: f64) -> Result<GammaGamma> {
-        for (name, v) in [("p", p), ("q", q), ("gamma", gamma)] {
-            if !(v.is_finite() && v > 0.0) {
-                return Err(Error::InvalidArgument {
-                    name: "Gamma-Gamma parameter",
-                    reason: format!("{name} = {v} must be finite and positive"),
-                });
-            }
-        }
+        super::check_parameters(MODEL, &[("p", p), ("q", q), ("gamma", gamma)])?;
         Ok(GammaGamma { format_version: super::MODEL_FORMAT_VERSION, p, q, gamma, report: None, data: None })
     }
 
@@ -198,13 +182,7 @@ impl GammaGamma {
     /// # Errors
     /// As [`crate::clv::BetaGeo::standard_error`].
     pub fn standard_error(&self, prediction: impl Fn(&GammaGamma) -> Result<f64>) -> Result<f64> {
-        let report = self.report.as_ref().ok_or_else(|| Error::InvalidArgument {
-            name: "standard error",
-            reason: "the model has no fit report (it was not fitted)".into(),
-        })?;
-        fit::delta_method(&report.parameters, &report.covariance, &|p: &[f64]| {
-            prediction(&GammaGamma::new(p[0], p[1], p[2])?)
-        })
+        fit::standard_error_of(self.report.as_ref(), |p| GammaGamma::new(p[0], p[1], p[2]), prediction)
     }
 
     /// The population mean spend per transaction, p γ / (q − 1).

@@ -13,6 +13,32 @@
 /// Version of the serialised form of the models; loading another version is an error.
 pub const MODEL_FORMAT_VERSION: u32 = 1;
 
+use crate::error::{Error, Result};
+
+/// Checks a saved model's format version.
+fn check_model_version(version: u32) -> Result<()> {
+    if version != MODEL_FORMAT_VERSION {
+        return Err(Error::InvalidArgument {
+            name: "saved model",
+            reason: format!("format version {version}, this build reads {MODEL_FORMAT_VERSION}"),
+        });
+    }
+    Ok(())
+}
+
+/// Checks that every named parameter is finite and positive.
+fn check_parameters(model: &'static str, parameters: &[(&str, f64)]) -> Result<()> {
+    for (name, v) in parameters {
+        if !(v.is_finite() && *v > 0.0) {
+            return Err(Error::InvalidArgument {
+                name: "model parameter",
+                reason: format!("{model} {name} = {v} must be finite and positive"),
+            });
+        }
+    }
+    Ok(())
+}
+
 mod fit;
 pub(crate) mod numerics;
 

@@ -43,16 +43,7 @@ validated_serde!(ParetoNbd);
 impl ParetoNbd {
     /// A saved model loads only with this crate's format version and valid parameters.
     fn check_consistent(&self) -> Result<()> {
-        if self.format_version != super::MODEL_FORMAT_VERSION {
-            return Err(Error::InvalidArgument {
-                name: "saved model",
-                reason: format!(
-                    "format version {}, this build reads {}",
-                    self.format_version,
-                    super::MODEL_FORMAT_VERSION
-                ),
-            });
-        }
+        super::check_model_version(self.format_version)?;
         ParetoNbd::new(self.r, self.alpha, self.s, self.beta).map(|_| ())
     }
 }
@@ -63,14 +54,7 @@ impl ParetoNbd {
     /// # Errors
     /// [`Error::InvalidArgument`] unless all four are finite and positive.
     pub fn new(r: f64, alpha: f64, s: f64, beta: f64) -> Result<ParetoNbd> {
-        for (name, v) in [("r", r), ("alpha", alpha), ("s", s), ("beta", beta)] {
-            if !(v.is_finite() && v > 0.0) {
-                return Err(Error::InvalidArgument {
-                    name: "Pareto/NBD parameter",
-                    reason: format!("{name} = {v} must be finite and positive"),
-                });
-            }
-        }
+        super::check_parameters(MODEL, &[("r", r), ("alpha", alpha), ("s", s), ("beta", beta)])?;
         Ok(ParetoNbd { format_version: super::MODEL_FORMAT_VERSION, r, alpha, s, beta, report: None })
     }
 
@@ -212,13 +196,7 @@ impl ParetoNbd {
     /// # Errors
     /// As [`crate::clv::BetaGeo::standard_error`].
     pub fn standard_error(&self, prediction: impl Fn(&ParetoNbd) -> Result<f64>) -> Result<f64> {
-        let report = self.report.as_ref().ok_or_else(|| Error::InvalidArgument {
-            name: "standard error",
-            reason: "the model has no fit report (it was not fitted)".into(),
-        })?;
-        fit::delta_method(&report.parameters, &report.covariance, &|p: &[f64]| {
-            prediction(&ParetoNbd::new(p[0], p[1], p[2], p[3])?)
-        })
+        fit::standard_error_of(self.report.as_ref(), |p| ParetoNbd::new(p[0], p[1], p[2], p[3]), prediction)
     }
 
     /// P(alive) for every customer of a summary.

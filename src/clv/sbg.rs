@@ -41,16 +41,7 @@ validated_serde!(ShiftedBetaGeometric);
 impl ShiftedBetaGeometric {
     /// A saved model loads only with this crate's format version and valid parameters.
     fn check_consistent(&self) -> Result<()> {
-        if self.format_version != super::MODEL_FORMAT_VERSION {
-            return Err(Error::InvalidArgument {
-                name: "saved model",
-                reason: format!(
-                    "format version {}, this build reads {}",
-                    self.format_version,
-                    super::MODEL_FORMAT_VERSION
-                ),
-            });
-        }
+        super::check_model_version(self.format_version)?;
         ShiftedBetaGeometric::new(self.alpha, self.beta).map(|_| ())
     }
 }
@@ -61,14 +52,7 @@ impl ShiftedBetaGeometric {
     /// # Errors
     /// [`Error::InvalidArgument`] unless both are finite and positive.
     pub fn new(alpha: f64, beta: f64) -> Result<ShiftedBetaGeometric> {
-        for (name, v) in [("alpha", alpha), ("beta", beta)] {
-            if !(v.is_finite() && v > 0.0) {
-                return Err(Error::InvalidArgument {
-                    name: "sBG parameter",
-                    reason: format!("{name} = {v} must be finite and positive"),
-                });
-            }
-        }
+        super::check_parameters(MODEL, &[("alpha", alpha), ("beta", beta)])?;
         Ok(ShiftedBetaGeometric { format_version: super::MODEL_FORMAT_VERSION, alpha, beta, report: None })
     }
 
