@@ -144,6 +144,27 @@ impl BetaGeoBetaBinom {
         Ok((alive - row_log_likelihood(&self.array(), frequency, recency, opportunities)).exp())
     }
 
+    /// Probability of no transaction in the next `horizon` opportunities:
+    /// L(x, t_x, n + horizon) / L(x, t_x, n) (the likelihood of the longer
+    /// pattern is that of the same transactions followed by none).
+    ///
+    /// # Errors
+    /// As [`BetaGeoBetaBinom::probability_alive`], plus a negative or fractional horizon.
+    pub fn probability_no_transaction(
+        &self,
+        horizon: f64,
+        frequency: f64,
+        recency: f64,
+        opportunities: f64,
+    ) -> Result<f64> {
+        check_count(horizon)?;
+        check_row(0, frequency, recency, opportunities)?;
+        check_row(0, frequency, recency, opportunities + horizon)?;
+        let now = row_log_likelihood(&self.array(), frequency, recency, opportunities);
+        let later = row_log_likelihood(&self.array(), frequency, recency, opportunities + horizon);
+        Ok((later - now).exp().min(1.0))
+    }
+
     /// Expected transactions of a new customer over the first `n` opportunities:
     /// α/(α+β) · δ/(γ−1) · [1 − Γ(γ+δ)Γ(1+δ+n) / (Γ(γ+δ+n)Γ(1+δ))].
     ///
@@ -325,6 +346,22 @@ mod tests {
             assert!((dert - direct).abs() < 1e-9, "({x}, {t_x}, {n}): {dert} vs {direct}");
         }
         assert!(m.discounted_expected_residual_transactions(0.0, 1.0, 1.0, 6.0).is_err());
+    }
+
+    #[test]
+    fn no_transaction_probability_agrees_with_the_posterior() {
+        // P(no transaction in the next opportunity) = 1 − P(transaction there),
+        // and P(transaction at n+1) is the k = 1 term of the DERT sum.
+        let m = BetaGeoBetaBinom::new(1.2035, 0.7498, 0.6568, 2.7839).unwrap();
+        let (a, b, g, d) = m.parameters();
+        let (x, t_x, n) = (3.0, 4.0, 6.0);
+        let ll = row_log_likelihood(&m.array(), x, t_x, n);
+        let transact =
+            (ln_beta(a + x + 1.0, b + n - x) - ln_beta(a, b) + ln_beta(g, d + n + 1.0) - ln_beta(g, d) - ll).exp();
+        let none = m.probability_no_transaction(1.0, x, t_x, n).unwrap();
+        assert!((none - (1.0 - transact)).abs() < 1e-12, "{none} vs {}", 1.0 - transact);
+        assert_eq!(m.probability_no_transaction(0.0, x, t_x, n).unwrap(), 1.0);
+        assert!(m.probability_no_transaction(1.5, x, t_x, n).is_err());
     }
 
     fn binomial(n: u32, k: u32) -> f64 {

@@ -539,6 +539,10 @@ mod tests {
         let p = m.probability_no_purchase(39.0, 2.0, 30.43, 38.86).unwrap();
         let alive = m.probability_alive(2.0, 30.43, 38.86).unwrap();
         assert!(p > 1.0 - alive && p < 1.0, "{p}");
+        // It is also the likelihood ratio L(x, t_x, T + t) / L(x, t_x, T).
+        let ratio =
+            (m.log_likelihood(2.0, 30.43, 38.86 + 39.0).unwrap() - m.log_likelihood(2.0, 30.43, 38.86).unwrap()).exp();
+        assert!((p - ratio).abs() < 1e-12, "{p} vs {ratio}");
         // Longer windows leave less room for no purchase.
         assert!(m.probability_no_purchase(78.0, 2.0, 30.43, 38.86).unwrap() < p);
     }

@@ -132,6 +132,22 @@ impl ParetoNbd {
         Ok(1.0 / (1.0 + log_odds.exp()))
     }
 
+    /// Probability that a customer with (x, t_x, T) makes no purchase in the
+    /// next `t`. The likelihood of (x, t_x, T + t) is the probability of the
+    /// same purchases followed by none up to T + t, so this is the ratio
+    /// L(x, t_x, T + t) / L(x, t_x, T).
+    ///
+    /// # Errors
+    /// As [`ParetoNbd::probability_alive`], plus a bad horizon.
+    pub fn probability_no_purchase(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
+        check_horizon(t)?;
+        data::check_row(MODEL, 0, x, t_x, age)?;
+        let now = row_log_likelihood(&self.array(), x, t_x, age);
+        let later = row_log_likelihood(&self.array(), x, t_x, age + t);
+        let p = (later - now).exp();
+        if p.is_finite() { Ok(p.min(1.0)) } else { Err(series_failure()) }
+    }
+
     /// P(alive) a time `t` after the end of the observation, with no
     /// information about that interval: P(alive now) · ((β+T)/(β+T+t))^s
     /// (given alive now, the drop-out rate's posterior is Gamma(s, β+T)).
@@ -320,6 +336,34 @@ mod tests {
             assert!((got / expected - 1.0).abs() < 1e-7, "({x}, {t_x}, {age}): {got} vs {expected}");
         }
         assert!(m.discounted_expected_residual_transactions(0.0, 1.0, 1.0, 2.0).is_err());
+    }
+
+    #[test]
+    fn no_purchase_probability_matches_monte_carlo() {
+        use rand::SeedableRng;
+        use rand_distr::{Distribution, Gamma};
+        // Given alive at T: λ ~ Gamma(r+x, α+T), μ ~ Gamma(s, β+T), independent;
+        // no purchase in (T, T+t] = e^-(λ+μ)t + μ/(λ+μ) (1 − e^-(λ+μ)t).
+        let m = published();
+        let (r, alpha, s, beta) = m.parameters();
+        let (x, t_x, age, t) = (3.0, 20.0, 39.0, 26.0);
+        let lambda = Gamma::new(r + x, 1.0 / (alpha + age)).unwrap();
+        let mu = Gamma::new(s, 1.0 / (beta + age)).unwrap();
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(11);
+        let n = 400_000;
+        let mc: f64 = (0..n)
+            .map(|_| {
+                let (l, u): (f64, f64) = (lambda.sample(&mut rng), mu.sample(&mut rng));
+                let e = (-(l + u) * t).exp();
+                e + u / (l + u) * (1.0 - e)
+            })
+            .sum::<f64>()
+            / f64::from(n);
+        let alive = m.probability_alive(x, t_x, age).unwrap();
+        let expected = 1.0 - alive + alive * mc;
+        let got = m.probability_no_purchase(t, x, t_x, age).unwrap();
+        assert!((got - expected).abs() < 2e-3, "{got} vs {expected}");
+        assert!((m.probability_no_purchase(0.0, x, t_x, age).unwrap() - 1.0).abs() < 1e-12);
     }
 
     #[test]

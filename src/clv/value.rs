@@ -9,8 +9,9 @@ use crate::error::{Error, Result};
 use crate::summary::PurchaseSummary;
 use crate::time::TimeUnit;
 
-/// What CLV needs from a purchase model: P(alive) and conditional expected
-/// purchases. Implemented by [`BetaGeo`] (both variants) and [`ParetoNbd`].
+/// What CLV and churn scoring need from a purchase model: P(alive),
+/// conditional expected purchases, P(no purchase in the next t).
+/// Implemented by [`BetaGeo`] (both variants) and [`ParetoNbd`].
 pub trait PurchaseModel {
     /// The model's name, for reports.
     fn name(&self) -> &'static str;
@@ -24,6 +25,11 @@ pub trait PurchaseModel {
     /// # Errors
     /// As the model's own method.
     fn conditional_expected_purchases(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64>;
+    /// Probability of no purchase in the next `t`.
+    ///
+    /// # Errors
+    /// As the model's own method.
+    fn probability_no_purchase(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64>;
     /// Expected purchases of a new customer over a period of length `t`.
     ///
     /// # Errors
@@ -51,6 +57,9 @@ impl PurchaseModel for BetaGeo {
     fn conditional_expected_purchases(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
         BetaGeo::conditional_expected_purchases(self, t, x, t_x, age)
     }
+    fn probability_no_purchase(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
+        BetaGeo::probability_no_purchase(self, t, x, t_x, age)
+    }
     fn expected_purchases_new_customer(&self, t: f64) -> Result<f64> {
         BetaGeo::expected_purchases_new_customer(self, t)
     }
@@ -75,6 +84,9 @@ impl PurchaseModel for ParetoNbd {
     }
     fn conditional_expected_purchases(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
         ParetoNbd::conditional_expected_purchases(self, t, x, t_x, age)
+    }
+    fn probability_no_purchase(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
+        ParetoNbd::probability_no_purchase(self, t, x, t_x, age)
     }
     fn expected_purchases_new_customer(&self, t: f64) -> Result<f64> {
         ParetoNbd::expected_purchases_new_customer(self, t)
