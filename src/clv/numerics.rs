@@ -36,18 +36,22 @@ pub(crate) fn hyp2f1_positive(a: f64, b: f64, c: f64, z: f64) -> Option<f64> {
     }
     let mut term = 1.0f64;
     let mut sum = 1.0f64;
+    // ratio = t_{k+1} / t_k, computed once per term and used both to step and
+    // to bound the tail.
+    let mut ratio = a * b / c * z;
     for k in 0..100_000u32 {
-        let k = f64::from(k);
-        term *= (a + k) * (b + k) / ((c + k) * (k + 1.0)) * z;
+        term *= ratio;
         sum += term;
         if !sum.is_finite() {
             return None;
         }
+        let k1 = f64::from(k) + 1.0;
+        ratio = (a + k1) * (b + k1) / ((c + k1) * (k1 + 1.0)) * z;
         // The ratio of consecutive terms tends to z monotonically (from above
         // or below), so every later ratio is at most max(current ratio, z)
         // and the tail is bounded by a geometric series with that ratio.
-        let ratio = ((a + k + 1.0) * (b + k + 1.0) / ((c + k + 1.0) * (k + 2.0)) * z).max(z);
-        if ratio < 1.0 && term * ratio / (1.0 - ratio) <= sum * 1e-17 {
+        let bound = ratio.max(z);
+        if bound < 1.0 && term * bound / (1.0 - bound) <= sum * 1e-17 {
             return Some(sum);
         }
     }
