@@ -107,6 +107,9 @@ fn bgbb_reproduces_the_published_donations_fit() {
         assert!(close(got, expected, 1e-3), "{report}");
     }
     assert!((report.log_likelihood - -33225.58).abs() < 0.01, "{report}");
+    let p = m.probability_alive(3.0, 4.0, 6.0).unwrap();
+    let se = m.standard_error(|b| b.probability_alive(3.0, 4.0, 6.0)).unwrap();
+    assert!(se > 0.0 && se < 0.1 * p, "P(alive) {p} ± {se}");
 }
 
 #[test]

@@ -123,6 +123,15 @@ impl BetaGeoBetaBinom {
         self.report.as_ref()
     }
 
+    /// Delta-method standard error of any prediction of this fitted model
+    /// (see [`crate::clv::BetaGeo::standard_error`]).
+    ///
+    /// # Errors
+    /// As [`crate::clv::BetaGeo::standard_error`].
+    pub fn standard_error(&self, prediction: impl Fn(&BetaGeoBetaBinom) -> Result<f64>) -> Result<f64> {
+        fit::standard_error_of(self.report.as_ref(), |p| BetaGeoBetaBinom::new(p[0], p[1], p[2], p[3]), prediction)
+    }
+
     /// One pattern's log-likelihood.
     ///
     /// # Errors

@@ -128,6 +128,25 @@ impl ShiftedBetaGeometric {
         self.report.as_ref()
     }
 
+    /// Delta-method standard error of any prediction of this fitted model
+    /// (see [`crate::clv::BetaGeo::standard_error`]).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::ShiftedBetaGeometric;
+    ///
+    /// let model = ShiftedBetaGeometric::fit_survivors(&[1000.0, 631.0, 468.0, 382.0, 326.0, 289.0, 262.0, 241.0])?;
+    /// let s12 = model.survival(12.0)?;
+    /// let se = model.standard_error(|m| m.survival(12.0))?;
+    /// assert!(se > 0.0 && se < s12);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`crate::clv::BetaGeo::standard_error`].
+    pub fn standard_error(&self, prediction: impl Fn(&ShiftedBetaGeometric) -> Result<f64>) -> Result<f64> {
+        fit::standard_error_of(self.report.as_ref(), |p| ShiftedBetaGeometric::new(p[0], p[1]), prediction)
+    }
+
     /// Share of the cohort still active after `t` periods: S(t) = B(α, β+t)/B(α, β).
     ///
     /// # Errors
