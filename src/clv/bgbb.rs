@@ -174,6 +174,29 @@ impl BetaGeoBetaBinom {
         Ok((later - now).exp().min(1.0))
     }
 
+    /// P(X(n) = x): probability that a new customer makes exactly `x`
+    /// transactions in the first `n` opportunities (Fader, Hardie & Shang
+    /// 2010): alive throughout, or dropping out after opportunity i ≥ x.
+    ///
+    /// # Errors
+    /// Never for valid parameters (kept fallible for symmetry).
+    pub fn probability_of_transactions(&self, n: u32, x: u32) -> Result<f64> {
+        if x > n {
+            return Ok(0.0);
+        }
+        let (a, b, g, d) = self.parameters();
+        let xf = f64::from(x);
+        let ln_choose = |m: f64, k: f64| ln_gamma(m + 1.0) - ln_gamma(k + 1.0) - ln_gamma(m - k + 1.0);
+        let base = ln_beta(a, b) + ln_beta(g, d);
+        let nf = f64::from(n);
+        let mut total = (ln_choose(nf, xf) + ln_beta(a + xf, b + nf - xf) + ln_beta(g, d + nf) - base).exp();
+        for i in x..n {
+            let i = f64::from(i);
+            total += (ln_choose(i, xf) + ln_beta(a + xf, b + i - xf) + ln_beta(g + 1.0, d + i) - base).exp();
+        }
+        finite(total)
+    }
+
     /// Expected transactions of a new customer over the first `n` opportunities:
     /// α/(α+β) · δ/(γ−1) · [1 − Γ(γ+δ)Γ(1+δ+n) / (Γ(γ+δ+n)Γ(1+δ))].
     ///
@@ -371,6 +394,20 @@ mod tests {
         assert!((none - (1.0 - transact)).abs() < 1e-12, "{none} vs {}", 1.0 - transact);
         assert_eq!(m.probability_no_transaction(0.0, x, t_x, n).unwrap(), 1.0);
         assert!(m.probability_no_transaction(1.5, x, t_x, n).is_err());
+    }
+
+    #[test]
+    fn transaction_count_distribution_sums_to_one_and_to_the_mean() {
+        let m = BetaGeoBetaBinom::new(1.2035, 0.7498, 0.6568, 2.7839).unwrap();
+        for n in [1u32, 6, 20] {
+            let probs: Vec<f64> = (0..=n).map(|x| m.probability_of_transactions(n, x).unwrap()).collect();
+            let total: f64 = probs.iter().sum();
+            let mean: f64 = probs.iter().enumerate().map(|(x, p)| x as f64 * p).sum();
+            assert!((total - 1.0).abs() < 1e-12, "n={n}: {total}");
+            let expected = m.expected_transactions_new_customer(f64::from(n)).unwrap();
+            assert!((mean - expected).abs() < 1e-10, "n={n}: {mean} vs {expected}");
+        }
+        assert_eq!(m.probability_of_transactions(3, 4).unwrap(), 0.0);
     }
 
     fn binomial(n: u32, k: u32) -> f64 {
