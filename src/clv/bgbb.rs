@@ -15,6 +15,10 @@ use crate::error::{Error, Result};
 
 const MODEL: &str = "BG/BB";
 
+/// The most opportunities a pattern may have: the likelihood sums over the
+/// opportunities after the last transaction, so this bounds its cost.
+pub const MAX_OPPORTUNITIES: f64 = 100_000.0;
+
 /// A BG/BB model with parameters `alpha`, `beta` (transaction) and `gamma`,
 /// `delta` (drop-out).
 ///
@@ -275,6 +279,9 @@ fn check_row(row: usize, x: f64, t_x: f64, n: f64) -> Result<()> {
             return Err(bad(format!("x {x}, t_x {t_x}, n {n} must be whole numbers ≥ 0")));
         }
     }
+    if n > MAX_OPPORTUNITIES {
+        return Err(bad(format!("{n} opportunities: at most {MAX_OPPORTUNITIES} are supported")));
+    }
     if x > t_x || t_x > n || (x == 0.0) != (t_x == 0.0) {
         return Err(bad(format!("need 0 ≤ x ≤ t_x ≤ n, and t_x = 0 exactly when x = 0 (x {x}, t_x {t_x}, n {n})")));
     }
@@ -421,6 +428,7 @@ mod tests {
         assert!(m.probability_alive(1.0, 7.0, 6.0).is_err()); // t_x > n
         assert!(m.probability_alive(0.0, 2.0, 6.0).is_err());
         assert!(m.probability_alive(1.5, 2.0, 6.0).is_err());
+        assert!(m.probability_alive(1.0, 1.0, 1e15).is_err()); // would sum 10^15 terms
         assert!(BetaGeoBetaBinom::new(1.0, 0.0, 1.0, 1.0).is_err());
     }
 }

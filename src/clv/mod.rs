@@ -52,7 +52,7 @@ mod bgbb;
 mod gamma_gamma;
 mod sbg;
 
-pub use bgbb::BetaGeoBetaBinom;
+pub use bgbb::{BetaGeoBetaBinom, MAX_OPPORTUNITIES};
 pub use gamma_gamma::{GammaGamma, MATERIAL_CORRELATION, SpendData};
 pub use sbg::ShiftedBetaGeometric;
 mod pareto_nbd;

@@ -133,8 +133,11 @@ impl GammaGamma {
         let mut g = rng(seed);
         let mut out = Array1::zeros(frequency.len());
         for (i, &x) in frequency.iter().enumerate() {
-            if !(x.is_finite() && x >= 0.0 && x.fract() == 0.0) {
-                return Err(Error::InvalidArgument { name: "simulation", reason: format!("frequency {x}") });
+            if !(x.is_finite() && (0.0..=1e7).contains(&x) && x.fract() == 0.0) {
+                return Err(Error::InvalidArgument {
+                    name: "simulation",
+                    reason: format!("frequency {x} must be a whole number in 0..=10^7"),
+                });
             }
             if x == 0.0 {
                 continue;

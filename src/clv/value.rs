@@ -179,8 +179,8 @@ impl<'a> Clv<'a> {
 
     fn validate(&self) -> Result<()> {
         let bad = |reason: String| Err(Error::InvalidArgument { name: "CLV settings", reason });
-        if self.horizon == 0 {
-            return bad("the horizon must be at least one period".into());
+        if self.horizon == 0 || self.horizon > 100_000 {
+            return bad(format!("the horizon must be 1..=100000 periods, got {}", self.horizon));
         }
         if !(self.periods_per_year.is_finite() && self.periods_per_year > 0.0) {
             return bad(format!("periods per year {} must be positive", self.periods_per_year));
@@ -279,6 +279,7 @@ mod tests {
         let p = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259).unwrap();
         let g = GammaGamma::new(6.2488, 3.7446, 15.4477).unwrap();
         assert!(Clv::new(&p, &g).horizon(0).customer(1.0, 1.0, 2.0, 3.0).is_err());
+        assert!(Clv::new(&p, &g).horizon(u32::MAX).customer(1.0, 1.0, 2.0, 3.0).is_err());
         assert!(Clv::new(&p, &g).margin(-1.0).customer(1.0, 1.0, 2.0, 3.0).is_err());
         assert!(Clv::new(&p, &g).annual_discount_rate(f64::NAN).customer(1.0, 1.0, 2.0, 3.0).is_err());
         let q_below_one = GammaGamma::new(6.0, 0.9, 15.0).unwrap();
