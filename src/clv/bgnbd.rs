@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{self, RepeatRows};
 use super::fit::{self, FitOptions, FitReport};
-use super::numerics::{hyp2f1_positive, ln_gamma, log_add_exp};
+use super::numerics::{digamma, hyp2f1_positive, ln_gamma, log_add_exp};
 use crate::error::{Error, Result};
 use crate::summary::PurchaseSummary;
 
@@ -163,10 +163,14 @@ impl BetaGeo {
         let rows = data::group(model_name, frequency, recency, age)?;
         let mean_t = rows.t.iter().zip(&rows.weight).map(|(t, w)| t * w).sum::<f64>() / rows.customers;
         let neg_ll = |p: &[f64]| -total_log_likelihood(variant, &rows, p[0], p[1], p[2], p[3]);
-        let report = fit::maximise(
+        let neg_gradient = |p: &[f64]| -> Vec<f64> {
+            total_gradient(variant, &rows, p[0], p[1], p[2], p[3]).iter().map(|g| -g).collect()
+        };
+        let report = fit::maximise_with_gradient(
             model_name,
             &["r", "alpha", "a", "b"],
             &neg_ll,
+            Some(&neg_gradient),
             &[&[1.0; 4], &[1.0, mean_t.max(1e-3), 1.0, 1.0]],
             rows.customers,
             options,
@@ -445,6 +449,43 @@ fn total_log_likelihood(variant: BetaGeoVariant, rows: &RepeatRows, r: f64, alph
     sum
 }
 
+/// Gradient of the total log-likelihood with respect to (r, α, a, b),
+/// with the ψ terms computed once per distinct x (rows are sorted by x).
+fn total_gradient(variant: BetaGeoVariant, rows: &RepeatRows, r: f64, alpha: f64, a: f64, b: f64) -> [f64; 4] {
+    let m = if variant == BetaGeoVariant::Modified { 1.0 } else { 0.0 };
+    let (ln_alpha, psi_r, psi_ab) = (alpha.ln(), digamma(r), digamma(a + b));
+    let mut g = [0.0; 4];
+    let mut current_x = f64::NAN;
+    let (mut x_dr, mut x_da, mut x_db, mut ln_odds_base) = (0.0, 0.0, 0.0, 0.0);
+    for i in 0..rows.x.len() {
+        let x = rows.x[i];
+        if x != current_x {
+            current_x = x;
+            let psi_abx = digamma(a + b + x + m);
+            x_dr = digamma(r + x) - psi_r + ln_alpha;
+            x_da = psi_ab - psi_abx;
+            x_db = psi_ab + digamma(b + x + m) - digamma(b) - psi_abx;
+            ln_odds_base = a.ln() - (b + x + m - 1.0).ln();
+        }
+        let w = rows.weight[i];
+        let (ln_t, ln_tx) = ((alpha + rows.t[i]).ln(), (alpha + rows.t_x[i]).ln());
+        let a3 = -(r + x) * ln_t;
+        // The share of the drop-out term in the bracket: e^A4 / (e^A3 + e^A4).
+        let share = if x > 0.0 || variant == BetaGeoVariant::Modified {
+            let a4 = ln_odds_base - (r + x) * ln_tx;
+            1.0 / (1.0 + (a3 - a4).exp())
+        } else {
+            0.0
+        };
+        let stay = 1.0 - share;
+        g[0] += w * (x_dr - stay * ln_t - share * ln_tx);
+        g[1] += w * (r / alpha - stay * (r + x) / (alpha + rows.t[i]) - share * (r + x) / (alpha + rows.t_x[i]));
+        g[2] += w * (x_da + share / a);
+        g[3] += w * (x_db - share / (b + x + m - 1.0));
+    }
+    g
+}
+
 #[cfg(test)]
 #[allow(clippy::excessive_precision)] // reference values quoted with all their digits
 mod tests {
@@ -557,6 +598,32 @@ mod tests {
         assert!(serde_json::from_str::<BetaGeo>(&negative).is_err());
         let future = json.replacen("\"format_version\":1", "\"format_version\":9", 1);
         assert!(serde_json::from_str::<BetaGeo>(&future).is_err());
+    }
+
+    #[test]
+    fn analytic_gradient_matches_finite_differences() {
+        let x = Array1::from(vec![0.0, 0.0, 1.0, 3.0, 3.0, 7.0, 26.0]);
+        let t_x = Array1::from(vec![0.0, 0.0, 2.5, 10.0, 10.0, 30.0, 30.857]);
+        let t = Array1::from(vec![20.0, 25.0, 30.0, 30.0, 30.0, 31.0, 31.0]);
+        let rows = data::group(MODEL, x.view(), t_x.view(), t.view()).unwrap();
+        let p = [0.3, 4.0, 0.8, 2.4];
+        for variant in [BetaGeoVariant::Classic, BetaGeoVariant::Modified] {
+            let g = total_gradient(variant, &rows, p[0], p[1], p[2], p[3]);
+            for i in 0..4 {
+                let h = 1e-6 * p[i];
+                let (mut up, mut down) = (p, p);
+                up[i] += h;
+                down[i] -= h;
+                let numeric = (total_log_likelihood(variant, &rows, up[0], up[1], up[2], up[3])
+                    - total_log_likelihood(variant, &rows, down[0], down[1], down[2], down[3]))
+                    / (2.0 * h);
+                assert!(
+                    (g[i] - numeric).abs() < 1e-6 * numeric.abs().max(1.0),
+                    "{variant:?} {i}: {} vs {numeric}",
+                    g[i]
+                );
+            }
+        }
     }
 
     #[test]

@@ -141,8 +141,13 @@ impl fmt::Display for FitReport {
 
 /// The problem handed to argmin: the (penalised) negative log-likelihood of
 /// the log-parameters, with a central-difference gradient.
+/// The gradient of a negative log-likelihood in the natural parameters.
+pub(crate) type NaturalGradient<'a> = &'a dyn Fn(&[f64]) -> Vec<f64>;
+
 struct LogSpaceProblem<'a> {
     neg_ll: &'a dyn Fn(&[f64]) -> f64,
+    /// The gradient of `neg_ll` in the natural parameters, when the model has one.
+    gradient: Option<NaturalGradient<'a>>,
     l2: f64,
 }
 
@@ -154,7 +159,32 @@ impl LogSpaceProblem<'_> {
         if v.is_finite() { v } else { f64::INFINITY }
     }
 
+    /// Gradient of the penalised objective with respect to the log-parameters.
     fn gradient_at(&self, theta: &[f64]) -> Vec<f64> {
+        if let Some(natural_gradient) = self.gradient {
+            let natural: Vec<f64> = theta.iter().map(|t| t.exp()).collect();
+            let g = natural_gradient(&natural);
+            // Chain rule: ∂f/∂θ = ∂f/∂p · p, plus the penalty's 2 λ p · p.
+            let chained: Vec<f64> = g.iter().zip(&natural).map(|(gi, p)| (gi + 2.0 * self.l2 * p) * p).collect();
+            if chained.len() == theta.len() && chained.iter().all(|v| v.is_finite()) {
+                return chained;
+            }
+        }
+        self.numerical_gradient(theta)
+    }
+
+    /// Hessian of the penalised objective in the log-parameters: central
+    /// differences of the analytic gradient when there is one (2k gradient
+    /// evaluations), else of the objective itself.
+    fn hessian_at(&self, theta: &[f64]) -> Vec<f64> {
+        let k = theta.len();
+        if self.gradient.is_some() {
+            return hessian_from_gradient(&|t: &[f64]| self.gradient_at(t), theta, &vec![1e-5; k]);
+        }
+        hessian_with_steps(&|t: &[f64]| self.value(t), theta, &vec![1e-4; k])
+    }
+
+    fn numerical_gradient(&self, theta: &[f64]) -> Vec<f64> {
         let mut g = vec![0.0; theta.len()];
         let mut probe = theta.to_vec();
         for i in 0..theta.len() {
@@ -192,13 +222,28 @@ pub(crate) fn maximise(
     observations: f64,
     options: &FitOptions,
 ) -> Result<FitReport> {
+    maximise_with_gradient(model, names, neg_ll, None, default_starts, observations, options)
+}
+
+/// [`maximise`] with the analytic gradient of `neg_ll` in the natural
+/// parameters, which makes each Newton step cost 2k + 1 gradient
+/// evaluations instead of ~2k² likelihood evaluations.
+pub(crate) fn maximise_with_gradient(
+    model: &'static str,
+    names: &[&str],
+    neg_ll: &dyn Fn(&[f64]) -> f64,
+    gradient: Option<NaturalGradient<'_>>,
+    default_starts: &[&[f64]],
+    observations: f64,
+    options: &FitOptions,
+) -> Result<FitReport> {
     let k = names.len();
     options.validate(model, k)?;
     let starts: Vec<Vec<f64>> = match &options.initial {
         Some(init) => vec![init.clone()],
         None => default_starts.iter().map(|s| s.to_vec()).collect(),
     };
-    let problem = LogSpaceProblem { neg_ll, l2: options.l2_penalty };
+    let problem = LogSpaceProblem { neg_ll, gradient, l2: options.l2_penalty };
     let mut steps = 0;
     for start in &starts {
         let mut theta: Vec<f64> = start.iter().map(|v| v.ln()).collect();
@@ -229,7 +274,7 @@ pub(crate) fn maximise(
         simplex.push(vertex);
     }
     let solver = NelderMead::new(simplex).with_sd_tolerance(1e-5).map_err(failed)?;
-    let run = Executor::new(LogSpaceProblem { neg_ll, l2: options.l2_penalty }, solver)
+    let run = Executor::new(LogSpaceProblem { neg_ll, gradient, l2: options.l2_penalty }, solver)
         .configure(|state| state.max_iters(options.max_iterations))
         .run()
         .map_err(failed)?;
@@ -267,8 +312,19 @@ fn conclude(
             ),
         });
     }
-    let penalised = |p: &[f64]| neg_ll(p) + options.l2_penalty * p.iter().map(|v| v * v).sum::<f64>();
-    let hessian = hessian(&penalised, &natural);
+    let hessian = match problem.gradient {
+        Some(g) => {
+            let penalised_gradient = |p: &[f64]| -> Vec<f64> {
+                g(p).iter().zip(p).map(|(gi, pi)| gi + 2.0 * options.l2_penalty * pi).collect()
+            };
+            let steps: Vec<f64> = natural.iter().map(|v| 1e-5 * v.abs().max(1e-8)).collect();
+            hessian_from_gradient(&penalised_gradient, &natural, &steps)
+        }
+        None => {
+            let penalised = |p: &[f64]| neg_ll(p) + options.l2_penalty * p.iter().map(|v| v * v).sum::<f64>();
+            hessian(&penalised, &natural)
+        }
+    };
     let covariance =
         invert(&hessian, k).filter(|c| (0..k).all(|i| c[i * k + i] > 0.0)).ok_or_else(|| Error::NotIdentifiable {
             model,
@@ -301,13 +357,12 @@ fn newton_polish(problem: &LogSpaceProblem<'_>, theta: &mut Vec<f64>, max_steps:
     let k = theta.len();
     let mut steps = 0;
     let mut current = problem.value(theta);
-    let steps_abs: Vec<f64> = vec![1e-4; k];
     while steps < max_steps {
         let g = problem.gradient_at(theta);
         if g.iter().fold(0.0f64, |m, v| m.max(v.abs())) <= tolerance * current.abs().max(1.0) {
             break;
         }
-        let h = hessian_with_steps(&|t: &[f64]| problem.value(t), theta, &steps_abs);
+        let h = problem.hessian_at(theta);
         // Newton direction when the Hessian is positive definite, else steepest descent.
         let direction: Vec<f64> = match invert(&h, k).filter(|inv| (0..k).all(|i| inv[i * k + i] > 0.0)) {
             Some(inv) => (0..k).map(|i| -(0..k).map(|j| inv[i * k + j] * g[j]).sum::<f64>()).collect(),
@@ -386,6 +441,31 @@ pub(crate) fn standard_error_of<M>(
 pub(crate) fn hessian(f: &dyn Fn(&[f64]) -> f64, x: &[f64]) -> Vec<f64> {
     let h: Vec<f64> = x.iter().map(|v| 1e-4 * v.abs().max(1e-8)).collect();
     hessian_with_steps(f, x, &h)
+}
+
+/// Hessian from central differences of a gradient, symmetrised.
+fn hessian_from_gradient(gradient: &dyn Fn(&[f64]) -> Vec<f64>, x: &[f64], h: &[f64]) -> Vec<f64> {
+    let k = x.len();
+    let mut out = vec![0.0; k * k];
+    let mut p = x.to_vec();
+    for i in 0..k {
+        p[i] = x[i] + h[i];
+        let up = gradient(&p);
+        p[i] = x[i] - h[i];
+        let down = gradient(&p);
+        p[i] = x[i];
+        for j in 0..k {
+            out[i * k + j] = (up[j] - down[j]) / (2.0 * h[i]);
+        }
+    }
+    for i in 0..k {
+        for j in 0..i {
+            let v = 0.5 * (out[i * k + j] + out[j * k + i]);
+            out[i * k + j] = v;
+            out[j * k + i] = v;
+        }
+    }
+    out
 }
 
 /// Central-difference Hessian of `f` at `x` with steps `h`.

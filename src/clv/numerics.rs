@@ -7,6 +7,12 @@ pub(crate) fn ln_gamma(x: f64) -> f64 {
     libm::lgamma(x)
 }
 
+/// ψ(x) = d ln Γ(x) / dx for x > 0 (the `special` crate's).
+#[inline]
+pub(crate) fn digamma(x: f64) -> f64 {
+    special::Gamma::digamma(x)
+}
+
 /// ln B(a, b) = ln Γ(a) + ln Γ(b) − ln Γ(a + b).
 #[inline]
 pub(crate) fn ln_beta(a: f64, b: f64) -> f64 {
@@ -183,6 +189,15 @@ mod tests {
         assert!((ln_gamma(5.0) - 24f64.ln()).abs() < 1e-13);
         assert!((ln_gamma(0.5) - std::f64::consts::PI.sqrt().ln()).abs() < 1e-13);
         assert!((ln_beta(2.0, 3.0) - (1.0f64 / 12.0).ln()).abs() < 1e-13);
+    }
+
+    #[test]
+    fn digamma_values() {
+        // ψ(1) = −γ, ψ(1/2) = −γ − 2 ln 2, ψ(x+1) = ψ(x) + 1/x.
+        let euler = 0.577_215_664_901_532_9;
+        assert!((digamma(1.0) + euler).abs() < 1e-14);
+        assert!((digamma(0.5) + euler + 2.0 * 2f64.ln()).abs() < 1e-14);
+        assert!((digamma(7.3) - digamma(6.3) - 1.0 / 6.3).abs() < 1e-14);
     }
 
     #[test]
