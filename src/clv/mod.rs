@@ -7,7 +7,7 @@
 //! covariance (inverse observed information in the natural parameters),
 //! the log-likelihood as a plain sum over customers in the data's time
 //! unit, AIC, BIC and convergence. A fit that does not converge, or data
-//! that cannot identify the model, is an [`Error`](crate::Error), never NaN
+//! that cannot identify the model, is an [`Error`], never NaN
 //! parameters.
 
 /// Version of the serialised form of the models; loading another version is an error.
