@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{self, RepeatRows};
 use super::fit::{self, FitOptions, FitReport};
-use super::numerics::{digamma, hyp2f1_positive, ln_gamma, log_add_exp};
+use super::numerics::{digamma, ln_gamma, log_add_exp, scaled_hyp2f1};
 use crate::error::{Error, Result};
 use crate::summary::PurchaseSummary;
 
@@ -235,11 +235,12 @@ impl BetaGeo {
         check_horizon(t)?;
         let (r, alpha, a, b) = self.parameters();
         let z = t / (alpha + t);
-        let (f, lead) = match self.variant {
-            BetaGeoVariant::Classic => (hyp2f1(r, b, a + b - 1.0, z)?, (a + b - 1.0) / (a - 1.0)),
-            BetaGeoVariant::Modified => (hyp2f1(r, b + 1.0, a + b, z)?, b / (a - 1.0)),
+        // (α/(α+t))^r ₂F₁(…; z) with 1 − z = α/(α+t): one scaled series.
+        let (scaled, lead) = match self.variant {
+            BetaGeoVariant::Classic => (scaled(r, b, a + b - 1.0, z)?, (a + b - 1.0) / (a - 1.0)),
+            BetaGeoVariant::Modified => (scaled(r, b + 1.0, a + b, z)?, b / (a - 1.0)),
         };
-        let value = lead * (1.0 - (alpha / (alpha + t)).powf(r) * f);
+        let value = lead * (1.0 - scaled);
         finite(value, "E[X(t)]")
     }
 
@@ -253,11 +254,13 @@ impl BetaGeo {
         data::check_row(self.variant.name(), 0, x, t_x, age)?;
         let (r, alpha, a, b) = self.parameters();
         let z = t / (alpha + age + t);
-        let (f, lead) = match self.variant {
-            BetaGeoVariant::Classic => (hyp2f1(r + x, b + x, a + b + x - 1.0, z)?, (a + b + x - 1.0) / (a - 1.0)),
-            BetaGeoVariant::Modified => (hyp2f1(r + x, b + x + 1.0, a + b + x, z)?, (a + b + x) / (a - 1.0)),
+        // ((α+T)/(α+T+t))^(r+x) ₂F₁(…; z) with 1 − z = (α+T)/(α+T+t): one
+        // scaled series, finite for any x (₂F₁ alone overflows near x = 5,000).
+        let (scaled, lead) = match self.variant {
+            BetaGeoVariant::Classic => (scaled(r + x, b + x, a + b + x - 1.0, z)?, (a + b + x - 1.0) / (a - 1.0)),
+            BetaGeoVariant::Modified => (scaled(r + x, b + x + 1.0, a + b + x, z)?, (a + b + x) / (a - 1.0)),
         };
-        let numerator = lead * (1.0 - ((alpha + age) / (alpha + age + t)).powf(r + x) * f);
+        let numerator = lead * (1.0 - scaled);
         finite(numerator * self.p_alive_unchecked(x, t_x, age), "conditional expected purchases")
     }
 
@@ -274,9 +277,8 @@ impl BetaGeo {
         data::check_row(self.variant.name(), 0, x, t_x, age)?;
         let (r, alpha, a, b) = self.parameters();
         let m = if self.variant == BetaGeoVariant::Modified { 1.0 } else { 0.0 };
-        let decay = ((r + x) * ((alpha + age).ln() - (alpha + age + t).ln())).exp();
-        let f = hyp2f1(r + x, b + x + m, a + b + x + m, t / (alpha + age + t))?;
-        finite(self.p_alive_unchecked(x, t_x, age) * decay * f, "future P(alive)")
+        let survive = scaled(r + x, b + x + m, a + b + x + m, t / (alpha + age + t))?;
+        finite(self.p_alive_unchecked(x, t_x, age) * survive, "future P(alive)")
     }
 
     /// Probability that a customer with (x, t_x, T) makes no purchase in the
@@ -382,11 +384,12 @@ fn check_horizon(t: f64) -> Result<()> {
     Ok(())
 }
 
-fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Result<f64> {
+/// (1 − z)^a ₂F₁(a, b; c; z), with the error the predictions report.
+fn scaled(a: f64, b: f64, c: f64, z: f64) -> Result<f64> {
     if z == 0.0 {
         return Ok(1.0);
     }
-    hyp2f1_positive(a, b, c, z).ok_or_else(|| Error::InvalidArgument {
+    scaled_hyp2f1(a, b, c, z).ok_or_else(|| Error::InvalidArgument {
         name: "BG/NBD parameters",
         reason: format!("2F1({a}, {b}; {c}; {z}) is outside the supported domain (needs a + b > 1)"),
     })
@@ -648,6 +651,13 @@ mod tests {
             let p = m.probability_alive(x, t_x, t).unwrap();
             assert!(ll.is_finite() && (0.0..=1.0).contains(&p), "{x} {t_x} {t}: {ll} {p}");
         }
+        // mpmath (dps 60) for x = 1000 and 5000 repeat purchases, t_x = 99, T = 100,
+        // next 52 weeks: 32.4537196484998 and 1.68132007920315e-14.
+        let e = m.conditional_expected_purchases(52.0, 1000.0, 99.0, 100.0).unwrap();
+        assert!((e / 32.453_719_648_499_8 - 1.0).abs() < 1e-9, "{e}");
+        let e = m.conditional_expected_purchases(52.0, 5000.0, 99.0, 100.0).unwrap();
+        assert!((e / 1.681_320_079_203_15e-14 - 1.0).abs() < 1e-6, "{e}");
+        assert!(m.probability_alive_in(52.0, 5000.0, 99.0, 100.0).unwrap().is_finite());
         let huge_alpha = BetaGeo::new(0.5, 1e12, 0.8, 2.4).unwrap();
         assert!(huge_alpha.log_likelihood(3.0, 10.0, 20.0).unwrap().is_finite());
     }
