@@ -297,21 +297,19 @@ impl BetaGeo {
     }
 
     /// P(X(t) = n): probability that a new customer makes exactly `n`
-    /// repeat purchases in a period of length `t` (BG/NBD; Fader, Hardie &
-    /// Lee 2005, eq. 8).
+    /// repeat purchases in a period of length `t`. With m = 0 for BG/NBD
+    /// (Fader, Hardie & Lee 2005, eq. 8) and m = 1 for MBG/NBD (which may
+    /// drop out at time zero):
+    /// B(a, b+n+m)/B(a, b) · NBD(n) + [n+m > 0] B(a+1, b+n+m−1)/B(a, b) · (1 − Σ_{j<n} NBD(j)),
+    /// the first term alive after the n purchases, the second dropped out
+    /// right after the n-th (or at the start).
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for a bad horizon, or for the MBG/NBD
-    /// variant, whose distribution is not implemented yet.
+    /// [`Error::InvalidArgument`] for a bad horizon.
     pub fn probability_of_purchases(&self, t: f64, n: u32) -> Result<f64> {
         check_horizon(t)?;
-        if self.variant == BetaGeoVariant::Modified {
-            return Err(Error::InvalidArgument {
-                name: "MBG/NBD",
-                reason: "P(X(t) = n) is implemented for BG/NBD only".into(),
-            });
-        }
         let (r, alpha, a, b) = self.parameters();
+        let m = if self.variant == BetaGeoVariant::Modified { 1.0 } else { 0.0 };
         let x = f64::from(n);
         let ln_p = (alpha / (alpha + t)).ln();
         let ln_q = (t / (alpha + t)).ln();
@@ -320,12 +318,12 @@ impl BetaGeo {
             ln_gamma(r + j) - ln_gamma(r) - ln_gamma(j + 1.0) + r * ln_p + if j > 0.0 { j * ln_q } else { 0.0 }
         };
         let ln_beta = |p: f64, q: f64| ln_gamma(p) + ln_gamma(q) - ln_gamma(p + q);
-        let alive_part = (ln_beta(a, b + x) - ln_beta(a, b) + ln_nbd(x)).exp();
-        if n == 0 {
+        let alive_part = (ln_beta(a, b + x + m) - ln_beta(a, b) + ln_nbd(x)).exp();
+        if n == 0 && m == 0.0 {
             return finite(alive_part, "P(X(t) = 0)");
         }
         let below: f64 = (0..n).map(|j| ln_nbd(f64::from(j)).exp()).sum();
-        let dead_part = (ln_beta(a + 1.0, b + x - 1.0) - ln_beta(a, b)).exp() * (1.0 - below).max(0.0);
+        let dead_part = (ln_beta(a + 1.0, b + x + m - 1.0) - ln_beta(a, b)).exp() * (1.0 - below).max(0.0);
         finite(alive_part + dead_part, "P(X(t) = n)")
     }
 
@@ -534,14 +532,15 @@ mod tests {
 
     #[test]
     fn purchase_count_distribution_sums_to_one_and_to_the_mean() {
-        let m = published();
-        for t in [1.0, 10.0, 39.0, 78.0] {
-            let probs: Vec<f64> = (0..400).map(|n| m.probability_of_purchases(t, n).unwrap()).collect();
-            let total: f64 = probs.iter().sum();
-            let mean: f64 = probs.iter().enumerate().map(|(n, p)| n as f64 * p).sum();
-            assert!((total - 1.0).abs() < 1e-9, "t={t}: {total}");
-            let expected = m.expected_purchases_new_customer(t).unwrap();
-            assert!((mean - expected).abs() < 1e-6, "t={t}: {mean} vs {expected}");
+        for m in [published(), BetaGeo::modified(0.525, 6.183, 0.891, 1.614).unwrap()] {
+            for t in [1.0, 10.0, 39.0, 78.0] {
+                let probs: Vec<f64> = (0..400).map(|n| m.probability_of_purchases(t, n).unwrap()).collect();
+                let total: f64 = probs.iter().sum();
+                let mean: f64 = probs.iter().enumerate().map(|(n, p)| n as f64 * p).sum();
+                assert!((total - 1.0).abs() < 1e-9, "t={t}: {total}");
+                let expected = m.expected_purchases_new_customer(t).unwrap();
+                assert!((mean - expected).abs() < 1e-6, "t={t}: {mean} vs {expected}");
+            }
         }
     }
 
