@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{self, RepeatRows};
 use super::fit::{self, FitOptions, FitReport};
-use super::numerics::{digamma, ln_gamma, log_add_exp, scaled_hyp2f1};
+use super::numerics::{digamma, ln_gamma, log_add_exp, scaled_hyp2f1, trigamma};
 use crate::error::{Error, Result};
 use crate::summary::PurchaseSummary;
 
@@ -166,11 +166,15 @@ impl BetaGeo {
         let neg_gradient = |p: &[f64]| -> Vec<f64> {
             total_gradient(variant, &rows, p[0], p[1], p[2], p[3]).iter().map(|g| -g).collect()
         };
+        let neg_hessian = |p: &[f64]| -> Vec<f64> {
+            total_hessian(variant, &rows, p[0], p[1], p[2], p[3]).iter().map(|h| -h).collect()
+        };
         let report = fit::maximise_with_gradient(
             model_name,
             &["r", "alpha", "a", "b"],
             &neg_ll,
             Some(&neg_gradient),
+            Some(&neg_hessian),
             &[&[1.0; 4], &[1.0, mean_t.max(1e-3), 1.0, 1.0]],
             rows.customers,
             options,
@@ -487,6 +491,65 @@ fn total_gradient(variant: BetaGeoVariant, rows: &RepeatRows, r: f64, alpha: f64
     g
 }
 
+/// Hessian (row-major, order r, α, a, b) of the total log-likelihood. Per
+/// row, with L = ln(e^A3 + e^A4) and w the share of the A4 term:
+/// ∇²L = (1−w) ∇²A3 + w ∇²A4 + w(1−w) (∇A3 − ∇A4)(∇A3 − ∇A4)ᵀ.
+fn total_hessian(variant: BetaGeoVariant, rows: &RepeatRows, r: f64, alpha: f64, a: f64, b: f64) -> [f64; 16] {
+    let m = if variant == BetaGeoVariant::Modified { 1.0 } else { 0.0 };
+    let (tri_r, tri_ab) = (trigamma(r), trigamma(a + b));
+    let mut h = [0.0; 16];
+    let mut add = |i: usize, j: usize, v: f64| {
+        h[i * 4 + j] += v;
+        if i != j {
+            h[j * 4 + i] += v;
+        }
+    };
+    let mut current_x = f64::NAN;
+    let (mut x_rr, mut x_aa, mut x_bb, mut ln_odds_base) = (0.0, 0.0, 0.0, 0.0);
+    for i in 0..rows.x.len() {
+        let x = rows.x[i];
+        if x != current_x {
+            current_x = x;
+            let tri_abx = trigamma(a + b + x + m);
+            x_rr = trigamma(r + x) - tri_r;
+            x_aa = tri_ab - tri_abx;
+            x_bb = tri_ab + trigamma(b + x + m) - trigamma(b) - tri_abx;
+            ln_odds_base = a.ln() - (b + x + m - 1.0).ln();
+        }
+        let w = rows.weight[i];
+        let u = r + x;
+        let (at, atx) = (alpha + rows.t[i], alpha + rows.t_x[i]);
+        // Terms of ln Γ and r ln α, which do not depend on the row's times.
+        add(0, 0, w * x_rr);
+        add(0, 1, w / alpha);
+        add(1, 1, -w * r / (alpha * alpha));
+        add(2, 2, w * x_aa);
+        add(2, 3, w * x_aa);
+        add(3, 3, w * x_bb);
+        // The bracket.
+        let a3 = -u * at.ln();
+        let has_a4 = x > 0.0 || variant == BetaGeoVariant::Modified;
+        let share = if has_a4 { 1.0 / (1.0 + (a3 - (ln_odds_base - u * atx.ln())).exp()) } else { 0.0 };
+        let stay = 1.0 - share;
+        // ∇²A3: (r, α) −1/(α+T); (α, α) u/(α+T)². ∇²A4: the same with t_x, (a, a) −1/a², (b, b) 1/(b+x+m−1)².
+        add(0, 1, -w * (stay / at + share / atx));
+        add(1, 1, w * u * (stay / (at * at) + share / (atx * atx)));
+        if has_a4 {
+            let bx = b + x + m - 1.0;
+            add(2, 2, -w * share / (a * a));
+            add(3, 3, w * share / (bx * bx));
+            let d = [-at.ln() + atx.ln(), -u / at + u / atx, -1.0 / a, 1.0 / bx];
+            let mix = w * share * stay;
+            for p in 0..4 {
+                for q in p..4 {
+                    add(p, q, mix * d[p] * d[q]);
+                }
+            }
+        }
+    }
+    h
+}
+
 #[cfg(test)]
 #[allow(clippy::excessive_precision)] // reference values quoted with all their digits
 mod tests {
@@ -624,6 +687,34 @@ mod tests {
                     "{variant:?} {i}: {} vs {numeric}",
                     g[i]
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn analytic_hessian_matches_differences_of_the_gradient() {
+        let x = Array1::from(vec![0.0, 0.0, 1.0, 3.0, 3.0, 7.0, 26.0]);
+        let t_x = Array1::from(vec![0.0, 0.0, 2.5, 10.0, 10.0, 30.0, 30.857]);
+        let t = Array1::from(vec![20.0, 25.0, 30.0, 30.0, 30.0, 31.0, 31.0]);
+        let rows = data::group(MODEL, x.view(), t_x.view(), t.view()).unwrap();
+        let p = [0.3, 4.0, 0.8, 2.4];
+        for variant in [BetaGeoVariant::Classic, BetaGeoVariant::Modified] {
+            let h = total_hessian(variant, &rows, p[0], p[1], p[2], p[3]);
+            for i in 0..4 {
+                let step = 1e-6 * p[i];
+                let (mut up, mut down) = (p, p);
+                up[i] += step;
+                down[i] -= step;
+                let gu = total_gradient(variant, &rows, up[0], up[1], up[2], up[3]);
+                let gd = total_gradient(variant, &rows, down[0], down[1], down[2], down[3]);
+                for j in 0..4 {
+                    let numeric = (gu[j] - gd[j]) / (2.0 * step);
+                    let got = h[i * 4 + j];
+                    assert!(
+                        (got - numeric).abs() < 1e-5 * numeric.abs().max(1.0),
+                        "{variant:?} ({i},{j}): {got} vs {numeric}"
+                    );
+                }
             }
         }
     }

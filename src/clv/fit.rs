@@ -144,10 +144,15 @@ impl fmt::Display for FitReport {
 /// The gradient of a negative log-likelihood in the natural parameters.
 pub(crate) type NaturalGradient<'a> = &'a dyn Fn(&[f64]) -> Vec<f64>;
 
+/// The Hessian (row-major) of a negative log-likelihood in the natural parameters.
+pub(crate) type NaturalHessian<'a> = &'a dyn Fn(&[f64]) -> Vec<f64>;
+
 struct LogSpaceProblem<'a> {
     neg_ll: &'a dyn Fn(&[f64]) -> f64,
     /// The gradient of `neg_ll` in the natural parameters, when the model has one.
     gradient: Option<NaturalGradient<'a>>,
+    /// Its Hessian in the natural parameters, when the model has one.
+    hessian: Option<NaturalHessian<'a>>,
     l2: f64,
 }
 
@@ -178,6 +183,25 @@ impl LogSpaceProblem<'_> {
     /// evaluations), else of the objective itself.
     fn hessian_at(&self, theta: &[f64]) -> Vec<f64> {
         let k = theta.len();
+        if let (Some(natural_gradient), Some(natural_hessian)) = (self.gradient, self.hessian) {
+            // θ = ln p: ∂²f/∂θi∂θj = p_i p_j ∂²f/∂p_i∂p_j + [i = j] p_i ∂f/∂p_i.
+            let p: Vec<f64> = theta.iter().map(|t| t.exp()).collect();
+            let g = natural_gradient(&p);
+            let h = natural_hessian(&p);
+            if g.len() == k && h.len() == k * k {
+                let mut out = vec![0.0; k * k];
+                for i in 0..k {
+                    for j in 0..k {
+                        let penalty = if i == j { 2.0 * self.l2 } else { 0.0 };
+                        out[i * k + j] = p[i] * p[j] * (h[i * k + j] + penalty);
+                    }
+                    out[i * k + i] += p[i] * (g[i] + 2.0 * self.l2 * p[i]);
+                }
+                if out.iter().all(|v| v.is_finite()) {
+                    return out;
+                }
+            }
+        }
         if self.gradient.is_some() {
             return hessian_from_gradient(&|t: &[f64]| self.gradient_at(t), theta, &vec![1e-5; k]);
         }
@@ -222,17 +246,20 @@ pub(crate) fn maximise(
     observations: f64,
     options: &FitOptions,
 ) -> Result<FitReport> {
-    maximise_with_gradient(model, names, neg_ll, None, default_starts, observations, options)
+    maximise_with_gradient(model, names, neg_ll, None, None, default_starts, observations, options)
 }
 
 /// [`maximise`] with the analytic gradient of `neg_ll` in the natural
 /// parameters, which makes each Newton step cost 2k + 1 gradient
-/// evaluations instead of ~2k² likelihood evaluations.
+/// evaluations instead of ~2k² likelihood evaluations; with the analytic
+/// Hessian too, one evaluation of each.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn maximise_with_gradient(
     model: &'static str,
     names: &[&str],
     neg_ll: &dyn Fn(&[f64]) -> f64,
     gradient: Option<NaturalGradient<'_>>,
+    hessian: Option<NaturalHessian<'_>>,
     default_starts: &[&[f64]],
     observations: f64,
     options: &FitOptions,
@@ -243,7 +270,7 @@ pub(crate) fn maximise_with_gradient(
         Some(init) => vec![init.clone()],
         None => default_starts.iter().map(|s| s.to_vec()).collect(),
     };
-    let problem = LogSpaceProblem { neg_ll, gradient, l2: options.l2_penalty };
+    let problem = LogSpaceProblem { neg_ll, gradient, hessian, l2: options.l2_penalty };
     let mut steps = 0;
     for start in &starts {
         let mut theta: Vec<f64> = start.iter().map(|v| v.ln()).collect();
@@ -274,7 +301,7 @@ pub(crate) fn maximise_with_gradient(
         simplex.push(vertex);
     }
     let solver = NelderMead::new(simplex).with_sd_tolerance(1e-5).map_err(failed)?;
-    let run = Executor::new(LogSpaceProblem { neg_ll, gradient, l2: options.l2_penalty }, solver)
+    let run = Executor::new(LogSpaceProblem { neg_ll, gradient, hessian, l2: options.l2_penalty }, solver)
         .configure(|state| state.max_iters(options.max_iterations))
         .run()
         .map_err(failed)?;
@@ -312,15 +339,22 @@ fn conclude(
             ),
         });
     }
-    let hessian = match problem.gradient {
-        Some(g) => {
+    let hessian = match (problem.gradient, problem.hessian) {
+        (_, Some(h)) => {
+            let mut out = h(&natural);
+            for i in 0..k {
+                out[i * k + i] += 2.0 * options.l2_penalty;
+            }
+            out
+        }
+        (Some(g), None) => {
             let penalised_gradient = |p: &[f64]| -> Vec<f64> {
                 g(p).iter().zip(p).map(|(gi, pi)| gi + 2.0 * options.l2_penalty * pi).collect()
             };
             let steps: Vec<f64> = natural.iter().map(|v| 1e-5 * v.abs().max(1e-8)).collect();
             hessian_from_gradient(&penalised_gradient, &natural, &steps)
         }
-        None => {
+        (None, None) => {
             let penalised = |p: &[f64]| neg_ll(p) + options.l2_penalty * p.iter().map(|v| v * v).sum::<f64>();
             hessian(&penalised, &natural)
         }

@@ -159,6 +159,7 @@ impl GammaGamma {
             &["p", "q", "gamma"],
             &neg_ll,
             Some(&neg_gradient),
+            None,
             &[&[1.0, 1.0, mean_m]],
             x.len() as f64,
             options,

@@ -13,6 +13,12 @@ pub(crate) fn digamma(x: f64) -> f64 {
     special::Gamma::digamma(x)
 }
 
+/// ψ′(x), the trigamma function, for x > 0 (the `special` crate's).
+#[inline]
+pub(crate) fn trigamma(x: f64) -> f64 {
+    special::Gamma::trigamma(&x)
+}
+
 /// ln B(a, b) = ln Γ(a) + ln Γ(b) − ln Γ(a + b).
 #[inline]
 pub(crate) fn ln_beta(a: f64, b: f64) -> f64 {
@@ -233,6 +239,9 @@ mod tests {
         assert!((digamma(1.0) + euler).abs() < 1e-14);
         assert!((digamma(0.5) + euler + 2.0 * 2f64.ln()).abs() < 1e-14);
         assert!((digamma(7.3) - digamma(6.3) - 1.0 / 6.3).abs() < 1e-14);
+        // ψ′(1) = π²/6, ψ′(x+1) = ψ′(x) − 1/x².
+        assert!((trigamma(1.0) - std::f64::consts::PI.powi(2) / 6.0).abs() < 1e-13);
+        assert!((trigamma(4.2) - trigamma(3.2) + 1.0 / (3.2 * 3.2)).abs() < 1e-13);
     }
 
     #[test]
