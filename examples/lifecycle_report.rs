@@ -19,7 +19,7 @@
 //! * `--calibration-end DATE`, `--observation-end DATE` — inclusive dates.
 //! * `--summary-csv OUT` — the per-customer summary with lifetimes' column names.
 //! * `--predictions-csv OUT` — one row per customer:
-//!   `customer_id,frequency,recency,T,monetary_value,p_alive,expected_purchases,expected_spend,clv`.
+//!   `customer_id,frequency,recency,T,monetary_value,p_alive,expected_purchases,expected_spend,clv,rfm_segment`.
 //! * `--model bgnbd|pareto|mbgnbd` — the purchase model behind the
 //!   predictions (default BG/NBD; all three are fitted and compared).
 //! * `--horizon N` — CLV and expected purchases over N periods (default one
@@ -36,6 +36,7 @@ use std::process::ExitCode;
 
 use customer_lifecycle::chrono::NaiveDate;
 use customer_lifecycle::clv::{BetaGeo, Clv, FitOptions, GammaGamma, ParetoNbd, PurchaseModel, periods_per_year};
+use customer_lifecycle::rfm::{RfmOptions, RfmScores, SegmentMap};
 use customer_lifecycle::{CsvOptions, Currency, PurchaseSummary, SummaryOptions, TimeUnit, TransactionLog};
 
 const CDNOW_SAMPLE: &str = include_str!("../data/CDNOW_sample.txt");
@@ -144,6 +145,7 @@ fn run(args: Args) -> Result<(), Box<dyn StdError>> {
     let summary = log.summarize(&options)?;
 
     print_report(&log, &source, &summary);
+    let segments = rfm_section(&summary)?;
     let predictions = clv_section(&log, &summary, &args)?;
 
     if let Some(path) = &args.summary_csv {
@@ -151,7 +153,7 @@ fn run(args: Args) -> Result<(), Box<dyn StdError>> {
         println!("\nwrote the summary to {path}");
     }
     if let Some(path) = &args.predictions_csv {
-        write_predictions(&summary, predictions.as_ref(), path)?;
+        write_predictions(&summary, &segments, predictions.as_ref(), path)?;
         println!("wrote the predictions to {path}");
     }
     Ok(())
@@ -408,13 +410,55 @@ fn print_report(log: &TransactionLog, source: &str, s: &PurchaseSummary) {
     }
 }
 
+/// RFM scores (five equal-sized bins, net spend) and the standard segments.
+fn rfm_section(s: &PurchaseSummary) -> Result<Vec<String>, Box<dyn StdError>> {
+    let rfm = RfmScores::compute(s, &RfmOptions::new())?;
+    let map = SegmentMap::standard();
+    let segments: Vec<String> = map.assign(&rfm)?.into_iter().map(str::to_string).collect();
+    let window = if s.calibration_end().is_some() { "calibration period" } else { "observation period" };
+    println!("\nRFM segments ({window}; five equal-sized bins, M = net spend)");
+    println!("  segment               customers   share   mean net spend   mean orders");
+    let mut labels: Vec<&str> = map.rules().iter().map(|r| r.label.as_str()).collect();
+    labels.push(customer_lifecycle::rfm::OTHER_SEGMENT);
+    let rows: Vec<_> = s.rows().collect();
+    for label in labels {
+        let members: Vec<usize> = (0..rows.len()).filter(|&k| segments[k] == label).collect();
+        if members.is_empty() {
+            continue;
+        }
+        let n = members.len() as f64;
+        let spend: f64 =
+            members.iter().map(|&k| rows[k].net.to_string().parse::<f64>().unwrap_or(0.0)).sum::<f64>() / n;
+        let orders: f64 = members.iter().map(|&k| f64::from(rows[k].orders)).sum::<f64>() / n;
+        println!(
+            "  {label:<20} {:>10} {:>6.1} % {:>16.2} {:>13.2}",
+            members.len(),
+            100.0 * n / rows.len() as f64,
+            spend,
+            orders
+        );
+    }
+    let c = rfm.cut_points();
+    println!(
+        "  cut points: time since last purchase {:?}, orders {:?}, net spend {:?}",
+        c.recency, c.frequency, c.monetary
+    );
+    Ok(segments)
+}
+
 /// Writes one row per customer; the model columns only when there are predictions.
-fn write_predictions(s: &PurchaseSummary, p: Option<&Predictions>, path: &str) -> Result<(), Box<dyn StdError>> {
+fn write_predictions(
+    s: &PurchaseSummary,
+    segments: &[String],
+    p: Option<&Predictions>,
+    path: &str,
+) -> Result<(), Box<dyn StdError>> {
     let mut out = csv::Writer::from_path(path)?;
     let mut header = vec!["customer_id", "frequency", "recency", "T", "monetary_value"];
     if p.is_some() {
         header.extend(["p_alive", "expected_purchases", "expected_spend", "clv"]);
     }
+    header.push("rfm_segment");
     out.write_record(&header)?;
     for (k, r) in s.rows().enumerate() {
         let mut row = vec![
@@ -432,6 +476,7 @@ fn write_predictions(s: &PurchaseSummary, p: Option<&Predictions>, path: &str) -
                 p.clv[k].to_string(),
             ]);
         }
+        row.push(segments[k].clone());
         out.write_record(&row)?;
     }
     out.flush()?;

@@ -91,6 +91,7 @@ mod error;
 pub mod event;
 mod load;
 pub mod money;
+pub mod rfm;
 pub mod summary;
 pub mod time;
 pub mod transactions;

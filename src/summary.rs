@@ -40,7 +40,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use ndarray::ArrayView1;
+use ndarray::{Array1, ArrayView1};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -1043,6 +1043,17 @@ impl PurchaseSummary {
     /// The `monetary_value` column.
     pub fn monetary_value(&self) -> ArrayView1<'_, f64> {
         ArrayView1::from(&self.columns.monetary_value[..])
+    }
+
+    /// Orders per customer (every order row of the window).
+    pub fn orders(&self) -> &[u32] {
+        &self.columns.orders
+    }
+
+    /// Net spend (gross − returns) per customer, as the nearest `f64`s.
+    pub fn net_spend(&self) -> Array1<f64> {
+        let unit = 10f64.powi(self.scale as i32);
+        self.columns.gross.iter().zip(&self.columns.returns).map(|(g, r)| (g - r) as f64 / unit).collect()
     }
 
     /// The `frequency_holdout` column, if split.

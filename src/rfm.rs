@@ -1,0 +1,544 @@
+//! RFM: recency, frequency and monetary scores, and the segments built on them.
+//!
+//! Each customer of a [`PurchaseSummary`] gets three scores in `1..=k`
+//! (default 5), from the population's quantiles:
+//!
+//! * **R** — time since the last purchase (the summary's `age − recency`, in
+//!   its unit), scored inversely: the most recent customers score `k`;
+//! * **F** — number of orders;
+//! * **M** — net spend (gross − returns), or the average order value (net
+//!   spend ÷ orders): [`RfmMonetary`].
+//!
+//! Two tie policies ([`TiePolicy`]): equal-sized bins by rank (ties broken by
+//! customer id, so bins hold n/k customers each), or value-based cut points
+//! where tied values always share a bin (bins can be uneven). The cut points
+//! used are on the result ([`RfmScores::cut_points`]) either way.
+
+use serde::{Deserialize, Serialize};
+
+use crate::customer::CustomerId;
+use crate::error::{Error, Result};
+use crate::summary::PurchaseSummary;
+
+/// What the M score measures.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RfmMonetary {
+    /// Net spend: gross − returns.
+    #[default]
+    NetSpend,
+    /// Net spend ÷ orders.
+    AverageOrderValue,
+}
+
+/// How tied values are scored.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TiePolicy {
+    /// Bins of equal size by rank: the customer at rank i (0-based, sorted by
+    /// value then customer id) of n scores ⌊i·k/n⌋ + 1. Tied values may
+    /// straddle a bin boundary.
+    #[default]
+    EqualSizedBins,
+    /// Cut points at the population's j/k quantiles (j = 1..k−1, the value
+    /// at sorted position ⌈j·n/k⌉ − 1); a value scores 1 + the number of cut
+    /// points it exceeds, so tied values always share a bin (and a bin
+    /// between two equal cut points stays empty).
+    ValueBased,
+}
+
+/// RFM settings.
+///
+/// ```
+/// use customer_lifecycle::rfm::{RfmMonetary, RfmOptions, TiePolicy};
+///
+/// let options = RfmOptions::new().bins(4).ties(TiePolicy::ValueBased).monetary(RfmMonetary::AverageOrderValue);
+/// assert_eq!(options.get_bins(), 4);
+/// ```
+#[derive(Clone, Copy, PartialEq, Debug, Serialize, Deserialize)]
+pub struct RfmOptions {
+    bins: u8,
+    ties: TiePolicy,
+    monetary: RfmMonetary,
+    weights: [f64; 3],
+}
+
+impl Default for RfmOptions {
+    fn default() -> Self {
+        RfmOptions { bins: 5, ties: TiePolicy::EqualSizedBins, monetary: RfmMonetary::NetSpend, weights: [1.0; 3] }
+    }
+}
+
+impl RfmOptions {
+    /// Five bins, equal-sized, net spend, equal weights.
+    pub fn new() -> RfmOptions {
+        RfmOptions::default()
+    }
+
+    /// Number of bins k (2..=9, so that the combined code R·100 + F·10 + M
+    /// keeps one digit per score).
+    pub fn bins(mut self, k: u8) -> RfmOptions {
+        self.bins = k;
+        self
+    }
+
+    /// The tie policy.
+    pub fn ties(mut self, ties: TiePolicy) -> RfmOptions {
+        self.ties = ties;
+        self
+    }
+
+    /// What M measures.
+    pub fn monetary(mut self, monetary: RfmMonetary) -> RfmOptions {
+        self.monetary = monetary;
+        self
+    }
+
+    /// Weights of R, F and M in [`RfmScores::weighted_score`].
+    pub fn weights(mut self, recency: f64, frequency: f64, monetary: f64) -> RfmOptions {
+        self.weights = [recency, frequency, monetary];
+        self
+    }
+
+    /// The number of bins.
+    pub fn get_bins(&self) -> u8 {
+        self.bins
+    }
+
+    fn validate(&self) -> Result<()> {
+        if !(2..=9).contains(&self.bins) {
+            return Err(Error::InvalidArgument {
+                name: "RFM bins",
+                reason: format!("k = {} must lie in 2..=9", self.bins),
+            });
+        }
+        if self.weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) || self.weights.iter().sum::<f64>() <= 0.0 {
+            return Err(Error::InvalidArgument {
+                name: "RFM weights",
+                reason: format!("{:?} must be finite, ≥ 0 and not all 0", self.weights),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The cut points of one dimension: `k − 1` values; see [`TiePolicy`].
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct CutPoints {
+    /// Recency (time since the last purchase) cut points, ascending.
+    pub recency: Vec<f64>,
+    /// Frequency (orders) cut points, ascending.
+    pub frequency: Vec<f64>,
+    /// Monetary cut points, ascending.
+    pub monetary: Vec<f64>,
+}
+
+/// RFM scores of every customer of a summary, in the summary's row order.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct RfmScores {
+    options: RfmOptions,
+    ids: Vec<CustomerId>,
+    recency: Vec<u8>,
+    frequency: Vec<u8>,
+    monetary: Vec<u8>,
+    cut_points: CutPoints,
+}
+
+impl RfmScores {
+    /// Scores a summary (its calibration period when split).
+    ///
+    /// ```
+    /// use customer_lifecycle::rfm::{RfmOptions, RfmScores};
+    /// use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    ///
+    /// let log = TransactionLog::from_cdnow_sample_path(concat!(env!("CARGO_MANIFEST_DIR"), "/data/CDNOW_sample.txt"))?;
+    /// let summary = log.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let rfm = RfmScores::compute(&summary, &RfmOptions::new())?;
+    /// let (r, f, m) = rfm.scores(0);
+    /// assert!((1..=5).contains(&r) && (1..=5).contains(&f) && (1..=5).contains(&m));
+    /// assert_eq!(rfm.code(0), u16::from(r) * 100 + u16::from(f) * 10 + u16::from(m));
+    /// assert_eq!(rfm.cut_points().recency.len(), 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for k outside 2..=9 or bad weights;
+    /// [`Error::Empty`] for an empty summary.
+    pub fn compute(summary: &PurchaseSummary, options: &RfmOptions) -> Result<RfmScores> {
+        options.validate()?;
+        if summary.is_empty() {
+            return Err(Error::Empty { what: "customers to score" });
+        }
+        let (age, recency) = (summary.age(), summary.recency());
+        let since_last: Vec<f64> = age.iter().zip(recency.iter()).map(|(t, r)| t - r).collect();
+        let orders: Vec<f64> = summary.orders().iter().map(|&o| f64::from(o)).collect();
+        let net = summary.net_spend();
+        let money: Vec<f64> = match options.monetary {
+            RfmMonetary::NetSpend => net.to_vec(),
+            RfmMonetary::AverageOrderValue => {
+                net.iter().zip(summary.orders()).map(|(v, &o)| v / f64::from(o.max(1))).collect()
+            }
+        };
+        let k = options.bins;
+        let (r_raw, r_cuts) = score(&since_last, k, options.ties);
+        let (frequency, f_cuts) = score(&orders, k, options.ties);
+        let (monetary, m_cuts) = score(&money, k, options.ties);
+        // Recency is scored inversely: the shortest time since the last purchase scores k.
+        let recency = r_raw.iter().map(|s| k + 1 - s).collect();
+        Ok(RfmScores {
+            options: *options,
+            ids: summary.ids().to_vec(),
+            recency,
+            frequency,
+            monetary,
+            cut_points: CutPoints { recency: r_cuts, frequency: f_cuts, monetary: m_cuts },
+        })
+    }
+
+    /// Number of customers.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// True when there are none (never, for computed scores).
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The customers, in row order.
+    pub fn ids(&self) -> &[CustomerId] {
+        &self.ids
+    }
+
+    /// (R, F, M) of row `k`.
+    pub fn scores(&self, k: usize) -> (u8, u8, u8) {
+        (self.recency[k], self.frequency[k], self.monetary[k])
+    }
+
+    /// The combined code R·100 + F·10 + M of row `k` (e.g. 545).
+    pub fn code(&self, k: usize) -> u16 {
+        let (r, f, m) = self.scores(k);
+        u16::from(r) * 100 + u16::from(f) * 10 + u16::from(m)
+    }
+
+    /// The weighted score (w_R·R + w_F·F + w_M·M) / (w_R + w_F + w_M) of row `k`.
+    pub fn weighted_score(&self, k: usize) -> f64 {
+        let (r, f, m) = self.scores(k);
+        let w = self.options.weights;
+        (w[0] * f64::from(r) + w[1] * f64::from(f) + w[2] * f64::from(m)) / (w[0] + w[1] + w[2])
+    }
+
+    /// The cut points used.
+    pub fn cut_points(&self) -> &CutPoints {
+        &self.cut_points
+    }
+
+    /// The options used.
+    pub fn options(&self) -> &RfmOptions {
+        &self.options
+    }
+}
+
+/// Scores `values` into 1..=k; returns the scores and the k − 1 cut points.
+fn score(values: &[f64], k: u8, ties: TiePolicy) -> (Vec<u8>, Vec<f64>) {
+    let n = values.len();
+    // Sort (value, row) pairs; rows are in customer-id order, so the row
+    // breaks ties by id. The key maps f64 order onto u64 order.
+    let key = |v: f64| {
+        let bits = v.to_bits();
+        if bits >> 63 == 1 { !bits } else { bits | (1 << 63) }
+    };
+    let mut keyed: Vec<(u64, u32)> = values.iter().enumerate().map(|(i, &v)| (key(v), i as u32)).collect();
+    keyed.sort_unstable();
+    let order: Vec<usize> = keyed.iter().map(|&(_, i)| i as usize).collect();
+    let kf = usize::from(k);
+    let cuts: Vec<f64> = (1..kf).map(|j| values[order[((j * n).div_ceil(kf)).max(1) - 1]]).collect();
+    let mut scores = vec![0u8; n];
+    match ties {
+        TiePolicy::EqualSizedBins => {
+            for (rank, &i) in order.iter().enumerate() {
+                scores[i] = (rank * kf / n) as u8 + 1;
+            }
+        }
+        TiePolicy::ValueBased => {
+            for (i, v) in values.iter().enumerate() {
+                scores[i] = 1 + cuts.iter().filter(|c| v > c).count() as u8;
+            }
+        }
+    }
+    (scores, cuts)
+}
+
+/// A named segment: inclusive score ranges for R, F and M.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct SegmentRule {
+    /// The label, as written to CSV (e.g. `champions`).
+    pub label: String,
+    /// Inclusive R range.
+    pub recency: (u8, u8),
+    /// Inclusive F range.
+    pub frequency: (u8, u8),
+    /// Inclusive M range.
+    pub monetary: (u8, u8),
+}
+
+impl SegmentRule {
+    fn new(label: &str, recency: (u8, u8), frequency: (u8, u8), monetary: (u8, u8)) -> SegmentRule {
+        SegmentRule { label: label.to_string(), recency, frequency, monetary }
+    }
+
+    fn matches(&self, (r, f, m): (u8, u8, u8)) -> bool {
+        let inside = |v: u8, (lo, hi): (u8, u8)| lo <= v && v <= hi;
+        inside(r, self.recency) && inside(f, self.frequency) && inside(m, self.monetary)
+    }
+}
+
+/// Label of customers no rule matches.
+pub const OTHER_SEGMENT: &str = "other";
+
+/// An ordered list of segment rules: the first rule that matches a
+/// customer's scores names the segment; no match is [`OTHER_SEGMENT`].
+///
+/// ```
+/// use customer_lifecycle::rfm::SegmentMap;
+///
+/// let map = SegmentMap::standard();
+/// assert_eq!(map.segment((5, 5, 5)), "champions");
+/// assert_eq!(map.segment((1, 5, 5)), "cant_lose_them");
+/// assert_eq!(map.segment((1, 1, 1)), "lost");
+/// assert_eq!(map.segment((2, 1, 1)), "hibernating");
+/// ```
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct SegmentMap {
+    bins: u8,
+    rules: Vec<SegmentRule>,
+}
+
+impl SegmentMap {
+    /// A user-defined map for scores in 1..=`bins`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for an empty rule list, bins outside
+    /// 2..=9, a range outside 1..=bins or with low > high, an empty label.
+    pub fn new(bins: u8, rules: Vec<SegmentRule>) -> Result<SegmentMap> {
+        let bad = |reason: String| Err(Error::InvalidArgument { name: "segment map", reason });
+        if !(2..=9).contains(&bins) {
+            return bad(format!("bins = {bins} must lie in 2..=9"));
+        }
+        if rules.is_empty() {
+            return bad("no segments".into());
+        }
+        for rule in &rules {
+            if rule.label.is_empty() {
+                return bad("a segment without a label".into());
+            }
+            for (name, (lo, hi)) in [("R", rule.recency), ("F", rule.frequency), ("M", rule.monetary)] {
+                if lo < 1 || hi > bins || lo > hi {
+                    return bad(format!("{}: {name} range {lo}..={hi} is not inside 1..={bins}", rule.label));
+                }
+            }
+        }
+        Ok(SegmentMap { bins, rules })
+    }
+
+    /// The common 11-segment table for five bins, ordered so that every
+    /// segment is reachable with first-match-wins. The usual table overlaps
+    /// and, in its usual order, hides segments: "can't lose them" (R ≤ 1,
+    /// F and M 4–5) lies inside "at risk" (R ≤ 2, F and M 2–5), "new
+    /// customers" (R 4–5, F and M ≤ 1) inside "potential loyalist" (R 3–5,
+    /// F and M 1–3), "need attention", "promising" and "about to sleep" are
+    /// covered by earlier rows too, and "lost" (R, F, M ≤ 2) is identical to
+    /// "hibernating" (R, F, M 1–2). Here narrower segments come first, and
+    /// "lost" is the R = 1 part of the low corner, "hibernating" the R = 2
+    /// part (its R = 1 cells go to "lost"):
+    ///
+    /// | order | label | R | F | M |
+    /// |---|---|---|---|---|
+    /// | 1 | champions | 4–5 | 4–5 | 4–5 |
+    /// | 2 | cant_lose_them | 1 | 4–5 | 4–5 |
+    /// | 3 | need_attention | 2–3 | 2–3 | 2–3 |
+    /// | 4 | at_risk | 1–2 | 2–5 | 2–5 |
+    /// | 5 | loyal_customers | 2–5 | 3–5 | 3–5 |
+    /// | 6 | new_customers | 4–5 | 1 | 1 |
+    /// | 7 | promising | 3–4 | 1 | 1 |
+    /// | 8 | lost | 1 | 1–2 | 1–2 |
+    /// | 9 | hibernating | 1–2 | 1–2 | 1–2 |
+    /// | 10 | about_to_sleep | 2–3 | 1–2 | 1–2 |
+    /// | 11 | potential_loyalist | 3–5 | 1–3 | 1–3 |
+    ///
+    /// Everything else is `other`; a test checks that each of the eleven
+    /// labels is the first match of at least one (R, F, M) triple.
+    pub fn standard() -> SegmentMap {
+        let rule = SegmentRule::new;
+        SegmentMap {
+            bins: 5,
+            rules: vec![
+                rule("champions", (4, 5), (4, 5), (4, 5)),
+                rule("cant_lose_them", (1, 1), (4, 5), (4, 5)),
+                rule("need_attention", (2, 3), (2, 3), (2, 3)),
+                rule("at_risk", (1, 2), (2, 5), (2, 5)),
+                rule("loyal_customers", (2, 5), (3, 5), (3, 5)),
+                rule("new_customers", (4, 5), (1, 1), (1, 1)),
+                rule("promising", (3, 4), (1, 1), (1, 1)),
+                rule("lost", (1, 1), (1, 2), (1, 2)),
+                rule("hibernating", (1, 2), (1, 2), (1, 2)),
+                rule("about_to_sleep", (2, 3), (1, 2), (1, 2)),
+                rule("potential_loyalist", (3, 5), (1, 3), (1, 3)),
+            ],
+        }
+    }
+
+    /// The common 10-cell grid on R and F alone (five bins; M is ignored):
+    ///
+    /// | label | R | F |
+    /// |---|---|---|
+    /// | champions | 5 | 4–5 |
+    /// | loyal_customers | 3–4 | 4–5 |
+    /// | potential_loyalist | 4–5 | 2–3 |
+    /// | new_customers | 5 | 1 |
+    /// | promising | 4 | 1 |
+    /// | need_attention | 3 | 3 |
+    /// | about_to_sleep | 3 | 1–2 |
+    /// | cant_lose_them | 1–2 | 5 |
+    /// | at_risk | 1–2 | 3–4 |
+    /// | hibernating | 1–2 | 1–2 |
+    ///
+    /// The cells tile the 5 × 5 grid: every (R, F) pair has exactly one.
+    pub fn rf_grid() -> SegmentMap {
+        let rule = |label: &str, r: (u8, u8), f: (u8, u8)| SegmentRule::new(label, r, f, (1, 5));
+        SegmentMap {
+            bins: 5,
+            rules: vec![
+                rule("champions", (5, 5), (4, 5)),
+                rule("loyal_customers", (3, 4), (4, 5)),
+                rule("potential_loyalist", (4, 5), (2, 3)),
+                rule("new_customers", (5, 5), (1, 1)),
+                rule("promising", (4, 4), (1, 1)),
+                rule("need_attention", (3, 3), (3, 3)),
+                rule("about_to_sleep", (3, 3), (1, 2)),
+                rule("cant_lose_them", (1, 2), (5, 5)),
+                rule("at_risk", (1, 2), (3, 4)),
+                rule("hibernating", (1, 2), (1, 2)),
+            ],
+        }
+    }
+
+    /// The rules, in order.
+    pub fn rules(&self) -> &[SegmentRule] {
+        &self.rules
+    }
+
+    /// The segment of one (R, F, M) triple.
+    pub fn segment(&self, scores: (u8, u8, u8)) -> &str {
+        self.rules.iter().find(|r| r.matches(scores)).map_or(OTHER_SEGMENT, |r| r.label.as_str())
+    }
+
+    /// The segment of every customer.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when the scores use another number of bins.
+    pub fn assign<'a>(&'a self, scores: &RfmScores) -> Result<Vec<&'a str>> {
+        if scores.options.bins != self.bins {
+            return Err(Error::InvalidArgument {
+                name: "segment map",
+                reason: format!("the map is for {} bins, the scores have {}", self.bins, scores.options.bins),
+            });
+        }
+        Ok((0..scores.len()).map(|k| self.segment(scores.scores(k))).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn the_usual_order_hides_segments() {
+        // The table in its usual order, first match wins: several labels never win.
+        let rule = SegmentRule::new;
+        let usual = SegmentMap::new(
+            5,
+            vec![
+                rule("champions", (4, 5), (4, 5), (4, 5)),
+                rule("loyal_customers", (2, 5), (3, 5), (3, 5)),
+                rule("potential_loyalist", (3, 5), (1, 3), (1, 3)),
+                rule("new_customers", (4, 5), (1, 1), (1, 1)),
+                rule("promising", (3, 4), (1, 1), (1, 1)),
+                rule("need_attention", (2, 3), (2, 3), (2, 3)),
+                rule("about_to_sleep", (2, 3), (1, 2), (1, 2)),
+                rule("at_risk", (1, 2), (2, 5), (2, 5)),
+                rule("cant_lose_them", (1, 1), (4, 5), (4, 5)),
+                rule("hibernating", (1, 2), (1, 2), (1, 2)),
+                rule("lost", (1, 2), (1, 2), (1, 2)),
+            ],
+        )
+        .unwrap();
+        let mut seen = BTreeSet::new();
+        for r in 1..=5 {
+            for f in 1..=5 {
+                for m in 1..=5 {
+                    seen.insert(usual.segment((r, f, m)).to_string());
+                }
+            }
+        }
+        for hidden in ["new_customers", "cant_lose_them", "lost"] {
+            assert!(!seen.contains(hidden), "{hidden}");
+        }
+    }
+
+    #[test]
+    fn every_standard_segment_is_reachable() {
+        let map = SegmentMap::standard();
+        let mut seen = BTreeSet::new();
+        for r in 1..=5 {
+            for f in 1..=5 {
+                for m in 1..=5 {
+                    seen.insert(map.segment((r, f, m)).to_string());
+                }
+            }
+        }
+        for rule in map.rules() {
+            assert!(seen.contains(&rule.label), "{} is unreachable", rule.label);
+        }
+        assert!(seen.contains(OTHER_SEGMENT));
+        assert_eq!(map.rules().len(), 11);
+    }
+
+    #[test]
+    fn rf_grid_tiles_the_grid() {
+        let map = SegmentMap::rf_grid();
+        for r in 1..=5u8 {
+            for f in 1..=5u8 {
+                let matching = map.rules().iter().filter(|rule| rule.matches((r, f, 3))).count();
+                assert_eq!(matching, 1, "({r}, {f}) matches {matching} cells");
+            }
+        }
+    }
+
+    #[test]
+    fn equal_sized_bins_and_value_based_cut_points() {
+        let values = [1.0, 1.0, 1.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
+        let (equal, cuts) = score(&values, 5, TiePolicy::EqualSizedBins);
+        assert_eq!(equal, vec![1, 1, 2, 2, 3, 3, 4, 4, 5, 5]); // two per bin, ties split
+        assert_eq!(cuts, vec![1.0, 1.0, 3.0, 5.0]);
+        let (by_value, _) = score(&values, 5, TiePolicy::ValueBased);
+        // Ties share bin 1; the repeated cut point 1.0 leaves bin 2 empty.
+        assert_eq!(by_value, vec![1, 1, 1, 1, 3, 3, 4, 4, 5, 5]);
+    }
+
+    #[test]
+    fn invalid_maps_and_options() {
+        assert!(SegmentMap::new(5, vec![]).is_err());
+        assert!(SegmentMap::new(5, vec![SegmentRule::new("x", (0, 2), (1, 5), (1, 5))]).is_err());
+        assert!(SegmentMap::new(5, vec![SegmentRule::new("x", (3, 2), (1, 5), (1, 5))]).is_err());
+        assert!(SegmentMap::new(5, vec![SegmentRule::new("x", (1, 6), (1, 5), (1, 5))]).is_err());
+        assert!(SegmentMap::new(5, vec![SegmentRule::new("", (1, 2), (1, 5), (1, 5))]).is_err());
+        assert!(SegmentMap::new(10, vec![SegmentRule::new("x", (1, 2), (1, 5), (1, 5))]).is_err());
+        assert!(SegmentMap::new(3, vec![SegmentRule::new("x", (1, 2), (1, 3), (1, 3))]).is_ok());
+        assert!(RfmOptions::new().bins(1).validate().is_err());
+        assert!(RfmOptions::new().bins(10).validate().is_err());
+        assert!(RfmOptions::new().weights(0.0, 0.0, 0.0).validate().is_err());
+        assert!(RfmOptions::new().weights(1.0, f64::NAN, 0.0).validate().is_err());
+    }
+}
