@@ -665,13 +665,17 @@ mod tests {
         assert!(serde_json::from_str::<BetaGeo>(&future).is_err());
     }
 
-    #[test]
-    fn analytic_gradient_matches_finite_differences() {
+    /// A few customers (with and without repeats) and a parameter point.
+    fn derivative_fixture() -> (RepeatRows, [f64; 4]) {
         let x = Array1::from(vec![0.0, 0.0, 1.0, 3.0, 3.0, 7.0, 26.0]);
         let t_x = Array1::from(vec![0.0, 0.0, 2.5, 10.0, 10.0, 30.0, 30.857]);
         let t = Array1::from(vec![20.0, 25.0, 30.0, 30.0, 30.0, 31.0, 31.0]);
-        let rows = data::group(MODEL, x.view(), t_x.view(), t.view()).unwrap();
-        let p = [0.3, 4.0, 0.8, 2.4];
+        (data::group(MODEL, x.view(), t_x.view(), t.view()).unwrap(), [0.3, 4.0, 0.8, 2.4])
+    }
+
+    #[test]
+    fn analytic_gradient_matches_finite_differences() {
+        let (rows, p) = derivative_fixture();
         for variant in [BetaGeoVariant::Classic, BetaGeoVariant::Modified] {
             let g = total_gradient(variant, &rows, p[0], p[1], p[2], p[3]);
             for i in 0..4 {
@@ -693,11 +697,7 @@ mod tests {
 
     #[test]
     fn analytic_hessian_matches_differences_of_the_gradient() {
-        let x = Array1::from(vec![0.0, 0.0, 1.0, 3.0, 3.0, 7.0, 26.0]);
-        let t_x = Array1::from(vec![0.0, 0.0, 2.5, 10.0, 10.0, 30.0, 30.857]);
-        let t = Array1::from(vec![20.0, 25.0, 30.0, 30.0, 30.0, 31.0, 31.0]);
-        let rows = data::group(MODEL, x.view(), t_x.view(), t.view()).unwrap();
-        let p = [0.3, 4.0, 0.8, 2.4];
+        let (rows, p) = derivative_fixture();
         for variant in [BetaGeoVariant::Classic, BetaGeoVariant::Modified] {
             let h = total_hessian(variant, &rows, p[0], p[1], p[2], p[3]);
             for i in 0..4 {
