@@ -92,6 +92,7 @@ pub mod event;
 mod load;
 pub mod money;
 pub mod rfm;
+mod sort;
 pub mod summary;
 pub mod time;
 pub mod transactions;

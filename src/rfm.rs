@@ -242,14 +242,11 @@ impl RfmScores {
 /// Scores `values` into 1..=k; returns the scores and the k − 1 cut points.
 fn score(values: &[f64], k: u8, ties: TiePolicy) -> (Vec<u8>, Vec<f64>) {
     let n = values.len();
-    // Sort (value, row) pairs; rows are in customer-id order, so the row
-    // breaks ties by id. The key maps f64 order onto u64 order.
-    let key = |v: f64| {
-        let bits = v.to_bits();
-        if bits >> 63 == 1 { !bits } else { bits | (1 << 63) }
-    };
-    let mut keyed: Vec<(u64, u32)> = values.iter().enumerate().map(|(i, &v)| (key(v), i as u32)).collect();
-    keyed.sort_unstable();
+    // Sort rows by value with a stable radix sort: rows are in customer-id
+    // order, so equal values stay in id order.
+    let mut keyed: Vec<(u64, u32)> =
+        values.iter().enumerate().map(|(i, &v)| (crate::sort::f64_order_key(v), i as u32)).collect();
+    crate::sort::radix_sort_by_key(&mut keyed, |&(k, _)| k, 0, 64);
     let order: Vec<usize> = keyed.iter().map(|&(_, i)| i as usize).collect();
     let kf = usize::from(k);
     let cuts: Vec<f64> = (1..kf).map(|j| values[order[((j * n).div_ceil(kf)).max(1) - 1]]).collect();

@@ -681,7 +681,7 @@ impl IdOrder {
                     })
                     .collect();
                 let bits = 64 - ((max.wrapping_sub(min)) as u64).leading_zeros();
-                radix_sort_high(&mut packed, 32, 32 + bits);
+                crate::sort::radix_sort_by_key(&mut packed, |&v| v, 32, 32 + bits);
                 IdOrder::Packed { min, packed }
             }
             _ => {
@@ -709,30 +709,6 @@ impl IdOrder {
             IdOrder::Packed { min, packed } => CustomerId::Number(min.wrapping_add((packed[k] >> 32) as i64)),
             _ => ids[self.position(k)].clone(),
         }
-    }
-}
-
-/// Sorts by bits `from..to` of each value (stable LSD radix, 11-bit digits).
-fn radix_sort_high(values: &mut Vec<u64>, from: u32, to: u32) {
-    const DIGIT: u32 = 11;
-    const MASK: u64 = (1 << DIGIT) - 1;
-    let mut spare = vec![0u64; values.len()];
-    let mut shift = from;
-    while shift < to {
-        let mut counts = vec![0usize; (1 << DIGIT) + 1];
-        for &v in values.iter() {
-            counts[((v >> shift) & MASK) as usize + 1] += 1;
-        }
-        for d in 0..(1 << DIGIT) {
-            counts[d + 1] += counts[d];
-        }
-        for &v in values.iter() {
-            let d = ((v >> shift) & MASK) as usize;
-            spare[counts[d]] = v;
-            counts[d] += 1;
-        }
-        std::mem::swap(values, &mut spare);
-        shift += DIGIT;
     }
 }
 
