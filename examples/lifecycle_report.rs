@@ -420,22 +420,18 @@ fn rfm_section(s: &PurchaseSummary) -> Result<Vec<String>, Box<dyn StdError>> {
     println!("  segment               customers   share   mean net spend   mean orders");
     let mut labels: Vec<&str> = map.rules().iter().map(|r| r.label.as_str()).collect();
     labels.push(customer_lifecycle::rfm::OTHER_SEGMENT);
-    let rows: Vec<_> = s.rows().collect();
+    let (net, orders) = (s.net_spend(), s.orders());
     for label in labels {
-        let members: Vec<usize> = (0..rows.len()).filter(|&k| segments[k] == label).collect();
+        let members: Vec<usize> = (0..s.len()).filter(|&k| segments[k] == label).collect();
         if members.is_empty() {
             continue;
         }
-        let n = members.len() as f64;
-        let spend: f64 =
-            members.iter().map(|&k| rows[k].net.to_string().parse::<f64>().unwrap_or(0.0)).sum::<f64>() / n;
-        let orders: f64 = members.iter().map(|&k| f64::from(rows[k].orders)).sum::<f64>() / n;
         println!(
             "  {label:<20} {:>10} {:>6.1} % {:>16.2} {:>13.2}",
             members.len(),
-            100.0 * n / rows.len() as f64,
-            spend,
-            orders
+            100.0 * members.len() as f64 / s.len() as f64,
+            mean(members.iter().map(|&k| net[k])),
+            mean(members.iter().map(|&k| f64::from(orders[k])))
         );
     }
     let c = rfm.cut_points();

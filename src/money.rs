@@ -201,7 +201,9 @@ impl Money {
     /// the float nearest to the decimal (for amounts with at most 15
     /// significant digits it prints back to the same decimal).
     pub fn to_f64(&self) -> f64 {
-        decimal_to_f64(self.amount)
+        // Decimal's own to_f64 is not correctly rounded for every input; parsing
+        // its exact text is (Rust's float parser rounds to nearest).
+        self.amount.to_string().parse::<f64>().unwrap_or(f64::NAN)
     }
 
     /// Adds two amounts of the same currency.
@@ -353,13 +355,6 @@ impl ExchangeRates for FixedRates {
         }
         self.rates.get(&pair_key(to, from)).and_then(|r| Decimal::ONE.checked_div(*r))
     }
-}
-
-/// The nearest `f64` to a decimal: the decimal's exact text parsed as a float.
-pub(crate) fn decimal_to_f64(d: Decimal) -> f64 {
-    // Decimal's own to_f64 is not correctly rounded for every input; parsing
-    // its exact text is (Rust's float parser rounds to nearest).
-    d.to_string().parse::<f64>().unwrap_or(f64::NAN)
 }
 
 /// Scales a decimal to an integer count of `10^-scale` units, if exact and in range.

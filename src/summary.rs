@@ -225,13 +225,18 @@ impl Window {
         o as u8 * OVERFLOW
     }
 
+    /// The two windows, the one whose periods start (then end) earlier first.
+    fn ordered<'a>(&'a self, other: &'a Window) -> (&'a Window, &'a Window) {
+        if (self.first, self.last) <= (other.first, other.last) { (self, other) } else { (other, self) }
+    }
+
     /// Can `other` be merged into `self` exactly? (Their purchase periods
     /// must not interleave: they may share at most one boundary period.)
     fn mergeable(&self, other: &Window) -> bool {
         if self.periods == 0 || other.periods == 0 {
             return true;
         }
-        let (lo, hi) = if (self.first, self.last) <= (other.first, other.last) { (self, other) } else { (other, self) };
+        let (lo, hi) = self.ordered(other);
         lo.last <= hi.first
     }
 
@@ -245,7 +250,7 @@ impl Window {
         if self.periods == 0 {
             return Some(Window { returns, return_count, ..*other });
         }
-        let (lo, hi) = if (self.first, self.last) <= (other.first, other.last) { (self, other) } else { (other, self) };
+        let (lo, hi) = self.ordered(other);
         let shared = u32::from(lo.last == hi.first);
         let first_sum = if hi.first == lo.first { lo.first_sum.checked_add(hi.first_sum)? } else { lo.first_sum };
         Some(Window {

@@ -201,13 +201,7 @@ impl Periods {
     pub fn period_of_day(&self, day: i32) -> i32 {
         match (self.mode, self.unit) {
             (DurationMode::Continuous, _) | (DurationMode::Calendar, TimeUnit::Day) => day,
-            (DurationMode::Calendar, TimeUnit::Week) => {
-                // 1970-01-01 was a Thursday: shift so that week_start maps to a multiple of 7.
-                let shift = (Weekday::Thu.num_days_from_monday() as i32
-                    - self.week_start.num_days_from_monday() as i32)
-                    .rem_euclid(7);
-                (day + shift).div_euclid(7)
-            }
+            (DurationMode::Calendar, TimeUnit::Week) => (day + self.week_shift()).div_euclid(7),
             (DurationMode::Calendar, _) => {
                 let d = date_of_day_number(day);
                 d.year() * 12 + d.month0() as i32
@@ -219,18 +213,19 @@ impl Periods {
     pub fn period_start(&self, period: i32) -> NaiveDate {
         match (self.mode, self.unit) {
             (DurationMode::Continuous, _) | (DurationMode::Calendar, TimeUnit::Day) => date_of_day_number(period),
-            (DurationMode::Calendar, TimeUnit::Week) => {
-                let shift = (Weekday::Thu.num_days_from_monday() as i32
-                    - self.week_start.num_days_from_monday() as i32)
-                    .rem_euclid(7);
-                date_of_day_number(period * 7 - shift)
-            }
+            (DurationMode::Calendar, TimeUnit::Week) => date_of_day_number(period * 7 - self.week_shift()),
             (DurationMode::Calendar, _) => {
                 let year = period.div_euclid(12);
                 let month = period.rem_euclid(12) as u32 + 1;
                 NaiveDate::from_ymd_opt(year, month, 1).unwrap_or(NaiveDate::MIN)
             }
         }
+    }
+
+    /// Days to add to a day number so that the week start falls on a
+    /// multiple of 7 (1970-01-01, day 0, was a Thursday).
+    fn week_shift(&self) -> i32 {
+        (Weekday::Thu.num_days_from_monday() as i32 - self.week_start.num_days_from_monday() as i32).rem_euclid(7)
     }
 
     /// The duration from period `from` to period `to`, in the unit.

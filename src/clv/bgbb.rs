@@ -288,11 +288,8 @@ fn check_row(row: usize, x: f64, t_x: f64, n: f64) -> Result<()> {
     Ok(())
 }
 
-fn check_count(n: f64) -> Result<()> {
-    if !(n.is_finite() && n >= 0.0) {
-        return Err(Error::InvalidArgument { name: "opportunities", reason: format!("{n} must be finite and ≥ 0") });
-    }
-    Ok(())
+fn check_count(value: f64) -> Result<()> {
+    super::check_non_negative("opportunities", value)
 }
 
 fn finite(v: f64) -> Result<f64> {

@@ -379,11 +379,8 @@ impl BetaGeo {
     }
 }
 
-fn check_horizon(t: f64) -> Result<()> {
-    if !(t.is_finite() && t >= 0.0) {
-        return Err(Error::InvalidArgument { name: "horizon", reason: format!("{t} must be finite and ≥ 0") });
-    }
-    Ok(())
+fn check_horizon(value: f64) -> Result<()> {
+    super::check_non_negative("horizon", value)
 }
 
 /// (1 − z)^a ₂F₁(a, b; c; z), with the error the predictions report.

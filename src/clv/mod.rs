@@ -26,6 +26,14 @@ fn check_model_version(version: u32) -> Result<()> {
     Ok(())
 }
 
+/// Checks that a horizon, count or period is finite and not negative.
+fn check_non_negative(name: &'static str, value: f64) -> Result<()> {
+    if !(value.is_finite() && value >= 0.0) {
+        return Err(Error::InvalidArgument { name, reason: format!("{value} must be finite and ≥ 0") });
+    }
+    Ok(())
+}
+
 /// Checks that every named parameter is finite and positive.
 fn check_parameters(model: &'static str, parameters: &[(&str, f64)]) -> Result<()> {
     for (name, v) in parameters {

@@ -244,11 +244,8 @@ fn growth(s: f64, b: f64, t: f64) -> f64 {
     if (s - 1.0).abs() < 1e-10 { l } else { -(-(s - 1.0) * l).exp_m1() / (s - 1.0) }
 }
 
-fn check_horizon(t: f64) -> Result<()> {
-    if !(t.is_finite() && t >= 0.0) {
-        return Err(Error::InvalidArgument { name: "horizon", reason: format!("{t} must be finite and ≥ 0") });
-    }
-    Ok(())
+fn check_horizon(value: f64) -> Result<()> {
+    super::check_non_negative("horizon", value)
 }
 
 fn series_failure() -> Error {

@@ -214,11 +214,8 @@ impl ShiftedBetaGeometric {
     }
 }
 
-fn check_period(t: f64) -> Result<()> {
-    if !(t.is_finite() && t >= 0.0) {
-        return Err(Error::InvalidArgument { name: "period", reason: format!("{t} must be finite and ≥ 0") });
-    }
-    Ok(())
+fn check_period(value: f64) -> Result<()> {
+    super::check_non_negative("period", value)
 }
 
 #[cfg(test)]
