@@ -11,6 +11,9 @@
 //! * `floor_scan/*`: a plain scan summing the same columns (memory bandwidth);
 //! * `floor_hash_group_by/*`: a hash group-by of the same rows into
 //!   per-customer counters (count, sum, first and last day);
+//! * `cohorts_monthly/*`, `cohorts_weekly/*`: `CohortAnalysis::compute`
+//!   (every matrix: active customers in three retention modes, orders,
+//!   revenue, returns) with calendar-month and Monday-week cohorts;
 //! * `id_mapping/*`: mapping the shop's ids to dense indices;
 //! * `csv_parsing/*`: reading the log from CSV text.
 //!
@@ -26,8 +29,8 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use customer_lifecycle::chrono::{DateTime, NaiveDate};
 use customer_lifecycle::rust_decimal::Decimal;
 use customer_lifecycle::{
-    CsvOptions, Currency, CustomerId, CustomerIndex, IdKind, Money, SummaryOptions, TimeUnit, Transaction,
-    TransactionLog,
+    CohortAnalysis, CohortOptions, CsvOptions, Currency, CustomerId, CustomerIndex, IdKind, Money, SummaryOptions,
+    TimeUnit, Transaction, TransactionLog,
 };
 
 /// xorshift64*: a small deterministic generator, so the data is the same on every run.
@@ -110,6 +113,14 @@ fn bench(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("summary_with_holdout", label), &log, |b, log| {
             b.iter(|| black_box(log.summarize(&split).unwrap()))
         });
+
+        let end = NaiveDate::from_ymd_opt(2022, 12, 31).unwrap();
+        for (name, unit) in [("cohorts_monthly", TimeUnit::Month), ("cohorts_weekly", TimeUnit::Week)] {
+            let cohort_options = CohortOptions::new(unit).observation_end(end);
+            g.bench_with_input(BenchmarkId::new(name, label), &log, |b, log| {
+                b.iter(|| black_box(CohortAnalysis::compute(log, &cohort_options).unwrap()))
+            });
+        }
 
         g.bench_with_input(BenchmarkId::new("floor_scan", label), &rows, |b, _| {
             b.iter(|| {

@@ -234,6 +234,13 @@ pub enum Error {
         reason: String,
     },
 
+    /// A cohort period in which no customer was acquired.
+    #[error("no customer was acquired in the cohort period starting {period_start}")]
+    EmptyCohort {
+        /// The first date of the period asked for.
+        period_start: NaiveDate,
+    },
+
     /// More distinct customers than the dense index can hold (2^31 − 1).
     #[error("too many distinct customers for one index (limit {limit})")]
     TooManyCustomers {

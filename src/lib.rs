@@ -85,6 +85,7 @@ macro_rules! validated_serde {
 }
 
 pub mod clv;
+pub mod cohort;
 pub mod consent;
 pub mod customer;
 mod error;
@@ -94,6 +95,7 @@ pub mod money;
 pub mod rfm;
 mod sort;
 pub mod summary;
+pub mod survival;
 pub mod time;
 pub mod transactions;
 
@@ -101,6 +103,7 @@ pub use chrono;
 pub use ndarray;
 pub use rust_decimal;
 
+pub use cohort::{CohortAnalysis, CohortOptions, RetentionCurve, RetentionMode};
 pub use consent::{Channel, ConsentChange, ConsentRecord, ConsentStatus, LegalBasis, Purpose};
 pub use customer::{Customer, CustomerId, CustomerIndex, DenseId, IdKind};
 pub use error::{Error, Result};
@@ -108,5 +111,6 @@ pub use event::{Event, EventId, EventKind, NpsScore};
 pub use load::CsvOptions;
 pub use money::{Currency, ExchangeRates, FixedRates, Money};
 pub use summary::{CustomerSummary, FORMAT_VERSION, HoldoutSummary, PartialSummary, PurchaseSummary, SummaryOptions};
+pub use survival::{LifetimeSurvival, SurvivalStep};
 pub use time::{DurationMode, Periods, TimeUnit};
 pub use transactions::{Transaction, TransactionKind, TransactionLog};
