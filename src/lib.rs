@@ -90,6 +90,7 @@ pub mod consent;
 pub mod customer;
 mod error;
 pub mod event;
+pub mod kpi;
 mod load;
 pub mod money;
 pub mod rfm;
@@ -108,6 +109,7 @@ pub use consent::{Channel, ConsentChange, ConsentRecord, ConsentStatus, LegalBas
 pub use customer::{Customer, CustomerId, CustomerIndex, DenseId, IdKind};
 pub use error::{Error, Result};
 pub use event::{Event, EventId, EventKind, NpsScore};
+pub use kpi::{EngagementKpis, PurchaseKpis};
 pub use load::CsvOptions;
 pub use money::{Currency, ExchangeRates, FixedRates, Money};
 pub use summary::{CustomerSummary, FORMAT_VERSION, HoldoutSummary, PartialSummary, PurchaseSummary, SummaryOptions};
