@@ -1,14 +1,20 @@
 //! Customer lifetime value: the probabilistic "buy till you die" models,
-//! fitted by maximum likelihood.
+//! fitted by maximum likelihood, and the deterministic formulas.
 //!
 //! Every model is fitted on log-transformed parameters (so they stay
-//! positive) with L-BFGS, customers with identical inputs grouped and
+//! positive) by Newton's method from default starting points, with
+//! Nelder–Mead as a fallback, customers with identical inputs grouped and
 //! weighted; the [`FitReport`] gives the estimates, standard errors and
 //! covariance (inverse observed information in the natural parameters),
 //! the log-likelihood as a plain sum over customers in the data's time
 //! unit, AIC, BIC and convergence. A fit that does not converge, or data
 //! that cannot identify the model, is an [`Error`], never NaN
 //! parameters.
+//!
+//! The deterministic side — historic CLV net of returns, discounts, service
+//! and acquisition costs ([`ValueLedger`]), the margin-based
+//! ([`simple_clv`]) and retention-based ([`retention_clv`]) formulas, and
+//! [`segment_profitability`] — needs no fitting.
 
 /// Version of the serialised form of the models; loading another version is an error.
 pub const MODEL_FORMAT_VERSION: u32 = 1;
@@ -69,6 +75,12 @@ pub use pareto_nbd::ParetoNbd;
 mod value;
 
 pub use value::{Clv, PurchaseModel, periods_per_year};
+mod deterministic;
 mod simulate;
+
+pub use deterministic::{
+    CustomerValue, HistoricClv, SegmentProfit, UNSEGMENTED, ValueLedger, retention_clv, segment_profitability,
+    simple_clv,
+};
 
 pub use simulate::SimulatedCustomers;
