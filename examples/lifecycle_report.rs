@@ -26,18 +26,29 @@
 //!   year: 52 weeks, 365 days or 12 months).
 //! * `--discount-rate D` — annual discount rate (default 0.10).
 //! * `--margin M` — profit margin (default 1: revenue CLV).
+//! * `--cohort-unit day|week|month` — acquisition cohorts by calendar
+//!   period (default month).
+//! * `--lapse N` — a customer has lapsed after N units without a purchase
+//!   (lifetime curve and reactivation; default half a year).
 //! * `--plots DIR` — SVG charts: expected purchases and P(alive) by
-//!   frequency and recency, calibration vs holdout purchases, and the
-//!   cumulative tracking of actual vs predicted repeat purchases.
+//!   frequency and recency, calibration vs holdout purchases, the
+//!   cumulative tracking of actual vs predicted repeat purchases, the cohort
+//!   retention heat map and the customer lifetime curve.
 
 use std::error::Error as StdError;
 use std::fs::File;
 use std::process::ExitCode;
 
-use customer_lifecycle::chrono::NaiveDate;
-use customer_lifecycle::clv::{BetaGeo, Clv, FitOptions, GammaGamma, ParetoNbd, PurchaseModel, periods_per_year};
+use customer_lifecycle::chrono::{Days, NaiveDate, TimeDelta};
+use customer_lifecycle::clv::{
+    BetaGeo, Clv, FitOptions, GammaGamma, ParetoNbd, PurchaseModel, ValueLedger, periods_per_year,
+    segment_profitability,
+};
 use customer_lifecycle::rfm::{RfmOptions, RfmScores, SegmentMap};
-use customer_lifecycle::{CsvOptions, Currency, PurchaseSummary, SummaryOptions, TimeUnit, TransactionLog};
+use customer_lifecycle::{
+    CohortAnalysis, CohortOptions, CsvOptions, Currency, LifetimeSurvival, PurchaseKpis, PurchaseSummary,
+    RetentionMode, SummaryOptions, TimeUnit, TransactionLog,
+};
 
 const CDNOW_SAMPLE: &str = include_str!("../data/CDNOW_sample.txt");
 
@@ -56,12 +67,14 @@ struct Args {
     discount_rate: Option<f64>,
     margin: Option<f64>,
     plots: Option<String>,
+    cohort_unit: Option<String>,
+    lapse: Option<f64>,
 }
 
 const USAGE: &str = "usage: lifecycle_report [--transactions FILE.csv] [--currency CODE] [--unit day|week|month] \
 [--calendar-periods] [--calibration-end YYYY-MM-DD] [--observation-end YYYY-MM-DD] \
 [--summary-csv OUT] [--predictions-csv OUT] [--model bgnbd|pareto|mbgnbd] [--horizon N] \
-[--discount-rate D] [--margin M] [--plots DIR]";
+[--discount-rate D] [--margin M] [--cohort-unit day|week|month] [--lapse N] [--plots DIR]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args::default();
@@ -82,6 +95,11 @@ fn parse_args() -> Result<Args, String> {
             "--predictions-csv" => args.predictions_csv = Some(value()?),
             "--model" => args.model = Some(value()?),
             "--plots" => args.plots = Some(value()?),
+            "--cohort-unit" => args.cohort_unit = Some(value()?),
+            "--lapse" => {
+                let v = value()?;
+                args.lapse = Some(v.parse().map_err(|_| format!("--lapse {v:?} is not a number"))?);
+            }
             "--horizon" => {
                 let v = value()?;
                 args.horizon = Some(v.parse().map_err(|_| format!("--horizon {v:?} is not a whole number"))?);
@@ -136,16 +154,20 @@ fn run(args: Args) -> Result<(), Box<dyn StdError>> {
     if args.calendar_periods {
         options = options.calendar_periods();
     }
-    if let Some(d) = args.calibration_end.or(default_cal) {
-        options = options.calibration_end(d);
-    }
     if let Some(d) = args.observation_end.or(default_obs) {
         options = options.observation_end(d);
+    }
+    let whole_period = options;
+    if let Some(d) = args.calibration_end.or(default_cal) {
+        options = options.calibration_end(d);
     }
     let summary = log.summarize(&options)?;
 
     print_report(&log, &source, &summary);
     let segments = rfm_section(&summary)?;
+    cohort_section(&log, &summary, &whole_period, &args)?;
+    kpi_section(&log, &summary, &args)?;
+    profitability_section(&summary, &segments, args.margin.unwrap_or(1.0))?;
     let predictions = clv_section(&log, &summary, &args)?;
 
     if let Some(path) = &args.summary_csv {
@@ -442,6 +464,177 @@ fn rfm_section(s: &PurchaseSummary) -> Result<Vec<String>, Box<dyn StdError>> {
     Ok(segments)
 }
 
+/// The lapse window in the summary's unit: `--lapse`, or half a year.
+fn lapse(s: &PurchaseSummary, args: &Args) -> f64 {
+    args.lapse.unwrap_or_else(|| match s.periods().unit() {
+        TimeUnit::Month => 6.0,
+        unit => (182.0 / f64::from(unit.days().unwrap_or(1))).round(),
+    })
+}
+
+/// Acquisition cohorts: the retention heat map, the average curve, and the
+/// Kaplan–Meier lifetime curve.
+fn cohort_section(
+    log: &TransactionLog,
+    s: &PurchaseSummary,
+    whole_period: &SummaryOptions,
+    args: &Args,
+) -> Result<(), Box<dyn StdError>> {
+    let unit: TimeUnit = args.cohort_unit.as_deref().unwrap_or("month").parse()?;
+    let cohorts = CohortAnalysis::compute(log, &CohortOptions::new(unit).observation_end(s.observation_end()))?;
+    let retention = cohorts.retention(RetentionMode::OnPeriod);
+    let columns = cohorts.columns().min(24);
+    let first_row = cohorts.cohorts().len().saturating_sub(24);
+    println!(
+        "\nCohort retention (share of each {} cohort buying in its Nth {}; '.' = not complete at {})",
+        unit.name(),
+        unit.name(),
+        cohorts.observation_end()
+    );
+    print!("  cohort      size");
+    for n in 0..columns {
+        print!("{n:>5}");
+    }
+    println!();
+    let sizes = cohorts.sizes();
+    for r in first_row..cohorts.cohorts().len() {
+        print!("  {:<10}{:>6}", cohorts.label(r).unwrap_or_default(), sizes[r]);
+        for n in 0..columns {
+            match cohorts.get(&retention, r, n) {
+                Some(v) => print!("{:>5.0}", 100.0 * v),
+                None => print!("{:>5}", "."),
+            }
+        }
+        println!();
+    }
+    if first_row > 0 {
+        println!("  ({first_row} earlier cohorts not shown)");
+    }
+    for (mode, name) in [
+        (RetentionMode::OnPeriod, "in period N"),
+        (RetentionMode::OnOrAfter, "in N or later"),
+        (RetentionMode::Rolling, "in every period to N"),
+    ] {
+        let curve = cohorts.average_retention(mode);
+        print!("  {name:<21}");
+        for v in curve.rate.iter().take(columns) {
+            print!("{:>5.0}", 100.0 * v);
+        }
+        println!("   (average %, complete cells)");
+    }
+    let cumulative = cohorts.cumulative_revenue_per_customer();
+    let last = (0..cohorts.cohorts().len()).filter_map(|r| {
+        let n = (0..cohorts.columns()).rev().find(|&n| cohorts.is_complete(r, n))?;
+        Some((r, n, cumulative[[r, n]]))
+    });
+    for (r, n, v) in last {
+        if r >= first_row {
+            println!(
+                "  cohort {} has brought {v:.2} {} net per customer by its {} {n}",
+                cohorts.label(r).unwrap_or_default(),
+                cohorts.currency(),
+                unit.name()
+            );
+        }
+    }
+
+    // Lifetimes over the whole observation (no holdout split).
+    let whole = log.summarize(whole_period)?;
+    let l = lapse(s, args);
+    let survival = LifetimeSurvival::kaplan_meier(&whole, l)?;
+    let u = s.periods().unit().name();
+    println!(
+        "\nCustomer lifetime (Kaplan–Meier; lapsed after {l} {u}s without a purchase; {} of {} lapsed, the rest censored)",
+        survival.lapsed(),
+        survival.customers()
+    );
+    let horizon = whole.age().iter().cloned().fold(0.0, f64::max);
+    print!("  S(t) ");
+    for k in 0..=4 {
+        let t = (horizon * f64::from(k) / 4.0).round();
+        print!("  t = {t}: {:.3}", survival.survival_at(t));
+    }
+    println!();
+    match survival.median() {
+        Some(m) => println!("  median lifetime {m:.2} {u}s (first to last purchase)"),
+        None => println!("  median lifetime not reached: too many customers still active"),
+    }
+    if let Some(dir) = &args.plots {
+        std::fs::create_dir_all(dir)?;
+        plots::cohort_retention(&cohorts, dir)?;
+        plots::lifetime(&survival, &u, dir)?;
+    }
+    Ok(())
+}
+
+/// Purchase KPIs of the last quarter (13 weeks) before the observation end.
+fn kpi_section(log: &TransactionLog, s: &PurchaseSummary, args: &Args) -> Result<(), Box<dyn StdError>> {
+    let end = s.observation_end() + Days::new(1);
+    let to = end.and_hms_opt(0, 0, 0).ok_or("date out of range")?.and_utc();
+    let from = to - TimeDelta::weeks(13);
+    let lapse_days = match s.periods().unit().days() {
+        Some(d) => lapse(s, args) * f64::from(d),
+        None => lapse(s, args) * 30.4375,
+    };
+    let k = PurchaseKpis::compute_with_lapse(log, from, to, TimeDelta::days(lapse_days.round() as i64))?;
+    let pct = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{:.1} %", 100.0 * v));
+    println!(
+        "\nKPIs, {} to {} (13 weeks; retention against the 13 weeks before)",
+        from.date_naive(),
+        s.observation_end()
+    );
+    println!("  buyers                    {}", k.buyers);
+    println!("  orders                    {}", k.orders);
+    println!("  repeat purchase rate      {:.1} % (buyers with 2+ orders)", 100.0 * k.repeat_purchase_rate);
+    println!("  purchase frequency        {:.3} orders per buyer", k.purchase_frequency);
+    println!("  average order value       {}", k.average_order_value);
+    println!("  revenue                   {}", k.revenue);
+    println!(
+        "  return rate               {:.1} % of orders, {:.1} % of revenue",
+        100.0 * k.return_rate_count,
+        100.0 * k.return_rate_value
+    );
+    println!("  new customers             {}", k.new_customers);
+    println!(
+        "  retention rate            {} ({} of {} previous buyers)",
+        pct(k.retention_rate),
+        k.retained,
+        k.previous_buyers
+    );
+    println!("  churn rate                {}", pct(k.churn_rate));
+    println!(
+        "  reactivation rate         {} ({} of {} lapsed for {} days)",
+        pct(k.reactivation_rate),
+        k.reactivated,
+        k.lapsed,
+        k.lapse.num_days()
+    );
+    Ok(())
+}
+
+/// Historic CLV (net revenue × margin − costs) by RFM segment.
+fn profitability_section(s: &PurchaseSummary, segments: &[String], margin: f64) -> Result<(), Box<dyn StdError>> {
+    let ledger = ValueLedger::from_summary(s);
+    let rows = ledger.historic_clv(margin)?;
+    // Ledger rows and summary rows are both in customer-id order.
+    let segment_of: std::collections::HashMap<_, _> = s.ids().iter().zip(segments).collect();
+    let table = segment_profitability(&rows, |c| segment_of.get(c).map(|s| s.to_string()))?;
+    let total: f64 = table.iter().map(|t| t.profit.to_f64()).sum();
+    println!("\nSegment profitability (historic CLV = {margin} × net revenue − costs; no costs recorded in this data)");
+    println!("  segment               customers        profit   per customer   share");
+    for t in &table {
+        println!(
+            "  {:<20} {:>10} {:>13.2} {:>14.2} {:>6.1} %",
+            t.segment,
+            t.customers,
+            t.profit.to_f64(),
+            t.profit_per_customer.to_f64(),
+            100.0 * t.profit.to_f64() / total
+        );
+    }
+    Ok(())
+}
+
 /// Writes one row per customer; the model columns only when there are predictions.
 fn write_predictions(
     s: &PurchaseSummary,
@@ -485,7 +678,9 @@ mod plots {
     use std::error::Error as StdError;
 
     use customer_lifecycle::clv::PurchaseModel;
-    use customer_lifecycle::{CustomerId, PurchaseSummary, TransactionKind, TransactionLog};
+    use customer_lifecycle::{
+        CohortAnalysis, CustomerId, LifetimeSurvival, PurchaseSummary, RetentionMode, TransactionKind, TransactionLog,
+    };
     use plotters::prelude::*;
 
     type Out = Result<(), Box<dyn StdError>>;
@@ -666,6 +861,103 @@ mod plots {
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK)
             .draw()?;
+        root.present()?;
+        Ok(())
+    }
+
+    /// The cohort retention heat map: cohorts (rows) by period offset
+    /// (columns), incomplete cells left grey.
+    pub fn cohort_retention(cohorts: &CohortAnalysis, dir: &str) -> Out {
+        let retention = cohorts.retention(RetentionMode::OnPeriod);
+        let rows = cohorts.cohorts().len();
+        let columns = cohorts.columns();
+        // Column 0 is 100 % by definition: shade the others on their own scale.
+        let top = (0..rows)
+            .flat_map(|r| (1..columns).map(move |n| (r, n)))
+            .filter_map(|(r, n)| cohorts.get(&retention, r, n))
+            .fold(0.0, f64::max)
+            .max(1e-12);
+        let path = format!("{dir}/cohort_retention.svg");
+        let height = (120 + 28 * rows as u32).min(1200);
+        let root = SVGBackend::new(&path, (900, height)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let unit = cohorts.periods().unit().name();
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("Retention by {unit} cohort (share buying in its Nth {unit})"), ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(90)
+            .build_cartesian_2d(0.0..columns as f64, 0.0..rows as f64)?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc(format!("{unit}s since acquisition"))
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_labels(0)
+            .draw()?;
+        // Cohort labels beside their rows (at most 30 of them).
+        let step = rows.div_ceil(30).max(1);
+        for r in (0..rows).step_by(step) {
+            let (px, py) = chart.backend_coord(&(0.0, (rows - 1 - r) as f64 + 0.5));
+            let label = cohorts.label(r).unwrap_or_default();
+            root.draw(&Text::new(label, (px - 80, py - 6), ("sans-serif", 12)))?;
+        }
+        chart.draw_series((0..rows).flat_map(|r| (0..columns).map(move |n| (r, n))).map(|(r, n)| {
+            let y = (rows - 1 - r) as f64;
+            let color = match cohorts.get(&retention, r, n) {
+                Some(_) if n == 0 => shade(1.0),
+                Some(v) => shade(v / top),
+                None => RGBColor(225, 225, 225),
+            };
+            Rectangle::new([(n as f64, y), (n as f64 + 1.0, y + 1.0)], color.filled())
+        }))?;
+        chart.draw_series((0..rows).flat_map(|r| (0..columns).map(move |n| (r, n))).filter_map(|(r, n)| {
+            let v = cohorts.get(&retention, r, n)?;
+            let y = (rows - 1 - r) as f64;
+            let color = if n == 0 || v / top > 0.55 { WHITE } else { BLACK };
+            Some(Text::new(
+                format!("{:.0}", 100.0 * v),
+                (n as f64 + 0.2, y + 0.65),
+                ("sans-serif", 11).into_font().color(&color),
+            ))
+        }))?;
+        root.present()?;
+        Ok(())
+    }
+
+    /// The Kaplan–Meier curve of customer lifetime, with ±2 standard errors.
+    pub fn lifetime(curve: &LifetimeSurvival, unit: &str, dir: &str) -> Out {
+        let steps = curve.steps();
+        let end = steps.last().map_or(1.0, |s| s.time).max(1.0);
+        let mut line = vec![(0.0, 1.0)];
+        let mut upper = vec![(0.0, 1.0)];
+        let mut lower = vec![(0.0, 1.0)];
+        let mut previous = (1.0, 0.0);
+        for s in steps {
+            line.push((s.time, previous.0));
+            line.push((s.time, s.survival));
+            upper.push((s.time, (previous.0 + 2.0 * previous.1).min(1.0)));
+            upper.push((s.time, (s.survival + 2.0 * s.standard_error).min(1.0)));
+            lower.push((s.time, (previous.0 - 2.0 * previous.1).max(0.0)));
+            lower.push((s.time, (s.survival - 2.0 * s.standard_error).max(0.0)));
+            previous = (s.survival, s.standard_error);
+        }
+        let path = format!("{dir}/lifetime_survival.svg");
+        let root = SVGBackend::new(&path, (760, 500)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!("Customer lifetime (Kaplan–Meier, lapsed after {} {unit}s)", curve.lapse()),
+                ("sans-serif", 18),
+            )
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.0..end, 0.0..1.0)?;
+        chart.configure_mesh().x_desc(format!("first to last purchase ({unit}s)")).y_desc("S(t)").draw()?;
+        chart.draw_series(LineSeries::new(upper, BLUE.mix(0.4)))?;
+        chart.draw_series(LineSeries::new(lower, BLUE.mix(0.4)))?;
+        chart.draw_series(LineSeries::new(line, BLUE.stroke_width(2)))?;
         root.present()?;
         Ok(())
     }
