@@ -14,10 +14,13 @@
 //! where tied values always share a bin (bins can be uneven). The cut points
 //! used are on the result ([`RfmScores::cut_points`]) either way.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::customer::CustomerId;
 use crate::error::{Error, Result};
+use crate::sort::{f64_from_order_key, f64_order_key};
 use crate::summary::PurchaseSummary;
 
 /// What the M score measures.
@@ -137,7 +140,7 @@ pub struct CutPoints {
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 pub struct RfmScores {
     options: RfmOptions,
-    ids: Vec<CustomerId>,
+    ids: Arc<Vec<CustomerId>>,
     recency: Vec<u8>,
     frequency: Vec<u8>,
     monetary: Vec<u8>,
@@ -169,25 +172,29 @@ impl RfmScores {
         if summary.is_empty() {
             return Err(Error::Empty { what: "customers to score" });
         }
-        let (age, recency) = (summary.age(), summary.recency());
-        let since_last: Vec<f64> = age.iter().zip(recency.iter()).map(|(t, r)| t - r).collect();
-        let orders: Vec<f64> = summary.orders().iter().map(|&o| f64::from(o)).collect();
-        let net = summary.net_spend();
-        let money: Vec<f64> = match options.monetary {
-            RfmMonetary::NetSpend => net.to_vec(),
-            RfmMonetary::AverageOrderValue => {
-                net.iter().zip(summary.orders()).map(|(v, &o)| v / f64::from(o.max(1))).collect()
-            }
-        };
         let k = options.bins;
-        let (r_raw, r_cuts) = score(&since_last, k, options.ties);
-        let (frequency, f_cuts) = score(&orders, k, options.ties);
-        let (monetary, m_cuts) = score(&money, k, options.ties);
+        // One key buffer for the three dimensions: keys are the f64 values'
+        // order-preserving bit patterns.
+        let mut keys = Vec::with_capacity(summary.len());
+        let (age, recency) = (summary.age(), summary.recency());
+        keys.extend(age.iter().zip(recency.iter()).map(|(t, r)| f64_order_key(t - r)));
+        let (r_raw, r_cuts) = score(&keys, k, options.ties);
+        keys.clear();
+        keys.extend(summary.orders().iter().map(|&o| f64_order_key(f64::from(o))));
+        let (frequency, f_cuts) = score(&keys, k, options.ties);
+        keys.clear();
+        match options.monetary {
+            RfmMonetary::NetSpend => keys.extend(summary.net_spend_iter().map(f64_order_key)),
+            RfmMonetary::AverageOrderValue => keys.extend(
+                summary.net_spend_iter().zip(summary.orders()).map(|(v, &o)| f64_order_key(v / f64::from(o.max(1)))),
+            ),
+        }
+        let (monetary, m_cuts) = score(&keys, k, options.ties);
         // Recency is scored inversely: the shortest time since the last purchase scores k.
         let recency = r_raw.iter().map(|s| k + 1 - s).collect();
         Ok(RfmScores {
             options: *options,
-            ids: summary.ids().to_vec(),
+            ids: summary.shared_ids(),
             recency,
             frequency,
             monetary,
@@ -239,31 +246,96 @@ impl RfmScores {
     }
 }
 
-/// Scores `values` into 1..=k; returns the scores and the k − 1 cut points.
-fn score(values: &[f64], k: u8, ties: TiePolicy) -> (Vec<u8>, Vec<f64>) {
-    let n = values.len();
-    // Sort rows by value with a stable radix sort: rows are in customer-id
-    // order, so equal values stay in id order.
-    let mut keyed: Vec<(u64, u32)> =
-        values.iter().enumerate().map(|(i, &v)| (crate::sort::f64_order_key(v), i as u32)).collect();
-    crate::sort::radix_sort_by_key(&mut keyed, |&(k, _)| k, 0, 64);
-    let order: Vec<usize> = keyed.iter().map(|&(_, i)| i as usize).collect();
+/// Scores the values whose order keys are `keys` into 1..=k; returns the
+/// scores and the k − 1 cut points.
+///
+/// Both policies need only a few order statistics, not a sort: with
+/// `q_j = ⌈j·n/k⌉` (the first rank of bin j + 1), the cut point `C_j` is the
+/// value at rank `q_j − 1`, and under equal-sized bins a value `v` at rank
+/// `r` (ties ranked in row order) has `r ≥ q_j` exactly when `v > B_j`, or
+/// `v = B_j` and at least `q_j − less(B_j)` rows of value `B_j` come before
+/// it, where `B_j` is the value at rank `q_j` and `less(B_j)` counts the
+/// values below it. The order statistics come from a histogram of the keys'
+/// top 16 bits and a selection inside the few buckets that hold them.
+fn score(keys: &[u64], k: u8, ties: TiePolicy) -> (Vec<u8>, Vec<f64>) {
+    let n = keys.len();
     let kf = usize::from(k);
-    let cuts: Vec<f64> = (1..kf).map(|j| values[order[((j * n).div_ceil(kf)).max(1) - 1]]).collect();
+    let q: Vec<usize> = (1..kf).map(|j| (j * n).div_ceil(kf)).collect();
+    let mut ranks: Vec<usize> = q.iter().flat_map(|&p| [p - 1, p]).filter(|&p| p < n).collect();
+    ranks.sort_unstable();
+    ranks.dedup();
+    let stats = order_statistics(keys, &ranks);
+    let stat = |rank: usize| stats[ranks.binary_search(&rank).expect("rank was asked for")];
+    let cut_keys: Vec<u64> = q.iter().map(|&p| stat(p - 1).0).collect();
+    let cuts = cut_keys.iter().map(|&c| f64_from_order_key(c)).collect();
     let mut scores = vec![0u8; n];
     match ties {
-        TiePolicy::EqualSizedBins => {
-            for (rank, &i) in order.iter().enumerate() {
-                scores[i] = (rank * kf / n) as u8 + 1;
+        TiePolicy::ValueBased => {
+            for (s, &key) in scores.iter_mut().zip(keys) {
+                *s = 1 + cut_keys.iter().map(|&c| u8::from(key > c)).sum::<u8>();
             }
         }
-        TiePolicy::ValueBased => {
-            for (i, v) in values.iter().enumerate() {
-                scores[i] = 1 + cuts.iter().filter(|c| v > c).count() as u8;
+        TiePolicy::EqualSizedBins => {
+            // (B_j, rows of value B_j to skip before the bin starts), for the
+            // bins that exist (q_j < n).
+            let thresholds: Vec<(u64, usize)> =
+                q.iter().filter(|&&p| p < n).map(|&p| (stat(p).0, p - stat(p).1)).collect();
+            let mut seen = vec![0usize; thresholds.len()];
+            for (s, &key) in scores.iter_mut().zip(keys) {
+                let mut score = 1u8;
+                for (j, &(b, skip)) in thresholds.iter().enumerate() {
+                    if key > b {
+                        score += 1;
+                    } else if key == b {
+                        score += u8::from(seen[j] >= skip);
+                        seen[j] += 1;
+                    }
+                }
+                *s = score;
             }
         }
     }
     (scores, cuts)
+}
+
+/// The keys at sorted positions `ranks` (ascending, each < n), each with
+/// the number of keys strictly below it.
+fn order_statistics(keys: &[u64], ranks: &[usize]) -> Vec<(u64, usize)> {
+    const BITS: u32 = 16;
+    let bucket = |key: u64| (key >> (64 - BITS)) as usize;
+    let mut start = vec![0usize; (1 << BITS) + 1];
+    for &key in keys {
+        start[bucket(key) + 1] += 1;
+    }
+    for b in 0..1 << BITS {
+        start[b + 1] += start[b];
+    }
+    // The bucket of each rank, and the keys of those buckets.
+    let of_rank: Vec<usize> = ranks.iter().map(|&r| start.partition_point(|&s| s <= r) - 1).collect();
+    let mut slot = vec![u8::MAX; 1 << BITS];
+    let mut members: Vec<Vec<u64>> = Vec::new();
+    for &b in &of_rank {
+        if slot[b] == u8::MAX {
+            slot[b] = members.len() as u8;
+            members.push(Vec::with_capacity(start[b + 1] - start[b]));
+        }
+    }
+    for &key in keys {
+        let s = slot[bucket(key)];
+        if s != u8::MAX {
+            members[usize::from(s)].push(key);
+        }
+    }
+    ranks
+        .iter()
+        .zip(&of_rank)
+        .map(|(&r, &b)| {
+            let bucket_keys = &mut members[usize::from(slot[b])];
+            let (_, &mut key, _) = bucket_keys.select_nth_unstable(r - start[b]);
+            let below = start[b] + bucket_keys.iter().filter(|&&x| x < key).count();
+            (key, below)
+        })
+        .collect()
 }
 
 /// A named segment: inclusive score ranges for R, F and M.
@@ -513,9 +585,57 @@ mod tests {
         }
     }
 
+    fn keys(values: &[f64]) -> Vec<u64> {
+        values.iter().map(|&v| f64_order_key(v)).collect()
+    }
+
+    /// The definitions, by sorting (rank ties broken by row).
+    fn reference_score(values: &[f64], k: u8, ties: TiePolicy) -> (Vec<u8>, Vec<f64>) {
+        let n = values.len();
+        let kf = usize::from(k);
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| values[a].total_cmp(&values[b]).then(a.cmp(&b)));
+        let cuts: Vec<f64> = (1..kf).map(|j| values[order[(j * n).div_ceil(kf) - 1]]).collect();
+        let mut scores = vec![0u8; n];
+        for (rank, &i) in order.iter().enumerate() {
+            scores[i] = match ties {
+                TiePolicy::EqualSizedBins => (rank * kf / n) as u8 + 1,
+                TiePolicy::ValueBased => 1 + cuts.iter().filter(|&&c| values[i] > c).count() as u8,
+            };
+        }
+        (scores, cuts)
+    }
+
+    #[test]
+    fn selection_matches_sorting() {
+        let mut state = 7u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for n in [1usize, 2, 3, 4, 5, 7, 9, 10, 11, 100, 1000, 20_000] {
+            for spread in [1u64, 3, 50, 1 << 40] {
+                // Few distinct values (heavy ties), or many; negative and positive.
+                let values: Vec<f64> =
+                    (0..n).map(|_| (next() % spread) as f64 * 0.37 - (spread as f64) * 0.1).collect();
+                for k in 2..=9u8 {
+                    for ties in [TiePolicy::EqualSizedBins, TiePolicy::ValueBased] {
+                        assert_eq!(
+                            score(&keys(&values), k, ties),
+                            reference_score(&values, k, ties),
+                            "n {n}, spread {spread}, k {k}, {ties:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn equal_sized_bins_and_value_based_cut_points() {
-        let values = [1.0, 1.0, 1.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
+        let values = keys(&[1.0, 1.0, 1.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
         let (equal, cuts) = score(&values, 5, TiePolicy::EqualSizedBins);
         assert_eq!(equal, vec![1, 1, 2, 2, 3, 3, 4, 4, 5, 5]); // two per bin, ties split
         assert_eq!(cuts, vec![1.0, 1.0, 3.0, 5.0]);

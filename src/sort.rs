@@ -39,6 +39,11 @@ pub(crate) fn f64_order_key(v: f64) -> u64 {
     if bits >> 63 == 1 { !bits } else { bits | (1 << 63) }
 }
 
+/// The f64 of an [`f64_order_key`].
+pub(crate) fn f64_from_order_key(key: u64) -> f64 {
+    f64::from_bits(if key >> 63 == 1 { key & !(1 << 63) } else { !key })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,6 +58,9 @@ mod tests {
         expected.sort_by(|&a, &b| values[a].total_cmp(&values[b]).then(a.cmp(&b)));
         let got: Vec<usize> = keyed.iter().map(|&(_, i)| i as usize).collect();
         assert_eq!(got, expected);
+        for v in values {
+            assert_eq!(f64_from_order_key(f64_order_key(v)).to_bits(), v.to_bits());
+        }
     }
 
     #[test]

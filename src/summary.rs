@@ -577,6 +577,7 @@ impl PartialSummary {
         let order = IdOrder::of(&self.ids);
         let n = self.ids.len();
         let mut c = Columns::with_capacity(n);
+        let mut ids = Vec::with_capacity(n);
         let mut h_columns = self.holdout.as_ref().map(|_| HoldoutColumns::with_capacity(n));
         let mut first_seen_in_holdout = 0;
         for k in 0..n {
@@ -599,7 +600,7 @@ impl PartialSummary {
             }
             let frequency = w.periods.saturating_sub(1);
             let repeat = w.sum.wrapping_sub(w.first_sum);
-            c.ids.push(order.id(k, &self.ids));
+            ids.push(order.id(k, &self.ids));
             c.frequency.push(f64::from(frequency));
             c.recency.push(periods.span(w.first, w.last));
             c.age.push(periods.span(w.first, end_period));
@@ -617,6 +618,7 @@ impl PartialSummary {
                 hc.returns.push(h.returns);
             }
         }
+        c.ids = Arc::new(ids);
         if c.ids.is_empty() {
             return Err(Error::Empty { what: "orders in the calibration period" });
         }
@@ -815,7 +817,8 @@ pub struct HoldoutSummary {
 /// The summary's per-customer columns, in customer-id order.
 #[derive(Clone, PartialEq, Debug, Default, Serialize, Deserialize)]
 struct Columns {
-    ids: Vec<CustomerId>,
+    /// Shared with the results computed from the summary (RFM scores, …).
+    ids: Arc<Vec<CustomerId>>,
     frequency: Vec<f64>,
     recency: Vec<f64>,
     age: Vec<f64>,
@@ -829,7 +832,7 @@ struct Columns {
 impl Columns {
     fn with_capacity(n: usize) -> Columns {
         Columns {
-            ids: Vec::with_capacity(n),
+            ids: Arc::new(Vec::new()),
             frequency: Vec::with_capacity(n),
             recency: Vec::with_capacity(n),
             age: Vec::with_capacity(n),
@@ -927,6 +930,11 @@ impl PurchaseSummary {
     /// The customer ids, sorted; position `k` is row `k`.
     pub fn ids(&self) -> &[CustomerId] {
         &self.columns.ids
+    }
+
+    /// The ids, shared without copying.
+    pub(crate) fn shared_ids(&self) -> Arc<Vec<CustomerId>> {
+        Arc::clone(&self.columns.ids)
     }
 
     /// Row `k` (in customer-id order), or `None` past the end.
@@ -1033,8 +1041,13 @@ impl PurchaseSummary {
 
     /// Net spend (gross − returns) per customer, as the nearest `f64`s.
     pub fn net_spend(&self) -> Array1<f64> {
+        self.net_spend_iter().collect()
+    }
+
+    /// [`PurchaseSummary::net_spend`] without allocating.
+    pub(crate) fn net_spend_iter(&self) -> impl ExactSizeIterator<Item = f64> + '_ {
         let unit = 10f64.powi(self.scale as i32);
-        self.columns.gross.iter().zip(&self.columns.returns).map(|(g, r)| (g - r) as f64 / unit).collect()
+        self.columns.gross.iter().zip(&self.columns.returns).map(move |(g, r)| (g - r) as f64 / unit)
     }
 
     /// The `frequency_holdout` column, if split.
