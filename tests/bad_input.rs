@@ -1,10 +1,12 @@
 //! Bad input, item by item: each gets a typed error (or the documented
 //! behaviour), never a panic and never a silent drop.
 
-use customer_lifecycle::chrono::{NaiveDate, TimeZone, Utc};
+use customer_lifecycle::chrono::{NaiveDate, TimeDelta, TimeZone, Utc};
+use customer_lifecycle::clv::{ValueLedger, retention_clv, segment_profitability, simple_clv};
+use customer_lifecycle::rfm::{RfmOptions, RfmScores};
 use customer_lifecycle::{
-    CsvOptions, Currency, CustomerId, Error, Event, EventKind, Money, SummaryOptions, TimeUnit, Transaction,
-    TransactionLog,
+    CohortAnalysis, CohortOptions, CsvOptions, Currency, CustomerId, EngagementKpis, Error, Event, EventKind,
+    LifetimeSurvival, Money, PurchaseKpis, SummaryOptions, TimeUnit, Transaction, TransactionLog,
 };
 use proptest::prelude::*;
 
@@ -124,6 +126,70 @@ fn duplicate_event_ids_are_idempotent() {
         assert!(!log.push_event(&event).unwrap());
     }
     assert_eq!(log.len(), 1);
+}
+
+/// The CDNOW sample log and its summary in weeks.
+fn cdnow_sample() -> (TransactionLog, customer_lifecycle::PurchaseSummary) {
+    let log =
+        TransactionLog::from_cdnow_sample_path(concat!(env!("CARGO_MANIFEST_DIR"), "/data/CDNOW_sample.txt")).unwrap();
+    let summary = log.summarize(&SummaryOptions::new(TimeUnit::Week)).unwrap();
+    (log, summary)
+}
+
+#[test]
+fn analytics_on_empty_populations() {
+    let empty = TransactionLog::new(Currency::USD);
+    assert!(matches!(CohortAnalysis::compute(&empty, &CohortOptions::new(TimeUnit::Month)), Err(Error::Empty { .. })));
+    let from = Utc.with_ymd_and_hms(1997, 1, 1, 0, 0, 0).unwrap();
+    assert!(matches!(PurchaseKpis::compute(&empty, from, from + TimeDelta::days(7)), Err(Error::Empty { .. })));
+    assert!(matches!(
+        EngagementKpis::compute(&[], from, from + TimeDelta::days(7), TimeDelta::hours(1)),
+        Err(Error::Empty { .. })
+    ));
+    assert!(matches!(ValueLedger::new(Currency::USD).historic_clv(0.5), Err(Error::Empty { .. })));
+    assert!(matches!(segment_profitability(&[], |_| None), Err(Error::Empty { .. })));
+    // A window of the CDNOW log in which nobody ordered.
+    let (log, _) = cdnow_sample();
+    let later = Utc.with_ymd_and_hms(2001, 1, 1, 0, 0, 0).unwrap();
+    assert!(matches!(PurchaseKpis::compute(&log, later, later + TimeDelta::days(7)), Err(Error::Empty { .. })));
+}
+
+#[test]
+fn rfm_bins_outside_the_range() {
+    let (_, summary) = cdnow_sample();
+    for k in [0, 1, 10, 11] {
+        let e = RfmScores::compute(&summary, &RfmOptions::new().bins(k)).unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument { .. }), "{e}");
+    }
+}
+
+#[test]
+fn cohort_period_with_no_customers() {
+    let (log, _) = cdnow_sample();
+    let cohorts = CohortAnalysis::compute(&log, &CohortOptions::new(TimeUnit::Month)).unwrap();
+    // CDNOW's customers were all acquired in Q1 1997.
+    let e = cohorts.row_of(date(1997, 5, 12)).unwrap_err();
+    assert!(matches!(e, Error::EmptyCohort { period_start } if period_start == date(1997, 5, 1)), "{e}");
+    assert_eq!(cohorts.row_of(date(1997, 3, 31)).unwrap(), 2);
+}
+
+#[test]
+fn negative_costs_and_margins_outside_zero_to_one() {
+    let usd = |s| Money::parse(s, Currency::USD).unwrap();
+    let mut ledger = ValueLedger::new(Currency::USD);
+    let c = CustomerId::from(1);
+    let e = ledger.add_service_cost(&c, usd("-2")).unwrap_err();
+    assert!(e.to_string().contains("customer 1"), "{e}");
+    assert!(matches!(ledger.add_acquisition_cost(&c, usd("-2")), Err(Error::InvalidAmount { .. })));
+    assert!(customer_lifecycle::kpi::customer_acquisition_cost(usd("-100"), 5).is_err());
+    ledger.add_order(&c, usd("10"), usd("0")).unwrap();
+    for margin in [-0.01, 1.01, f64::NAN, f64::INFINITY] {
+        assert!(matches!(ledger.historic_clv(margin), Err(Error::InvalidArgument { name: "margin", .. })));
+        assert!(simple_clv(10.0, 2.0, 3.0, margin).is_err());
+    }
+    assert!(retention_clv(10.0, 1.5, 0.1).is_err());
+    let (_, summary) = cdnow_sample();
+    assert!(LifetimeSurvival::kaplan_meier(&summary, -4.0).is_err());
 }
 
 #[test]
