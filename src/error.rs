@@ -241,6 +241,53 @@ pub enum Error {
         period_start: NaiveDate,
     },
 
+    /// A stage model that cannot work (unknown stage, unreachable stage, bad condition, …).
+    #[error("invalid stage model {model:?}: {reason}")]
+    InvalidStageModel {
+        /// The model's name.
+        model: String,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// An event older than the customer state's lateness window allows.
+    #[error(
+        "event {event_id:?} of customer {customer} at {at} is too late: events before {settled_before} are settled \
+         (the state's clock minus its lateness window)"
+    )]
+    LateEvent {
+        /// The customer.
+        customer: String,
+        /// The event.
+        event_id: String,
+        /// Its time.
+        at: chrono::DateTime<chrono::Utc>,
+        /// The state's clock minus the lateness window.
+        settled_before: chrono::DateTime<chrono::Utc>,
+    },
+
+    /// An event dated after the "now" it was applied at.
+    #[error("event {event_id:?} at {at} is in the future of {now}")]
+    EventInFuture {
+        /// The event.
+        event_id: String,
+        /// Its time.
+        at: chrono::DateTime<chrono::Utc>,
+        /// The time it was applied at.
+        now: chrono::DateTime<chrono::Utc>,
+    },
+
+    /// Time asked to move backwards.
+    #[error("cannot move customer {customer} back in time to {requested}: its clock is at {clock}")]
+    ClockBehind {
+        /// The customer.
+        customer: String,
+        /// The time asked for.
+        requested: chrono::DateTime<chrono::Utc>,
+        /// The state's clock.
+        clock: chrono::DateTime<chrono::Utc>,
+    },
+
     /// More distinct customers than the dense index can hold (2^31 − 1).
     #[error("too many distinct customers for one index (limit {limit})")]
     TooManyCustomers {

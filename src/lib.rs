@@ -91,6 +91,7 @@ pub mod customer;
 mod error;
 pub mod event;
 pub mod kpi;
+pub mod lifecycle;
 mod load;
 pub mod money;
 pub mod rfm;

@@ -1,0 +1,324 @@
+//! Stage analytics over a population's transitions.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use ndarray::{Array1, Array2};
+use serde::{Deserialize, Serialize};
+
+use super::engine::Transition;
+use super::stages::{StageId, StageModel};
+use crate::customer::CustomerId;
+use crate::error::{Error, Result};
+
+/// One customer's stage history.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+struct Timeline {
+    customer: CustomerId,
+    start: DateTime<Utc>,
+    initial: StageId,
+    transitions: Vec<Transition>,
+}
+
+impl Timeline {
+    /// The stage at `at` (`None` before the customer existed).
+    fn stage_at(&self, at: DateTime<Utc>) -> Option<StageId> {
+        if at < self.start {
+            return None;
+        }
+        let k = self.transitions.partition_point(|t| t.at <= at);
+        Some(if k == 0 { self.initial } else { self.transitions[k - 1].to })
+    }
+
+    /// Spells: (stage, entered, left or None while ongoing).
+    fn spells(&self) -> impl Iterator<Item = (StageId, DateTime<Utc>, Option<DateTime<Utc>>)> + '_ {
+        let entries = std::iter::once((self.initial, self.start)).chain(self.transitions.iter().map(|t| (t.to, t.at)));
+        let exits = self.transitions.iter().map(|t| Some(t.at)).chain(std::iter::once(None));
+        entries.zip(exits).map(|((stage, from), to)| (stage, from, to))
+    }
+}
+
+/// The stage histories of a population, recorded from the engine's
+/// transitions, and the analytics over them.
+///
+/// ```
+/// use customer_lifecycle::CustomerId;
+/// use customer_lifecycle::lifecycle::{StageHistory, StageModel, Transition, RuleId};
+/// use customer_lifecycle::chrono::{TimeZone, Utc};
+///
+/// let model = StageModel::five_phase();
+/// let s = |n| model.stage(n).unwrap();
+/// let day = |d| Utc.with_ymd_and_hms(2024, 1, d, 0, 0, 0).unwrap();
+/// let mut history = StageHistory::new(&model);
+/// history.start(CustomerId::from(1), day(1), s("interest"))?;
+/// history.record(&CustomerId::from(1), &Transition { from: s("interest"), to: s("new_customer"), at: day(5), rule: RuleId(0) })?;
+/// history.start(CustomerId::from(2), day(2), s("interest"))?;
+/// let counts = history.stage_counts(day(10));
+/// assert_eq!(counts[usize::from(s("interest").0)], 1);
+/// assert_eq!(counts[usize::from(s("new_customer").0)], 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(into = "HistoryData", from = "HistoryData")]
+pub struct StageHistory {
+    stages: Vec<String>,
+    timelines: Vec<Timeline>,
+    index: HashMap<CustomerId, usize>,
+}
+
+/// The serialised form of a [`StageHistory`] (the index is rebuilt on load).
+#[derive(Clone, Serialize, Deserialize)]
+struct HistoryData {
+    stages: Vec<String>,
+    timelines: Vec<Timeline>,
+}
+
+impl From<StageHistory> for HistoryData {
+    fn from(h: StageHistory) -> HistoryData {
+        HistoryData { stages: h.stages, timelines: h.timelines }
+    }
+}
+
+impl From<HistoryData> for StageHistory {
+    fn from(d: HistoryData) -> StageHistory {
+        let index = d.timelines.iter().enumerate().map(|(k, t)| (t.customer.clone(), k)).collect();
+        StageHistory { stages: d.stages, timelines: d.timelines, index }
+    }
+}
+
+/// Counts and row-normalised probabilities of moving from each stage (rows)
+/// at one date to each stage (columns) at a later one.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct TransitionMatrix {
+    /// The stage names (row and column labels).
+    pub stages: Vec<String>,
+    /// Customers in stage `i` at the first date and `j` at the second.
+    pub counts: Array2<u64>,
+    /// `counts` divided by row sums (rows without customers are all 0).
+    pub probabilities: Array2<f64>,
+}
+
+/// Time spent in one stage ([`StageHistory::time_in_stage`]).
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct StageTime {
+    /// The stage.
+    pub stage: String,
+    /// Spells that ended (the customer left the stage) by the cut-off.
+    pub completed: u64,
+    /// Mean length of the completed spells, in days.
+    pub mean_days: Option<f64>,
+    /// Median length of the completed spells, in days.
+    pub median_days: Option<f64>,
+    /// Spells still going on at the cut-off (not in the mean or median).
+    pub ongoing: u64,
+}
+
+/// Conversion from one funnel stage to the next ([`StageHistory::funnel`]).
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct FunnelStep {
+    /// The stage.
+    pub from: String,
+    /// The next stage.
+    pub to: String,
+    /// Customers who ever were in `from`.
+    pub reached_from: u64,
+    /// Of those, customers who were in `to` afterwards.
+    pub reached_to: u64,
+    /// `reached_to ÷ reached_from` (`None` when nobody reached `from`).
+    pub conversion: Option<f64>,
+}
+
+impl StageHistory {
+    /// An empty history for `model`'s stages.
+    pub fn new(model: &StageModel) -> StageHistory {
+        StageHistory { stages: model.definition().stages.clone(), timelines: Vec::new(), index: HashMap::new() }
+    }
+
+    fn check_stage(&self, stage: StageId) -> Result<()> {
+        if usize::from(stage.0) >= self.stages.len() {
+            return Err(Error::InvalidArgument {
+                name: "stage",
+                reason: format!("stage {} is not in the model", stage.0),
+            });
+        }
+        Ok(())
+    }
+
+    /// Records a new customer, first seen at `at` in `stage`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a customer already recorded or an unknown stage.
+    pub fn start(&mut self, customer: CustomerId, at: DateTime<Utc>, stage: StageId) -> Result<()> {
+        self.check_stage(stage)?;
+        if self.index.contains_key(&customer) {
+            return Err(Error::InvalidArgument { name: "customer", reason: format!("{customer} is already recorded") });
+        }
+        self.index.insert(customer.clone(), self.timelines.len());
+        self.timelines.push(Timeline { customer, start: at, initial: stage, transitions: Vec::new() });
+        Ok(())
+    }
+
+    /// Records a transition of a customer. A transition dated before the
+    /// customer's latest one (a restatement after a late event) replaces
+    /// those from its time on.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for an unknown customer or stage.
+    pub fn record(&mut self, customer: &CustomerId, transition: &Transition) -> Result<()> {
+        self.check_stage(transition.to)?;
+        self.check_stage(transition.from)?;
+        let &k = self.index.get(customer).ok_or_else(|| Error::InvalidArgument {
+            name: "customer",
+            reason: format!("{customer} was not started"),
+        })?;
+        let t = &mut self.timelines[k].transitions;
+        let keep = t.partition_point(|x| x.at <= transition.at);
+        if keep < t.len() {
+            t.truncate(keep);
+        }
+        t.push(*transition);
+        Ok(())
+    }
+
+    /// Customers recorded.
+    pub fn len(&self) -> usize {
+        self.timelines.len()
+    }
+
+    /// True when nobody is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.timelines.is_empty()
+    }
+
+    /// The stage of a customer at `at`.
+    pub fn stage_of(&self, customer: &CustomerId, at: DateTime<Utc>) -> Option<StageId> {
+        self.index.get(customer).and_then(|&k| self.timelines[k].stage_at(at))
+    }
+
+    /// Customers in each stage at `at` (indexed by stage; customers first
+    /// seen later are not counted).
+    pub fn stage_counts(&self, at: DateTime<Utc>) -> Array1<u64> {
+        let mut counts = Array1::zeros(self.stages.len());
+        for t in &self.timelines {
+            if let Some(s) = t.stage_at(at) {
+                counts[usize::from(s.0)] += 1;
+            }
+        }
+        counts
+    }
+
+    /// Stage at `from` against stage at `to`, for customers who existed at `from`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when `to` is before `from`.
+    pub fn transition_matrix(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<TransitionMatrix> {
+        if to < from {
+            return Err(Error::InvalidArgument {
+                name: "transition matrix dates",
+                reason: format!("{to} is before {from}"),
+            });
+        }
+        let n = self.stages.len();
+        let mut counts = Array2::zeros((n, n));
+        for t in &self.timelines {
+            if let (Some(a), Some(b)) = (t.stage_at(from), t.stage_at(to)) {
+                counts[[usize::from(a.0), usize::from(b.0)]] += 1u64;
+            }
+        }
+        let mut probabilities = Array2::zeros((n, n));
+        for i in 0..n {
+            let total: u64 = counts.row(i).sum();
+            if total > 0 {
+                for j in 0..n {
+                    probabilities[[i, j]] = counts[[i, j]] as f64 / total as f64;
+                }
+            }
+        }
+        Ok(TransitionMatrix { stages: self.stages.clone(), counts, probabilities })
+    }
+
+    /// Time spent in each stage: completed spells by `until` (mean and
+    /// median, in days) and spells still going on then.
+    pub fn time_in_stage(&self, until: DateTime<Utc>) -> Vec<StageTime> {
+        let mut lengths: Vec<Vec<f64>> = vec![Vec::new(); self.stages.len()];
+        let mut ongoing = vec![0u64; self.stages.len()];
+        for t in &self.timelines {
+            for (stage, entered, left) in t.spells() {
+                if entered > until {
+                    break;
+                }
+                match left {
+                    Some(left) if left <= until => {
+                        lengths[usize::from(stage.0)].push((left - entered).num_seconds() as f64 / 86_400.0)
+                    }
+                    _ => ongoing[usize::from(stage.0)] += 1,
+                }
+            }
+        }
+        lengths
+            .into_iter()
+            .zip(ongoing)
+            .zip(&self.stages)
+            .map(|((mut l, ongoing), stage)| {
+                l.sort_by(f64::total_cmp);
+                let n = l.len();
+                let mean = (n > 0).then(|| l.iter().sum::<f64>() / n as f64);
+                let median = (n > 0).then(|| if n % 2 == 1 { l[n / 2] } else { (l[n / 2 - 1] + l[n / 2]) / 2.0 });
+                StageTime { stage: stage.clone(), completed: n as u64, mean_days: mean, median_days: median, ongoing }
+            })
+            .collect()
+    }
+
+    /// Conversion between consecutive stages of `path`: of the customers
+    /// who were ever in `path[i]`, those who were in `path[i + 1]` at some
+    /// later time.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for an unknown stage name or a path shorter than 2.
+    pub fn funnel(&self, path: &[&str]) -> Result<Vec<FunnelStep>> {
+        if path.len() < 2 {
+            return Err(Error::InvalidArgument { name: "funnel", reason: "a funnel needs at least two stages".into() });
+        }
+        let ids: Vec<StageId> =
+            path.iter()
+                .map(|name| {
+                    self.stages.iter().position(|s| s == name).map(|i| StageId(i as u8)).ok_or_else(|| {
+                        Error::InvalidArgument { name: "funnel", reason: format!("unknown stage {name:?}") }
+                    })
+                })
+                .collect::<Result<_>>()?;
+        Ok(ids
+            .windows(2)
+            .zip(path.windows(2))
+            .map(|(pair, names)| {
+                let (mut reached_from, mut reached_to) = (0, 0);
+                for t in &self.timelines {
+                    let mut entries = t.spells().map(|(s, at, _)| (s, at));
+                    if let Some((_, first)) = entries.find(|(s, _)| *s == pair[0]) {
+                        reached_from += 1;
+                        if t.spells().any(|(s, at, _)| s == pair[1] && at >= first) {
+                            reached_to += 1;
+                        }
+                    }
+                }
+                FunnelStep {
+                    from: names[0].to_string(),
+                    to: names[1].to_string(),
+                    reached_from,
+                    reached_to,
+                    conversion: (reached_from > 0).then(|| reached_to as f64 / reached_from as f64),
+                }
+            })
+            .collect())
+    }
+
+    /// Transitions into `stage` in `[from, to)` (e.g. reactivations: entries
+    /// into `reactivated`).
+    pub fn entries(&self, stage: StageId, from: DateTime<Utc>, to: DateTime<Utc>) -> u64 {
+        self.timelines
+            .iter()
+            .flat_map(|t| &t.transitions)
+            .filter(|t| t.to == stage && t.at >= from && t.at < to)
+            .count() as u64
+    }
+}

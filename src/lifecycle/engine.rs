@@ -1,0 +1,982 @@
+//! The engine: customer states, events, time, transitions.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::profile::{CompactEvent, EventClass, FNV_OFFSET, Profile, SummaryRow, fnv1a, profile_units};
+use super::stages::{Context, RuleId, StageId, StageModel};
+use crate::consent::{Channel, ConsentChange, ConsentRecord, ConsentStatus, Purpose};
+use crate::customer::CustomerId;
+use crate::error::{Error, Result};
+use crate::event::{Event, EventKind};
+use crate::money::{Currency, Money};
+use crate::time::{DurationMode, Periods, TimeUnit};
+
+/// Version of the serialised [`CustomerState`]; loading another is an error.
+pub const STATE_FORMAT_VERSION: u32 = 1;
+
+/// A stage change: from, to, when, and the rule that fired.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
+pub struct Transition {
+    /// The stage left.
+    pub from: StageId,
+    /// The stage entered.
+    pub to: StageId,
+    /// When: the event's time, or the instant a time-driven condition
+    /// became true (e.g. exactly 90 days after the last order).
+    pub at: DateTime<Utc>,
+    /// The rule ([`StageModel::rule_name`]).
+    pub rule: RuleId,
+}
+
+/// Transitions of one call, in time order; held inline (no allocation) up
+/// to 8.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Transitions {
+    len: usize,
+    inline: [Transition; 8],
+    spill: Vec<Transition>,
+}
+
+impl Transitions {
+    fn push(&mut self, t: Transition) {
+        if self.len < self.inline.len() {
+            self.inline[self.len] = t;
+        } else {
+            self.spill.push(t);
+        }
+        self.len += 1;
+    }
+
+    /// Number of transitions.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The transitions, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &Transition> {
+        self.inline[..self.len.min(self.inline.len())].iter().chain(self.spill.iter())
+    }
+
+    /// The last transition, if any.
+    pub fn last(&self) -> Option<&Transition> {
+        self.iter().last()
+    }
+}
+
+/// What [`Lifecycle::apply`] did.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Applied {
+    /// Stage changes, time-driven ones (up to the event's time) first.
+    pub transitions: Transitions,
+    /// The event had been applied before (same id and content): nothing changed.
+    pub duplicate: bool,
+    /// The event was late (within the lateness window): the state was
+    /// replayed from the window's start, and `transitions` holds the
+    /// replayed transitions from the event's time on, which supersede those
+    /// reported earlier for that span.
+    pub restated: bool,
+}
+
+/// The part of a state that events and time change; fixed-size.
+#[derive(Clone, Copy, PartialEq, Debug, Serialize, Deserialize)]
+struct Core {
+    profile: Profile,
+    stage: StageId,
+    since: i64,
+    clock: i64,
+}
+
+/// One customer's streaming state: profile, stage, clock, the events of
+/// the lateness window and the consent decisions seen.
+///
+/// Created by [`Lifecycle::new_customer`], changed only through the engine;
+/// serialisable (snapshot/restore) with [`STATE_FORMAT_VERSION`], and a
+/// restored state continues bit-identically.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(remote = "Self")]
+pub struct CustomerState {
+    format_version: u32,
+    customer: CustomerId,
+    /// Fingerprint of the stage model and settings it belongs to.
+    engine: u64,
+    current: Core,
+    /// The state before the buffered events.
+    settled: Core,
+    /// Events of the lateness window, in (time, id hash) order.
+    buffer: Vec<CompactEvent>,
+    /// Consent decisions (with their event id hash), in time order.
+    consent: Vec<(u64, ConsentRecord)>,
+}
+
+validated_serde!(CustomerState);
+
+impl CustomerState {
+    fn check_consistent(&self) -> Result<()> {
+        let bad = |reason: &str| Error::InvalidArgument { name: "customer state", reason: reason.into() };
+        if self.format_version != STATE_FORMAT_VERSION {
+            return Err(bad(&format!(
+                "format version {}, this build reads version {STATE_FORMAT_VERSION}",
+                self.format_version
+            )));
+        }
+        if !self.buffer.windows(2).all(|w| (w[0].at, w[0].id_hash) <= (w[1].at, w[1].id_hash)) {
+            return Err(bad("buffered events out of order"));
+        }
+        if self.settled.clock > self.current.clock {
+            return Err(bad("settled clock after the current clock"));
+        }
+        Ok(())
+    }
+
+    /// The customer.
+    pub fn customer(&self) -> &CustomerId {
+        &self.customer
+    }
+
+    /// The current stage.
+    pub fn stage(&self) -> StageId {
+        self.current.stage
+    }
+
+    /// Since when the customer is in the current stage.
+    pub fn stage_since(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp(self.current.since, 0).unwrap_or_default()
+    }
+
+    /// The state's clock: the latest event time or `advance_to` time.
+    pub fn clock(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp(self.current.clock, 0).unwrap_or_default()
+    }
+
+    /// The profile (orders, spend, cadence, engagement, NPS, support).
+    pub fn profile(&self) -> &Profile {
+        &self.current.profile
+    }
+
+    /// The purchase summary row at the state's clock, equal to what the
+    /// batch summary computes for this customer with the engine's periods
+    /// and the clock's date as observation end.
+    pub fn summary_row(&self) -> Option<SummaryRow> {
+        self.current.profile.summary_row(self.clock())
+    }
+
+    /// The consent decisions seen, oldest first.
+    pub fn consent(&self) -> impl Iterator<Item = &ConsentRecord> {
+        self.consent.iter().map(|(_, r)| r)
+    }
+
+    /// The decision in force for `purpose` on `channel` at `at`: the latest
+    /// one made at or before `at` for that purpose and that channel (or
+    /// every channel), if any.
+    pub fn consent_at(&self, purpose: &Purpose, channel: &Channel, at: DateTime<Utc>) -> Option<&ConsentRecord> {
+        self.consent
+            .iter()
+            .map(|(_, r)| r)
+            .rfind(|r| r.at <= at && &r.change.purpose == purpose && r.change.channel.covers(channel))
+    }
+}
+
+/// The engine's settings.
+///
+/// ```
+/// use customer_lifecycle::{Currency, DurationMode, Periods, TimeUnit};
+/// use customer_lifecycle::lifecycle::EngineOptions;
+/// use customer_lifecycle::chrono::TimeDelta;
+///
+/// let options = EngineOptions::new(Currency::EUR)
+///     .periods(Periods::new(TimeUnit::Day, DurationMode::Continuous)?)
+///     .lateness(TimeDelta::hours(6));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Debug, Serialize, Deserialize)]
+pub struct EngineOptions {
+    currency: Currency,
+    periods: Periods,
+    lateness_seconds: i64,
+}
+
+impl EngineOptions {
+    /// Amounts in `currency`, summary rows in continuous weeks, a lateness
+    /// window of one hour.
+    pub fn new(currency: Currency) -> EngineOptions {
+        let periods = Periods::new(TimeUnit::Week, DurationMode::Continuous).expect("continuous weeks are valid");
+        EngineOptions { currency, periods, lateness_seconds: 3600 }
+    }
+
+    /// The periods of [`CustomerState::summary_row`] (unit, mode, UTC
+    /// offset; the offset also sets the calendar days of engagement windows).
+    pub fn periods(mut self, periods: Periods) -> EngineOptions {
+        self.periods = periods;
+        self
+    }
+
+    /// How late an event may arrive (relative to the state's clock) and
+    /// still be applied as if in order. Zero accepts only events in order.
+    pub fn lateness(mut self, window: TimeDelta) -> EngineOptions {
+        self.lateness_seconds = window.num_seconds();
+        self
+    }
+}
+
+/// A scoring function for model-based rules ([`Condition::ScoreBelow`](super::Condition::ScoreBelow)):
+/// given a customer's summary row now, a score such as P(alive).
+pub type ScoreFn = Box<dyn Fn(&SummaryRow) -> f64 + Send + Sync>;
+
+/// The lifecycle engine: a stage model, the settings, and optionally a
+/// scoring function. Stateless itself: it moves [`CustomerState`]s.
+///
+/// ```
+/// use customer_lifecycle::{Currency, CustomerId, Event, EventKind, Money};
+/// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageModel};
+/// use customer_lifecycle::chrono::{TimeZone, Utc};
+///
+/// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+/// let day = |d| Utc.with_ymd_and_hms(2024, 1, d, 12, 0, 0).unwrap();
+/// let mut state = engine.new_customer(CustomerId::from(7), day(1));
+/// let order = Event::new("e1", CustomerId::from(7), day(2), EventKind::OrderPlaced {
+///     order_id: "o1".into(),
+///     gross: Money::parse("40", Currency::EUR)?,
+///     discount: Money::parse("0", Currency::EUR)?,
+///     items: 1,
+/// })?;
+/// let applied = engine.apply(&mut state, &order)?;
+/// let t = applied.transitions.last().unwrap();
+/// assert_eq!(engine.model().stage_name(t.to), "new");
+/// assert_eq!(engine.model().rule_name(t.rule), "first_order");
+/// // 90 days without an order: at risk, dated exactly then.
+/// let moved = engine.advance_to(&mut state, day(2) + chrono::TimeDelta::days(100))?;
+/// assert_eq!(engine.model().stage_name(state.stage()), "at_risk");
+/// assert_eq!(moved.last().unwrap().at, day(2) + chrono::TimeDelta::days(90));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Lifecycle {
+    model: StageModel,
+    options: EngineOptions,
+    score: Option<ScoreFn>,
+    fingerprint: u64,
+}
+
+impl std::fmt::Debug for Lifecycle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lifecycle")
+            .field("model", &self.model.name())
+            .field("options", &self.options)
+            .field("score", &self.score.is_some())
+            .finish()
+    }
+}
+
+impl Lifecycle {
+    /// An engine for a model without model-based rules.
+    ///
+    /// # Errors
+    /// [`Error::InvalidStageModel`] when the model has
+    /// [`ScoreBelow`](super::Condition::ScoreBelow) rules (use
+    /// [`Lifecycle::with_score`]); [`Error::InvalidArgument`] for a negative
+    /// lateness window.
+    pub fn new(model: StageModel, options: EngineOptions) -> Result<Lifecycle> {
+        if model.uses_score() {
+            return Err(Error::InvalidStageModel {
+                model: model.name().to_string(),
+                reason: "it has model-based rules but the engine has no scoring function".into(),
+            });
+        }
+        Lifecycle::build(model, options, None)
+    }
+
+    /// An engine whose model-based rules use `score` (called with the
+    /// customer's summary row at the evaluation time; customers without an
+    /// order are not scored and such rules do not hold for them).
+    ///
+    /// # Errors
+    /// As [`Lifecycle::new`], except for model-based rules.
+    pub fn with_score(
+        model: StageModel,
+        options: EngineOptions,
+        score: impl Fn(&SummaryRow) -> f64 + Send + Sync + 'static,
+    ) -> Result<Lifecycle> {
+        Lifecycle::build(model, options, Some(Box::new(score)))
+    }
+
+    fn build(model: StageModel, options: EngineOptions, score: Option<ScoreFn>) -> Result<Lifecycle> {
+        if options.lateness_seconds < 0 {
+            return Err(Error::InvalidArgument {
+                name: "lateness window",
+                reason: format!("{} s is negative", options.lateness_seconds),
+            });
+        }
+        let fingerprint = fnv1a(format!("{:?}|{:?}", model.definition(), options).as_bytes(), FNV_OFFSET);
+        Ok(Lifecycle { model, options, score, fingerprint })
+    }
+
+    /// The stage model.
+    pub fn model(&self) -> &StageModel {
+        &self.model
+    }
+
+    /// The settings.
+    pub fn options(&self) -> &EngineOptions {
+        &self.options
+    }
+
+    /// A new customer, first seen at `first_seen`, in the model's initial stage.
+    pub fn new_customer(&self, customer: CustomerId, first_seen: DateTime<Utc>) -> CustomerState {
+        let at = first_seen.timestamp();
+        let core =
+            Core { profile: Profile::new(self.options.periods, at), stage: self.model.initial(), since: at, clock: at };
+        CustomerState {
+            format_version: STATE_FORMAT_VERSION,
+            customer,
+            engine: self.fingerprint,
+            current: core,
+            settled: core,
+            buffer: Vec::new(),
+            consent: Vec::new(),
+        }
+    }
+
+    fn check_state(&self, state: &CustomerState) -> Result<()> {
+        if state.engine != self.fingerprint {
+            return Err(Error::InvalidArgument {
+                name: "customer state",
+                reason: format!(
+                    "customer {} was created by an engine with another stage model or settings",
+                    state.customer
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Like [`Lifecycle::apply`], refusing events dated after `now`.
+    ///
+    /// # Errors
+    /// [`Error::EventInFuture`], and those of [`Lifecycle::apply`].
+    pub fn apply_at(&self, state: &mut CustomerState, event: &Event, now: DateTime<Utc>) -> Result<Applied> {
+        if event.at > now {
+            return Err(Error::EventInFuture { event_id: event.id.0.clone(), at: event.at, now });
+        }
+        self.apply(state, event)
+    }
+
+    /// Applies an event: first the time-driven transitions up to its time,
+    /// then its effect on the profile, then the rules it triggers.
+    ///
+    /// Events may arrive out of order within the lateness window: the
+    /// state is then replayed so that it ends exactly as if they had come in
+    /// order (events at the same instant are ordered by a hash of their id).
+    /// A replayed event (same id and content) changes nothing.
+    ///
+    /// # Errors
+    /// [`Error::LateEvent`] for an event older than the clock minus the
+    /// lateness window; [`Error::ConflictingDuplicate`] for a known id with
+    /// other content; [`Error::InvalidEvent`], [`Error::MixedCurrency`],
+    /// [`Error::InvalidAmount`] (more than 4 decimals); an event of another
+    /// customer or a state of another engine ([`Error::InvalidArgument`]);
+    /// [`Error::AmountOverflow`].
+    pub fn apply(&self, state: &mut CustomerState, event: &Event) -> Result<Applied> {
+        self.check_state(state)?;
+        if event.customer != state.customer {
+            return Err(Error::InvalidArgument {
+                name: "event",
+                reason: format!("event {:?} is for customer {}, not {}", event.id.0, event.customer, state.customer),
+            });
+        }
+        let compact = self.compact(event)?;
+        let settled_before = state.current.clock - self.options.lateness_seconds;
+        if compact.at < settled_before {
+            return Err(Error::LateEvent {
+                customer: state.customer.to_string(),
+                event_id: event.id.0.clone(),
+                at: event.at,
+                settled_before: DateTime::from_timestamp(settled_before, 0).unwrap_or_default(),
+            });
+        }
+        if let Some(known) = state.buffer.iter().find(|e| e.id_hash == compact.id_hash) {
+            if known.content_hash == compact.content_hash {
+                return Ok(Applied { duplicate: true, ..Applied::default() });
+            }
+            return Err(Error::ConflictingDuplicate {
+                kind: "event id",
+                id: event.id.0.clone(),
+                reason: "same id, different content".into(),
+            });
+        }
+        if let EventKind::ConsentChanged(change) = &event.kind {
+            record_consent(state, compact.id_hash, change.clone(), event.at);
+        } else if let EventKind::Unsubscribed { channel } = &event.kind {
+            let change = ConsentChange::new(Purpose::Marketing, channel.clone(), ConsentStatus::Withdrawn)
+                .with_source("unsubscribe");
+            record_consent(state, compact.id_hash, change, event.at);
+        }
+        let key = (compact.at, compact.id_hash);
+        let in_order = compact.at >= state.current.clock && state.buffer.last().is_none_or(|l| (l.at, l.id_hash) < key);
+        let mut applied = Applied::default();
+        if in_order {
+            self.step(&mut state.current, &compact, Some(&mut applied.transitions))?;
+            state.buffer.push(compact);
+        } else {
+            let position = state.buffer.partition_point(|e| (e.at, e.id_hash) < key);
+            state.buffer.insert(position, compact);
+            let clock = state.current.clock;
+            let mut core = state.settled;
+            let mut replayed = Transitions::default();
+            for e in &state.buffer {
+                self.step(&mut core, e, Some(&mut replayed))?;
+            }
+            self.advance_core(&mut core, clock, Some(&mut replayed))?;
+            state.current = core;
+            for t in replayed.iter().filter(|t| t.at.timestamp() >= compact.at) {
+                applied.transitions.push(*t);
+            }
+            applied.restated = true;
+        }
+        self.settle(state)?;
+        Ok(applied)
+    }
+
+    /// Moves the state's clock to `now`, firing the time-driven transitions
+    /// (at risk, lapsed, churned, …) at the instants their conditions
+    /// became true.
+    ///
+    /// # Errors
+    /// [`Error::ClockBehind`] when `now` is before the state's clock; a
+    /// state of another engine ([`Error::InvalidArgument`]).
+    pub fn advance_to(&self, state: &mut CustomerState, now: DateTime<Utc>) -> Result<Transitions> {
+        self.check_state(state)?;
+        let until = now.timestamp();
+        if until < state.current.clock {
+            return Err(Error::ClockBehind {
+                customer: state.customer.to_string(),
+                requested: now,
+                clock: state.clock(),
+            });
+        }
+        let mut out = Transitions::default();
+        self.advance_core(&mut state.current, until, Some(&mut out))?;
+        self.settle(state)?;
+        Ok(out)
+    }
+
+    /// Folds the buffered events older than the lateness window into the settled core.
+    fn settle(&self, state: &mut CustomerState) -> Result<()> {
+        let settled_before = state.current.clock - self.options.lateness_seconds;
+        let expired = state.buffer.partition_point(|e| e.at < settled_before);
+        for e in &state.buffer[..expired] {
+            self.step(&mut state.settled, e, None)?;
+        }
+        state.buffer.drain(..expired);
+        Ok(())
+    }
+
+    fn compact(&self, event: &Event) -> Result<CompactEvent> {
+        event.validate()?;
+        let currency = self.options.currency;
+        let units = |m: &Money, field: &'static str| -> Result<i64> {
+            if m.currency() != currency {
+                return Err(Error::MixedCurrency { expected: currency.to_string(), found: m.currency().to_string() });
+            }
+            profile_units(m.amount()).ok_or_else(|| Error::InvalidAmount {
+                field,
+                value: m.to_string(),
+                customer: Some(event.customer.to_string()),
+                reason: "more than 4 decimal places, or too large".into(),
+            })
+        };
+        let (amount, discount, score) = match &event.kind {
+            EventKind::OrderPlaced { gross, discount, .. } => {
+                let (g, d) = (units(gross, "gross")?, units(discount, "discount")?);
+                (g - d, d, 0)
+            }
+            EventKind::OrderReturned { amount, .. } => (units(amount, "return")?, 0, 0),
+            EventKind::SupportTicket { cost: Some(cost) } => (units(cost, "support cost")?, 0, 0),
+            EventKind::NpsAnswered { score } => (0, 0, score.value()),
+            _ => (0, 0, 0),
+        };
+        let class = EventClass::of(&event.kind);
+        let at = event.at.timestamp();
+        let content_hash = content_hash(event, at, amount, discount, score);
+        Ok(CompactEvent {
+            at,
+            id_hash: fnv1a(event.id.0.as_bytes(), FNV_OFFSET),
+            content_hash,
+            class,
+            amount,
+            discount,
+            score,
+        })
+    }
+
+    /// Time-driven transitions up to `e.at`, the event, and its rules.
+    fn step(&self, core: &mut Core, e: &CompactEvent, mut out: Option<&mut Transitions>) -> Result<()> {
+        self.advance_core(core, e.at, out.as_deref_mut())?;
+        if !core.profile.apply(e) {
+            return Err(Error::AmountOverflow { field: "customer profile", customer: None });
+        }
+        core.clock = core.clock.max(e.at);
+        self.evaluate(core, e.at, Some(e.class), out)
+    }
+
+    /// Evaluates the rules at every instant in `(clock, until]` at which a
+    /// time-driven condition may change, and at `until`.
+    fn advance_core(&self, core: &mut Core, until: i64, mut out: Option<&mut Transitions>) -> Result<()> {
+        loop {
+            let mut t = until;
+            for (_, rule) in self.model.rules_from(core.stage) {
+                if !rule.event {
+                    if let Some(c) = rule.when.next_change(&core.profile, core.clock) {
+                        t = t.min(c);
+                    }
+                }
+            }
+            core.clock = core.clock.max(t);
+            self.evaluate(core, core.clock, None, out.as_deref_mut())?;
+            if t >= until {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Fires the first rule that holds from the current stage, repeatedly
+    /// (an event lets at most one event rule fire).
+    fn evaluate(
+        &self,
+        core: &mut Core,
+        now: i64,
+        event: Option<EventClass>,
+        mut out: Option<&mut Transitions>,
+    ) -> Result<()> {
+        let mut event = event;
+        let score = self.score.as_deref().map(|f| f as &(dyn Fn(&SummaryRow) -> f64 + Send + Sync));
+        for _ in 0..=self.model.len() {
+            let context = Context { profile: &core.profile, now, event, score };
+            let fired = self
+                .model
+                .rules_from(core.stage)
+                .find(|(_, r)| (!r.event || event.is_some()) && r.when.holds(&context));
+            let Some((id, rule)) = fired else { return Ok(()) };
+            if let Some(out) = out.as_deref_mut() {
+                out.push(Transition {
+                    from: core.stage,
+                    to: rule.to,
+                    at: DateTime::from_timestamp(now, 0).unwrap_or_default(),
+                    rule: id,
+                });
+            }
+            if rule.event {
+                event = None;
+            }
+            core.stage = rule.to;
+            core.since = now;
+        }
+        Err(Error::InvalidStageModel {
+            model: self.model.name().to_string(),
+            reason: format!("its rules cycle: more than {} transitions at one instant", self.model.len()),
+        })
+    }
+}
+
+/// A hash of what an event says, without allocating for the common kinds.
+fn content_hash(event: &Event, at: i64, amount: i64, discount: i64, score: u8) -> u64 {
+    let mut h = fnv1a(&at.to_le_bytes(), FNV_OFFSET);
+    h = fnv1a(&amount.to_le_bytes(), h);
+    h = fnv1a(&discount.to_le_bytes(), h);
+    h = fnv1a(&[score], h);
+    match &event.kind {
+        EventKind::OrderPlaced { order_id, items, .. } => {
+            fnv1a(&items.to_le_bytes(), fnv1a(order_id.as_bytes(), h ^ 1))
+        }
+        EventKind::OrderReturned { order_id, .. } => fnv1a(order_id.as_bytes(), h ^ 2),
+        EventKind::ProductViewed { product_id } => fnv1a(product_id.as_bytes(), h ^ 3),
+        EventKind::AddedToCart { product_id, quantity } => {
+            fnv1a(&quantity.to_le_bytes(), fnv1a(product_id.as_bytes(), h ^ 4))
+        }
+        EventKind::CheckoutStarted => h ^ 5,
+        EventKind::EmailSent { campaign } => fnv1a(campaign.as_bytes(), h ^ 6),
+        EventKind::EmailOpened { campaign } => fnv1a(campaign.as_bytes(), h ^ 7),
+        EventKind::EmailClicked { campaign } => fnv1a(campaign.as_bytes(), h ^ 8),
+        EventKind::SupportTicket { .. } => h ^ 9,
+        EventKind::NpsAnswered { .. } => h ^ 10,
+        EventKind::SiteVisit => h ^ 11,
+        // Rare kinds: hash their debug form.
+        other => fnv1a(format!("{other:?}").as_bytes(), h ^ 12),
+    }
+}
+
+fn record_consent(state: &mut CustomerState, id_hash: u64, change: ConsentChange, at: DateTime<Utc>) {
+    let position = state.consent.partition_point(|(_, r)| r.at <= at);
+    state.consent.insert(position, (id_hash, ConsentRecord::new(change, at)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::NpsScore;
+    use crate::lifecycle::{Condition, EcommerceLadder, Engagement, Inactivity, Rule, StageModelDefinition};
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 1, 1, 12, 0, 0).unwrap()
+    }
+
+    fn days(d: i64) -> DateTime<Utc> {
+        t0() + TimeDelta::days(d)
+    }
+
+    fn order(id: &str, at: DateTime<Utc>, amount: &str) -> Event {
+        Event::new(
+            id,
+            CustomerId::from(1),
+            at,
+            EventKind::OrderPlaced {
+                order_id: id.into(),
+                gross: Money::parse(amount, Currency::EUR).unwrap(),
+                discount: Money::parse("0", Currency::EUR).unwrap(),
+                items: 1,
+            },
+        )
+        .unwrap()
+    }
+
+    fn engine() -> Lifecycle {
+        Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR).lateness(TimeDelta::days(2))).unwrap()
+    }
+
+    fn names(engine: &Lifecycle, ts: &Transitions) -> Vec<(String, String, DateTime<Utc>)> {
+        ts.iter()
+            .map(|t| (engine.model().stage_name(t.to).to_string(), engine.model().rule_name(t.rule).to_string(), t.at))
+            .collect()
+    }
+
+    #[test]
+    fn the_ecommerce_ladder_by_hand() {
+        let e = engine();
+        let mut s = e.new_customer(CustomerId::from(1), t0());
+        let stage = |s: &CustomerState| e.model().stage_name(s.stage()).to_string();
+        assert_eq!(stage(&s), "prospect");
+        let a = e.apply(&mut s, &order("o1", days(1), "10")).unwrap();
+        assert_eq!(names(&e, &a.transitions), [("new".into(), "first_order".into(), days(1))]);
+        e.apply(&mut s, &order("o2", days(10), "10")).unwrap();
+        assert_eq!(stage(&s), "active");
+        for k in 3..=5 {
+            e.apply(&mut s, &order(&format!("o{k}"), days(10 + k), "10")).unwrap();
+        }
+        assert_eq!(stage(&s), "loyal");
+        // Last order on day 15: at risk on day 105, lapsed on 195, churned on 380.
+        let moved = e.advance_to(&mut s, days(400)).unwrap();
+        assert_eq!(
+            names(&e, &moved),
+            [
+                ("at_risk".into(), "at_risk".into(), days(105)),
+                ("lapsed".into(), "lapsed".into(), days(195)),
+                ("churned".into(), "churned".into(), days(380)),
+            ]
+        );
+        let back = e.apply(&mut s, &order("o6", days(401), "10")).unwrap();
+        assert_eq!(names(&e, &back.transitions), [("reactivated".into(), "won_back".into(), days(401))]);
+        // The next order repeats (reactivated → active), and 7 orders ≥ 5 chain on to loyal.
+        let again = e.apply(&mut s, &order("o7", days(402), "10")).unwrap();
+        assert_eq!(
+            names(&e, &again.transitions),
+            [("active".into(), "repeat_order".into(), days(402)), ("loyal".into(), "became_loyal".into(), days(402))]
+        );
+        assert_eq!(s.stage_since(), days(402));
+        e.apply(&mut s, &order("o8", days(403), "10")).unwrap();
+        assert_eq!(stage(&s), "loyal");
+        // An event long after the last one fires the time-driven transitions first.
+        let late = e.apply(&mut s, &order("o9", days(403 + 200), "10")).unwrap();
+        assert_eq!(
+            names(&e, &late.transitions),
+            [
+                ("at_risk".into(), "at_risk".into(), days(493)),
+                ("lapsed".into(), "lapsed".into(), days(583)),
+                ("reactivated".into(), "won_back".into(), days(603)),
+            ]
+        );
+        assert_eq!(s.profile().orders(), 9);
+    }
+
+    #[test]
+    fn cadence_inactivity_uses_the_customers_own_rhythm() {
+        let ladder = EcommerceLadder::default()
+            .inactivity(Inactivity::Cadence {
+                at_risk_sigmas: 1.0,
+                lapsed_sigmas: 2.0,
+                at_risk_days: 90,
+                lapsed_days: 180,
+                churned_days: 365,
+            })
+            .build()
+            .unwrap();
+        let e = Lifecycle::new(ladder, EngineOptions::new(Currency::EUR)).unwrap();
+        let mut s = e.new_customer(CustomerId::from(1), t0());
+        // Gaps of 10, 20, 30 days: mean 20, sd 10.
+        for (k, d) in [0, 10, 30, 60].into_iter().enumerate() {
+            e.apply(&mut s, &order(&format!("o{k}"), days(d), "5")).unwrap();
+        }
+        assert_eq!(s.profile().inter_purchase_days(), (20.0, 10.0, 3));
+        let moved = e.advance_to(&mut s, days(200)).unwrap();
+        let got = names(&e, &moved);
+        // At risk once more than 30 days passed (day 90 + 1 s), lapsed after 40 (day 100 + 1 s).
+        assert_eq!(got[0].0, "at_risk");
+        assert_eq!(got[0].2, days(90) + TimeDelta::seconds(1));
+        assert_eq!(got[1].0, "lapsed");
+        assert_eq!(got[1].2, days(100) + TimeDelta::seconds(1));
+    }
+
+    #[test]
+    fn model_based_inactivity_needs_a_score_and_uses_it() {
+        let ladder = EcommerceLadder::default()
+            .inactivity(Inactivity::ModelScore { at_risk_below: 0.5, lapsed_below: 0.2, churned_below: 0.05 })
+            .build()
+            .unwrap();
+        assert!(matches!(
+            Lifecycle::new(ladder.clone(), EngineOptions::new(Currency::EUR)),
+            Err(Error::InvalidStageModel { .. })
+        ));
+        // A toy score: halves every 10 weeks since the last purchase.
+        let e = Lifecycle::with_score(ladder, EngineOptions::new(Currency::EUR), |row: &SummaryRow| {
+            0.5f64.powf((row.age - row.recency) / 10.0)
+        })
+        .unwrap();
+        let mut s = e.new_customer(CustomerId::from(1), t0());
+        e.apply(&mut s, &order("o1", days(0), "5")).unwrap();
+        e.advance_to(&mut s, days(7 * 11)).unwrap(); // 11 weeks: 0.47 < 0.5
+        assert_eq!(e.model().stage_name(s.stage()), "at_risk");
+        e.advance_to(&mut s, days(7 * 40)).unwrap(); // 40 weeks: 0.0625 < 0.2
+        assert_eq!(e.model().stage_name(s.stage()), "lapsed");
+    }
+
+    fn events_for(seed: u64) -> Vec<Event> {
+        // Orders, views, carts, NPS over 40 days, some at the same second.
+        let mut state = seed | 1;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        (0..30)
+            .map(|k| {
+                let at = t0() + TimeDelta::seconds((next() % (40 * 86_400)) as i64 / 3600 * 3600);
+                let id = format!("e{k}");
+                let kind = match next() % 4 {
+                    0 => EventKind::OrderPlaced {
+                        order_id: id.clone(),
+                        gross: Money::parse(&format!("{}.{}", next() % 90 + 1, next() % 100), Currency::EUR).unwrap(),
+                        discount: Money::parse("1", Currency::EUR).unwrap(),
+                        items: 1,
+                    },
+                    1 => EventKind::ProductViewed { product_id: "p".into() },
+                    2 => EventKind::AddedToCart { product_id: "p".into(), quantity: 1 },
+                    _ => EventKind::NpsAnswered { score: NpsScore::new((next() % 11) as u8).unwrap() },
+                };
+                Event::new(id, CustomerId::from(1), at, kind).unwrap()
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// Any delivery order within the lateness window ends in the state of
+        /// in-order delivery, replays included.
+        #[test]
+        fn out_of_order_within_the_window_equals_in_order(seed in 1u64..u64::MAX, swaps in proptest::collection::vec((0usize..30, 0usize..30), 0..40)) {
+            let e = Lifecycle::new(StageModel::funnel(), EngineOptions::new(Currency::EUR).lateness(TimeDelta::days(50))).unwrap();
+            let mut events = events_for(seed);
+            let mut in_order = events.clone();
+            in_order.sort_by_key(|ev| (ev.at.timestamp(), fnv1a(ev.id.0.as_bytes(), FNV_OFFSET)));
+            let mut expected = e.new_customer(CustomerId::from(1), t0());
+            for ev in &in_order {
+                e.apply(&mut expected, ev).unwrap();
+            }
+            for (a, b) in swaps {
+                events.swap(a, b);
+            }
+            events.push(events[3].clone()); // a replay
+            let mut got = e.new_customer(CustomerId::from(1), t0());
+            for ev in &events {
+                e.apply(&mut got, ev).unwrap();
+            }
+            let end = t0() + TimeDelta::days(60);
+            e.advance_to(&mut expected, end).unwrap();
+            e.advance_to(&mut got, end).unwrap();
+            prop_assert_eq!(got.current, expected.current);
+            prop_assert_eq!(got.profile().orders(), in_order.iter().filter(|ev| matches!(ev.kind, EventKind::OrderPlaced { .. })).count() as u32);
+        }
+    }
+
+    #[test]
+    fn late_duplicate_conflicting_future_and_backwards_are_typed() {
+        let e = engine();
+        let mut s = e.new_customer(CustomerId::from(1), t0());
+        e.apply(&mut s, &order("o1", days(10), "10")).unwrap();
+        // Replay: no-op.
+        let again = e.apply(&mut s, &order("o1", days(10), "10")).unwrap();
+        assert!(again.duplicate && again.transitions.is_empty());
+        // Same id, other content.
+        assert!(matches!(e.apply(&mut s, &order("o1", days(10), "11")), Err(Error::ConflictingDuplicate { .. })));
+        // Within the 2-day window: applied, restated.
+        let late = e.apply(&mut s, &order("o0", days(9), "10")).unwrap();
+        assert!(late.restated);
+        assert_eq!(s.profile().orders(), 2);
+        // Beyond it: an error, and nothing changes.
+        let before = s.clone();
+        let err = e.apply(&mut s, &order("old", days(7), "10")).unwrap_err();
+        assert!(matches!(err, Error::LateEvent { .. }), "{err}");
+        assert_eq!(s, before);
+        // In the future of an explicit now.
+        assert!(matches!(e.apply_at(&mut s, &order("f", days(30), "1"), days(20)), Err(Error::EventInFuture { .. })));
+        // Back in time.
+        assert!(matches!(e.advance_to(&mut s, days(5)), Err(Error::ClockBehind { .. })));
+        // Another customer, another currency, too many decimals.
+        let mut other = order("x", days(11), "1");
+        other.customer = CustomerId::from(2);
+        assert!(e.apply(&mut s, &other).is_err());
+        let usd = Event::new(
+            "u",
+            CustomerId::from(1),
+            days(11),
+            EventKind::OrderReturned { order_id: "o1".into(), amount: Money::parse("1", Currency::USD).unwrap() },
+        )
+        .unwrap();
+        assert!(matches!(e.apply(&mut s, &usd), Err(Error::MixedCurrency { .. })));
+        assert!(matches!(e.apply(&mut s, &order("p", days(11), "1.00001")), Err(Error::InvalidAmount { .. })));
+        // A state of another engine.
+        let five = Lifecycle::new(StageModel::five_phase(), EngineOptions::new(Currency::EUR)).unwrap();
+        assert!(five.apply(&mut s, &order("q", days(11), "1")).is_err());
+        // Zero lateness: only in order.
+        let strict =
+            Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR).lateness(TimeDelta::zero()))
+                .unwrap();
+        let mut s = strict.new_customer(CustomerId::from(1), t0());
+        strict.apply(&mut s, &order("a", days(3), "1")).unwrap();
+        assert!(matches!(strict.apply(&mut s, &order("b", days(2), "1")), Err(Error::LateEvent { .. })));
+        assert!(
+            Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR).lateness(TimeDelta::hours(-1)))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn snapshot_restore_continues_bit_identically() {
+        let e = Lifecycle::new(StageModel::funnel(), EngineOptions::new(Currency::EUR).lateness(TimeDelta::days(50)))
+            .unwrap();
+        let events = events_for(99);
+        let mut a = e.new_customer(CustomerId::from(1), t0());
+        for ev in &events[..15] {
+            e.apply(&mut a, ev).unwrap();
+        }
+        let json = serde_json::to_string(&a).unwrap();
+        let mut b: CustomerState = serde_json::from_str(&json).unwrap();
+        assert_eq!(b, a);
+        for ev in &events[15..] {
+            let x = e.apply(&mut a, ev).unwrap();
+            let y = e.apply(&mut b, ev).unwrap();
+            assert_eq!(x, y);
+        }
+        e.advance_to(&mut a, days(100)).unwrap();
+        e.advance_to(&mut b, days(100)).unwrap();
+        assert_eq!(serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap());
+        let tampered = json.replace("\"format_version\":1", "\"format_version\":7");
+        assert!(serde_json::from_str::<CustomerState>(&tampered).is_err());
+    }
+
+    #[test]
+    fn funnel_and_five_phase_walkthroughs() {
+        let e = Lifecycle::new(StageModel::funnel(), EngineOptions::new(Currency::EUR)).unwrap();
+        let stage = |s: &CustomerState| e.model().stage_name(s.stage()).to_string();
+        let mut s = e.new_customer(CustomerId::from(1), t0());
+        let view =
+            Event::new("v", CustomerId::from(1), days(1), EventKind::ProductViewed { product_id: "p".into() }).unwrap();
+        e.apply(&mut s, &view).unwrap();
+        assert_eq!(stage(&s), "consideration");
+        e.apply(&mut s, &order("o1", days(2), "10")).unwrap();
+        assert_eq!(stage(&s), "purchase");
+        e.advance_to(&mut s, days(4)).unwrap();
+        assert_eq!(stage(&s), "post_purchase");
+        e.apply(&mut s, &order("o2", days(20), "10")).unwrap();
+        assert_eq!(stage(&s), "retention");
+        let nps = Event::new(
+            "n",
+            CustomerId::from(1),
+            days(21),
+            EventKind::NpsAnswered { score: NpsScore::new(10).unwrap() },
+        )
+        .unwrap();
+        e.apply(&mut s, &nps).unwrap();
+        assert_eq!(stage(&s), "advocacy");
+        e.advance_to(&mut s, days(200)).unwrap();
+        assert_eq!(stage(&s), "re_engagement");
+        assert_eq!(s.stage_since(), days(110));
+
+        let f = Lifecycle::new(StageModel::five_phase(), EngineOptions::new(Currency::EUR)).unwrap();
+        let stage = |s: &CustomerState| f.model().stage_name(s.stage()).to_string();
+        let mut s = f.new_customer(CustomerId::from(1), t0());
+        f.apply(&mut s, &order("o1", days(1), "10")).unwrap();
+        assert_eq!(stage(&s), "new_customer");
+        f.apply(&mut s, &order("o2", days(5), "10")).unwrap();
+        assert_eq!(stage(&s), "regular_customer");
+        f.advance_to(&mut s, days(5 + 365)).unwrap();
+        assert_eq!(stage(&s), "former_customer");
+        f.apply(&mut s, &order("o3", days(400), "10")).unwrap();
+        assert_eq!(stage(&s), "regular_customer");
+    }
+
+    #[test]
+    fn engagement_windows_and_custom_rules() {
+        // "Engaged browser": 3 product views within 7 days; back to idle when fewer.
+        let model = StageModel::new(StageModelDefinition {
+            name: "browsing".into(),
+            stages: vec!["idle".into(), "engaged".into()],
+            initial: "idle".into(),
+            rules: vec![
+                Rule::new(
+                    "hot",
+                    &["idle"],
+                    "engaged",
+                    Condition::EngagementAtLeast { kind: Engagement::ProductViews, count: 3, days: 7 },
+                ),
+                Rule::new(
+                    "cooled",
+                    &["engaged"],
+                    "idle",
+                    Condition::Not {
+                        not: Box::new(Condition::EngagementAtLeast {
+                            kind: Engagement::ProductViews,
+                            count: 3,
+                            days: 7,
+                        }),
+                    },
+                ),
+            ],
+        })
+        .unwrap();
+        let e = Lifecycle::new(model, EngineOptions::new(Currency::EUR)).unwrap();
+        let mut s = e.new_customer(CustomerId::from(1), t0());
+        for (k, d) in [0, 2, 4].into_iter().enumerate() {
+            let v = Event::new(
+                format!("v{k}"),
+                CustomerId::from(1),
+                days(d),
+                EventKind::ProductViewed { product_id: "p".into() },
+            )
+            .unwrap();
+            e.apply(&mut s, &v).unwrap();
+        }
+        assert_eq!(e.model().stage_name(s.stage()), "engaged");
+        assert_eq!(s.profile().engagement(Engagement::ProductViews, 7, days(4)), 3);
+        // The day-0 view leaves the 7-day window at the start of day 7 (UTC calendar days).
+        let moved = e.advance_to(&mut s, days(30)).unwrap();
+        let t = moved.last().unwrap();
+        assert_eq!(e.model().stage_name(t.to), "idle");
+        assert_eq!(t.at, Utc.with_ymd_and_hms(2024, 1, 8, 0, 0, 0).unwrap());
+    }
+}

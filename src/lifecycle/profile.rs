@@ -1,0 +1,490 @@
+//! The incremental per-customer profile: fixed-size, no heap, updated per event.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::event::EventKind;
+use crate::money;
+use crate::time::{self, Periods};
+
+/// Money in the profile is held in exact integer units of 10⁻⁴ of the
+/// currency (enough for every ISO 4217 currency, whose minor units stop at 3).
+pub const PROFILE_SCALE: u32 = 4;
+
+/// Days of engagement kept per kind (the rolling windows reach back this far).
+pub const ENGAGEMENT_DAYS: usize = 64;
+
+/// Engagement counted in rolling windows.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Engagement {
+    /// Site or app visits.
+    Visits,
+    /// Product page views.
+    ProductViews,
+    /// Additions to the cart (and checkouts started).
+    CartAdditions,
+    /// Marketing e-mails opened.
+    EmailOpens,
+    /// Links clicked in marketing e-mails.
+    EmailClicks,
+}
+
+const ENGAGEMENT_KINDS: usize = 5;
+
+impl Engagement {
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Where the customer was last active ([`Profile::last_activity`]).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityChannel {
+    /// Visits, product views, cart and checkout.
+    Web,
+    /// E-mail opens and clicks.
+    Email,
+    /// Orders and returns.
+    Purchase,
+    /// Support tickets.
+    Support,
+    /// NPS answers.
+    Survey,
+}
+
+const CHANNELS: usize = 5;
+
+/// What kind of event was applied (the engine's compact form of [`EventKind`]).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventClass {
+    /// An order.
+    Order,
+    /// A return.
+    Return,
+    /// A visit, view, cart addition, checkout, e-mail open or click.
+    Engagement(Engagement),
+    /// A support ticket.
+    SupportTicket,
+    /// An NPS answer.
+    Nps,
+    /// E-mail sent, unsubscribe, consent change: no effect on the profile.
+    Other,
+}
+
+/// One event in the engine's compact form: what the profile needs, without
+/// heap data (so buffering and replaying it never allocates).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub(crate) struct CompactEvent {
+    pub at: i64,
+    /// FNV-1a of the event id.
+    pub id_hash: u64,
+    /// FNV-1a of the content (kind, time, amounts).
+    pub content_hash: u64,
+    pub class: EventClass,
+    /// Paid amount of an order, refunded amount of a return, cost of a ticket.
+    pub amount: i64,
+    /// Discount of an order.
+    pub discount: i64,
+    /// NPS score.
+    pub score: u8,
+}
+
+/// 64-bit FNV-1a, a fixed and documented hash (ids and contents of
+/// buffered events; not the standard library's randomised hasher).
+pub(crate) fn fnv1a(bytes: &[u8], mut hash: u64) -> u64 {
+    for &b in bytes {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01B3);
+    }
+    hash
+}
+
+pub(crate) const FNV_OFFSET: u64 = 0xCBF2_9CE4_8422_2325;
+
+/// Exact units of 10⁻⁴, or `None` when the amount is more precise or too large.
+pub(crate) fn profile_units(amount: Decimal) -> Option<i64> {
+    money::to_minor_units(amount.normalize(), PROFILE_SCALE)
+}
+
+impl EventClass {
+    pub(crate) fn of(kind: &EventKind) -> EventClass {
+        match kind {
+            EventKind::OrderPlaced { .. } => EventClass::Order,
+            EventKind::OrderReturned { .. } => EventClass::Return,
+            EventKind::SiteVisit => EventClass::Engagement(Engagement::Visits),
+            EventKind::ProductViewed { .. } => EventClass::Engagement(Engagement::ProductViews),
+            EventKind::AddedToCart { .. } | EventKind::CheckoutStarted => {
+                EventClass::Engagement(Engagement::CartAdditions)
+            }
+            EventKind::EmailOpened { .. } => EventClass::Engagement(Engagement::EmailOpens),
+            EventKind::EmailClicked { .. } => EventClass::Engagement(Engagement::EmailClicks),
+            EventKind::SupportTicket { .. } => EventClass::SupportTicket,
+            EventKind::NpsAnswered { .. } => EventClass::Nps,
+            _ => EventClass::Other,
+        }
+    }
+}
+
+/// Day buckets of engagement counts: `counts[d % 64]` holds day `d` for the
+/// 64 days up to `latest_day`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct EngagementRing {
+    latest_day: i32,
+    counts: [[u16; ENGAGEMENT_KINDS]; ENGAGEMENT_DAYS],
+}
+
+impl Default for EngagementRing {
+    fn default() -> Self {
+        EngagementRing { latest_day: i32::MIN, counts: [[0; ENGAGEMENT_KINDS]; ENGAGEMENT_DAYS] }
+    }
+}
+
+impl EngagementRing {
+    fn slot(day: i32) -> usize {
+        day.rem_euclid(ENGAGEMENT_DAYS as i32) as usize
+    }
+
+    fn add(&mut self, day: i32, kind: Engagement) {
+        if self.latest_day == i32::MIN || day - self.latest_day >= ENGAGEMENT_DAYS as i32 {
+            self.counts = [[0; ENGAGEMENT_KINDS]; ENGAGEMENT_DAYS];
+            self.latest_day = day;
+        } else if day > self.latest_day {
+            for d in self.latest_day + 1..=day {
+                self.counts[Self::slot(d)] = [0; ENGAGEMENT_KINDS];
+            }
+            self.latest_day = day;
+        } else if self.latest_day - day >= ENGAGEMENT_DAYS as i32 {
+            return; // older than the ring: outside every window
+        }
+        let c = &mut self.counts[Self::slot(day)][kind.index()];
+        *c = c.saturating_add(1);
+    }
+
+    /// Events of `kind` on days `(today − days, today]`.
+    fn count(&self, kind: Engagement, days: u16, today: i32) -> u32 {
+        if self.latest_day == i32::MIN {
+            return 0;
+        }
+        let from = (today - i32::from(days) + 1).max(self.latest_day - ENGAGEMENT_DAYS as i32 + 1);
+        let to = today.min(self.latest_day);
+        (from..=to).map(|d| u32::from(self.counts[Self::slot(d)][kind.index()])).sum()
+    }
+
+    /// The first day after `today` on which the count of `kind` over the
+    /// last `days` days drops (a day with events leaves the window).
+    fn next_drop(&self, kind: Engagement, days: u16, today: i32) -> Option<i32> {
+        if self.latest_day == i32::MIN {
+            return None;
+        }
+        let from = (today - i32::from(days) + 1).max(self.latest_day - ENGAGEMENT_DAYS as i32 + 1);
+        let to = today.min(self.latest_day);
+        (from..=to).find(|&d| self.counts[Self::slot(d)][kind.index()] > 0).map(|d| d + i32::from(days))
+    }
+}
+
+impl Serialize for EngagementRing {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let flat: Vec<u16> = self.counts.iter().flatten().copied().collect();
+        (self.latest_day, flat).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for EngagementRing {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (latest_day, flat): (i32, Vec<u16>) = Deserialize::deserialize(d)?;
+        if flat.len() != ENGAGEMENT_DAYS * ENGAGEMENT_KINDS {
+            return Err(D::Error::custom("engagement ring of the wrong size"));
+        }
+        let mut ring = EngagementRing { latest_day, ..Default::default() };
+        for (k, v) in flat.into_iter().enumerate() {
+            ring.counts[k / ENGAGEMENT_KINDS][k % ENGAGEMENT_KINDS] = v;
+        }
+        Ok(ring)
+    }
+}
+
+/// A customer's profile, maintained event by event: order history, money,
+/// purchase cadence, last activity per channel, rolling engagement, NPS and
+/// support. Fixed-size: updating it never allocates.
+///
+/// It also keeps what the batch [`PurchaseSummary`](crate::PurchaseSummary)
+/// keeps per customer, so [`Profile::summary_row`] returns the same
+/// `(x, t_x, T, monetary value)` the summary computes from the same orders.
+#[derive(Clone, Copy, PartialEq, Debug, Serialize, Deserialize)]
+pub struct Profile {
+    periods: Periods,
+    first_seen: i64,
+    orders: u32,
+    returns: u32,
+    /// Σ gross order values, Σ discounts, Σ paid (gross − discount), Σ returned; units of 10⁻⁴.
+    gross: i64,
+    discounts: i64,
+    paid: i64,
+    returned: i64,
+    support_tickets: u32,
+    support_cost: i64,
+    nps: Option<(i64, u8)>,
+    first_order: Option<i64>,
+    last_order: Option<i64>,
+    // The summary's window: purchase periods.
+    first_period: i32,
+    last_period: i32,
+    purchase_periods: u32,
+    first_period_paid: i64,
+    // Gaps in days between distinct purchase days (Welford).
+    last_order_day: i32,
+    gaps: u32,
+    gap_mean: f64,
+    gap_m2: f64,
+    last_activity: [Option<i64>; CHANNELS],
+    engagement: EngagementRing,
+}
+
+/// A profile's purchase summary row, as [`PurchaseSummary`](crate::PurchaseSummary) computes it.
+#[derive(Clone, Copy, PartialEq, Debug, Serialize, Deserialize)]
+pub struct SummaryRow {
+    /// Repeat purchase periods, `x`.
+    pub frequency: u32,
+    /// First to last purchase, `t_x`, in the unit.
+    pub recency: f64,
+    /// First purchase to `now`, `T`, in the unit.
+    pub age: f64,
+    /// Mean value of the repeat purchase periods (0 without repeats).
+    pub monetary_value: f64,
+}
+
+impl Profile {
+    pub(crate) fn new(periods: Periods, first_seen: i64) -> Profile {
+        Profile {
+            periods,
+            first_seen,
+            orders: 0,
+            returns: 0,
+            gross: 0,
+            discounts: 0,
+            paid: 0,
+            returned: 0,
+            support_tickets: 0,
+            support_cost: 0,
+            nps: None,
+            first_order: None,
+            last_order: None,
+            first_period: 0,
+            last_period: 0,
+            purchase_periods: 0,
+            first_period_paid: 0,
+            last_order_day: 0,
+            gaps: 0,
+            gap_mean: 0.0,
+            gap_m2: 0.0,
+            last_activity: [None; CHANNELS],
+            engagement: EngagementRing::default(),
+        }
+    }
+
+    /// Applies one event, in time order. Returns `false` on an amount overflow.
+    pub(crate) fn apply(&mut self, e: &CompactEvent) -> bool {
+        let day = time::day_number_of_timestamp(e.at, self.periods.utc_offset().local_minus_utc());
+        let mut ok = true;
+        let mut add = |total: &mut i64, v: i64| match total.checked_add(v) {
+            Some(t) => *total = t,
+            None => ok = false,
+        };
+        match e.class {
+            EventClass::Order => {
+                self.orders = self.orders.saturating_add(1);
+                add(&mut self.gross, e.amount.saturating_add(e.discount));
+                add(&mut self.discounts, e.discount);
+                add(&mut self.paid, e.amount);
+                let period = self.periods.period_of_day(day);
+                if self.purchase_periods == 0 {
+                    self.first_period = period;
+                    self.last_period = period;
+                    self.purchase_periods = 1;
+                    self.first_period_paid = e.amount;
+                    self.first_order = Some(e.at);
+                    self.last_order_day = day;
+                } else {
+                    if period == self.first_period {
+                        add(&mut self.first_period_paid, e.amount);
+                    }
+                    if period > self.last_period {
+                        self.last_period = period;
+                        self.purchase_periods += 1;
+                    }
+                    if day > self.last_order_day {
+                        let gap = f64::from(day - self.last_order_day);
+                        self.gaps += 1;
+                        let delta = gap - self.gap_mean;
+                        self.gap_mean += delta / f64::from(self.gaps);
+                        self.gap_m2 += delta * (gap - self.gap_mean);
+                        self.last_order_day = day;
+                    }
+                }
+                self.last_order = Some(e.at);
+                self.last_activity[ActivityChannel::Purchase as usize] = Some(e.at);
+            }
+            EventClass::Return => {
+                self.returns = self.returns.saturating_add(1);
+                add(&mut self.returned, e.amount);
+                self.last_activity[ActivityChannel::Purchase as usize] = Some(e.at);
+            }
+            EventClass::Engagement(kind) => {
+                self.engagement.add(day, kind);
+                let channel = match kind {
+                    Engagement::EmailOpens | Engagement::EmailClicks => ActivityChannel::Email,
+                    _ => ActivityChannel::Web,
+                };
+                self.last_activity[channel as usize] = Some(e.at);
+            }
+            EventClass::SupportTicket => {
+                self.support_tickets = self.support_tickets.saturating_add(1);
+                add(&mut self.support_cost, e.amount);
+                self.last_activity[ActivityChannel::Support as usize] = Some(e.at);
+            }
+            EventClass::Nps => {
+                self.nps = Some((e.at, e.score));
+                self.last_activity[ActivityChannel::Survey as usize] = Some(e.at);
+            }
+            EventClass::Other => {}
+        }
+        ok
+    }
+
+    fn money(&self, units: i64) -> Decimal {
+        money::from_minor_units(i128::from(units), PROFILE_SCALE).unwrap_or(Decimal::MAX)
+    }
+
+    /// When the customer was first seen.
+    pub fn first_seen(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp(self.first_seen, 0).unwrap_or_default()
+    }
+
+    /// Orders.
+    pub fn orders(&self) -> u32 {
+        self.orders
+    }
+
+    /// Returns.
+    pub fn returns(&self) -> u32 {
+        self.returns
+    }
+
+    /// Σ order values before discounts.
+    pub fn gross(&self) -> Decimal {
+        self.money(self.gross)
+    }
+
+    /// Σ discounts.
+    pub fn discounts(&self) -> Decimal {
+        self.money(self.discounts)
+    }
+
+    /// Σ returned amounts.
+    pub fn returned(&self) -> Decimal {
+        self.money(self.returned)
+    }
+
+    /// Σ paid − Σ returned.
+    pub fn net_spend(&self) -> Decimal {
+        self.money(self.paid.saturating_sub(self.returned))
+    }
+
+    pub(crate) fn net_units(&self) -> i64 {
+        self.paid.saturating_sub(self.returned)
+    }
+
+    /// Discounts ÷ gross order value (0 without orders).
+    pub fn discount_share(&self) -> f64 {
+        if self.gross == 0 { 0.0 } else { self.discounts as f64 / self.gross as f64 }
+    }
+
+    /// Support tickets and their recorded cost.
+    pub fn support(&self) -> (u32, Decimal) {
+        (self.support_tickets, self.money(self.support_cost))
+    }
+
+    /// The latest NPS answer and when it was given.
+    pub fn nps(&self) -> Option<(DateTime<Utc>, u8)> {
+        self.nps.map(|(at, s)| (DateTime::from_timestamp(at, 0).unwrap_or_default(), s))
+    }
+
+    pub(crate) fn nps_score(&self) -> Option<u8> {
+        self.nps.map(|(_, s)| s)
+    }
+
+    /// First order.
+    pub fn first_order(&self) -> Option<DateTime<Utc>> {
+        self.first_order.and_then(|t| DateTime::from_timestamp(t, 0))
+    }
+
+    /// Last order.
+    pub fn last_order(&self) -> Option<DateTime<Utc>> {
+        self.last_order.and_then(|t| DateTime::from_timestamp(t, 0))
+    }
+
+    pub(crate) fn last_order_secs(&self) -> Option<i64> {
+        self.last_order
+    }
+
+    /// Mean and standard deviation (sample, n − 1) of the gaps in days
+    /// between distinct purchase days, and how many gaps there were.
+    pub fn inter_purchase_days(&self) -> (f64, f64, u32) {
+        let sd = if self.gaps > 1 { (self.gap_m2 / f64::from(self.gaps - 1)).sqrt() } else { 0.0 };
+        (self.gap_mean, sd, self.gaps)
+    }
+
+    /// Last activity on a channel.
+    pub fn last_activity(&self, channel: ActivityChannel) -> Option<DateTime<Utc>> {
+        self.last_activity[channel as usize].and_then(|t| DateTime::from_timestamp(t, 0))
+    }
+
+    /// The latest activity on any channel (or when first seen).
+    pub(crate) fn last_any_activity(&self) -> i64 {
+        self.last_activity.iter().flatten().copied().max().unwrap_or(self.first_seen)
+    }
+
+    /// Engagement events of `kind` in the last `days` days (≤ 64) up to `now`, by calendar day.
+    pub fn engagement(&self, kind: Engagement, days: u16, now: DateTime<Utc>) -> u32 {
+        self.engagement.count(kind, days.min(ENGAGEMENT_DAYS as u16), self.periods.day_of(now))
+    }
+
+    pub(crate) fn engagement_at(&self, kind: Engagement, days: u16, now: i64) -> u32 {
+        let today = time::day_number_of_timestamp(now, self.periods.utc_offset().local_minus_utc());
+        self.engagement.count(kind, days, today)
+    }
+
+    /// The first instant after `now` at which the `days`-day count of `kind` drops.
+    pub(crate) fn engagement_next_drop(&self, kind: Engagement, days: u16, now: i64) -> Option<i64> {
+        let offset = self.periods.utc_offset().local_minus_utc();
+        let today = time::day_number_of_timestamp(now, offset);
+        self.engagement.next_drop(kind, days, today).map(|d| i64::from(d) * 86_400 - i64::from(offset))
+    }
+
+    /// The purchase summary row at `now` (`None` before the first order).
+    pub fn summary_row(&self, now: DateTime<Utc>) -> Option<SummaryRow> {
+        self.summary_row_secs(now.timestamp())
+    }
+
+    pub(crate) fn summary_row_secs(&self, now: i64) -> Option<SummaryRow> {
+        if self.purchase_periods == 0 {
+            return None;
+        }
+        let day = time::day_number_of_timestamp(now, self.periods.utc_offset().local_minus_utc());
+        let end = self.periods.period_of_day(day);
+        let frequency = self.purchase_periods - 1;
+        let repeat = self.paid - self.first_period_paid;
+        let unit = 10f64.powi(PROFILE_SCALE as i32);
+        Some(SummaryRow {
+            frequency,
+            recency: self.periods.span(self.first_period, self.last_period),
+            age: self.periods.span(self.first_period, end),
+            monetary_value: if frequency == 0 { 0.0 } else { repeat as f64 / unit / f64::from(frequency) },
+        })
+    }
+}

@@ -1,0 +1,837 @@
+//! Stage models: stages, and rules that move customers between them.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::profile::{Engagement, EventClass, PROFILE_SCALE, Profile, SummaryRow, profile_units};
+use crate::error::{Error, Result};
+
+/// A stage's index in its [`StageModel`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct StageId(pub u8);
+
+/// A rule's index (= priority; 0 first) in its [`StageModel`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RuleId(pub u16);
+
+/// When a rule fires. Conditions are data (serde, internally tagged by
+/// `type`) so stage models can live in configuration.
+///
+/// *Event conditions* ([`OrderPlaced`](Condition::OrderPlaced),
+/// [`OrderReturned`](Condition::OrderReturned),
+/// [`Engaged`](Condition::Engaged), [`NpsAnswered`](Condition::NpsAnswered))
+/// hold only while the engine handles that event, and let at most one rule
+/// fire per event. The others are *state conditions* on the profile at the
+/// time of evaluation; those that depend on elapsed time
+/// ([`DaysSinceLastOrder`](Condition::DaysSinceLastOrder),
+/// [`CadenceOverdue`](Condition::CadenceOverdue),
+/// [`DaysSinceLastActivity`](Condition::DaysSinceLastActivity),
+/// [`EngagementAtLeast`](Condition::EngagementAtLeast),
+/// [`ScoreBelow`](Condition::ScoreBelow)) change with no event at all, which
+/// is what [`Lifecycle::advance_to`](super::Lifecycle::advance_to) evaluates.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Condition {
+    /// An order is being applied.
+    OrderPlaced,
+    /// A return is being applied.
+    OrderReturned,
+    /// An engagement event (of `kind`, or any) is being applied.
+    Engaged {
+        /// The kind, or any kind.
+        kind: Option<Engagement>,
+    },
+    /// An NPS answer is being applied.
+    NpsAnswered,
+    /// At least this many orders.
+    OrdersAtLeast {
+        /// Orders.
+        orders: u32,
+    },
+    /// Net spend (paid − returned) at least this much, in the engine's currency.
+    NetSpendAtLeast {
+        /// The amount.
+        amount: Decimal,
+    },
+    /// At least `days` since the last order (since first seen without one).
+    DaysSinceLastOrder {
+        /// Days.
+        days: u32,
+    },
+    /// The time since the last order exceeds the customer's own mean gap
+    /// between purchase days plus `sigmas` standard deviations; with fewer
+    /// than `min_gaps` gaps to judge by, at least `fallback_days` since the
+    /// last order instead.
+    CadenceOverdue {
+        /// Standard deviations above the mean gap.
+        sigmas: f64,
+        /// Gaps needed to trust the customer's cadence (≥ 2).
+        min_gaps: u32,
+        /// The fixed window used until then.
+        fallback_days: u32,
+    },
+    /// At least `days` since any activity (order, return, engagement,
+    /// ticket, NPS answer; since first seen without any).
+    DaysSinceLastActivity {
+        /// Days.
+        days: u32,
+    },
+    /// At least `count` engagement events of `kind` in the last `days`
+    /// calendar days (1..=64).
+    EngagementAtLeast {
+        /// The kind.
+        kind: Engagement,
+        /// Events.
+        count: u32,
+        /// Window in days.
+        days: u16,
+    },
+    /// The latest NPS answer is at least `score`.
+    NpsAtLeast {
+        /// 0..=10.
+        score: u8,
+    },
+    /// The latest NPS answer is at most `score`.
+    NpsAtMost {
+        /// 0..=10.
+        score: u8,
+    },
+    /// The engine's scoring function (e.g. P(alive) or P(no purchase in
+    /// the next t) from a fitted model) is below `threshold`.
+    ScoreBelow {
+        /// The threshold.
+        threshold: f64,
+    },
+    /// Every condition holds.
+    All {
+        /// The conditions.
+        all: Vec<Condition>,
+    },
+    /// At least one condition holds.
+    Any {
+        /// The conditions.
+        any: Vec<Condition>,
+    },
+    /// The condition does not hold.
+    Not {
+        /// The condition.
+        not: Box<Condition>,
+    },
+}
+
+/// A rule: from one of `from` (any stage when empty) to `to` when `when` holds.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct Rule {
+    /// A name, reported with each transition it causes.
+    pub name: String,
+    /// Stages it applies to; empty = every stage other than `to`.
+    pub from: Vec<String>,
+    /// The stage it moves to.
+    pub to: String,
+    /// When.
+    pub when: Condition,
+}
+
+impl Rule {
+    /// A rule.
+    pub fn new(name: &str, from: &[&str], to: &str, when: Condition) -> Rule {
+        Rule { name: name.into(), from: from.iter().map(|s| s.to_string()).collect(), to: to.into(), when }
+    }
+}
+
+/// What a stage model is made of, as written in configuration: stage names
+/// (snake_case by convention), the initial stage of a new customer, and the
+/// rules in priority order.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct StageModelDefinition {
+    /// The model's name.
+    pub name: String,
+    /// The stages.
+    pub stages: Vec<String>,
+    /// Where new customers start.
+    pub initial: String,
+    /// The rules; when several hold, the first wins.
+    pub rules: Vec<Rule>,
+}
+
+/// A validated condition: amounts in profile units, stage-independent.
+#[derive(Clone, PartialEq, Debug)]
+pub(crate) enum Compiled {
+    Event(EventMatch),
+    OrdersAtLeast(u32),
+    NetSpendAtLeast(i64),
+    DaysSinceLastOrder(i64),
+    CadenceOverdue { sigmas: f64, min_gaps: u32, fallback: i64 },
+    DaysSinceLastActivity(i64),
+    EngagementAtLeast { kind: Engagement, count: u32, days: u16 },
+    NpsAtLeast(u8),
+    NpsAtMost(u8),
+    ScoreBelow(f64),
+    All(Vec<Compiled>),
+    Any(Vec<Compiled>),
+    Not(Box<Compiled>),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum EventMatch {
+    Order,
+    Return,
+    Engaged(Option<Engagement>),
+    Nps,
+}
+
+impl EventMatch {
+    fn matches(self, class: EventClass) -> bool {
+        match (self, class) {
+            (EventMatch::Order, EventClass::Order) | (EventMatch::Return, EventClass::Return) => true,
+            (EventMatch::Nps, EventClass::Nps) => true,
+            (EventMatch::Engaged(None), EventClass::Engagement(_)) => true,
+            (EventMatch::Engaged(Some(k)), EventClass::Engagement(e)) => k == e,
+            _ => false,
+        }
+    }
+}
+
+const DAY: i64 = 86_400;
+
+/// What a condition is evaluated against.
+pub(crate) struct Context<'a> {
+    pub profile: &'a Profile,
+    pub now: i64,
+    pub event: Option<EventClass>,
+    pub score: Option<&'a (dyn Fn(&SummaryRow) -> f64 + Send + Sync)>,
+}
+
+impl Compiled {
+    pub(crate) fn holds(&self, c: &Context<'_>) -> bool {
+        let p = c.profile;
+        let since_order = || c.now - p.last_order_secs().unwrap_or_else(|| p.first_seen().timestamp());
+        match self {
+            Compiled::Event(m) => c.event.is_some_and(|e| m.matches(e)),
+            Compiled::OrdersAtLeast(n) => p.orders() >= *n,
+            Compiled::NetSpendAtLeast(units) => p.net_units() >= *units,
+            Compiled::DaysSinceLastOrder(secs) => since_order() >= *secs,
+            Compiled::CadenceOverdue { .. } => self.overdue_at(p).is_some_and(|t| c.now >= t),
+            Compiled::DaysSinceLastActivity(secs) => c.now - p.last_any_activity() >= *secs,
+            Compiled::EngagementAtLeast { kind, count, days } => p.engagement_at(*kind, *days, c.now) >= *count,
+            Compiled::NpsAtLeast(s) => p.nps_score().is_some_and(|v| v >= *s),
+            Compiled::NpsAtMost(s) => p.nps_score().is_some_and(|v| v <= *s),
+            Compiled::ScoreBelow(t) => {
+                c.score.is_some_and(|f| p.summary_row_secs(c.now).is_some_and(|row| f(&row) < *t))
+            }
+            Compiled::All(all) => all.iter().all(|x| x.holds(c)),
+            Compiled::Any(any) => any.iter().any(|x| x.holds(c)),
+            Compiled::Not(x) => !x.holds(c),
+        }
+    }
+
+    /// When the customer becomes overdue under a cadence condition.
+    fn overdue_at(&self, p: &Profile) -> Option<i64> {
+        let Compiled::CadenceOverdue { sigmas, min_gaps, fallback } = self else { return None };
+        let last = p.last_order_secs().unwrap_or_else(|| p.first_seen().timestamp());
+        let (mean, sd, gaps) = p.inter_purchase_days();
+        if gaps >= *min_gaps {
+            // Strictly more than mean + kσ days.
+            Some(last + ((mean + sigmas * sd) * DAY as f64).floor() as i64 + 1)
+        } else {
+            Some(last + fallback)
+        }
+    }
+
+    /// The earliest instant after `now` at which this condition's truth
+    /// may change with no event (`None`: not before the next event).
+    pub(crate) fn next_change(&self, p: &Profile, now: i64) -> Option<i64> {
+        let after = |t: i64| (t > now).then_some(t);
+        match self {
+            Compiled::DaysSinceLastOrder(secs) => {
+                after(p.last_order_secs().unwrap_or_else(|| p.first_seen().timestamp()) + secs)
+            }
+            Compiled::CadenceOverdue { .. } => self.overdue_at(p).and_then(after),
+            Compiled::DaysSinceLastActivity(secs) => after(p.last_any_activity() + secs),
+            Compiled::EngagementAtLeast { kind, days, .. } => p.engagement_next_drop(*kind, *days, now),
+            Compiled::All(v) | Compiled::Any(v) => v.iter().filter_map(|x| x.next_change(p, now)).min(),
+            Compiled::Not(x) => x.next_change(p, now),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn is_event(&self) -> bool {
+        match self {
+            Compiled::Event(_) => true,
+            Compiled::All(v) | Compiled::Any(v) => v.iter().any(Compiled::is_event),
+            Compiled::Not(x) => x.is_event(),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn uses_score(&self) -> bool {
+        match self {
+            Compiled::ScoreBelow(_) => true,
+            Compiled::All(v) | Compiled::Any(v) => v.iter().any(Compiled::uses_score),
+            Compiled::Not(x) => x.uses_score(),
+            _ => false,
+        }
+    }
+}
+
+/// A validated rule: stage indices, a bit set of source stages.
+#[derive(Clone, PartialEq, Debug)]
+pub(crate) struct CompiledRule {
+    pub from: u64,
+    pub to: StageId,
+    pub when: Compiled,
+    pub event: bool,
+}
+
+/// A validated set of stages and rules (see [`StageModel::new`]); serialised
+/// as its [`StageModelDefinition`].
+///
+/// ```
+/// use customer_lifecycle::lifecycle::{Condition, Rule, StageModel, StageModelDefinition};
+///
+/// let model = StageModel::new(StageModelDefinition {
+///     name: "simple".into(),
+///     stages: vec!["visitor".into(), "buyer".into(), "dormant".into()],
+///     initial: "visitor".into(),
+///     rules: vec![
+///         Rule::new("bought", &["visitor", "dormant"], "buyer", Condition::OrderPlaced),
+///         Rule::new("dozed_off", &["buyer"], "dormant", Condition::DaysSinceLastOrder { days: 120 }),
+///     ],
+/// })?;
+/// assert_eq!(model.stage_name(model.initial()), "visitor");
+/// // A rule naming an unknown stage is refused:
+/// let mut bad = model.definition().clone();
+/// bad.rules[0].to = "customer".into();
+/// assert!(StageModel::new(bad).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(try_from = "StageModelDefinition", into = "StageModelDefinition")]
+pub struct StageModel {
+    definition: StageModelDefinition,
+    initial: StageId,
+    rules: Vec<CompiledRule>,
+    /// Rules by source stage, in priority order (indices into `rules`).
+    by_stage: Vec<Vec<u16>>,
+}
+
+/// Most stages a model may have (stage sets are 64-bit masks).
+pub const MAX_STAGES: usize = 64;
+
+fn invalid(model: &str, reason: String) -> Error {
+    Error::InvalidStageModel { model: model.to_string(), reason }
+}
+
+impl TryFrom<StageModelDefinition> for StageModel {
+    type Error = Error;
+    fn try_from(d: StageModelDefinition) -> Result<StageModel> {
+        StageModel::new(d)
+    }
+}
+
+impl From<StageModel> for StageModelDefinition {
+    fn from(m: StageModel) -> StageModelDefinition {
+        m.definition
+    }
+}
+
+impl StageModel {
+    /// Validates a definition: stage names unique and not empty (at most
+    /// [`MAX_STAGES`]); the initial stage and every stage a rule names
+    /// exist; rule names unique; no rule moves a stage to itself; conditions
+    /// in range (days > 0, NPS ≤ 10, amounts ≥ 0, finite thresholds,
+    /// engagement windows 1..=64 days, non-empty `all`/`any`); every stage
+    /// reachable from the initial one. Rules are deterministic by
+    /// construction: they are tried in order and the first that holds wins.
+    ///
+    /// # Errors
+    /// [`Error::InvalidStageModel`] naming the model and the problem.
+    pub fn new(definition: StageModelDefinition) -> Result<StageModel> {
+        let name = definition.name.clone();
+        let stages = &definition.stages;
+        if stages.is_empty() || stages.len() > MAX_STAGES {
+            return Err(invalid(&name, format!("{} stages; 1..={MAX_STAGES} allowed", stages.len())));
+        }
+        for (i, s) in stages.iter().enumerate() {
+            if s.trim().is_empty() {
+                return Err(invalid(&name, format!("stage {i} has an empty name")));
+            }
+            if stages[..i].contains(s) {
+                return Err(invalid(&name, format!("stage {s:?} appears twice")));
+            }
+        }
+        let index = |s: &str, what: &str| {
+            stages
+                .iter()
+                .position(|x| x == s)
+                .map(|i| StageId(i as u8))
+                .ok_or_else(|| invalid(&name, format!("{what} refers to unknown stage {s:?}")))
+        };
+        let initial = index(&definition.initial, "the initial stage")?;
+        let mut rules = Vec::with_capacity(definition.rules.len());
+        for (i, rule) in definition.rules.iter().enumerate() {
+            let what = format!("rule {:?}", rule.name);
+            if rule.name.trim().is_empty() {
+                return Err(invalid(&name, format!("rule {i} has an empty name")));
+            }
+            if definition.rules[..i].iter().any(|r| r.name == rule.name) {
+                return Err(invalid(&name, format!("{what} appears twice")));
+            }
+            let to = index(&rule.to, &what)?;
+            let mut from = 0u64;
+            for s in &rule.from {
+                let id = index(s, &what)?;
+                if id == to {
+                    return Err(invalid(&name, format!("{what} moves {s:?} to itself")));
+                }
+                from |= 1 << id.0;
+            }
+            if rule.from.is_empty() {
+                from = !(1u64 << to.0) & (u64::MAX >> (64 - stages.len()));
+            }
+            let when = compile(&rule.when).map_err(|reason| invalid(&name, format!("{what}: {reason}")))?;
+            let event = when.is_event();
+            rules.push(CompiledRule { from, to, when, event });
+        }
+        // Reachability from the initial stage.
+        let mut reached = 1u64 << initial.0;
+        loop {
+            let next = rules.iter().filter(|r| r.from & reached != 0).fold(reached, |acc, r| acc | (1 << r.to.0));
+            if next == reached {
+                break;
+            }
+            reached = next;
+        }
+        if let Some(s) = (0..stages.len()).find(|&i| reached & (1 << i) == 0) {
+            return Err(invalid(
+                &name,
+                format!("stage {:?} cannot be reached from {:?}", stages[s], definition.initial),
+            ));
+        }
+        let by_stage = (0..stages.len())
+            .map(|s| (0..rules.len() as u16).filter(|&r| rules[usize::from(r)].from & (1 << s) != 0).collect())
+            .collect();
+        Ok(StageModel { definition, initial, rules, by_stage })
+    }
+
+    /// The definition it was built from.
+    pub fn definition(&self) -> &StageModelDefinition {
+        &self.definition
+    }
+
+    /// The model's name.
+    pub fn name(&self) -> &str {
+        &self.definition.name
+    }
+
+    /// Number of stages.
+    pub fn len(&self) -> usize {
+        self.definition.stages.len()
+    }
+
+    /// Always false (a model has at least one stage).
+    pub fn is_empty(&self) -> bool {
+        self.definition.stages.is_empty()
+    }
+
+    /// Where new customers start.
+    pub fn initial(&self) -> StageId {
+        self.initial
+    }
+
+    /// A stage's name.
+    pub fn stage_name(&self, stage: StageId) -> &str {
+        self.definition.stages.get(usize::from(stage.0)).map_or("", String::as_str)
+    }
+
+    /// The stage of a name.
+    pub fn stage(&self, name: &str) -> Option<StageId> {
+        self.definition.stages.iter().position(|s| s == name).map(|i| StageId(i as u8))
+    }
+
+    /// A rule's name.
+    pub fn rule_name(&self, rule: RuleId) -> &str {
+        self.definition.rules.get(usize::from(rule.0)).map_or("", |r| r.name.as_str())
+    }
+
+    pub(crate) fn rules_from(&self, stage: StageId) -> impl Iterator<Item = (RuleId, &CompiledRule)> {
+        self.by_stage[usize::from(stage.0)].iter().map(move |&r| (RuleId(r), &self.rules[usize::from(r)]))
+    }
+
+    pub(crate) fn uses_score(&self) -> bool {
+        self.rules.iter().any(|r| r.when.uses_score())
+    }
+
+    /// The default e-commerce ladder with fixed inactivity windows: at risk
+    /// after 90 days without an order, lapsed after 180, churned after 365.
+    pub fn ecommerce() -> StageModel {
+        EcommerceLadder::default().build().expect("the default ladder is valid")
+    }
+
+    /// The funnel: awareness → consideration → purchase → post_purchase →
+    /// retention → advocacy, with re_engagement for customers drifting away.
+    ///
+    /// * awareness → consideration on a product view or cart addition;
+    /// * awareness or consideration → purchase on an order;
+    /// * purchase → post_purchase one day after the order;
+    /// * post_purchase or re_engagement → retention on an order;
+    /// * retention → advocacy with an NPS answer of 9 or 10; back to
+    ///   retention with an answer of 6 or less;
+    /// * post_purchase, retention or advocacy → re_engagement after 90
+    ///   days without an order.
+    pub fn funnel() -> StageModel {
+        let views_or_cart = Condition::Any {
+            any: vec![
+                Condition::Engaged { kind: Some(Engagement::ProductViews) },
+                Condition::Engaged { kind: Some(Engagement::CartAdditions) },
+            ],
+        };
+        StageModel::new(StageModelDefinition {
+            name: "funnel".into(),
+            stages: [
+                "awareness",
+                "consideration",
+                "purchase",
+                "post_purchase",
+                "retention",
+                "advocacy",
+                "re_engagement",
+            ]
+            .map(String::from)
+            .to_vec(),
+            initial: "awareness".into(),
+            rules: vec![
+                Rule::new("considering", &["awareness"], "consideration", views_or_cart),
+                Rule::new("first_purchase", &["awareness", "consideration"], "purchase", Condition::OrderPlaced),
+                Rule::new("repurchase", &["post_purchase", "re_engagement"], "retention", Condition::OrderPlaced),
+                Rule::new("promoter", &["retention"], "advocacy", Condition::NpsAtLeast { score: 9 }),
+                Rule::new("detractor", &["advocacy"], "retention", Condition::NpsAtMost { score: 6 }),
+                Rule::new(
+                    "drifting",
+                    &["post_purchase", "retention", "advocacy"],
+                    "re_engagement",
+                    Condition::DaysSinceLastOrder { days: 90 },
+                ),
+                Rule::new("after_purchase", &["purchase"], "post_purchase", Condition::DaysSinceLastOrder { days: 1 }),
+            ],
+        })
+        .expect("the funnel is valid")
+    }
+
+    /// The five-phase model: interest → new_customer → regular_customer →
+    /// inactive → former_customer; an order brings inactive and former
+    /// customers back as regular customers.
+    ///
+    /// * interest → new_customer on the first order;
+    /// * new_customer → regular_customer on an order that makes two;
+    /// * new or regular → inactive after 180 days without an order;
+    /// * inactive → former_customer after 365 days without an order;
+    /// * inactive or former → regular_customer on an order.
+    pub fn five_phase() -> StageModel {
+        let second_order = Condition::All { all: vec![Condition::OrderPlaced, Condition::OrdersAtLeast { orders: 2 }] };
+        StageModel::new(StageModelDefinition {
+            name: "five_phase".into(),
+            stages: ["interest", "new_customer", "regular_customer", "inactive", "former_customer"]
+                .map(String::from)
+                .to_vec(),
+            initial: "interest".into(),
+            rules: vec![
+                Rule::new("first_order", &["interest"], "new_customer", Condition::OrderPlaced),
+                Rule::new("came_back", &["inactive", "former_customer"], "regular_customer", Condition::OrderPlaced),
+                Rule::new("second_order", &["new_customer"], "regular_customer", second_order),
+                Rule::new(
+                    "went_quiet",
+                    &["new_customer", "regular_customer"],
+                    "inactive",
+                    Condition::DaysSinceLastOrder { days: 180 },
+                ),
+                Rule::new("gone", &["inactive"], "former_customer", Condition::DaysSinceLastOrder { days: 365 }),
+            ],
+        })
+        .expect("the five-phase model is valid")
+    }
+}
+
+fn compile(c: &Condition) -> std::result::Result<Compiled, String> {
+    let days = |d: u32| if d == 0 { Err("a window of 0 days".to_string()) } else { Ok(i64::from(d) * DAY) };
+    let nps = |s: u8| if s > 10 { Err(format!("NPS score {s} is outside 0..=10")) } else { Ok(s) };
+    Ok(match c {
+        Condition::OrderPlaced => Compiled::Event(EventMatch::Order),
+        Condition::OrderReturned => Compiled::Event(EventMatch::Return),
+        Condition::Engaged { kind } => Compiled::Event(EventMatch::Engaged(*kind)),
+        Condition::NpsAnswered => Compiled::Event(EventMatch::Nps),
+        Condition::OrdersAtLeast { orders } => Compiled::OrdersAtLeast(*orders),
+        Condition::NetSpendAtLeast { amount } => {
+            if amount.is_sign_negative() && !amount.is_zero() {
+                return Err(format!("negative amount {amount}"));
+            }
+            Compiled::NetSpendAtLeast(
+                profile_units(*amount)
+                    .ok_or_else(|| format!("amount {amount} has more than {PROFILE_SCALE} decimals or is too large"))?,
+            )
+        }
+        Condition::DaysSinceLastOrder { days: d } => Compiled::DaysSinceLastOrder(days(*d)?),
+        Condition::CadenceOverdue { sigmas, min_gaps, fallback_days } => {
+            if !(sigmas.is_finite() && *sigmas >= 0.0) {
+                return Err(format!("sigmas {sigmas} must be finite and ≥ 0"));
+            }
+            if *min_gaps < 2 {
+                return Err(format!("min_gaps {min_gaps}: a spread needs at least 2 gaps"));
+            }
+            Compiled::CadenceOverdue { sigmas: *sigmas, min_gaps: *min_gaps, fallback: days(*fallback_days)? }
+        }
+        Condition::DaysSinceLastActivity { days: d } => Compiled::DaysSinceLastActivity(days(*d)?),
+        Condition::EngagementAtLeast { kind, count, days } => {
+            if *days == 0 || usize::from(*days) > super::profile::ENGAGEMENT_DAYS {
+                return Err(format!("an engagement window of {days} days; 1..=64 allowed"));
+            }
+            Compiled::EngagementAtLeast { kind: *kind, count: *count, days: *days }
+        }
+        Condition::NpsAtLeast { score } => Compiled::NpsAtLeast(nps(*score)?),
+        Condition::NpsAtMost { score } => Compiled::NpsAtMost(nps(*score)?),
+        Condition::ScoreBelow { threshold } => {
+            if !threshold.is_finite() {
+                return Err(format!("threshold {threshold} is not finite"));
+            }
+            Compiled::ScoreBelow(*threshold)
+        }
+        Condition::All { all } if all.is_empty() => return Err("an empty `all`".into()),
+        Condition::Any { any } if any.is_empty() => return Err("an empty `any`".into()),
+        Condition::All { all } => Compiled::All(all.iter().map(compile).collect::<std::result::Result<_, _>>()?),
+        Condition::Any { any } => Compiled::Any(any.iter().map(compile).collect::<std::result::Result<_, _>>()?),
+        Condition::Not { not } => Compiled::Not(Box::new(compile(not)?)),
+    })
+}
+
+/// How a customer of the e-commerce ladder becomes at risk, lapsed and churned.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(tag = "style", rename_all = "snake_case")]
+pub enum Inactivity {
+    /// Fixed windows: days since the last order.
+    FixedWindows {
+        /// At risk after this many days.
+        at_risk_days: u32,
+        /// Lapsed after this many days.
+        lapsed_days: u32,
+        /// Churned after this many days.
+        churned_days: u32,
+    },
+    /// Relative to the customer's own cadence: at risk when the time since
+    /// the last order exceeds the mean gap plus `at_risk_sigmas` σ, lapsed
+    /// beyond the mean gap plus `lapsed_sigmas` σ (customers with fewer than
+    /// 2 gaps use the fixed windows), churned after `churned_days`.
+    Cadence {
+        /// σ above the mean gap for at risk.
+        at_risk_sigmas: f64,
+        /// σ above the mean gap for lapsed.
+        lapsed_sigmas: f64,
+        /// Fixed window for at risk without enough history.
+        at_risk_days: u32,
+        /// Fixed window for lapsed without enough history.
+        lapsed_days: u32,
+        /// Churned after this many days.
+        churned_days: u32,
+    },
+    /// Model-based: the engine's scoring function (e.g. P(alive)) below
+    /// each threshold.
+    ModelScore {
+        /// At risk below this score.
+        at_risk_below: f64,
+        /// Lapsed below this score.
+        lapsed_below: f64,
+        /// Churned below this score.
+        churned_below: f64,
+    },
+}
+
+/// The e-commerce ladder's settings: prospect → new (first order) → active
+/// (repeat) → loyal (thresholds) → at_risk → lapsed → churned, and
+/// reactivated when a lapsed or churned customer orders again.
+///
+/// Rules, in priority order:
+/// 1. `first_order`: prospect → new on an order;
+/// 2. `won_back`: lapsed, churned → reactivated on an order;
+/// 3. `back_from_risk`: at_risk → active on an order;
+/// 4. `repeat_order`: new, reactivated → active on an order that makes at least two;
+/// 5. `became_loyal`: active → loyal with at least `loyal_orders` orders and
+///    `loyal_net_spend` net spend;
+/// 6. `at_risk`, 7. `lapsed`, 8. `churned`: by the [`Inactivity`] style,
+///    from new/active/loyal/reactivated, from at_risk, and from lapsed.
+///
+/// ```
+/// use customer_lifecycle::lifecycle::{EcommerceLadder, Inactivity};
+///
+/// let ladder = EcommerceLadder::default()
+///     .loyal(8, 500.into())
+///     .inactivity(Inactivity::Cadence {
+///         at_risk_sigmas: 1.0, lapsed_sigmas: 2.0, at_risk_days: 90, lapsed_days: 180, churned_days: 365,
+///     })
+///     .build()?;
+/// assert_eq!(ladder.len(), 8);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct EcommerceLadder {
+    loyal_orders: u32,
+    loyal_net_spend: Decimal,
+    inactivity: Inactivity,
+}
+
+impl Default for EcommerceLadder {
+    fn default() -> Self {
+        EcommerceLadder {
+            loyal_orders: 5,
+            loyal_net_spend: Decimal::ZERO,
+            inactivity: Inactivity::FixedWindows { at_risk_days: 90, lapsed_days: 180, churned_days: 365 },
+        }
+    }
+}
+
+impl EcommerceLadder {
+    /// Loyal from `orders` orders and `net_spend` net spend (default 5 and 0).
+    pub fn loyal(mut self, orders: u32, net_spend: Decimal) -> EcommerceLadder {
+        self.loyal_orders = orders;
+        self.loyal_net_spend = net_spend;
+        self
+    }
+
+    /// The inactivity style (default fixed windows of 90, 180 and 365 days).
+    pub fn inactivity(mut self, inactivity: Inactivity) -> EcommerceLadder {
+        self.inactivity = inactivity;
+        self
+    }
+
+    /// The stage model.
+    ///
+    /// # Errors
+    /// [`Error::InvalidStageModel`] for out-of-range settings (zero days,
+    /// negative spend, non-finite thresholds).
+    pub fn build(&self) -> Result<StageModel> {
+        let (at_risk, lapsed, churned) = match &self.inactivity {
+            Inactivity::FixedWindows { at_risk_days, lapsed_days, churned_days } => (
+                Condition::DaysSinceLastOrder { days: *at_risk_days },
+                Condition::DaysSinceLastOrder { days: *lapsed_days },
+                Condition::DaysSinceLastOrder { days: *churned_days },
+            ),
+            Inactivity::Cadence { at_risk_sigmas, lapsed_sigmas, at_risk_days, lapsed_days, churned_days } => (
+                Condition::CadenceOverdue { sigmas: *at_risk_sigmas, min_gaps: 2, fallback_days: *at_risk_days },
+                Condition::CadenceOverdue { sigmas: *lapsed_sigmas, min_gaps: 2, fallback_days: *lapsed_days },
+                Condition::DaysSinceLastOrder { days: *churned_days },
+            ),
+            Inactivity::ModelScore { at_risk_below, lapsed_below, churned_below } => (
+                Condition::ScoreBelow { threshold: *at_risk_below },
+                Condition::ScoreBelow { threshold: *lapsed_below },
+                Condition::ScoreBelow { threshold: *churned_below },
+            ),
+        };
+        let repeat = Condition::All { all: vec![Condition::OrderPlaced, Condition::OrdersAtLeast { orders: 2 }] };
+        let loyal = Condition::All {
+            all: vec![
+                Condition::OrdersAtLeast { orders: self.loyal_orders },
+                Condition::NetSpendAtLeast { amount: self.loyal_net_spend },
+            ],
+        };
+        StageModel::new(StageModelDefinition {
+            name: "ecommerce".into(),
+            stages: ["prospect", "new", "active", "loyal", "at_risk", "lapsed", "churned", "reactivated"]
+                .map(String::from)
+                .to_vec(),
+            initial: "prospect".into(),
+            rules: vec![
+                Rule::new("first_order", &["prospect"], "new", Condition::OrderPlaced),
+                Rule::new("won_back", &["lapsed", "churned"], "reactivated", Condition::OrderPlaced),
+                Rule::new("back_from_risk", &["at_risk"], "active", Condition::OrderPlaced),
+                Rule::new("repeat_order", &["new", "reactivated"], "active", repeat),
+                Rule::new("became_loyal", &["active"], "loyal", loyal),
+                Rule::new("at_risk", &["new", "active", "loyal", "reactivated"], "at_risk", at_risk),
+                Rule::new("lapsed", &["at_risk"], "lapsed", lapsed),
+                Rule::new("churned", &["lapsed"], "churned", churned),
+            ],
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def(stages: &[&str], rules: Vec<Rule>) -> StageModelDefinition {
+        StageModelDefinition {
+            name: "t".into(),
+            stages: stages.iter().map(|s| s.to_string()).collect(),
+            initial: stages.first().copied().unwrap_or("a").into(),
+            rules,
+        }
+    }
+
+    #[test]
+    fn presets_are_valid_and_round_trip() {
+        for m in [StageModel::ecommerce(), StageModel::funnel(), StageModel::five_phase()] {
+            let json = serde_json::to_string(&m).unwrap();
+            let back: StageModel = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, m);
+        }
+        let model_based = EcommerceLadder::default()
+            .inactivity(Inactivity::ModelScore { at_risk_below: 0.5, lapsed_below: 0.2, churned_below: 0.05 })
+            .build()
+            .unwrap();
+        assert!(model_based.uses_score());
+        assert!(!StageModel::ecommerce().uses_score());
+    }
+
+    #[test]
+    fn invalid_models_are_typed_errors() {
+        let ok = Rule::new("r", &["a"], "b", Condition::OrderPlaced);
+        assert!(StageModel::new(def(&["a", "b"], vec![ok.clone()])).is_ok());
+        let cases = [
+            def(&["a", "b"], vec![Rule::new("r", &["a"], "c", Condition::OrderPlaced)]), // unknown stage
+            def(&["a", "b"], vec![Rule::new("r", &["x"], "b", Condition::OrderPlaced)]), // unknown source
+            def(&["a", "b", "c"], vec![ok.clone()]),                                     // c unreachable
+            def(&["a", "a"], vec![]),                                                    // duplicate stage
+            def(&["a", "b"], vec![ok.clone(), ok.clone()]),                              // duplicate rule name
+            def(&["a", "b"], vec![Rule::new("r", &["b"], "b", Condition::OrderPlaced)]), // self loop
+            def(&["a", "b"], vec![Rule::new("r", &["a"], "b", Condition::DaysSinceLastOrder { days: 0 })]),
+            def(&["a", "b"], vec![Rule::new("r", &["a"], "b", Condition::NpsAtLeast { score: 11 })]),
+            def(&["a", "b"], vec![Rule::new("r", &["a"], "b", Condition::All { all: vec![] })]),
+            def(&["a", "b"], vec![Rule::new("r", &["a"], "b", Condition::ScoreBelow { threshold: f64::NAN })]),
+            def(
+                &["a", "b"],
+                vec![Rule::new(
+                    "r",
+                    &["a"],
+                    "b",
+                    Condition::EngagementAtLeast { kind: Engagement::Visits, count: 1, days: 65 },
+                )],
+            ),
+            def(
+                &["a", "b"],
+                vec![Rule::new("r", &["a"], "b", Condition::NetSpendAtLeast { amount: Decimal::new(-1, 0) })],
+            ),
+            def(&[], vec![]),
+        ];
+        for (i, d) in cases.into_iter().enumerate() {
+            let e = StageModel::new(d).unwrap_err();
+            assert!(matches!(e, Error::InvalidStageModel { .. }), "case {i}: {e}");
+        }
+        // Deserialising validates too.
+        let json = r#"{"name":"t","stages":["a"],"initial":"z","rules":[]}"#;
+        assert!(serde_json::from_str::<StageModel>(json).is_err());
+    }
+
+    #[test]
+    fn empty_from_means_every_other_stage() {
+        let m = StageModel::new(def(
+            &["a", "b", "c"],
+            vec![
+                Rule::new("to_b", &[], "b", Condition::OrderPlaced),
+                Rule::new("to_c", &["b"], "c", Condition::OrderReturned),
+            ],
+        ))
+        .unwrap();
+        assert_eq!(m.rules_from(StageId(0)).count(), 1);
+        assert_eq!(m.rules_from(StageId(1)).count(), 1); // only to_c
+        assert_eq!(m.rules_from(StageId(2)).count(), 1); // to_b
+    }
+}
