@@ -94,11 +94,11 @@ fn stage_history_analytics_by_hand() {
         for (k, &d) in days.iter().enumerate() {
             let applied = engine.apply(&mut state, &order(c, &format!("{c}-{k}"), d)).unwrap();
             for t in applied.transitions.iter() {
-                history.record(&CustomerId::from(c), t).unwrap();
+                history.record(&CustomerId::from(c), &t).unwrap();
             }
         }
         for t in engine.advance_to(&mut state, day(200)).unwrap().iter() {
-            history.record(&CustomerId::from(c), t).unwrap();
+            history.record(&CustomerId::from(c), &t).unwrap();
         }
     }
     let s = |n: &str| usize::from(model.stage(n).unwrap().0);

@@ -3,7 +3,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::profile::{CompactEvent, EventClass, FNV_OFFSET, Profile, SummaryRow, fnv1a, profile_units};
+use super::profile::{CompactEvent, EventClass, HASH_SEED, Profile, SummaryRow, mix64, profile_units, stable_hash};
 use super::stages::{Context, RuleId, StageId, StageModel};
 use crate::consent::{Channel, ConsentChange, ConsentRecord, ConsentStatus, Purpose};
 use crate::customer::CustomerId;
@@ -34,18 +34,43 @@ pub struct Transition {
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct Transitions {
     len: usize,
-    inline: [Transition; 8],
+    inline: [RawTransition; 8],
     spill: Vec<Transition>,
 }
 
+/// A transition as stored inline (all-zero default, cheap to create).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+struct RawTransition {
+    from: StageId,
+    to: StageId,
+    rule: RuleId,
+    at: i64,
+}
+
+impl RawTransition {
+    fn get(&self) -> Transition {
+        Transition {
+            from: self.from,
+            to: self.to,
+            at: DateTime::from_timestamp(self.at, 0).unwrap_or_default(),
+            rule: self.rule,
+        }
+    }
+}
+
 impl Transitions {
-    fn push(&mut self, t: Transition) {
+    fn push(&mut self, from: StageId, to: StageId, at: i64, rule: RuleId) {
+        let raw = RawTransition { from, to, rule, at };
         if self.len < self.inline.len() {
-            self.inline[self.len] = t;
+            self.inline[self.len] = raw;
         } else {
-            self.spill.push(t);
+            self.spill.push(raw.get());
         }
         self.len += 1;
+    }
+
+    fn push_transition(&mut self, t: &Transition) {
+        self.push(t.from, t.to, t.at.timestamp(), t.rule);
     }
 
     /// Number of transitions.
@@ -59,12 +84,12 @@ impl Transitions {
     }
 
     /// The transitions, oldest first.
-    pub fn iter(&self) -> impl Iterator<Item = &Transition> {
-        self.inline[..self.len.min(self.inline.len())].iter().chain(self.spill.iter())
+    pub fn iter(&self) -> impl Iterator<Item = Transition> + '_ {
+        self.inline[..self.len.min(self.inline.len())].iter().map(RawTransition::get).chain(self.spill.iter().copied())
     }
 
     /// The last transition, if any.
-    pub fn last(&self) -> Option<&Transition> {
+    pub fn last(&self) -> Option<Transition> {
         self.iter().last()
     }
 }
@@ -98,7 +123,7 @@ struct Core {
 /// Created by [`Lifecycle::new_customer`], changed only through the engine;
 /// serialisable (snapshot/restore) with [`STATE_FORMAT_VERSION`], and a
 /// restored state continues bit-identically.
-#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[derive(PartialEq, Debug, Serialize, Deserialize)]
 #[serde(remote = "Self")]
 pub struct CustomerState {
     format_version: u32,
@@ -115,6 +140,27 @@ pub struct CustomerState {
 }
 
 validated_serde!(CustomerState);
+
+/// Room for the events of a lateness window, so that applying them does not allocate.
+const BUFFER_CAPACITY: usize = 4;
+
+impl Clone for CustomerState {
+    /// A copy that keeps the room of the event buffer (a derived clone
+    /// would shrink it, and the next event would allocate).
+    fn clone(&self) -> CustomerState {
+        let mut buffer = Vec::with_capacity(self.buffer.capacity().max(BUFFER_CAPACITY));
+        buffer.extend_from_slice(&self.buffer);
+        CustomerState {
+            format_version: self.format_version,
+            customer: self.customer.clone(),
+            engine: self.engine,
+            current: self.current,
+            settled: self.settled,
+            buffer,
+            consent: self.consent.clone(),
+        }
+    }
+}
 
 impl CustomerState {
     fn check_consistent(&self) -> Result<()> {
@@ -311,7 +357,7 @@ impl Lifecycle {
                 reason: format!("{} s is negative", options.lateness_seconds),
             });
         }
-        let fingerprint = fnv1a(format!("{:?}|{:?}", model.definition(), options).as_bytes(), FNV_OFFSET);
+        let fingerprint = stable_hash(format!("{:?}|{:?}", model.definition(), options).as_bytes(), HASH_SEED);
         Ok(Lifecycle { model, options, score, fingerprint })
     }
 
@@ -336,7 +382,7 @@ impl Lifecycle {
             engine: self.fingerprint,
             current: core,
             settled: core,
-            buffer: Vec::new(),
+            buffer: Vec::with_capacity(BUFFER_CAPACITY),
             consent: Vec::new(),
         }
     }
@@ -419,6 +465,7 @@ impl Lifecycle {
         let in_order = compact.at >= state.current.clock && state.buffer.last().is_none_or(|l| (l.at, l.id_hash) < key);
         let mut applied = Applied::default();
         if in_order {
+            self.checkpoint(state, compact.at)?;
             self.step(&mut state.current, &compact, Some(&mut applied.transitions))?;
             state.buffer.push(compact);
         } else {
@@ -433,11 +480,10 @@ impl Lifecycle {
             self.advance_core(&mut core, clock, Some(&mut replayed))?;
             state.current = core;
             for t in replayed.iter().filter(|t| t.at.timestamp() >= compact.at) {
-                applied.transitions.push(*t);
+                applied.transitions.push_transition(&t);
             }
             applied.restated = true;
         }
-        self.settle(state)?;
         Ok(applied)
     }
 
@@ -460,13 +506,25 @@ impl Lifecycle {
         }
         let mut out = Transitions::default();
         self.advance_core(&mut state.current, until, Some(&mut out))?;
-        self.settle(state)?;
         Ok(out)
     }
 
-    /// Folds the buffered events older than the lateness window into the settled core.
-    fn settle(&self, state: &mut CustomerState) -> Result<()> {
-        let settled_before = state.current.clock - self.options.lateness_seconds;
+    /// Before the clock moves to `to`, once the event buffer is full:
+    /// when the clock and every buffered event will be older than the
+    /// lateness window, the current core becomes the start of later replays
+    /// (one copy per `BUFFER_CAPACITY` events); otherwise the events that
+    /// leave the window are stepped into the settled core. Events stay
+    /// buffered until then, so in-order events cost neither.
+    fn checkpoint(&self, state: &mut CustomerState, to: i64) -> Result<()> {
+        if state.buffer.len() < BUFFER_CAPACITY {
+            return Ok(());
+        }
+        let settled_before = to - self.options.lateness_seconds;
+        if state.current.clock < settled_before {
+            state.settled = state.current;
+            state.buffer.clear();
+            return Ok(());
+        }
         let expired = state.buffer.partition_point(|e| e.at < settled_before);
         for e in &state.buffer[..expired] {
             self.step(&mut state.settled, e, None)?;
@@ -504,7 +562,7 @@ impl Lifecycle {
         let content_hash = content_hash(event, at, amount, discount, score);
         Ok(CompactEvent {
             at,
-            id_hash: fnv1a(event.id.0.as_bytes(), FNV_OFFSET),
+            id_hash: stable_hash(event.id.0.as_bytes(), HASH_SEED),
             content_hash,
             class,
             amount,
@@ -562,12 +620,7 @@ impl Lifecycle {
                 .find(|(_, r)| (!r.event || event.is_some()) && r.when.holds(&context));
             let Some((id, rule)) = fired else { return Ok(()) };
             if let Some(out) = out.as_deref_mut() {
-                out.push(Transition {
-                    from: core.stage,
-                    to: rule.to,
-                    at: DateTime::from_timestamp(now, 0).unwrap_or_default(),
-                    rule: id,
-                });
+                out.push(core.stage, rule.to, now, id);
             }
             if rule.event {
                 event = None;
@@ -584,28 +637,25 @@ impl Lifecycle {
 
 /// A hash of what an event says, without allocating for the common kinds.
 fn content_hash(event: &Event, at: i64, amount: i64, discount: i64, score: u8) -> u64 {
-    let mut h = fnv1a(&at.to_le_bytes(), FNV_OFFSET);
-    h = fnv1a(&amount.to_le_bytes(), h);
-    h = fnv1a(&discount.to_le_bytes(), h);
-    h = fnv1a(&[score], h);
+    let h = mix64(mix64(mix64(HASH_SEED ^ at as u64) ^ amount as u64) ^ discount as u64) ^ u64::from(score);
     match &event.kind {
         EventKind::OrderPlaced { order_id, items, .. } => {
-            fnv1a(&items.to_le_bytes(), fnv1a(order_id.as_bytes(), h ^ 1))
+            stable_hash(order_id.as_bytes(), h ^ u64::from(*items) << 8 ^ 1)
         }
-        EventKind::OrderReturned { order_id, .. } => fnv1a(order_id.as_bytes(), h ^ 2),
-        EventKind::ProductViewed { product_id } => fnv1a(product_id.as_bytes(), h ^ 3),
+        EventKind::OrderReturned { order_id, .. } => stable_hash(order_id.as_bytes(), h ^ 2),
+        EventKind::ProductViewed { product_id } => stable_hash(product_id.as_bytes(), h ^ 3),
         EventKind::AddedToCart { product_id, quantity } => {
-            fnv1a(&quantity.to_le_bytes(), fnv1a(product_id.as_bytes(), h ^ 4))
+            stable_hash(product_id.as_bytes(), h ^ u64::from(*quantity) << 8 ^ 4)
         }
-        EventKind::CheckoutStarted => h ^ 5,
-        EventKind::EmailSent { campaign } => fnv1a(campaign.as_bytes(), h ^ 6),
-        EventKind::EmailOpened { campaign } => fnv1a(campaign.as_bytes(), h ^ 7),
-        EventKind::EmailClicked { campaign } => fnv1a(campaign.as_bytes(), h ^ 8),
-        EventKind::SupportTicket { .. } => h ^ 9,
-        EventKind::NpsAnswered { .. } => h ^ 10,
-        EventKind::SiteVisit => h ^ 11,
+        EventKind::CheckoutStarted => mix64(h ^ 5),
+        EventKind::EmailSent { campaign } => stable_hash(campaign.as_bytes(), h ^ 6),
+        EventKind::EmailOpened { campaign } => stable_hash(campaign.as_bytes(), h ^ 7),
+        EventKind::EmailClicked { campaign } => stable_hash(campaign.as_bytes(), h ^ 8),
+        EventKind::SupportTicket { .. } => mix64(h ^ 9),
+        EventKind::NpsAnswered { .. } => mix64(h ^ 10),
+        EventKind::SiteVisit => mix64(h ^ 11),
         // Rare kinds: hash their debug form.
-        other => fnv1a(format!("{other:?}").as_bytes(), h ^ 12),
+        other => stable_hash(format!("{other:?}").as_bytes(), h ^ 12),
     }
 }
 
@@ -792,7 +842,7 @@ mod tests {
             let e = Lifecycle::new(StageModel::funnel(), EngineOptions::new(Currency::EUR).lateness(TimeDelta::days(50))).unwrap();
             let mut events = events_for(seed);
             let mut in_order = events.clone();
-            in_order.sort_by_key(|ev| (ev.at.timestamp(), fnv1a(ev.id.0.as_bytes(), FNV_OFFSET)));
+            in_order.sort_by_key(|ev| (ev.at.timestamp(), stable_hash(ev.id.0.as_bytes(), HASH_SEED)));
             let mut expected = e.new_customer(CustomerId::from(1), t0());
             for ev in &in_order {
                 e.apply(&mut expected, ev).unwrap();
@@ -810,6 +860,42 @@ mod tests {
             e.advance_to(&mut got, end).unwrap();
             prop_assert_eq!(got.current, expected.current);
             prop_assert_eq!(got.profile().orders(), in_order.iter().filter(|ev| matches!(ev.kind, EventKind::OrderPlaced { .. })).count() as u32);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(160))]
+        /// With a short window: events delayed behind up to eight later ones
+        /// (each still inside the window on arrival) end in the in-order
+        /// state, across checkpoints.
+        #[test]
+        fn short_window_swaps_equal_in_order(seed in 1u64..u64::MAX, picks in proptest::collection::vec((0usize..21, 1usize..9), 0..15)) {
+            let lateness = TimeDelta::days(3);
+            let e = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR).lateness(lateness)).unwrap();
+            let mut in_order = events_for(seed);
+            in_order.sort_by_key(|ev| (ev.at.timestamp(), stable_hash(ev.id.0.as_bytes(), HASH_SEED)));
+            // Delay event i behind the next k events when they are all within the window.
+            let mut delivered = in_order.clone();
+            let mut used = vec![false; delivered.len()];
+            for (i, k) in picks {
+                let j = i + k;
+                if used[i..=j].iter().all(|u| !u) && delivered[j].at - delivered[i].at < lateness {
+                    delivered[i..=j].rotate_left(1);
+                    used[i..=j].iter_mut().for_each(|u| *u = true);
+                }
+            }
+            let mut expected = e.new_customer(CustomerId::from(1), t0());
+            let mut got = e.new_customer(CustomerId::from(1), t0());
+            for ev in &in_order {
+                e.apply(&mut expected, ev).unwrap();
+            }
+            for ev in &delivered {
+                e.apply(&mut got, ev).unwrap();
+            }
+            let end = t0() + TimeDelta::days(60);
+            e.advance_to(&mut expected, end).unwrap();
+            e.advance_to(&mut got, end).unwrap();
+            prop_assert_eq!(got.current, expected.current);
         }
     }
 

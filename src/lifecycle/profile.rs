@@ -81,9 +81,9 @@ pub enum EventClass {
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub(crate) struct CompactEvent {
     pub at: i64,
-    /// FNV-1a of the event id.
+    /// [`stable_hash`] of the event id.
     pub id_hash: u64,
-    /// FNV-1a of the content (kind, time, amounts).
+    /// Hash of the content (kind, time, amounts, ids inside).
     pub content_hash: u64,
     pub class: EventClass,
     /// Paid amount of an order, refunded amount of a return, cost of a ticket.
@@ -94,21 +94,42 @@ pub(crate) struct CompactEvent {
     pub score: u8,
 }
 
-/// 64-bit FNV-1a, a fixed and documented hash (ids and contents of
-/// buffered events; not the standard library's randomised hasher).
-pub(crate) fn fnv1a(bytes: &[u8], mut hash: u64) -> u64 {
-    for &b in bytes {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01B3);
+/// A fixed 64-bit hash of bytes (ids and contents of buffered events;
+/// never the standard library's randomised hasher, so snapshots stay valid
+/// across runs and machines): the bytes are read as little-endian 64-bit
+/// words (the last one zero-padded), each xored into the state and mixed
+/// with the SplitMix64 finaliser; the length is mixed in first.
+pub(crate) fn stable_hash(bytes: &[u8], seed: u64) -> u64 {
+    let mut h = mix64(seed ^ bytes.len() as u64);
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        h = mix64(h ^ u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]));
     }
-    hash
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        h = mix64(h ^ u64::from_le_bytes(last));
+    }
+    h
 }
 
-pub(crate) const FNV_OFFSET: u64 = 0xCBF2_9CE4_8422_2325;
+/// The SplitMix64 finaliser.
+pub(crate) fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+pub(crate) const HASH_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// Exact units of 10⁻⁴, or `None` when the amount is more precise or too large.
 pub(crate) fn profile_units(amount: Decimal) -> Option<i64> {
-    money::to_minor_units(amount.normalize(), PROFILE_SCALE)
+    if amount.scale() <= PROFILE_SCALE {
+        money::to_minor_units(amount, PROFILE_SCALE)
+    } else {
+        money::to_minor_units(amount.normalize(), PROFILE_SCALE)
+    }
 }
 
 impl EventClass {
@@ -131,11 +152,12 @@ impl EventClass {
 }
 
 /// Day buckets of engagement counts: `counts[d % 64]` holds day `d` for the
-/// 64 days up to `latest_day`.
+/// 64 days up to `latest_day`; a bucket counts up to 255 events of a kind
+/// in a day (more saturate).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct EngagementRing {
     latest_day: i32,
-    counts: [[u16; ENGAGEMENT_KINDS]; ENGAGEMENT_DAYS],
+    counts: [[u8; ENGAGEMENT_KINDS]; ENGAGEMENT_DAYS],
 }
 
 impl Default for EngagementRing {
@@ -189,14 +211,14 @@ impl EngagementRing {
 
 impl Serialize for EngagementRing {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let flat: Vec<u16> = self.counts.iter().flatten().copied().collect();
+        let flat: Vec<u8> = self.counts.iter().flatten().copied().collect();
         (self.latest_day, flat).serialize(s)
     }
 }
 
 impl<'de> Deserialize<'de> for EngagementRing {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (latest_day, flat): (i32, Vec<u16>) = Deserialize::deserialize(d)?;
+        let (latest_day, flat): (i32, Vec<u8>) = Deserialize::deserialize(d)?;
         if flat.len() != ENGAGEMENT_DAYS * ENGAGEMENT_KINDS {
             return Err(D::Error::custom("engagement ring of the wrong size"));
         }
@@ -486,5 +508,43 @@ impl Profile {
             age: self.periods.span(self.first_period, end),
             monetary_value: if frequency == 0 { 0.0 } else { repeat as f64 / unit / f64::from(frequency) },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stable_hash_is_pinned() {
+        // Snapshots store these hashes: they must never change.
+        assert_eq!(stable_hash(b"", HASH_SEED), mix64(HASH_SEED));
+        let h = stable_hash(b"evt-123456789", HASH_SEED);
+        assert_eq!(h, stable_hash(b"evt-123456789", HASH_SEED));
+        assert_ne!(h, stable_hash(b"evt-123456788", HASH_SEED));
+        assert_eq!(format!("{h:016x}"), PINNED);
+    }
+
+    const PINNED: &str = "9f16cb5b656af3c5";
+
+    #[test]
+    fn engagement_ring_counts_and_expires() {
+        let mut r = EngagementRing::default();
+        r.add(100, Engagement::ProductViews);
+        r.add(100, Engagement::ProductViews);
+        r.add(103, Engagement::ProductViews);
+        r.add(90, Engagement::EmailOpens);
+        assert_eq!(r.count(Engagement::ProductViews, 7, 103), 3);
+        assert_eq!(r.count(Engagement::ProductViews, 3, 103), 1);
+        assert_eq!(r.count(Engagement::EmailOpens, 64, 103), 1);
+        assert_eq!(r.next_drop(Engagement::ProductViews, 7, 103), Some(107));
+        // 70 days later the ring has moved on.
+        r.add(173, Engagement::Visits);
+        assert_eq!(r.count(Engagement::ProductViews, 64, 173), 0);
+        assert_eq!(r.count(Engagement::Visits, 1, 173), 1);
+        for _ in 0..300 {
+            r.add(173, Engagement::Visits);
+        }
+        assert_eq!(r.count(Engagement::Visits, 1, 173), 255);
     }
 }
