@@ -19,7 +19,9 @@
 //! * `--calibration-end DATE`, `--observation-end DATE` — inclusive dates.
 //! * `--summary-csv OUT` — the per-customer summary with lifetimes' column names.
 //! * `--predictions-csv OUT` — one row per customer:
-//!   `customer_id,frequency,recency,T,monetary_value,p_alive,expected_purchases,expected_spend,clv,rfm_segment`.
+//!   `customer_id,frequency,recency,T,monetary_value,p_alive,expected_purchases,expected_spend,clv,rfm_segment,stage`
+//!   (`stage`: the e-commerce ladder's stage, snake_case, at the end of the
+//!   summary's window — the calibration end when split).
 //! * `--model bgnbd|pareto|mbgnbd` — the purchase model behind the
 //!   predictions (default BG/NBD; all three are fitted and compared).
 //! * `--horizon N` — CLV and expected purchases over N periods (default one
@@ -39,15 +41,16 @@ use std::error::Error as StdError;
 use std::fs::File;
 use std::process::ExitCode;
 
-use customer_lifecycle::chrono::{Days, NaiveDate, TimeDelta};
+use customer_lifecycle::chrono::{DateTime, Datelike, Days, Months, NaiveDate, TimeDelta, Utc};
 use customer_lifecycle::clv::{
     BetaGeo, Clv, FitOptions, GammaGamma, ParetoNbd, PurchaseModel, ValueLedger, periods_per_year,
     segment_profitability,
 };
+use customer_lifecycle::lifecycle::{CustomerState, EngineOptions, Lifecycle, StageHistory, StageId, StageModel};
 use customer_lifecycle::rfm::{RfmOptions, RfmScores, SegmentMap};
 use customer_lifecycle::{
-    CohortAnalysis, CohortOptions, CsvOptions, Currency, LifetimeSurvival, PurchaseKpis, PurchaseSummary,
-    RetentionMode, SummaryOptions, TimeUnit, TransactionLog,
+    CohortAnalysis, CohortOptions, CsvOptions, Currency, Event, EventKind, LifetimeSurvival, Money, PurchaseKpis,
+    PurchaseSummary, RetentionMode, SummaryOptions, TimeUnit, TransactionKind, TransactionLog,
 };
 
 const CDNOW_SAMPLE: &str = include_str!("../data/CDNOW_sample.txt");
@@ -168,6 +171,7 @@ fn run(args: Args) -> Result<(), Box<dyn StdError>> {
     cohort_section(&log, &summary, &whole_period, &args)?;
     kpi_section(&log, &summary, &args)?;
     profitability_section(&summary, &segments, args.margin.unwrap_or(1.0))?;
+    let stages = lifecycle_section(&log, &summary)?;
     let predictions = clv_section(&log, &summary, &args)?;
 
     if let Some(path) = &args.summary_csv {
@@ -175,7 +179,7 @@ fn run(args: Args) -> Result<(), Box<dyn StdError>> {
         println!("\nwrote the summary to {path}");
     }
     if let Some(path) = &args.predictions_csv {
-        write_predictions(&summary, &segments, predictions.as_ref(), path)?;
+        write_predictions(&summary, &segments, &stages, predictions.as_ref(), path)?;
         println!("wrote the predictions to {path}");
     }
     Ok(())
@@ -635,10 +639,116 @@ fn profitability_section(s: &PurchaseSummary, segments: &[String], margin: f64) 
     Ok(())
 }
 
+/// Replays the log through the stage engine (e-commerce ladder), prints the
+/// stage distribution at each quarter end and the transition matrix between
+/// the last two; returns each summary customer's stage at the end of the
+/// summary's window.
+fn lifecycle_section(log: &TransactionLog, s: &PurchaseSummary) -> Result<Vec<String>, Box<dyn StdError>> {
+    let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(log.currency()).periods(*s.periods()))?;
+    let model = engine.model();
+    let end_of = |d: NaiveDate| -> Result<DateTime<Utc>, Box<dyn StdError>> {
+        Ok((d + Days::new(1)).and_hms_opt(0, 0, 0).ok_or("date out of range")?.and_utc() - TimeDelta::seconds(1))
+    };
+    // Events in time order, one state per customer (dense ids).
+    let mut rows: Vec<_> = log.iter().collect();
+    rows.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.customer.cmp(&b.customer)));
+    let mut states: Vec<Option<CustomerState>> = vec![None; log.customers().len()];
+    let mut history = StageHistory::new(model);
+    for (k, t) in rows.iter().enumerate() {
+        let kind = match t.kind {
+            TransactionKind::Order => EventKind::OrderPlaced {
+                order_id: format!("o{k}"),
+                gross: t.amount,
+                discount: Money::zero(t.amount.currency()),
+                items: 1,
+            },
+            TransactionKind::Return => EventKind::OrderReturned { order_id: format!("r{k}"), amount: t.amount },
+        };
+        let event = Event::new(format!("e{k}"), t.customer.clone(), t.at, kind)?;
+        let slot = &mut states[log.customers().get(&t.customer).ok_or("unknown customer")?.index()];
+        if slot.is_none() {
+            let state = engine.new_customer(t.customer.clone(), t.at);
+            history.start(t.customer.clone(), t.at, state.stage())?;
+            *slot = Some(state);
+        }
+        let state = slot.as_mut().ok_or("no state")?;
+        for tr in engine.apply(state, &event)?.transitions.iter() {
+            history.record(&t.customer, &tr)?;
+        }
+    }
+    let end = end_of(s.observation_end())?;
+    for state in states.iter_mut().flatten() {
+        for tr in engine.advance_to(state, end)?.iter() {
+            history.record(state.customer(), &tr)?;
+        }
+    }
+    // Quarter ends from the first transaction to the observation end.
+    let first = rows.first().map(|t| t.at.date_naive()).ok_or("empty log")?;
+    let mut quarter_ends = Vec::new();
+    let mut q = NaiveDate::from_ymd_opt(first.year(), (first.month0() / 3) * 3 + 1, 1).ok_or("bad date")?;
+    loop {
+        let next = q.checked_add_months(Months::new(3)).ok_or("bad date")?;
+        let last_day = next.pred_opt().ok_or("bad date")?;
+        if last_day > s.observation_end() {
+            break;
+        }
+        quarter_ends.push(last_day);
+        q = next;
+    }
+    if quarter_ends.last() != Some(&s.observation_end()) {
+        quarter_ends.push(s.observation_end());
+    }
+    println!(
+        "\nLifecycle stages (e-commerce ladder: at risk after 90 days without an order, lapsed after 180, churned after 365)"
+    );
+    print!("  {:<12}", "at end of");
+    for k in 0..model.len() {
+        print!("{:>12}", model.stage_name(StageId(k as u8)));
+    }
+    println!();
+    for &q in &quarter_ends {
+        let counts = history.stage_counts(end_of(q)?);
+        print!("  {:<12}", q.to_string());
+        for c in counts.iter() {
+            print!("{c:>12}");
+        }
+        println!();
+    }
+    if let [.., a, b] = quarter_ends[..] {
+        let m = history.transition_matrix(end_of(a)?, end_of(b)?)?;
+        println!("\n  Transitions from {a} (rows) to {b} (columns), share of each row");
+        print!("  {:<12}", "");
+        for k in 0..model.len() {
+            print!("{:>12}", model.stage_name(StageId(k as u8)));
+        }
+        println!();
+        for i in 0..model.len() {
+            let n: u64 = m.counts.row(i).sum();
+            if n == 0 {
+                continue;
+            }
+            print!("  {:<12}", model.stage_name(StageId(i as u8)));
+            for j in 0..model.len() {
+                print!("{:>11.1}%", 100.0 * m.probabilities[[i, j]]);
+            }
+            println!("   ({n})");
+        }
+    }
+    let reactivated = model.stage("reactivated").ok_or("no reactivated stage")?;
+    let since = end_of(first)?;
+    println!(
+        "  reactivations over the whole period: {}",
+        history.entries(reactivated, since, end + TimeDelta::seconds(1))
+    );
+    let at = end_of(s.calibration_end().unwrap_or(s.observation_end()))?;
+    Ok(s.ids().iter().map(|id| history.stage_of(id, at).map_or("", |st| model.stage_name(st)).to_string()).collect())
+}
+
 /// Writes one row per customer; the model columns only when there are predictions.
 fn write_predictions(
     s: &PurchaseSummary,
     segments: &[String],
+    stages: &[String],
     p: Option<&Predictions>,
     path: &str,
 ) -> Result<(), Box<dyn StdError>> {
@@ -647,7 +757,7 @@ fn write_predictions(
     if p.is_some() {
         header.extend(["p_alive", "expected_purchases", "expected_spend", "clv"]);
     }
-    header.push("rfm_segment");
+    header.extend(["rfm_segment", "stage"]);
     out.write_record(&header)?;
     for (k, r) in s.rows().enumerate() {
         let mut row = vec![
@@ -666,6 +776,7 @@ fn write_predictions(
             ]);
         }
         row.push(segments[k].clone());
+        row.push(stages[k].clone());
         out.write_record(&row)?;
     }
     out.flush()?;

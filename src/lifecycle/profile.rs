@@ -379,7 +379,7 @@ impl Profile {
     }
 
     fn money(&self, units: i64) -> Decimal {
-        money::from_minor_units(i128::from(units), PROFILE_SCALE).unwrap_or(Decimal::MAX)
+        money::from_minor_units(i128::from(units), PROFILE_SCALE).unwrap_or(Decimal::MAX).normalize()
     }
 
     /// When the customer was first seen.

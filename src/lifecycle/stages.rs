@@ -99,7 +99,9 @@ pub enum Condition {
         score: u8,
     },
     /// The engine's scoring function (e.g. P(alive) or P(no purchase in
-    /// the next t) from a fitted model) is below `threshold`.
+    /// the next t) from a fitted model) is below `threshold`. A score has
+    /// no closed-form crossing time, so it is evaluated when the engine is
+    /// called (events, `advance_to`) and its transitions are dated then.
     ScoreBelow {
         /// The threshold.
         threshold: f64,
