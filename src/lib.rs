@@ -3,11 +3,18 @@
 //! Customer lifecycle management, computed in-process: where each customer
 //! stands, what each customer is worth, and who is about to leave.
 //!
-//! This release holds the foundation: the domain model (customers, events,
-//! money, time, consent vocabulary), the transaction log and its loaders,
-//! and the per-customer purchase summary that every model and metric starts
-//! from — equal, customer for customer, to Python lifetimes'
-//! `summary_data_from_transaction_data` and `calibration_and_holdout_data`.
+//! What is here:
+//!
+//! * the domain model (customers, events, money, time, consent vocabulary),
+//!   the transaction log and its loaders;
+//! * the per-customer [`PurchaseSummary`] every model and metric starts
+//!   from — equal, customer for customer, to Python lifetimes'
+//!   `summary_data_from_transaction_data` and `calibration_and_holdout_data`;
+//! * [`rfm`] scores and segments, [`cohort`] matrices, the [`survival`]
+//!   curve of customer lifetime, [`kpi`]s;
+//! * [`clv`]: the probabilistic models (BG/NBD, MBG/NBD, Pareto/NBD,
+//!   BG/BB, Gamma-Gamma, sBG) and the deterministic formulas;
+//! * [`lifecycle`]: the stage engine a shop backend calls on every event.
 //!
 //! ## Quick start
 //!
@@ -35,11 +42,16 @@
 //! ## How data flows
 //!
 //! ```text
-//! Streaming (per event)                  Batch (analytics)
-//!   Event ──► validate ──► TransactionLog ──► PartialSummary ──merge──► PurchaseSummary
-//!             (money,       (dense ids,        (per shard: by          (frequency, recency,
-//!              consent)      exact minor        customer or by          age T, monetary value,
-//!                            units)             time range)             holdout columns, totals)
+//! Batch (analytics)
+//!   TransactionLog ──► PartialSummary ──merge──► PurchaseSummary ──► RFM, survival, models ──► CLV
+//!   (dense ids,        (per shard: by            (frequency, recency,
+//!    exact minor        customer or by            age T, monetary value,
+//!    units)             time range)               holdout columns, totals)
+//!   TransactionLog ──► CohortAnalysis, PurchaseKpis;  events ──► EngagementKpis, ValueLedger
+//!
+//! Streaming (per event, in-process)
+//!   Event ──► Lifecycle::apply(&mut CustomerState) ──► stage transitions
+//!   now   ──► Lifecycle::advance_to(&mut CustomerState) ──► time-driven transitions
 //! ```
 //!
 //! * [`Money`] is an exact [`Decimal`](rust_decimal::Decimal) with a
@@ -57,7 +69,8 @@
 //! ## Crate features
 //!
 //! No optional features yet: the default build depends on `chrono`,
-//! `rust_decimal`, `ndarray`, `serde`, `csv` and `thiserror` only.
+//! `rust_decimal`, `ndarray`, `serde`, `csv`, `thiserror`, and for the
+//! models `argmin`, `libm`, `special` and `rand`.
 //! `chrono`, `rust_decimal` and `ndarray` are re-exported so that your
 //! versions match the crate's.
 
