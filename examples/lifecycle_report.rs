@@ -21,7 +21,10 @@
 //! * `--predictions-csv OUT` — one row per customer:
 //!   `customer_id,frequency,recency,T,monetary_value,p_alive,expected_purchases,expected_spend,clv,rfm_segment,stage`
 //!   (`stage`: the e-commerce ladder's stage, snake_case, at the end of the
-//!   summary's window — the calibration end when split).
+//!   summary's window — the calibration end when split); with a calibration
+//!   end also `churn_risk,churn_band`: the learned scorer's calibrated
+//!   probability of no purchase in the next quarter, and `low`, `medium` or
+//!   `high`.
 //! * `--model bgnbd|pareto|mbgnbd` — the purchase model behind the
 //!   predictions (default BG/NBD; all three are fitted and compared).
 //! * `--horizon N` — CLV and expected purchases over N periods (default one
@@ -42,6 +45,9 @@ use std::fs::File;
 use std::process::ExitCode;
 
 use customer_lifecycle::chrono::{DateTime, Datelike, Days, Months, NaiveDate, TimeDelta, Utc};
+use customer_lifecycle::churn::{
+    Evaluation, Features, LearnedChurn, LogisticOptions, ModelRisk, RiskBands, cadence_risk, model_risk,
+};
 use customer_lifecycle::clv::{
     BetaGeo, Clv, FitOptions, GammaGamma, ParetoNbd, PurchaseModel, ValueLedger, periods_per_year,
     segment_profitability,
@@ -173,13 +179,14 @@ fn run(args: Args) -> Result<(), Box<dyn StdError>> {
     profitability_section(&summary, &segments, args.margin.unwrap_or(1.0))?;
     let stages = lifecycle_section(&log, &summary)?;
     let predictions = clv_section(&log, &summary, &args)?;
+    let churn = churn_section(&log, &summary)?;
 
     if let Some(path) = &args.summary_csv {
         summary.write_csv(File::create(path)?)?;
         println!("\nwrote the summary to {path}");
     }
     if let Some(path) = &args.predictions_csv {
-        write_predictions(&summary, &segments, &stages, predictions.as_ref(), path)?;
+        write_predictions(&summary, &segments, &stages, predictions.as_ref(), churn.as_deref(), path)?;
         println!("wrote the predictions to {path}");
     }
     Ok(())
@@ -744,12 +751,150 @@ fn lifecycle_section(log: &TransactionLog, s: &PurchaseSummary) -> Result<Vec<St
     Ok(s.ids().iter().map(|id| history.stage_of(id, at).map_or("", |st| model.stage_name(st)).to_string()).collect())
 }
 
+/// Churn scorers side by side, trained and judged honestly (needs a
+/// calibration end): returns each customer's learned, calibrated churn risk
+/// over the next quarter and its band.
+fn churn_section(log: &TransactionLog, s: &PurchaseSummary) -> ChurnOutput {
+    let Some(cal_end) = s.calibration_end() else {
+        println!("\nChurn risk: needs a calibration end (--calibration-end) to train and judge honestly");
+        return Ok(None);
+    };
+    let unit = s.periods().unit();
+    let horizon = periods_per_year(unit) / 4.0; // one quarter, in the summary's unit
+    let quarter = Days::new(91);
+    let midnight = |d: NaiveDate| -> Result<DateTime<Utc>, Box<dyn StdError>> {
+        Ok(d.and_hms_opt(0, 0, 0).ok_or("date out of range")?.and_utc())
+    };
+    let options = |cal: NaiveDate, obs: NaiveDate| {
+        let o = SummaryOptions::new(unit).duration_mode(s.periods().mode()).calibration_end(cal).observation_end(obs);
+        o.utc_offset(s.periods().utc_offset()).week_start(s.periods().week_start())
+    };
+    let churned = |x: &PurchaseSummary| -> Vec<bool> {
+        x.frequency_holdout().map_or(Vec::new(), |f| f.iter().map(|&v| v == 0.0).collect())
+    };
+    // Training: features a quarter before the calibration end, labels = no purchase up to it.
+    let cutoff = cal_end - quarter;
+    let train = log.before(midnight(cal_end + Days::new(1))?)?.summarize(&options(cutoff, cal_end))?;
+    let train_features = Features::from_summary(&train, |_| false);
+    let train_labels = churned(&train);
+    // 70 % of the training customers fit the regression, 30 % calibrate it (split by id hash).
+    let calibration_part: Vec<bool> = train
+        .ids()
+        .iter()
+        .map(|id| id.to_string().bytes().fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))) % 10 >= 7)
+        .collect();
+    let pick = |f: &Features, labels: &[bool], keep: bool| {
+        let rows: Vec<usize> = (0..f.len()).filter(|&k| calibration_part[k] == keep).collect();
+        let part = Features {
+            ids: rows.iter().map(|&k| f.ids[k].clone()).collect(),
+            names: f.names.clone(),
+            matrix: f.matrix.select(customer_lifecycle::ndarray::Axis(0), &rows),
+            profiling_objected: rows.iter().map(|&k| f.profiling_objected[k]).collect(),
+        };
+        (part, rows.iter().map(|&k| labels[k]).collect::<Vec<bool>>())
+    };
+    let (fit_part, fit_labels) = pick(&train_features, &train_labels, false);
+    let (cal_part, cal_labels) = pick(&train_features, &train_labels, true);
+    let learned = match LearnedChurn::train(&fit_part, &fit_labels, &LogisticOptions::new())
+        .and_then(|l| l.calibrate(&cal_part, &cal_labels))
+    {
+        Ok(l) => l,
+        Err(e) => {
+            println!("\nChurn risk: the learned scorer cannot be trained here: {e}");
+            return Ok(None);
+        }
+    };
+    // Judging: the quarter after the calibration end, and the whole holdout.
+    let next_quarter =
+        log.before(midnight(cal_end + quarter + Days::new(1))?)?.summarize(&options(cal_end, cal_end + quarter))?;
+    let labels_quarter = churned(&next_quarter);
+    let labels_holdout = churned(s);
+    let features = Features::from_summary(s, |_| false);
+    let learned_scores = learned.score(&features)?;
+    let bgnbd = BetaGeo::fit(s)?;
+    let mut scorers: Vec<(String, Vec<f64>, bool)> = vec![
+        ("BG/NBD 1 − P(alive)".into(), model_risk(&bgnbd, s, ModelRisk::NotAlive)?.to_vec(), false),
+        (
+            format!("BG/NBD P(no purchase in {horizon} {}s)", unit.name()),
+            model_risk(&bgnbd, s, ModelRisk::NoPurchaseWithin(horizon))?.to_vec(),
+            true,
+        ),
+        ("cadence (overdue at own pace)".into(), cadence_risk(s)?.to_vec(), false),
+    ];
+    scorers.push((
+        "learned (logistic + Platt)".into(),
+        learned_scores.iter().map(|r| r.unwrap_or(0.0)).collect(),
+        true,
+    ));
+    println!(
+        "\nChurn risk (churn = no purchase in the quarter after {cal_end}; learned scorer trained on features at \
+         {cutoff} with labels to {cal_end})"
+    );
+    println!(
+        "  churned in the next quarter: {:.1} %, in the whole holdout: {:.1} %",
+        100.0 * labels_quarter.iter().filter(|&&c| c).count() as f64 / labels_quarter.len() as f64,
+        100.0 * labels_holdout.iter().filter(|&&c| c).count() as f64 / labels_holdout.len() as f64
+    );
+    println!("  scorer                               AUC    PR AUC   Brier   top-decile lift   AUC (whole holdout)");
+    let mut learned_eval = None;
+    for (name, scores, probability) in &scorers {
+        let quarter_eval = Evaluation::compute(scores, &labels_quarter, true)?;
+        let holdout_eval = Evaluation::compute(scores, &labels_holdout, false)?;
+        let brier =
+            quarter_eval.brier.map_or("-".to_string(), |b| format!("{b:.4}{}", if *probability { "" } else { "*" }));
+        println!(
+            "  {name:<36} {:.4}  {:.4}   {brier:<7} {:>8.2}          {:.4}",
+            quarter_eval.roc_auc, quarter_eval.pr_auc, quarter_eval.top_decile_lift, holdout_eval.roc_auc
+        );
+        if name.starts_with("learned") {
+            learned_eval = Some(quarter_eval);
+        }
+    }
+    println!("  (* not a probability of churning in the quarter: its Brier score is shown for completeness only)");
+    let regression = learned.regression();
+    let coefficients: Vec<String> = regression
+        .names()
+        .iter()
+        .zip(regression.coefficients())
+        .zip(regression.standard_errors())
+        .map(|((n, c), se)| format!("{n} {c:+.4} ± {se:.4}"))
+        .collect();
+    println!("  learned weights per unit: {}", coefficients.join(", "));
+    if let Some(p) = learned.calibration() {
+        println!("  Platt calibration: P = σ({:.3} · logit(p) {:+.3})", p.a, p.b);
+    }
+    if let Some(e) = learned_eval {
+        println!("  calibration of the learned scorer by decile (mean predicted → observed):");
+        let cells: Vec<String> = e.deciles.iter().map(|d| format!("{:.2}→{:.2}", d.mean_score, d.churn_rate)).collect();
+        println!("    {}", cells.join("  "));
+    }
+    let top = (0..s.len())
+        .filter(|&k| learned_scores[k].is_some())
+        .max_by(|&a, &b| learned_scores[a].unwrap_or(0.0).total_cmp(&learned_scores[b].unwrap_or(0.0)));
+    if let Some(k) = top {
+        let why: Vec<String> =
+            learned.explain(features.matrix.row(k), 3)?.iter().map(|(n, c)| format!("{n} {c:+.2}")).collect();
+        println!(
+            "  highest risk: customer {} ({:.3}); because of {}",
+            s.ids()[k],
+            learned_scores[k].unwrap_or(0.0),
+            why.join(", ")
+        );
+    }
+    let bands = RiskBands::default();
+    Ok(Some(learned_scores.iter().map(|r| (*r, r.map_or(String::new(), |v| bands.band(v).to_string()))).collect()))
+}
+
+/// Per customer: learned churn risk (None when not scored) and its band.
+type ChurnOutput = Result<Option<Vec<(Option<f64>, String)>>, Box<dyn StdError>>;
+
 /// Writes one row per customer; the model columns only when there are predictions.
 fn write_predictions(
     s: &PurchaseSummary,
     segments: &[String],
     stages: &[String],
     p: Option<&Predictions>,
+    churn: Option<&[(Option<f64>, String)]>,
     path: &str,
 ) -> Result<(), Box<dyn StdError>> {
     let mut out = csv::Writer::from_path(path)?;
@@ -758,6 +903,9 @@ fn write_predictions(
         header.extend(["p_alive", "expected_purchases", "expected_spend", "clv"]);
     }
     header.extend(["rfm_segment", "stage"]);
+    if churn.is_some() {
+        header.extend(["churn_risk", "churn_band"]);
+    }
     out.write_record(&header)?;
     for (k, r) in s.rows().enumerate() {
         let mut row = vec![
@@ -777,6 +925,10 @@ fn write_predictions(
         }
         row.push(segments[k].clone());
         row.push(stages[k].clone());
+        if let Some(c) = churn {
+            row.push(c[k].0.map_or(String::new(), |r| r.to_string()));
+            row.push(c[k].1.clone());
+        }
         out.write_record(&row)?;
     }
     out.flush()?;

@@ -97,6 +97,7 @@ macro_rules! validated_serde {
     };
 }
 
+pub mod churn;
 pub mod clv;
 pub mod cohort;
 pub mod consent;

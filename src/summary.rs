@@ -1050,6 +1050,15 @@ impl PurchaseSummary {
         self.columns.gross.iter().zip(&self.columns.returns).map(move |(g, r)| (g - r) as f64 / unit)
     }
 
+    /// Returned ÷ ordered value per customer (0 without order value).
+    pub(crate) fn return_rate_iter(&self) -> impl ExactSizeIterator<Item = f64> + '_ {
+        self.columns
+            .gross
+            .iter()
+            .zip(&self.columns.returns)
+            .map(|(&g, &r)| if g > 0 { r as f64 / g as f64 } else { 0.0 })
+    }
+
     /// The `frequency_holdout` column, if split.
     pub fn frequency_holdout(&self) -> Option<ArrayView1<'_, f64>> {
         self.holdout.as_ref().map(|h| ArrayView1::from(&h.frequency[..]))

@@ -350,6 +350,31 @@ impl TransactionLog {
         })
     }
 
+    /// A new log with the rows dated before `end` (for analyses "as of" an
+    /// earlier date; a summary refuses rows after its observation end).
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Money, Transaction, TransactionLog};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    ///
+    /// let day = |d| Utc.with_ymd_and_hms(2024, 1, d, 12, 0, 0).unwrap();
+    /// let mut log = TransactionLog::new(Currency::USD);
+    /// log.push(Transaction::order(CustomerId::from(1), day(1), Money::parse("5", Currency::USD)?))?;
+    /// log.push(Transaction::order(CustomerId::from(1), day(9), Money::parse("7", Currency::USD)?))?;
+    /// assert_eq!(log.before(day(5))?.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// None in practice (the rows were valid in this log); typed as `push`.
+    pub fn before(&self, end: DateTime<Utc>) -> Result<TransactionLog> {
+        let mut out = TransactionLog::new(self.currency);
+        for t in self.iter().filter(|t| t.at < end) {
+            out.push(t)?;
+        }
+        Ok(out)
+    }
+
     /// The blocks, for the summary's inner loop.
     pub(crate) fn blocks(&self) -> &[Block] {
         &self.blocks

@@ -382,6 +382,11 @@ impl Profile {
         money::from_minor_units(i128::from(units), PROFILE_SCALE).unwrap_or(Decimal::MAX).normalize()
     }
 
+    /// The periods of [`Profile::summary_row`].
+    pub fn periods(&self) -> &Periods {
+        &self.periods
+    }
+
     /// When the customer was first seen.
     pub fn first_seen(&self) -> DateTime<Utc> {
         DateTime::from_timestamp(self.first_seen, 0).unwrap_or_default()

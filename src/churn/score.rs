@@ -1,0 +1,493 @@
+//! Churn scorers: model-based, cadence-based and learned; features; bands.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use ndarray::{Array1, Array2, ArrayView1};
+use serde::{Deserialize, Serialize};
+
+use super::logistic::{LogisticOptions, LogisticRegression, PlattScaling};
+use crate::clv::PurchaseModel;
+use crate::consent::{Channel, ConsentStatus, Purpose};
+use crate::customer::CustomerId;
+use crate::error::{Error, Result};
+use crate::lifecycle::{CustomerState, Engagement, StageModel};
+use crate::summary::PurchaseSummary;
+
+/// What a model-based score measures.
+#[derive(Clone, Copy, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelRisk {
+    /// `1 − P(alive)` at the end of the summary's window.
+    NotAlive,
+    /// `P(no purchase in the next t)` (t in the summary's unit).
+    NoPurchaseWithin(f64),
+}
+
+/// Model-based churn risk of every customer of `summary` from any fitted
+/// purchase model.
+///
+/// What each score does with customers who never bought again (x = 0):
+/// under BG/NBD a customer can only die right after a purchase, so with no
+/// repeat purchase P(alive) = 1 and `NotAlive` scores them **0** — the
+/// least at risk, however long ago they bought (a well-known flaw). MBG/NBD
+/// and Pareto/NBD let them die at any time and score them above 0.
+/// `NoPurchaseWithin(t)` combines death and a quiet spell, so it ranks
+/// one-time buyers sensibly under every model: prefer it with BG/NBD.
+///
+/// # Errors
+/// As the model's predictions; a negative or non-finite `t`.
+pub fn model_risk(model: &dyn PurchaseModel, summary: &PurchaseSummary, risk: ModelRisk) -> Result<Array1<f64>> {
+    let (x, t_x, age) = (summary.frequency(), summary.recency(), summary.age());
+    if let ModelRisk::NoPurchaseWithin(t) = risk {
+        if !(t.is_finite() && t >= 0.0) {
+            return Err(Error::InvalidArgument { name: "horizon", reason: format!("{t} must be finite and ≥ 0") });
+        }
+    }
+    (0..summary.len())
+        .map(|k| match risk {
+            ModelRisk::NotAlive => model.probability_alive(x[k], t_x[k], age[k]).map(|p| 1.0 - p),
+            ModelRisk::NoPurchaseWithin(t) => model.probability_no_purchase(t, x[k], t_x[k], age[k]),
+        })
+        .collect()
+}
+
+/// Cadence-based churn risk: how overdue each customer is relative to their
+/// own pace, without fitting anything.
+///
+/// A customer's expected gap between purchases is their own mean gap shrunk
+/// towards the population's by one pseudo-gap: `ĝ = (t_x + ḡ) / (x + 1)`,
+/// where `ḡ = Σ t_x / Σ x` over repeat buyers (so one-time buyers get the
+/// population's pace). The risk is the probability that a customer buying
+/// at that pace (a Poisson process) would have bought again in the time
+/// since their last purchase: `1 − exp(−(T − t_x) / ĝ)` — near 0 when a
+/// purchase is not yet due, near 1 when it is long overdue.
+///
+/// ```
+/// use customer_lifecycle::churn::cadence_risk;
+/// use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+///
+/// let log = TransactionLog::from_cdnow_sample_path(concat!(env!("CARGO_MANIFEST_DIR"), "/data/CDNOW_sample.txt"))?;
+/// let summary = log.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+/// let risk = cadence_risk(&summary)?;
+/// assert!(risk.iter().all(|r| (0.0..=1.0).contains(r)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// [`Error::NotIdentifiable`] when nobody bought twice (no pace to compare with).
+pub fn cadence_risk(summary: &PurchaseSummary) -> Result<Array1<f64>> {
+    let (x, t_x, age) = (summary.frequency(), summary.recency(), summary.age());
+    let (gaps, repeats) =
+        x.iter().zip(t_x.iter()).filter(|(x, _)| **x > 0.0).fold((0.0, 0.0), |(g, r), (x, t)| (g + t, r + x));
+    if repeats == 0.0 || gaps <= 0.0 {
+        return Err(Error::NotIdentifiable {
+            model: "cadence risk",
+            reason: "no customer bought twice, so there is no pace to compare with".into(),
+        });
+    }
+    let population = gaps / repeats;
+    Ok((0..summary.len())
+        .map(|k| {
+            let gap = (t_x[k] + population) / (x[k] + 1.0);
+            1.0 - (-(age[k] - t_x[k]).max(0.0) / gap).exp()
+        })
+        .collect())
+}
+
+/// A feature matrix with its column names, and which customers objected to
+/// profiling (they are not scored by the learned model).
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct Features {
+    /// Customers, one per row.
+    pub ids: Vec<CustomerId>,
+    /// Column names.
+    pub names: Vec<String>,
+    /// Rows × columns.
+    pub matrix: Array2<f64>,
+    /// True for customers who objected to profiling.
+    pub profiling_objected: Vec<bool>,
+}
+
+/// The columns of [`Features::from_summary`].
+pub const SUMMARY_FEATURES: [&str; 7] =
+    ["time_since_last_purchase", "frequency", "age", "monetary_value", "orders", "net_spend", "return_rate"];
+
+impl Features {
+    /// Features of a purchase summary's customers (its calibration window
+    /// when split): time since the last purchase (`T − t_x`), frequency,
+    /// age `T`, monetary value, orders, net spend, return rate (returned ÷
+    /// ordered value). `objected` marks customers who objected to profiling.
+    pub fn from_summary(summary: &PurchaseSummary, objected: impl Fn(&CustomerId) -> bool) -> Features {
+        let n = summary.len();
+        let (x, t_x, age, m) = (summary.frequency(), summary.recency(), summary.age(), summary.monetary_value());
+        let orders = summary.orders();
+        let net: Vec<f64> = summary.net_spend_iter().collect();
+        let returns: Vec<f64> = summary.return_rate_iter().collect();
+        let matrix = Array2::from_shape_fn((n, SUMMARY_FEATURES.len()), |(k, j)| match j {
+            0 => age[k] - t_x[k],
+            1 => x[k],
+            2 => age[k],
+            3 => m[k],
+            4 => f64::from(orders[k]),
+            5 => net[k],
+            _ => returns[k],
+        });
+        Features {
+            ids: summary.ids().to_vec(),
+            names: SUMMARY_FEATURES.iter().map(|s| s.to_string()).collect(),
+            matrix,
+            profiling_objected: summary.ids().iter().map(objected).collect(),
+        }
+    }
+
+    /// Features of streaming customer states at `now`: the summary's
+    /// columns (from each state's summary row; customers without an order
+    /// have frequency 0 and age since first seen), discount share,
+    /// engagement in the last 30 days (views, cart additions, e-mail opens,
+    /// clicks), the latest NPS answer (7, a passive, when none) and whether
+    /// there is one, support tickets, and one column per stage of `model`
+    /// (1 for the customer's stage). Objections to profiling come from the
+    /// states' consent decisions.
+    pub fn from_states(states: &[&CustomerState], now: DateTime<Utc>, model: &StageModel) -> Features {
+        let mut names: Vec<String> = SUMMARY_FEATURES.iter().map(|s| s.to_string()).collect();
+        names.extend(
+            [
+                "discount_share",
+                "views_30d",
+                "cart_additions_30d",
+                "email_opens_30d",
+                "email_clicks_30d",
+                "nps",
+                "has_nps",
+                "support_tickets",
+            ]
+            .map(String::from),
+        );
+        let stages = model.len();
+        names.extend((0..stages).map(|s| format!("stage_{}", model.stage_name(crate::lifecycle::StageId(s as u8)))));
+        let mut matrix = Array2::zeros((states.len(), names.len()));
+        for (i, state) in states.iter().enumerate() {
+            let p = state.profile();
+            let row = p.summary_row(now);
+            let unit_days = state_unit_days(state);
+            let mut r = matrix.row_mut(i);
+            match row {
+                Some(row) => {
+                    r[0] = row.age - row.recency;
+                    r[1] = f64::from(row.frequency);
+                    r[2] = row.age;
+                    r[3] = row.monetary_value;
+                }
+                None => r[2] = (now - p.first_seen()).num_seconds() as f64 / 86_400.0 / unit_days,
+            }
+            r[4] = f64::from(p.orders());
+            r[5] = decimal_f64(p.net_spend());
+            let gross = decimal_f64(p.gross());
+            r[6] = if gross > 0.0 { decimal_f64(p.returned()) / gross } else { 0.0 };
+            r[7] = p.discount_share();
+            r[8] = f64::from(p.engagement(Engagement::ProductViews, 30, now));
+            r[9] = f64::from(p.engagement(Engagement::CartAdditions, 30, now));
+            r[10] = f64::from(p.engagement(Engagement::EmailOpens, 30, now));
+            r[11] = f64::from(p.engagement(Engagement::EmailClicks, 30, now));
+            let nps = p.nps().map(|(_, s)| s);
+            r[12] = f64::from(nps.unwrap_or(7));
+            r[13] = f64::from(u8::from(nps.is_some()));
+            r[14] = f64::from(p.support().0);
+            r[15 + usize::from(state.stage().0).min(stages - 1)] = 1.0;
+        }
+        Features {
+            ids: states.iter().map(|s| s.customer().clone()).collect(),
+            names,
+            matrix,
+            profiling_objected: states.iter().map(|s| objected_to_profiling(s, now)).collect(),
+        }
+    }
+
+    /// Number of customers.
+    pub fn len(&self) -> usize {
+        self.matrix.nrows()
+    }
+
+    /// True without customers.
+    pub fn is_empty(&self) -> bool {
+        self.matrix.nrows() == 0
+    }
+}
+
+fn decimal_f64(d: rust_decimal::Decimal) -> f64 {
+    crate::money::Money::new(d, crate::money::Currency::USD).to_f64()
+}
+
+fn state_unit_days(state: &CustomerState) -> f64 {
+    // The summary row's unit, via its periods; calendar months count as 30.4375 days here.
+    state.profile().periods().unit().days().map_or(30.4375, f64::from)
+}
+
+/// Whether the customer's latest profiling decision (any channel) at `now` is an objection.
+pub fn objected_to_profiling(state: &CustomerState, now: DateTime<Utc>) -> bool {
+    state
+        .consent_at(&Purpose::Profiling, &Channel::Any, now)
+        .is_some_and(|r| matches!(r.change.status, ConsentStatus::Objected))
+}
+
+/// A learned churn scorer: a penalised logistic regression, optionally
+/// calibrated by Platt scaling.
+///
+/// Train it on labels it will never be judged on: features at an earlier
+/// cut-off, labels = churn between that cut-off and the present (see the
+/// `churn` module docs), then score the present to predict the future.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct LearnedChurn {
+    model: LogisticRegression,
+    calibration: Option<PlattScaling>,
+}
+
+impl LearnedChurn {
+    /// Fits the regression (labels: true = churned).
+    ///
+    /// # Errors
+    /// As [`LogisticRegression::fit`].
+    pub fn train(features: &Features, churned: &[bool], options: &LogisticOptions) -> Result<LearnedChurn> {
+        let names: Vec<&str> = features.names.iter().map(String::as_str).collect();
+        let model = LogisticRegression::fit(features.matrix.view(), churned, &names, options)?;
+        Ok(LearnedChurn { model, calibration: None })
+    }
+
+    /// Calibrates the probabilities by Platt scaling on held-out customers
+    /// (not those it was trained on).
+    ///
+    /// # Errors
+    /// As [`PlattScaling::fit`].
+    pub fn calibrate(mut self, features: &Features, churned: &[bool]) -> Result<LearnedChurn> {
+        let raw = self.model.predict(features.matrix.view())?;
+        self.calibration = Some(PlattScaling::fit(raw.as_slice().unwrap_or(&raw.to_vec()), churned)?);
+        Ok(self)
+    }
+
+    /// The regression.
+    pub fn regression(&self) -> &LogisticRegression {
+        &self.model
+    }
+
+    /// The calibration, if any.
+    pub fn calibration(&self) -> Option<&PlattScaling> {
+        self.calibration.as_ref()
+    }
+
+    /// P(churn) of every customer; `None` for those who objected to profiling.
+    ///
+    /// # Errors
+    /// Columns not those trained on; NaN or infinite features.
+    pub fn score(&self, features: &Features) -> Result<Vec<Option<f64>>> {
+        if features.names != self.model.names() {
+            return Err(Error::InvalidArgument {
+                name: "features",
+                reason: "the columns differ from those the scorer was trained on".into(),
+            });
+        }
+        let raw = self.model.predict(features.matrix.view())?;
+        Ok(raw
+            .iter()
+            .zip(&features.profiling_objected)
+            .map(|(&p, &objected)| if objected { None } else { Some(self.calibration.map_or(p, |c| c.calibrate(p))) })
+            .collect())
+    }
+
+    /// The `top` features pushing one customer's score, with signs
+    /// (positive = towards churn), on the log-odds scale.
+    ///
+    /// # Errors
+    /// As [`LogisticRegression::explain`].
+    pub fn explain(&self, row: ArrayView1<'_, f64>, top: usize) -> Result<Vec<(String, f64)>> {
+        self.model.explain(row, top)
+    }
+}
+
+/// A risk band.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RiskBand {
+    /// Below the medium threshold.
+    Low,
+    /// From the medium threshold to below the high one.
+    Medium,
+    /// At or above the high threshold.
+    High,
+}
+
+impl fmt::Display for RiskBand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RiskBand::Low => "low",
+            RiskBand::Medium => "medium",
+            RiskBand::High => "high",
+        })
+    }
+}
+
+/// Thresholds of the risk bands.
+///
+/// ```
+/// use customer_lifecycle::churn::{RiskBand, RiskBands};
+///
+/// let bands = RiskBands::new(0.4, 0.7)?;
+/// assert_eq!(bands.band(0.39), RiskBand::Low);
+/// assert_eq!(bands.band(0.4), RiskBand::Medium);
+/// assert_eq!(bands.band(0.95), RiskBand::High);
+/// assert!(RiskBands::new(0.7, 0.4).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Debug, Serialize, Deserialize)]
+pub struct RiskBands {
+    medium_from: f64,
+    high_from: f64,
+}
+
+impl Default for RiskBands {
+    fn default() -> Self {
+        RiskBands { medium_from: 0.4, high_from: 0.7 }
+    }
+}
+
+impl RiskBands {
+    /// Medium from `medium_from`, high from `high_from` (0 ≤ medium < high ≤ 1).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] otherwise.
+    pub fn new(medium_from: f64, high_from: f64) -> Result<RiskBands> {
+        if !(0.0..=1.0).contains(&medium_from) || !(0.0..=1.0).contains(&high_from) || medium_from >= high_from {
+            return Err(Error::InvalidArgument {
+                name: "risk bands",
+                reason: format!("medium from {medium_from}, high from {high_from}: need 0 ≤ medium < high ≤ 1"),
+            });
+        }
+        Ok(RiskBands { medium_from, high_from })
+    }
+
+    /// The band of a risk.
+    pub fn band(&self, risk: f64) -> RiskBand {
+        if risk >= self.high_from {
+            RiskBand::High
+        } else if risk >= self.medium_from {
+            RiskBand::Medium
+        } else {
+            RiskBand::Low
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clv::BetaGeo;
+    use crate::summary::SummaryOptions;
+    use crate::time::TimeUnit;
+    use crate::transactions::TransactionLog;
+
+    fn cdnow() -> PurchaseSummary {
+        let log = TransactionLog::from_cdnow_sample_path(concat!(env!("CARGO_MANIFEST_DIR"), "/data/CDNOW_sample.txt"))
+            .unwrap();
+        log.summarize(
+            &SummaryOptions::new(TimeUnit::Week)
+                .calibration_end(chrono::NaiveDate::from_ymd_opt(1997, 9, 30).unwrap())
+                .observation_end(chrono::NaiveDate::from_ymd_opt(1998, 6, 30).unwrap()),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn bgnbd_not_alive_scores_one_time_buyers_zero() {
+        let s = cdnow();
+        let model = BetaGeo::fit(&s).unwrap();
+        let not_alive = model_risk(&model, &s, ModelRisk::NotAlive).unwrap();
+        let quiet = model_risk(&model, &s, ModelRisk::NoPurchaseWithin(13.0)).unwrap();
+        for k in 0..s.len() {
+            if s.frequency()[k] == 0.0 {
+                assert_eq!(not_alive[k], 0.0);
+                assert!(quiet[k] > 0.5);
+            }
+            assert!((0.0..=1.0).contains(&quiet[k]));
+        }
+        assert!(model_risk(&model, &s, ModelRisk::NoPurchaseWithin(f64::NAN)).is_err());
+    }
+
+    #[test]
+    fn cadence_by_hand() {
+        // Population pace from the CDNOW repeaters; check one customer by the formula.
+        let s = cdnow();
+        let risk = cadence_risk(&s).unwrap();
+        let (x, t, a) = (s.frequency(), s.recency(), s.age());
+        let (g, r) = (0..s.len()).filter(|&k| x[k] > 0.0).fold((0.0, 0.0), |(g, r), k| (g + t[k], r + x[k]));
+        let k = 0;
+        let expected = 1.0 - (-(a[k] - t[k]) / ((t[k] + g / r) / (x[k] + 1.0))).exp();
+        assert!((risk[k] - expected).abs() < 1e-15);
+    }
+
+    #[test]
+    fn learned_scorer_respects_objections_and_checks_columns() {
+        let s = cdnow();
+        let features = Features::from_summary(&s, |id| *id == CustomerId::from(4));
+        let labels: Vec<bool> = s.frequency_holdout().unwrap().iter().map(|&f| f == 0.0).collect();
+        let learned = LearnedChurn::train(&features, &labels, &LogisticOptions::new()).unwrap();
+        let scores = learned.score(&features).unwrap();
+        let k = s.position(&CustomerId::from(4)).unwrap();
+        assert_eq!(scores[k], None);
+        assert!(scores.iter().flatten().all(|p| (0.0..=1.0).contains(p)));
+        let mut other = features.clone();
+        other.names[0] = "something_else".into();
+        assert!(learned.score(&other).is_err());
+        let explained = learned.explain(features.matrix.row(0), 3).unwrap();
+        assert_eq!(explained.len(), 3);
+    }
+
+    #[test]
+    fn streaming_features_and_profiling_objections() {
+        use crate::consent::ConsentChange;
+        use crate::event::{Event, EventKind, NpsScore};
+        use crate::lifecycle::{EngineOptions, Lifecycle};
+        use crate::money::{Currency, Money};
+        use chrono::{TimeDelta, TimeZone};
+        let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR)).unwrap();
+        let t0 = Utc.with_ymd_and_hms(2024, 1, 1, 12, 0, 0).unwrap();
+        let day = |d: i64| t0 + TimeDelta::days(d);
+        let ev = |id: &str, c: i64, at, kind| Event::new(id, CustomerId::from(c), at, kind).unwrap();
+        let order = |id: &str, c: i64, at, gross: &str, discount: &str| {
+            ev(
+                id,
+                c,
+                at,
+                EventKind::OrderPlaced {
+                    order_id: id.into(),
+                    gross: Money::parse(gross, Currency::EUR).unwrap(),
+                    discount: Money::parse(discount, Currency::EUR).unwrap(),
+                    items: 1,
+                },
+            )
+        };
+        let mut a = engine.new_customer(CustomerId::from(1), t0);
+        engine.apply(&mut a, &order("a1", 1, day(0), "100", "20")).unwrap();
+        engine.apply(&mut a, &order("a2", 1, day(14), "50", "0")).unwrap();
+        engine.apply(&mut a, &ev("v", 1, day(20), EventKind::ProductViewed { product_id: "p".into() })).unwrap();
+        engine
+            .apply(&mut a, &ev("n", 1, day(21), EventKind::NpsAnswered { score: NpsScore::new(3).unwrap() }))
+            .unwrap();
+        let mut b = engine.new_customer(CustomerId::from(2), t0);
+        let objection = ConsentChange::new(Purpose::Profiling, Channel::Any, ConsentStatus::Objected);
+        engine.apply(&mut b, &ev("k", 2, day(1), EventKind::ConsentChanged(objection))).unwrap();
+        let f = Features::from_states(&[&a, &b], day(28), engine.model());
+        let col = |name: &str| f.names.iter().position(|n| n == name).unwrap();
+        assert_eq!(f.matrix[[0, col("orders")]], 2.0);
+        assert_eq!(f.matrix[[0, col("frequency")]], 1.0);
+        assert_eq!(f.matrix[[0, col("time_since_last_purchase")]], 2.0); // 14 days in weeks
+        assert_eq!(f.matrix[[0, col("discount_share")]], 20.0 / 150.0);
+        assert_eq!(f.matrix[[0, col("views_30d")]], 1.0);
+        assert_eq!((f.matrix[[0, col("nps")]], f.matrix[[0, col("has_nps")]]), (3.0, 1.0));
+        assert_eq!(f.matrix[[0, col("stage_active")]], 1.0);
+        assert_eq!((f.matrix[[1, col("nps")]], f.matrix[[1, col("has_nps")]]), (7.0, 0.0));
+        assert_eq!(f.matrix[[1, col("age")]], 4.0); // first seen 28 days ago, no order
+        assert_eq!(f.matrix[[1, col("stage_prospect")]], 1.0);
+        assert_eq!(f.profiling_objected, [false, true]);
+        assert!(f.matrix.iter().all(|v| v.is_finite()));
+    }
+}
