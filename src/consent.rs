@@ -6,10 +6,15 @@
 //! A record answers one question, [`ConsentRecord::permits`]: does this
 //! decision allow processing for its purpose and channel at a given time?
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::customer::CustomerId;
+use crate::error::{Error, Result};
+use crate::event::{Event, EventKind};
 
 /// Why personal data is processed.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
@@ -211,10 +216,195 @@ impl ConsentRecord {
     }
 }
 
+/// Every customer's consent decisions, append-only, answering "may we
+/// contact this customer on this channel for this purpose at this time?"
+/// for any point in time.
+///
+/// The decision in force for a purpose and channel at `at` is the latest one
+/// made at or before `at` for that purpose and that channel or
+/// [`Channel::Any`]; it permits contact when it is a grant that has not
+/// expired ([`ConsentRecord::permits`]). Without any decision the answer is
+/// no (opt-in). Withdrawals and objections take effect at their timestamp:
+/// from that instant on, nothing for that purpose and channel is allowed.
+/// Decisions may be recorded late (out of time order); the history stays in
+/// time order and answers are the same as if they had come in order.
+///
+/// ```
+/// use customer_lifecycle::{Channel, ConsentChange, ConsentLedger, ConsentStatus, CustomerId, Purpose};
+/// use customer_lifecycle::chrono::{TimeZone, Utc};
+///
+/// let day = |d| Utc.with_ymd_and_hms(2024, 5, d, 0, 0, 0).unwrap();
+/// let alice = CustomerId::from("alice");
+/// let mut ledger = ConsentLedger::new();
+/// ledger.record(&alice, ConsentChange::new(Purpose::Marketing, Channel::Email, ConsentStatus::Granted), day(1))?;
+/// ledger.record(&alice, ConsentChange::new(Purpose::Marketing, Channel::Any, ConsentStatus::Withdrawn), day(10))?;
+/// assert!(ledger.may_contact(&alice, &Channel::Email, &Purpose::Marketing, day(5)));
+/// assert!(!ledger.may_contact(&alice, &Channel::Email, &Purpose::Marketing, day(10)));
+/// assert!(!ledger.may_contact(&alice, &Channel::Sms, &Purpose::Marketing, day(5))); // never granted
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct ConsentLedger {
+    customers: BTreeMap<CustomerId, Vec<ConsentRecord>>,
+}
+
+impl ConsentLedger {
+    /// An empty ledger.
+    pub fn new() -> ConsentLedger {
+        ConsentLedger::default()
+    }
+
+    /// Appends a decision made at `at`. An identical decision at the same
+    /// instant (a replay) is recorded once.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for an expiry not after `at`.
+    pub fn record(&mut self, customer: &CustomerId, change: ConsentChange, at: DateTime<Utc>) -> Result<bool> {
+        if change.expires_at.is_some_and(|e| e <= at) {
+            return Err(Error::InvalidArgument {
+                name: "consent expiry",
+                reason: format!("customer {customer}: expiry is not after the decision at {at}"),
+            });
+        }
+        let history = self.customers.entry(customer.clone()).or_default();
+        let record = ConsentRecord::new(change, at);
+        if history.contains(&record) {
+            return Ok(false);
+        }
+        let position = history.partition_point(|r| r.at <= at);
+        history.insert(position, record);
+        Ok(true)
+    }
+
+    /// Records the decision an event carries: a consent change, or an
+    /// unsubscribe (a withdrawal of marketing on that channel). Other
+    /// events are ignored (`Ok(false)`).
+    ///
+    /// # Errors
+    /// As [`ConsentLedger::record`]; an invalid event.
+    pub fn record_event(&mut self, event: &Event) -> Result<bool> {
+        event.validate()?;
+        match &event.kind {
+            EventKind::ConsentChanged(change) => self.record(&event.customer, change.clone(), event.at),
+            EventKind::Unsubscribed { channel } => {
+                let change = ConsentChange::new(Purpose::Marketing, channel.clone(), ConsentStatus::Withdrawn)
+                    .with_source("unsubscribe");
+                self.record(&event.customer, change, event.at)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// A customer's decisions, oldest first.
+    pub fn history(&self, customer: &CustomerId) -> &[ConsentRecord] {
+        self.customers.get(customer).map_or(&[], Vec::as_slice)
+    }
+
+    /// The decision in force for `purpose` on `channel` at `at`.
+    pub fn decision(
+        &self,
+        customer: &CustomerId,
+        channel: &Channel,
+        purpose: &Purpose,
+        at: DateTime<Utc>,
+    ) -> Option<&ConsentRecord> {
+        self.history(customer)
+            .iter()
+            .rfind(|r| r.at <= at && &r.change.purpose == purpose && r.change.channel.covers(channel))
+    }
+
+    /// May the customer be contacted on `channel` for `purpose` at `at`?
+    pub fn may_contact(&self, customer: &CustomerId, channel: &Channel, purpose: &Purpose, at: DateTime<Utc>) -> bool {
+        self.decision(customer, channel, purpose, at).is_some_and(|r| r.permits(at))
+    }
+
+    /// Whether the customer's decision on profiling in force at `at` is an
+    /// objection (then no learned model may score them).
+    pub fn objected_to_profiling(&self, customer: &CustomerId, at: DateTime<Utc>) -> bool {
+        self.decision(customer, &Channel::Any, &Purpose::Profiling, at)
+            .is_some_and(|r| r.change.status == ConsentStatus::Objected)
+    }
+
+    /// Customers with at least one decision.
+    pub fn len(&self) -> usize {
+        self.customers.len()
+    }
+
+    /// True when no decision is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.customers.is_empty()
+    }
+
+    /// Removes everything about a customer (right to erasure); `true` when
+    /// there was something.
+    pub fn erase(&mut self, customer: &CustomerId) -> bool {
+        self.customers.remove(customer).is_some()
+    }
+
+    /// Moves a customer's history under a pseudonym.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when the pseudonym is already a customer.
+    pub fn pseudonymise(&mut self, customer: &CustomerId, pseudonym: &CustomerId) -> Result<bool> {
+        if self.customers.contains_key(pseudonym) {
+            return Err(Error::InvalidArgument {
+                name: "pseudonym",
+                reason: format!("{pseudonym} is already a customer of the ledger"),
+            });
+        }
+        Ok(match self.customers.remove(customer) {
+            Some(history) => {
+                self.customers.insert(pseudonym.clone(), history);
+                true
+            }
+            None => false,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn ledger_answers_for_any_time_in_any_recording_order() {
+        let day = |d| Utc.with_ymd_and_hms(2024, 5, d, 0, 0, 0).unwrap();
+        let c = CustomerId::from(7);
+        let grant = ConsentChange::new(Purpose::Marketing, Channel::Email, ConsentStatus::Granted);
+        let object = ConsentChange::new(Purpose::Profiling, Channel::Any, ConsentStatus::Objected);
+        let withdraw = ConsentChange::new(Purpose::Marketing, Channel::Email, ConsentStatus::Withdrawn);
+        let regrant = grant.clone().with_expiry(day(25));
+        let entries = [(grant, day(1)), (object, day(3)), (withdraw, day(10)), (regrant, day(20))];
+        let mut in_order = ConsentLedger::new();
+        let mut reversed = ConsentLedger::new();
+        for (change, at) in &entries {
+            in_order.record(&c, change.clone(), *at).unwrap();
+        }
+        for (change, at) in entries.iter().rev() {
+            reversed.record(&c, change.clone(), *at).unwrap();
+        }
+        assert_eq!(in_order, reversed);
+        let email = |l: &ConsentLedger, d| l.may_contact(&c, &Channel::Email, &Purpose::Marketing, day(d));
+        assert!(email(&in_order, 1));
+        assert!(email(&in_order, 9));
+        assert!(!email(&in_order, 10)); // withdrawn at its instant
+        assert!(email(&in_order, 24));
+        assert!(!email(&in_order, 25)); // expired
+        assert!(!in_order.objected_to_profiling(&c, day(2)));
+        assert!(in_order.objected_to_profiling(&c, day(3)));
+        // Replays are recorded once; an expiry before the decision is refused.
+        assert!(!in_order.record(&c, entries[0].0.clone(), entries[0].1).unwrap());
+        let bad = ConsentChange::new(Purpose::Marketing, Channel::Sms, ConsentStatus::Granted).with_expiry(day(1));
+        assert!(in_order.record(&c, bad, day(2)).is_err());
+        // Erasure and pseudonymisation.
+        let p = CustomerId::from("p-1");
+        assert!(in_order.pseudonymise(&c, &p).unwrap());
+        assert!(in_order.history(&c).is_empty());
+        assert_eq!(in_order.history(&p).len(), 4);
+        assert!(in_order.erase(&p));
+        assert!(in_order.is_empty());
+    }
 
     #[test]
     fn withdrawn_and_objected_never_permit() {

@@ -97,6 +97,7 @@ macro_rules! validated_serde {
     };
 }
 
+pub mod automation;
 pub mod churn;
 pub mod clv;
 pub mod cohort;
@@ -120,7 +121,7 @@ pub use ndarray;
 pub use rust_decimal;
 
 pub use cohort::{CohortAnalysis, CohortOptions, RetentionCurve, RetentionMode};
-pub use consent::{Channel, ConsentChange, ConsentRecord, ConsentStatus, LegalBasis, Purpose};
+pub use consent::{Channel, ConsentChange, ConsentLedger, ConsentRecord, ConsentStatus, LegalBasis, Purpose};
 pub use customer::{Customer, CustomerId, CustomerIndex, DenseId, IdKind};
 pub use error::{Error, Result};
 pub use event::{Event, EventId, EventKind, NpsScore};

@@ -207,6 +207,17 @@ impl RfmScores {
         self.ids.len()
     }
 
+    /// Removes a customer's scores (right to erasure; the cut points, which
+    /// describe the population, stay); `true` when there were some.
+    pub fn erase(&mut self, customer: &CustomerId) -> bool {
+        let Some(k) = self.ids.iter().position(|id| id == customer) else { return false };
+        Arc::make_mut(&mut self.ids).remove(k);
+        self.recency.remove(k);
+        self.frequency.remove(k);
+        self.monetary.remove(k);
+        true
+    }
+
     /// True when there are none (never, for computed scores).
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()

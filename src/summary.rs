@@ -1050,6 +1050,29 @@ impl PurchaseSummary {
         self.columns.gross.iter().zip(&self.columns.returns).map(move |(g, r)| (g - r) as f64 / unit)
     }
 
+    /// Removes a customer's row (right to erasure); `true` when there was one.
+    pub fn erase(&mut self, customer: &CustomerId) -> bool {
+        let Some(k) = self.position(customer) else { return false };
+        let c = &mut self.columns;
+        Arc::make_mut(&mut c.ids).remove(k);
+        c.frequency.remove(k);
+        c.recency.remove(k);
+        c.age.remove(k);
+        c.monetary_value.remove(k);
+        c.orders.remove(k);
+        c.gross.remove(k);
+        c.returns.remove(k);
+        if let Some(h) = self.holdout.as_mut() {
+            h.frequency.remove(k);
+            h.monetary_value.remove(k);
+            h.monetary_value_per_period.remove(k);
+            h.orders.remove(k);
+            h.gross.remove(k);
+            h.returns.remove(k);
+        }
+        true
+    }
+
     /// Returned ÷ ordered value per customer (0 without order value).
     pub(crate) fn return_rate_iter(&self) -> impl ExactSizeIterator<Item = f64> + '_ {
         self.columns

@@ -131,7 +131,7 @@ impl Block {
 }
 
 /// Where a row is stored.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 struct RowRef {
     block: u32,
     index: u32,
@@ -348,6 +348,93 @@ impl TransactionLog {
                 Some(Transaction { customer, at, amount, kind: block.kind[i], order_id: None })
             })
         })
+    }
+
+    /// A copy with each row's customer mapped by `map` (`None` drops the
+    /// row), keeping order ids and event ids of the rows kept.
+    fn rebuilt(&self, map: impl Fn(&CustomerId) -> Option<CustomerId>) -> Result<TransactionLog> {
+        let mut order_of: HashMap<RowRef, &str> = HashMap::with_capacity(self.order_rows.len());
+        for (id, row) in &self.order_rows {
+            order_of.insert(*row, id.as_str());
+        }
+        let mut out = TransactionLog::new(self.currency);
+        out.scale = self.scale;
+        let mut moved: HashMap<RowRef, RowRef> = HashMap::new();
+        for (b, block) in self.blocks.iter().enumerate() {
+            for i in 0..block.len() {
+                let dense = ((b as u32) << BLOCK_SHIFT) | u32::from(block.offset[i]);
+                let Some(customer) = self.customers.id(DenseId(dense)).and_then(&map) else { continue };
+                let old = RowRef { block: b as u32, index: i as u32 };
+                let at = DateTime::from_timestamp(block.at[i], 0).unwrap_or_default();
+                let amount = Money::new(
+                    money::from_minor_units(i128::from(block.amount[i]), self.scale).unwrap_or_default(),
+                    self.currency,
+                );
+                let order_id = if block.kind[i] == TransactionKind::Order { order_of.get(&old).copied() } else { None };
+                if let Some(new) = out.push_row(&customer, at, amount, block.kind[i], order_id)? {
+                    moved.insert(old, new);
+                }
+            }
+        }
+        for (event, row) in &self.event_rows {
+            match row {
+                Some(row) => {
+                    if let Some(new) = moved.get(row) {
+                        out.event_rows.insert(event.clone(), Some(*new));
+                    }
+                }
+                None => {
+                    out.event_rows.insert(event.clone(), None);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes a customer and every row of theirs (right to erasure),
+    /// with the order and event ids of those rows; `true` when the customer
+    /// was in the log. Other customers' dense ids may change.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Money, Transaction, TransactionLog};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    ///
+    /// let at = Utc.with_ymd_and_hms(2024, 1, 1, 12, 0, 0).unwrap();
+    /// let mut log = TransactionLog::new(Currency::USD);
+    /// log.push(Transaction::order(CustomerId::from("ann"), at, Money::parse("5", Currency::USD)?))?;
+    /// log.push(Transaction::order(CustomerId::from("bob"), at, Money::parse("7", Currency::USD)?))?;
+    /// assert!(log.erase(&CustomerId::from("ann"))?);
+    /// assert_eq!(log.len(), 1);
+    /// assert!(log.customers().get(&CustomerId::from("ann")).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// None in practice (the rows were valid).
+    pub fn erase(&mut self, customer: &CustomerId) -> Result<bool> {
+        if self.customers.get(customer).is_none() {
+            return Ok(false);
+        }
+        *self = self.rebuilt(|c| (c != customer).then(|| c.clone()))?;
+        Ok(true)
+    }
+
+    /// Replaces a customer's id by a pseudonym in every row.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when the pseudonym is already a customer.
+    pub fn pseudonymise(&mut self, customer: &CustomerId, pseudonym: &CustomerId) -> Result<bool> {
+        if self.customers.get(pseudonym).is_some() {
+            return Err(Error::InvalidArgument {
+                name: "pseudonym",
+                reason: format!("{pseudonym} is already a customer of the log"),
+            });
+        }
+        if self.customers.get(customer).is_none() {
+            return Ok(false);
+        }
+        *self = self.rebuilt(|c| Some(if c == customer { pseudonym.clone() } else { c.clone() }))?;
+        Ok(true)
     }
 
     /// A new log with the rows dated before `end` (for analyses "as of" an

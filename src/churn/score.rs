@@ -209,6 +209,16 @@ impl Features {
         self.matrix.nrows()
     }
 
+    /// Removes a customer's row (right to erasure); `true` when there was one.
+    pub fn erase(&mut self, customer: &CustomerId) -> bool {
+        let Some(k) = self.ids.iter().position(|id| id == customer) else { return false };
+        let keep: Vec<usize> = (0..self.len()).filter(|&i| i != k).collect();
+        self.matrix = self.matrix.select(ndarray::Axis(0), &keep);
+        self.ids.remove(k);
+        self.profiling_objected.remove(k);
+        true
+    }
+
     /// True without customers.
     pub fn is_empty(&self) -> bool {
         self.matrix.nrows() == 0

@@ -122,6 +122,31 @@ impl ValueLedger {
         self.customers.get(customer)
     }
 
+    /// Removes a customer (right to erasure); `true` when they were there.
+    pub fn erase(&mut self, customer: &CustomerId) -> bool {
+        self.customers.remove(customer).is_some()
+    }
+
+    /// Moves a customer's entry under a pseudonym.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when the pseudonym is already a customer.
+    pub fn pseudonymise(&mut self, customer: &CustomerId, pseudonym: &CustomerId) -> Result<bool> {
+        if self.customers.contains_key(pseudonym) {
+            return Err(Error::InvalidArgument {
+                name: "pseudonym",
+                reason: format!("{pseudonym} is already a customer"),
+            });
+        }
+        Ok(match self.customers.remove(customer) {
+            Some(v) => {
+                self.customers.insert(pseudonym.clone(), v);
+                true
+            }
+            None => false,
+        })
+    }
+
     /// Orders and returns of a purchase summary (its calibration window when
     /// split), without discounts or costs.
     pub fn from_summary(summary: &PurchaseSummary) -> ValueLedger {

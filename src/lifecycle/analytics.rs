@@ -180,6 +180,35 @@ impl StageHistory {
         Ok(())
     }
 
+    /// Removes a customer's history (right to erasure); `true` when there was one.
+    pub fn erase(&mut self, customer: &CustomerId) -> bool {
+        let Some(k) = self.index.remove(customer) else { return false };
+        self.timelines.remove(k);
+        for v in self.index.values_mut() {
+            if *v > k {
+                *v -= 1;
+            }
+        }
+        true
+    }
+
+    /// Moves a customer's history under a pseudonym.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when the pseudonym is already recorded.
+    pub fn pseudonymise(&mut self, customer: &CustomerId, pseudonym: &CustomerId) -> Result<bool> {
+        if self.index.contains_key(pseudonym) {
+            return Err(Error::InvalidArgument {
+                name: "pseudonym",
+                reason: format!("{pseudonym} is already recorded"),
+            });
+        }
+        let Some(k) = self.index.remove(customer) else { return Ok(false) };
+        self.timelines[k].customer = pseudonym.clone();
+        self.index.insert(pseudonym.clone(), k);
+        Ok(true)
+    }
+
     /// Customers recorded.
     pub fn len(&self) -> usize {
         self.timelines.len()

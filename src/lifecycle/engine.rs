@@ -185,6 +185,12 @@ impl CustomerState {
         &self.customer
     }
 
+    /// Replaces the customer's id by a pseudonym (erasing a state is
+    /// dropping it: the application owns it).
+    pub fn pseudonymise(&mut self, pseudonym: CustomerId) {
+        self.customer = pseudonym;
+    }
+
     /// The current stage.
     pub fn stage(&self) -> StageId {
         self.current.stage
