@@ -1,0 +1,282 @@
+//! Behavioural segments: predicates over a customer's profile, stage, RFM
+//! segment, churn band, CLV and consent.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::churn::RiskBand;
+use crate::consent::{Channel, ConsentLedger, Purpose};
+use crate::error::{Error, Result};
+use crate::lifecycle::{CustomerState, Engagement, StageModel};
+
+/// What a segment knows about one customer: the streaming state and, when
+/// the application has them, the batch results.
+#[derive(Clone, Copy, Debug)]
+pub struct CustomerView<'a> {
+    /// The engine's state.
+    pub state: &'a CustomerState,
+    /// The RFM segment label, if scored.
+    pub rfm_segment: Option<&'a str>,
+    /// The churn band, if scored.
+    pub churn_band: Option<RiskBand>,
+    /// The CLV, if computed.
+    pub clv: Option<f64>,
+    /// The consent ledger, for consent predicates (without it they do not hold).
+    pub consent: Option<&'a ConsentLedger>,
+}
+
+impl<'a> CustomerView<'a> {
+    /// A view of the state alone.
+    pub fn of(state: &'a CustomerState) -> CustomerView<'a> {
+        CustomerView { state, rfm_segment: None, churn_band: None, clv: None, consent: None }
+    }
+}
+
+/// A segment: a predicate, composable with `all`, `any` and `not`, written
+/// in code or as serde data (internally tagged by `type`).
+///
+/// ```
+/// use customer_lifecycle::automation::{CustomerView, Segment};
+/// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageModel};
+/// use customer_lifecycle::{Currency, CustomerId};
+/// use customer_lifecycle::chrono::{TimeZone, Utc};
+///
+/// // "Loyal or at risk, and not yet contacted about it": as data.
+/// let json = r#"{"type": "any", "any": [{"type": "stage", "stage": "loyal"}, {"type": "stage", "stage": "at_risk"}]}"#;
+/// let segment: Segment = serde_json::from_str(json)?;
+/// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+/// segment.validate(engine.model())?;
+/// let now = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+/// let state = engine.new_customer(CustomerId::from(1), now);
+/// assert!(!segment.matches(&CustomerView::of(&state), now, engine.model())); // a prospect
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Segment {
+    /// In this lifecycle stage.
+    Stage {
+        /// The stage's name.
+        stage: String,
+    },
+    /// In this RFM segment.
+    RfmSegment {
+        /// The label.
+        segment: String,
+    },
+    /// In this churn band.
+    ChurnBand {
+        /// The band.
+        band: RiskBand,
+    },
+    /// CLV at least this much.
+    ClvAtLeast {
+        /// The value.
+        value: f64,
+    },
+    /// At least this many orders.
+    OrdersAtLeast {
+        /// Orders.
+        orders: u32,
+    },
+    /// Net spend at least this much.
+    NetSpendAtLeast {
+        /// The amount.
+        amount: Decimal,
+    },
+    /// At least `days` since the last order (since first seen without one).
+    DaysSinceLastOrderAtLeast {
+        /// Days.
+        days: u32,
+    },
+    /// At least `count` engagement events of `kind` in the last `days` days (1..=64).
+    EngagementAtLeast {
+        /// The kind.
+        kind: Engagement,
+        /// Events.
+        count: u32,
+        /// Window.
+        days: u16,
+    },
+    /// Latest NPS answer at least this.
+    NpsAtLeast {
+        /// 0..=10.
+        score: u8,
+    },
+    /// Latest NPS answer at most this.
+    NpsAtMost {
+        /// 0..=10.
+        score: u8,
+    },
+    /// Consent allows contact on this channel for this purpose now.
+    MayContact {
+        /// The channel.
+        channel: Channel,
+        /// The purpose.
+        purpose: Purpose,
+    },
+    /// Every one holds.
+    All {
+        /// The segments.
+        all: Vec<Segment>,
+    },
+    /// At least one holds.
+    Any {
+        /// The segments.
+        any: Vec<Segment>,
+    },
+    /// It does not hold.
+    Not {
+        /// The segment.
+        not: Box<Segment>,
+    },
+}
+
+impl Segment {
+    /// Checks the definition against a stage model.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for an unknown stage, an empty `all`/`any`,
+    /// a window of 0 or more than 64 days, an NPS above 10, a negative
+    /// amount or a non-finite CLV threshold.
+    pub fn validate(&self, model: &StageModel) -> Result<()> {
+        let bad = |reason: String| Err(Error::InvalidArgument { name: "segment", reason });
+        match self {
+            Segment::Stage { stage } if model.stage(stage).is_none() => {
+                bad(format!("unknown stage {stage:?} in model {:?}", model.name()))
+            }
+            Segment::ClvAtLeast { value } if !value.is_finite() => bad(format!("CLV threshold {value}")),
+            Segment::NetSpendAtLeast { amount } if amount.is_sign_negative() && !amount.is_zero() => {
+                bad(format!("negative amount {amount}"))
+            }
+            Segment::DaysSinceLastOrderAtLeast { days: 0 } => bad("a window of 0 days".into()),
+            Segment::EngagementAtLeast { days, .. } if *days == 0 || *days > 64 => {
+                bad(format!("an engagement window of {days} days; 1..=64 allowed"))
+            }
+            Segment::NpsAtLeast { score } | Segment::NpsAtMost { score } if *score > 10 => {
+                bad(format!("NPS {score} above 10"))
+            }
+            Segment::All { all: v } | Segment::Any { any: v } => {
+                if v.is_empty() {
+                    return bad("an empty all/any".into());
+                }
+                v.iter().try_for_each(|s| s.validate(model))
+            }
+            Segment::Not { not } => not.validate(model),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the customer is in the segment at `now`.
+    pub fn matches(&self, view: &CustomerView<'_>, now: DateTime<Utc>, model: &StageModel) -> bool {
+        let p = view.state.profile();
+        match self {
+            Segment::Stage { stage } => model.stage_name(view.state.stage()) == stage,
+            Segment::RfmSegment { segment } => view.rfm_segment == Some(segment.as_str()),
+            Segment::ChurnBand { band } => view.churn_band == Some(*band),
+            Segment::ClvAtLeast { value } => view.clv.is_some_and(|c| c >= *value),
+            Segment::OrdersAtLeast { orders } => p.orders() >= *orders,
+            Segment::NetSpendAtLeast { amount } => p.net_spend() >= *amount,
+            Segment::DaysSinceLastOrderAtLeast { days } => {
+                let last = p.last_order().unwrap_or(p.first_seen());
+                (now - last).num_seconds() >= i64::from(*days) * 86_400
+            }
+            Segment::EngagementAtLeast { kind, count, days } => p.engagement(*kind, *days, now) >= *count,
+            Segment::NpsAtLeast { score } => p.nps().is_some_and(|(_, s)| s >= *score),
+            Segment::NpsAtMost { score } => p.nps().is_some_and(|(_, s)| s <= *score),
+            Segment::MayContact { channel, purpose } => {
+                view.consent.is_some_and(|l| l.may_contact(view.state.customer(), channel, purpose, now))
+            }
+            Segment::All { all } => all.iter().all(|s| s.matches(view, now, model)),
+            Segment::Any { any } => any.iter().any(|s| s.matches(view, now, model)),
+            Segment::Not { not } => !not.matches(view, now, model),
+        }
+    }
+
+    /// Membership of a whole population.
+    pub fn select(&self, views: &[CustomerView<'_>], now: DateTime<Utc>, model: &StageModel) -> Vec<bool> {
+        views.iter().map(|v| self.matches(v, now, model)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consent::{ConsentChange, ConsentStatus};
+    use crate::customer::CustomerId;
+    use crate::event::{Event, EventKind};
+    use crate::lifecycle::{EngineOptions, Lifecycle};
+    use crate::money::{Currency, Money};
+    use chrono::{TimeDelta, TimeZone};
+
+    #[test]
+    fn segments_by_hand() {
+        let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR)).unwrap();
+        let model = engine.model();
+        let t0 = Utc.with_ymd_and_hms(2024, 1, 1, 12, 0, 0).unwrap();
+        let c = CustomerId::from(1);
+        let mut s = engine.new_customer(c.clone(), t0);
+        for (k, d) in [0, 10].into_iter().enumerate() {
+            let kind = EventKind::OrderPlaced {
+                order_id: format!("o{k}"),
+                gross: Money::parse("60", Currency::EUR).unwrap(),
+                discount: Money::parse("0", Currency::EUR).unwrap(),
+                items: 1,
+            };
+            engine
+                .apply(&mut s, &Event::new(format!("e{k}"), c.clone(), t0 + TimeDelta::days(d), kind).unwrap())
+                .unwrap();
+        }
+        let mut ledger = ConsentLedger::new();
+        ledger.record(&c, ConsentChange::new(Purpose::Marketing, Channel::Email, ConsentStatus::Granted), t0).unwrap();
+        let view = CustomerView {
+            state: &s,
+            rfm_segment: Some("champions"),
+            churn_band: Some(RiskBand::Low),
+            clv: Some(250.0),
+            consent: Some(&ledger),
+        };
+        let now = t0 + TimeDelta::days(40);
+        let yes = [
+            Segment::Stage { stage: "active".into() },
+            Segment::RfmSegment { segment: "champions".into() },
+            Segment::ChurnBand { band: RiskBand::Low },
+            Segment::ClvAtLeast { value: 200.0 },
+            Segment::OrdersAtLeast { orders: 2 },
+            Segment::NetSpendAtLeast { amount: Decimal::new(120, 0) },
+            Segment::DaysSinceLastOrderAtLeast { days: 30 },
+            Segment::MayContact { channel: Channel::Email, purpose: Purpose::Marketing },
+        ];
+        for s in &yes {
+            assert!(s.matches(&view, now, model), "{s:?}");
+            s.validate(model).unwrap();
+        }
+        let no = [
+            Segment::DaysSinceLastOrderAtLeast { days: 31 },
+            Segment::MayContact { channel: Channel::Sms, purpose: Purpose::Marketing },
+            Segment::EngagementAtLeast { kind: Engagement::ProductViews, count: 1, days: 30 },
+            Segment::NpsAtLeast { score: 0 },
+            Segment::Not { not: Box::new(yes[0].clone()) },
+        ];
+        for s in &no {
+            assert!(!s.matches(&view, now, model), "{s:?}");
+        }
+        let both =
+            Segment::All { all: vec![yes[0].clone(), Segment::Any { any: vec![no[0].clone(), yes[3].clone()] }] };
+        assert!(both.matches(&view, now, model));
+        assert_eq!(both.select(&[view, CustomerView::of(&s)], now, model), [true, false]);
+        // Data round trip and validation.
+        let json = serde_json::to_string(&both).unwrap();
+        assert_eq!(serde_json::from_str::<Segment>(&json).unwrap(), both);
+        for bad in [
+            Segment::Stage { stage: "vip".into() },
+            Segment::All { all: vec![] },
+            Segment::EngagementAtLeast { kind: Engagement::Visits, count: 1, days: 0 },
+            Segment::NpsAtMost { score: 11 },
+            Segment::Not { not: Box::new(Segment::ClvAtLeast { value: f64::NAN }) },
+        ] {
+            assert!(bad.validate(model).is_err(), "{bad:?}");
+        }
+    }
+}

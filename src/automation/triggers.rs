@@ -1,0 +1,785 @@
+//! Triggers: condition + action + limits, checked against consent at every firing.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::segments::{CustomerView, Segment};
+use crate::consent::{Channel, Purpose};
+use crate::error::{Error, Result};
+use crate::event::{Event, EventKind};
+use crate::lifecycle::{Applied, StageId, StageModel, Transition};
+
+/// The events a pattern counts.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventMatch {
+    /// An order.
+    Order,
+    /// A return.
+    Return,
+    /// A product view.
+    ProductView,
+    /// An addition to the cart.
+    CartAddition,
+    /// A checkout started.
+    Checkout,
+    /// A visit.
+    Visit,
+    /// A marketing e-mail opened.
+    EmailOpen,
+    /// A link in a marketing e-mail clicked.
+    EmailClick,
+    /// A support ticket.
+    SupportTicket,
+}
+
+impl EventMatch {
+    fn of(kind: &EventKind) -> Option<(EventMatch, Option<&str>)> {
+        Some(match kind {
+            EventKind::OrderPlaced { .. } => (EventMatch::Order, None),
+            EventKind::OrderReturned { .. } => (EventMatch::Return, None),
+            EventKind::ProductViewed { product_id } => (EventMatch::ProductView, Some(product_id.as_str())),
+            EventKind::AddedToCart { product_id, .. } => (EventMatch::CartAddition, Some(product_id.as_str())),
+            EventKind::CheckoutStarted => (EventMatch::Checkout, None),
+            EventKind::SiteVisit => (EventMatch::Visit, None),
+            EventKind::EmailOpened { .. } => (EventMatch::EmailOpen, None),
+            EventKind::EmailClicked { .. } => (EventMatch::EmailClick, None),
+            EventKind::SupportTicket { .. } => (EventMatch::SupportTicket, None),
+            _ => return None,
+        })
+    }
+}
+
+/// "…unless an event of `kind` follows within `within_minutes`": the
+/// trigger waits that long and fires only if none came.
+#[derive(Clone, Copy, PartialEq, Debug, Serialize, Deserialize)]
+pub struct Unless {
+    /// The cancelling event.
+    pub kind: EventMatch,
+    /// The wait.
+    pub within_minutes: u32,
+}
+
+/// When a trigger fires.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TriggerCondition {
+    /// At least `at_least` (1..=8) events of `kind` within `within_minutes`,
+    /// optionally of the same product, optionally not followed by another
+    /// event within a delay (e.g. a cart addition and no order within an
+    /// hour). The count starts over after a match.
+    Events {
+        /// What is counted.
+        kind: EventMatch,
+        /// How many.
+        at_least: u32,
+        /// Within how long.
+        within_minutes: u32,
+        /// Counting only events of the same product as the latest.
+        same_product: bool,
+        /// The cancelling event, if any.
+        unless: Option<Unless>,
+    },
+    /// The customer entered this lifecycle stage.
+    StageEntered {
+        /// The stage's name.
+        stage: String,
+    },
+    /// No activity (any event) for `days` days; fires once per quiet spell.
+    NoActivityFor {
+        /// Days.
+        days: u32,
+    },
+    /// The customer entered a segment (it holds now and did not at the
+    /// previous evaluation): thresholds crossed, a churn band reached, …
+    SegmentEntered {
+        /// The segment.
+        segment: Segment,
+    },
+}
+
+/// What the host application should do; opaque to the crate.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Action {
+    /// The action's id (e.g. a template or campaign).
+    pub id: String,
+    /// Through which channel.
+    pub channel: Channel,
+    /// For which purpose (consent is checked for it).
+    pub purpose: Purpose,
+    /// Anything the application needs.
+    pub payload: String,
+}
+
+/// A rule: condition, action, and whether it may fire only once per customer.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct TriggerRule {
+    /// A unique name.
+    pub name: String,
+    /// When.
+    pub when: TriggerCondition,
+    /// What.
+    pub action: Action,
+    /// At most one firing per customer, ever.
+    pub once_per_customer: bool,
+}
+
+/// At most `max` firings per customer on a channel within `per_hours`.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct FrequencyCap {
+    /// The channel.
+    pub channel: Channel,
+    /// Firings allowed (1..=16).
+    pub max: u32,
+    /// The window.
+    pub per_hours: u32,
+}
+
+/// The limits shared by every rule.
+#[derive(Clone, PartialEq, Debug, Default, Serialize, Deserialize)]
+pub struct Limits {
+    /// Frequency caps per channel.
+    pub caps: Vec<FrequencyCap>,
+    /// No firing for this long after a return (e.g. no upsell).
+    pub quiet_after_return_hours: u32,
+    /// No firing for this long after a complaint (a support ticket or an NPS answer of 6 or less).
+    pub quiet_after_complaint_hours: u32,
+}
+
+/// Why a firing was suppressed.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Suppression {
+    /// No consent for the action's purpose and channel at that time.
+    NoConsent,
+    /// The channel's frequency cap was reached.
+    FrequencyCap,
+    /// Within the quiet period after a return.
+    QuietAfterReturn,
+    /// Within the quiet period after a complaint.
+    QuietAfterComplaint,
+    /// The rule fires once per customer, and already did.
+    OncePerCustomer,
+}
+
+/// A rule's firing (or suppressed firing) at an instant.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct Firing {
+    /// The rule's index in [`Triggers::rules`].
+    pub rule: usize,
+    /// When.
+    pub at: i64,
+    /// `None` when it fired; the reason when suppressed.
+    pub suppressed: Option<Suppression>,
+}
+
+impl Firing {
+    /// The firing's time.
+    pub fn time(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp(self.at, 0).unwrap_or_default()
+    }
+}
+
+/// Firings of one call, inline up to 4 (no allocation when nothing fires).
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Firings {
+    len: usize,
+    inline: [Firing; 4],
+    spill: Vec<Firing>,
+}
+
+impl Firings {
+    fn push(&mut self, f: Firing) {
+        if self.len < self.inline.len() {
+            self.inline[self.len] = f;
+        } else {
+            self.spill.push(f);
+        }
+        self.len += 1;
+    }
+
+    /// Number of firings (fired or suppressed).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when nothing fired.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The firings in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Firing> {
+        self.inline[..self.len.min(self.inline.len())].iter().chain(self.spill.iter())
+    }
+}
+
+const RING: usize = 8;
+const NEVER: i64 = i64::MIN;
+
+/// Per-rule memory of one customer.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+struct RuleState {
+    /// Recent matching events: (time, product hash), oldest overwritten.
+    recent: [(i64, u64); RING],
+    next: usize,
+    /// Deadline of a pattern waiting for its `unless` window.
+    pending: Option<i64>,
+    fired: bool,
+    /// Segment membership at the last evaluation.
+    inside: bool,
+    /// The quiet spell (its last activity) already fired for.
+    quiet_fired_for: i64,
+}
+
+impl Default for RuleState {
+    fn default() -> Self {
+        RuleState {
+            recent: [(NEVER, 0); RING],
+            next: 0,
+            pending: None,
+            fired: false,
+            inside: false,
+            quiet_fired_for: NEVER,
+        }
+    }
+}
+
+/// One customer's trigger memory; created by [`Triggers::new_state`], serialisable.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct TriggerState {
+    rules: Vec<RuleState>,
+    /// Firing times per cap, oldest overwritten.
+    cap_times: Vec<[i64; 16]>,
+    last_return: i64,
+    last_complaint: i64,
+    last_activity: i64,
+}
+
+/// A validated set of trigger rules with their limits.
+///
+/// ```
+/// use customer_lifecycle::automation::{Action, EventMatch, Limits, TriggerCondition, TriggerRule, Triggers, Unless};
+/// use customer_lifecycle::lifecycle::StageModel;
+/// use customer_lifecycle::{Channel, Purpose};
+///
+/// let abandoned_cart = TriggerRule {
+///     name: "abandoned_cart".into(),
+///     when: TriggerCondition::Events {
+///         kind: EventMatch::CartAddition,
+///         at_least: 1,
+///         within_minutes: 60,
+///         same_product: false,
+///         unless: Some(Unless { kind: EventMatch::Order, within_minutes: 60 }),
+///     },
+///     action: Action { id: "cart-reminder".into(), channel: Channel::Email, purpose: Purpose::Marketing, payload: String::new() },
+///     once_per_customer: false,
+/// };
+/// let triggers = Triggers::new(vec![abandoned_cart], Limits::default(), &StageModel::ecommerce())?;
+/// assert_eq!(triggers.rules().len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct Triggers {
+    rules: Vec<TriggerRule>,
+    limits: Limits,
+    /// Resolved stages of `StageEntered` rules.
+    stages: Vec<Option<StageId>>,
+}
+
+fn invalid(rule: &str, reason: impl Into<String>) -> Error {
+    Error::InvalidArgument { name: "trigger rule", reason: format!("{rule}: {}", reason.into()) }
+}
+
+impl Triggers {
+    /// Validates the rules against a stage model.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming the rule: an empty or repeated
+    /// name, an empty action id, an unknown stage, an empty window (0
+    /// minutes or days), a count outside 1..=8, an invalid segment; a cap of
+    /// zero (or above 16) firings or of a 0-hour window.
+    pub fn new(rules: Vec<TriggerRule>, limits: Limits, model: &StageModel) -> Result<Triggers> {
+        let mut stages = Vec::with_capacity(rules.len());
+        for (i, rule) in rules.iter().enumerate() {
+            let name = rule.name.as_str();
+            if name.is_empty() || rules[..i].iter().any(|r| r.name == rule.name) {
+                return Err(invalid(name, "empty or repeated name"));
+            }
+            if rule.action.id.is_empty() {
+                return Err(invalid(name, "empty action id"));
+            }
+            let mut stage = None;
+            match &rule.when {
+                TriggerCondition::Events { at_least, within_minutes, unless, .. } => {
+                    if !(1..=RING as u32).contains(at_least) {
+                        return Err(invalid(name, format!("count {at_least} outside 1..={RING}")));
+                    }
+                    if *within_minutes == 0 || unless.is_some_and(|u| u.within_minutes == 0) {
+                        return Err(invalid(name, "an empty window"));
+                    }
+                }
+                TriggerCondition::StageEntered { stage: s } => {
+                    stage = Some(model.stage(s).ok_or_else(|| invalid(name, format!("unknown stage {s:?}")))?);
+                }
+                TriggerCondition::NoActivityFor { days } => {
+                    if *days == 0 {
+                        return Err(invalid(name, "an empty window"));
+                    }
+                }
+                TriggerCondition::SegmentEntered { segment } => {
+                    segment.validate(model).map_err(|e| invalid(name, e.to_string()))?;
+                }
+            }
+            stages.push(stage);
+        }
+        for cap in &limits.caps {
+            if cap.max == 0 || cap.max > 16 || cap.per_hours == 0 {
+                return Err(Error::InvalidArgument {
+                    name: "frequency cap",
+                    reason: format!(
+                        "{} per {} hours on {:?}: need 1..=16 per at least 1 hour",
+                        cap.max, cap.per_hours, cap.channel
+                    ),
+                });
+            }
+        }
+        Ok(Triggers { rules, limits, stages })
+    }
+
+    /// The rules, in order.
+    pub fn rules(&self) -> &[TriggerRule] {
+        &self.rules
+    }
+
+    /// A new customer's trigger memory.
+    pub fn new_state(&self) -> TriggerState {
+        TriggerState {
+            rules: vec![RuleState::default(); self.rules.len()],
+            cap_times: vec![[NEVER; 16]; self.limits.caps.len()],
+            last_return: NEVER,
+            last_complaint: NEVER,
+            last_activity: NEVER,
+        }
+    }
+
+    /// After [`Lifecycle::apply`](crate::lifecycle::Lifecycle::apply) of
+    /// `event` to the customer's state: first the waiting patterns whose
+    /// delay ended before the event, then the event's own effects (patterns
+    /// it completes or cancels, the stages it entered, segments).
+    /// Deterministic; allocates nothing when nothing fires.
+    pub fn on_event(
+        &self,
+        memory: &mut TriggerState,
+        view: &CustomerView<'_>,
+        applied: &Applied,
+        event: &Event,
+        model: &StageModel,
+    ) -> Firings {
+        let mut out = Firings::default();
+        if applied.duplicate {
+            return out;
+        }
+        let at = event.at.timestamp();
+        self.fire_due(memory, view, at - 1, &mut out);
+        self.quiet_spells(memory, view, at, &mut out);
+        let matched = EventMatch::of(&event.kind);
+        match &event.kind {
+            EventKind::OrderReturned { .. } => memory.last_return = memory.last_return.max(at),
+            EventKind::SupportTicket { .. } => memory.last_complaint = memory.last_complaint.max(at),
+            EventKind::NpsAnswered { score } if score.is_detractor() => {
+                memory.last_complaint = memory.last_complaint.max(at)
+            }
+            _ => {}
+        }
+        memory.last_activity = memory.last_activity.max(at);
+        for (i, rule) in self.rules.iter().enumerate() {
+            if let TriggerCondition::Events { kind, at_least, within_minutes, same_product, unless } = &rule.when {
+                let state = &mut memory.rules[i];
+                if let (Some(u), Some(deadline), Some((m, _))) = (unless, state.pending, matched) {
+                    if m == u.kind && at <= deadline {
+                        state.pending = None;
+                    }
+                }
+                let Some((m, product)) = matched else { continue };
+                if m != *kind {
+                    continue;
+                }
+                let hash = product.map_or(0, |p| {
+                    p.bytes().fold(0xCBF2_9CE4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3))
+                });
+                state.recent[state.next] = (at, hash);
+                state.next = (state.next + 1) % RING;
+                let from = at - i64::from(*within_minutes) * 60;
+                let count = state
+                    .recent
+                    .iter()
+                    .filter(|(t, h)| *t != NEVER && *t > from && *t <= at && (!same_product || *h == hash))
+                    .count() as u32;
+                if count >= *at_least {
+                    state.recent = [(NEVER, 0); RING];
+                    match unless {
+                        Some(u) => {
+                            state.pending.get_or_insert(at + i64::from(u.within_minutes) * 60);
+                        }
+                        None => self.fire(memory, view, i, at, &mut out),
+                    }
+                }
+            }
+        }
+        self.transitions(memory, view, applied.transitions.iter(), &mut out);
+        self.segments(memory, view, at, model, &mut out);
+        out
+    }
+
+    /// When time passes (after [`Lifecycle::advance_to`](crate::lifecycle::Lifecycle::advance_to)):
+    /// waiting patterns whose delay ended, quiet spells, the stages entered
+    /// (`transitions` as returned by `advance_to`), segments.
+    pub fn on_tick<'t>(
+        &self,
+        memory: &mut TriggerState,
+        view: &CustomerView<'_>,
+        now: DateTime<Utc>,
+        transitions: impl Iterator<Item = Transition> + 't,
+        model: &StageModel,
+    ) -> Firings {
+        let mut out = Firings::default();
+        let now = now.timestamp();
+        self.fire_due(memory, view, now, &mut out);
+        self.quiet_spells(memory, view, now, &mut out);
+        self.transitions(memory, view, transitions, &mut out);
+        self.segments(memory, view, now, model, &mut out);
+        out
+    }
+
+    fn fire_due(&self, memory: &mut TriggerState, view: &CustomerView<'_>, until: i64, out: &mut Firings) {
+        for i in 0..self.rules.len() {
+            if let Some(deadline) = memory.rules[i].pending {
+                if deadline <= until {
+                    memory.rules[i].pending = None;
+                    self.fire(memory, view, i, deadline, out);
+                }
+            }
+        }
+    }
+
+    fn quiet_spells(&self, memory: &mut TriggerState, view: &CustomerView<'_>, now: i64, out: &mut Firings) {
+        let last = if memory.last_activity == NEVER {
+            view.state.profile().first_seen().timestamp()
+        } else {
+            memory.last_activity
+        };
+        for (i, rule) in self.rules.iter().enumerate() {
+            if let TriggerCondition::NoActivityFor { days } = rule.when {
+                let due = last + i64::from(days) * 86_400;
+                if due <= now && memory.rules[i].quiet_fired_for != last {
+                    memory.rules[i].quiet_fired_for = last;
+                    self.fire(memory, view, i, due, out);
+                }
+            }
+        }
+    }
+
+    fn transitions(
+        &self,
+        memory: &mut TriggerState,
+        view: &CustomerView<'_>,
+        transitions: impl Iterator<Item = Transition>,
+        out: &mut Firings,
+    ) {
+        for t in transitions {
+            for i in 0..self.rules.len() {
+                if self.stages[i] == Some(t.to) {
+                    self.fire(memory, view, i, t.at.timestamp(), out);
+                }
+            }
+        }
+    }
+
+    fn segments(
+        &self,
+        memory: &mut TriggerState,
+        view: &CustomerView<'_>,
+        now: i64,
+        model: &StageModel,
+        out: &mut Firings,
+    ) {
+        let at = DateTime::from_timestamp(now, 0).unwrap_or_default();
+        for (i, rule) in self.rules.iter().enumerate() {
+            if let TriggerCondition::SegmentEntered { segment } = &rule.when {
+                let inside = segment.matches(view, at, model);
+                let entered = inside && !memory.rules[i].inside;
+                memory.rules[i].inside = inside;
+                if entered {
+                    self.fire(memory, view, i, now, out);
+                }
+            }
+        }
+    }
+
+    /// Fires rule `i` at `at`, or reports why not.
+    fn fire(&self, memory: &mut TriggerState, view: &CustomerView<'_>, i: usize, at: i64, out: &mut Firings) {
+        let rule = &self.rules[i];
+        let when = DateTime::from_timestamp(at, 0).unwrap_or_default();
+        let quiet = |last: i64, hours: u32| hours > 0 && last != NEVER && at < last + i64::from(hours) * 3600;
+        let cap = self.limits.caps.iter().position(|c| c.channel.covers(&rule.action.channel));
+        let capped = cap.is_some_and(|k| {
+            let c = &self.limits.caps[k];
+            let from = at - i64::from(c.per_hours) * 3600;
+            memory.cap_times[k].iter().filter(|&&t| t != NEVER && t > from && t <= at).count() as u32 >= c.max
+        });
+        let suppressed = if rule.once_per_customer && memory.rules[i].fired {
+            Some(Suppression::OncePerCustomer)
+        } else if !view
+            .consent
+            .is_some_and(|l| l.may_contact(view.state.customer(), &rule.action.channel, &rule.action.purpose, when))
+        {
+            Some(Suppression::NoConsent)
+        } else if quiet(memory.last_return, self.limits.quiet_after_return_hours) {
+            Some(Suppression::QuietAfterReturn)
+        } else if quiet(memory.last_complaint, self.limits.quiet_after_complaint_hours) {
+            Some(Suppression::QuietAfterComplaint)
+        } else if capped {
+            Some(Suppression::FrequencyCap)
+        } else {
+            None
+        };
+        if suppressed.is_none() {
+            memory.rules[i].fired = true;
+            if let Some(k) = cap {
+                let slots = &mut memory.cap_times[k];
+                let oldest = (0..slots.len()).min_by_key(|&s| slots[s]).unwrap_or(0);
+                slots[oldest] = at;
+            }
+        }
+        out.push(Firing { rule: i, at, suppressed });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consent::{ConsentChange, ConsentLedger, ConsentStatus};
+    use crate::customer::CustomerId;
+    use crate::event::NpsScore;
+    use crate::lifecycle::{CustomerState, EngineOptions, Lifecycle};
+    use crate::money::{Currency, Money};
+    use chrono::{TimeDelta, TimeZone};
+
+    fn t(minutes: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 6, 1, 10, 0, 0).unwrap() + TimeDelta::minutes(minutes)
+    }
+
+    fn email(id: &str) -> Action {
+        Action { id: id.into(), channel: Channel::Email, purpose: Purpose::Marketing, payload: String::new() }
+    }
+
+    fn rule(name: &str, when: TriggerCondition) -> TriggerRule {
+        TriggerRule { name: name.into(), when, action: email(name), once_per_customer: false }
+    }
+
+    struct Shop {
+        engine: Lifecycle,
+        triggers: Triggers,
+        state: CustomerState,
+        memory: TriggerState,
+        ledger: ConsentLedger,
+        next: usize,
+    }
+
+    impl Shop {
+        fn new(rules: Vec<TriggerRule>, limits: Limits) -> Shop {
+            let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR)).unwrap();
+            let triggers = Triggers::new(rules, limits, engine.model()).unwrap();
+            let state = engine.new_customer(CustomerId::from(1), t(0));
+            let memory = triggers.new_state();
+            let mut ledger = ConsentLedger::new();
+            let grant = ConsentChange::new(Purpose::Marketing, Channel::Email, ConsentStatus::Granted);
+            ledger.record(&CustomerId::from(1), grant, t(0)).unwrap();
+            Shop { engine, triggers, state, memory, ledger, next: 0 }
+        }
+
+        fn event(&mut self, at: DateTime<Utc>, kind: EventKind) -> Vec<(String, i64, Option<Suppression>)> {
+            self.next += 1;
+            let e = Event::new(format!("e{}", self.next), CustomerId::from(1), at, kind).unwrap();
+            let applied = self.engine.apply(&mut self.state, &e).unwrap();
+            let view = CustomerView { consent: Some(&self.ledger), ..CustomerView::of(&self.state) };
+            let f = self.triggers.on_event(&mut self.memory, &view, &applied, &e, self.engine.model());
+            self.named(&f)
+        }
+
+        fn tick(&mut self, now: DateTime<Utc>) -> Vec<(String, i64, Option<Suppression>)> {
+            let moved = self.engine.advance_to(&mut self.state, now).unwrap();
+            let view = CustomerView { consent: Some(&self.ledger), ..CustomerView::of(&self.state) };
+            let f = self.triggers.on_tick(&mut self.memory, &view, now, moved.iter(), self.engine.model());
+            self.named(&f)
+        }
+
+        fn named(&self, f: &Firings) -> Vec<(String, i64, Option<Suppression>)> {
+            f.iter().map(|f| (self.triggers.rules()[f.rule].name.clone(), f.at, f.suppressed)).collect()
+        }
+    }
+
+    fn order(id: &str) -> EventKind {
+        EventKind::OrderPlaced {
+            order_id: id.into(),
+            gross: Money::parse("20", Currency::EUR).unwrap(),
+            discount: Money::parse("0", Currency::EUR).unwrap(),
+            items: 1,
+        }
+    }
+
+    fn cart(product: &str) -> EventKind {
+        EventKind::AddedToCart { product_id: product.into(), quantity: 1 }
+    }
+
+    fn view(product: &str) -> EventKind {
+        EventKind::ProductViewed { product_id: product.into() }
+    }
+
+    fn abandoned_cart() -> TriggerRule {
+        rule(
+            "abandoned_cart",
+            TriggerCondition::Events {
+                kind: EventMatch::CartAddition,
+                at_least: 1,
+                within_minutes: 60,
+                same_product: false,
+                unless: Some(Unless { kind: EventMatch::Order, within_minutes: 60 }),
+            },
+        )
+    }
+
+    #[test]
+    fn abandoned_cart_fires_after_the_delay_unless_an_order_comes() {
+        let mut shop = Shop::new(vec![abandoned_cart()], Limits::default());
+        assert!(shop.event(t(0), cart("p")).is_empty());
+        assert!(shop.tick(t(59)).is_empty());
+        assert_eq!(shop.tick(t(61)), [("abandoned_cart".into(), t(60).timestamp(), None)]);
+        // Cancelled by an order within the hour.
+        assert!(shop.event(t(100), cart("p")).is_empty());
+        assert!(shop.event(t(130), order("o1")).is_empty());
+        assert!(shop.tick(t(300)).is_empty());
+        // A later event past the deadline fires it first, dated at the deadline.
+        shop.event(t(400), cart("q"));
+        let fired = shop.event(t(500), view("q"));
+        assert_eq!(fired, [("abandoned_cart".into(), t(460).timestamp(), None)]);
+    }
+
+    #[test]
+    fn three_views_of_one_product_within_the_window() {
+        let r = rule(
+            "retarget",
+            TriggerCondition::Events {
+                kind: EventMatch::ProductView,
+                at_least: 3,
+                within_minutes: 30 * 24 * 60,
+                same_product: true,
+                unless: None,
+            },
+        );
+        let mut shop = Shop::new(vec![r], Limits::default());
+        assert!(shop.event(t(0), view("a")).is_empty());
+        assert!(shop.event(t(10), view("b")).is_empty());
+        assert!(shop.event(t(20), view("a")).is_empty());
+        assert!(shop.event(t(30), view("b")).is_empty());
+        assert_eq!(shop.event(t(40), view("a")).len(), 1); // third view of a
+        assert!(shop.event(t(50), view("b")).is_empty()); // the count started over
+    }
+
+    #[test]
+    fn consent_caps_quiet_periods_and_once_per_customer() {
+        let visit = || {
+            rule(
+                "visit",
+                TriggerCondition::Events {
+                    kind: EventMatch::Visit,
+                    at_least: 1,
+                    within_minutes: 1,
+                    same_product: false,
+                    unless: None,
+                },
+            )
+        };
+        let mut once = visit();
+        once.name = "welcome".into();
+        once.once_per_customer = true;
+        let limits = Limits {
+            caps: vec![FrequencyCap { channel: Channel::Email, max: 2, per_hours: 24 }],
+            quiet_after_return_hours: 48,
+            quiet_after_complaint_hours: 0,
+        };
+        let mut shop = Shop::new(vec![visit(), once], limits);
+        let got = shop.event(t(0), EventKind::SiteVisit);
+        assert_eq!(got.iter().map(|g| g.2).collect::<Vec<_>>(), [None, None]);
+        // Cap of 2 per day reached: both suppressed; welcome also once-only.
+        let got = shop.event(t(60), EventKind::SiteVisit);
+        assert_eq!(
+            got.iter().map(|g| g.2).collect::<Vec<_>>(),
+            [Some(Suppression::FrequencyCap), Some(Suppression::OncePerCustomer)]
+        );
+        // A day later the cap frees up; then a return starts a 48-hour quiet period.
+        assert_eq!(shop.event(t(25 * 60), EventKind::SiteVisit)[0].2, None);
+        shop.event(t(26 * 60), order("o1"));
+        shop.event(
+            t(26 * 60 + 1),
+            EventKind::OrderReturned { order_id: "o1".into(), amount: Money::parse("20", Currency::EUR).unwrap() },
+        );
+        assert_eq!(shop.event(t(27 * 60), EventKind::SiteVisit)[0].2, Some(Suppression::QuietAfterReturn));
+        // Consent withdrawn: no consent from that instant.
+        let withdraw = ConsentChange::new(Purpose::Marketing, Channel::Any, ConsentStatus::Withdrawn);
+        shop.ledger.record(&CustomerId::from(1), withdraw, t(100 * 60)).unwrap();
+        assert_eq!(shop.event(t(100 * 60), EventKind::SiteVisit)[0].2, Some(Suppression::NoConsent));
+        // A complaint quiet period.
+        let mut shop = Shop::new(vec![visit()], Limits { quiet_after_complaint_hours: 24, ..Limits::default() });
+        shop.event(t(0), EventKind::NpsAnswered { score: NpsScore::new(2).unwrap() });
+        assert_eq!(shop.event(t(60), EventKind::SiteVisit)[0].2, Some(Suppression::QuietAfterComplaint));
+    }
+
+    #[test]
+    fn stages_quiet_spells_and_segments() {
+        let rules = vec![
+            rule("at_risk_mail", TriggerCondition::StageEntered { stage: "at_risk".into() }),
+            rule("we_miss_you", TriggerCondition::NoActivityFor { days: 30 }),
+            rule("big_spender", TriggerCondition::SegmentEntered { segment: Segment::OrdersAtLeast { orders: 2 } }),
+        ];
+        let mut shop = Shop::new(rules, Limits::default());
+        assert!(shop.event(t(0), order("o1")).is_empty());
+        assert_eq!(shop.event(t(60), order("o2")), [("big_spender".into(), t(60).timestamp(), None)]);
+        assert!(shop.event(t(120), order("o3")).is_empty()); // already inside
+        let later = shop.tick(t(120) + TimeDelta::days(100));
+        let names: Vec<&str> = later.iter().map(|f| f.0.as_str()).collect();
+        assert_eq!(names, ["we_miss_you", "at_risk_mail"]);
+        assert_eq!(later[0].1, (t(120) + TimeDelta::days(30)).timestamp());
+        assert_eq!(later[1].1, (t(120) + TimeDelta::days(90)).timestamp());
+        assert!(shop.tick(t(120) + TimeDelta::days(200)).is_empty()); // once per quiet spell
+    }
+
+    #[test]
+    fn invalid_rules_are_typed_errors() {
+        let model = StageModel::ecommerce();
+        let events = |at_least, within_minutes| TriggerCondition::Events {
+            kind: EventMatch::Visit,
+            at_least,
+            within_minutes,
+            same_product: false,
+            unless: None,
+        };
+        let cases = vec![
+            vec![rule("x", TriggerCondition::StageEntered { stage: "vip".into() })],
+            vec![rule("x", events(1, 0))],
+            vec![rule("x", events(0, 5))],
+            vec![rule("x", events(9, 5))],
+            vec![rule("x", TriggerCondition::NoActivityFor { days: 0 })],
+            vec![rule("x", events(1, 5)), rule("x", events(1, 5))],
+            vec![rule("", events(1, 5))],
+            vec![rule("x", TriggerCondition::SegmentEntered { segment: Segment::All { all: vec![] } })],
+        ];
+        for rules in cases {
+            assert!(Triggers::new(rules, Limits::default(), &model).is_err());
+        }
+        let zero_cap =
+            Limits { caps: vec![FrequencyCap { channel: Channel::Email, max: 0, per_hours: 24 }], ..Limits::default() };
+        assert!(Triggers::new(vec![], zero_cap, &model).is_err());
+    }
+}
