@@ -13,6 +13,10 @@
 //! * `replay/cdnow_master`: every CDNOW_master order (69,659 events of
 //!   23,570 customers) through new states, then `advance_to` the
 //!   observation end.
+//! * `triggers/on_event/50_rules`: `Triggers::on_event` for one event
+//!   against 50 rules (30 event patterns of every kind, 10 stage entries,
+//!   5 quiet spells, 5 segment entries) when nothing fires; checked to
+//!   allocate nothing.
 //!
 //! Run: `cargo bench --bench lifecycle`.
 
@@ -21,9 +25,14 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use customer_lifecycle::automation::{
+    Action, CustomerView, EventMatch, Limits, Segment, TriggerCondition, TriggerRule, Triggers,
+};
 use customer_lifecycle::chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use customer_lifecycle::lifecycle::{CustomerState, EngineOptions, Lifecycle, StageModel};
-use customer_lifecycle::{Currency, CustomerId, Event, EventKind, Money, TransactionLog};
+use customer_lifecycle::lifecycle::{Applied, CustomerState, EngineOptions, Lifecycle, StageModel};
+use customer_lifecycle::{
+    Channel, ConsentLedger, Currency, CustomerId, Event, EventKind, Money, Purpose, TransactionLog,
+};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
@@ -195,6 +204,111 @@ fn bench(c: &mut Criterion) {
                 engine.advance_to(s, end).unwrap();
             }
             black_box(states.len())
+        })
+    });
+
+    // 50 trigger rules on one event, nothing firing.
+    let kinds = [
+        EventMatch::Order,
+        EventMatch::Return,
+        EventMatch::ProductView,
+        EventMatch::CartAddition,
+        EventMatch::Checkout,
+        EventMatch::Visit,
+        EventMatch::EmailOpen,
+        EventMatch::EmailClick,
+        EventMatch::SupportTicket,
+    ];
+    let action = |k: usize| Action {
+        id: format!("a{k}"),
+        channel: Channel::Email,
+        purpose: Purpose::Marketing,
+        payload: String::new(),
+    };
+    let mut rules = Vec::new();
+    for k in 0..30 {
+        let when = TriggerCondition::Events {
+            kind: kinds[k % kinds.len()],
+            at_least: 8,
+            within_minutes: 1,
+            same_product: k % 2 == 0,
+            unless: None,
+        };
+        rules.push(TriggerRule { name: format!("pattern{k}"), when, action: action(k), once_per_customer: false });
+    }
+    let stages = ["new", "active", "loyal", "at_risk", "lapsed", "churned", "reactivated", "new", "active", "loyal"];
+    for (k, stage) in stages.iter().enumerate() {
+        let when = TriggerCondition::StageEntered { stage: stage.to_string() };
+        rules.push(TriggerRule { name: format!("stage{k}"), when, action: action(30 + k), once_per_customer: false });
+    }
+    for k in 0..5 {
+        let when = TriggerCondition::NoActivityFor { days: 30 + k };
+        rules.push(TriggerRule {
+            name: format!("quiet{k}"),
+            when,
+            action: action(40 + k as usize),
+            once_per_customer: false,
+        });
+    }
+    for k in 0..5 {
+        let segment = Segment::All {
+            all: vec![Segment::OrdersAtLeast { orders: 1000 + k }, Segment::Stage { stage: "loyal".into() }],
+        };
+        let when = TriggerCondition::SegmentEntered { segment };
+        rules.push(TriggerRule {
+            name: format!("segment{k}"),
+            when,
+            action: action(45 + k as usize),
+            once_per_customer: false,
+        });
+    }
+    let triggers = Triggers::new(rules, Limits::default(), engine.model()).unwrap();
+    let customer = CustomerId::Number(1);
+    let state = engine.new_customer(customer.clone(), start());
+    let ledger = ConsentLedger::new();
+    let view = CustomerView { consent: Some(&ledger), ..CustomerView::of(&state) };
+    let applied = Applied::default();
+    let stream: Vec<Event> = (0..100_000)
+        .map(|k| {
+            let kind = match k % 3 {
+                0 => EventKind::ProductViewed { product_id: "p1".into() },
+                1 => EventKind::AddedToCart { product_id: "p2".into(), quantity: 1 },
+                _ => EventKind::EmailOpened { campaign: "c".into() },
+            };
+            Event::new(format!("t{k}"), customer.clone(), start() + TimeDelta::seconds(k as i64 * 300), kind).unwrap()
+        })
+        .collect();
+    {
+        let mut memory = triggers.new_state();
+        let region = Region::new(GLOBAL);
+        let mut fired = 0;
+        for e in &stream {
+            fired += triggers.on_event(&mut memory, &view, &applied, e, engine.model()).len();
+        }
+        let stats = region.change();
+        println!(
+            "triggers: {} events, {fired} firings, {} allocations",
+            stream.len(),
+            stats.allocations + stats.reallocations
+        );
+        assert_eq!((fired, stats.allocations + stats.reallocations), (0, 0), "triggers allocated or fired");
+    }
+    g.sample_size(20);
+    g.bench_function("triggers/on_event/50_rules", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut done = 0u64;
+            while done < iters {
+                let mut memory = triggers.new_state();
+                let n = (iters - done).min(stream.len() as u64) as usize;
+                let t = Instant::now();
+                for e in &stream[..n] {
+                    black_box(triggers.on_event(&mut memory, &view, &applied, e, engine.model()));
+                }
+                total += t.elapsed();
+                done += n as u64;
+            }
+            total
         })
     });
     g.finish();
