@@ -22,6 +22,8 @@ pub struct CustomerView<'a> {
     pub churn_band: Option<RiskBand>,
     /// The CLV, if computed.
     pub clv: Option<f64>,
+    /// P(alive) from a fitted model, if computed.
+    pub p_alive: Option<f64>,
     /// The consent ledger, for consent predicates (without it they do not hold).
     pub consent: Option<&'a ConsentLedger>,
 }
@@ -29,7 +31,7 @@ pub struct CustomerView<'a> {
 impl<'a> CustomerView<'a> {
     /// A view of the state alone.
     pub fn of(state: &'a CustomerState) -> CustomerView<'a> {
-        CustomerView { state, rfm_segment: None, churn_band: None, clv: None, consent: None }
+        CustomerView { state, rfm_segment: None, churn_band: None, clv: None, p_alive: None, consent: None }
     }
 }
 
@@ -74,6 +76,11 @@ pub enum Segment {
     ClvAtLeast {
         /// The value.
         value: f64,
+    },
+    /// P(alive) below this threshold (a model's estimate crossed it).
+    PAliveBelow {
+        /// The threshold.
+        threshold: f64,
     },
     /// At least this many orders.
     OrdersAtLeast {
@@ -147,6 +154,9 @@ impl Segment {
                 bad(format!("unknown stage {stage:?} in model {:?}", model.name()))
             }
             Segment::ClvAtLeast { value } if !value.is_finite() => bad(format!("CLV threshold {value}")),
+            Segment::PAliveBelow { threshold } if !(0.0..=1.0).contains(threshold) => {
+                bad(format!("P(alive) threshold {threshold} outside 0..=1"))
+            }
             Segment::NetSpendAtLeast { amount } if amount.is_sign_negative() && !amount.is_zero() => {
                 bad(format!("negative amount {amount}"))
             }
@@ -176,6 +186,7 @@ impl Segment {
             Segment::RfmSegment { segment } => view.rfm_segment == Some(segment.as_str()),
             Segment::ChurnBand { band } => view.churn_band == Some(*band),
             Segment::ClvAtLeast { value } => view.clv.is_some_and(|c| c >= *value),
+            Segment::PAliveBelow { threshold } => view.p_alive.is_some_and(|p| p < *threshold),
             Segment::OrdersAtLeast { orders } => p.orders() >= *orders,
             Segment::NetSpendAtLeast { amount } => p.net_spend() >= *amount,
             Segment::DaysSinceLastOrderAtLeast { days } => {
@@ -235,6 +246,7 @@ mod tests {
             rfm_segment: Some("champions"),
             churn_band: Some(RiskBand::Low),
             clv: Some(250.0),
+            p_alive: Some(0.4),
             consent: Some(&ledger),
         };
         let now = t0 + TimeDelta::days(40);
@@ -247,6 +259,7 @@ mod tests {
             Segment::NetSpendAtLeast { amount: Decimal::new(120, 0) },
             Segment::DaysSinceLastOrderAtLeast { days: 30 },
             Segment::MayContact { channel: Channel::Email, purpose: Purpose::Marketing },
+            Segment::PAliveBelow { threshold: 0.5 },
         ];
         for s in &yes {
             assert!(s.matches(&view, now, model), "{s:?}");
@@ -274,6 +287,7 @@ mod tests {
             Segment::All { all: vec![] },
             Segment::EngagementAtLeast { kind: Engagement::Visits, count: 1, days: 0 },
             Segment::NpsAtMost { score: 11 },
+            Segment::PAliveBelow { threshold: 1.5 },
             Segment::Not { not: Box::new(Segment::ClvAtLeast { value: f64::NAN }) },
         ] {
             assert!(bad.validate(model).is_err(), "{bad:?}");

@@ -91,7 +91,8 @@ pub enum TriggerCondition {
         days: u32,
     },
     /// The customer entered a segment (it holds now and did not at the
-    /// previous evaluation): thresholds crossed, a churn band reached, …
+    /// previous evaluation): thresholds crossed (P(alive) below a level, a
+    /// CLV reached), a churn band reached, …
     SegmentEntered {
         /// The segment.
         segment: Segment,
