@@ -2,8 +2,8 @@
 //!
 //! * `fit/*/cdnow`: fitting on the CDNOW sample's published summary (2,357
 //!   customers, 39-week calibration);
-//! * `fit/bgnbd/100k`: BG/NBD on 100,000 customers simulated from the CDNOW
-//!   estimates (seed 1);
+//! * `fit/bgnbd/100k`, `fit/pareto_nbd/100k`: BG/NBD and Pareto/NBD on
+//!   100,000 customers simulated from the CDNOW estimates (seed 1);
 //! * `predict/*/1M`: P(alive) + conditional expected purchases over 52 weeks
 //!   for 1,000,000 customers, one thread.
 //!
@@ -55,6 +55,21 @@ fn bench(c: &mut Criterion) {
     g.bench_function("bgnbd/100k", |b| {
         b.iter(|| {
             black_box(BetaGeo::fit_columns(sim.frequency.view(), sim.recency.view(), sim.age.view(), &options).unwrap())
+        })
+    });
+    let pareto_truth = ParetoNbd::new(0.5533, 10.5776, 0.6062, 11.6679).unwrap();
+    let pareto_sim = pareto_truth.simulate(&ages, 1).unwrap();
+    g.bench_function("pareto_nbd/100k", |b| {
+        b.iter(|| {
+            black_box(
+                ParetoNbd::fit_columns(
+                    pareto_sim.frequency.view(),
+                    pareto_sim.recency.view(),
+                    pareto_sim.age.view(),
+                    &options,
+                )
+                .unwrap(),
+            )
         })
     });
     g.finish();
