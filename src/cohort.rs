@@ -484,14 +484,18 @@ impl CohortAnalysis {
     /// Order revenue (before returns) of each cohort in each period, in the
     /// currency's units (NaN where incomplete).
     pub fn revenue(&self) -> Array2<f64> {
-        let unit = 10f64.powi(self.scale as i32);
-        self.masked(|r, n| self.revenue[[r, n]] as f64 / unit)
+        self.masked_money(&self.revenue)
     }
 
     /// Returned amounts of each cohort, by the period of the return (NaN where incomplete).
     pub fn returns(&self) -> Array2<f64> {
+        self.masked_money(&self.returns)
+    }
+
+    /// A matrix of exact units in the currency's units, NaN where incomplete.
+    fn masked_money(&self, units: &Array2<i64>) -> Array2<f64> {
         let unit = 10f64.powi(self.scale as i32);
-        self.masked(|r, n| self.returns[[r, n]] as f64 / unit)
+        self.masked(|r, n| units[[r, n]] as f64 / unit)
     }
 
     /// The exact order revenue of one cell (complete or not).

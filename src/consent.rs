@@ -346,19 +346,7 @@ impl ConsentLedger {
     /// # Errors
     /// [`Error::InvalidArgument`] when the pseudonym is already a customer.
     pub fn pseudonymise(&mut self, customer: &CustomerId, pseudonym: &CustomerId) -> Result<bool> {
-        if self.customers.contains_key(pseudonym) {
-            return Err(Error::InvalidArgument {
-                name: "pseudonym",
-                reason: format!("{pseudonym} is already a customer of the ledger"),
-            });
-        }
-        Ok(match self.customers.remove(customer) {
-            Some(history) => {
-                self.customers.insert(pseudonym.clone(), history);
-                true
-            }
-            None => false,
-        })
+        crate::customer::pseudonymise_key(&mut self.customers, customer, pseudonym)
     }
 }
 

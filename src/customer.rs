@@ -316,6 +316,28 @@ impl Customer {
     }
 }
 
+/// Moves a customer's entry of a per-customer map under a pseudonym
+/// (`Ok(false)` when the customer has none).
+///
+/// # Errors
+/// [`Error::InvalidArgument`] when the pseudonym already has an entry.
+pub(crate) fn pseudonymise_key<V>(
+    map: &mut std::collections::BTreeMap<CustomerId, V>,
+    customer: &CustomerId,
+    pseudonym: &CustomerId,
+) -> Result<bool> {
+    if map.contains_key(pseudonym) {
+        return Err(Error::InvalidArgument { name: "pseudonym", reason: format!("{pseudonym} is already a customer") });
+    }
+    Ok(match map.remove(customer) {
+        Some(value) => {
+            map.insert(pseudonym.clone(), value);
+            true
+        }
+        None => false,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

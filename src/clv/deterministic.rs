@@ -132,19 +132,7 @@ impl ValueLedger {
     /// # Errors
     /// [`Error::InvalidArgument`] when the pseudonym is already a customer.
     pub fn pseudonymise(&mut self, customer: &CustomerId, pseudonym: &CustomerId) -> Result<bool> {
-        if self.customers.contains_key(pseudonym) {
-            return Err(Error::InvalidArgument {
-                name: "pseudonym",
-                reason: format!("{pseudonym} is already a customer"),
-            });
-        }
-        Ok(match self.customers.remove(customer) {
-            Some(v) => {
-                self.customers.insert(pseudonym.clone(), v);
-                true
-            }
-            None => false,
-        })
+        crate::customer::pseudonymise_key(&mut self.customers, customer, pseudonym)
     }
 
     /// Orders and returns of a purchase summary (its calibration window when
