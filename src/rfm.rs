@@ -276,7 +276,8 @@ fn score(keys: &[u64], k: u8, ties: TiePolicy) -> (Vec<u8>, Vec<f64>) {
     ranks.sort_unstable();
     ranks.dedup();
     let stats = order_statistics(keys, &ranks);
-    let stat = |rank: usize| stats[ranks.binary_search(&rank).expect("rank was asked for")];
+    // Every rank looked up here (q_j − 1, and q_j when < n) is in `ranks`, so the search always finds it.
+    let stat = |rank: usize| stats[ranks.binary_search(&rank).unwrap_or_else(|i| i.min(stats.len() - 1))];
     let cut_keys: Vec<u64> = q.iter().map(|&p| stat(p - 1).0).collect();
     let cuts = cut_keys.iter().map(|&c| f64_from_order_key(c)).collect();
     let mut scores = vec![0u8; n];

@@ -149,6 +149,16 @@ impl Periods {
         }
     }
 
+    /// Continuous weeks in UTC (a combination [`Periods::new`] always accepts).
+    pub(crate) fn continuous_weeks() -> Periods {
+        Periods {
+            unit: TimeUnit::Week,
+            mode: DurationMode::Continuous,
+            utc_offset_seconds: 0,
+            week_start: Weekday::Mon,
+        }
+    }
+
     /// Dates are calendar days in this fixed offset from UTC.
     pub fn with_utc_offset(mut self, offset: FixedOffset) -> Periods {
         self.utc_offset_seconds = offset.local_minus_utc();

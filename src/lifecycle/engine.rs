@@ -10,7 +10,7 @@ use crate::customer::CustomerId;
 use crate::error::{Error, Result};
 use crate::event::{Event, EventKind};
 use crate::money::{Currency, Money};
-use crate::time::{DurationMode, Periods, TimeUnit};
+use crate::time::Periods;
 
 /// Version of the serialised [`CustomerState`]; loading another is an error.
 pub const STATE_FORMAT_VERSION: u32 = 1;
@@ -257,8 +257,7 @@ impl EngineOptions {
     /// Amounts in `currency`, summary rows in continuous weeks, a lateness
     /// window of one hour.
     pub fn new(currency: Currency) -> EngineOptions {
-        let periods = Periods::new(TimeUnit::Week, DurationMode::Continuous).expect("continuous weeks are valid");
-        EngineOptions { currency, periods, lateness_seconds: 3600 }
+        EngineOptions { currency, periods: Periods::continuous_weeks(), lateness_seconds: 3600 }
     }
 
     /// The periods of [`CustomerState::summary_row`] (unit, mode, UTC

@@ -469,6 +469,8 @@ impl StageModel {
     /// The default e-commerce ladder with fixed inactivity windows: at risk
     /// after 90 days without an order, lapsed after 180, churned after 365.
     pub fn ecommerce() -> StageModel {
+        // Unreachable failure: the default settings are fixed and valid
+        // (tested by presets_are_valid_and_round_trip).
         EcommerceLadder::default().build().expect("the default ladder is valid")
     }
 
@@ -519,6 +521,7 @@ impl StageModel {
                 Rule::new("after_purchase", &["purchase"], "post_purchase", Condition::DaysSinceLastOrder { days: 1 }),
             ],
         })
+        // Unreachable failure: a fixed definition, tested by presets_are_valid_and_round_trip.
         .expect("the funnel is valid")
     }
 
@@ -552,6 +555,7 @@ impl StageModel {
                 Rule::new("gone", &["inactive"], "former_customer", Condition::DaysSinceLastOrder { days: 365 }),
             ],
         })
+        // Unreachable failure: a fixed definition, tested by presets_are_valid_and_round_trip.
         .expect("the five-phase model is valid")
     }
 }
