@@ -223,8 +223,9 @@ impl BetaGeo {
             BetaGeoVariant::Classic => -1.0,
             BetaGeoVariant::Modified => 0.0,
         };
+        // Two logarithms: of the ratios, not of each term.
         let log_odds =
-            self.a.ln() - (self.b + x + shift).ln() + (self.r + x) * ((self.alpha + t).ln() - (self.alpha + t_x).ln());
+            (self.a / (self.b + x + shift)).ln() + (self.r + x) * ((self.alpha + t) / (self.alpha + t_x)).ln();
         1.0 / (1.0 + log_odds.exp())
     }
 

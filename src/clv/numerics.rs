@@ -85,21 +85,38 @@ pub(crate) fn scaled_hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Option<f64> {
     let mut sum = 1.0f64;
     let settle = p.abs().max(q.abs()) + 1.0;
     let mut converged = false;
-    for k in 0..1_000_000u32 {
-        let k = f64::from(k);
-        term *= (p + k) * (q + k) / ((c + k) * (k + 1.0)) * z;
+    // Two terms per round and one division for both: term k + 1 is term k
+    // times r₀ = (p+k)(q+k)/((c+k)(k+1)) z, term k + 2 is that times
+    // r₁ = (p+k+1)(q+k+1)/((c+k+1)(k+2)) z. Past the point where the ratios
+    // settle below 1, a ratio r also bounds the tail after the current
+    // term: |term| · r / (1 − r).
+    let tail_small = |term: f64, sum: f64, r: f64| {
+        let bound = r.abs().max(z);
+        bound < 1.0 && term.abs() * bound <= sum.abs() * 1e-17 * (1.0 - bound)
+    };
+    let mut k = 0.0f64;
+    while k < 1e6 {
+        let (n0, d0) = ((p + k) * (q + k), (c + k) * (k + 1.0));
+        let (n1, d1) = ((p + k + 1.0) * (q + k + 1.0), (c + k + 1.0) * (k + 2.0));
+        let inverse = z / (d0 * d1);
+        let (r0, r1) = (n0 * d1 * inverse, n1 * d0 * inverse);
+        if k > settle + 1.0 && tail_small(term, sum, r0) {
+            converged = true;
+            break;
+        }
+        term *= r0;
+        sum += term;
+        if k + 1.0 > settle + 1.0 && tail_small(term, sum, r1) {
+            converged = true;
+            break;
+        }
+        term *= r1;
         sum += term;
         if term == 0.0 {
             converged = true;
             break;
         }
-        if k > settle {
-            let ratio = ((p + k + 1.0) * (q + k + 1.0) / ((c + k + 1.0) * (k + 2.0)) * z).abs().max(z);
-            if ratio < 1.0 && term.abs() * ratio / (1.0 - ratio) <= sum.abs() * 1e-17 {
-                converged = true;
-                break;
-            }
-        }
+        k += 2.0;
     }
     let value = (q * (-z).ln_1p()).exp() * sum;
     (converged && value.is_finite()).then_some(value)
