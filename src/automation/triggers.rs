@@ -80,7 +80,9 @@ pub enum TriggerCondition {
         /// The cancelling event, if any.
         unless: Option<Unless>,
     },
-    /// The customer entered this lifecycle stage.
+    /// The customer entered this lifecycle stage. Transitions restated
+    /// after a late event, at or before the latest one already acted on,
+    /// do not fire again.
     StageEntered {
         /// The stage's name.
         stage: String,
@@ -255,6 +257,11 @@ pub struct TriggerState {
     last_return: i64,
     last_complaint: i64,
     last_activity: i64,
+    /// The instant of the latest stage transitions acted on, and which
+    /// (from, to) they were: a late event restates the transitions after
+    /// its time, and those already acted on must not fire again.
+    transitions_until: i64,
+    acted: Vec<(StageId, StageId)>,
 }
 
 /// A validated set of trigger rules with their limits.
@@ -361,6 +368,8 @@ impl Triggers {
             last_return: NEVER,
             last_complaint: NEVER,
             last_activity: NEVER,
+            transitions_until: NEVER,
+            acted: Vec::with_capacity(8),
         }
     }
 
@@ -489,6 +498,16 @@ impl Triggers {
         out: &mut Firings,
     ) {
         for t in transitions {
+            let at = t.at.timestamp();
+            let pair = (t.from, t.to);
+            if at < memory.transitions_until || (at == memory.transitions_until && memory.acted.contains(&pair)) {
+                continue; // restated after a late event: already acted on
+            }
+            if at > memory.transitions_until {
+                memory.transitions_until = at;
+                memory.acted.clear();
+            }
+            memory.acted.push(pair);
             for i in 0..self.rules.len() {
                 if self.stages[i] == Some(t.to) {
                     self.fire(memory, view, i, t.at.timestamp(), out);
@@ -754,6 +773,22 @@ mod tests {
         assert_eq!(later[0].1, (t(120) + TimeDelta::days(30)).timestamp());
         assert_eq!(later[1].1, (t(120) + TimeDelta::days(90)).timestamp());
         assert!(shop.tick(t(120) + TimeDelta::days(200)).is_empty()); // once per quiet spell
+    }
+
+    #[test]
+    fn restated_transitions_do_not_fire_twice() {
+        let mut shop =
+            Shop::new(vec![rule("welcome", TriggerCondition::StageEntered { stage: "new".into() })], Limits::default());
+        assert_eq!(shop.event(t(60), order("o1")).len(), 1);
+        // A late order (within the hour) restates prospect → new at t(30): no second welcome.
+        assert!(shop.event(t(30), order("o0")).is_empty());
+        // The restated new → active at t(60) is new at that instant: it would fire.
+        let mut shop = Shop::new(
+            vec![rule("active", TriggerCondition::StageEntered { stage: "active".into() })],
+            Limits::default(),
+        );
+        assert!(shop.event(t(60), order("o1")).is_empty());
+        assert_eq!(shop.event(t(30), order("o0")).len(), 1);
     }
 
     #[test]
