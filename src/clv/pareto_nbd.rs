@@ -339,18 +339,35 @@ fn ln_a0(p: &[f64; 4], x: f64, t_x: f64, t: f64) -> Option<f64> {
 fn row_log_likelihood(p: &[f64; 4], x: f64, t_x: f64, t: f64) -> f64 {
     let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
     let lead = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln() + s * beta.ln();
+    lead + row_bracket(p, x, t_x, t, (s / (r + s + x)).ln())
+}
+
+/// The row's log-likelihood without the terms that depend on x alone:
+/// ln[(α+T)^−(r+x) (β+T)^−s + s/(r+s+x) · A0], given ln(s/(r+s+x)).
+fn row_bracket(p: &[f64; 4], x: f64, t_x: f64, t: f64, ln_share: f64) -> f64 {
+    let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
     let alive = -(r + x) * (alpha + t).ln() - s * (beta + t).ln();
     match ln_a0(p, x, t_x, t) {
-        Some(a0) => lead + log_add_exp(alive, (s / (r + s + x)).ln() + a0),
+        Some(a0) => log_add_exp(alive, ln_share + a0),
         None => f64::NAN,
     }
 }
 
 fn total_log_likelihood(rows: &RepeatRows, p: &[f64]) -> f64 {
     let p = [p[0], p[1], p[2], p[3]];
+    let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
+    // Rows are sorted by x: the terms of x alone once per distinct x.
+    let common = r * alpha.ln() + s * beta.ln() - ln_gamma(r);
+    let (mut current_x, mut lead, mut ln_share) = (f64::NAN, 0.0, 0.0);
     let mut sum = 0.0;
     for i in 0..rows.x.len() {
-        sum += rows.weight[i] * row_log_likelihood(&p, rows.x[i], rows.t_x[i], rows.t[i]);
+        let x = rows.x[i];
+        if x != current_x {
+            current_x = x;
+            lead = ln_gamma(r + x) + common;
+            ln_share = (s / (r + s + x)).ln();
+        }
+        sum += rows.weight[i] * (lead + row_bracket(&p, x, rows.t_x[i], rows.t[i], ln_share));
     }
     sum
 }
