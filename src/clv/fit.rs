@@ -407,9 +407,12 @@ fn newton_polish(problem: &LogSpaceProblem<'_>, theta: &mut Vec<f64>, max_steps:
         for _ in 0..40 {
             let candidate: Vec<f64> = theta.iter().zip(&direction).map(|(t, d)| t + scale * d).collect();
             let value = problem.value(&candidate);
-            // Ties within rounding are accepted: near the optimum the gain is
-            // below the objective's last bits.
-            if value.is_finite() && value <= current + 1e-13 * current.abs() {
+            // Ties within rounding are accepted near the optimum, where the
+            // gain is below the objective's last bits and the step is whole;
+            // a tie only after many halvings means the direction is useless
+            // (a stalled start), and the search gives up.
+            let tie = value <= current + 1e-13 * current.abs() && scale >= 1.0 / 1024.0;
+            if value.is_finite() && (value < current || tie) {
                 accepted = Some((candidate, value));
                 break;
             }
