@@ -628,21 +628,6 @@ impl<'a> Evaluator<'a> {
 }
 
 #[cfg(test)]
-fn total_log_likelihood(variant: BetaGeoVariant, rows: &RepeatRows, r: f64, alpha: f64, a: f64, b: f64) -> f64 {
-    Evaluator::new(variant, rows).log_likelihood([r, alpha, a, b])
-}
-
-#[cfg(test)]
-fn total_gradient(variant: BetaGeoVariant, rows: &RepeatRows, r: f64, alpha: f64, a: f64, b: f64) -> [f64; 4] {
-    Evaluator::new(variant, rows).gradient([r, alpha, a, b])
-}
-
-#[cfg(test)]
-fn total_hessian(variant: BetaGeoVariant, rows: &RepeatRows, r: f64, alpha: f64, a: f64, b: f64) -> [f64; 16] {
-    Evaluator::new(variant, rows).hessian([r, alpha, a, b])
-}
-
-#[cfg(test)]
 #[allow(clippy::excessive_precision)] // reference values quoted with all their digits
 mod tests {
     use super::*;
@@ -769,14 +754,14 @@ mod tests {
     fn analytic_gradient_matches_finite_differences() {
         let (rows, p) = derivative_fixture();
         for variant in [BetaGeoVariant::Classic, BetaGeoVariant::Modified] {
-            let g = total_gradient(variant, &rows, p[0], p[1], p[2], p[3]);
+            let g = Evaluator::new(variant, &rows).gradient(p);
             for i in 0..4 {
                 let h = 1e-6 * p[i];
                 let (mut up, mut down) = (p, p);
                 up[i] += h;
                 down[i] -= h;
-                let numeric = (total_log_likelihood(variant, &rows, up[0], up[1], up[2], up[3])
-                    - total_log_likelihood(variant, &rows, down[0], down[1], down[2], down[3]))
+                let numeric = (Evaluator::new(variant, &rows).log_likelihood(up)
+                    - Evaluator::new(variant, &rows).log_likelihood(down))
                     / (2.0 * h);
                 assert!(
                     (g[i] - numeric).abs() < 1e-6 * numeric.abs().max(1.0),
@@ -791,14 +776,14 @@ mod tests {
     fn analytic_hessian_matches_differences_of_the_gradient() {
         let (rows, p) = derivative_fixture();
         for variant in [BetaGeoVariant::Classic, BetaGeoVariant::Modified] {
-            let h = total_hessian(variant, &rows, p[0], p[1], p[2], p[3]);
+            let h = Evaluator::new(variant, &rows).hessian(p);
             for i in 0..4 {
                 let step = 1e-6 * p[i];
                 let (mut up, mut down) = (p, p);
                 up[i] += step;
                 down[i] -= step;
-                let gu = total_gradient(variant, &rows, up[0], up[1], up[2], up[3]);
-                let gd = total_gradient(variant, &rows, down[0], down[1], down[2], down[3]);
+                let gu = Evaluator::new(variant, &rows).gradient(up);
+                let gd = Evaluator::new(variant, &rows).gradient(down);
                 for j in 0..4 {
                     let numeric = (gu[j] - gd[j]) / (2.0 * step);
                     let got = h[i * 4 + j];
@@ -818,7 +803,7 @@ mod tests {
         let t = Array1::from(vec![20.0, 25.0, 30.0, 30.0, 30.0, 31.0]);
         let rows = data::group(MODEL, x.view(), t_x.view(), t.view()).unwrap();
         for variant in [BetaGeoVariant::Classic, BetaGeoVariant::Modified] {
-            let total = total_log_likelihood(variant, &rows, 0.3, 4.0, 0.8, 2.4);
+            let total = Evaluator::new(variant, &rows).log_likelihood([0.3, 4.0, 0.8, 2.4]);
             let direct: f64 =
                 (0..x.len()).map(|i| row_log_likelihood(variant, 0.3, 4.0, 0.8, 2.4, x[i], t_x[i], t[i])).sum();
             assert!((total - direct).abs() < 1e-10, "{total} vs {direct}");
