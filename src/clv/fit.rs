@@ -383,9 +383,13 @@ fn conclude(
     })
 }
 
-/// Newton steps on the log-parameters with the numerical Hessian and a
-/// backtracking line search; stops when a step no longer lowers the
-/// objective beyond rounding, or once the gradient criterion holds.
+/// The longest Newton step, in log-parameters.
+const MAX_LOG_STEP: f64 = 2.0;
+
+/// Newton steps on the log-parameters (the model's Hessian, or differences of
+/// its gradient or of the objective) with a backtracking line search; stops
+/// when a step no longer lowers the objective beyond rounding, or once the
+/// gradient criterion holds.
 /// Returns the steps taken.
 fn newton_polish(problem: &LogSpaceProblem<'_>, theta: &mut Vec<f64>, max_steps: u64, tolerance: f64) -> u64 {
     let k = theta.len();
@@ -397,11 +401,20 @@ fn newton_polish(problem: &LogSpaceProblem<'_>, theta: &mut Vec<f64>, max_steps:
             break;
         }
         let h = problem.hessian_at(theta);
-        // Newton direction when the Hessian is positive definite, else steepest descent.
-        let direction: Vec<f64> = match invert(&h, k).filter(|inv| (0..k).all(|i| inv[i * k + i] > 0.0)) {
-            Some(inv) => (0..k).map(|i| -(0..k).map(|j| inv[i * k + j] * g[j]).sum::<f64>()).collect(),
-            None => g.iter().map(|v| -v / (1.0 + v.abs())).collect(),
-        };
+        // The plain Newton direction when it descends (it can when the
+        // Hessian is indefinite far from the optimum), else a shifted one.
+        let newton = invert(&h, k)
+            .filter(|inv| (0..k).all(|i| inv[i * k + i] > 0.0))
+            .map(|inv| (0..k).map(|i| -(0..k).map(|j| inv[i * k + j] * g[j]).sum::<f64>()).collect::<Vec<f64>>())
+            .filter(|d| d.iter().zip(&g).map(|(d, g)| d * g).sum::<f64>() < 0.0);
+        let mut direction = newton.unwrap_or_else(|| descent_direction(&h, &g, k));
+        // At most a factor e² per parameter and step: far from the optimum a
+        // full Newton step can land where the likelihood is extreme (and its
+        // series slow) or undefined.
+        let longest = direction.iter().fold(0.0f64, |m, d| m.max(d.abs()));
+        if longest > MAX_LOG_STEP {
+            direction.iter_mut().for_each(|d| *d *= MAX_LOG_STEP / longest);
+        }
         let mut scale = 1.0;
         let mut accepted = None;
         for _ in 0..40 {
@@ -428,6 +441,59 @@ fn newton_polish(problem: &LogSpaceProblem<'_>, theta: &mut Vec<f64>, max_steps:
         }
     }
     steps
+}
+
+/// The Newton direction −H⁻¹g when the Hessian is positive definite;
+/// otherwise that of H + λI with the smallest λ (growing tenfold from
+/// 10⁻⁶ of the largest diagonal entry) that makes it so — a descent
+/// direction that shortens towards steepest descent as λ grows. Steepest
+/// descent, scaled, when no shift works (a non-finite Hessian).
+fn descent_direction(h: &[f64], g: &[f64], k: usize) -> Vec<f64> {
+    let largest = (0..k).map(|i| h[i * k + i].abs()).fold(0.0f64, f64::max).max(1e-12);
+    let mut shift = 0.0;
+    for _ in 0..20 {
+        let mut shifted = h.to_vec();
+        for i in 0..k {
+            shifted[i * k + i] += shift;
+        }
+        if let Some(direction) = cholesky_solve(&shifted, g, k) {
+            return direction.iter().map(|d| -d).collect();
+        }
+        shift = if shift == 0.0 { 1e-6 * largest } else { shift * 10.0 };
+    }
+    g.iter().map(|v| -v / (1.0 + v.abs())).collect()
+}
+
+/// Solves A y = b for a symmetric positive-definite A (row-major k × k) by
+/// Cholesky factorisation; `None` when A is not positive definite.
+fn cholesky_solve(a: &[f64], b: &[f64], k: usize) -> Option<Vec<f64>> {
+    let mut l = vec![0.0; k * k];
+    for i in 0..k {
+        for j in 0..=i {
+            let mut sum = a[i * k + j];
+            for m in 0..j {
+                sum -= l[i * k + m] * l[j * k + m];
+            }
+            if i == j {
+                if !(sum > 0.0 && sum.is_finite()) {
+                    return None;
+                }
+                l[i * k + i] = sum.sqrt();
+            } else {
+                l[i * k + j] = sum / l[j * k + j];
+            }
+        }
+    }
+    let mut y = vec![0.0; k];
+    for i in 0..k {
+        let sum: f64 = (0..i).map(|m| l[i * k + m] * y[m]).sum();
+        y[i] = (b[i] - sum) / l[i * k + i];
+    }
+    for i in (0..k).rev() {
+        let sum: f64 = (i + 1..k).map(|m| l[m * k + i] * y[m]).sum();
+        y[i] = (y[i] - sum) / l[i * k + i];
+    }
+    y.iter().all(|v| v.is_finite()).then_some(y)
 }
 
 /// Delta-method standard error of a prediction `g` at `params` with the

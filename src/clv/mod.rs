@@ -54,6 +54,7 @@ fn check_parameters(model: &'static str, parameters: &[(&str, f64)]) -> Result<(
 }
 
 mod fit;
+mod jet;
 pub(crate) mod numerics;
 
 pub use fit::{FitOptions, FitReport};

@@ -10,7 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{self, RepeatRows};
 use super::fit::{self, FitOptions, FitReport};
-use super::numerics::{ln_gamma, ln_hyp2f1_a_plus_one, ln_tricomi_u_equal, log_add_exp};
+use super::jet::Jet;
+use super::numerics::{
+    EulerSeries, digamma, ln_gamma, ln_hyp2f1_a_plus_one, ln_tricomi_u_equal, log_add_exp, trigamma,
+};
 use crate::error::{Error, Result};
 use crate::summary::PurchaseSummary;
 
@@ -78,13 +81,21 @@ impl ParetoNbd {
     ) -> Result<ParetoNbd> {
         let rows = data::group(MODEL, frequency, recency, age)?;
         let mean_t = rows.t.iter().zip(&rows.weight).map(|(t, w)| t * w).sum::<f64>() / rows.customers;
-        let neg_ll = |p: &[f64]| -total_log_likelihood(&rows, p);
+        let derivatives = Derivatives::new(&rows);
+        // The value from the jet too: a Newton step accepted whole (the
+        // usual case) then has its next gradient and Hessian ready.
+        let neg_ll = |p: &[f64]| derivatives.at(p).map_or_else(|| -total_log_likelihood(&rows, p), |j| -j.value);
+        let neg_gradient =
+            |p: &[f64]| -> Vec<f64> { derivatives.at(p).map_or_else(Vec::new, |j| negated(&j.gradient)) };
+        let neg_hessian = |p: &[f64]| -> Vec<f64> { derivatives.at(p).map_or_else(Vec::new, |j| negated(&j.hessian)) };
         let start = mean_t.max(1e-3);
-        let report = fit::maximise(
+        let report = fit::maximise_with_gradient(
             MODEL,
             &["r", "alpha", "s", "beta"],
             &neg_ll,
-            &[&[1.0; 4], &[1.0, start, 1.0, start]],
+            Some(&neg_gradient),
+            Some(&neg_hessian),
+            &[&[1.0, start, 1.0, start], &[1.0; 4]],
             rows.customers,
             options,
         )?;
@@ -353,12 +364,15 @@ fn row_bracket(p: &[f64; 4], x: f64, t_x: f64, t: f64, ln_share: f64) -> f64 {
     }
 }
 
+/// The total log-likelihood of the grouped rows. Rows are sorted by x:
+/// the terms of x alone, and the coefficients of the ₂F₁ series, which
+/// depend on x and the parameters only, are computed once per distinct x.
 fn total_log_likelihood(rows: &RepeatRows, p: &[f64]) -> f64 {
     let p = [p[0], p[1], p[2], p[3]];
     let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
-    // Rows are sorted by x: the terms of x alone once per distinct x.
     let common = r * alpha.ln() + s * beta.ln() - ln_gamma(r);
     let (mut current_x, mut lead, mut ln_share) = (f64::NAN, 0.0, 0.0);
+    let mut series = None;
     let mut sum = 0.0;
     for i in 0..rows.x.len() {
         let x = rows.x[i];
@@ -366,10 +380,194 @@ fn total_log_likelihood(rows: &RepeatRows, p: &[f64]) -> f64 {
             current_x = x;
             lead = ln_gamma(r + x) + common;
             ln_share = (s / (r + s + x)).ln();
+            let (d, c) = series_parameters(&p, x);
+            series = EulerSeries::new(d, c);
         }
-        sum += rows.weight[i] * (lead + row_bracket(&p, x, rows.t_x[i], rows.t[i], ln_share));
+        let Some(series) = series.as_mut() else { return f64::NAN };
+        sum += rows.weight[i] * (lead + table_row_bracket(&p, x, rows.t_x[i], rows.t[i], ln_share, series));
     }
     sum
+}
+
+/// The parameters (d, c) of the series S(d, c, z) in ln F (see [`ln_a0`]):
+/// c = r+s+x+1, and d = c − b, that is r + x when α ≥ β and s + 1 otherwise.
+fn series_parameters(p: &[f64; 4], x: f64) -> (f64, f64) {
+    let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
+    let c = r + s + x + 1.0;
+    if alpha >= beta { (r + x, c) } else { (s + 1.0, c) }
+}
+
+/// [`row_bracket`] with the series' coefficients from a table for this x.
+fn table_row_bracket(p: &[f64; 4], x: f64, t_x: f64, t: f64, ln_share: f64, series: &mut EulerSeries) -> f64 {
+    let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
+    let alive = -(r + x) * (alpha + t).ln() - s * (beta + t).ln();
+    if t_x == t {
+        return alive;
+    }
+    let a = r + s + x;
+    let (m, b) = if alpha >= beta { (alpha, s + 1.0) } else { (beta, r + x) };
+    let diff = (alpha - beta).abs();
+    // ln F(u) = ln ₂F₁(a, b; a+1; z) − a ln(m+u), z = |α−β|/(m+u), with
+    // ln ₂F₁ = (1 − b) ln(1 − z) + ln S(z) (Euler's transformation).
+    let mut ln_f = |u: f64| -> Option<f64> {
+        let z = diff / (m + u);
+        Some((1.0 - b) * (-z).ln_1p() + series.ln_value(z)? - a * (m + u).ln())
+    };
+    let (Some(first), Some(second)) = (ln_f(t_x), ln_f(t)) else { return f64::NAN };
+    if second >= first {
+        return alive;
+    }
+    log_add_exp(alive, ln_share + first + (-(second - first).exp_m1()).ln())
+}
+
+fn negated(values: &[f64]) -> Vec<f64> {
+    values.iter().map(|v| -v).collect()
+}
+
+const R: usize = 0;
+const ALPHA: usize = 1;
+const S: usize = 2;
+const BETA: usize = 3;
+
+/// The total log-likelihood with its exact gradient and Hessian, from one
+/// pass over the rows on [`Jet`]s; the last point's result is kept, since
+/// the optimiser asks for the gradient and the Hessian at the same point.
+struct Derivatives<'a> {
+    rows: &'a RepeatRows,
+    last: std::cell::RefCell<Option<([f64; 4], Option<Jet>)>>,
+}
+
+impl<'a> Derivatives<'a> {
+    fn new(rows: &'a RepeatRows) -> Derivatives<'a> {
+        Derivatives { rows, last: std::cell::RefCell::new(None) }
+    }
+
+    /// The log-likelihood jet at `p`; `None` where a series fails.
+    fn at(&self, p: &[f64]) -> Option<Jet> {
+        let p = [p[0], p[1], p[2], p[3]];
+        if let Some((point, jet)) = *self.last.borrow() {
+            if point == p {
+                return jet;
+            }
+        }
+        let jet = total_log_likelihood_jet(self.rows, &p);
+        *self.last.borrow_mut() = Some((p, jet));
+        jet
+    }
+}
+
+/// The log-likelihood summed over the rows, as a jet in (r, α, s, β).
+fn total_log_likelihood_jet(rows: &RepeatRows, p: &[f64; 4]) -> Option<Jet> {
+    let (r, s) = (p[0], p[2]);
+    let mut total = Jet::constant(0.0);
+    let mut current_x = f64::NAN;
+    let (mut lead, mut ln_share) = (Jet::constant(0.0), Jet::constant(0.0));
+    let mut series = None;
+    let s_jet = Jet::parameter(s, S);
+    for i in 0..rows.x.len() {
+        let x = rows.x[i];
+        if x != current_x {
+            current_x = x;
+            lead = lead_jet(p, x);
+            // ln(s / (r + s + x))
+            let mut a = Jet::constant(r + s + x);
+            a.gradient[R] = 1.0;
+            a.gradient[S] = 1.0;
+            ln_share = s_jet.ln().add(&a.ln().scale(-1.0));
+            let (d, c) = series_parameters(p, x);
+            series = EulerSeries::new(d, c);
+        }
+        let bracket = row_bracket_jet(p, x, rows.t_x[i], rows.t[i], &s_jet, &ln_share, series.as_mut()?)?;
+        total.add_scaled(rows.weight[i], &lead.add(&bracket));
+    }
+    let finite = total.value.is_finite()
+        && total.gradient.iter().all(|v| v.is_finite())
+        && total.hessian.iter().all(|v| v.is_finite());
+    finite.then_some(total)
+}
+
+/// ln Γ(r + x) − ln Γ(r) + r ln α + s ln β as a jet.
+fn lead_jet(p: &[f64; 4], x: f64) -> Jet {
+    let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
+    let mut jet = Jet::constant(ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln() + s * beta.ln());
+    jet.gradient = [digamma(r + x) - digamma(r) + alpha.ln(), r / alpha, beta.ln(), s / beta];
+    let h = &mut jet.hessian;
+    h[R * 4 + R] = if x == 0.0 { 0.0 } else { trigamma(r + x) - trigamma(r) };
+    h[R * 4 + ALPHA] = 1.0 / alpha;
+    h[ALPHA * 4 + R] = 1.0 / alpha;
+    h[ALPHA * 4 + ALPHA] = -r / (alpha * alpha);
+    h[S * 4 + BETA] = 1.0 / beta;
+    h[BETA * 4 + S] = 1.0 / beta;
+    h[BETA * 4 + BETA] = -s / (beta * beta);
+    jet
+}
+
+/// ln(m + u) as a jet in parameter `i` (m its value).
+fn ln_shifted(i: usize, m: f64, u: f64) -> Jet {
+    let v = m + u;
+    Jet::of_parameter(i, v.ln(), 1.0 / v, -1.0 / (v * v))
+}
+
+/// ln[(α+T)^−(r+x) (β+T)^−s + s/(r+s+x) (F(t_x) − F(T))] as a jet: the
+/// jet form of [`row_bracket`], with ln F(u) written out per branch after
+/// Euler's transformation (see [`ln_a0`]):
+/// α ≥ β: ln F = −s ln(β+u) − (r+x) ln(α+u) + ln S(r+x, r+s+x+1, (α−β)/(α+u));
+/// α < β: ln F = (1−r−x) ln(α+u) − (s+1) ln(β+u) + ln S(s+1, r+s+x+1, (β−α)/(β+u)).
+fn row_bracket_jet(
+    p: &[f64; 4],
+    x: f64,
+    t_x: f64,
+    t: f64,
+    s_jet: &Jet,
+    ln_share: &Jet,
+    series: &mut EulerSeries,
+) -> Option<Jet> {
+    let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
+    let rx = Jet::parameter(r + x, R);
+    let (la_t, lb_t) = (ln_shifted(ALPHA, alpha, t), ln_shifted(BETA, beta, t));
+    let ln_alive = rx.mul(&la_t).add(&s_jet.mul(&lb_t)).scale(-1.0);
+    if t_x == t {
+        return Some(ln_alive);
+    }
+    let mut c = Jet::constant(r + s + x + 1.0);
+    c.gradient[R] = 1.0;
+    c.gradient[S] = 1.0;
+    let mut ln_f = |u: f64, la: &Jet, lb: &Jet| -> Option<Jet> {
+        if alpha >= beta {
+            let v = alpha + u;
+            let z = (alpha - beta) / v;
+            let mut z_jet = Jet::constant(z);
+            z_jet.gradient[ALPHA] = (beta + u) / (v * v);
+            z_jet.gradient[BETA] = -1.0 / v;
+            z_jet.hessian[ALPHA * 4 + ALPHA] = -2.0 * (beta + u) / (v * v * v);
+            z_jet.hessian[ALPHA * 4 + BETA] = 1.0 / (v * v);
+            z_jet.hessian[BETA * 4 + ALPHA] = 1.0 / (v * v);
+            let (value, first, second) = series.ln_value_with_derivatives(z)?;
+            let ln_s = Jet::chain3([&rx, &c, &z_jet], value, first, second);
+            Some(ln_s.add(&s_jet.mul(lb).add(&rx.mul(la)).scale(-1.0)))
+        } else {
+            let v = beta + u;
+            let z = (beta - alpha) / v;
+            let mut z_jet = Jet::constant(z);
+            z_jet.gradient[BETA] = (alpha + u) / (v * v);
+            z_jet.gradient[ALPHA] = -1.0 / v;
+            z_jet.hessian[BETA * 4 + BETA] = -2.0 * (alpha + u) / (v * v * v);
+            z_jet.hessian[ALPHA * 4 + BETA] = 1.0 / (v * v);
+            z_jet.hessian[BETA * 4 + ALPHA] = 1.0 / (v * v);
+            let s1 = Jet::parameter(s + 1.0, S);
+            let (value, first, second) = series.ln_value_with_derivatives(z)?;
+            let ln_s = Jet::chain3([&s1, &c, &z_jet], value, first, second);
+            let one_minus_rx = rx.scale(-1.0).add(&Jet::constant(1.0));
+            Some(ln_s.add(&one_minus_rx.mul(la)).add(&s1.mul(lb).scale(-1.0)))
+        }
+    };
+    let first = ln_f(t_x, &ln_shifted(ALPHA, alpha, t_x), &ln_shifted(BETA, beta, t_x))?;
+    let second = ln_f(t, &la_t, &lb_t)?;
+    if second.value >= first.value {
+        // F(t_x) − F(T) is zero to rounding: t_x is T for the series.
+        return Some(ln_alive);
+    }
+    Jet::ln_signed_sum_exp(&[(1.0, &ln_alive), (1.0, &ln_share.add(&first)), (-1.0, &ln_share.add(&second))])
 }
 
 #[cfg(test)]
@@ -480,6 +678,50 @@ mod tests {
         let (_, _, s, beta) = m.parameters();
         assert!((later - now * ((beta + 39.0) / (beta + 39.0 + 52.0)).powf(s)).abs() < 1e-15);
         assert!(later < now);
+    }
+
+    /// The jet likelihood equals the plain one, and its gradient and Hessian
+    /// equal central differences of the plain likelihood and of the jet
+    /// gradient, on both branches (α > β, α < β, α = β), with one-time
+    /// buyers, t_x = T and x in the thousands.
+    #[test]
+    fn likelihood_derivatives_match_central_differences() {
+        let rows = RepeatRows {
+            x: vec![0.0, 0.0, 1.0, 2.0, 2.0, 7.0, 30.0, 2500.0],
+            t_x: vec![0.0, 0.0, 3.5, 10.0, 39.0, 20.0, 38.0, 37.9],
+            t: vec![39.0, 12.0, 39.0, 39.0, 39.0, 30.0, 39.0, 39.0],
+            weight: vec![40.0, 3.0, 5.0, 2.0, 1.0, 1.0, 2.0, 1.0],
+            customers: 55.0,
+        };
+        let points = [[0.55, 10.6, 0.61, 11.7], [0.55, 11.7, 0.61, 10.6], [0.8, 5.0, 1.0, 5.0], [2.0, 0.3, 0.2, 40.0]];
+        for p in points {
+            let jet = total_log_likelihood_jet(&rows, &p).unwrap();
+            let plain = total_log_likelihood(&rows, &p);
+            assert!((jet.value - plain).abs() < 1e-10 * plain.abs(), "{p:?}: {} vs {plain}", jet.value);
+            let by_row: f64 = (0..rows.x.len())
+                .map(|i| rows.weight[i] * row_log_likelihood(&p, rows.x[i], rows.t_x[i], rows.t[i]))
+                .sum();
+            assert!((by_row - plain).abs() < 1e-10 * plain.abs(), "{p:?}: {by_row} vs {plain}");
+            for i in 0..4 {
+                let h = 1e-6 * p[i];
+                let (mut up, mut down) = (p, p);
+                up[i] += h;
+                down[i] -= h;
+                let g = (total_log_likelihood(&rows, &up) - total_log_likelihood(&rows, &down)) / (2.0 * h);
+                let scale = jet.gradient[i].abs().max(1.0);
+                assert!((g - jet.gradient[i]).abs() < 1e-5 * scale, "{p:?} gradient {i}: {g} vs {}", jet.gradient[i]);
+                let (ju, jd) =
+                    (total_log_likelihood_jet(&rows, &up).unwrap(), total_log_likelihood_jet(&rows, &down).unwrap());
+                for j in 0..4 {
+                    let hij = (ju.gradient[j] - jd.gradient[j]) / (2.0 * h);
+                    let exact = jet.hessian[i * 4 + j];
+                    assert!(
+                        (hij - exact).abs() < 1e-5 * exact.abs().max(1.0),
+                        "{p:?} hessian {i},{j}: {hij} vs {exact}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
