@@ -7,14 +7,17 @@
 //! * `predict/*/1M`: P(alive) + conditional expected purchases over 52 weeks
 //!   for 1,000,000 customers, one thread, customer by customer;
 //! * `predict/bgnbd/1M-columns`: the same through the column functions, for
-//!   a million customers with calendar-day ages (43,800 distinct (x, T)).
+//!   a million customers with calendar-day ages (43,800 distinct (x, T));
+//! * `predict/clv_bgnbd/*`: BG/NBD + Gamma-Gamma CLV over 52 weekly periods,
+//!   10 % a year, for those customers through `Clv::compute_columns`, and
+//!   for 10,000 of them one by one through `Clv::customer`.
 //!
 //! Run: `cargo bench --bench models`.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use customer_lifecycle::clv::{BetaGeo, FitOptions, GammaGamma, ParetoNbd};
+use customer_lifecycle::clv::{BetaGeo, Clv, FitOptions, GammaGamma, ParetoNbd};
 use customer_lifecycle::ndarray::Array1;
 
 fn cdnow() -> (Array1<f64>, Array1<f64>, Array1<f64>, Array1<f64>) {
@@ -114,6 +117,21 @@ fn bench(c: &mut Criterion) {
             let expected =
                 truth.conditional_expected_purchases_columns(52.0, cx.view(), ctx.view(), cage.view()).unwrap();
             black_box((alive, expected))
+        })
+    });
+    let spend = GammaGamma::new(6.2488, 3.7446, 15.4477).unwrap();
+    let mean_spend: Array1<f64> = (0..1_000_000).map(|i| 10.0 + f64::from(i % 50)).collect();
+    let clv = Clv::new(&truth, &spend).horizon(52).periods_per_year(52.0).annual_discount_rate(0.1);
+    g.bench_function("clv_bgnbd/1M-columns", |b| {
+        b.iter(|| black_box(clv.compute_columns(cx.view(), ctx.view(), cage.view(), mean_spend.view()).unwrap()))
+    });
+    g.bench_function("clv_bgnbd/10k-one-by-one", |b| {
+        b.iter(|| {
+            let mut acc = 0.0;
+            for i in 0..10_000 {
+                acc += clv.customer(cx[i], ctx[i], cage[i], mean_spend[i]).unwrap();
+            }
+            black_box(acc)
         })
     });
     g.bench_function("pareto_nbd/1M", |b| {

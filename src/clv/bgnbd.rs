@@ -259,6 +259,19 @@ impl BetaGeo {
         finite(numerator * self.p_alive_unchecked(x, t_x, age), "conditional expected purchases")
     }
 
+    /// Expected purchases in the next `t` of a customer with `x` repeat
+    /// purchases and age `age`, given that the customer is alive:
+    /// [`BetaGeo::conditional_expected_purchases`] is P(alive) times this,
+    /// which does not depend on the recency.
+    ///
+    /// # Errors
+    /// As [`BetaGeo::conditional_expected_purchases`].
+    pub fn expected_purchases_if_alive(&self, t: f64, x: f64, age: f64) -> Result<f64> {
+        check_horizon(t)?;
+        data::check_row(self.variant.name(), 0, x, if x == 0.0 { 0.0 } else { age }, age)?;
+        self.expected_if_alive(t, x, age)
+    }
+
     /// The conditional expectation without its P(alive) factor: a function
     /// of x and T only.
     fn expected_if_alive(&self, t: f64, x: f64, age: f64) -> Result<f64> {
@@ -308,8 +321,8 @@ impl BetaGeo {
                 reason: format!("{}: columns of lengths {n}, {}, {}", self.variant.name(), recency.len(), age.len()),
             });
         }
-        let mut shared: std::collections::HashMap<(u64, u64), f64, PairHasher> =
-            std::collections::HashMap::with_hasher(PairHasher);
+        let mut shared: std::collections::HashMap<(u64, u64), f64, data::PairHasher> =
+            std::collections::HashMap::with_hasher(data::PairHasher);
         let mut out = Array1::zeros(n);
         for i in 0..n {
             let (x, t_x, big_t) = (frequency[i], recency[i], age[i]);
@@ -461,34 +474,6 @@ impl BetaGeo {
     /// As [`BetaGeo::conditional_expected_purchases`].
     pub fn conditional_expected_purchases_all(&self, t: f64, summary: &PurchaseSummary) -> Result<Array1<f64>> {
         self.conditional_expected_purchases_columns(t, summary.frequency(), summary.recency(), summary.age())
-    }
-}
-
-/// A hasher for pairs of f64 bit patterns (no untrusted keys reach it):
-/// one multiply-rotate per word instead of SipHash's rounds.
-#[derive(Clone, Copy, Default)]
-struct PairHasher;
-
-impl std::hash::BuildHasher for PairHasher {
-    type Hasher = PairHash;
-    fn build_hasher(&self) -> PairHash {
-        PairHash(0)
-    }
-}
-
-struct PairHash(u64);
-
-impl std::hash::Hasher for PairHash {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-    fn write_u64(&mut self, word: u64) {
-        self.0 = (self.0 ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
     }
 }
 

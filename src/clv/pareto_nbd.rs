@@ -277,9 +277,27 @@ impl ParetoNbd {
     pub fn conditional_expected_purchases(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
         check_horizon(t)?;
         data::check_row(MODEL, 0, x, t_x, age)?;
-        let (r, alpha, s, beta) = self.parameters();
         let alive = self.p_alive_unchecked(x, t_x, age)?;
-        Ok((r + x) * (beta + age) / (alpha + age) * growth(s, beta + age, t) * alive)
+        Ok(self.expected_if_alive(t, x, age) * alive)
+    }
+
+    /// Expected purchases in the next `t` of a customer with `x` repeat
+    /// purchases and age `age`, given that the customer is alive:
+    /// (r+x)(β+T)/((α+T)(s−1)) · [1 − ((β+T)/(β+T+t))^(s−1)] (its limit
+    /// at s = 1); [`ParetoNbd::conditional_expected_purchases`] is P(alive)
+    /// times this.
+    ///
+    /// # Errors
+    /// As [`ParetoNbd::conditional_expected_purchases`].
+    pub fn expected_purchases_if_alive(&self, t: f64, x: f64, age: f64) -> Result<f64> {
+        check_horizon(t)?;
+        data::check_row(MODEL, 0, x, if x == 0.0 { 0.0 } else { age }, age)?;
+        Ok(self.expected_if_alive(t, x, age))
+    }
+
+    fn expected_if_alive(&self, t: f64, x: f64, age: f64) -> f64 {
+        let (r, alpha, s, beta) = self.parameters();
+        (r + x) * (beta + age) / (alpha + age) * growth(s, beta + age, t)
     }
 
     /// Delta-method standard error of any prediction of this fitted model
