@@ -390,6 +390,52 @@ pub(crate) fn tanh_sinh_nodes(g: &dyn Fn(f64) -> f64, a: f64, b: f64) -> Option<
     None
 }
 
+/// Tanh-sinh nodes (as [`tanh_sinh_nodes`]) for ∫ₐᵇ e^(φ(w)) dw with φ
+/// concave, so the integrand is unimodal: the peak is `peak` when known,
+/// else found by golden-section search, and the parts of [a, b] where φ
+/// is more than 45 below it (under e⁻⁴⁵ of the peak, each) are cut off by
+/// bisection before the rule is applied, which keeps a steep integrand
+/// well resolved.
+pub(crate) fn concave_log_integral_nodes(
+    phi: &dyn Fn(f64) -> f64,
+    a: f64,
+    b: f64,
+    peak: Option<f64>,
+) -> Option<Vec<(f64, f64)>> {
+    if !(a.is_finite() && b.is_finite() && a <= b) {
+        return None;
+    }
+    let peak = match peak {
+        Some(p) => p.clamp(a, b),
+        None => {
+            let ratio = 0.5 * (5f64.sqrt() - 1.0);
+            let (mut lo, mut hi) = (a, b);
+            for _ in 0..90 {
+                let (m1, m2) = (hi - ratio * (hi - lo), lo + ratio * (hi - lo));
+                if phi(m1) < phi(m2) { lo = m1 } else { hi = m2 }
+            }
+            0.5 * (lo + hi)
+        }
+    };
+    let top = phi(peak);
+    if !top.is_finite() {
+        return None;
+    }
+    let floor = top - 45.0;
+    // φ is monotone on each side of the peak: bisect for where it meets the floor.
+    let cut = |mut inside: f64, mut outside: f64| -> f64 {
+        if phi(outside) >= floor {
+            return outside;
+        }
+        for _ in 0..60 {
+            let mid = 0.5 * (inside + outside);
+            if phi(mid) >= floor { inside = mid } else { outside = mid }
+        }
+        outside
+    };
+    tanh_sinh_nodes(phi, cut(peak, a), cut(peak, b))
+}
+
 /// ln(1 + e^u) without overflow.
 fn softplus(u: f64) -> f64 {
     if u > 0.0 { u + (-u).exp().ln_1p() } else { u.exp().ln_1p() }

@@ -198,6 +198,10 @@ impl ParetoNbd {
         let (m, b) = if alpha >= beta { (alpha, s + 1.0) } else { (beta, r + x) };
         let c = r + s + x + 1.0;
         let diff = (alpha - beta).abs();
+        if diff / m > SERIES_UP_TO {
+            let p = ln_alive.exp() + self.ln_purchases_then_drop_out(t, n)?.exp();
+            return checked_probability(p, t, n);
+        }
         let ln_f = |a: f64, u: f64| -> Result<f64> {
             let f = super::numerics::hyp2f1_positive(a, b, c, diff / (m + u)).ok_or_else(series_failure)?;
             Ok(f.ln() - a * (m + u).ln())
@@ -215,13 +219,30 @@ impl ParetoNbd {
         let bracket = (ln_first - top).exp() - ln_terms.iter().map(|l| (l - top).exp()).sum::<f64>();
         let ln_c = r * alpha.ln() + s * beta.ln() + ln_beta(r + x, s + 1.0) - ln_beta(r, s);
         let p = ln_alive.exp() + (ln_c + top).exp() * bracket;
-        if !p.is_finite() || !(-1e-9..=1.0 + 1e-9).contains(&p) {
-            return Err(Error::InvalidArgument {
-                name: "Pareto/NBD",
-                reason: format!("P(X({t}) = {n}) lost its precision to cancellation ({p})"),
-            });
-        }
-        Ok(p.clamp(0.0, 1.0))
+        checked_probability(p, t, n)
+    }
+
+    /// ln of the probability of n purchases in (0, τ] and drop-out at some
+    /// τ < t: ∫₀ᵗ s βˢ (β+τ)^−(s+1) · NBD(n; τ) dτ with NBD(n; τ) =
+    /// Γ(r+n)/(Γ(r) n!) (α/(α+τ))^r (τ/(α+τ))^n, by quadrature in
+    /// w = ln(min(α, β) + τ), where the log-integrand is concave.
+    fn ln_purchases_then_drop_out(&self, t: f64, n: u32) -> Result<f64> {
+        let (r, alpha, s, beta) = self.parameters();
+        let x = f64::from(n);
+        let constant = s.ln() + s * beta.ln() + ln_gamma(r + x) - ln_gamma(r) - ln_gamma(x + 1.0) + r * alpha.ln();
+        let small = alpha.min(beta);
+        let (ln_small, gap) = (small.ln(), (alpha - beta).abs());
+        let phi = |w: f64| {
+            // ln(min+τ) = w, ln(max+τ) = ln(|α−β| + eʷ), τ = min·(e^(w − ln min) − 1).
+            let ln_large = (gap + w.exp()).ln();
+            let (ln_a, ln_b) = if alpha <= beta { (w, ln_large) } else { (ln_large, w) };
+            let purchases = if n == 0 { 0.0 } else { x * (small * (w - ln_small).exp_m1()).ln() };
+            constant + w - (s + 1.0) * ln_b - (r + x) * ln_a + purchases
+        };
+        let nodes =
+            numerics::concave_log_integral_nodes(&phi, ln_small, (small + t).ln(), None).ok_or_else(series_failure)?;
+        let top = nodes.iter().map(|n| n.1).fold(f64::NEG_INFINITY, f64::max);
+        Ok(top + nodes.iter().map(|n| (n.1 - top).exp()).sum::<f64>().ln())
     }
 
     /// P(alive) a time `t` after the end of the observation, with no
@@ -342,6 +363,17 @@ fn check_horizon(value: f64) -> Result<()> {
     super::check_non_negative("horizon", value)
 }
 
+/// A probability computed as a sum: within 1e-9 of [0, 1] or an error.
+fn checked_probability(p: f64, t: f64, n: u32) -> Result<f64> {
+    if !p.is_finite() || !(-1e-9..=1.0 + 1e-9).contains(&p) {
+        return Err(Error::InvalidArgument {
+            name: "Pareto/NBD",
+            reason: format!("P(X({t}) = {n}) lost its precision to cancellation ({p})"),
+        });
+    }
+    Ok(p.clamp(0.0, 1.0))
+}
+
 fn series_failure() -> Error {
     Error::InvalidArgument { name: "Pareto/NBD", reason: "the hypergeometric series did not converge".into() }
 }
@@ -381,8 +413,7 @@ const SERIES_UP_TO: f64 = 0.9;
 /// The integrand is taken in w = ln(min(α, β) + τ), where it is
 /// exp(φ(w)) with φ(w) = (1 − e₁) w − e₂ ln(|α−β| + eʷ), e₁ the exponent of
 /// the smaller shift and e₂ of the larger: φ is concave, so the integrand
-/// is unimodal and the parts more than e⁻⁴⁵ below its peak (found by
-/// bisection) are dropped before the tanh-sinh rule.
+/// is unimodal, with its peak where φ′ = 0 (or at an end).
 fn drop_out_integral_nodes(p: &[f64; 4], x: f64, t_x: f64, t: f64) -> Option<Vec<(f64, f64)>> {
     let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
     let (small, e_small, e_large) = if alpha <= beta { (alpha, r + x, s + 1.0) } else { (beta, s + 1.0, r + x) };
@@ -397,22 +428,9 @@ fn drop_out_integral_nodes(p: &[f64; 4], x: f64, t_x: f64, t: f64) -> Option<Vec
         w2
     } else {
         let ratio = (1.0 - e_small) / e_large;
-        (gap * ratio / (1.0 - ratio)).ln().clamp(w1, w2)
+        (gap * ratio / (1.0 - ratio)).ln()
     };
-    let floor = phi(peak) - 45.0;
-    // φ is monotone on each side of the peak: bisect for where it meets the floor.
-    let cut = |mut inside: f64, mut outside: f64| -> f64 {
-        if phi(outside) >= floor {
-            return outside;
-        }
-        for _ in 0..60 {
-            let mid = 0.5 * (inside + outside);
-            if phi(mid) >= floor { inside = mid } else { outside = mid }
-        }
-        outside
-    };
-    let (lo, hi) = (cut(peak, w1), cut(peak, w2));
-    let nodes = numerics::tanh_sinh_nodes(&phi, lo, hi)?;
+    let nodes = numerics::concave_log_integral_nodes(&phi, w1, w2, Some(peak))?;
     Some(nodes.into_iter().map(|(w, l)| (w.exp() - small, l)).collect())
 }
 
@@ -875,6 +893,32 @@ mod tests {
             let total = total_log_likelihood(&rows, &p);
             assert!((total - 2.0 * ll).abs() < 1e-10 * ll.abs().max(1e-3), "{p:?}: total {total}");
         }
+    }
+
+    /// P(X(t) = n) at ratios of α to β where the ₂F₁ series would crawl,
+    /// against mpmath (dps 50, the closed form with `hyp2f1`, which equals
+    /// mpmath's quadrature of the death-time integral to all digits shown),
+    /// to 1e-12; the probabilities still sum to 1.
+    #[test]
+    fn probability_of_purchases_at_extreme_ratios_against_mpmath() {
+        let cases = [
+            ([0.55, 0.5, 0.61, 100.0], 10.0, 0, 0.1955819637999269397071),
+            ([0.55, 0.5, 0.61, 100.0], 10.0, 7, 0.03340768289589731398301),
+            ([0.55, 1e6, 0.61, 0.01], 39.0, 0, 0.999999659412239375087),
+            ([0.55, 1e6, 0.61, 0.01], 39.0, 1, 3.405817488401468809425e-7),
+            ([2.0, 1e-4, 0.3, 50.0], 2.0, 3, 6.097120529476160060329e-7),
+        ];
+        for (p, t, n, expected) in cases {
+            let m = ParetoNbd::new(p[0], p[1], p[2], p[3]).unwrap();
+            let got = m.probability_of_purchases(t, n).unwrap();
+            assert!(
+                (got - expected).abs() < 1e-12 * expected.max(1e-3),
+                "{p:?} P(X({t}) = {n}) = {got}, mpmath {expected}"
+            );
+        }
+        let m = ParetoNbd::new(0.55, 0.5, 0.61, 100.0).unwrap();
+        let total: f64 = (0..400).map(|n| m.probability_of_purchases(10.0, n).unwrap()).sum();
+        assert!((total - 1.0).abs() < 1e-9, "{total}");
     }
 
     /// Below the switch to quadrature both ways of computing A0 agree.
