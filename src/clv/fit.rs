@@ -1,6 +1,8 @@
 //! Maximum-likelihood fitting shared by every model: optimisation on
 //! log-transformed parameters, standard errors and covariance from the
-//! numerical Hessian in the natural parameters, AIC and BIC.
+//! Hessian in the natural parameters (the model's exact one where it has
+//! it — BG/NBD, MBG/NBD, Pareto/NBD — else differences of its gradient or
+//! of the likelihood), AIC and BIC.
 
 use std::fmt;
 
