@@ -6,7 +6,7 @@
 //! p ~ Beta(α, β); before each opportunity they drop out with probability
 //! θ ~ Beta(γ, δ).
 
-use ndarray::ArrayView1;
+use ndarray::{Array1, ArrayView1};
 use serde::{Deserialize, Serialize};
 
 use super::fit::{self, FitOptions, FitReport};
@@ -267,9 +267,93 @@ impl BetaGeoBetaBinom {
         finite(lead.exp() / (1.0 + d) * series)
     }
 
+    /// P(alive) for columns of x, t_x and n, one value per customer.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeoBetaBinom;
+    /// use customer_lifecycle::ndarray::array;
+    ///
+    /// let model = BetaGeoBetaBinom::new(1.2035, 0.7497, 0.6567, 2.7834)?;
+    /// let (x, t_x, n) = (array![0.0, 3.0, 6.0], array![0.0, 4.0, 6.0], array![6.0, 6.0, 6.0]);
+    /// let alive = model.probability_alive_columns(x.view(), t_x.view(), n.view())?;
+    /// assert!(alive[2] > alive[1] && alive[1] > alive[0]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidModelInput`] naming the first impossible row;
+    /// columns of different lengths.
+    pub fn probability_alive_columns(
+        &self,
+        frequency: ArrayView1<'_, f64>,
+        recency: ArrayView1<'_, f64>,
+        opportunities: ArrayView1<'_, f64>,
+    ) -> Result<Array1<f64>> {
+        by_row(frequency, recency, opportunities, |x, t_x, n| self.probability_alive(x, t_x, n))
+    }
+
+    /// Expected transactions in the next `horizon` opportunities for columns
+    /// of x, t_x and n (see [`BetaGeoBetaBinom::conditional_expected_transactions`]).
+    ///
+    /// # Errors
+    /// As [`BetaGeoBetaBinom::probability_alive_columns`], plus a negative
+    /// horizon or γ = 1.
+    pub fn conditional_expected_transactions_columns(
+        &self,
+        horizon: f64,
+        frequency: ArrayView1<'_, f64>,
+        recency: ArrayView1<'_, f64>,
+        opportunities: ArrayView1<'_, f64>,
+    ) -> Result<Array1<f64>> {
+        check_count(horizon)?;
+        by_row(frequency, recency, opportunities, |x, t_x, n| {
+            self.conditional_expected_transactions(horizon, x, t_x, n)
+        })
+    }
+
+    /// DERT at discount rate `d` per opportunity for columns of x, t_x and n
+    /// (see [`BetaGeoBetaBinom::discounted_expected_residual_transactions`]).
+    ///
+    /// # Errors
+    /// As [`BetaGeoBetaBinom::probability_alive_columns`], plus `d` ≤ 0 or
+    /// non-finite.
+    pub fn discounted_expected_residual_transactions_columns(
+        &self,
+        d: f64,
+        frequency: ArrayView1<'_, f64>,
+        recency: ArrayView1<'_, f64>,
+        opportunities: ArrayView1<'_, f64>,
+    ) -> Result<Array1<f64>> {
+        by_row(frequency, recency, opportunities, |x, t_x, n| {
+            self.discounted_expected_residual_transactions(d, x, t_x, n)
+        })
+    }
+
     fn array(&self) -> [f64; 4] {
         [self.alpha, self.beta, self.gamma, self.delta]
     }
+}
+
+/// Applies a per-customer prediction to columns, naming the row of a bad input.
+fn by_row(
+    frequency: ArrayView1<'_, f64>,
+    recency: ArrayView1<'_, f64>,
+    opportunities: ArrayView1<'_, f64>,
+    prediction: impl Fn(f64, f64, f64) -> Result<f64>,
+) -> Result<Array1<f64>> {
+    let len = frequency.len();
+    if recency.len() != len || opportunities.len() != len {
+        return Err(Error::InvalidArgument {
+            name: "model input",
+            reason: format!("{MODEL}: columns of lengths {len}, {}, {}", recency.len(), opportunities.len()),
+        });
+    }
+    (0..len)
+        .map(|i| {
+            check_row(i, frequency[i], recency[i], opportunities[i])?;
+            prediction(frequency[i], recency[i], opportunities[i])
+        })
+        .collect()
 }
 
 fn check_row(row: usize, x: f64, t_x: f64, n: f64) -> Result<()> {
@@ -322,6 +406,38 @@ fn row_log_likelihood(p: &[f64], x: f64, t_x: f64, n: f64) -> f64 {
 #[allow(clippy::excessive_precision)] // reference values quoted with all their digits
 mod tests {
     use super::*;
+
+    /// The column functions equal the per-customer ones and name a bad row.
+    #[test]
+    fn column_predictions_equal_the_per_customer_ones() {
+        let m = BetaGeoBetaBinom::new(1.2035, 0.7497, 0.6567, 2.7834).unwrap();
+        let mut rows = Vec::new();
+        for n in 1..=6u32 {
+            for x in 0..=n {
+                for t_x in if x == 0 { 0..=0 } else { x..=n } {
+                    rows.push((f64::from(x), f64::from(t_x), f64::from(n)));
+                }
+            }
+        }
+        let x: Array1<f64> = rows.iter().map(|r| r.0).collect();
+        let t_x: Array1<f64> = rows.iter().map(|r| r.1).collect();
+        let n: Array1<f64> = rows.iter().map(|r| r.2).collect();
+        let alive = m.probability_alive_columns(x.view(), t_x.view(), n.view()).unwrap();
+        let expected = m.conditional_expected_transactions_columns(5.0, x.view(), t_x.view(), n.view()).unwrap();
+        let dert = m.discounted_expected_residual_transactions_columns(0.1, x.view(), t_x.view(), n.view()).unwrap();
+        for (i, &(xi, ti, ni)) in rows.iter().enumerate() {
+            assert_eq!(alive[i], m.probability_alive(xi, ti, ni).unwrap());
+            assert_eq!(expected[i], m.conditional_expected_transactions(5.0, xi, ti, ni).unwrap());
+            assert_eq!(dert[i], m.discounted_expected_residual_transactions(0.1, xi, ti, ni).unwrap());
+        }
+        let mut bad = t_x.clone();
+        bad[9] = n[9] + 1.0;
+        let e = m.probability_alive_columns(x.view(), bad.view(), n.view()).unwrap_err();
+        assert!(matches!(e, Error::InvalidModelInput { row: 9, .. }), "{e}");
+        let short: Array1<f64> = n.iter().skip(1).copied().collect();
+        assert!(m.conditional_expected_transactions_columns(5.0, x.view(), t_x.view(), short.view()).is_err());
+        assert!(m.conditional_expected_transactions_columns(-1.0, x.view(), t_x.view(), n.view()).is_err());
+    }
 
     #[test]
     fn probabilities_of_all_patterns_sum_to_one() {

@@ -335,8 +335,7 @@ impl ParetoNbd {
     /// # Errors
     /// As [`ParetoNbd::probability_alive`].
     pub fn probability_alive_all(&self, summary: &PurchaseSummary) -> Result<Array1<f64>> {
-        let (x, t_x, t) = (summary.frequency(), summary.recency(), summary.age());
-        (0..x.len()).map(|i| self.p_alive_unchecked(x[i], t_x[i], t[i])).collect()
+        self.probability_alive_columns(summary.frequency(), summary.recency(), summary.age())
     }
 
     /// Conditional expected purchases in the next `t` for every customer of a summary.
@@ -344,13 +343,65 @@ impl ParetoNbd {
     /// # Errors
     /// As [`ParetoNbd::conditional_expected_purchases`].
     pub fn conditional_expected_purchases_all(&self, t: f64, summary: &PurchaseSummary) -> Result<Array1<f64>> {
-        let (x, t_x, age) = (summary.frequency(), summary.recency(), summary.age());
-        (0..x.len()).map(|i| self.conditional_expected_purchases(t, x[i], t_x[i], age[i])).collect()
+        self.conditional_expected_purchases_columns(t, summary.frequency(), summary.recency(), summary.age())
+    }
+
+    /// P(alive) for columns of x, t_x and T.
+    ///
+    /// # Errors
+    /// [`Error::InvalidModelInput`] naming the first impossible row; columns
+    /// of different lengths; as [`ParetoNbd::probability_alive`].
+    pub fn probability_alive_columns(
+        &self,
+        frequency: ArrayView1<'_, f64>,
+        recency: ArrayView1<'_, f64>,
+        age: ArrayView1<'_, f64>,
+    ) -> Result<Array1<f64>> {
+        by_row(frequency, recency, age, |x, t_x, t| self.p_alive_unchecked(x, t_x, t))
+    }
+
+    /// Conditional expected purchases in the next `t` for columns of x, t_x and T.
+    ///
+    /// # Errors
+    /// As [`ParetoNbd::probability_alive_columns`], plus a bad horizon.
+    pub fn conditional_expected_purchases_columns(
+        &self,
+        t: f64,
+        frequency: ArrayView1<'_, f64>,
+        recency: ArrayView1<'_, f64>,
+        age: ArrayView1<'_, f64>,
+    ) -> Result<Array1<f64>> {
+        check_horizon(t)?;
+        by_row(frequency, recency, age, |x, t_x, big_t| {
+            Ok(self.expected_if_alive(t, x, big_t) * self.p_alive_unchecked(x, t_x, big_t)?)
+        })
     }
 
     fn array(&self) -> [f64; 4] {
         [self.r, self.alpha, self.s, self.beta]
     }
+}
+
+/// Applies a prediction to validated columns, naming the row of a bad input.
+fn by_row(
+    frequency: ArrayView1<'_, f64>,
+    recency: ArrayView1<'_, f64>,
+    age: ArrayView1<'_, f64>,
+    prediction: impl Fn(f64, f64, f64) -> Result<f64>,
+) -> Result<Array1<f64>> {
+    let n = frequency.len();
+    if recency.len() != n || age.len() != n {
+        return Err(Error::InvalidArgument {
+            name: "model input",
+            reason: format!("{MODEL}: columns of lengths {n}, {}, {}", recency.len(), age.len()),
+        });
+    }
+    (0..n)
+        .map(|i| {
+            data::check_row(MODEL, i, frequency[i], recency[i], age[i])?;
+            prediction(frequency[i], recency[i], age[i])
+        })
+        .collect()
 }
 
 /// [1 − (b/(b+t))^(s−1)] / (s − 1), with its limit ln(1 + t/b) at s = 1.
@@ -919,6 +970,28 @@ mod tests {
         let m = ParetoNbd::new(0.55, 0.5, 0.61, 100.0).unwrap();
         let total: f64 = (0..400).map(|n| m.probability_of_purchases(10.0, n).unwrap()).sum();
         assert!((total - 1.0).abs() < 1e-9, "{total}");
+    }
+
+    /// The column functions equal the per-customer ones and name a bad row.
+    #[test]
+    fn column_predictions_equal_the_per_customer_ones() {
+        let m = published();
+        let x: Array1<f64> = (0..300).map(|i| f64::from(i % 8)).collect();
+        let age: Array1<f64> = (0..300).map(|i| 20.0 + f64::from(i % 19)).collect();
+        let t_x: Array1<f64> =
+            (0..300).map(|i| if i % 8 == 0 { 0.0 } else { age[i as usize] / f64::from(1 + i % 3) }).collect();
+        let alive = m.probability_alive_columns(x.view(), t_x.view(), age.view()).unwrap();
+        let expected = m.conditional_expected_purchases_columns(52.0, x.view(), t_x.view(), age.view()).unwrap();
+        for i in 0..300 {
+            assert_eq!(alive[i], m.probability_alive(x[i], t_x[i], age[i]).unwrap());
+            assert_eq!(expected[i], m.conditional_expected_purchases(52.0, x[i], t_x[i], age[i]).unwrap());
+        }
+        let mut bad = x.clone();
+        bad[5] = 1.5;
+        let e = m.conditional_expected_purchases_columns(52.0, bad.view(), t_x.view(), age.view()).unwrap_err();
+        assert!(matches!(e, Error::InvalidModelInput { row: 5, .. }), "{e}");
+        let short: Array1<f64> = age.iter().skip(1).copied().collect();
+        assert!(m.probability_alive_columns(x.view(), t_x.view(), short.view()).is_err());
     }
 
     /// Below the switch to quadrature both ways of computing A0 agree.
