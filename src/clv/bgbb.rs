@@ -341,19 +341,7 @@ fn by_row(
     opportunities: ArrayView1<'_, f64>,
     prediction: impl Fn(f64, f64, f64) -> Result<f64>,
 ) -> Result<Array1<f64>> {
-    let len = frequency.len();
-    if recency.len() != len || opportunities.len() != len {
-        return Err(Error::InvalidArgument {
-            name: "model input",
-            reason: format!("{MODEL}: columns of lengths {len}, {}, {}", recency.len(), opportunities.len()),
-        });
-    }
-    (0..len)
-        .map(|i| {
-            check_row(i, frequency[i], recency[i], opportunities[i])?;
-            prediction(frequency[i], recency[i], opportunities[i])
-        })
-        .collect()
+    super::data::predict_columns(MODEL, [frequency, recency, opportunities], check_row, prediction)
 }
 
 fn check_row(row: usize, x: f64, t_x: f64, n: f64) -> Result<()> {

@@ -314,19 +314,11 @@ impl BetaGeo {
         age: ArrayView1<'_, f64>,
     ) -> Result<Array1<f64>> {
         check_horizon(t)?;
-        let n = frequency.len();
-        if recency.len() != n || age.len() != n {
-            return Err(Error::InvalidArgument {
-                name: "model input",
-                reason: format!("{}: columns of lengths {n}, {}, {}", self.variant.name(), recency.len(), age.len()),
-            });
-        }
+        let name = self.variant.name();
         let mut shared: std::collections::HashMap<(u64, u64), f64, data::PairHasher> =
             std::collections::HashMap::with_hasher(data::PairHasher);
-        let mut out = Array1::zeros(n);
-        for i in 0..n {
-            let (x, t_x, big_t) = (frequency[i], recency[i], age[i]);
-            data::check_row(self.variant.name(), i, x, t_x, big_t)?;
+        let check = |i, x, t_x, big_t| data::check_row(name, i, x, t_x, big_t);
+        data::predict_columns(name, [frequency, recency, age], check, |x, t_x, big_t| {
             let key = (x.to_bits(), big_t.to_bits());
             let numerator = match shared.get(&key) {
                 Some(&v) => v,
@@ -336,9 +328,8 @@ impl BetaGeo {
                     v
                 }
             };
-            out[i] = finite(numerator * self.p_alive_unchecked(x, t_x, big_t), "conditional expected purchases")?;
-        }
-        Ok(out)
+            finite(numerator * self.p_alive_unchecked(x, t_x, big_t), "conditional expected purchases")
+        })
     }
 
     /// P(alive) for columns of x, t_x and T.
@@ -352,19 +343,9 @@ impl BetaGeo {
         recency: ArrayView1<'_, f64>,
         age: ArrayView1<'_, f64>,
     ) -> Result<Array1<f64>> {
-        let n = frequency.len();
-        if recency.len() != n || age.len() != n {
-            return Err(Error::InvalidArgument {
-                name: "model input",
-                reason: format!("{}: columns of lengths {n}, {}, {}", self.variant.name(), recency.len(), age.len()),
-            });
-        }
-        (0..n)
-            .map(|i| {
-                data::check_row(self.variant.name(), i, frequency[i], recency[i], age[i])?;
-                Ok(self.p_alive_unchecked(frequency[i], recency[i], age[i]))
-            })
-            .collect()
+        let name = self.variant.name();
+        let check = |i, x, t_x, t| data::check_row(name, i, x, t_x, t);
+        data::predict_columns(name, [frequency, recency, age], check, |x, t_x, t| Ok(self.p_alive_unchecked(x, t_x, t)))
     }
 
     /// P(alive) a time `t` after the end of the observation, with no

@@ -1,6 +1,6 @@
 //! Model inputs: per-customer (x, t_x, T) rows, validated and grouped.
 
-use ndarray::ArrayView1;
+use ndarray::{Array1, ArrayView1};
 
 use crate::error::{Error, Result};
 
@@ -34,6 +34,31 @@ pub(crate) fn check_row(model: &'static str, row: usize, x: f64, t_x: f64, t: f6
         return Err(bad(format!("recency {t_x} with no repeat purchase (must be 0)")));
     }
     Ok(())
+}
+
+/// Applies a per-customer prediction to three columns (x, t_x and T, or
+/// x, t_x and n for BG/BB): refuses columns of different lengths, checks
+/// every row with `check` (which names the row) before predicting it.
+pub(crate) fn predict_columns(
+    model: &'static str,
+    columns: [ArrayView1<'_, f64>; 3],
+    check: impl Fn(usize, f64, f64, f64) -> Result<()>,
+    mut prediction: impl FnMut(f64, f64, f64) -> Result<f64>,
+) -> Result<Array1<f64>> {
+    let [x, t_x, t] = columns;
+    let n = x.len();
+    if t_x.len() != n || t.len() != n {
+        return Err(Error::InvalidArgument {
+            name: "model input",
+            reason: format!("{model}: columns of lengths {n}, {}, {}", t_x.len(), t.len()),
+        });
+    }
+    (0..n)
+        .map(|i| {
+            check(i, x[i], t_x[i], t[i])?;
+            prediction(x[i], t_x[i], t[i])
+        })
+        .collect()
 }
 
 /// Validates and groups the columns.

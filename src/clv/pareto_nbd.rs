@@ -389,19 +389,8 @@ fn by_row(
     age: ArrayView1<'_, f64>,
     prediction: impl Fn(f64, f64, f64) -> Result<f64>,
 ) -> Result<Array1<f64>> {
-    let n = frequency.len();
-    if recency.len() != n || age.len() != n {
-        return Err(Error::InvalidArgument {
-            name: "model input",
-            reason: format!("{MODEL}: columns of lengths {n}, {}, {}", recency.len(), age.len()),
-        });
-    }
-    (0..n)
-        .map(|i| {
-            data::check_row(MODEL, i, frequency[i], recency[i], age[i])?;
-            prediction(frequency[i], recency[i], age[i])
-        })
-        .collect()
+    let check = |i, x, t_x, t| data::check_row(MODEL, i, x, t_x, t);
+    data::predict_columns(MODEL, [frequency, recency, age], check, prediction)
 }
 
 /// [1 − (b/(b+t))^(s−1)] / (s − 1), with its limit ln(1 + t/b) at s = 1.
@@ -690,6 +679,20 @@ fn ln_shifted(i: usize, m: f64, u: f64) -> Jet {
     Jet::of_parameter(i, v.ln(), 1.0 / v, -1.0 / (v * v))
 }
 
+/// The series' argument z = (L − l)/(L + u) as a jet, for the larger
+/// shift L and the smaller l, each given as (parameter index, value).
+fn series_argument(larger: (usize, f64), smaller: (usize, f64), u: f64) -> Jet {
+    let ((big, l_value), (small, s_value)) = (larger, smaller);
+    let v = l_value + u;
+    let mut z = Jet::constant((l_value - s_value) / v);
+    z.gradient[big] = (s_value + u) / (v * v);
+    z.gradient[small] = -1.0 / v;
+    z.hessian[big * 4 + big] = -2.0 * (s_value + u) / (v * v * v);
+    z.hessian[big * 4 + small] = 1.0 / (v * v);
+    z.hessian[small * 4 + big] = 1.0 / (v * v);
+    z
+}
+
 /// ln[(α+T)^−(r+x) (β+T)^−s + s/(r+s+x) (F(t_x) − F(T))] as a jet: the
 /// jet form of [`row_bracket`], with ln F(u) written out per branch after
 /// Euler's transformation (see [`ln_a0`]):
@@ -720,28 +723,14 @@ fn row_bracket_jet(
     c.gradient[S] = 1.0;
     let mut ln_f = |u: f64, la: &Jet, lb: &Jet| -> Option<Jet> {
         if alpha >= beta {
-            let v = alpha + u;
-            let z = (alpha - beta) / v;
-            let mut z_jet = Jet::constant(z);
-            z_jet.gradient[ALPHA] = (beta + u) / (v * v);
-            z_jet.gradient[BETA] = -1.0 / v;
-            z_jet.hessian[ALPHA * 4 + ALPHA] = -2.0 * (beta + u) / (v * v * v);
-            z_jet.hessian[ALPHA * 4 + BETA] = 1.0 / (v * v);
-            z_jet.hessian[BETA * 4 + ALPHA] = 1.0 / (v * v);
-            let (value, first, second) = series.ln_value_with_derivatives(z)?;
+            let z_jet = series_argument((ALPHA, alpha), (BETA, beta), u);
+            let (value, first, second) = series.ln_value_with_derivatives(z_jet.value)?;
             let ln_s = Jet::chain3([&rx, &c, &z_jet], value, first, second);
             Some(ln_s.add(&s_jet.mul(lb).add(&rx.mul(la)).scale(-1.0)))
         } else {
-            let v = beta + u;
-            let z = (beta - alpha) / v;
-            let mut z_jet = Jet::constant(z);
-            z_jet.gradient[BETA] = (alpha + u) / (v * v);
-            z_jet.gradient[ALPHA] = -1.0 / v;
-            z_jet.hessian[BETA * 4 + BETA] = -2.0 * (alpha + u) / (v * v * v);
-            z_jet.hessian[ALPHA * 4 + BETA] = 1.0 / (v * v);
-            z_jet.hessian[BETA * 4 + ALPHA] = 1.0 / (v * v);
+            let z_jet = series_argument((BETA, beta), (ALPHA, alpha), u);
             let s1 = Jet::parameter(s + 1.0, S);
-            let (value, first, second) = series.ln_value_with_derivatives(z)?;
+            let (value, first, second) = series.ln_value_with_derivatives(z_jet.value)?;
             let ln_s = Jet::chain3([&s1, &c, &z_jet], value, first, second);
             let one_minus_rx = rx.scale(-1.0).add(&Jet::constant(1.0));
             Some(ln_s.add(&one_minus_rx.mul(la)).add(&s1.mul(lb).scale(-1.0)))
