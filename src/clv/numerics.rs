@@ -390,6 +390,16 @@ pub(crate) fn tanh_sinh_nodes(g: &dyn Fn(f64) -> f64, a: f64, b: f64) -> Option<
     None
 }
 
+/// ln Σ e^(lₖ) over quadrature nodes (wₖ, lₖ): the logarithm of the
+/// integral; −∞ for no nodes (an empty interval).
+pub(crate) fn ln_sum_of_nodes(nodes: &[(f64, f64)]) -> f64 {
+    let top = nodes.iter().map(|n| n.1).fold(f64::NEG_INFINITY, f64::max);
+    if top == f64::NEG_INFINITY {
+        return f64::NEG_INFINITY;
+    }
+    top + nodes.iter().map(|n| (n.1 - top).exp()).sum::<f64>().ln()
+}
+
 /// Tanh-sinh nodes (as [`tanh_sinh_nodes`]) for ∫ₐᵇ e^(φ(w)) dw with φ
 /// concave, so the integrand is unimodal: the peak is `peak` when known,
 /// else found by golden-section search, and the parts of [a, b] where φ
@@ -541,7 +551,7 @@ mod tests {
     /// ∫₀¹ xⁿ dx, ∫ e^(−λw) over a long range, and a log-concave peak.
     #[test]
     fn tanh_sinh_integrates_smooth_and_steep_functions() {
-        let total = |nodes: Vec<(f64, f64)>| nodes.iter().map(|n| n.1.exp()).sum::<f64>();
+        let total = |nodes: Vec<(f64, f64)>| ln_sum_of_nodes(&nodes).exp();
         let cube = tanh_sinh_nodes(&|w: f64| 3.0 * w.ln(), 0.0, 1.0);
         // ln 0 at the end point: −∞ is a zero contribution.
         assert!((total(cube.unwrap()) - 0.25).abs() < 1e-14);

@@ -241,8 +241,7 @@ impl ParetoNbd {
         };
         let nodes =
             numerics::concave_log_integral_nodes(&phi, ln_small, (small + t).ln(), None).ok_or_else(series_failure)?;
-        let top = nodes.iter().map(|n| n.1).fold(f64::NEG_INFINITY, f64::max);
-        Ok(top + nodes.iter().map(|n| (n.1 - top).exp()).sum::<f64>().ln())
+        Ok(numerics::ln_sum_of_nodes(&nodes))
     }
 
     /// P(alive) a time `t` after the end of the observation, with no
@@ -477,11 +476,7 @@ fn drop_out_integral_nodes(p: &[f64; 4], x: f64, t_x: f64, t: f64) -> Option<Vec
 /// ln J (see [`drop_out_integral_nodes`]); −∞ when t_x = T.
 fn ln_drop_out_integral(p: &[f64; 4], x: f64, t_x: f64, t: f64) -> Option<f64> {
     let nodes = drop_out_integral_nodes(p, x, t_x, t)?;
-    let top = nodes.iter().map(|n| n.1).fold(f64::NEG_INFINITY, f64::max);
-    if top == f64::NEG_INFINITY {
-        return Some(f64::NEG_INFINITY);
-    }
-    Some(top + nodes.iter().map(|n| (n.1 - top).exp()).sum::<f64>().ln())
+    Some(numerics::ln_sum_of_nodes(&nodes))
 }
 
 /// ln J as a jet: the derivatives of the integrand ln f(τ) =
