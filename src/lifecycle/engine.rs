@@ -598,12 +598,42 @@ impl Lifecycle {
                     }
                 }
             }
+            let t = self.score_crossing(core, t);
             core.clock = core.clock.max(t);
             self.evaluate(core, core.clock, None, out.as_deref_mut())?;
             if t >= until {
                 return Ok(());
             }
         }
+    }
+
+    /// The instant at which a model-based rule starts to hold, when that is
+    /// before `t`: between `core.clock` and `t` only
+    /// [`ScoreBelow`](super::Condition::ScoreBelow) conditions change (`t`
+    /// is the next change of every other time-driven condition), and a score
+    /// has no closed-form crossing time, so it is found by bisection to the
+    /// second — assuming, as for P(alive), that the score only falls while
+    /// no event arrives. `t` otherwise.
+    fn score_crossing(&self, core: &Core, t: i64) -> i64 {
+        let Some(score) = self.score.as_deref() else { return t };
+        let score = score as &(dyn Fn(&SummaryRow) -> f64 + Send + Sync);
+        if !self.model.rules_from(core.stage).any(|(_, r)| !r.event && r.when.uses_score()) {
+            return t;
+        }
+        let holds = |at: i64| {
+            let context = Context { profile: &core.profile, now: at, event: None, score: Some(score) };
+            self.model.rules_from(core.stage).any(|(_, r)| !r.event && r.when.holds(&context))
+        };
+        let (mut lo, mut hi) = (core.clock, t - 1);
+        if hi <= lo || !holds(t) || !holds(hi) || holds(lo) {
+            return t;
+        }
+        // holds(hi), not holds(lo): the first second at which it holds.
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if holds(mid) { hi = mid } else { lo = mid }
+        }
+        hi
     }
 
     /// Fires the first rule that holds from the current stage, repeatedly
@@ -803,10 +833,22 @@ mod tests {
         .unwrap();
         let mut s = e.new_customer(CustomerId::from(1), t0());
         e.apply(&mut s, &order("o1", days(0), "5")).unwrap();
-        e.advance_to(&mut s, days(7 * 11)).unwrap(); // 11 weeks: 0.47 < 0.5
+        let moved = e.advance_to(&mut s, days(7 * 11)).unwrap(); // 11 weeks: 0.47 < 0.5
         assert_eq!(e.model().stage_name(s.stage()), "at_risk");
-        e.advance_to(&mut s, days(7 * 40)).unwrap(); // 40 weeks: 0.0625 < 0.2
+        // Dated at the crossing, found by bisection. Summary rows count
+        // whole days, so the score first falls below 0.5 when the day 71
+        // days after the order's begins (T − t_x > 10 weeks).
+        let midnight = |d: i64| Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap() + TimeDelta::days(d);
+        assert_eq!(names(&e, &moved).last().unwrap().2, midnight(71));
+        let moved = e.advance_to(&mut s, days(7 * 40)).unwrap(); // 40 weeks: 0.0625 < 0.2
         assert_eq!(e.model().stage_name(s.stage()), "lapsed");
+        // Below 0.2 once more than 10·log₂5 weeks (162.53 days) have passed: day 163.
+        assert_eq!(names(&e, &moved).last().unwrap().2, midnight(163));
+        // The same instants when the engine is called once, long after.
+        let mut late = e.new_customer(CustomerId::from(1), t0());
+        e.apply(&mut late, &order("o1", days(0), "5")).unwrap();
+        let all = names(&e, &e.advance_to(&mut late, days(7 * 40)).unwrap());
+        assert_eq!((all[0].2, all[1].2), (midnight(71), midnight(163)));
     }
 
     fn events_for(seed: u64) -> Vec<Event> {

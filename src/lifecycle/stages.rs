@@ -100,8 +100,12 @@ pub enum Condition {
     },
     /// The engine's scoring function (e.g. P(alive) or P(no purchase in
     /// the next t) from a fitted model) is below `threshold`. A score has
-    /// no closed-form crossing time, so it is evaluated when the engine is
-    /// called (events, `advance_to`) and its transitions are dated then.
+    /// no closed-form crossing time: when the engine is called (events,
+    /// `advance_to`) and the condition holds, the instant it started to
+    /// hold is found by bisection to the second, assuming — as for
+    /// P(alive) — that the score only falls while no event arrives, and
+    /// the transition is dated then (summary rows count whole days, so a
+    /// score of the row changes at the start of a day).
     ScoreBelow {
         /// The threshold.
         threshold: f64,
