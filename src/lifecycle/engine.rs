@@ -362,7 +362,14 @@ impl Lifecycle {
                 reason: format!("{} s is negative", options.lateness_seconds),
             });
         }
-        let fingerprint = stable_hash(format!("{:?}|{:?}", model.definition(), options).as_bytes(), HASH_SEED);
+        // The serialised form (JSON: fields in declaration order, floats in
+        // their shortest round-trip digits) is the canonical encoding: the
+        // same model and settings give the same fingerprint on any build.
+        let canonical = serde_json::to_vec(&(model.definition(), &options)).map_err(|e| Error::InvalidArgument {
+            name: "stage model",
+            reason: format!("cannot encode the model and settings: {e}"),
+        })?;
+        let fingerprint = stable_hash(&canonical, HASH_SEED);
         Ok(Lifecycle { model, options, score, fingerprint })
     }
 
@@ -738,6 +745,19 @@ mod tests {
         ts.iter()
             .map(|t| (engine.model().stage_name(t.to).to_string(), engine.model().rule_name(t.rule).to_string(), t.at))
             .collect()
+    }
+
+    const PINNED_ECOMMERCE_FINGERPRINT: u64 = 0x1a4c_f882_4ae8_374d;
+
+    /// Snapshots carry the engine fingerprint: for a given model and
+    /// settings it must not change between builds (it hashes the serialised
+    /// definition, not a `Debug` rendering).
+    #[test]
+    fn engine_fingerprint_is_pinned() {
+        let e = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR)).unwrap();
+        assert_eq!(e.fingerprint, PINNED_ECOMMERCE_FINGERPRINT, "{:#x}", e.fingerprint);
+        let other = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::USD)).unwrap();
+        assert_ne!(other.fingerprint, e.fingerprint);
     }
 
     #[test]
