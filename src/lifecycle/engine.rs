@@ -696,8 +696,10 @@ fn content_hash(event: &Event, at: i64, amount: i64, discount: i64, score: u8) -
         EventKind::SupportTicket { .. } => mix64(h ^ 9),
         EventKind::NpsAnswered { .. } => mix64(h ^ 10),
         EventKind::SiteVisit => mix64(h ^ 11),
-        // Rare kinds: hash their debug form.
-        other => stable_hash(format!("{other:?}").as_bytes(), h ^ 12),
+        // Rare kinds (consent changes, unsubscribes, …): hash their
+        // serialised form, which does not depend on the toolchain (snapshots
+        // keep these hashes). Encoding these plain enums cannot fail.
+        other => stable_hash(&serde_json::to_vec(other).unwrap_or_default(), h ^ 12),
     }
 }
 
@@ -976,6 +978,15 @@ mod tests {
         assert!(again.duplicate && again.transitions.is_empty());
         // Same id, other content.
         assert!(matches!(e.apply(&mut s, &order("o1", days(10), "11")), Err(Error::ConflictingDuplicate { .. })));
+        // The same for the rarer kinds (hashed from their serialised form).
+        let consent = |status| {
+            let change = ConsentChange::new(Purpose::Marketing, Channel::Email, status);
+            Event::new("c1", CustomerId::from(1), days(10), EventKind::ConsentChanged(change)).unwrap()
+        };
+        e.apply(&mut s, &consent(ConsentStatus::Withdrawn)).unwrap();
+        assert!(e.apply(&mut s, &consent(ConsentStatus::Withdrawn)).unwrap().duplicate);
+        let conflict = e.apply(&mut s, &consent(ConsentStatus::Granted));
+        assert!(matches!(conflict, Err(Error::ConflictingDuplicate { .. })), "{conflict:?}");
         // Within the 2-day window: applied, restated.
         let late = e.apply(&mut s, &order("o0", days(9), "10")).unwrap();
         assert!(late.restated);
