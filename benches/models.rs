@@ -4,6 +4,8 @@
 //!   customers, 39-week calibration);
 //! * `fit/bgnbd/100k`, `fit/pareto_nbd/100k`: BG/NBD and Pareto/NBD on
 //!   100,000 customers simulated from the CDNOW estimates (seed 1);
+//! * `fit/pareto_nbd/100k-lopsided`: Pareto/NBD on 100,000 customers
+//!   simulated with β = 60 α (many rows by quadrature);
 //! * `predict/*/1M`: P(alive) + conditional expected purchases over 52 weeks
 //!   for 1,000,000 customers, one thread, customer by customer;
 //! * `predict/bgnbd/1M-columns`: the same through the column functions, for
@@ -88,6 +90,22 @@ fn bench(c: &mut Criterion) {
                     pareto_sim.frequency.view(),
                     pareto_sim.recency.view(),
                     pareto_sim.age.view(),
+                    &options,
+                )
+                .unwrap(),
+            )
+        })
+    });
+    // β sixty times α: the one-time buyers' rows (and others with small
+    // t_x) take the drop-out integral by quadrature.
+    let lopsided = ParetoNbd::new(0.8, 0.5, 0.4, 30.0).unwrap().simulate(&ages, 1).unwrap();
+    g.bench_function("pareto_nbd/100k-lopsided", |b| {
+        b.iter(|| {
+            black_box(
+                ParetoNbd::fit_columns(
+                    lopsided.frequency.view(),
+                    lopsided.recency.view(),
+                    lopsided.age.view(),
                     &options,
                 )
                 .unwrap(),
