@@ -443,7 +443,7 @@ fn ln_a0(p: &[f64; 4], x: f64, t_x: f64, t: f64) -> Option<f64> {
 /// The largest argument |α−β|/(max(α, β)+t_x) of the ₂F₁ series used for
 /// A0; beyond it the series needs thousands of terms (millions as the ratio
 /// of α to β grows), and the drop-out integral is computed by quadrature.
-const SERIES_UP_TO: f64 = 0.9;
+const SERIES_UP_TO: f64 = 0.97;
 
 /// Quadrature nodes for J = ∫_{t_x}^T (α+τ)^−(r+x) (β+τ)^−(s+1) dτ, the
 /// probability density of dropping out at τ after the last purchase
