@@ -473,8 +473,9 @@ impl StageModel {
     /// The default e-commerce ladder with fixed inactivity windows: at risk
     /// after 90 days without an order, lapsed after 180, churned after 365.
     pub fn ecommerce() -> StageModel {
-        // Unreachable failure: the default settings are fixed and valid
-        // (tested by presets_are_valid_and_round_trip).
+        // Unreachable failure: validation depends only on the definition,
+        // which the default settings fix, so it fails on every call or on none;
+        // presets_are_valid_and_round_trip builds it and shows it is none.
         EcommerceLadder::default().build().expect("the default ladder is valid")
     }
 
@@ -525,7 +526,9 @@ impl StageModel {
                 Rule::new("after_purchase", &["purchase"], "post_purchase", Condition::DaysSinceLastOrder { days: 1 }),
             ],
         })
-        // Unreachable failure: a fixed definition, tested by presets_are_valid_and_round_trip.
+        // Unreachable failure: validation depends only on the definition,
+        // which is a constant here, so it fails on every call or on none;
+        // presets_are_valid_and_round_trip builds it and shows it is none.
         .expect("the funnel is valid")
     }
 
@@ -559,7 +562,9 @@ impl StageModel {
                 Rule::new("gone", &["inactive"], "former_customer", Condition::DaysSinceLastOrder { days: 365 }),
             ],
         })
-        // Unreachable failure: a fixed definition, tested by presets_are_valid_and_round_trip.
+        // Unreachable failure: validation depends only on the definition,
+        // which is a constant here, so it fails on every call or on none;
+        // presets_are_valid_and_round_trip builds it and shows it is none.
         .expect("the five-phase model is valid")
     }
 }
