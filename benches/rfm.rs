@@ -8,7 +8,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use customer_lifecycle::chrono::{DateTime, NaiveDate};
-use customer_lifecycle::rfm::{RfmOptions, RfmScores, SegmentMap, TiePolicy};
+use customer_lifecycle::metrics::{RfmOptions, RfmScores, SegmentMap, TiePolicy};
 use customer_lifecycle::rust_decimal::Decimal;
 use customer_lifecycle::{Currency, CustomerId, Money, SummaryOptions, TimeUnit, Transaction, TransactionLog};
 

@@ -53,7 +53,7 @@ use customer_lifecycle::clv::{
     segment_profitability,
 };
 use customer_lifecycle::lifecycle::{CustomerState, EngineOptions, Lifecycle, StageHistory, StageId, StageModel};
-use customer_lifecycle::rfm::{RfmOptions, RfmScores, SegmentMap};
+use customer_lifecycle::metrics::{RfmOptions, RfmScores, SegmentMap};
 use customer_lifecycle::{
     CohortAnalysis, CohortOptions, CsvOptions, Currency, Event, EventKind, LifetimeSurvival, Money, PurchaseKpis,
     PurchaseSummary, RetentionMode, SummaryOptions, TimeUnit, TransactionKind, TransactionLog,
@@ -452,7 +452,7 @@ fn rfm_section(s: &PurchaseSummary) -> Result<Vec<String>, Box<dyn StdError>> {
     println!("\nRFM segments ({window}; five equal-sized bins, M = net spend)");
     println!("  segment               customers   share   mean net spend   mean orders");
     let mut labels: Vec<&str> = map.rules().iter().map(|r| r.label.as_str()).collect();
-    labels.push(customer_lifecycle::rfm::OTHER_SEGMENT);
+    labels.push(customer_lifecycle::metrics::OTHER_SEGMENT);
     let (net, orders) = (s.net_spend(), s.orders());
     for label in labels {
         let members: Vec<usize> = (0..s.len()).filter(|&k| segments[k] == label).collect();

@@ -3,18 +3,26 @@
 //! Customer lifecycle management, computed in-process: where each customer
 //! stands, what each customer is worth, and who is about to leave.
 //!
-//! What is here:
+//! ## The floors
 //!
-//! * the domain model (customers, events, money, time, consent vocabulary),
-//!   the transaction log and its loaders;
-//! * the per-customer [`PurchaseSummary`] every model and metric starts
-//!   from — equal, customer for customer, to Python lifetimes'
-//!   `summary_data_from_transaction_data` and `calibration_and_holdout_data`;
-//! * [`rfm`] scores and segments, [`cohort`] matrices, the [`survival`]
-//!   curve of customer lifetime, [`kpi`]s;
-//! * [`clv`]: the probabilistic models (BG/NBD, MBG/NBD, Pareto/NBD,
-//!   BG/BB, Gamma-Gamma, sBG) and the deterministic formulas;
-//! * [`lifecycle`]: the stage engine a shop backend calls on every event.
+//! The public modules are the floors of the data flow, lowest first. A module
+//! imports only from its own floor or the floors below it, never from a floor
+//! above, and no two modules import each other (the test
+//! `architecture::imports_respect_the_floors` checks both on every run):
+//!
+//! | floor | what it holds | may import |
+//! |---|---|---|
+//! | (`math`, private) | special functions, series, jets, quadrature, linear algebra, sorting, hashing | — |
+//! | [`domain`] | customer ids, money, time units, events, the consent vocabulary and ledger | `math` |
+//! | [`log`] | the transaction log, its CSV and CDNOW loaders, the [`PurchaseSummary`] (equal, customer for customer, to Python lifetimes') | `domain`, `math` |
+//! | [`metrics`] | RFM scores and segments, cohort matrices, the lifetime curve, KPIs | `log` and below |
+//! | [`clv`] | the probabilistic models (BG/NBD, MBG/NBD, Pareto/NBD, BG/BB, Gamma-Gamma, sBG), CLV, deterministic formulas | `log` and below |
+//! | [`lifecycle`] | the stage engine a shop backend calls on every event, stage analytics | `domain`, `math` |
+//! | [`churn`] | churn scorers (model-based, cadence, learned) and their evaluation | `clv`, `lifecycle` and below |
+//! | [`automation`] | segments, consent-aware triggers, control groups | everything below |
+//!
+//! The error type ([`Error`]) is shared by every floor. The main types of
+//! every floor are re-exported here at the crate root.
 //!
 //! ## Quick start
 //!
@@ -60,7 +68,7 @@
 //!   [`Money::to_f64`].
 //! * Time is [`chrono`]; the crate never reads the clock. Durations are
 //!   continuous (days ÷ unit length, as in the papers) or calendar periods
-//!   (as lifetimes' `freq='W'`) — see [`time`].
+//!   (as lifetimes' `freq='W'`) — see [`domain`].
 //! * Customer ids ([`CustomerId`]: numbers, texts, UUIDs) are mapped once to
 //!   dense indices ([`CustomerIndex`]); the batch path indexes plain vectors.
 //! * Bad input is a typed [`Error`] naming the customer, field or value —
@@ -97,38 +105,35 @@ macro_rules! validated_serde {
     };
 }
 
-pub mod automation;
-pub mod churn;
-pub mod clv;
-pub mod cohort;
-pub mod consent;
-pub mod customer;
 mod error;
-pub mod event;
-pub mod kpi;
+pub(crate) mod math;
+
+pub mod domain;
+pub mod log;
+pub mod metrics;
+
+pub mod clv;
 pub mod lifecycle;
-mod load;
-pub mod money;
-pub mod rfm;
-mod sort;
-pub mod summary;
-pub mod survival;
-pub mod time;
-pub mod transactions;
+
+pub mod churn;
+
+pub mod automation;
 
 pub use chrono;
 pub use ndarray;
 pub use rust_decimal;
 
-pub use cohort::{CohortAnalysis, CohortOptions, RetentionCurve, RetentionMode};
-pub use consent::{Channel, ConsentChange, ConsentLedger, ConsentRecord, ConsentStatus, LegalBasis, Purpose};
-pub use customer::{Customer, CustomerId, CustomerIndex, DenseId, IdKind};
+pub use domain::{
+    Channel, ConsentChange, ConsentHistory, ConsentLedger, ConsentRecord, ConsentStatus, Currency, Customer,
+    CustomerId, CustomerIndex, DenseId, DurationMode, Event, EventId, EventKind, ExchangeRates, FixedRates, IdKind,
+    LegalBasis, Money, NpsScore, Periods, Purpose, TimeUnit,
+};
 pub use error::{Error, Result};
-pub use event::{Event, EventId, EventKind, NpsScore};
-pub use kpi::{EngagementKpis, PurchaseKpis};
-pub use load::CsvOptions;
-pub use money::{Currency, ExchangeRates, FixedRates, Money};
-pub use summary::{CustomerSummary, FORMAT_VERSION, HoldoutSummary, PartialSummary, PurchaseSummary, SummaryOptions};
-pub use survival::{LifetimeSurvival, SurvivalStep};
-pub use time::{DurationMode, Periods, TimeUnit};
-pub use transactions::{Transaction, TransactionKind, TransactionLog};
+pub use log::{
+    CsvOptions, CustomerSummary, FORMAT_VERSION, HoldoutSummary, PartialSummary, PurchaseSummary, SummaryOptions,
+    Transaction, TransactionKind, TransactionLog,
+};
+pub use metrics::{
+    CohortAnalysis, CohortOptions, EngagementKpis, LifetimeSurvival, PurchaseKpis, RetentionCurve, RetentionMode,
+    RfmOptions, RfmScores, SegmentMap, SurvivalStep,
+};

@@ -2,13 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::customer::CustomerId;
+use crate::domain::customer::CustomerId;
 use crate::error::{Error, Result};
-
-/// 64-bit FNV-1a (offset basis 0xcbf29ce484222325, prime 0x100000001b3).
-fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xCBF2_9CE4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3))
-}
+use crate::math::hash::fnv1a64;
 
 /// Deterministic control-group assignment by hashing.
 ///

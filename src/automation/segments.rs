@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::churn::RiskBand;
-use crate::consent::{Channel, ConsentLedger, Purpose};
+use crate::domain::{Channel, ConsentLedger, ConsentRecord, Purpose};
 use crate::error::{Error, Result};
 use crate::lifecycle::{CustomerState, Engagement, StageModel};
 
@@ -24,14 +24,86 @@ pub struct CustomerView<'a> {
     pub clv: Option<f64>,
     /// P(alive) from a fitted model, if computed.
     pub p_alive: Option<f64>,
-    /// The consent ledger, for consent predicates (without it they do not hold).
+    /// The consent ledger, when the application keeps one. Consent is
+    /// answered from every decision the view holds: the state's (those its
+    /// events carried) and the ledger's (see [`CustomerView::consent_decision`]).
     pub consent: Option<&'a ConsentLedger>,
 }
 
 impl<'a> CustomerView<'a> {
     /// A view of the state alone.
+    ///
+    /// ```
+    /// use customer_lifecycle::automation::CustomerView;
+    /// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageModel};
+    /// use customer_lifecycle::{Currency, CustomerId};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    ///
+    /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+    /// let state = engine.new_customer(CustomerId::from(1), Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap());
+    /// let view = CustomerView::of(&state);
+    /// assert!(view.consent.is_none() && view.clv.is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn of(state: &'a CustomerState) -> CustomerView<'a> {
         CustomerView { state, rfm_segment: None, churn_band: None, clv: None, p_alive: None, consent: None }
+    }
+
+    /// The consent decision in force for `purpose` on `channel` at `at`,
+    /// whichever structure holds it. The ledger is the system of record
+    /// (it also takes decisions from outside the event stream); the state
+    /// holds the decisions its events carried, recorded by the same rule
+    /// ([`Event::consent_change`](crate::Event::consent_change)). Both are
+    /// [`ConsentHistory`](crate::ConsentHistory) answers, combined by
+    /// [`ConsentRecord::prevailing`]: the later decision, and at the same
+    /// instant the more restrictive. So a view with the state alone, with the
+    /// ledger, or with both gives the same answer when both saw the same
+    /// decisions, and a restriction known to either is never lost.
+    ///
+    /// ```
+    /// use customer_lifecycle::automation::CustomerView;
+    /// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageModel};
+    /// use customer_lifecycle::{Channel, ConsentChange, ConsentStatus, Currency, CustomerId, Event, EventKind, Purpose};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    ///
+    /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+    /// let at = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+    /// let mut state = engine.new_customer(CustomerId::from(1), at);
+    /// let grant = ConsentChange::new(Purpose::Marketing, Channel::Email, ConsentStatus::Granted);
+    /// engine.apply(&mut state, &Event::new("c1", CustomerId::from(1), at, EventKind::ConsentChanged(grant))?)?;
+    /// // No ledger given: the state's own decisions answer.
+    /// assert!(CustomerView::of(&state).may_contact(&Channel::Email, &Purpose::Marketing, at));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn consent_decision(
+        &self,
+        channel: &Channel,
+        purpose: &Purpose,
+        at: DateTime<Utc>,
+    ) -> Option<&'a ConsentRecord> {
+        let state: &'a CustomerState = self.state;
+        let from_state = state.consent().decision(channel, purpose, at);
+        let from_ledger = self.consent.and_then(|l| l.decision(state.customer(), channel, purpose, at));
+        ConsentRecord::prevailing(from_state, from_ledger)
+    }
+
+    /// May the customer be contacted on `channel` for `purpose` at `at`
+    /// ([`CustomerView::consent_decision`] is a grant in force)?
+    ///
+    /// ```
+    /// use customer_lifecycle::automation::CustomerView;
+    /// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageModel};
+    /// use customer_lifecycle::{Channel, Currency, CustomerId, Purpose};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    ///
+    /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+    /// let at = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+    /// let state = engine.new_customer(CustomerId::from(1), at);
+    /// assert!(!CustomerView::of(&state).may_contact(&Channel::Email, &Purpose::Marketing, at)); // opt-in
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn may_contact(&self, channel: &Channel, purpose: &Purpose, at: DateTime<Utc>) -> bool {
+        self.consent_decision(channel, purpose, at).is_some_and(|r| r.permits(at))
     }
 }
 
@@ -196,9 +268,7 @@ impl Segment {
             Segment::EngagementAtLeast { kind, count, days } => p.engagement(*kind, *days, now) >= *count,
             Segment::NpsAtLeast { score } => p.nps().is_some_and(|(_, s)| s >= *score),
             Segment::NpsAtMost { score } => p.nps().is_some_and(|(_, s)| s <= *score),
-            Segment::MayContact { channel, purpose } => {
-                view.consent.is_some_and(|l| l.may_contact(view.state.customer(), channel, purpose, now))
-            }
+            Segment::MayContact { channel, purpose } => view.may_contact(channel, purpose, now),
             Segment::All { all } => all.iter().all(|s| s.matches(view, now, model)),
             Segment::Any { any } => any.iter().any(|s| s.matches(view, now, model)),
             Segment::Not { not } => !not.matches(view, now, model),
@@ -214,12 +284,57 @@ impl Segment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consent::{ConsentChange, ConsentStatus};
-    use crate::customer::CustomerId;
-    use crate::event::{Event, EventKind};
+    use crate::domain::consent::{ConsentChange, ConsentStatus};
+    use crate::domain::customer::CustomerId;
+    use crate::domain::event::{Event, EventKind};
+    use crate::domain::money::{Currency, Money};
     use crate::lifecycle::{EngineOptions, Lifecycle};
-    use crate::money::{Currency, Money};
     use chrono::{TimeDelta, TimeZone};
+
+    #[test]
+    fn consent_has_one_answer_whichever_store_the_view_holds() {
+        let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR)).unwrap();
+        let t0 = Utc.with_ymd_and_hms(2024, 1, 1, 12, 0, 0).unwrap();
+        let c = CustomerId::from("ana@example.com");
+        let email = |view: &CustomerView<'_>, at| view.may_contact(&Channel::Email, &Purpose::Marketing, at);
+        let grant = Event::new(
+            "g",
+            c.clone(),
+            t0,
+            EventKind::ConsentChanged(ConsentChange::new(Purpose::Marketing, Channel::Email, ConsentStatus::Granted)),
+        )
+        .unwrap();
+        let mut state = engine.new_customer(c.clone(), t0);
+        engine.apply(&mut state, &grant).unwrap();
+        let mut ledger = ConsentLedger::new();
+        ledger.record_event(&grant).unwrap();
+        // The state alone, the ledger alone (beside a state that saw
+        // nothing), and both: the same answer.
+        let bare = engine.new_customer(c.clone(), t0);
+        let state_only = CustomerView::of(&state);
+        let ledger_only = CustomerView { consent: Some(&ledger), ..CustomerView::of(&bare) };
+        let both = CustomerView { consent: Some(&ledger), ..CustomerView::of(&state) };
+        for view in [&state_only, &ledger_only, &both] {
+            assert!(email(view, t0));
+        }
+        // A withdrawal the ledger recorded from outside the event stream
+        // wins over the state's older grant.
+        let mut withdrawn = ledger.clone();
+        let later = t0 + TimeDelta::hours(1);
+        let withdrawal = ConsentChange::new(Purpose::Marketing, Channel::Any, ConsentStatus::Withdrawn);
+        withdrawn.record(&c, withdrawal.clone(), later).unwrap();
+        let view = CustomerView { consent: Some(&withdrawn), ..CustomerView::of(&state) };
+        assert!(email(&view, t0) && !email(&view, later));
+        // At the same instant a restriction in one store beats a grant in the other.
+        let mut same_instant = ConsentLedger::new();
+        same_instant.record(&c, withdrawal, t0).unwrap();
+        let view = CustomerView { consent: Some(&same_instant), ..CustomerView::of(&state) };
+        assert!(!email(&view, t0));
+        assert_eq!(
+            view.consent_decision(&Channel::Email, &Purpose::Marketing, t0).unwrap().change.status,
+            ConsentStatus::Withdrawn
+        );
+    }
 
     #[test]
     fn segments_by_hand() {

@@ -4,10 +4,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::segments::{CustomerView, Segment};
-use crate::consent::{Channel, Purpose};
+use crate::domain::consent::{Channel, Purpose};
+use crate::domain::event::{Event, EventKind};
 use crate::error::{Error, Result};
-use crate::event::{Event, EventKind};
 use crate::lifecycle::{Applied, StageId, StageModel, Transition};
+use crate::math::hash::fnv1a64;
 
 /// The events a pattern counts.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
@@ -415,9 +416,7 @@ impl Triggers {
                 if m != *kind {
                     continue;
                 }
-                let hash = product.map_or(0, |p| {
-                    p.bytes().fold(0xCBF2_9CE4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3))
-                });
+                let hash = product.map_or(0, |p| fnv1a64(p.as_bytes()));
                 state.recent[state.next] = (at, hash);
                 state.next = (state.next + 1) % RING;
                 let from = at - i64::from(*within_minutes) * 60;
@@ -550,10 +549,7 @@ impl Triggers {
         });
         let suppressed = if rule.once_per_customer && memory.rules[i].fired {
             Some(Suppression::OncePerCustomer)
-        } else if !view
-            .consent
-            .is_some_and(|l| l.may_contact(view.state.customer(), &rule.action.channel, &rule.action.purpose, when))
-        {
+        } else if !view.may_contact(&rule.action.channel, &rule.action.purpose, when) {
             Some(Suppression::NoConsent)
         } else if quiet(memory.last_return, self.limits.quiet_after_return_hours) {
             Some(Suppression::QuietAfterReturn)
@@ -579,11 +575,11 @@ impl Triggers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consent::{ConsentChange, ConsentLedger, ConsentStatus};
-    use crate::customer::CustomerId;
-    use crate::event::NpsScore;
+    use crate::domain::customer::CustomerId;
+    use crate::domain::event::NpsScore;
+    use crate::domain::money::{Currency, Money};
+    use crate::domain::{ConsentChange, ConsentLedger, ConsentStatus};
     use crate::lifecycle::{CustomerState, EngineOptions, Lifecycle};
-    use crate::money::{Currency, Money};
     use chrono::{TimeDelta, TimeZone};
 
     fn t(minutes: i64) -> DateTime<Utc> {

@@ -3,8 +3,8 @@
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use crate::clv::numerics::invert;
 use crate::error::{Error, Result};
+use crate::math::numerics::invert;
 
 const MODEL: &str = "logistic regression";
 

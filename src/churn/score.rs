@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use super::logistic::{LogisticOptions, LogisticRegression, PlattScaling};
 use crate::clv::PurchaseModel;
-use crate::consent::{Channel, ConsentStatus, Purpose};
-use crate::customer::CustomerId;
+use crate::domain::consent::{Channel, ConsentStatus, Purpose};
+use crate::domain::customer::CustomerId;
 use crate::error::{Error, Result};
 use crate::lifecycle::{CustomerState, Engagement, StageModel};
-use crate::summary::PurchaseSummary;
+use crate::log::summary::PurchaseSummary;
 
 /// What a model-based score measures.
 #[derive(Clone, Copy, PartialEq, Debug, Serialize, Deserialize)]
@@ -226,7 +226,7 @@ impl Features {
 }
 
 fn decimal_f64(d: rust_decimal::Decimal) -> f64 {
-    crate::money::Money::new(d, crate::money::Currency::USD).to_f64()
+    crate::domain::money::Money::new(d, crate::domain::money::Currency::USD).to_f64()
 }
 
 fn state_unit_days(state: &CustomerState) -> f64 {
@@ -391,9 +391,9 @@ impl RiskBands {
 mod tests {
     use super::*;
     use crate::clv::BetaGeo;
-    use crate::summary::SummaryOptions;
-    use crate::time::TimeUnit;
-    use crate::transactions::TransactionLog;
+    use crate::domain::time::TimeUnit;
+    use crate::log::summary::SummaryOptions;
+    use crate::log::transactions::TransactionLog;
 
     fn cdnow() -> PurchaseSummary {
         let log = TransactionLog::from_cdnow_sample_path(concat!(env!("CARGO_MANIFEST_DIR"), "/data/CDNOW_sample.txt"))
@@ -453,10 +453,10 @@ mod tests {
 
     #[test]
     fn streaming_features_and_profiling_objections() {
-        use crate::consent::ConsentChange;
-        use crate::event::{Event, EventKind, NpsScore};
+        use crate::domain::consent::ConsentChange;
+        use crate::domain::event::{Event, EventKind, NpsScore};
+        use crate::domain::money::{Currency, Money};
         use crate::lifecycle::{EngineOptions, Lifecycle};
-        use crate::money::{Currency, Money};
         use chrono::{TimeDelta, TimeZone};
         let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR)).unwrap();
         let t0 = Utc.with_ymd_and_hms(2024, 1, 1, 12, 0, 0).unwrap();

@@ -10,8 +10,8 @@ use ndarray::{Array1, ArrayView1};
 use serde::{Deserialize, Serialize};
 
 use super::fit::{self, FitOptions, FitReport};
-use super::numerics::{hyp2f1_positive, ln_beta, ln_gamma, log_add_exp};
 use crate::error::{Error, Result};
+use crate::math::numerics::{hyp2f1_positive, ln_beta, ln_gamma, log_add_exp};
 
 const MODEL: &str = "BG/BB";
 

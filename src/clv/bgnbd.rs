@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{self, RepeatRows};
 use super::fit::{self, FitOptions, FitReport};
-use super::numerics::{digamma, ln_gamma, log_add_exp, scaled_hyp2f1, trigamma};
 use crate::error::{Error, Result};
-use crate::summary::PurchaseSummary;
+use crate::log::summary::PurchaseSummary;
+use crate::math::numerics::{digamma, ln_gamma, log_add_exp, scaled_hyp2f1, trigamma};
 
 const MODEL: &str = "BG/NBD";
 const MODIFIED: &str = "MBG/NBD";
@@ -315,8 +315,8 @@ impl BetaGeo {
     ) -> Result<Array1<f64>> {
         check_horizon(t)?;
         let name = self.variant.name();
-        let mut shared: std::collections::HashMap<(u64, u64), f64, data::PairHasher> =
-            std::collections::HashMap::with_hasher(data::PairHasher);
+        let mut shared: std::collections::HashMap<(u64, u64), f64, crate::math::hash::WordHasher> =
+            std::collections::HashMap::with_hasher(crate::math::hash::WordHasher);
         let check = |i, x, t_x, big_t| data::check_row(name, i, x, t_x, big_t);
         data::predict_columns(name, [frequency, recency, age], check, |x, t_x, big_t| {
             let key = (x.to_bits(), big_t.to_bits());

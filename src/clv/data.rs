@@ -104,31 +104,3 @@ pub(crate) fn group(
     }
     Ok(out)
 }
-
-/// A hasher for pairs of f64 bit patterns (no untrusted keys reach it):
-/// one multiply-rotate per word instead of SipHash's rounds.
-#[derive(Clone, Copy, Default)]
-pub(crate) struct PairHasher;
-
-impl std::hash::BuildHasher for PairHasher {
-    type Hasher = PairHash;
-    fn build_hasher(&self) -> PairHash {
-        PairHash(0)
-    }
-}
-
-pub(crate) struct PairHash(u64);
-
-impl std::hash::Hasher for PairHash {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-    fn write_u64(&mut self, word: u64) {
-        self.0 = (self.0 ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
-    }
-}

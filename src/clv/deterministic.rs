@@ -20,11 +20,11 @@ use std::str::FromStr;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
-use crate::customer::CustomerId;
+use crate::domain::customer::CustomerId;
+use crate::domain::event::{Event, EventId, EventKind};
+use crate::domain::money::{Currency, Money};
 use crate::error::{Error, Result};
-use crate::event::{Event, EventId, EventKind};
-use crate::money::{Currency, Money};
-use crate::summary::PurchaseSummary;
+use crate::log::summary::PurchaseSummary;
 
 /// One customer's money so far, as kept by a [`ValueLedger`].
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
@@ -132,7 +132,7 @@ impl ValueLedger {
     /// # Errors
     /// [`Error::InvalidArgument`] when the pseudonym is already a customer.
     pub fn pseudonymise(&mut self, customer: &CustomerId, pseudonym: &CustomerId) -> Result<bool> {
-        crate::customer::pseudonymise_key(&mut self.customers, customer, pseudonym)
+        crate::domain::customer::pseudonymise_key(&mut self.customers, customer, pseudonym)
     }
 
     /// Orders and returns of a purchase summary (its calibration window when

@@ -11,8 +11,8 @@ use argmin::solver::neldermead::NelderMead;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use super::numerics::invert;
 use crate::error::{Error, Result};
+use crate::math::numerics::invert;
 
 /// How to fit a model: starting values, iteration limit, convergence
 /// tolerance and an optional L2 penalty on the parameters.

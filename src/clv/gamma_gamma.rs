@@ -9,9 +9,9 @@ use ndarray::{Array1, ArrayView1};
 use serde::{Deserialize, Serialize};
 
 use super::fit::{self, FitOptions, FitReport};
-use super::numerics::{digamma, ln_gamma};
 use crate::error::{Error, Result};
-use crate::summary::PurchaseSummary;
+use crate::log::summary::PurchaseSummary;
+use crate::math::numerics::{digamma, ln_gamma};
 
 const MODEL: &str = "Gamma-Gamma";
 

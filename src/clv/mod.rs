@@ -54,8 +54,6 @@ fn check_parameters(model: &'static str, parameters: &[(&str, f64)]) -> Result<(
 }
 
 mod fit;
-mod jet;
-pub(crate) mod numerics;
 
 pub use fit::{FitOptions, FitReport};
 

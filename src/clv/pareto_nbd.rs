@@ -10,12 +10,12 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{self, RepeatRows};
 use super::fit::{self, FitOptions, FitReport};
-use super::jet::Jet;
-use super::numerics::{
+use crate::error::{Error, Result};
+use crate::log::summary::PurchaseSummary;
+use crate::math::jet::Jet;
+use crate::math::numerics::{
     self, EulerSeries, digamma, ln_gamma, ln_hyp2f1_a_plus_one, ln_tricomi_u_equal, log_add_exp, trigamma,
 };
-use crate::error::{Error, Result};
-use crate::summary::PurchaseSummary;
 
 const MODEL: &str = "Pareto/NBD";
 
@@ -203,7 +203,7 @@ impl ParetoNbd {
             return checked_probability(p, t, n);
         }
         let ln_f = |a: f64, u: f64| -> Result<f64> {
-            let f = super::numerics::hyp2f1_positive(a, b, c, diff / (m + u)).ok_or_else(series_failure)?;
+            let f = crate::math::numerics::hyp2f1_positive(a, b, c, diff / (m + u)).ok_or_else(series_failure)?;
             Ok(f.ln() - a * (m + u).ln())
         };
         let ln_first = ln_f(r + s, 0.0)?;

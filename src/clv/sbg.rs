@@ -8,8 +8,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::fit::{self, FitOptions, FitReport};
-use super::numerics::{hyp2f1_positive, ln_beta};
 use crate::error::{Error, Result};
+use crate::math::numerics::{hyp2f1_positive, ln_beta};
 
 const MODEL: &str = "sBG";
 

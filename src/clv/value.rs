@@ -5,12 +5,12 @@ use std::collections::HashMap;
 use ndarray::{Array1, Array2, ArrayView1};
 
 use super::bgnbd::BetaGeo;
-use super::data::PairHasher;
 use super::gamma_gamma::GammaGamma;
 use super::pareto_nbd::ParetoNbd;
+use crate::domain::time::TimeUnit;
 use crate::error::{Error, Result};
-use crate::summary::PurchaseSummary;
-use crate::time::TimeUnit;
+use crate::log::summary::PurchaseSummary;
+use crate::math::hash::WordHasher;
 
 /// What CLV and churn scoring need from a purchase model: P(alive),
 /// conditional expected purchases, P(no purchase in the next t).
@@ -299,7 +299,7 @@ impl<'a> Clv<'a> {
                 reason: format!("columns of lengths {n}, {}, {}, {}", recency.len(), age.len(), mean_spend.len()),
             });
         }
-        let mut shared: HashMap<(u64, u64), f64, PairHasher> = HashMap::with_hasher(PairHasher);
+        let mut shared: HashMap<(u64, u64), f64, WordHasher> = HashMap::with_hasher(WordHasher);
         let mut out = Array1::zeros(n);
         for i in 0..n {
             let (x, t_x, t) = (frequency[i], recency[i], age[i]);

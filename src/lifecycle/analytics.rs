@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::engine::Transition;
 use super::stages::{StageId, StageModel};
-use crate::customer::CustomerId;
+use crate::domain::customer::CustomerId;
 use crate::error::{Error, Result};
 
 /// One customer's stage history.

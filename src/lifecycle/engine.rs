@@ -3,17 +3,18 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::profile::{CompactEvent, EventClass, HASH_SEED, Profile, SummaryRow, mix64, profile_units, stable_hash};
+use super::profile::{CompactEvent, EventClass, Profile, SummaryRow, profile_units};
 use super::stages::{Context, RuleId, StageId, StageModel};
-use crate::consent::{Channel, ConsentChange, ConsentRecord, ConsentStatus, Purpose};
-use crate::customer::CustomerId;
+use crate::domain::consent::{Channel, ConsentHistory, ConsentRecord, Purpose};
+use crate::domain::customer::CustomerId;
+use crate::domain::event::{Event, EventKind};
+use crate::domain::money::{Currency, Money};
+use crate::domain::time::Periods;
 use crate::error::{Error, Result};
-use crate::event::{Event, EventKind};
-use crate::money::{Currency, Money};
-use crate::time::Periods;
+use crate::math::hash::{HASH_SEED, mix64, stable_hash};
 
 /// Version of the serialised [`CustomerState`]; loading another is an error.
-pub const STATE_FORMAT_VERSION: u32 = 1;
+pub const STATE_FORMAT_VERSION: u32 = 2;
 
 /// A stage change: from, to, when, and the rule that fired.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
@@ -135,8 +136,8 @@ pub struct CustomerState {
     settled: Core,
     /// Events of the lateness window, in (time, id hash) order.
     buffer: Vec<CompactEvent>,
-    /// Consent decisions (with their event id hash), in time order.
-    consent: Vec<(u64, ConsentRecord)>,
+    /// The consent decisions the customer's events carried.
+    consent: ConsentHistory,
 }
 
 validated_serde!(CustomerState);
@@ -218,19 +219,17 @@ impl CustomerState {
         self.current.profile.summary_row(self.clock())
     }
 
-    /// The consent decisions seen, oldest first.
-    pub fn consent(&self) -> impl Iterator<Item = &ConsentRecord> {
-        self.consent.iter().map(|(_, r)| r)
+    /// The consent decisions the customer's events carried
+    /// ([`Event::consent_change`]), answering with the one rule of
+    /// [`ConsentHistory::decision`].
+    pub fn consent(&self) -> &ConsentHistory {
+        &self.consent
     }
 
-    /// The decision in force for `purpose` on `channel` at `at`: the latest
-    /// one made at or before `at` for that purpose and that channel (or
-    /// every channel), if any.
+    /// The decision in force for `purpose` on `channel` at `at`
+    /// ([`ConsentHistory::decision`]).
     pub fn consent_at(&self, purpose: &Purpose, channel: &Channel, at: DateTime<Utc>) -> Option<&ConsentRecord> {
-        self.consent
-            .iter()
-            .map(|(_, r)| r)
-            .rfind(|r| r.at <= at && &r.change.purpose == purpose && r.change.channel.covers(channel))
+        self.consent.decision(channel, purpose, at)
     }
 }
 
@@ -395,7 +394,7 @@ impl Lifecycle {
             current: core,
             settled: core,
             buffer: Vec::with_capacity(BUFFER_CAPACITY),
-            consent: Vec::new(),
+            consent: ConsentHistory::new(),
         }
     }
 
@@ -466,12 +465,9 @@ impl Lifecycle {
                 reason: "same id, different content".into(),
             });
         }
-        if let EventKind::ConsentChanged(change) = &event.kind {
-            record_consent(state, compact.id_hash, change.clone(), event.at);
-        } else if let EventKind::Unsubscribed { channel } = &event.kind {
-            let change = ConsentChange::new(Purpose::Marketing, channel.clone(), ConsentStatus::Withdrawn)
-                .with_source("unsubscribe");
-            record_consent(state, compact.id_hash, change, event.at);
+        if let Some(change) = event.consent_change() {
+            // Validated with the event: an expiry after the decision.
+            state.consent.record(change, event.at)?;
         }
         let key = (compact.at, compact.id_hash);
         let in_order = compact.at >= state.current.clock && state.buffer.last().is_none_or(|l| (l.at, l.id_hash) < key);
@@ -703,15 +699,11 @@ fn content_hash(event: &Event, at: i64, amount: i64, discount: i64, score: u8) -
     }
 }
 
-fn record_consent(state: &mut CustomerState, id_hash: u64, change: ConsentChange, at: DateTime<Utc>) {
-    let position = state.consent.partition_point(|(_, r)| r.at <= at);
-    state.consent.insert(position, (id_hash, ConsentRecord::new(change, at)));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::NpsScore;
+    use crate::domain::consent::{ConsentChange, ConsentStatus};
+    use crate::domain::event::NpsScore;
     use crate::lifecycle::{Condition, EcommerceLadder, Engagement, Inactivity, Rule, StageModelDefinition};
     use chrono::TimeZone;
     use proptest::prelude::*;
@@ -1049,7 +1041,8 @@ mod tests {
         e.advance_to(&mut a, days(100)).unwrap();
         e.advance_to(&mut b, days(100)).unwrap();
         assert_eq!(serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap());
-        let tampered = json.replace("\"format_version\":1", "\"format_version\":7");
+        let tampered = json.replace(&format!("\"format_version\":{STATE_FORMAT_VERSION}"), "\"format_version\":7");
+        assert_ne!(tampered, json);
         assert!(serde_json::from_str::<CustomerState>(&tampered).is_err());
     }
 

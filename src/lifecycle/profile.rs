@@ -5,9 +5,9 @@ use rust_decimal::Decimal;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::event::EventKind;
-use crate::money;
-use crate::time::{self, Periods};
+use crate::domain::event::EventKind;
+use crate::domain::money;
+use crate::domain::time::{self, Periods};
 
 /// Money in the profile is held in exact integer units of 10⁻⁴ of the
 /// currency (enough for every ISO 4217 currency, whose minor units stop at 3).
@@ -93,35 +93,6 @@ pub(crate) struct CompactEvent {
     /// NPS score.
     pub score: u8,
 }
-
-/// A fixed 64-bit hash of bytes (ids and contents of buffered events;
-/// never the standard library's randomised hasher, so snapshots stay valid
-/// across runs and machines): the bytes are read as little-endian 64-bit
-/// words (the last one zero-padded), each xored into the state and mixed
-/// with the SplitMix64 finaliser; the length is mixed in first.
-pub(crate) fn stable_hash(bytes: &[u8], seed: u64) -> u64 {
-    let mut h = mix64(seed ^ bytes.len() as u64);
-    let mut words = bytes.chunks_exact(8);
-    for w in &mut words {
-        h = mix64(h ^ u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]));
-    }
-    let rest = words.remainder();
-    if !rest.is_empty() {
-        let mut last = [0u8; 8];
-        last[..rest.len()].copy_from_slice(rest);
-        h = mix64(h ^ u64::from_le_bytes(last));
-    }
-    h
-}
-
-/// The SplitMix64 finaliser.
-pub(crate) fn mix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-pub(crate) const HASH_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// Exact units of 10⁻⁴, or `None` when the amount is more precise or too large.
 pub(crate) fn profile_units(amount: Decimal) -> Option<i64> {
@@ -519,18 +490,6 @@ impl Profile {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stable_hash_is_pinned() {
-        // Snapshots store these hashes: they must never change.
-        assert_eq!(stable_hash(b"", HASH_SEED), mix64(HASH_SEED));
-        let h = stable_hash(b"evt-123456789", HASH_SEED);
-        assert_eq!(h, stable_hash(b"evt-123456789", HASH_SEED));
-        assert_ne!(h, stable_hash(b"evt-123456788", HASH_SEED));
-        assert_eq!(format!("{h:016x}"), PINNED);
-    }
-
-    const PINNED: &str = "9f16cb5b656af3c5";
 
     #[test]
     fn engagement_ring_counts_and_expires() {

@@ -8,10 +8,10 @@ use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::customer::{CustomerId, IdKind};
+use crate::domain::customer::{CustomerId, IdKind};
+use crate::domain::money::{Currency, ExchangeRates, Money};
 use crate::error::{Error, Result};
-use crate::money::{Currency, ExchangeRates, Money};
-use crate::transactions::{Transaction, TransactionKind, TransactionLog};
+use crate::log::transactions::{Transaction, TransactionKind, TransactionLog};
 
 /// How to read a CSV transaction file.
 ///
@@ -408,7 +408,7 @@ fn load_cdnow<R: BufRead>(reader: R, master: bool) -> Result<TransactionLog> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::money::FixedRates;
+    use crate::domain::money::FixedRates;
 
     #[test]
     fn parse_errors_name_line_and_column() {

@@ -1,5 +1,4 @@
 //! The transaction log: orders and returns in one currency, stored by
-//! column with dense customer indices and exact integer minor units.
 
 use std::collections::HashMap;
 
@@ -7,10 +6,10 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::customer::{CustomerId, CustomerIndex, DenseId};
+use crate::domain::customer::{CustomerId, CustomerIndex, DenseId};
+use crate::domain::event::{Event, EventId, EventKind};
+use crate::domain::money::{self, Currency, ExchangeRates, Money};
 use crate::error::{Error, Result};
-use crate::event::{Event, EventId, EventKind};
-use crate::money::{self, Currency, ExchangeRates, Money};
 
 /// Whether a transaction is a purchase or money going back to the customer.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
@@ -471,8 +470,8 @@ impl TransactionLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::EventKind;
-    use crate::money::FixedRates;
+    use crate::domain::event::EventKind;
+    use crate::domain::money::FixedRates;
     use chrono::TimeZone;
 
     fn at(day: u32) -> DateTime<Utc> {

@@ -5,10 +5,10 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::consent::{Channel, ConsentChange};
-use crate::customer::CustomerId;
+use crate::domain::consent::{Channel, ConsentChange, ConsentStatus, Purpose};
+use crate::domain::customer::CustomerId;
+use crate::domain::money::Money;
 use crate::error::{Error, Result};
-use crate::money::Money;
 
 /// An event's unique id. A replayed event (same id, same content) is a
 /// no-op wherever events are ingested; the same id with other content is an
@@ -270,12 +270,39 @@ impl Event {
             _ => Ok(None),
         }
     }
+
+    /// The consent decision this event carries, if any: a
+    /// [`EventKind::ConsentChanged`] carries its own; an
+    /// [`EventKind::Unsubscribed`] withdraws marketing on its channel (source
+    /// `"unsubscribe"`). This is the one place that rule lives: the consent
+    /// ledger and the stage engine both record what it returns.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Channel, ConsentStatus, CustomerId, Event, EventKind, Purpose};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    ///
+    /// let at = Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap();
+    /// let e = Event::new("u1", CustomerId::from(7), at, EventKind::Unsubscribed { channel: Channel::Email })?;
+    /// let change = e.consent_change().unwrap();
+    /// assert_eq!((change.purpose, change.status), (Purpose::Marketing, ConsentStatus::Withdrawn));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn consent_change(&self) -> Option<ConsentChange> {
+        match &self.kind {
+            EventKind::ConsentChanged(change) => Some(change.clone()),
+            EventKind::Unsubscribed { channel } => Some(
+                ConsentChange::new(Purpose::Marketing, channel.clone(), ConsentStatus::Withdrawn)
+                    .with_source("unsubscribe"),
+            ),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::money::Currency;
+    use crate::domain::money::Currency;
     use chrono::TimeZone;
 
     fn at() -> DateTime<Utc> {

@@ -1,27 +1,13 @@
 //! RFM: recency, frequency and monetary scores, and the segments built on them.
-//!
-//! Each customer of a [`PurchaseSummary`] gets three scores in `1..=k`
-//! (default 5), from the population's quantiles:
-//!
-//! * **R** — time since the last purchase (the summary's `age − recency`, in
-//!   its unit), scored inversely: the most recent customers score `k`;
-//! * **F** — number of orders;
-//! * **M** — net spend (gross − returns), or the average order value (net
-//!   spend ÷ orders): [`RfmMonetary`].
-//!
-//! Two tie policies ([`TiePolicy`]): equal-sized bins by rank (ties broken by
-//! customer id, so bins hold n/k customers each), or value-based cut points
-//! where tied values always share a bin (bins can be uneven). The cut points
-//! used are on the result ([`RfmScores::cut_points`]) either way.
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::customer::CustomerId;
+use crate::domain::customer::CustomerId;
 use crate::error::{Error, Result};
-use crate::sort::{f64_from_order_key, f64_order_key};
-use crate::summary::PurchaseSummary;
+use crate::log::summary::PurchaseSummary;
+use crate::math::sort::{f64_from_order_key, f64_order_key};
 
 /// What the M score measures.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
@@ -53,7 +39,7 @@ pub enum TiePolicy {
 /// RFM settings.
 ///
 /// ```
-/// use customer_lifecycle::rfm::{RfmMonetary, RfmOptions, TiePolicy};
+/// use customer_lifecycle::metrics::{RfmMonetary, RfmOptions, TiePolicy};
 ///
 /// let options = RfmOptions::new().bins(4).ties(TiePolicy::ValueBased).monetary(RfmMonetary::AverageOrderValue);
 /// assert_eq!(options.get_bins(), 4);
@@ -151,7 +137,7 @@ impl RfmScores {
     /// Scores a summary (its calibration period when split).
     ///
     /// ```
-    /// use customer_lifecycle::rfm::{RfmOptions, RfmScores};
+    /// use customer_lifecycle::metrics::{RfmOptions, RfmScores};
     /// use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
     ///
     /// let log = TransactionLog::from_cdnow_sample_path(concat!(env!("CARGO_MANIFEST_DIR"), "/data/CDNOW_sample.txt"))?;
@@ -381,7 +367,7 @@ pub const OTHER_SEGMENT: &str = "other";
 /// customer's scores names the segment; no match is [`OTHER_SEGMENT`].
 ///
 /// ```
-/// use customer_lifecycle::rfm::SegmentMap;
+/// use customer_lifecycle::metrics::SegmentMap;
 ///
 /// let map = SegmentMap::standard();
 /// assert_eq!(map.segment((5, 5, 5)), "champions");

@@ -1,22 +1,4 @@
 //! Time units, and the two ways of measuring durations.
-//!
-//! Events carry [`DateTime<Utc>`]. For summaries a timestamp becomes a
-//! *date*: the calendar day it falls on in a fixed UTC offset (UTC unless
-//! you choose another). Durations between dates are then measured in one of
-//! two ways, both in common use:
-//!
-//! * [`DurationMode::Continuous`]: whole days between the dates divided by the
-//!   unit's length in days. This is what the papers use (the CDNOW "weeks" are
-//!   days ÷ 7) and what Python lifetimes computes with
-//!   `freq='D', freq_multiplier=7`. Purchases on the same day count once.
-//! * [`DurationMode::Calendar`]: each date is first put into its calendar
-//!   period (day, week starting on a chosen weekday, or month) and durations
-//!   are counted in whole periods. Purchases in the same period count once.
-//!   This is lifetimes' `freq='W'` (pandas weeks run Monday to Sunday).
-//!
-//! A month has no fixed length, so [`TimeUnit::Month`] exists only as a
-//! calendar period; asking for continuous months is an error rather than a
-//! hidden 30-day month.
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Offset, Utc, Weekday};
 use serde::{Deserialize, Serialize};
@@ -87,7 +69,7 @@ impl std::str::FromStr for TimeUnit {
     }
 }
 
-/// How durations between dates are measured (see the [module docs](self)).
+/// How durations between dates are measured (see the [module docs](super)).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DurationMode {

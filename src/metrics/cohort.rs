@@ -1,65 +1,13 @@
 //! Acquisition cohorts and their retention, revenue and order matrices.
-//!
-//! A customer's **cohort** is the calendar period (day, week or month, in
-//! UTC or a fixed offset) of their first order. Each matrix has one row per
-//! cohort that acquired at least one customer (rows labelled by the
-//! period's first date, [`CohortAnalysis::cohorts`]) and one column per
-//! period offset `N = 0, 1, …` since acquisition: column `N` of the
-//! January cohort of a monthly analysis is the cohort's `N`-th month.
-//!
-//! **Incomplete cells.** A cell whose calendar period has not fully
-//! elapsed at the observation end — the period in progress and every later
-//! one — is *incomplete*: the `f64` matrices hold `NaN` there (never a
-//! zero that could be mistaken for "nobody bought"), [`CohortAnalysis::get`]
-//! returns `None`, and [`CohortAnalysis::complete_mask`] tells which cells
-//! are final. Averages over cohorts ([`CohortAnalysis::average_retention`])
-//! use complete cells only.
-//!
-//! **Retention modes** ([`RetentionMode`]): a customer of a cohort counts as
-//! retained in column `N` when they ordered
-//!
-//! * [`OnPeriod`](RetentionMode::OnPeriod) — in period `N` itself (classic
-//!   "N-month retention");
-//! * [`OnOrAfter`](RetentionMode::OnOrAfter) — in period `N` or any later
-//!   observed period (unbounded retention: not yet gone);
-//! * [`Rolling`](RetentionMode::Rolling) — in every period `0..=N` (never
-//!   skipped a period).
-//!
-//! Column 0 is the acquisition period: every mode counts the whole cohort.
-//!
-//! ```
-//! use customer_lifecycle::{CohortAnalysis, CohortOptions, Currency, CustomerId, Money, RetentionMode, TimeUnit, Transaction, TransactionLog};
-//! use customer_lifecycle::chrono::{NaiveDate, TimeZone, Utc};
-//!
-//! let mut log = TransactionLog::new(Currency::USD);
-//! let mut order = |customer: i64, month: u32, day: u32, amount: &str| {
-//!     let at = Utc.with_ymd_and_hms(2024, month, day, 12, 0, 0).unwrap();
-//!     log.push(Transaction::order(CustomerId::from(customer), at, Money::parse(amount, Currency::USD)?))
-//! };
-//! order(1, 1, 5, "10")?; order(1, 2, 9, "20")?;   // January cohort, back in February
-//! order(2, 1, 20, "15")?; order(2, 3, 2, "5")?;   // January cohort, back in March
-//! order(3, 2, 14, "40")?;                          // February cohort
-//! let options = CohortOptions::new(TimeUnit::Month).observation_end(NaiveDate::from_ymd_opt(2024, 3, 15).unwrap());
-//! let cohorts = CohortAnalysis::compute(&log, &options)?;
-//! assert_eq!(cohorts.cohorts(), [NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(), NaiveDate::from_ymd_opt(2024, 2, 1).unwrap()]);
-//! assert_eq!(cohorts.sizes().to_vec(), [2, 1]);
-//! let on_period = cohorts.retention(RetentionMode::OnPeriod);
-//! assert_eq!(on_period[[0, 1]], 0.5);              // January cohort in February
-//! assert!(on_period[[0, 2]].is_nan());             // March is still in progress on March 15
-//! assert_eq!(cohorts.get(&on_period, 0, 2), None);
-//! let on_or_after = cohorts.retention(RetentionMode::OnOrAfter);
-//! assert_eq!(on_or_after[[0, 1]], 1.0);            // both bought again in February or later
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
 
 use chrono::{FixedOffset, NaiveDate, Offset, Utc, Weekday};
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::money::{self, Currency, Money};
+use crate::domain::time::{self, DurationMode, Periods, TimeUnit};
 use crate::error::{Error, Result};
-use crate::money::{self, Currency, Money};
-use crate::time::{self, DurationMode, Periods, TimeUnit};
-use crate::transactions::{BLOCK_SHIFT, TransactionKind, TransactionLog};
+use crate::log::transactions::{BLOCK_SHIFT, TransactionKind, TransactionLog};
 
 /// Version of the serialised form of [`CohortAnalysis`].
 pub const COHORT_FORMAT_VERSION: u32 = 1;
@@ -127,7 +75,7 @@ impl CohortOptions {
 }
 
 /// Which customers of a cohort count as retained in column `N` (see the
-/// [module docs](self)).
+/// [module docs](super)).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RetentionMode {
@@ -141,7 +89,7 @@ pub enum RetentionMode {
 
 /// Cohort matrices of a transaction log: active customers in three
 /// retention modes, retention rates, revenue, returns, cumulative net revenue
-/// per acquired customer and order counts (see the [module docs](self)).
+/// per acquired customer and order counts (see the [module docs](super)).
 ///
 /// Computed in two passes over the log's customer blocks, without sorting:
 /// 10M transactions take ~100 ms on one core (see the README's benchmarks).
@@ -582,8 +530,8 @@ fn after_observation_end(log: &TransactionLog, offset: i32, obs_day: i32) -> Err
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::customer::CustomerId;
-    use crate::transactions::Transaction;
+    use crate::domain::customer::CustomerId;
+    use crate::log::transactions::Transaction;
     use chrono::{DateTime, TimeZone};
 
     fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {

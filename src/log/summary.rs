@@ -1,40 +1,4 @@
 //! Transactions → per-customer purchase summary: frequency, recency, age
-//! (`T`) and monetary value, with an optional calibration/holdout split.
-//!
-//! The definitions follow Python lifetimes 0.11.3
-//! (`summary_data_from_transaction_data` and `calibration_and_holdout_data`),
-//! and the tests check equality with it on the full CDNOW log:
-//!
-//! * Each order's date (in the chosen UTC offset) falls in a *period*: the
-//!   day itself for continuous durations, the calendar day/week/month for
-//!   calendar periods (see [`crate::time`]). Orders in the same period merge
-//!   into one repeat purchase, their values summed.
-//! * `frequency` = distinct purchase periods − 1.
-//! * `recency` = last purchase period − first purchase period, in the unit.
-//! * `age` (the papers' `T`) = the period holding the end (the calibration end
-//!   when there is one, else the observation end) − first purchase period.
-//! * `monetary_value` = the mean of the per-period sums over the repeat
-//!   periods (the first period is excluded), 0 when `frequency` is 0.
-//! * With a calibration end, the calibration columns use orders dated on or
-//!   before it; `frequency_holdout` counts the distinct periods with orders
-//!   after it (up to the observation end), `monetary_value_holdout` is the
-//!   mean of the raw holdout orders (lifetimes' definition, which is not per
-//!   period: [`HoldoutSummary::monetary_value_per_period`] is the consistent
-//!   variant), and `duration_holdout` is the span between the two ends.
-//!   Customers whose first order falls in the holdout are left out of the
-//!   rows and counted in [`PurchaseSummary::customers_first_seen_in_holdout`].
-//! * Returns never change frequency, recency or monetary value; they enter
-//!   the exact `returns` and `net` totals.
-//!
-//! Differences from lifetimes, all on input lifetimes accepts silently: an
-//! order dated after the observation end is an error here (lifetimes drops
-//! it, and in calendar mode keeps those in the end's period); months are
-//! whole calendar months (lifetimes divides by an average month of 30.44
-//! days); ends are inclusive dates, so an order at 14:00 on the calibration
-//! end is in the calibration period (lifetimes compares it with midnight).
-//!
-//! Partial summaries ([`PartialSummary`]) merge: shards split by customer,
-//! or by contiguous time ranges, or both, combine into the one-pass result.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -44,11 +8,11 @@ use ndarray::{Array1, ArrayView1};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::customer::{CustomerId, CustomerIndex, DenseId};
+use crate::domain::customer::{CustomerId, CustomerIndex, DenseId};
+use crate::domain::money::{self, Currency};
+use crate::domain::time::{self, DurationMode, Periods, TimeUnit};
 use crate::error::{Error, Result};
-use crate::money::{self, Currency};
-use crate::time::{self, DurationMode, Periods, TimeUnit};
-use crate::transactions::{BLOCK_SHIFT, TransactionKind, TransactionLog};
+use crate::log::transactions::{BLOCK_SHIFT, TransactionKind, TransactionLog};
 
 /// How to summarise: unit, duration mode, ends, UTC offset and week start.
 ///
@@ -688,7 +652,7 @@ impl IdOrder {
                     })
                     .collect();
                 let bits = 64 - ((max.wrapping_sub(min)) as u64).leading_zeros();
-                crate::sort::radix_sort_by_key(&mut packed, |&v| v, 32, 32 + bits);
+                crate::math::sort::radix_sort_by_key(&mut packed, |&v| v, 32, 32 + bits);
                 IdOrder::Packed { min, packed }
             }
             _ => {
@@ -871,7 +835,7 @@ impl HoldoutColumns {
 /// Per-customer purchase summary of a transaction log, sorted by customer id.
 ///
 /// Built by [`TransactionLog::summarize`] or [`PartialSummary::finish`]; see
-/// the [module docs](self) for the definitions. Stored by column: the
+/// the [module docs](super) for the definitions. Stored by column: the
 /// model inputs are zero-copy [`ArrayView1`]s ([`frequency`](Self::frequency),
 /// [`recency`](Self::recency), [`age`](Self::age),
 /// [`monetary_value`](Self::monetary_value)), and [`row`](Self::row),
@@ -1156,8 +1120,8 @@ pub(crate) fn csv_id(id: &CustomerId) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::money::Money;
-    use crate::transactions::Transaction;
+    use crate::domain::money::Money;
+    use crate::log::transactions::Transaction;
     use chrono::{DateTime, TimeZone, Utc};
 
     fn at(m: u32, d: u32) -> DateTime<Utc> {

@@ -6,7 +6,7 @@ use customer_lifecycle::chrono::{NaiveDate, TimeDelta, TimeZone, Utc};
 use customer_lifecycle::churn::Features;
 use customer_lifecycle::clv::ValueLedger;
 use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageHistory, StageModel};
-use customer_lifecycle::rfm::{RfmOptions, RfmScores};
+use customer_lifecycle::metrics::{RfmOptions, RfmScores};
 use customer_lifecycle::{
     Channel, ConsentChange, ConsentLedger, ConsentStatus, Currency, CustomerId, Event, EventKind, Money, Purpose,
     SummaryOptions, TimeUnit, TransactionLog,

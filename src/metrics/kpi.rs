@@ -1,34 +1,4 @@
 //! Lifecycle KPIs, each with its formula.
-//!
-//! **From the transaction log, over a window `[from, to)`**
-//! ([`PurchaseKpis::compute`]). *Buyers* are the customers with at least one
-//! order in the window.
-//!
-//! | KPI | formula |
-//! |---|---|
-//! | repeat purchase rate | buyers with ≥ 2 orders in the window ÷ buyers |
-//! | purchase frequency | orders in the window ÷ buyers |
-//! | average order value | order revenue in the window ÷ orders in the window |
-//! | return rate (count) | returns in the window ÷ orders in the window |
-//! | return rate (value) | returned amount in the window ÷ order revenue in the window |
-//! | retention rate | customers who ordered in the previous window of the same length, `[from − (to − from), from)`, and again in `[from, to)` ÷ customers who ordered in the previous window |
-//! | churn rate | 1 − retention rate: the previous window's buyers who did not order in this one |
-//! | reactivation rate | lapsed customers who ordered in the window ÷ lapsed customers, where *lapsed* means: ordered before `from`, but not in the lapse window `[from − L, from)` (`L` defaults to the window's length) |
-//! | new customers | customers whose first order ever falls in the window |
-//!
-//! **From events, over a window** ([`EngagementKpis::compute`]):
-//!
-//! | KPI | formula |
-//! |---|---|
-//! | NPS | (promoters (9–10) − detractors (0–6)) ÷ respondents × 100, each customer's latest answer in the window |
-//! | conversion rate | visitors who placed an order in the window ÷ visitors, a *visitor* being a customer with a visit, product view, cart addition or checkout in the window |
-//! | cart abandonment rate | abandoned carts ÷ (abandoned + converted carts); a cart opens with an addition to cart, stays open while additions and checkouts follow, converts with an order, and is abandoned when `timeout` passes after its last activity without an order; carts still open at `to` within their timeout are counted apart (`open_carts`) |
-//!
-//! **From money** ([`customer_acquisition_cost`], [`clv_to_cac`]): CAC =
-//! acquisition spend ÷ customers acquired; CLV:CAC = average CLV ÷ CAC.
-//!
-//! A rate whose denominator is zero (no previous buyers, no lapsed customers,
-//! no respondents) is `None`, never NaN.
 
 use std::collections::HashMap;
 
@@ -36,14 +6,14 @@ use chrono::{DateTime, TimeDelta, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::customer::CustomerId;
+use crate::domain::customer::CustomerId;
+use crate::domain::event::{Event, EventId, EventKind};
+use crate::domain::money::{self, Money};
 use crate::error::{Error, Result};
-use crate::event::{Event, EventId, EventKind};
-use crate::money::{self, Money};
-use crate::transactions::{BLOCK_SHIFT, TransactionKind, TransactionLog};
+use crate::log::transactions::{BLOCK_SHIFT, TransactionKind, TransactionLog};
 
 /// Purchase KPIs of a transaction log over a window (formulas in the
-/// [module docs](self)).
+/// [module docs](super)).
 ///
 /// ```
 /// use customer_lifecycle::{Currency, CustomerId, Money, PurchaseKpis, Transaction, TransactionLog};
@@ -263,7 +233,7 @@ struct Counts {
 }
 
 /// Engagement KPIs from events over a window (formulas in the
-/// [module docs](self)).
+/// [module docs](super)).
 ///
 /// ```
 /// use customer_lifecycle::{CustomerId, EngagementKpis, Event, EventKind, NpsScore};
@@ -446,7 +416,7 @@ impl EngagementKpis {
 ///
 /// ```
 /// use customer_lifecycle::{Currency, Money};
-/// use customer_lifecycle::kpi::customer_acquisition_cost;
+/// use customer_lifecycle::metrics::customer_acquisition_cost;
 ///
 /// let cac = customer_acquisition_cost(Money::parse("1000", Currency::EUR)?, 40)?;
 /// assert_eq!(cac, Money::parse("25.00", Currency::EUR)?);
@@ -482,7 +452,7 @@ pub fn customer_acquisition_cost(spend: Money, new_customers: u64) -> Result<Mon
 ///
 /// ```
 /// use customer_lifecycle::{Currency, Money};
-/// use customer_lifecycle::kpi::clv_to_cac;
+/// use customer_lifecycle::metrics::clv_to_cac;
 ///
 /// let ratio = clv_to_cac(Money::parse("150", Currency::EUR)?, Money::parse("50", Currency::EUR)?)?;
 /// assert_eq!(ratio, 3.0);
@@ -513,9 +483,9 @@ pub fn clv_to_cac(average_clv: Money, cac: Money) -> Result<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::NpsScore;
-    use crate::money::Currency;
-    use crate::transactions::Transaction;
+    use crate::domain::event::NpsScore;
+    use crate::domain::money::Currency;
+    use crate::log::transactions::Transaction;
     use chrono::TimeZone;
 
     fn day(d: u32) -> DateTime<Utc> {

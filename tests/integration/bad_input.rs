@@ -3,7 +3,7 @@
 
 use customer_lifecycle::chrono::{NaiveDate, TimeDelta, TimeZone, Utc};
 use customer_lifecycle::clv::{ValueLedger, retention_clv, segment_profitability, simple_clv};
-use customer_lifecycle::rfm::{RfmOptions, RfmScores};
+use customer_lifecycle::metrics::{RfmOptions, RfmScores};
 use customer_lifecycle::{
     CohortAnalysis, CohortOptions, CsvOptions, Currency, CustomerId, EngagementKpis, Error, Event, EventKind,
     LifetimeSurvival, Money, PurchaseKpis, SummaryOptions, TimeUnit, Transaction, TransactionLog,
@@ -181,7 +181,7 @@ fn negative_costs_and_margins_outside_zero_to_one() {
     let e = ledger.add_service_cost(&c, usd("-2")).unwrap_err();
     assert!(e.to_string().contains("customer 1"), "{e}");
     assert!(matches!(ledger.add_acquisition_cost(&c, usd("-2")), Err(Error::InvalidAmount { .. })));
-    assert!(customer_lifecycle::kpi::customer_acquisition_cost(usd("-100"), 5).is_err());
+    assert!(customer_lifecycle::metrics::customer_acquisition_cost(usd("-100"), 5).is_err());
     ledger.add_order(&c, usd("10"), usd("0")).unwrap();
     for margin in [-0.01, 1.01, f64::NAN, f64::INFINITY] {
         assert!(matches!(ledger.historic_clv(margin), Err(Error::InvalidArgument { name: "margin", .. })));

@@ -110,7 +110,7 @@ fn cdnow_sample_matches_the_published_summary() {
         )
         .unwrap();
     assert_eq!(s.len(), 2_357);
-    let published = include_str!("fixtures/cdnow_customers_summary.csv");
+    let published = include_str!("../fixtures/cdnow_customers_summary.csv");
     // The published ID is the sample's second column; our customer id is its first.
     let sample = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/CDNOW_sample.txt")).unwrap();
     let customer_of: BTreeMap<i64, i64> = sample

@@ -21,7 +21,7 @@ fn cdnow_sample_summary() -> PurchaseSummary {
 
 /// The published summary file: ID, x, t_x, T (2 decimals), zbar.
 fn published_columns() -> (Array1<f64>, Array1<f64>, Array1<f64>, Array1<f64>) {
-    let text = include_str!("fixtures/cdnow_customers_summary_with_transactions.csv");
+    let text = include_str!("../fixtures/cdnow_customers_summary_with_transactions.csv");
     let rows: Vec<Vec<f64>> =
         text.lines().skip(1).map(|l| l.trim().split(',').map(|c| c.parse().unwrap()).collect()).collect();
     let col = |i: usize| rows.iter().map(|r| r[i]).collect::<Array1<f64>>();
@@ -89,7 +89,7 @@ fn gamma_gamma_reproduces_the_published_fit() {
 
 #[test]
 fn bgbb_reproduces_the_published_donations_fit() {
-    let text = include_str!("fixtures/donations.csv");
+    let text = include_str!("../fixtures/donations.csv");
     let rows: Vec<Vec<f64>> = text
         .lines()
         .skip(1)
@@ -114,7 +114,7 @@ fn bgbb_reproduces_the_published_donations_fit() {
 
 #[test]
 fn sbg_reproduces_the_published_cohort_fits() {
-    let text = include_str!("fixtures/sbg_fader_hardie_2007.csv");
+    let text = include_str!("../fixtures/sbg_fader_hardie_2007.csv");
     let rows: Vec<Vec<f64>> = text
         .lines()
         .skip(1)

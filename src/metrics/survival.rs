@@ -1,23 +1,9 @@
 //! How long customers stay: a Kaplan–Meier curve of customer lifetime.
-//!
-//! In a non-contractual business nobody announces that they left, so a
-//! lapse window `L` defines it: a customer has **lapsed** once `L` has
-//! passed without a purchase, and their lifetime is the time from the first
-//! to the last purchase (the summary's recency `t_x`). A customer whose last
-//! purchase is less than `L` before the observation end may still come back:
-//! their lifetime is *censored* at `t_x` (known to be at least that long).
-//!
-//! The Kaplan–Meier estimate is `S(t) = Π_{tᵢ ≤ t} (1 − dᵢ / nᵢ)` over the
-//! distinct lifetimes `tᵢ` of lapsed customers, with `dᵢ` lapsed customers of
-//! lifetime `tᵢ` and `nᵢ` customers whose lifetime (lapsed or censored) is
-//! at least `tᵢ` — customers censored at `tᵢ` are still at risk there. Its
-//! standard error is Greenwood's, `S(t) · √(Σ dᵢ / (nᵢ (nᵢ − dᵢ)))` (taken as
-//! 0 once `S(t) = 0`).
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::summary::PurchaseSummary;
+use crate::log::summary::PurchaseSummary;
 
 /// One step of a [`LifetimeSurvival`] curve.
 #[derive(Clone, Copy, PartialEq, Debug, Serialize, Deserialize)]
@@ -37,7 +23,7 @@ pub struct SurvivalStep {
 }
 
 /// The Kaplan–Meier survival curve of customer lifetime (see the
-/// [module docs](self)).
+/// [module docs](super)).
 ///
 /// ```
 /// use customer_lifecycle::{Currency, CustomerId, LifetimeSurvival, Money, SummaryOptions, TimeUnit, Transaction, TransactionLog};
@@ -153,11 +139,11 @@ impl LifetimeSurvival {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::customer::CustomerId;
-    use crate::money::{Currency, Money};
-    use crate::summary::SummaryOptions;
-    use crate::time::TimeUnit;
-    use crate::transactions::{Transaction, TransactionLog};
+    use crate::domain::customer::CustomerId;
+    use crate::domain::money::{Currency, Money};
+    use crate::domain::time::TimeUnit;
+    use crate::log::summary::SummaryOptions;
+    use crate::log::transactions::{Transaction, TransactionLog};
     use chrono::{Days, NaiveDate, TimeZone, Utc};
     use rust_decimal::Decimal;
 

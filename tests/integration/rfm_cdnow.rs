@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use customer_lifecycle::chrono::NaiveDate;
-use customer_lifecycle::rfm::{OTHER_SEGMENT, RfmMonetary, RfmOptions, RfmScores, SegmentMap, TiePolicy};
+use customer_lifecycle::metrics::{OTHER_SEGMENT, RfmMonetary, RfmOptions, RfmScores, SegmentMap, TiePolicy};
 use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
 
 fn summary() -> customer_lifecycle::PurchaseSummary {

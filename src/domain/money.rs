@@ -1,9 +1,4 @@
 //! Money: exact decimal amounts with a currency, and currency conversion.
-//!
-//! Amounts are [`Decimal`]s, never floats, at every API boundary. Arithmetic
-//! between two [`Money`] values refuses mixed currencies with
-//! [`Error::MixedCurrency`]. Statistical models compute in `f64`; the one
-//! conversion is [`Money::to_f64`], documented there.
 
 use std::collections::BTreeMap;
 use std::fmt;

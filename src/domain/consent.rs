@@ -1,0 +1,478 @@
+//! The vocabulary of consent (purposes, channels, statuses, legal bases), one
+//! decision, and one customer's history of decisions with the rule in force.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Why personal data is processed.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Purpose {
+    /// Marketing messages (newsletters, offers).
+    Marketing,
+    /// Personalised content and recommendations.
+    Personalisation,
+    /// Profiling and predictive scoring (e.g. churn risk).
+    Profiling,
+    /// Analytics and measurement.
+    Analytics,
+    /// Service messages tied to a contract (order confirmations).
+    Service,
+    /// A purpose of the application's own.
+    Other(String),
+}
+
+/// How a customer is reached.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Channel {
+    /// E-mail.
+    Email,
+    /// SMS / text message.
+    Sms,
+    /// Mobile push notification.
+    Push,
+    /// Telephone.
+    Phone,
+    /// Postal mail.
+    Post,
+    /// Messages inside the shop's site or app.
+    InApp,
+    /// Every channel (a decision not tied to one channel, e.g. profiling).
+    Any,
+    /// A channel of the application's own.
+    Other(String),
+}
+
+impl Channel {
+    /// True when a decision about `self` covers contact through `channel`.
+    pub fn covers(&self, channel: &Channel) -> bool {
+        self == &Channel::Any || self == channel
+    }
+}
+
+/// The state a decision puts a purpose/channel in.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentStatus {
+    /// The customer agreed.
+    Granted,
+    /// The customer was asked and declined.
+    Denied,
+    /// The customer agreed earlier and took it back.
+    Withdrawn,
+    /// The customer objected to processing based on legitimate interest
+    /// (e.g. to profiling or direct marketing).
+    Objected,
+}
+
+impl ConsentStatus {
+    /// How restrictive the decision is: granted 0, denied 1, withdrawn 2,
+    /// objected 3. Of two decisions made at the same instant the more
+    /// restrictive prevails.
+    ///
+    /// ```
+    /// use customer_lifecycle::ConsentStatus;
+    /// assert!(ConsentStatus::Withdrawn.restriction() > ConsentStatus::Granted.restriction());
+    /// ```
+    pub fn restriction(self) -> u8 {
+        match self {
+            ConsentStatus::Granted => 0,
+            ConsentStatus::Denied => 1,
+            ConsentStatus::Withdrawn => 2,
+            ConsentStatus::Objected => 3,
+        }
+    }
+}
+
+impl fmt::Display for ConsentStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConsentStatus::Granted => "granted",
+            ConsentStatus::Denied => "denied",
+            ConsentStatus::Withdrawn => "withdrawn",
+            ConsentStatus::Objected => "objected",
+        })
+    }
+}
+
+/// The legal ground for processing (GDPR art. 6(1)).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LegalBasis {
+    /// (a) consent.
+    Consent,
+    /// (b) performance of a contract.
+    Contract,
+    /// (c) a legal obligation.
+    LegalObligation,
+    /// (d) vital interests.
+    VitalInterests,
+    /// (e) a task in the public interest.
+    PublicTask,
+    /// (f) legitimate interests.
+    LegitimateInterest,
+}
+
+/// One consent decision, without its time: what an event carries.
+///
+/// ```
+/// use customer_lifecycle::{Channel, ConsentChange, ConsentStatus, LegalBasis, Purpose};
+///
+/// let change = ConsentChange::new(Purpose::Marketing, Channel::Email, ConsentStatus::Granted)
+///     .with_legal_basis(LegalBasis::Consent)
+///     .with_source("signup form")
+///     .with_notice_version("privacy-2024-03");
+/// assert_eq!(change.status, ConsentStatus::Granted);
+/// ```
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ConsentChange {
+    /// What the decision is about.
+    pub purpose: Purpose,
+    /// Through which channel.
+    pub channel: Channel,
+    /// The decision.
+    pub status: ConsentStatus,
+    /// The legal ground claimed.
+    pub legal_basis: LegalBasis,
+    /// Where the decision was captured (form, support call, import).
+    pub source: Option<String>,
+    /// The privacy notice version shown.
+    pub notice_version: Option<String>,
+    /// When a granted consent lapses, if it does.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl ConsentChange {
+    /// A decision with legal basis [`LegalBasis::Consent`] and no source, notice or expiry.
+    pub fn new(purpose: Purpose, channel: Channel, status: ConsentStatus) -> ConsentChange {
+        ConsentChange {
+            purpose,
+            channel,
+            status,
+            legal_basis: LegalBasis::Consent,
+            source: None,
+            notice_version: None,
+            expires_at: None,
+        }
+    }
+
+    /// Sets the legal basis.
+    pub fn with_legal_basis(mut self, basis: LegalBasis) -> ConsentChange {
+        self.legal_basis = basis;
+        self
+    }
+
+    /// Sets where the decision was captured.
+    pub fn with_source(mut self, source: impl Into<String>) -> ConsentChange {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// Sets the notice version.
+    pub fn with_notice_version(mut self, version: impl Into<String>) -> ConsentChange {
+        self.notice_version = Some(version.into());
+        self
+    }
+
+    /// Sets an expiry for a granted consent.
+    pub fn with_expiry(mut self, at: DateTime<Utc>) -> ConsentChange {
+        self.expires_at = Some(at);
+        self
+    }
+}
+
+/// A consent decision at a point in time.
+///
+/// ```
+/// use customer_lifecycle::{Channel, ConsentChange, ConsentRecord, ConsentStatus, Purpose};
+/// use customer_lifecycle::chrono::{TimeZone, Utc};
+///
+/// let at = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+/// let until = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap();
+/// let record = ConsentRecord::new(
+///     ConsentChange::new(Purpose::Marketing, Channel::Email, ConsentStatus::Granted).with_expiry(until),
+///     at,
+/// );
+/// assert!(record.permits(Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap()));
+/// assert!(!record.permits(until)); // expired
+/// assert!(!record.permits(Utc.with_ymd_and_hms(2023, 6, 1, 0, 0, 0).unwrap())); // not yet given
+/// ```
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ConsentRecord {
+    /// The decision.
+    pub change: ConsentChange,
+    /// When it was made; it takes effect at this instant.
+    pub at: DateTime<Utc>,
+}
+
+impl ConsentRecord {
+    /// A decision made at `at`.
+    pub fn new(change: ConsentChange, at: DateTime<Utc>) -> ConsentRecord {
+        ConsentRecord { change, at }
+    }
+
+    /// Of two decisions in force, the one that prevails: the later, and at
+    /// the same instant the more restrictive (see
+    /// [`ConsentStatus::restriction`]); a tie of equal restriction keeps
+    /// `a`. This is how the answers of two stores holding decisions of
+    /// the same customer combine.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Channel, ConsentChange, ConsentRecord, ConsentStatus, Purpose};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    ///
+    /// let at = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+    /// let grant = ConsentRecord::new(ConsentChange::new(Purpose::Marketing, Channel::Email, ConsentStatus::Granted), at);
+    /// let withdrawal = ConsentRecord::new(ConsentChange::new(Purpose::Marketing, Channel::Any, ConsentStatus::Withdrawn), at);
+    /// let winner = ConsentRecord::prevailing(Some(&grant), Some(&withdrawal)).unwrap();
+    /// assert_eq!(winner.change.status, ConsentStatus::Withdrawn);
+    /// ```
+    pub fn prevailing<'a>(a: Option<&'a ConsentRecord>, b: Option<&'a ConsentRecord>) -> Option<&'a ConsentRecord> {
+        match (a, b) {
+            (Some(a), Some(b)) => {
+                let key = |r: &ConsentRecord| (r.at, r.change.status.restriction());
+                Some(if key(b) > key(a) { b } else { a })
+            }
+            (a, None) => a,
+            (None, b) => b,
+        }
+    }
+
+    /// True when this decision, on its own, allows processing at `when`:
+    /// it is a grant, made at or before `when`, and not expired by then.
+    pub fn permits(&self, when: DateTime<Utc>) -> bool {
+        self.change.status == ConsentStatus::Granted
+            && self.at <= when
+            && self.change.expires_at.is_none_or(|e| when < e)
+    }
+}
+
+/// One customer's consent decisions, in time order: the one place that
+/// answers "which decision is in force?", for the [`ConsentLedger`]
+/// (every customer, the system of record) and for a streaming
+/// [`CustomerState`] (the decisions its events carried) alike.
+///
+/// The decision in force for a purpose and channel at `at` is the latest one
+/// made at or before `at` for that purpose and that channel or
+/// [`Channel::Any`]. Decisions at the same instant are settled by
+/// restriction, never by the order they arrived in: an objection prevails
+/// over a withdrawal, a withdrawal over a denial, a denial over a grant
+/// ([`ConsentStatus::restriction`]). It permits contact when it is a grant
+/// that has not expired ([`ConsentRecord::permits`]). Without any decision
+/// the answer is no (opt-in). Decisions may be recorded late; the history
+/// stays in time order and answers as if they had come in order.
+///
+/// [`ConsentLedger`]: crate::ConsentLedger
+/// [`CustomerState`]: crate::lifecycle::CustomerState
+///
+/// ```
+/// use customer_lifecycle::{Channel, ConsentChange, ConsentHistory, ConsentStatus, Purpose};
+/// use customer_lifecycle::chrono::{TimeZone, Utc};
+///
+/// let day = |d| Utc.with_ymd_and_hms(2024, 5, d, 0, 0, 0).unwrap();
+/// let mut history = ConsentHistory::new();
+/// history.record(ConsentChange::new(Purpose::Marketing, Channel::Email, ConsentStatus::Granted), day(1))?;
+/// // A grant and a withdrawal at the same instant: the withdrawal prevails,
+/// // whichever came first.
+/// history.record(ConsentChange::new(Purpose::Marketing, Channel::Any, ConsentStatus::Withdrawn), day(10))?;
+/// history.record(ConsentChange::new(Purpose::Marketing, Channel::Email, ConsentStatus::Granted), day(10))?;
+/// assert!(history.may_contact(&Channel::Email, &Purpose::Marketing, day(5)));
+/// assert!(!history.may_contact(&Channel::Email, &Purpose::Marketing, day(10)));
+/// assert_eq!(history.records().len(), 3);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[serde(try_from = "Vec<ConsentRecord>", into = "Vec<ConsentRecord>")]
+pub struct ConsentHistory {
+    records: Vec<ConsentRecord>,
+}
+
+impl ConsentHistory {
+    /// An empty history.
+    ///
+    /// ```
+    /// use customer_lifecycle::ConsentHistory;
+    /// assert!(ConsentHistory::new().records().is_empty());
+    /// ```
+    pub fn new() -> ConsentHistory {
+        ConsentHistory::default()
+    }
+
+    /// Appends a decision made at `at`, keeping the history in time order.
+    /// An identical decision at the same instant (a replay) is recorded once:
+    /// the result says whether anything was added.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Channel, ConsentChange, ConsentHistory, ConsentStatus, Purpose};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    ///
+    /// let at = Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap();
+    /// let grant = ConsentChange::new(Purpose::Marketing, Channel::Email, ConsentStatus::Granted);
+    /// let mut history = ConsentHistory::new();
+    /// assert!(history.record(grant.clone(), at)?);
+    /// assert!(!history.record(grant, at)?); // a replay
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for an expiry not after `at`; nothing is recorded.
+    pub fn record(&mut self, change: ConsentChange, at: DateTime<Utc>) -> Result<bool> {
+        check_expiry(&change, at)?;
+        let record = ConsentRecord::new(change, at);
+        if self.records.contains(&record) {
+            return Ok(false);
+        }
+        let position = self.records.partition_point(|r| r.at <= at);
+        self.records.insert(position, record);
+        Ok(true)
+    }
+
+    /// The decisions, oldest first.
+    ///
+    /// ```
+    /// use customer_lifecycle::ConsentHistory;
+    /// assert_eq!(ConsentHistory::new().records(), &[]);
+    /// ```
+    pub fn records(&self) -> &[ConsentRecord] {
+        &self.records
+    }
+
+    /// The decision in force for `purpose` on `channel` at `at` (see the
+    /// type's docs for the rule).
+    ///
+    /// ```
+    /// use customer_lifecycle::{Channel, ConsentChange, ConsentHistory, ConsentStatus, Purpose};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    ///
+    /// let at = Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap();
+    /// let mut history = ConsentHistory::new();
+    /// history.record(ConsentChange::new(Purpose::Profiling, Channel::Any, ConsentStatus::Objected), at)?;
+    /// let decision = history.decision(&Channel::Email, &Purpose::Profiling, at).unwrap();
+    /// assert_eq!(decision.change.status, ConsentStatus::Objected);
+    /// assert!(history.decision(&Channel::Email, &Purpose::Marketing, at).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn decision(&self, channel: &Channel, purpose: &Purpose, at: DateTime<Utc>) -> Option<&ConsentRecord> {
+        let before = self.records.partition_point(|r| r.at <= at);
+        let mut found: Option<&ConsentRecord> = None;
+        for r in self.records[..before].iter().rev() {
+            if found.is_some_and(|f| r.at < f.at) {
+                break; // only decisions at the latest matching instant compete
+            }
+            if &r.change.purpose == purpose && r.change.channel.covers(channel) {
+                found = Some(ConsentRecord::prevailing(found, Some(r)).unwrap_or(r));
+            }
+        }
+        found
+    }
+
+    /// May the customer be contacted on `channel` for `purpose` at `at`?
+    ///
+    /// ```
+    /// use customer_lifecycle::{Channel, ConsentChange, ConsentHistory, ConsentStatus, Purpose};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    ///
+    /// let at = Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap();
+    /// let mut history = ConsentHistory::new();
+    /// assert!(!history.may_contact(&Channel::Email, &Purpose::Marketing, at)); // opt-in
+    /// history.record(ConsentChange::new(Purpose::Marketing, Channel::Email, ConsentStatus::Granted), at)?;
+    /// assert!(history.may_contact(&Channel::Email, &Purpose::Marketing, at));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn may_contact(&self, channel: &Channel, purpose: &Purpose, at: DateTime<Utc>) -> bool {
+        self.decision(channel, purpose, at).is_some_and(|r| r.permits(at))
+    }
+
+    /// Whether the decision on profiling in force at `at` is an objection
+    /// (then no learned model may score the customer).
+    ///
+    /// ```
+    /// use customer_lifecycle::{Channel, ConsentChange, ConsentHistory, ConsentStatus, Purpose};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    ///
+    /// let at = Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap();
+    /// let mut history = ConsentHistory::new();
+    /// history.record(ConsentChange::new(Purpose::Profiling, Channel::Any, ConsentStatus::Objected), at)?;
+    /// assert!(history.objected_to_profiling(at));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn objected_to_profiling(&self, at: DateTime<Utc>) -> bool {
+        self.decision(&Channel::Any, &Purpose::Profiling, at)
+            .is_some_and(|r| r.change.status == ConsentStatus::Objected)
+    }
+}
+
+impl TryFrom<Vec<ConsentRecord>> for ConsentHistory {
+    type Error = Error;
+
+    /// A history from saved records: in time order, each expiry after its decision.
+    fn try_from(records: Vec<ConsentRecord>) -> Result<ConsentHistory> {
+        if !records.windows(2).all(|w| w[0].at <= w[1].at) {
+            return Err(Error::InvalidArgument {
+                name: "consent history",
+                reason: "decisions out of time order".into(),
+            });
+        }
+        for r in &records {
+            check_expiry(&r.change, r.at)?;
+        }
+        Ok(ConsentHistory { records })
+    }
+}
+
+impl From<ConsentHistory> for Vec<ConsentRecord> {
+    fn from(history: ConsentHistory) -> Vec<ConsentRecord> {
+        history.records
+    }
+}
+
+/// A grant's expiry must come after the decision.
+fn check_expiry(change: &ConsentChange, at: DateTime<Utc>) -> Result<()> {
+    if change.expires_at.is_some_and(|e| e <= at) {
+        return Err(Error::InvalidArgument {
+            name: "consent expiry",
+            reason: format!("the expiry is not after the decision at {at}"),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn withdrawn_and_objected_never_permit() {
+        let at = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+        for status in [ConsentStatus::Denied, ConsentStatus::Withdrawn, ConsentStatus::Objected] {
+            let r = ConsentRecord::new(ConsentChange::new(Purpose::Profiling, Channel::Any, status), at);
+            assert!(!r.permits(at));
+        }
+    }
+
+    #[test]
+    fn any_channel_covers_all() {
+        assert!(Channel::Any.covers(&Channel::Sms));
+        assert!(Channel::Email.covers(&Channel::Email));
+        assert!(!Channel::Email.covers(&Channel::Sms));
+    }
+
+    #[test]
+    fn serde_names_are_snake_case() {
+        let c = ConsentChange::new(Purpose::Other("loyalty".into()), Channel::InApp, ConsentStatus::Objected)
+            .with_legal_basis(LegalBasis::LegitimateInterest);
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(json.contains(r#""channel":"in_app""#), "{json}");
+        assert!(json.contains(r#""legal_basis":"legitimate_interest""#), "{json}");
+        let back: ConsentChange = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, c);
+    }
+}

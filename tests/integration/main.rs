@@ -1,0 +1,16 @@
+//! The integration tests, in one binary so that `cargo test` links once.
+//!
+//! Each module is one theme; fixtures are in `tests/fixtures/`, with the
+//! scripts that produced them.
+
+mod architecture;
+mod bad_input;
+mod churn;
+mod cohorts_cdnow;
+mod erasure;
+mod lifecycle_cdnow;
+mod lifetimes_compat;
+mod merge_props;
+mod model_recovery;
+mod models_cdnow;
+mod rfm_cdnow;
