@@ -46,7 +46,7 @@ use std::process::ExitCode;
 
 use customer_lifecycle::chrono::{DateTime, Datelike, Days, Months, NaiveDate, TimeDelta, Utc};
 use customer_lifecycle::churn::{
-    Evaluation, Features, LearnedChurn, LogisticOptions, ModelRisk, RiskBands, cadence_risk, model_risk,
+    Evaluation, Features, LearnedChurn, LogisticOptions, ModelRisk, RiskBands, ScoreScale, cadence_risk, model_risk,
 };
 use customer_lifecycle::clv::{
     BetaGeo, Clv, FitOptions, GammaGamma, ParetoNbd, PurchaseModel, ValueLedger, periods_per_year,
@@ -838,8 +838,8 @@ fn churn_section(log: &TransactionLog, s: &PurchaseSummary) -> ChurnOutput {
     println!("  scorer                               AUC    PR AUC   Brier   top-decile lift   AUC (whole holdout)");
     let mut learned_eval = None;
     for (name, scores, probability) in &scorers {
-        let quarter_eval = Evaluation::compute(scores, &labels_quarter, true)?;
-        let holdout_eval = Evaluation::compute(scores, &labels_holdout, false)?;
+        let quarter_eval = Evaluation::compute(scores, &labels_quarter, ScoreScale::Probability)?;
+        let holdout_eval = Evaluation::compute(scores, &labels_holdout, ScoreScale::Ranking)?;
         let brier =
             quarter_eval.brier.map_or("-".to_string(), |b| format!("{b:.4}{}", if *probability { "" } else { "*" }));
         println!(

@@ -31,7 +31,7 @@
 //! use customer_lifecycle::chrono::NaiveDate;
 //!
 //! // The CDNOW sample shipped with the crate: 2,357 customers, 6,919 orders.
-//! let log = TransactionLog::from_cdnow_sample_path(concat!(env!("CARGO_MANIFEST_DIR"), "/data/CDNOW_sample.txt"))?;
+//! let log = TransactionLog::cdnow_sample()?;
 //! let summary = log.summarize(
 //!     &SummaryOptions::new(TimeUnit::Week)
 //!         .calibration_end(NaiveDate::from_ymd_opt(1997, 9, 30).unwrap())
@@ -137,3 +137,9 @@ pub use metrics::{
     CohortAnalysis, CohortOptions, EngagementKpis, LifetimeSurvival, PurchaseKpis, RetentionCurve, RetentionMode,
     RfmOptions, RfmScores, SegmentMap, SurvivalStep,
 };
+
+/// The README's code blocks, compiled and run as doc tests so that the
+/// README cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -128,6 +128,7 @@ impl<'a> CustomerView<'a> {
 /// ```
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Segment {
     /// In this lifecycle stage.
     Stage {

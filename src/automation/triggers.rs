@@ -13,6 +13,7 @@ use crate::math::hash::fnv1a64;
 /// The events a pattern counts.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum EventMatch {
     /// An order.
     Order,
@@ -64,6 +65,7 @@ pub struct Unless {
 /// When a trigger fires.
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum TriggerCondition {
     /// At least `at_least` (1..=8) events of `kind` within `within_minutes`,
     /// optionally of the same product, optionally not followed by another
@@ -153,6 +155,7 @@ pub struct Limits {
 /// Why a firing was suppressed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Suppression {
     /// No consent for the action's purpose and channel at that time.
     NoConsent,

@@ -210,15 +210,37 @@ pub struct Evaluation {
     pub top_decile_lift: f64,
 }
 
+/// What a scorer's numbers are, which decides the measures that apply.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScoreScale {
+    /// Probabilities of the labelled event, in `[0, 1]`: ranking measures
+    /// plus the Brier score and the log loss.
+    Probability,
+    /// Scores that only rank customers (e.g. days overdue): ranking measures only.
+    Ranking,
+}
+
 impl Evaluation {
     /// Evaluates `scores` (higher = more likely to churn) against `labels`
-    /// (true = churned). `probabilities` says whether the scores are
-    /// probabilities of the labelled event (then Brier and log loss are
-    /// computed).
+    /// (true = churned). With [`ScoreScale::Probability`] the Brier score
+    /// and the log loss are computed as well.
+    ///
+    /// ```
+    /// use customer_lifecycle::churn::{Evaluation, ScoreScale};
+    ///
+    /// let scores = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05];
+    /// let labels = [true, true, false, true, false, false, false, false, false, false];
+    /// let e = Evaluation::compute(&scores, &labels, ScoreScale::Probability)?;
+    /// assert!(e.roc_auc > 0.9 && e.brier.is_some());
+    /// assert!(Evaluation::compute(&scores, &labels, ScoreScale::Ranking)?.brier.is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`roc_auc`]; fewer than 10 customers for the deciles.
-    pub fn compute(scores: &[f64], labels: &[bool], probabilities: bool) -> Result<Evaluation> {
+    pub fn compute(scores: &[f64], labels: &[bool], scale: ScoreScale) -> Result<Evaluation> {
+        let probabilities = scale == ScoreScale::Probability;
         let (positives, _) = check(scores, labels)?;
         let deciles = score_bins(scores, labels, 10)?;
         Ok(Evaluation {
@@ -304,6 +326,6 @@ mod tests {
         assert!(roc_auc(&[0.1], &[true, false]).is_err());
         assert!(matches!(roc_auc(&[f64::NAN, 0.2], &[true, false]), Err(Error::NonFinite { .. })));
         assert!(score_bins(&[0.1, 0.2], &[true, false], 3).is_err());
-        assert!(Evaluation::compute(&[0.1, 0.2], &[true, false], true).is_err()); // fewer than 10
+        assert!(Evaluation::compute(&[0.1, 0.2], &[true, false], ScoreScale::Probability).is_err()); // fewer than 10
     }
 }

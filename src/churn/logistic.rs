@@ -14,7 +14,7 @@ const MODEL: &str = "logistic regression";
 /// use customer_lifecycle::churn::LogisticOptions;
 ///
 /// let options = LogisticOptions::new().l2_penalty(0.5).max_iterations(50);
-/// assert_eq!(options.get_l2_penalty(), 0.5);
+/// assert_eq!(options.penalty_weight(), 0.5);
 /// ```
 #[derive(Clone, Copy, PartialEq, Debug, Serialize, Deserialize)]
 pub struct LogisticOptions {
@@ -55,7 +55,7 @@ impl LogisticOptions {
     }
 
     /// The penalty.
-    pub fn get_l2_penalty(&self) -> f64 {
+    pub fn penalty_weight(&self) -> f64 {
         self.l2_penalty
     }
 }

@@ -26,7 +26,7 @@ mod evaluation;
 mod logistic;
 mod score;
 
-pub use evaluation::{Evaluation, ScoreBin, brier_score, log_loss, pr_auc, roc_auc, score_bins};
+pub use evaluation::{Evaluation, ScoreBin, ScoreScale, brier_score, log_loss, pr_auc, roc_auc, score_bins};
 pub use logistic::{LogisticOptions, LogisticRegression, PlattScaling};
 pub use score::{
     Features, LearnedChurn, ModelRisk, RiskBand, RiskBands, SUMMARY_FEATURES, cadence_risk, model_risk,

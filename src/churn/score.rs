@@ -17,6 +17,7 @@ use crate::log::summary::PurchaseSummary;
 /// What a model-based score measures.
 #[derive(Clone, Copy, PartialEq, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ModelRisk {
     /// `1 − P(alive)` at the end of the summary's window.
     NotAlive,
@@ -67,7 +68,7 @@ pub fn model_risk(model: &dyn PurchaseModel, summary: &PurchaseSummary, risk: Mo
 /// use customer_lifecycle::churn::cadence_risk;
 /// use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
 ///
-/// let log = TransactionLog::from_cdnow_sample_path(concat!(env!("CARGO_MANIFEST_DIR"), "/data/CDNOW_sample.txt"))?;
+/// let log = TransactionLog::cdnow_sample()?;
 /// let summary = log.summarize(&SummaryOptions::new(TimeUnit::Week))?;
 /// let risk = cadence_risk(&summary)?;
 /// assert!(risk.iter().all(|r| (0.0..=1.0).contains(r)));
@@ -396,8 +397,7 @@ mod tests {
     use crate::log::transactions::TransactionLog;
 
     fn cdnow() -> PurchaseSummary {
-        let log = TransactionLog::from_cdnow_sample_path(concat!(env!("CARGO_MANIFEST_DIR"), "/data/CDNOW_sample.txt"))
-            .unwrap();
+        let log = TransactionLog::cdnow_sample().unwrap();
         log.summarize(
             &SummaryOptions::new(TimeUnit::Week)
                 .calibration_end(chrono::NaiveDate::from_ymd_opt(1997, 9, 30).unwrap())

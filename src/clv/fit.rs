@@ -21,7 +21,7 @@ use crate::math::numerics::invert;
 /// use customer_lifecycle::clv::FitOptions;
 ///
 /// let options = FitOptions::new().max_iterations(200).tolerance(1e-6).l2_penalty(0.0);
-/// assert_eq!(options.get_max_iterations(), 200);
+/// assert_eq!(options.iteration_limit(), 200);
 /// ```
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 pub struct FitOptions {
@@ -73,7 +73,7 @@ impl FitOptions {
     }
 
     /// The iteration limit.
-    pub fn get_max_iterations(&self) -> u64 {
+    pub fn iteration_limit(&self) -> u64 {
         self.max_iterations
     }
 

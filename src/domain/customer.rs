@@ -108,6 +108,7 @@ impl From<String> for CustomerId {
 /// How a loader reads the customer-id column.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum IdKind {
     /// Decimal integers (`"00042"` and `"42"` are the same customer).
     Number,

@@ -19,6 +19,7 @@ pub const ENGAGEMENT_DAYS: usize = 64;
 /// Engagement counted in rolling windows.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Engagement {
     /// Site or app visits.
     Visits,
@@ -43,6 +44,7 @@ impl Engagement {
 /// Where the customer was last active ([`Profile::last_activity`]).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ActivityChannel {
     /// Visits, product views, cart and checkout.
     Web,
@@ -61,6 +63,7 @@ const CHANNELS: usize = 5;
 /// What kind of event was applied (the engine's compact form of [`EventKind`]).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum EventClass {
     /// An order.
     Order,

@@ -33,6 +33,7 @@ pub struct RuleId(pub u16);
 /// is what [`Lifecycle::advance_to`](super::Lifecycle::advance_to) evaluates.
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Condition {
     /// An order is being applied.
     OrderPlaced,
@@ -623,6 +624,7 @@ fn compile(c: &Condition) -> std::result::Result<Compiled, String> {
 /// How a customer of the e-commerce ladder becomes at risk, lapsed and churned.
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 #[serde(tag = "style", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Inactivity {
     /// Fixed windows: days since the last order.
     FixedWindows {

@@ -278,7 +278,30 @@ impl TransactionLog {
     pub fn from_cdnow_sample_reader<R: BufRead>(reader: R) -> Result<TransactionLog> {
         load_cdnow(reader, false)
     }
+
+    /// The CDNOW 1/10 sample, embedded in the crate: 6,919 orders of 2,357
+    /// customers who first bought in Q1 1997, from 1997-01-01 to 1998-06-30,
+    /// in USD (Fader & Hardie's textbook data, as shipped with Python
+    /// lifetimes). For examples, tests and first steps; it needs no file.
+    ///
+    /// ```
+    /// use customer_lifecycle::TransactionLog;
+    ///
+    /// let log = TransactionLog::cdnow_sample()?;
+    /// assert_eq!((log.len(), log.customers().len()), (6919, 2357));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// None in practice (the data are fixed and tested); the loader's
+    /// errors are passed on rather than hidden behind a panic.
+    pub fn cdnow_sample() -> Result<TransactionLog> {
+        load_cdnow(CDNOW_SAMPLE.as_bytes(), false)
+    }
 }
+
+/// The CDNOW 1/10 sample (see `data/README.md`).
+const CDNOW_SAMPLE: &str = include_str!("../../data/CDNOW_sample.txt");
 
 fn with_line(line: u64, e: Error) -> Error {
     match e {

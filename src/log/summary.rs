@@ -94,12 +94,12 @@ impl SummaryOptions {
     }
 
     /// The observation end, if set.
-    pub fn get_observation_end(&self) -> Option<NaiveDate> {
+    pub fn observation_end_date(&self) -> Option<NaiveDate> {
         self.observation_end
     }
 
     /// The calibration end, if set.
-    pub fn get_calibration_end(&self) -> Option<NaiveDate> {
+    pub fn calibration_end_date(&self) -> Option<NaiveDate> {
         self.calibration_end
     }
 

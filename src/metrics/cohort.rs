@@ -78,6 +78,7 @@ impl CohortOptions {
 /// [module docs](super)).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum RetentionMode {
     /// Ordered in period `N`.
     OnPeriod,

@@ -12,6 +12,7 @@ use crate::math::sort::{f64_from_order_key, f64_order_key};
 /// What the M score measures.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum RfmMonetary {
     /// Net spend: gross − returns.
     #[default]
@@ -23,6 +24,7 @@ pub enum RfmMonetary {
 /// How tied values are scored.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum TiePolicy {
     /// Bins of equal size by rank: the customer at rank i (0-based, sorted by
     /// value then customer id) of n scores ⌊i·k/n⌋ + 1. Tied values may
@@ -42,7 +44,7 @@ pub enum TiePolicy {
 /// use customer_lifecycle::metrics::{RfmMonetary, RfmOptions, TiePolicy};
 ///
 /// let options = RfmOptions::new().bins(4).ties(TiePolicy::ValueBased).monetary(RfmMonetary::AverageOrderValue);
-/// assert_eq!(options.get_bins(), 4);
+/// assert_eq!(options.bin_count(), 4);
 /// ```
 #[derive(Clone, Copy, PartialEq, Debug, Serialize, Deserialize)]
 pub struct RfmOptions {
@@ -90,7 +92,7 @@ impl RfmOptions {
     }
 
     /// The number of bins.
-    pub fn get_bins(&self) -> u8 {
+    pub fn bin_count(&self) -> u8 {
         self.bins
     }
 
@@ -140,7 +142,7 @@ impl RfmScores {
     /// use customer_lifecycle::metrics::{RfmOptions, RfmScores};
     /// use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
     ///
-    /// let log = TransactionLog::from_cdnow_sample_path(concat!(env!("CARGO_MANIFEST_DIR"), "/data/CDNOW_sample.txt"))?;
+    /// let log = TransactionLog::cdnow_sample()?;
     /// let summary = log.summarize(&SummaryOptions::new(TimeUnit::Week))?;
     /// let rfm = RfmScores::compute(&summary, &RfmOptions::new())?;
     /// let (r, f, m) = rfm.scores(0);

@@ -3,7 +3,8 @@
 
 use customer_lifecycle::chrono::NaiveDate;
 use customer_lifecycle::churn::{
-    Evaluation, Features, LearnedChurn, LogisticOptions, LogisticRegression, ModelRisk, cadence_risk, model_risk,
+    Evaluation, Features, LearnedChurn, LogisticOptions, LogisticRegression, ModelRisk, ScoreScale, cadence_risk,
+    model_risk,
 };
 use customer_lifecycle::clv::BetaGeo;
 use customer_lifecycle::ndarray::Array2;
@@ -74,14 +75,14 @@ fn cdnow_honest_split() {
     let test_features = Features::from_summary(&test, |_| false);
     let scores: Vec<f64> = learned.score(&test_features).unwrap().into_iter().map(Option::unwrap).collect();
     let labels = churned(&test);
-    let e = Evaluation::compute(&scores, &labels, true).unwrap();
+    let e = Evaluation::compute(&scores, &labels, ScoreScale::Probability).unwrap();
     assert!(e.roc_auc > 0.7, "{e:?}");
     let mean: f64 = scores.iter().sum::<f64>() / scores.len() as f64;
     assert!((mean - e.churn_rate).abs() < 0.05, "mean {mean}, rate {}", e.churn_rate);
     // The model-based and cadence scores evaluate on the same customers.
     let bgnbd = BetaGeo::fit(&test).unwrap();
     let quiet = model_risk(&bgnbd, &test, ModelRisk::NoPurchaseWithin(13.0)).unwrap();
-    assert!(Evaluation::compute(quiet.as_slice().unwrap(), &labels, true).unwrap().roc_auc > 0.7);
+    assert!(Evaluation::compute(quiet.as_slice().unwrap(), &labels, ScoreScale::Probability).unwrap().roc_auc > 0.7);
     let cadence = cadence_risk(&test).unwrap();
-    assert!(Evaluation::compute(cadence.as_slice().unwrap(), &labels, false).unwrap().roc_auc > 0.6);
+    assert!(Evaluation::compute(cadence.as_slice().unwrap(), &labels, ScoreScale::Ranking).unwrap().roc_auc > 0.6);
 }

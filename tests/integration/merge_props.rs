@@ -60,7 +60,7 @@ fn options(mode: usize) -> SummaryOptions {
         _ => SummaryOptions::new(TimeUnit::Month).calendar_periods(),
     };
     let base = base.observation_end(NaiveDate::from_ymd_opt(2024, 3, 31).unwrap());
-    if mode % 2 == 0 { base.calibration_end(NaiveDate::from_ymd_opt(2024, 1, 31).unwrap()) } else { base }
+    if mode.is_multiple_of(2) { base.calibration_end(NaiveDate::from_ymd_opt(2024, 1, 31).unwrap()) } else { base }
 }
 
 /// Splits rows into shards: contiguous time ranges at the given cut hours,
