@@ -6,11 +6,14 @@
 //! p ~ Beta(α, β); before each opportunity they drop out with probability
 //! θ ~ Beta(γ, δ).
 
+use std::collections::BTreeMap;
+
 use ndarray::{Array1, ArrayView1};
 use serde::{Deserialize, Serialize};
 
 use super::fit::{self, FitOptions, FitReport};
 use crate::error::{Error, Result};
+use crate::log::summary::PurchaseSummary;
 use crate::math::numerics::{hyp2f1_positive, ln_beta, ln_gamma, log_add_exp};
 
 const MODEL: &str = "BG/BB";
@@ -26,8 +29,8 @@ pub const MAX_OPPORTUNITIES: f64 = 100_000.0;
 /// use customer_lifecycle::clv::BetaGeoBetaBinom;
 ///
 /// let model = BetaGeoBetaBinom::new(1.2035, 0.7498, 0.6568, 2.7839)?;
-/// // A donor who gave in 6 of 6 years is very likely still alive.
-/// assert!((model.probability_alive(6.0, 6.0, 6.0)? - 0.930).abs() < 1e-3);
+/// // A donor who gave in 6 of 6 years is very likely alive next year.
+/// assert!((model.probability_alive_in(1.0, 6.0, 6.0, 6.0)? - 0.930).abs() < 1e-3);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
@@ -61,9 +64,126 @@ impl BetaGeoBetaBinom {
         Ok(BetaGeoBetaBinom { format_version: super::MODEL_FORMAT_VERSION, alpha, beta, gamma, delta, report: None })
     }
 
-    /// Fits on grouped data: each row is a pattern of `frequency`
-    /// transactions, the last at opportunity `recency`, out of `opportunities`,
-    /// shared by `weights` customers (use weights of 1 for one row per customer).
+    /// Fits the model to a summary in whole periods: x = frequency (repeat
+    /// purchases), t_x = recency and n = age, each a whole number of
+    /// opportunities. Use calendar periods
+    /// ([`DurationMode::Calendar`](crate::DurationMode::Calendar)), so that
+    /// every period is one opportunity; the calibration columns when the
+    /// summary is split.
+    ///
+    /// ```
+    /// use customer_lifecycle::{DurationMode, SummaryOptions, TimeUnit, TransactionLog};
+    /// use customer_lifecycle::chrono::NaiveDate;
+    /// use customer_lifecycle::clv::BetaGeoBetaBinom;
+    ///
+    /// // Monthly opportunities: did the customer buy in each calendar month?
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(
+    ///     &SummaryOptions::new(TimeUnit::Month).duration_mode(DurationMode::Calendar)
+    ///         .observation_end(NaiveDate::from_ymd_opt(1998, 6, 30).unwrap()),
+    /// )?;
+    /// let model = BetaGeoBetaBinom::fit(&summary)?;
+    /// let alive = model.probability_alive_all(&summary)?;
+    /// assert!(alive.iter().all(|p| (0.0..=1.0).contains(p)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidModelInput`] naming the customer's row for a value
+    /// that is not a whole number of opportunities or an impossible pattern;
+    /// as [`BetaGeoBetaBinom::fit_grouped`].
+    pub fn fit(summary: &PurchaseSummary) -> Result<BetaGeoBetaBinom> {
+        BetaGeoBetaBinom::fit_with(summary, &FitOptions::default())
+    }
+
+    /// [`BetaGeoBetaBinom::fit`] with options.
+    ///
+    /// ```
+    /// use customer_lifecycle::{DurationMode, SummaryOptions, TimeUnit, TransactionLog};
+    /// use customer_lifecycle::clv::{BetaGeoBetaBinom, FitOptions};
+    ///
+    /// let summary = TransactionLog::cdnow_sample()?
+    ///     .summarize(&SummaryOptions::new(TimeUnit::Month).duration_mode(DurationMode::Calendar))?;
+    /// let model = BetaGeoBetaBinom::fit_with(&summary, &FitOptions::default().max_iterations(2000))?;
+    /// assert!(model.report().unwrap().converged);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`BetaGeoBetaBinom::fit`], plus [`Error::InvalidArgument`] for bad options.
+    pub fn fit_with(summary: &PurchaseSummary, options: &FitOptions) -> Result<BetaGeoBetaBinom> {
+        BetaGeoBetaBinom::fit_columns(summary.frequency(), summary.recency(), summary.age(), options)
+    }
+
+    /// Fits the model to columns x, t_x and n, one row per customer; equal
+    /// rows are grouped before the fit.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::{BetaGeoBetaBinom, FitOptions};
+    ///
+    /// let truth = BetaGeoBetaBinom::new(1.2, 0.75, 0.66, 2.78)?;
+    /// let (x, t_x) = truth.simulate(5_000, 6, 7)?;
+    /// let n = x.mapv(|_| 6.0);
+    /// let model = BetaGeoBetaBinom::fit_columns(x.view(), t_x.view(), n.view(), &FitOptions::default())?;
+    /// assert!((model.parameters().0 - 1.2).abs() < 0.5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`BetaGeoBetaBinom::fit`].
+    pub fn fit_columns(
+        x: ArrayView1<'_, f64>,
+        t_x: ArrayView1<'_, f64>,
+        age: ArrayView1<'_, f64>,
+        options: &FitOptions,
+    ) -> Result<BetaGeoBetaBinom> {
+        if t_x.len() != x.len() || age.len() != x.len() {
+            return Err(Error::InvalidArgument {
+                name: "model input",
+                reason: format!("{MODEL}: columns of lengths {}, {} and {}", x.len(), t_x.len(), age.len()),
+            });
+        }
+        // Group equal patterns (whole numbers, so exact keys), in first-seen
+        // order so that the fit does not depend on a hash order.
+        let mut index: BTreeMap<(u64, u64, u64), usize> = BTreeMap::new();
+        let mut rows: Vec<(f64, f64, f64, f64)> = Vec::new();
+        for i in 0..x.len() {
+            check_row(i, x[i], t_x[i], age[i])?;
+            let key = (x[i] as u64, t_x[i] as u64, age[i] as u64);
+            match index.get(&key) {
+                Some(&k) => rows[k].3 += 1.0,
+                None => {
+                    index.insert(key, rows.len());
+                    rows.push((x[i], t_x[i], age[i], 1.0));
+                }
+            }
+        }
+        let column = |f: fn(&(f64, f64, f64, f64)) -> f64| rows.iter().map(f).collect::<Array1<f64>>();
+        let (gx, gt, gn, gw) = (column(|r| r.0), column(|r| r.1), column(|r| r.2), column(|r| r.3));
+        BetaGeoBetaBinom::fit_grouped(gx.view(), gt.view(), gn.view(), gw.view(), options)
+    }
+
+    /// Fits on grouped data: each row is a pattern of x purchases, the last
+    /// at opportunity t_x, out of n opportunities, shared by `weights`
+    /// customers (the form in which such data are usually published).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::{BetaGeoBetaBinom, FitOptions};
+    /// use customer_lifecycle::ndarray::array;
+    ///
+    /// // Fader, Hardie & Shang's donations: the 22 patterns of 6 yearly
+    /// // opportunities with their head counts (11,104 donors).
+    /// let x = array![0., 1., 1., 1., 1., 1., 1., 2., 2., 2., 2., 2., 3., 3., 3., 3., 4., 4., 4., 5., 5., 6.];
+    /// let t_x = array![0., 1., 2., 3., 4., 5., 6., 2., 3., 4., 5., 6., 3., 4., 5., 6., 4., 5., 6., 5., 6., 6.];
+    /// let n = x.mapv(|_| 6.0);
+    /// let w = array![3464., 1091., 277., 129., 78., 119., 129., 613., 255., 155., 173., 234., 322., 181., 225., 357.,
+    ///     240., 284., 512., 335., 728., 1203.];
+    /// let model = BetaGeoBetaBinom::fit_grouped(x.view(), t_x.view(), n.view(), w.view(), &FitOptions::default())?;
+    /// let (alpha, beta, gamma, delta) = model.parameters();
+    /// assert!((alpha - 1.204).abs() < 1e-3 && (beta - 0.750).abs() < 1e-3);
+    /// assert!((gamma - 0.657).abs() < 1e-3 && (delta - 2.784).abs() < 1e-3);
+    /// assert_eq!(model.report().unwrap().observations, 11_104.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidModelInput`] for impossible rows;
@@ -118,11 +238,23 @@ impl BetaGeoBetaBinom {
     }
 
     /// The parameters `(alpha, beta, gamma, delta)`.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeoBetaBinom;
+    /// assert_eq!(BetaGeoBetaBinom::new(1.0, 2.0, 3.0, 4.0)?.parameters(), (1.0, 2.0, 3.0, 4.0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn parameters(&self) -> (f64, f64, f64, f64) {
         (self.alpha, self.beta, self.gamma, self.delta)
     }
 
     /// The fit report, when fitted.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeoBetaBinom;
+    /// assert!(BetaGeoBetaBinom::new(1.0, 2.0, 3.0, 4.0)?.report().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn report(&self) -> Option<&FitReport> {
         self.report.as_ref()
     }
@@ -136,138 +268,237 @@ impl BetaGeoBetaBinom {
         fit::standard_error_of(self.report.as_ref(), |p| BetaGeoBetaBinom::new(p[0], p[1], p[2], p[3]), prediction)
     }
 
-    /// One pattern's log-likelihood.
+    /// One customer's log-likelihood: x purchases, the last at opportunity
+    /// t_x, out of n = `age` opportunities.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeoBetaBinom;
+    /// let model = BetaGeoBetaBinom::new(1.2035, 0.7498, 0.6568, 2.7839)?;
+    /// assert!(model.log_likelihood(3.0, 4.0, 6.0)? < 0.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidModelInput`] for an impossible row.
-    pub fn log_likelihood(&self, frequency: f64, recency: f64, opportunities: f64) -> Result<f64> {
-        check_row(0, frequency, recency, opportunities)?;
-        Ok(row_log_likelihood(&self.array(), frequency, recency, opportunities))
+    pub fn log_likelihood(&self, x: f64, t_x: f64, age: f64) -> Result<f64> {
+        check_row(0, x, t_x, age)?;
+        Ok(row_log_likelihood(&self.array(), x, t_x, age))
     }
 
-    /// P(alive at the next opportunity n + 1) given x transactions, the last at t_x, out of n.
+    /// P(alive) now, at the last of the n = `age` opportunities, given x
+    /// purchases with the last at opportunity t_x (the meaning
+    /// `probability_alive` has in every model).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeoBetaBinom;
+    /// let model = BetaGeoBetaBinom::new(1.2035, 0.7498, 0.6568, 2.7839)?;
+    /// // A donor who gave in 6 of 6 years is alive now: nobody drops out and then gives.
+    /// assert!((model.probability_alive(6.0, 6.0, 6.0)? - 1.0).abs() < 1e-12);
+    /// assert!(model.probability_alive(1.0, 1.0, 6.0)? < 0.5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidModelInput`] for an impossible row.
-    pub fn probability_alive(&self, frequency: f64, recency: f64, opportunities: f64) -> Result<f64> {
-        check_row(0, frequency, recency, opportunities)?;
+    pub fn probability_alive(&self, x: f64, t_x: f64, age: f64) -> Result<f64> {
+        self.probability_alive_in(0.0, x, t_x, age)
+    }
+
+    /// P(alive at opportunity n + t), t = 0, 1, 2, …: alive now and not
+    /// dropping out before any of the next t opportunities. With t = 1 this
+    /// is lifetimes' `conditional_probability_alive(1, …)`.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeoBetaBinom;
+    /// let model = BetaGeoBetaBinom::new(1.2035, 0.7498, 0.6568, 2.7839)?;
+    /// assert!((model.probability_alive_in(1.0, 6.0, 6.0, 6.0)? - 0.930).abs() < 1e-3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`BetaGeoBetaBinom::probability_alive`], plus a negative or fractional `t`.
+    pub fn probability_alive_in(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
+        check_opportunities(t)?;
+        check_row(0, x, t_x, age)?;
+        Ok(self.p_alive_unchecked(t, x, t_x, age))
+    }
+
+    fn p_alive_unchecked(&self, t: f64, x: f64, t_x: f64, n: f64) -> f64 {
         let (a, b, g, d) = self.parameters();
-        let (x, n) = (frequency, opportunities);
-        let alive = ln_beta(a + x, b + n - x) - ln_beta(a, b) + ln_beta(g, d + n + 1.0) - ln_beta(g, d);
-        Ok((alive - row_log_likelihood(&self.array(), frequency, recency, opportunities)).exp())
+        let alive = ln_beta(a + x, b + n - x) - ln_beta(a, b) + ln_beta(g, d + n + t) - ln_beta(g, d);
+        (alive - row_log_likelihood(&self.array(), x, t_x, n)).exp().min(1.0)
     }
 
-    /// Probability of no transaction in the next `horizon` opportunities:
-    /// L(x, t_x, n + horizon) / L(x, t_x, n) (the likelihood of the longer
-    /// pattern is that of the same transactions followed by none).
+    /// Probability of no purchase in the next `t` opportunities:
+    /// L(x, t_x, n + t) / L(x, t_x, n) (the likelihood of the longer
+    /// pattern is that of the same purchases followed by none).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeoBetaBinom;
+    /// let model = BetaGeoBetaBinom::new(1.2035, 0.7498, 0.6568, 2.7839)?;
+    /// assert_eq!(model.probability_no_purchase(0.0, 3.0, 4.0, 6.0)?, 1.0);
+    /// assert!(model.probability_no_purchase(2.0, 3.0, 4.0, 6.0)? < model.probability_no_purchase(1.0, 3.0, 4.0, 6.0)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
-    /// As [`BetaGeoBetaBinom::probability_alive`], plus a negative or fractional horizon.
-    pub fn probability_no_transaction(
-        &self,
-        horizon: f64,
-        frequency: f64,
-        recency: f64,
-        opportunities: f64,
-    ) -> Result<f64> {
-        check_count(horizon)?;
-        check_row(0, frequency, recency, opportunities)?;
-        check_row(0, frequency, recency, opportunities + horizon)?;
-        let now = row_log_likelihood(&self.array(), frequency, recency, opportunities);
-        let later = row_log_likelihood(&self.array(), frequency, recency, opportunities + horizon);
+    /// As [`BetaGeoBetaBinom::probability_alive`], plus a negative or fractional `t`.
+    pub fn probability_no_purchase(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
+        check_opportunities(t)?;
+        check_row(0, x, t_x, age)?;
+        check_row(0, x, t_x, age + t)?;
+        let now = row_log_likelihood(&self.array(), x, t_x, age);
+        let later = row_log_likelihood(&self.array(), x, t_x, age + t);
         Ok((later - now).exp().min(1.0))
     }
 
-    /// P(X(n) = x): probability that a new customer makes exactly `x`
-    /// transactions in the first `n` opportunities (Fader, Hardie & Shang
-    /// 2010): alive throughout, or dropping out after opportunity i ≥ x.
+    /// P(X(t) = n): the probability that a new customer makes exactly `n`
+    /// purchases in the first `t` opportunities (Fader, Hardie & Shang
+    /// 2010): alive throughout, or dropping out after opportunity i ≥ n.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeoBetaBinom;
+    /// let model = BetaGeoBetaBinom::new(1.2035, 0.7498, 0.6568, 2.7839)?;
+    /// let total: f64 = (0..=6).map(|n| model.probability_of_purchases(6.0, n).unwrap()).sum();
+    /// assert!((total - 1.0).abs() < 1e-12);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
-    /// Never for valid parameters (kept fallible for symmetry).
-    pub fn probability_of_transactions(&self, n: u32, x: u32) -> Result<f64> {
-        if x > n {
+    /// A negative, fractional or too large `t`.
+    pub fn probability_of_purchases(&self, t: f64, n: u32) -> Result<f64> {
+        check_opportunities(t)?;
+        if t > MAX_OPPORTUNITIES {
+            return Err(Error::InvalidArgument {
+                name: "opportunities",
+                reason: format!("{t}: at most {MAX_OPPORTUNITIES} are supported"),
+            });
+        }
+        let opportunities = t as u32;
+        if n > opportunities {
             return Ok(0.0);
         }
         let (a, b, g, d) = self.parameters();
-        let xf = f64::from(x);
+        let xf = f64::from(n);
         let ln_choose = |m: f64, k: f64| ln_gamma(m + 1.0) - ln_gamma(k + 1.0) - ln_gamma(m - k + 1.0);
         let base = ln_beta(a, b) + ln_beta(g, d);
-        let nf = f64::from(n);
+        let nf = f64::from(opportunities);
         let mut total = (ln_choose(nf, xf) + ln_beta(a + xf, b + nf - xf) + ln_beta(g, d + nf) - base).exp();
-        for i in x..n {
+        for i in n..opportunities {
             let i = f64::from(i);
             total += (ln_choose(i, xf) + ln_beta(a + xf, b + i - xf) + ln_beta(g + 1.0, d + i) - base).exp();
         }
         finite(total)
     }
 
-    /// Expected transactions of a new customer over the first `n` opportunities:
-    /// α/(α+β) · δ/(γ−1) · [1 − Γ(γ+δ)Γ(1+δ+n) / (Γ(γ+δ+n)Γ(1+δ))].
+    /// Expected purchases of a new customer over the first `t` opportunities:
+    /// α/(α+β) · δ/(γ−1) · [1 − Γ(γ+δ)Γ(1+δ+t) / (Γ(γ+δ+t)Γ(1+δ))].
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeoBetaBinom;
+    /// let model = BetaGeoBetaBinom::new(1.2035, 0.7498, 0.6568, 2.7839)?;
+    /// assert!(model.expected_purchases_new_customer(6.0)? > model.expected_purchases_new_customer(1.0)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for negative `n`, or γ = 1.
-    pub fn expected_transactions_new_customer(&self, n: f64) -> Result<f64> {
-        check_count(n)?;
+    /// [`Error::InvalidArgument`] for negative `t`, or γ = 1.
+    pub fn expected_purchases_new_customer(&self, t: f64) -> Result<f64> {
+        check_count(t)?;
         let (a, b, g, d) = self.parameters();
-        let ratio = (ln_gamma(g + d) + ln_gamma(1.0 + d + n) - ln_gamma(g + d + n) - ln_gamma(1.0 + d)).exp();
+        let ratio = (ln_gamma(g + d) + ln_gamma(1.0 + d + t) - ln_gamma(g + d + t) - ln_gamma(1.0 + d)).exp();
         finite(a / (a + b) * d / (g - 1.0) * (1.0 - ratio))
     }
 
-    /// Expected transactions in the next `horizon` opportunities of a customer
-    /// with x transactions, the last at t_x, out of n (Fader, Hardie & Shang 2010, eq. 13).
+    /// Expected purchases in the next `t` opportunities of a customer with
+    /// x purchases, the last at t_x, out of n (Fader, Hardie & Shang 2010,
+    /// eq. 13): P(alive) times [`BetaGeoBetaBinom::expected_purchases_if_alive`].
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeoBetaBinom;
+    /// let model = BetaGeoBetaBinom::new(1.2035, 0.7498, 0.6568, 2.7839)?;
+    /// // lifetimes 0.11.3: conditional_expected_number_of_purchases_up_to_time(5, 3, 4, 6).
+    /// assert!((model.conditional_expected_purchases(5.0, 3.0, 4.0, 6.0)? - 1.034_537_75).abs() < 1e-7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
-    /// As [`BetaGeoBetaBinom::probability_alive`], plus negative `horizon` or γ = 1.
-    pub fn conditional_expected_transactions(
-        &self,
-        horizon: f64,
-        frequency: f64,
-        recency: f64,
-        opportunities: f64,
-    ) -> Result<f64> {
-        check_count(horizon)?;
-        check_row(0, frequency, recency, opportunities)?;
-        let (a, b, g, d) = self.parameters();
-        let (x, n) = (frequency, opportunities);
-        let ll = row_log_likelihood(&self.array(), frequency, recency, opportunities);
-        let lead = (ln_beta(a + x + 1.0, b + n - x) - ln_beta(a, b) - ll).exp();
-        let tail = (ln_gamma(g + d) - ln_gamma(1.0 + d)).exp()
-            * ((ln_gamma(1.0 + d + n) - ln_gamma(g + d + n)).exp()
-                - (ln_gamma(1.0 + d + n + horizon) - ln_gamma(g + d + n + horizon)).exp());
-        finite(lead * d / (g - 1.0) * tail)
+    /// As [`BetaGeoBetaBinom::probability_alive`], plus negative `t` or γ = 1.
+    pub fn conditional_expected_purchases(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
+        check_count(t)?;
+        check_row(0, x, t_x, age)?;
+        finite(self.p_alive_unchecked(0.0, x, t_x, age) * self.if_alive(t, x, age))
     }
 
-    /// Discounted expected residual transactions (DERT) of a customer with
-    /// x transactions, the last at t_x, out of n: the expected number of
-    /// future transactions, the one at opportunity n + k discounted by
-    /// (1 + d)^k (Fader, Hardie & Shang 2010):
-    /// B(α+x+1, β+n−x)/B(α, β) · B(γ, δ+n+1)/B(γ, δ) / (1+d)
-    /// · ₂F₁(1, δ+n+1; γ+δ+n+1; 1/(1+d)) / L.
+    /// Expected purchases in the next `t` opportunities given alive now, a
+    /// function of x and n alone: (α+x)/(α+β+n) · δ/(γ−1) · Γ(γ+δ)/Γ(1+δ)
+    /// · [Γ(1+δ+n)/Γ(γ+δ+n) − Γ(1+δ+n+t)/Γ(γ+δ+n+t)] · B(γ, δ)/B(γ, δ+n).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeoBetaBinom;
+    /// let model = BetaGeoBetaBinom::new(1.2035, 0.7498, 0.6568, 2.7839)?;
+    /// let (alive, if_alive) = (model.probability_alive(3.0, 4.0, 6.0)?, model.expected_purchases_if_alive(5.0, 3.0, 6.0)?);
+    /// assert!((alive * if_alive - model.conditional_expected_purchases(5.0, 3.0, 4.0, 6.0)?).abs() < 1e-12);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
-    /// As [`BetaGeoBetaBinom::probability_alive`], plus `d` ≤ 0 or non-finite.
-    pub fn discounted_expected_residual_transactions(
+    /// As [`BetaGeoBetaBinom::conditional_expected_purchases`] (t_x is not needed).
+    pub fn expected_purchases_if_alive(&self, t: f64, x: f64, age: f64) -> Result<f64> {
+        check_count(t)?;
+        check_row(0, x, if x == 0.0 { 0.0 } else { age }, age)?;
+        finite(self.if_alive(t, x, age))
+    }
+
+    fn if_alive(&self, t: f64, x: f64, n: f64) -> f64 {
+        let (a, b, g, d) = self.parameters();
+        let rate = (a + x) / (a + b + n);
+        let tail = ((ln_gamma(1.0 + d + n) - ln_gamma(g + d + n)).exp()
+            - (ln_gamma(1.0 + d + n + t) - ln_gamma(g + d + n + t)).exp())
+            * (ln_gamma(g + d) - ln_gamma(1.0 + d) + ln_beta(g, d) - ln_beta(g, d + n)).exp();
+        rate * d / (g - 1.0) * tail
+    }
+
+    /// Discounted expected residual purchases (DERT) of a customer with
+    /// x purchases, the last at t_x, out of n: the expected number of
+    /// future purchases, the one at opportunity n + k discounted by
+    /// (1 + `discount_rate`)^(−k) (Fader, Hardie & Shang 2010):
+    /// B(α+x+1, β+n−x)/B(α, β) · B(γ, δ+n+1)/B(γ, δ) / (1+d)
+    /// · ₂F₁(1, δ+n+1; γ+δ+n+1; 1/(1+d)) / L. The rate is per opportunity,
+    /// the same kind of number as Pareto/NBD's per unit of time.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeoBetaBinom;
+    /// let model = BetaGeoBetaBinom::new(1.2035, 0.7498, 0.6568, 2.7839)?;
+    /// assert!(model.discounted_expected_residual_purchases(0.1, 6.0, 6.0, 6.0)? > model.discounted_expected_residual_purchases(0.1, 1.0, 1.0, 6.0)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`BetaGeoBetaBinom::probability_alive`], plus a rate ≤ 0 or non-finite.
+    pub fn discounted_expected_residual_purchases(
         &self,
-        d: f64,
-        frequency: f64,
-        recency: f64,
-        opportunities: f64,
+        discount_rate: f64,
+        x: f64,
+        t_x: f64,
+        age: f64,
     ) -> Result<f64> {
-        check_row(0, frequency, recency, opportunities)?;
-        if !(d.is_finite() && d > 0.0) {
-            return Err(Error::InvalidArgument { name: "discount rate", reason: format!("{d} must be positive") });
+        check_row(0, x, t_x, age)?;
+        let rate = discount_rate;
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(Error::InvalidArgument { name: "discount rate", reason: format!("{rate} must be positive") });
         }
         let (a, b, g, dl) = self.parameters();
-        let (x, n) = (frequency, opportunities);
-        let ll = row_log_likelihood(&self.array(), frequency, recency, opportunities);
+        let n = age;
+        let ll = row_log_likelihood(&self.array(), x, t_x, n);
         let lead = ln_beta(a + x + 1.0, b + n - x) - ln_beta(a, b) + ln_beta(g, dl + n + 1.0) - ln_beta(g, dl) - ll;
-        let series = hyp2f1_positive(1.0, dl + n + 1.0, g + dl + n + 1.0, 1.0 / (1.0 + d)).ok_or_else(|| {
+        let series = hyp2f1_positive(1.0, dl + n + 1.0, g + dl + n + 1.0, 1.0 / (1.0 + rate)).ok_or_else(|| {
             Error::InvalidArgument { name: "BG/BB parameters", reason: "the DERT series did not converge".into() }
         })?;
-        finite(lead.exp() / (1.0 + d) * series)
+        finite(lead.exp() / (1.0 + rate) * series)
     }
 
-    /// P(alive) for columns of x, t_x and n, one value per customer.
+    /// P(alive) now for columns of x, t_x and n, one value per customer.
     ///
     /// ```
     /// use customer_lifecycle::clv::BetaGeoBetaBinom;
@@ -285,48 +516,104 @@ impl BetaGeoBetaBinom {
     /// columns of different lengths.
     pub fn probability_alive_columns(
         &self,
-        frequency: ArrayView1<'_, f64>,
-        recency: ArrayView1<'_, f64>,
-        opportunities: ArrayView1<'_, f64>,
+        x: ArrayView1<'_, f64>,
+        t_x: ArrayView1<'_, f64>,
+        age: ArrayView1<'_, f64>,
     ) -> Result<Array1<f64>> {
-        by_row(frequency, recency, opportunities, |x, t_x, n| self.probability_alive(x, t_x, n))
+        by_row(x, t_x, age, |x, t_x, n| Ok(self.p_alive_unchecked(0.0, x, t_x, n)))
     }
 
-    /// Expected transactions in the next `horizon` opportunities for columns
-    /// of x, t_x and n (see [`BetaGeoBetaBinom::conditional_expected_transactions`]).
+    /// Expected purchases in the next `t` opportunities for columns of x,
+    /// t_x and n (see [`BetaGeoBetaBinom::conditional_expected_purchases`]).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeoBetaBinom;
+    /// use customer_lifecycle::ndarray::array;
+    ///
+    /// let model = BetaGeoBetaBinom::new(1.2035, 0.7497, 0.6567, 2.7834)?;
+    /// let (x, t_x, n) = (array![0.0, 3.0], array![0.0, 4.0], array![6.0, 6.0]);
+    /// let expected = model.conditional_expected_purchases_columns(5.0, x.view(), t_x.view(), n.view())?;
+    /// assert!(expected[1] > expected[0]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`BetaGeoBetaBinom::probability_alive_columns`], plus a negative
-    /// horizon or γ = 1.
-    pub fn conditional_expected_transactions_columns(
+    /// `t` or γ = 1.
+    pub fn conditional_expected_purchases_columns(
         &self,
-        horizon: f64,
-        frequency: ArrayView1<'_, f64>,
-        recency: ArrayView1<'_, f64>,
-        opportunities: ArrayView1<'_, f64>,
+        t: f64,
+        x: ArrayView1<'_, f64>,
+        t_x: ArrayView1<'_, f64>,
+        age: ArrayView1<'_, f64>,
     ) -> Result<Array1<f64>> {
-        check_count(horizon)?;
-        by_row(frequency, recency, opportunities, |x, t_x, n| {
-            self.conditional_expected_transactions(horizon, x, t_x, n)
-        })
+        check_count(t)?;
+        by_row(x, t_x, age, |x, t_x, n| finite(self.p_alive_unchecked(0.0, x, t_x, n) * self.if_alive(t, x, n)))
     }
 
-    /// DERT at discount rate `d` per opportunity for columns of x, t_x and n
-    /// (see [`BetaGeoBetaBinom::discounted_expected_residual_transactions`]).
+    /// DERT at `discount_rate` per opportunity for columns of x, t_x and n
+    /// (see [`BetaGeoBetaBinom::discounted_expected_residual_purchases`]).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeoBetaBinom;
+    /// use customer_lifecycle::ndarray::array;
+    ///
+    /// let model = BetaGeoBetaBinom::new(1.2035, 0.7497, 0.6567, 2.7834)?;
+    /// let (x, t_x, n) = (array![0.0, 3.0], array![0.0, 4.0], array![6.0, 6.0]);
+    /// let dert = model.discounted_expected_residual_purchases_columns(0.1, x.view(), t_x.view(), n.view())?;
+    /// assert!(dert[1] > dert[0]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
-    /// As [`BetaGeoBetaBinom::probability_alive_columns`], plus `d` ≤ 0 or
+    /// As [`BetaGeoBetaBinom::probability_alive_columns`], plus a rate ≤ 0 or
     /// non-finite.
-    pub fn discounted_expected_residual_transactions_columns(
+    pub fn discounted_expected_residual_purchases_columns(
         &self,
-        d: f64,
-        frequency: ArrayView1<'_, f64>,
-        recency: ArrayView1<'_, f64>,
-        opportunities: ArrayView1<'_, f64>,
+        discount_rate: f64,
+        x: ArrayView1<'_, f64>,
+        t_x: ArrayView1<'_, f64>,
+        age: ArrayView1<'_, f64>,
     ) -> Result<Array1<f64>> {
-        by_row(frequency, recency, opportunities, |x, t_x, n| {
-            self.discounted_expected_residual_transactions(d, x, t_x, n)
-        })
+        by_row(x, t_x, age, |x, t_x, n| self.discounted_expected_residual_purchases(discount_rate, x, t_x, n))
+    }
+
+    /// P(alive) now for every customer of a summary in whole periods.
+    ///
+    /// ```
+    /// use customer_lifecycle::{DurationMode, SummaryOptions, TimeUnit, TransactionLog};
+    /// use customer_lifecycle::clv::BetaGeoBetaBinom;
+    ///
+    /// let summary = TransactionLog::cdnow_sample()?
+    ///     .summarize(&SummaryOptions::new(TimeUnit::Month).duration_mode(DurationMode::Calendar))?;
+    /// let alive = BetaGeoBetaBinom::new(1.2, 0.75, 0.66, 2.78)?.probability_alive_all(&summary)?;
+    /// assert_eq!(alive.len(), summary.len());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`BetaGeoBetaBinom::probability_alive_columns`].
+    pub fn probability_alive_all(&self, summary: &PurchaseSummary) -> Result<Array1<f64>> {
+        self.probability_alive_columns(summary.frequency(), summary.recency(), summary.age())
+    }
+
+    /// Expected purchases in the next `t` opportunities for every customer of a summary.
+    ///
+    /// ```
+    /// use customer_lifecycle::{DurationMode, SummaryOptions, TimeUnit, TransactionLog};
+    /// use customer_lifecycle::clv::BetaGeoBetaBinom;
+    ///
+    /// let summary = TransactionLog::cdnow_sample()?
+    ///     .summarize(&SummaryOptions::new(TimeUnit::Month).duration_mode(DurationMode::Calendar))?;
+    /// let next_year = BetaGeoBetaBinom::new(1.2, 0.75, 0.66, 2.78)?.conditional_expected_purchases_all(12.0, &summary)?;
+    /// assert!(next_year.iter().all(|&e| e >= 0.0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`BetaGeoBetaBinom::conditional_expected_purchases_columns`].
+    pub fn conditional_expected_purchases_all(&self, t: f64, summary: &PurchaseSummary) -> Result<Array1<f64>> {
+        self.conditional_expected_purchases_columns(t, summary.frequency(), summary.recency(), summary.age())
     }
 
     fn array(&self) -> [f64; 4] {
@@ -362,6 +649,18 @@ fn check_row(row: usize, x: f64, t_x: f64, n: f64) -> Result<()> {
 
 fn check_count(value: f64) -> Result<()> {
     super::check_non_negative("opportunities", value)
+}
+
+/// A whole number of opportunities, ≥ 0.
+fn check_opportunities(value: f64) -> Result<()> {
+    check_count(value)?;
+    if value.fract() != 0.0 {
+        return Err(Error::InvalidArgument {
+            name: "opportunities",
+            reason: format!("{value} is not a whole number of opportunities"),
+        });
+    }
+    Ok(())
 }
 
 fn finite(v: f64) -> Result<f64> {
@@ -411,20 +710,20 @@ mod tests {
         let t_x: Array1<f64> = rows.iter().map(|r| r.1).collect();
         let n: Array1<f64> = rows.iter().map(|r| r.2).collect();
         let alive = m.probability_alive_columns(x.view(), t_x.view(), n.view()).unwrap();
-        let expected = m.conditional_expected_transactions_columns(5.0, x.view(), t_x.view(), n.view()).unwrap();
-        let dert = m.discounted_expected_residual_transactions_columns(0.1, x.view(), t_x.view(), n.view()).unwrap();
+        let expected = m.conditional_expected_purchases_columns(5.0, x.view(), t_x.view(), n.view()).unwrap();
+        let dert = m.discounted_expected_residual_purchases_columns(0.1, x.view(), t_x.view(), n.view()).unwrap();
         for (i, &(xi, ti, ni)) in rows.iter().enumerate() {
             assert_eq!(alive[i], m.probability_alive(xi, ti, ni).unwrap());
-            assert_eq!(expected[i], m.conditional_expected_transactions(5.0, xi, ti, ni).unwrap());
-            assert_eq!(dert[i], m.discounted_expected_residual_transactions(0.1, xi, ti, ni).unwrap());
+            assert_eq!(expected[i], m.conditional_expected_purchases(5.0, xi, ti, ni).unwrap());
+            assert_eq!(dert[i], m.discounted_expected_residual_purchases(0.1, xi, ti, ni).unwrap());
         }
         let mut bad = t_x.clone();
         bad[9] = n[9] + 1.0;
         let e = m.probability_alive_columns(x.view(), bad.view(), n.view()).unwrap_err();
         assert!(matches!(e, Error::InvalidModelInput { row: 9, .. }), "{e}");
         let short: Array1<f64> = n.iter().skip(1).copied().collect();
-        assert!(m.conditional_expected_transactions_columns(5.0, x.view(), t_x.view(), short.view()).is_err());
-        assert!(m.conditional_expected_transactions_columns(-1.0, x.view(), t_x.view(), n.view()).is_err());
+        assert!(m.conditional_expected_purchases_columns(5.0, x.view(), t_x.view(), short.view()).is_err());
+        assert!(m.conditional_expected_purchases_columns(-1.0, x.view(), t_x.view(), n.view()).is_err());
     }
 
     #[test]
@@ -451,8 +750,8 @@ mod tests {
         let m = BetaGeoBetaBinom::new(1.2035, 0.7498, 0.6568, 2.7839).unwrap();
         // lifetimes 0.11.3 with these parameters: conditional_probability_alive(1, 3, 4, 6)
         // and conditional_expected_number_of_purchases_up_to_time(5, 3, 4, 6).
-        assert!((m.probability_alive(3.0, 4.0, 6.0).unwrap() - 0.439_589_14).abs() < 1e-7);
-        assert!((m.conditional_expected_transactions(5.0, 3.0, 4.0, 6.0).unwrap() - 1.034_537_75).abs() < 1e-7);
+        assert!((m.probability_alive_in(1.0, 3.0, 4.0, 6.0).unwrap() - 0.439_589_14).abs() < 1e-7);
+        assert!((m.conditional_expected_purchases(5.0, 3.0, 4.0, 6.0).unwrap() - 1.034_537_75).abs() < 1e-7);
         // E[X(n)] of a new customer equals Σ over patterns of x · P(pattern).
         let p = m.array();
         for n in [1u32, 3, 6] {
@@ -463,7 +762,7 @@ mod tests {
                     expected += f64::from(x) * binomial(t_x - 1, x - 1) * ll.exp();
                 }
             }
-            let got = m.expected_transactions_new_customer(f64::from(n)).unwrap();
+            let got = m.expected_purchases_new_customer(f64::from(n)).unwrap();
             assert!((got - expected).abs() < 1e-12, "n={n}: {got} vs {expected}");
         }
     }
@@ -482,10 +781,10 @@ mod tests {
                         / (1.0f64 + rate).powf(k)
                 })
                 .sum();
-            let dert = m.discounted_expected_residual_transactions(rate, x, t_x, n).unwrap();
+            let dert = m.discounted_expected_residual_purchases(rate, x, t_x, n).unwrap();
             assert!((dert - direct).abs() < 1e-9, "({x}, {t_x}, {n}): {dert} vs {direct}");
         }
-        assert!(m.discounted_expected_residual_transactions(0.0, 1.0, 1.0, 6.0).is_err());
+        assert!(m.discounted_expected_residual_purchases(0.0, 1.0, 1.0, 6.0).is_err());
     }
 
     #[test]
@@ -498,24 +797,25 @@ mod tests {
         let ll = row_log_likelihood(&m.array(), x, t_x, n);
         let transact =
             (ln_beta(a + x + 1.0, b + n - x) - ln_beta(a, b) + ln_beta(g, d + n + 1.0) - ln_beta(g, d) - ll).exp();
-        let none = m.probability_no_transaction(1.0, x, t_x, n).unwrap();
+        let none = m.probability_no_purchase(1.0, x, t_x, n).unwrap();
         assert!((none - (1.0 - transact)).abs() < 1e-12, "{none} vs {}", 1.0 - transact);
-        assert_eq!(m.probability_no_transaction(0.0, x, t_x, n).unwrap(), 1.0);
-        assert!(m.probability_no_transaction(1.5, x, t_x, n).is_err());
+        assert_eq!(m.probability_no_purchase(0.0, x, t_x, n).unwrap(), 1.0);
+        assert!(m.probability_no_purchase(1.5, x, t_x, n).is_err());
     }
 
     #[test]
     fn transaction_count_distribution_sums_to_one_and_to_the_mean() {
         let m = BetaGeoBetaBinom::new(1.2035, 0.7498, 0.6568, 2.7839).unwrap();
         for n in [1u32, 6, 20] {
-            let probs: Vec<f64> = (0..=n).map(|x| m.probability_of_transactions(n, x).unwrap()).collect();
+            let probs: Vec<f64> = (0..=n).map(|x| m.probability_of_purchases(f64::from(n), x).unwrap()).collect();
             let total: f64 = probs.iter().sum();
             let mean: f64 = probs.iter().enumerate().map(|(x, p)| x as f64 * p).sum();
             assert!((total - 1.0).abs() < 1e-12, "n={n}: {total}");
-            let expected = m.expected_transactions_new_customer(f64::from(n)).unwrap();
+            let expected = m.expected_purchases_new_customer(f64::from(n)).unwrap();
             assert!((mean - expected).abs() < 1e-10, "n={n}: {mean} vs {expected}");
         }
-        assert_eq!(m.probability_of_transactions(3, 4).unwrap(), 0.0);
+        assert_eq!(m.probability_of_purchases(3.0, 4).unwrap(), 0.0);
+        assert!(m.probability_of_purchases(2.5, 1).is_err());
     }
 
     fn binomial(n: u32, k: u32) -> f64 {

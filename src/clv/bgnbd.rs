@@ -197,9 +197,9 @@ impl BetaGeo {
     ///
     /// # Errors
     /// [`Error::InvalidModelInput`] for an impossible row.
-    pub fn log_likelihood(&self, x: f64, t_x: f64, t: f64) -> Result<f64> {
-        data::check_row(self.variant.name(), 0, x, t_x, t)?;
-        Ok(row_log_likelihood(self.variant, self.r, self.alpha, self.a, self.b, x, t_x, t))
+    pub fn log_likelihood(&self, x: f64, t_x: f64, age: f64) -> Result<f64> {
+        data::check_row(self.variant.name(), 0, x, t_x, age)?;
+        Ok(row_log_likelihood(self.variant, self.r, self.alpha, self.a, self.b, x, t_x, age))
     }
 
     /// P(alive) at the end of the observation, given (x, t_x, T).
@@ -210,12 +210,12 @@ impl BetaGeo {
     ///
     /// # Errors
     /// [`Error::InvalidModelInput`] for an impossible row.
-    pub fn probability_alive(&self, x: f64, t_x: f64, t: f64) -> Result<f64> {
-        data::check_row(MODEL, 0, x, t_x, t)?;
-        Ok(self.p_alive_unchecked(x, t_x, t))
+    pub fn probability_alive(&self, x: f64, t_x: f64, age: f64) -> Result<f64> {
+        data::check_row(self.variant.name(), 0, x, t_x, age)?;
+        Ok(self.p_alive_unchecked(x, t_x, age))
     }
 
-    fn p_alive_unchecked(&self, x: f64, t_x: f64, t: f64) -> f64 {
+    fn p_alive_unchecked(&self, x: f64, t_x: f64, age: f64) -> f64 {
         // 1 / (1 + a/(b+x-1) ((α+T)/(α+t_x))^(r+x)) for BG/NBD (1 when x = 0),
         // 1 / (1 + a/(b+x) ((α+T)/(α+t_x))^(r+x)) for MBG/NBD; in logs.
         let shift = match self.variant {
@@ -225,7 +225,7 @@ impl BetaGeo {
         };
         // Two logarithms: of the ratios, not of each term.
         let log_odds =
-            (self.a / (self.b + x + shift)).ln() + (self.r + x) * ((self.alpha + t) / (self.alpha + t_x)).ln();
+            (self.a / (self.b + x + shift)).ln() + (self.r + x) * ((self.alpha + age) / (self.alpha + t_x)).ln();
         1.0 / (1.0 + log_odds.exp())
     }
 
@@ -443,10 +443,23 @@ impl BetaGeo {
         )
     }
 
-    /// P(alive) for every customer of a summary.
-    pub fn probability_alive_all(&self, summary: &PurchaseSummary) -> Array1<f64> {
-        let (x, t_x, t) = (summary.frequency(), summary.recency(), summary.age());
-        (0..x.len()).map(|i| self.p_alive_unchecked(x[i], t_x[i], t[i])).collect()
+    /// P(alive) for every customer of a summary, in the summary's order.
+    ///
+    /// ```
+    /// use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// use customer_lifecycle::clv::BetaGeo;
+    ///
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let model = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?;
+    /// let alive = model.probability_alive_all(&summary)?;
+    /// assert_eq!(alive.len(), summary.len());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`BetaGeo::probability_alive_columns`] (a summary's rows are always valid).
+    pub fn probability_alive_all(&self, summary: &PurchaseSummary) -> Result<Array1<f64>> {
+        self.probability_alive_columns(summary.frequency(), summary.recency(), summary.age())
     }
 
     /// Conditional expected purchases in the next `t` for every customer of a summary.

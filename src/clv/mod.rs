@@ -59,6 +59,9 @@ pub use fit::{FitOptions, FitReport};
 
 mod bgnbd;
 mod data;
+mod model;
+
+pub use model::PurchaseModel;
 
 pub use bgnbd::{BetaGeo, BetaGeoVariant};
 mod bgbb;
@@ -73,7 +76,7 @@ mod pareto_nbd;
 pub use pareto_nbd::ParetoNbd;
 mod value;
 
-pub use value::{Clv, PurchaseModel, periods_per_year};
+pub use value::{Clv, periods_per_year};
 mod deterministic;
 mod simulate;
 

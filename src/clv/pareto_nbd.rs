@@ -66,7 +66,25 @@ impl ParetoNbd {
     /// # Errors
     /// As [`crate::clv::BetaGeo::fit`].
     pub fn fit(summary: &PurchaseSummary) -> Result<ParetoNbd> {
-        ParetoNbd::fit_columns(summary.frequency(), summary.recency(), summary.age(), &FitOptions::default())
+        ParetoNbd::fit_with(summary, &FitOptions::default())
+    }
+
+    /// [`ParetoNbd::fit`] with options.
+    ///
+    /// ```
+    /// use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// use customer_lifecycle::clv::{FitOptions, ParetoNbd};
+    ///
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let model = ParetoNbd::fit_with(&summary, &FitOptions::default().max_iterations(500))?;
+    /// assert!(model.report().unwrap().converged);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`ParetoNbd::fit`], plus [`Error::InvalidArgument`] for bad options.
+    pub fn fit_with(summary: &PurchaseSummary, options: &FitOptions) -> Result<ParetoNbd> {
+        ParetoNbd::fit_columns(summary.frequency(), summary.recency(), summary.age(), options)
     }
 
     /// Fits the model to columns `x`, `t_x`, `T`.
@@ -120,9 +138,9 @@ impl ParetoNbd {
     /// # Errors
     /// [`Error::InvalidModelInput`] for an impossible row;
     /// [`Error::InvalidArgument`] if the hypergeometric series fails.
-    pub fn log_likelihood(&self, x: f64, t_x: f64, t: f64) -> Result<f64> {
-        data::check_row(MODEL, 0, x, t_x, t)?;
-        let ll = row_log_likelihood(&self.array(), x, t_x, t);
+    pub fn log_likelihood(&self, x: f64, t_x: f64, age: f64) -> Result<f64> {
+        data::check_row(MODEL, 0, x, t_x, age)?;
+        let ll = row_log_likelihood(&self.array(), x, t_x, age);
         if ll.is_finite() { Ok(ll) } else { Err(series_failure()) }
     }
 
@@ -130,9 +148,9 @@ impl ParetoNbd {
     ///
     /// # Errors
     /// As [`ParetoNbd::log_likelihood`].
-    pub fn probability_alive(&self, x: f64, t_x: f64, t: f64) -> Result<f64> {
-        data::check_row(MODEL, 0, x, t_x, t)?;
-        self.p_alive_unchecked(x, t_x, t)
+    pub fn probability_alive(&self, x: f64, t_x: f64, age: f64) -> Result<f64> {
+        data::check_row(MODEL, 0, x, t_x, age)?;
+        self.p_alive_unchecked(x, t_x, age)
     }
 
     fn p_alive_unchecked(&self, x: f64, t_x: f64, t: f64) -> Result<f64> {
@@ -198,23 +216,30 @@ impl ParetoNbd {
         let (m, b) = if alpha >= beta { (alpha, s + 1.0) } else { (beta, r + x) };
         let c = r + s + x + 1.0;
         let diff = (alpha - beta).abs();
-        if diff / m > SERIES_UP_TO {
+        // The death-time integral is exact for every ratio; it serves where
+        // the series is slow (a ratio near 1) or does not settle (hundreds of
+        // purchases, where the ₂F₁ parameters are large and close).
+        let by_quadrature = || -> Result<f64> {
             let p = ln_alive.exp() + self.ln_purchases_then_drop_out(t, n)?.exp();
-            return checked_probability(p, t, n);
+            checked_probability(p, t, n)
+        };
+        if diff / m > SERIES_UP_TO {
+            return by_quadrature();
         }
         let ln_f = |a: f64, u: f64| -> Result<f64> {
             let f = crate::math::numerics::hyp2f1_positive(a, b, c, diff / (m + u)).ok_or_else(series_failure)?;
             Ok(f.ln() - a * (m + u).ln())
         };
-        let ln_first = ln_f(r + s, 0.0)?;
-        let ln_terms: Vec<f64> = (0..=n)
+        let Ok(ln_first) = ln_f(r + s, 0.0) else { return by_quadrature() };
+        let ln_terms: Result<Vec<f64>> = (0..=n)
             .map(|i| {
                 let i = f64::from(i);
                 let lead =
                     ln_gamma(r + s + i) - ln_gamma(r + s) - ln_gamma(i + 1.0) + if i > 0.0 { i * t.ln() } else { 0.0 };
                 Ok(lead + ln_f(r + s + i, t)?)
             })
-            .collect::<Result<_>>()?;
+            .collect();
+        let Ok(ln_terms) = ln_terms else { return by_quadrature() };
         let top = ln_terms.iter().copied().fold(ln_first, f64::max);
         let bracket = (ln_first - top).exp() - ln_terms.iter().map(|l| (l - top).exp()).sum::<f64>();
         let ln_c = r * alpha.ln() + s * beta.ln() + ln_beta(r + x, s + 1.0) - ln_beta(r, s);
@@ -257,19 +282,42 @@ impl ParetoNbd {
         Ok(alive * (self.s * ((self.beta + age).ln() - (self.beta + age + t).ln())).exp())
     }
 
-    /// Discounted expected residual transactions (DERT) of a customer with
-    /// (x, t_x, T) at continuously compounded discount rate `delta` per unit
-    /// of time (for an annual rate d and P periods a year, δ = ln(1+d)/P):
-    /// the expected purchases from now on, each discounted by e^(−δτ)
-    /// (Fader, Hardie & Lee 2005), computed as
-    /// P(alive) · (r+x)/(α+T) · (β+T)^s δ^(s−1) U(s, s; δ(β+T)).
+    /// Discounted expected residual purchases (DERT) of a customer with
+    /// (x, t_x, T) at discount rate `discount_rate` per unit of time (the
+    /// summary's unit; for an annual rate d and P units a year,
+    /// (1 + d)^(1/P) − 1): the expected purchases from now on, one at time
+    /// τ from now discounted by (1 + `discount_rate`)^(−τ) = e^(−δτ) with
+    /// δ = ln(1 + `discount_rate`) (Fader, Hardie & Lee 2005), computed as
+    /// P(alive) · (r+x)/(α+T) · (β+T)^s δ^(s−1) U(s, s; δ(β+T)). The rate
+    /// is the same kind of number as BG/BB's per opportunity.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::ParetoNbd;
+    ///
+    /// let model = ParetoNbd::new(0.5532, 10.5763, 0.6062, 11.6715)?;
+    /// // 15 % a year, in weeks.
+    /// let weekly = 1.15f64.powf(1.0 / 52.0) - 1.0;
+    /// let dert = model.discounted_expected_residual_purchases(weekly, 2.0, 30.43, 38.86)?;
+    /// assert!(dert > 0.0 && dert < 10.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
-    /// As [`ParetoNbd::probability_alive`], plus `delta` ≤ 0 or non-finite.
-    pub fn discounted_expected_residual_transactions(&self, delta: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
-        if !(delta.is_finite() && delta > 0.0) {
-            return Err(Error::InvalidArgument { name: "discount rate", reason: format!("{delta} must be positive") });
+    /// As [`ParetoNbd::probability_alive`], plus a rate ≤ 0 or non-finite.
+    pub fn discounted_expected_residual_purchases(
+        &self,
+        discount_rate: f64,
+        x: f64,
+        t_x: f64,
+        age: f64,
+    ) -> Result<f64> {
+        if !(discount_rate.is_finite() && discount_rate > 0.0) {
+            return Err(Error::InvalidArgument {
+                name: "discount rate",
+                reason: format!("{discount_rate} must be positive"),
+            });
         }
+        let delta = discount_rate.ln_1p();
         data::check_row(MODEL, 0, x, t_x, age)?;
         let (r, alpha, s, beta) = self.parameters();
         let alive = self.p_alive_unchecked(x, t_x, age)?;
@@ -790,7 +838,8 @@ mod tests {
         // integrated here by Simpson's rule on τ = e^v − 1 (independent of U).
         let m = published();
         let (r, alpha, s, beta) = m.parameters();
-        let delta = (1.1f64).ln() / 52.0; // 10 % a year, weekly periods
+        let weekly = 1.1f64.powf(1.0 / 52.0) - 1.0; // 10 % a year, weekly periods
+        let delta = weekly.ln_1p();
         for (x, t_x, age) in [(0.0, 0.0, 38.86), (2.0, 30.43, 38.86), (26.0, 30.857, 31.0)] {
             let integrand = |v: f64| {
                 let tau = v.exp() - 1.0;
@@ -804,10 +853,10 @@ mod tests {
             }
             let integral = sum * h / 3.0;
             let expected = m.probability_alive(x, t_x, age).unwrap() * (r + x) / (alpha + age) * integral;
-            let got = m.discounted_expected_residual_transactions(delta, x, t_x, age).unwrap();
+            let got = m.discounted_expected_residual_purchases(weekly, x, t_x, age).unwrap();
             assert!((got / expected - 1.0).abs() < 1e-7, "({x}, {t_x}, {age}): {got} vs {expected}");
         }
-        assert!(m.discounted_expected_residual_transactions(0.0, 1.0, 1.0, 2.0).is_err());
+        assert!(m.discounted_expected_residual_purchases(0.0, 1.0, 1.0, 2.0).is_err());
     }
 
     #[test]
@@ -954,6 +1003,15 @@ mod tests {
         let m = ParetoNbd::new(0.55, 0.5, 0.61, 100.0).unwrap();
         let total: f64 = (0..400).map(|n| m.probability_of_purchases(10.0, n).unwrap()).sum();
         assert!((total - 1.0).abs() < 1e-9, "{total}");
+        // Hundreds of purchases below the switch, where the series does not
+        // settle and the quadrature takes over (mpmath's quad, dps 50).
+        let m = ParetoNbd::new(2.0, 1.0, 1.5, 40.0).unwrap();
+        for (n, expected) in
+            [(100, 1.9208387288996523437e-29), (273, 4.3504278395704448157e-81), (350, 3.6876814681975338037e-104)]
+        {
+            let got = m.probability_of_purchases(1.0, n).unwrap();
+            assert!((got / expected - 1.0).abs() < 1e-9, "P(X(1) = {n}) = {got}, mpmath {expected}");
+        }
     }
 
     /// The column functions equal the per-customer ones and name a bad row.

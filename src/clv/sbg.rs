@@ -179,7 +179,7 @@ impl ShiftedBetaGeometric {
     /// # Errors
     /// [`Error::InvalidArgument`] when α ≤ 1: the expectation is infinite
     /// (both published cohorts are in this case); use
-    /// [`ShiftedBetaGeometric::discounted_expected_residual_lifetime`].
+    /// [`ShiftedBetaGeometric::discounted_expected_lifetime`].
     pub fn expected_lifetime(&self) -> Result<f64> {
         if self.alpha <= 1.0 {
             return Err(Error::InvalidArgument {
@@ -190,28 +190,77 @@ impl ShiftedBetaGeometric {
         Ok((self.alpha + self.beta - 1.0) / (self.alpha - 1.0))
     }
 
-    /// Discounted expected residual lifetime (in periods, counting the
-    /// coming renewal) of a customer who has renewed `renewals` times, at
-    /// discount rate `d` per period (Fader & Hardie 2010):
-    /// (β+n)/(α+β+n) · ₂F₁(1, β+n+1; α+β+n+1; 1/(1+d)) with n = `renewals`.
+    /// Discounted expected lifetime (DEL) of a new customer, in periods, at
+    /// discount rate `d` per period (Fader & Hardie 2010): the first period
+    /// counts 1, period t + 1 counts S(t)/(1+d)^t, in closed form
+    /// ₂F₁(1, β; α+β; 1/(1+d)). Times the payment per period, this is the
+    /// value of a customer at acquisition.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::ShiftedBetaGeometric;
+    ///
+    /// let model = ShiftedBetaGeometric::new(0.668, 3.806)?; // "high end", Fader & Hardie 2007
+    /// let del = model.discounted_expected_lifetime(0.10)?;
+    /// assert!((del - 5.922_596_407_6).abs() < 1e-9); // mpmath's sum of S(t)/1.1^t
+    /// // A new customer is worth the first payment plus the residual value after it.
+    /// let derl = model.discounted_expected_residual_lifetime(1.0, 0.10)?;
+    /// assert!((del - (1.0 + derl / 1.1)).abs() < 1e-12);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for `d` ≤ 0 or non-finite, or a negative
-    /// number of renewals.
-    pub fn discounted_expected_residual_lifetime(&self, renewals: f64, d: f64) -> Result<f64> {
-        check_period(renewals)?;
-        if !(d.is_finite() && d > 0.0) {
-            return Err(Error::InvalidArgument { name: "discount rate", reason: format!("{d} must be positive") });
-        }
-        let (a, b, n) = (self.alpha, self.beta, renewals);
-        let f = hyp2f1_positive(1.0, b + n + 1.0, a + b + n + 1.0, 1.0 / (1.0 + d)).ok_or_else(|| {
-            Error::InvalidArgument {
-                name: "sBG parameters",
-                reason: "residual lifetime series did not converge".into(),
-            }
-        })?;
-        Ok((b + n) / (a + b + n) * f)
+    /// [`Error::InvalidArgument`] for `d` ≤ 0 or non-finite.
+    pub fn discounted_expected_lifetime(&self, d: f64) -> Result<f64> {
+        check_discount_rate(d)?;
+        let (a, b) = (self.alpha, self.beta);
+        series(hyp2f1_positive(1.0, b, a + b, 1.0 / (1.0 + d)))
     }
+
+    /// Discounted expected residual lifetime (DERL) of a customer in period
+    /// `n` ≥ 1, that is one who has made n − 1 renewals, at discount rate
+    /// `d` per period, in Fader & Hardie's (2010) convention: the coming
+    /// renewal counts undiscounted, each later one 1/(1+d) less:
+    /// (β+n−1)/(α+β+n−1) · ₂F₁(1, β+n; α+β+n; 1/(1+d)). The number of
+    /// renewals is one less than `n`.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::ShiftedBetaGeometric;
+    ///
+    /// let model = ShiftedBetaGeometric::new(0.668, 3.806)?;
+    /// // After five renewals (period 6) the customer has proven loyal: worth more.
+    /// let (new, loyal) = (model.discounted_expected_residual_lifetime(1.0, 0.1)?, model.discounted_expected_residual_lifetime(6.0, 0.1)?);
+    /// assert!((new - 5.414_856_048_374).abs() < 1e-9 && loyal > new);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for `d` ≤ 0 or non-finite, or `n` < 1 or non-finite.
+    pub fn discounted_expected_residual_lifetime(&self, n: f64, d: f64) -> Result<f64> {
+        if !(n.is_finite() && n >= 1.0) {
+            return Err(Error::InvalidArgument {
+                name: "period",
+                reason: format!("n = {n}: the customer's period is counted from 1 (n − 1 renewals)"),
+            });
+        }
+        check_discount_rate(d)?;
+        let (a, b) = (self.alpha, self.beta);
+        let f = series(hyp2f1_positive(1.0, b + n, a + b + n, 1.0 / (1.0 + d)))?;
+        Ok((b + n - 1.0) / (a + b + n - 1.0) * f)
+    }
+}
+
+fn check_discount_rate(d: f64) -> Result<()> {
+    if !(d.is_finite() && d > 0.0) {
+        return Err(Error::InvalidArgument { name: "discount rate", reason: format!("{d} must be positive") });
+    }
+    Ok(())
+}
+
+fn series(value: Option<f64>) -> Result<f64> {
+    value.ok_or_else(|| Error::InvalidArgument {
+        name: "sBG parameters",
+        reason: "the lifetime series did not converge".into(),
+    })
 }
 
 fn check_period(value: f64) -> Result<()> {
@@ -231,7 +280,9 @@ mod tests {
         assert!(ShiftedBetaGeometric::fit_survivors(&[100.0, f64::NAN, 10.0]).is_err());
         let m = ShiftedBetaGeometric::new(0.7, 1.2).unwrap();
         assert!(m.expected_lifetime().is_err());
-        assert!(m.discounted_expected_residual_lifetime(0.0, 0.0).is_err());
+        assert!(m.discounted_expected_residual_lifetime(1.0, 0.0).is_err());
+        assert!(m.discounted_expected_residual_lifetime(0.0, 0.1).is_err()); // periods count from 1
+        assert!(m.discounted_expected_lifetime(-0.1).is_err());
         assert!(m.survival(-1.0).is_err());
     }
 
@@ -249,15 +300,19 @@ mod tests {
         // E[T] = Σ_{t≥0} S(t) for α > 1.
         let sum: f64 = (0..20_000).map(|t| m.survival(f64::from(t)).unwrap()).sum();
         assert!((sum - m.expected_lifetime().unwrap()).abs() < 1e-3, "{sum}");
-        // DERL = Σ_{t≥1} S(n+t)/S(n) / (1+d)^(t-1), checked by direct summation.
-        let (n, d) = (2.0, 0.1);
+        // DERL(n) = Σ_{t≥1} S(n−1+t)/S(n−1) / (1+d)^(t−1), checked by direct
+        // summation; here n = 3, a customer who has renewed twice.
+        let (renewals, d) = (2.0, 0.1);
         let direct: f64 = (1..5_000)
             .map(|t| {
                 let t = f64::from(t);
-                m.survival(n + t).unwrap() / m.survival(n).unwrap() / (1.0f64 + d).powf(t - 1.0)
+                m.survival(renewals + t).unwrap() / m.survival(renewals).unwrap() / (1.0f64 + d).powf(t - 1.0)
             })
             .sum();
-        let derl = m.discounted_expected_residual_lifetime(n, d).unwrap();
+        let derl = m.discounted_expected_residual_lifetime(renewals + 1.0, d).unwrap();
         assert!((derl - direct).abs() < 1e-9, "{derl} vs {direct}");
+        // DEL = Σ_{t≥0} S(t)/(1+d)^t.
+        let direct: f64 = (0..5_000).map(|t| m.survival(f64::from(t)).unwrap() / (1.0f64 + d).powi(t)).sum();
+        assert!((m.discounted_expected_lifetime(d).unwrap() - direct).abs() < 1e-9);
     }
 }

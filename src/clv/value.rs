@@ -2,118 +2,14 @@
 
 use std::collections::HashMap;
 
-use ndarray::{Array1, Array2, ArrayView1};
+use ndarray::{Array1, ArrayView1};
 
-use super::bgnbd::BetaGeo;
 use super::gamma_gamma::GammaGamma;
-use super::pareto_nbd::ParetoNbd;
+use super::model::PurchaseModel;
 use crate::domain::time::TimeUnit;
 use crate::error::{Error, Result};
 use crate::log::summary::PurchaseSummary;
 use crate::math::hash::WordHasher;
-
-/// What CLV and churn scoring need from a purchase model: P(alive),
-/// conditional expected purchases, P(no purchase in the next t).
-/// Implemented by [`BetaGeo`] (both variants) and [`ParetoNbd`].
-pub trait PurchaseModel {
-    /// The model's name, for reports.
-    fn name(&self) -> &'static str;
-    /// P(alive) at the end of the observation.
-    ///
-    /// # Errors
-    /// As the model's own method.
-    fn probability_alive(&self, x: f64, t_x: f64, age: f64) -> Result<f64>;
-    /// Expected purchases in the next `t`.
-    ///
-    /// # Errors
-    /// As the model's own method.
-    fn conditional_expected_purchases(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64>;
-    /// Probability of no purchase in the next `t`.
-    ///
-    /// # Errors
-    /// As the model's own method.
-    fn probability_no_purchase(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64>;
-    /// Expected purchases in the next `t` given alive, a function of x and
-    /// T only: `conditional_expected_purchases` is `probability_alive`
-    /// times this.
-    ///
-    /// # Errors
-    /// As the model's own method.
-    fn expected_purchases_if_alive(&self, t: f64, x: f64, age: f64) -> Result<f64>;
-    /// Expected purchases of a new customer over a period of length `t`.
-    ///
-    /// # Errors
-    /// As the model's own method.
-    fn expected_purchases_new_customer(&self, t: f64) -> Result<f64>;
-    /// The fit's estimates and covariance, when the model was fitted.
-    fn estimates(&self) -> Option<(&[f64], &Array2<f64>)>;
-    /// The same model with other parameters (for uncertainty propagation).
-    ///
-    /// # Errors
-    /// When the parameters are invalid.
-    fn with_parameters(&self, parameters: &[f64]) -> Result<Box<dyn PurchaseModel>>;
-}
-
-impl PurchaseModel for BetaGeo {
-    fn name(&self) -> &'static str {
-        match self.variant() {
-            super::BetaGeoVariant::Classic => "BG/NBD",
-            super::BetaGeoVariant::Modified => "MBG/NBD",
-        }
-    }
-    fn probability_alive(&self, x: f64, t_x: f64, age: f64) -> Result<f64> {
-        BetaGeo::probability_alive(self, x, t_x, age)
-    }
-    fn conditional_expected_purchases(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
-        BetaGeo::conditional_expected_purchases(self, t, x, t_x, age)
-    }
-    fn probability_no_purchase(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
-        BetaGeo::probability_no_purchase(self, t, x, t_x, age)
-    }
-    fn expected_purchases_if_alive(&self, t: f64, x: f64, age: f64) -> Result<f64> {
-        BetaGeo::expected_purchases_if_alive(self, t, x, age)
-    }
-    fn expected_purchases_new_customer(&self, t: f64) -> Result<f64> {
-        BetaGeo::expected_purchases_new_customer(self, t)
-    }
-    fn estimates(&self) -> Option<(&[f64], &Array2<f64>)> {
-        self.report().map(|r| (&r.parameters[..], &r.covariance))
-    }
-    fn with_parameters(&self, p: &[f64]) -> Result<Box<dyn PurchaseModel>> {
-        let model = match self.variant() {
-            super::BetaGeoVariant::Classic => BetaGeo::new(p[0], p[1], p[2], p[3])?,
-            super::BetaGeoVariant::Modified => BetaGeo::modified(p[0], p[1], p[2], p[3])?,
-        };
-        Ok(Box::new(model))
-    }
-}
-
-impl PurchaseModel for ParetoNbd {
-    fn name(&self) -> &'static str {
-        "Pareto/NBD"
-    }
-    fn probability_alive(&self, x: f64, t_x: f64, age: f64) -> Result<f64> {
-        ParetoNbd::probability_alive(self, x, t_x, age)
-    }
-    fn conditional_expected_purchases(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
-        ParetoNbd::conditional_expected_purchases(self, t, x, t_x, age)
-    }
-    fn probability_no_purchase(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
-        ParetoNbd::probability_no_purchase(self, t, x, t_x, age)
-    }
-    fn expected_purchases_if_alive(&self, t: f64, x: f64, age: f64) -> Result<f64> {
-        ParetoNbd::expected_purchases_if_alive(self, t, x, age)
-    }
-    fn expected_purchases_new_customer(&self, t: f64) -> Result<f64> {
-        ParetoNbd::expected_purchases_new_customer(self, t)
-    }
-    fn estimates(&self) -> Option<(&[f64], &Array2<f64>)> {
-        self.report().map(|r| (&r.parameters[..], &r.covariance))
-    }
-    fn with_parameters(&self, p: &[f64]) -> Result<Box<dyn PurchaseModel>> {
-        Ok(Box::new(ParetoNbd::new(p[0], p[1], p[2], p[3])?))
-    }
-}
 
 /// Periods of `unit` in a year: 365 days, 52 weeks, 12 months, 365/n for
 /// `Days(n)` — the conventions the CLV horizon and discounting use.
@@ -327,6 +223,7 @@ impl<'a> Clv<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clv::{BetaGeo, ParetoNbd};
 
     #[test]
     fn clv_without_discounting_is_margin_times_spend_times_purchases() {

@@ -335,7 +335,8 @@ pub(crate) fn ln_tricomi_u_equal(a: f64, z: f64) -> Option<f64> {
 /// Nodes of the tanh-sinh (double-exponential) rule for ∫ₐᵇ e^(g(w)) dw,
 /// g given in log space: pairs (wₖ, ln ωₖ + g(wₖ)) whose exponentials sum to
 /// the integral. The step in t, with w = c + h·tanh(π/2·sinh t), halves from
-/// 1/2 until two successive estimates agree to 10⁻¹⁴ relative (at most
+/// 1/2 until two successive estimates agree to 10⁻¹⁴ relative, or to the
+/// rounding of the logarithm when that is coarser (at most
 /// eight halvings); the rule converges exponentially for an integrand
 /// analytic on the closed interval, however steep near its ends. `None`
 /// when g is not finite at the midpoint or the rule has not converged;
@@ -381,7 +382,10 @@ pub(crate) fn tanh_sinh_nodes(g: &dyn Fn(f64) -> f64, a: f64, b: f64) -> Option<
         if !current.is_finite() {
             return None;
         }
-        if (current - previous).abs() <= 1e-14 {
+        // Agreement to 10⁻¹⁴ relative in the integral is 10⁻¹⁴ absolute in
+        // its logarithm, unless the logarithm is so large (a tiny or huge
+        // integral) that its own rounding is coarser: then a few ulps.
+        if (current - previous).abs() <= 1e-14f64.max(4.0 * f64::EPSILON * current.abs()) {
             let ln_step = step.ln();
             return Some(nodes.into_iter().map(|(w, l)| (w, l + ln_step)).collect());
         }

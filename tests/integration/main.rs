@@ -11,6 +11,7 @@ mod erasure;
 mod lifecycle_cdnow;
 mod lifetimes_compat;
 mod merge_props;
+mod model_harness;
 mod model_recovery;
 mod models_cdnow;
 mod rfm_cdnow;

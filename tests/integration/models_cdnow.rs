@@ -107,6 +107,17 @@ fn bgbb_reproduces_the_published_donations_fit() {
         assert!(close(got, expected, 1e-3), "{report}");
     }
     assert!((report.log_likelihood - -33225.58).abs() < 0.01, "{report}");
+    // One row per donor (the grouping done by the crate) gives the same fit.
+    let expand = |c: &Array1<f64>| -> Array1<f64> {
+        c.iter().zip(w.iter()).flat_map(|(&v, &k)| std::iter::repeat_n(v, k as usize)).collect()
+    };
+    let (ex, et, en) = (expand(&x), expand(&t_x), expand(&n));
+    assert_eq!(ex.len(), 11_104);
+    let one_by_one = BetaGeoBetaBinom::fit_columns(ex.view(), et.view(), en.view(), &FitOptions::default()).unwrap();
+    let (a2, b2, g2, d2) = one_by_one.parameters();
+    for (got, grouped) in [(a2, a), (b2, b), (g2, g), (d2, d)] {
+        assert!(close(got, grouped, 1e-6), "{got} vs {grouped}");
+    }
     let p = m.probability_alive(3.0, 4.0, 6.0).unwrap();
     let se = m.standard_error(|b| b.probability_alive(3.0, 4.0, 6.0)).unwrap();
     assert!(se > 0.0 && se < 0.1 * p, "P(alive) {p} ± {se}");
@@ -132,7 +143,8 @@ fn sbg_reproduces_the_published_cohort_fits() {
         assert!((report.log_likelihood - ll).abs() < 0.01, "{report}");
         // α < 1 for both cohorts: the undiscounted expected lifetime is infinite.
         assert!(m.expected_lifetime().is_err());
-        assert!(m.discounted_expected_residual_lifetime(0.0, 0.1).unwrap().is_finite());
+        assert!(m.discounted_expected_residual_lifetime(1.0, 0.1).unwrap().is_finite());
+        assert!(m.discounted_expected_lifetime(0.1).unwrap().is_finite());
     }
 }
 

@@ -1,0 +1,222 @@
+//! The one shape every purchase model has: the [`PurchaseModel`] trait.
+
+use ndarray::{Array1, Array2, ArrayView1};
+
+use super::bgbb::BetaGeoBetaBinom;
+use super::bgnbd::{BetaGeo, BetaGeoVariant};
+use super::pareto_nbd::ParetoNbd;
+use crate::error::Result;
+use crate::log::summary::PurchaseSummary;
+
+/// What every purchase model answers, in one vocabulary: BG/NBD and
+/// MBG/NBD ([`BetaGeo`]), Pareto/NBD ([`ParetoNbd`]) and BG/BB
+/// ([`BetaGeoBetaBinom`]). CLV ([`crate::clv::Clv`]) and churn scoring
+/// ([`crate::churn::model_risk`]) take any of them.
+///
+/// # Conventions
+///
+/// * A customer's history is **x** (repeat purchases), **t_x** (recency:
+///   the time of the last purchase, counted from the first) and the **age
+///   T** (the time from the first purchase to the end of the observation),
+///   in the summary's unit; for BG/BB, in whole opportunities (then T is
+///   the papers' n). The arguments come in that order: `(x, t_x, age)`.
+/// * A **horizon t** (the future span a prediction covers) comes first:
+///   `(t, x, t_x, age)`. For BG/BB it is a whole number of opportunities.
+/// * "Purchases" everywhere (the papers' transactions, donations, …).
+/// * Every prediction exists three ways with one contract: per customer
+///   (`probability_alive(x, t_x, age)`), per column (`…_columns` over
+///   ndarray views) and per summary (`…_all(&summary)`). All three return
+///   `Result`; a bad row is an [`Error::InvalidModelInput`] naming its
+///   index, and nothing is silently replaced. The column and summary forms
+///   give bit-identical values to the per-customer form.
+/// * Discounting (DERT) takes a rate per unit of time, or per opportunity:
+///   the same kind of number for every model.
+/// * Each model also has, as inherent functions: `new(parameters)`,
+///   `fit(&summary)`, `fit_with(&summary, &FitOptions)`,
+///   `fit_columns(x, t_x, age, &FitOptions)`, `parameters()`, `report()`,
+///   `standard_error(prediction)` and `simulate`.
+///
+/// The trait is `Send + Sync`, so that a [`Clv`](crate::clv::Clv) or a
+/// boxed model can cross threads.
+///
+/// [`Error::InvalidModelInput`]: crate::Error::InvalidModelInput
+///
+/// ```
+/// use customer_lifecycle::clv::{BetaGeo, BetaGeoBetaBinom, ParetoNbd, PurchaseModel};
+///
+/// let models: Vec<Box<dyn PurchaseModel>> = vec![
+///     Box::new(BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?),
+///     Box::new(ParetoNbd::new(0.5532, 10.5763, 0.6062, 11.6715)?),
+///     Box::new(BetaGeoBetaBinom::new(1.2035, 0.7498, 0.6568, 2.7839)?),
+/// ];
+/// for m in &models {
+///     // One question, one answer shape: a customer with 2 repeat purchases.
+///     let alive = m.probability_alive(2.0, 4.0, 6.0)?;
+///     assert!((0.0..=1.0).contains(&alive), "{}", m.name());
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait PurchaseModel: Send + Sync {
+    /// The model's name, for reports ("BG/NBD", "MBG/NBD", "Pareto/NBD", "BG/BB").
+    fn name(&self) -> &'static str;
+    /// One customer's log-likelihood.
+    ///
+    /// # Errors
+    /// As the model's own method.
+    fn log_likelihood(&self, x: f64, t_x: f64, age: f64) -> Result<f64>;
+    /// P(alive) at the end of the observation.
+    ///
+    /// # Errors
+    /// As the model's own method.
+    fn probability_alive(&self, x: f64, t_x: f64, age: f64) -> Result<f64>;
+    /// P(alive) a horizon `t` after the end of the observation.
+    ///
+    /// # Errors
+    /// As the model's own method.
+    fn probability_alive_in(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64>;
+    /// Expected purchases in the next `t`.
+    ///
+    /// # Errors
+    /// As the model's own method.
+    fn conditional_expected_purchases(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64>;
+    /// Probability of no purchase in the next `t`.
+    ///
+    /// # Errors
+    /// As the model's own method.
+    fn probability_no_purchase(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64>;
+    /// Expected purchases in the next `t` given alive, a function of x and
+    /// T only: `conditional_expected_purchases` is `probability_alive`
+    /// times this.
+    ///
+    /// # Errors
+    /// As the model's own method.
+    fn expected_purchases_if_alive(&self, t: f64, x: f64, age: f64) -> Result<f64>;
+    /// Expected purchases of a new customer over a period of length `t`.
+    ///
+    /// # Errors
+    /// As the model's own method.
+    fn expected_purchases_new_customer(&self, t: f64) -> Result<f64>;
+    /// P(X(t) = n): the probability that a new customer makes exactly `n`
+    /// purchases in a period of length `t`.
+    ///
+    /// # Errors
+    /// As the model's own method.
+    fn probability_of_purchases(&self, t: f64, n: u32) -> Result<f64>;
+    /// P(alive) for columns of x, t_x and T.
+    ///
+    /// # Errors
+    /// As the model's own method.
+    fn probability_alive_columns(
+        &self,
+        x: ArrayView1<'_, f64>,
+        t_x: ArrayView1<'_, f64>,
+        age: ArrayView1<'_, f64>,
+    ) -> Result<Array1<f64>>;
+    /// Expected purchases in the next `t` for columns of x, t_x and T.
+    ///
+    /// # Errors
+    /// As the model's own method.
+    fn conditional_expected_purchases_columns(
+        &self,
+        t: f64,
+        x: ArrayView1<'_, f64>,
+        t_x: ArrayView1<'_, f64>,
+        age: ArrayView1<'_, f64>,
+    ) -> Result<Array1<f64>>;
+    /// P(alive) for every customer of a summary, in the summary's order.
+    ///
+    /// # Errors
+    /// As [`PurchaseModel::probability_alive_columns`].
+    fn probability_alive_all(&self, summary: &PurchaseSummary) -> Result<Array1<f64>> {
+        self.probability_alive_columns(summary.frequency(), summary.recency(), summary.age())
+    }
+    /// Expected purchases in the next `t` for every customer of a summary.
+    ///
+    /// # Errors
+    /// As [`PurchaseModel::conditional_expected_purchases_columns`].
+    fn conditional_expected_purchases_all(&self, t: f64, summary: &PurchaseSummary) -> Result<Array1<f64>> {
+        self.conditional_expected_purchases_columns(t, summary.frequency(), summary.recency(), summary.age())
+    }
+    /// The fit's estimates and covariance, when the model was fitted.
+    fn estimates(&self) -> Option<(&[f64], &Array2<f64>)>;
+    /// The same model with other parameters (for uncertainty propagation).
+    ///
+    /// # Errors
+    /// When the parameters are invalid.
+    fn with_parameters(&self, parameters: &[f64]) -> Result<Box<dyn PurchaseModel>>;
+}
+
+/// The trait's methods forward to the models' inherent ones, which carry
+/// the formulas and the docs; one list, so that no model can miss one.
+macro_rules! purchase_model {
+    ($model:ty, |$me:ident| $name:expr, |$p:ident| $rebuild:expr) => {
+        impl PurchaseModel for $model {
+            fn name(&self) -> &'static str {
+                let $me = self;
+                $name
+            }
+            fn log_likelihood(&self, x: f64, t_x: f64, age: f64) -> Result<f64> {
+                <$model>::log_likelihood(self, x, t_x, age)
+            }
+            fn probability_alive(&self, x: f64, t_x: f64, age: f64) -> Result<f64> {
+                <$model>::probability_alive(self, x, t_x, age)
+            }
+            fn probability_alive_in(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
+                <$model>::probability_alive_in(self, t, x, t_x, age)
+            }
+            fn conditional_expected_purchases(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
+                <$model>::conditional_expected_purchases(self, t, x, t_x, age)
+            }
+            fn probability_no_purchase(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
+                <$model>::probability_no_purchase(self, t, x, t_x, age)
+            }
+            fn expected_purchases_if_alive(&self, t: f64, x: f64, age: f64) -> Result<f64> {
+                <$model>::expected_purchases_if_alive(self, t, x, age)
+            }
+            fn expected_purchases_new_customer(&self, t: f64) -> Result<f64> {
+                <$model>::expected_purchases_new_customer(self, t)
+            }
+            fn probability_of_purchases(&self, t: f64, n: u32) -> Result<f64> {
+                <$model>::probability_of_purchases(self, t, n)
+            }
+            fn probability_alive_columns(
+                &self,
+                x: ArrayView1<'_, f64>,
+                t_x: ArrayView1<'_, f64>,
+                age: ArrayView1<'_, f64>,
+            ) -> Result<Array1<f64>> {
+                <$model>::probability_alive_columns(self, x, t_x, age)
+            }
+            fn conditional_expected_purchases_columns(
+                &self,
+                t: f64,
+                x: ArrayView1<'_, f64>,
+                t_x: ArrayView1<'_, f64>,
+                age: ArrayView1<'_, f64>,
+            ) -> Result<Array1<f64>> {
+                <$model>::conditional_expected_purchases_columns(self, t, x, t_x, age)
+            }
+            fn estimates(&self) -> Option<(&[f64], &Array2<f64>)> {
+                self.report().map(|r| (&r.parameters[..], &r.covariance))
+            }
+            fn with_parameters(&self, $p: &[f64]) -> Result<Box<dyn PurchaseModel>> {
+                let $me = self;
+                Ok(Box::new($rebuild?))
+            }
+        }
+    };
+}
+
+purchase_model!(
+    BetaGeo,
+    |me| match me.variant() {
+        BetaGeoVariant::Classic => "BG/NBD",
+        BetaGeoVariant::Modified => "MBG/NBD",
+    },
+    |p| match me.variant() {
+        BetaGeoVariant::Classic => BetaGeo::new(p[0], p[1], p[2], p[3]),
+        BetaGeoVariant::Modified => BetaGeo::modified(p[0], p[1], p[2], p[3]),
+    }
+);
+purchase_model!(ParetoNbd, |_me| "Pareto/NBD", |p| ParetoNbd::new(p[0], p[1], p[2], p[3]));
+purchase_model!(BetaGeoBetaBinom, |_me| "BG/BB", |p| BetaGeoBetaBinom::new(p[0], p[1], p[2], p[3]));
