@@ -25,9 +25,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use customer_lifecycle::automation::{
-    Action, CustomerView, EventMatch, Limits, Segment, TriggerCondition, TriggerRule, Triggers,
-};
+use customer_lifecycle::EventClass;
+use customer_lifecycle::automation::{Action, CustomerView, Limits, Segment, TriggerCondition, TriggerRule, Triggers};
 use customer_lifecycle::chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use customer_lifecycle::lifecycle::{Applied, CustomerState, EngineOptions, Lifecycle, StageModel};
 use customer_lifecycle::{
@@ -209,15 +208,15 @@ fn bench(c: &mut Criterion) {
 
     // 50 trigger rules on one event, nothing firing.
     let kinds = [
-        EventMatch::Order,
-        EventMatch::Return,
-        EventMatch::ProductView,
-        EventMatch::CartAddition,
-        EventMatch::Checkout,
-        EventMatch::Visit,
-        EventMatch::EmailOpen,
-        EventMatch::EmailClick,
-        EventMatch::SupportTicket,
+        EventClass::Order,
+        EventClass::Return,
+        EventClass::ProductView,
+        EventClass::CartAddition,
+        EventClass::Checkout,
+        EventClass::Visit,
+        EventClass::EmailOpen,
+        EventClass::EmailClick,
+        EventClass::SupportTicket,
     ];
     let action = |k: usize| Action {
         id: format!("a{k}"),

@@ -17,12 +17,14 @@
 use std::collections::BTreeMap;
 use std::error::Error as StdError;
 
+use customer_lifecycle::Engagement;
+use customer_lifecycle::EventClass;
 use customer_lifecycle::automation::{
-    Action, ControlGroup, CustomerView, EventMatch, Firings, FrequencyCap, Limits, Outcome, TriggerCondition,
-    TriggerRule, TriggerState, Triggers, Unless, Uplift,
+    Action, ControlGroup, CustomerView, Firings, FrequencyCap, Limits, Outcome, TriggerCondition, TriggerRule,
+    TriggerState, Triggers, Unless, Uplift,
 };
 use customer_lifecycle::chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use customer_lifecycle::lifecycle::{CustomerState, Engagement, EngineOptions, Lifecycle, StageModel, Transition};
+use customer_lifecycle::lifecycle::{CustomerState, EngineOptions, Lifecycle, StageModel, Transition};
 use customer_lifecycle::{
     Channel, ConsentChange, ConsentLedger, ConsentStatus, Currency, CustomerId, Event, EventKind, Money, Purpose,
 };
@@ -100,11 +102,11 @@ fn main() -> Result<(), Box<dyn StdError>> {
         TriggerRule {
             name: "abandoned_cart".into(),
             when: TriggerCondition::Events {
-                kind: EventMatch::CartAddition,
+                kind: EventClass::CartAddition,
                 at_least: 1,
                 within_minutes: 60,
                 same_product: false,
-                unless: Some(Unless { kind: EventMatch::Order, within_minutes: 60 }),
+                unless: Some(Unless { kind: EventClass::Order, within_minutes: 60 }),
             },
             action: email("cart-reminder"),
             once_per_customer: false,
@@ -112,7 +114,7 @@ fn main() -> Result<(), Box<dyn StdError>> {
         TriggerRule {
             name: "browse_abandonment".into(),
             when: TriggerCondition::Events {
-                kind: EventMatch::ProductView,
+                kind: EventClass::ProductView,
                 at_least: 3,
                 within_minutes: 30 * 24 * 60,
                 same_product: true,

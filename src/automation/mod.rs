@@ -23,6 +23,6 @@ mod triggers;
 pub use control::{ControlGroup, Outcome, Uplift};
 pub use segments::{CustomerView, Segment};
 pub use triggers::{
-    Action, EventMatch, Firing, Firings, FrequencyCap, Limits, Suppression, TriggerCondition, TriggerRule,
-    TriggerState, Triggers, Unless,
+    Action, Firing, Firings, FrequencyCap, Limits, Suppression, TriggerCondition, TriggerRule, TriggerState, Triggers,
+    Unless,
 };

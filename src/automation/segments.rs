@@ -6,9 +6,10 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::churn::RiskBand;
+use crate::domain::Engagement;
 use crate::domain::{Channel, ConsentLedger, ConsentRecord, Purpose};
 use crate::error::{Error, Result};
-use crate::lifecycle::{CustomerState, Engagement, StageModel};
+use crate::lifecycle::{CustomerState, StageModel};
 
 /// What a segment knows about one customer: the streaming state and, when
 /// the application has them, the batch results.

@@ -5,59 +5,17 @@ use serde::{Deserialize, Serialize};
 
 use super::segments::{CustomerView, Segment};
 use crate::domain::consent::{Channel, Purpose};
-use crate::domain::event::{Event, EventKind};
+use crate::domain::event::{Event, EventClass, EventKind};
 use crate::error::{Error, Result};
 use crate::lifecycle::{Applied, StageId, StageModel, Transition};
 use crate::math::hash::fnv1a64;
-
-/// The events a pattern counts.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum EventMatch {
-    /// An order.
-    Order,
-    /// A return.
-    Return,
-    /// A product view.
-    ProductView,
-    /// An addition to the cart.
-    CartAddition,
-    /// A checkout started.
-    Checkout,
-    /// A visit.
-    Visit,
-    /// A marketing e-mail opened.
-    EmailOpen,
-    /// A link in a marketing e-mail clicked.
-    EmailClick,
-    /// A support ticket.
-    SupportTicket,
-}
-
-impl EventMatch {
-    fn of(kind: &EventKind) -> Option<(EventMatch, Option<&str>)> {
-        Some(match kind {
-            EventKind::OrderPlaced { .. } => (EventMatch::Order, None),
-            EventKind::OrderReturned { .. } => (EventMatch::Return, None),
-            EventKind::ProductViewed { product_id } => (EventMatch::ProductView, Some(product_id.as_str())),
-            EventKind::AddedToCart { product_id, .. } => (EventMatch::CartAddition, Some(product_id.as_str())),
-            EventKind::CheckoutStarted => (EventMatch::Checkout, None),
-            EventKind::SiteVisit => (EventMatch::Visit, None),
-            EventKind::EmailOpened { .. } => (EventMatch::EmailOpen, None),
-            EventKind::EmailClicked { .. } => (EventMatch::EmailClick, None),
-            EventKind::SupportTicket { .. } => (EventMatch::SupportTicket, None),
-            _ => return None,
-        })
-    }
-}
 
 /// "…unless an event of `kind` follows within `within_minutes`": the
 /// trigger waits that long and fires only if none came.
 #[derive(Clone, Copy, PartialEq, Debug, Serialize, Deserialize)]
 pub struct Unless {
     /// The cancelling event.
-    pub kind: EventMatch,
+    pub kind: EventClass,
     /// The wait.
     pub within_minutes: u32,
 }
@@ -73,7 +31,7 @@ pub enum TriggerCondition {
     /// hour). The count starts over after a match.
     Events {
         /// What is counted.
-        kind: EventMatch,
+        kind: EventClass,
         /// How many.
         at_least: u32,
         /// Within how long.
@@ -271,18 +229,18 @@ pub struct TriggerState {
 /// A validated set of trigger rules with their limits.
 ///
 /// ```
-/// use customer_lifecycle::automation::{Action, EventMatch, Limits, TriggerCondition, TriggerRule, Triggers, Unless};
+/// use customer_lifecycle::automation::{Action, Limits, TriggerCondition, TriggerRule, Triggers, Unless};
 /// use customer_lifecycle::lifecycle::StageModel;
-/// use customer_lifecycle::{Channel, Purpose};
+/// use customer_lifecycle::{Channel, EventClass, Purpose};
 ///
 /// let abandoned_cart = TriggerRule {
 ///     name: "abandoned_cart".into(),
 ///     when: TriggerCondition::Events {
-///         kind: EventMatch::CartAddition,
+///         kind: EventClass::CartAddition,
 ///         at_least: 1,
 ///         within_minutes: 60,
 ///         same_product: false,
-///         unless: Some(Unless { kind: EventMatch::Order, within_minutes: 60 }),
+///         unless: Some(Unless { kind: EventClass::Order, within_minutes: 60 }),
 ///     },
 ///     action: Action { id: "cart-reminder".into(), channel: Channel::Email, purpose: Purpose::Marketing, payload: String::new() },
 ///     once_per_customer: false,
@@ -397,7 +355,7 @@ impl Triggers {
         let at = event.at.timestamp();
         self.fire_due(memory, view, at - 1, &mut out);
         self.quiet_spells(memory, view, at, &mut out);
-        let matched = EventMatch::of(&event.kind);
+        let (class, product) = (event.kind.class(), event.kind.product());
         match &event.kind {
             EventKind::OrderReturned { .. } => memory.last_return = memory.last_return.max(at),
             EventKind::SupportTicket { .. } => memory.last_complaint = memory.last_complaint.max(at),
@@ -410,13 +368,12 @@ impl Triggers {
         for (i, rule) in self.rules.iter().enumerate() {
             if let TriggerCondition::Events { kind, at_least, within_minutes, same_product, unless } = &rule.when {
                 let state = &mut memory.rules[i];
-                if let (Some(u), Some(deadline), Some((m, _))) = (unless, state.pending, matched) {
-                    if m == u.kind && at <= deadline {
+                if let (Some(u), Some(deadline)) = (unless, state.pending) {
+                    if class == u.kind && at <= deadline {
                         state.pending = None;
                     }
                 }
-                let Some((m, product)) = matched else { continue };
-                if m != *kind {
+                if class != *kind {
                     continue;
                 }
                 let hash = product.map_or(0, |p| fnv1a64(p.as_bytes()));
@@ -660,11 +617,11 @@ mod tests {
         rule(
             "abandoned_cart",
             TriggerCondition::Events {
-                kind: EventMatch::CartAddition,
+                kind: EventClass::CartAddition,
                 at_least: 1,
                 within_minutes: 60,
                 same_product: false,
-                unless: Some(Unless { kind: EventMatch::Order, within_minutes: 60 }),
+                unless: Some(Unless { kind: EventClass::Order, within_minutes: 60 }),
             },
         )
     }
@@ -690,7 +647,7 @@ mod tests {
         let r = rule(
             "retarget",
             TriggerCondition::Events {
-                kind: EventMatch::ProductView,
+                kind: EventClass::ProductView,
                 at_least: 3,
                 within_minutes: 30 * 24 * 60,
                 same_product: true,
@@ -712,7 +669,7 @@ mod tests {
             rule(
                 "visit",
                 TriggerCondition::Events {
-                    kind: EventMatch::Visit,
+                    kind: EventClass::Visit,
                     at_least: 1,
                     within_minutes: 1,
                     same_product: false,
@@ -794,7 +751,7 @@ mod tests {
     fn invalid_rules_are_typed_errors() {
         let model = StageModel::ecommerce();
         let events = |at_least, within_minutes| TriggerCondition::Events {
-            kind: EventMatch::Visit,
+            kind: EventClass::Visit,
             at_least,
             within_minutes,
             same_product: false,

@@ -8,10 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use super::logistic::{LogisticOptions, LogisticRegression, PlattScaling};
 use crate::clv::PurchaseModel;
+use crate::domain::Engagement;
 use crate::domain::consent::{Channel, ConsentStatus, Purpose};
 use crate::domain::customer::CustomerId;
 use crate::error::{Error, Result};
-use crate::lifecycle::{CustomerState, Engagement, StageModel};
+use crate::lifecycle::{CustomerState, StageModel};
 use crate::log::summary::PurchaseSummary;
 
 /// What a model-based score measures.

@@ -96,6 +96,82 @@ impl From<NpsScore> for u8 {
     }
 }
 
+/// Engagement: the event classes a customer profile counts in rolling
+/// windows ([`EventClass::engagement`]).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Engagement {
+    /// Site or app visits.
+    Visits,
+    /// Product page views.
+    ProductViews,
+    /// Additions to the cart (and checkouts started).
+    CartAdditions,
+    /// Marketing e-mails opened.
+    EmailOpens,
+    /// Links clicked in marketing e-mails.
+    EmailClicks,
+}
+
+/// What kind of event an [`EventKind`] is, without its data: the one
+/// classification of events that the stage engine, its conditions, the
+/// triggers and the KPIs share ([`EventKind::class`]).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EventClass {
+    /// An order ([`EventKind::OrderPlaced`]).
+    Order,
+    /// A return ([`EventKind::OrderReturned`]).
+    Return,
+    /// A product page view.
+    ProductView,
+    /// An addition to the cart.
+    CartAddition,
+    /// A checkout started.
+    Checkout,
+    /// A site or app visit.
+    Visit,
+    /// A marketing e-mail sent.
+    EmailSent,
+    /// A marketing e-mail opened.
+    EmailOpen,
+    /// A link in a marketing e-mail clicked.
+    EmailClick,
+    /// An unsubscribe.
+    Unsubscribe,
+    /// A support ticket.
+    SupportTicket,
+    /// An NPS answer.
+    Nps,
+    /// A consent decision.
+    ConsentChange,
+}
+
+impl EventClass {
+    /// The engagement window this class counts in, if any: visits, product
+    /// views, cart additions and checkouts (one window), e-mail opens,
+    /// e-mail clicks.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Engagement, EventClass};
+    ///
+    /// assert_eq!(EventClass::Checkout.engagement(), Some(Engagement::CartAdditions));
+    /// assert_eq!(EventClass::Order.engagement(), None);
+    /// ```
+    pub fn engagement(self) -> Option<Engagement> {
+        Some(match self {
+            EventClass::Visit => Engagement::Visits,
+            EventClass::ProductView => Engagement::ProductViews,
+            EventClass::CartAddition | EventClass::Checkout => Engagement::CartAdditions,
+            EventClass::EmailOpen => Engagement::EmailOpens,
+            EventClass::EmailClick => Engagement::EmailClicks,
+            _ => return None,
+        })
+    }
+}
+
 /// What happened.
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -294,6 +370,51 @@ impl Event {
                 ConsentChange::new(Purpose::Marketing, channel.clone(), ConsentStatus::Withdrawn)
                     .with_source("unsubscribe"),
             ),
+            _ => None,
+        }
+    }
+}
+
+impl EventKind {
+    /// The kind's [`EventClass`].
+    ///
+    /// ```
+    /// use customer_lifecycle::{EventClass, EventKind};
+    ///
+    /// assert_eq!(EventKind::SiteVisit.class(), EventClass::Visit);
+    /// assert_eq!(EventKind::ProductViewed { product_id: "sku-1".into() }.class(), EventClass::ProductView);
+    /// ```
+    pub fn class(&self) -> EventClass {
+        match self {
+            EventKind::OrderPlaced { .. } => EventClass::Order,
+            EventKind::OrderReturned { .. } => EventClass::Return,
+            EventKind::ProductViewed { .. } => EventClass::ProductView,
+            EventKind::AddedToCart { .. } => EventClass::CartAddition,
+            EventKind::CheckoutStarted => EventClass::Checkout,
+            EventKind::EmailSent { .. } => EventClass::EmailSent,
+            EventKind::EmailOpened { .. } => EventClass::EmailOpen,
+            EventKind::EmailClicked { .. } => EventClass::EmailClick,
+            EventKind::Unsubscribed { .. } => EventClass::Unsubscribe,
+            EventKind::SupportTicket { .. } => EventClass::SupportTicket,
+            EventKind::NpsAnswered { .. } => EventClass::Nps,
+            EventKind::SiteVisit => EventClass::Visit,
+            EventKind::ConsentChanged(_) => EventClass::ConsentChange,
+        }
+    }
+
+    /// The product an event is about: a view or a cart addition.
+    ///
+    /// ```
+    /// use customer_lifecycle::EventKind;
+    ///
+    /// assert_eq!(EventKind::AddedToCart { product_id: "sku-1".into(), quantity: 2 }.product(), Some("sku-1"));
+    /// assert_eq!(EventKind::SiteVisit.product(), None);
+    /// ```
+    pub fn product(&self) -> Option<&str> {
+        match self {
+            EventKind::ProductViewed { product_id } | EventKind::AddedToCart { product_id, .. } => {
+                Some(product_id.as_str())
+            }
             _ => None,
         }
     }

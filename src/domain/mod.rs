@@ -55,7 +55,7 @@ pub(crate) mod time;
 
 pub use consent::{Channel, ConsentChange, ConsentHistory, ConsentRecord, ConsentStatus, LegalBasis, Purpose};
 pub use customer::{Customer, CustomerId, CustomerIndex, DenseId, IdKind, MAX_CUSTOMERS};
-pub use event::{Event, EventId, EventKind, NpsScore};
+pub use event::{Engagement, Event, EventClass, EventId, EventKind, NpsScore};
 pub use ledger::ConsentLedger;
 pub use money::{Currency, ExchangeRates, FixedRates, Money};
 pub use time::{DurationMode, Periods, TimeUnit};

@@ -3,11 +3,11 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::profile::{CompactEvent, EventClass, Profile, SummaryRow, profile_units};
+use super::profile::{CompactEvent, Profile, SummaryRow, profile_units};
 use super::stages::{Context, RuleId, StageId, StageModel};
 use crate::domain::consent::{Channel, ConsentHistory, ConsentRecord, Purpose};
 use crate::domain::customer::CustomerId;
-use crate::domain::event::{Event, EventKind};
+use crate::domain::event::{Event, EventClass, EventKind};
 use crate::domain::money::{Currency, Money};
 use crate::domain::time::Periods;
 use crate::error::{Error, Result};
@@ -565,7 +565,7 @@ impl Lifecycle {
             EventKind::NpsAnswered { score } => (0, 0, score.value()),
             _ => (0, 0, 0),
         };
-        let class = EventClass::of(&event.kind);
+        let class = event.kind.class();
         let at = event.at.timestamp();
         let content_hash = content_hash(event, at, amount, discount, score);
         Ok(CompactEvent {
@@ -702,9 +702,10 @@ fn content_hash(event: &Event, at: i64, amount: i64, discount: i64, score: u8) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Engagement;
     use crate::domain::consent::{ConsentChange, ConsentStatus};
     use crate::domain::event::NpsScore;
-    use crate::lifecycle::{Condition, EcommerceLadder, Engagement, Inactivity, Rule, StageModelDefinition};
+    use crate::lifecycle::{Condition, EcommerceLadder, Inactivity, Rule, StageModelDefinition};
     use chrono::TimeZone;
     use proptest::prelude::*;
 

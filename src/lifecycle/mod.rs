@@ -47,7 +47,7 @@ pub use analytics::{FunnelStep, StageHistory, StageTime, TransitionMatrix};
 pub use engine::{
     Applied, CustomerState, EngineOptions, Lifecycle, STATE_FORMAT_VERSION, ScoreFn, Transition, Transitions,
 };
-pub use profile::{ActivityChannel, ENGAGEMENT_DAYS, Engagement, EventClass, PROFILE_SCALE, Profile, SummaryRow};
+pub use profile::{ActivityChannel, ENGAGEMENT_DAYS, PROFILE_SCALE, Profile, SummaryRow};
 pub use stages::{
     Condition, EcommerceLadder, Inactivity, MAX_STAGES, Rule, RuleId, StageId, StageModel, StageModelDefinition,
 };

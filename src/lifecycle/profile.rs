@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::domain::event::EventKind;
+use crate::domain::event::{Engagement, EventClass};
 use crate::domain::money;
 use crate::domain::time::{self, Periods};
 
@@ -16,29 +16,12 @@ pub const PROFILE_SCALE: u32 = 4;
 /// Days of engagement kept per kind (the rolling windows reach back this far).
 pub const ENGAGEMENT_DAYS: usize = 64;
 
-/// Engagement counted in rolling windows.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Engagement {
-    /// Site or app visits.
-    Visits,
-    /// Product page views.
-    ProductViews,
-    /// Additions to the cart (and checkouts started).
-    CartAdditions,
-    /// Marketing e-mails opened.
-    EmailOpens,
-    /// Links clicked in marketing e-mails.
-    EmailClicks,
-}
-
+/// Engagement kinds, as many as the profile keeps windows for.
 const ENGAGEMENT_KINDS: usize = 5;
 
-impl Engagement {
-    fn index(self) -> usize {
-        self as usize
-    }
+/// The window slot of an engagement kind.
+fn engagement_index(kind: Engagement) -> usize {
+    kind as usize
 }
 
 /// Where the customer was last active ([`Profile::last_activity`]).
@@ -59,25 +42,6 @@ pub enum ActivityChannel {
 }
 
 const CHANNELS: usize = 5;
-
-/// What kind of event was applied (the engine's compact form of [`EventKind`]).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum EventClass {
-    /// An order.
-    Order,
-    /// A return.
-    Return,
-    /// A visit, view, cart addition, checkout, e-mail open or click.
-    Engagement(Engagement),
-    /// A support ticket.
-    SupportTicket,
-    /// An NPS answer.
-    Nps,
-    /// E-mail sent, unsubscribe, consent change: no effect on the profile.
-    Other,
-}
 
 /// One event in the engine's compact form: what the profile needs, without
 /// heap data (so buffering and replaying it never allocates).
@@ -103,25 +67,6 @@ pub(crate) fn profile_units(amount: Decimal) -> Option<i64> {
         money::to_minor_units(amount, PROFILE_SCALE)
     } else {
         money::to_minor_units(amount.normalize(), PROFILE_SCALE)
-    }
-}
-
-impl EventClass {
-    pub(crate) fn of(kind: &EventKind) -> EventClass {
-        match kind {
-            EventKind::OrderPlaced { .. } => EventClass::Order,
-            EventKind::OrderReturned { .. } => EventClass::Return,
-            EventKind::SiteVisit => EventClass::Engagement(Engagement::Visits),
-            EventKind::ProductViewed { .. } => EventClass::Engagement(Engagement::ProductViews),
-            EventKind::AddedToCart { .. } | EventKind::CheckoutStarted => {
-                EventClass::Engagement(Engagement::CartAdditions)
-            }
-            EventKind::EmailOpened { .. } => EventClass::Engagement(Engagement::EmailOpens),
-            EventKind::EmailClicked { .. } => EventClass::Engagement(Engagement::EmailClicks),
-            EventKind::SupportTicket { .. } => EventClass::SupportTicket,
-            EventKind::NpsAnswered { .. } => EventClass::Nps,
-            _ => EventClass::Other,
-        }
     }
 }
 
@@ -157,7 +102,7 @@ impl EngagementRing {
         } else if self.latest_day - day >= ENGAGEMENT_DAYS as i32 {
             return; // older than the ring: outside every window
         }
-        let c = &mut self.counts[Self::slot(day)][kind.index()];
+        let c = &mut self.counts[Self::slot(day)][engagement_index(kind)];
         *c = c.saturating_add(1);
     }
 
@@ -168,7 +113,7 @@ impl EngagementRing {
         }
         let from = (today - i32::from(days) + 1).max(self.latest_day - ENGAGEMENT_DAYS as i32 + 1);
         let to = today.min(self.latest_day);
-        (from..=to).map(|d| u32::from(self.counts[Self::slot(d)][kind.index()])).sum()
+        (from..=to).map(|d| u32::from(self.counts[Self::slot(d)][engagement_index(kind)])).sum()
     }
 
     /// The first day after `today` on which the count of `kind` over the
@@ -179,7 +124,7 @@ impl EngagementRing {
         }
         let from = (today - i32::from(days) + 1).max(self.latest_day - ENGAGEMENT_DAYS as i32 + 1);
         let to = today.min(self.latest_day);
-        (from..=to).find(|&d| self.counts[Self::slot(d)][kind.index()] > 0).map(|d| d + i32::from(days))
+        (from..=to).find(|&d| self.counts[Self::slot(d)][engagement_index(kind)] > 0).map(|d| d + i32::from(days))
     }
 }
 
@@ -330,14 +275,6 @@ impl Profile {
                 add(&mut self.returned, e.amount);
                 self.last_activity[ActivityChannel::Purchase as usize] = Some(e.at);
             }
-            EventClass::Engagement(kind) => {
-                self.engagement.add(day, kind);
-                let channel = match kind {
-                    Engagement::EmailOpens | Engagement::EmailClicks => ActivityChannel::Email,
-                    _ => ActivityChannel::Web,
-                };
-                self.last_activity[channel as usize] = Some(e.at);
-            }
             EventClass::SupportTicket => {
                 self.support_tickets = self.support_tickets.saturating_add(1);
                 add(&mut self.support_cost, e.amount);
@@ -347,7 +284,18 @@ impl Profile {
                 self.nps = Some((e.at, e.score));
                 self.last_activity[ActivityChannel::Survey as usize] = Some(e.at);
             }
-            EventClass::Other => {}
+            class => {
+                // Engagement counts in its window; e-mail sent, unsubscribe
+                // and consent change leave the profile alone.
+                if let Some(kind) = class.engagement() {
+                    self.engagement.add(day, kind);
+                    let channel = match kind {
+                        Engagement::EmailOpens | Engagement::EmailClicks => ActivityChannel::Email,
+                        _ => ActivityChannel::Web,
+                    };
+                    self.last_activity[channel as usize] = Some(e.at);
+                }
+            }
         }
         ok
     }

@@ -3,7 +3,8 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::profile::{Engagement, EventClass, PROFILE_SCALE, Profile, SummaryRow, profile_units};
+use super::profile::{PROFILE_SCALE, Profile, SummaryRow, profile_units};
+use crate::domain::event::{Engagement, EventClass};
 use crate::error::{Error, Result};
 
 /// A stage's index in its [`StageModel`].
@@ -166,7 +167,7 @@ pub struct StageModelDefinition {
 /// A validated condition: amounts in profile units, stage-independent.
 #[derive(Clone, PartialEq, Debug)]
 pub(crate) enum Compiled {
-    Event(EventMatch),
+    Event(EventIs),
     OrdersAtLeast(u32),
     NetSpendAtLeast(i64),
     DaysSinceLastOrder(i64),
@@ -181,22 +182,21 @@ pub(crate) enum Compiled {
     Not(Box<Compiled>),
 }
 
+/// The event an event condition waits for, over the one [`EventClass`].
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum EventMatch {
-    Order,
-    Return,
+pub(crate) enum EventIs {
+    /// This class.
+    Class(EventClass),
+    /// Any engagement, or engagement of one kind ([`EventClass::engagement`]).
     Engaged(Option<Engagement>),
-    Nps,
 }
 
-impl EventMatch {
+impl EventIs {
     fn matches(self, class: EventClass) -> bool {
-        match (self, class) {
-            (EventMatch::Order, EventClass::Order) | (EventMatch::Return, EventClass::Return) => true,
-            (EventMatch::Nps, EventClass::Nps) => true,
-            (EventMatch::Engaged(None), EventClass::Engagement(_)) => true,
-            (EventMatch::Engaged(Some(k)), EventClass::Engagement(e)) => k == e,
-            _ => false,
+        match self {
+            EventIs::Class(c) => c == class,
+            EventIs::Engaged(None) => class.engagement().is_some(),
+            EventIs::Engaged(Some(k)) => class.engagement() == Some(k),
         }
     }
 }
@@ -574,10 +574,10 @@ fn compile(c: &Condition) -> std::result::Result<Compiled, String> {
     let days = |d: u32| if d == 0 { Err("a window of 0 days".to_string()) } else { Ok(i64::from(d) * DAY) };
     let nps = |s: u8| if s > 10 { Err(format!("NPS score {s} is outside 0..=10")) } else { Ok(s) };
     Ok(match c {
-        Condition::OrderPlaced => Compiled::Event(EventMatch::Order),
-        Condition::OrderReturned => Compiled::Event(EventMatch::Return),
-        Condition::Engaged { kind } => Compiled::Event(EventMatch::Engaged(*kind)),
-        Condition::NpsAnswered => Compiled::Event(EventMatch::Nps),
+        Condition::OrderPlaced => Compiled::Event(EventIs::Class(EventClass::Order)),
+        Condition::OrderReturned => Compiled::Event(EventIs::Class(EventClass::Return)),
+        Condition::Engaged { kind } => Compiled::Event(EventIs::Engaged(*kind)),
+        Condition::NpsAnswered => Compiled::Event(EventIs::Class(EventClass::Nps)),
         Condition::OrdersAtLeast { orders } => Compiled::OrdersAtLeast(*orders),
         Condition::NetSpendAtLeast { amount } => {
             if amount.is_sign_negative() && !amount.is_zero() {
