@@ -28,7 +28,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use customer_lifecycle::EventClass;
 use customer_lifecycle::automation::{Action, CustomerView, Limits, Segment, TriggerCondition, TriggerRule, Triggers};
 use customer_lifecycle::chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use customer_lifecycle::lifecycle::{Applied, CustomerState, EngineOptions, Lifecycle, StageModel};
+use customer_lifecycle::lifecycle::{Applied, Condition, CustomerState, EngineOptions, Lifecycle, StageModel};
 use customer_lifecycle::{
     Channel, ConsentLedger, Currency, CustomerId, Event, EventKind, Money, Purpose, TransactionLog,
 };
@@ -251,7 +251,10 @@ fn bench(c: &mut Criterion) {
     }
     for k in 0..5 {
         let segment = Segment::All {
-            all: vec![Segment::OrdersAtLeast { orders: 1000 + k }, Segment::Stage { stage: "loyal".into() }],
+            all: vec![
+                Segment::Profile { condition: Condition::OrdersAtLeast { orders: 1000 + k } },
+                Segment::Stage { stage: "loyal".into() },
+            ],
         };
         let when = TriggerCondition::SegmentEntered { segment };
         rules.push(TriggerRule {
@@ -282,7 +285,7 @@ fn bench(c: &mut Criterion) {
         let region = Region::new(GLOBAL);
         let mut fired = 0;
         for e in &stream {
-            fired += triggers.on_event(&mut memory, &view, &applied, e, engine.model()).len();
+            fired += triggers.on_event(&mut memory, &view, &applied, e).len();
         }
         let stats = region.change();
         println!(
@@ -302,7 +305,7 @@ fn bench(c: &mut Criterion) {
                 let n = (iters - done).min(stream.len() as u64) as usize;
                 let t = Instant::now();
                 for e in &stream[..n] {
-                    black_box(triggers.on_event(&mut memory, &view, &applied, e, engine.model()));
+                    black_box(triggers.on_event(&mut memory, &view, &applied, e));
                 }
                 total += t.elapsed();
                 done += n as u64;

@@ -185,7 +185,7 @@ fn main() -> Result<(), Box<dyn StdError>> {
                 }
                 print_transitions(&engine, &e.customer, applied.transitions.iter());
                 let view = CustomerView { consent: Some(&ledger), ..CustomerView::of(&c.state) };
-                let fired = triggers.on_event(&mut c.triggers, &view, &applied, e, engine.model());
+                let fired = triggers.on_event(&mut c.triggers, &view, &applied, e);
                 print_firings(&triggers, &e.customer, &fired);
             }
             Err(err) => println!("  refused: {err}"),
@@ -205,7 +205,7 @@ fn main() -> Result<(), Box<dyn StdError>> {
             let moved = engine.advance_to(&mut c.state, now)?;
             print_transitions(&engine, customer, moved.iter());
             let view = CustomerView { consent: Some(&ledger), ..CustomerView::of(&c.state) };
-            let fired = triggers.on_tick(&mut c.triggers, &view, now, moved.iter(), engine.model());
+            let fired = triggers.on_tick(&mut c.triggers, &view, now, moved.iter());
             print_firings(&triggers, customer, &fired);
         }
     }

@@ -21,7 +21,7 @@ mod segments;
 mod triggers;
 
 pub use control::{ControlGroup, Outcome, Uplift};
-pub use segments::{CustomerView, Segment};
+pub use segments::{CompiledSegment, CustomerView, Segment};
 pub use triggers::{
     Action, Firing, Firings, FrequencyCap, Limits, Suppression, TriggerCondition, TriggerRule, TriggerState, Triggers,
     Unless,

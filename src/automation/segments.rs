@@ -2,14 +2,13 @@
 //! segment, churn band, CLV and consent.
 
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::churn::RiskBand;
-use crate::domain::Engagement;
 use crate::domain::{Channel, ConsentLedger, ConsentRecord, Purpose};
 use crate::error::{Error, Result};
-use crate::lifecycle::{CustomerState, StageModel};
+use crate::lifecycle::stages::{Compiled, compile_state_condition};
+use crate::lifecycle::{Condition, CustomerState, StageId, StageModel};
 
 /// What a segment knows about one customer: the streaming state and, when
 /// the application has them, the batch results.
@@ -111,20 +110,32 @@ impl<'a> CustomerView<'a> {
 /// A segment: a predicate, composable with `all`, `any` and `not`, written
 /// in code or as serde data (internally tagged by `type`).
 ///
+/// Conditions on the customer's profile (orders, net spend, days since the
+/// last order or activity, engagement in a window, NPS, cadence) are the
+/// stage engine's own [`Condition`] language, in [`Segment::Profile`]:
+/// one language, compiled and checked by the same code. A segment adds
+/// only what a stage rule cannot see: the stage itself, the batch results a
+/// view carries (RFM segment, churn band, CLV, P(alive)) and consent.
+///
+/// A segment is compiled once against a stage model ([`Segment::compile`]);
+/// [`Triggers`](crate::automation::Triggers) compile theirs when they are built.
+///
 /// ```
 /// use customer_lifecycle::automation::{CustomerView, Segment};
 /// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageModel};
 /// use customer_lifecycle::{Currency, CustomerId};
 /// use customer_lifecycle::chrono::{TimeZone, Utc};
 ///
-/// // "Loyal or at risk, and not yet contacted about it": as data.
-/// let json = r#"{"type": "any", "any": [{"type": "stage", "stage": "loyal"}, {"type": "stage", "stage": "at_risk"}]}"#;
+/// // "Loyal or at risk, with at least 3 orders": as data.
+/// let json = r#"{"type": "all", "all": [
+///     {"type": "any", "any": [{"type": "stage", "stage": "loyal"}, {"type": "stage", "stage": "at_risk"}]},
+///     {"type": "profile", "condition": {"type": "orders_at_least", "orders": 3}}]}"#;
 /// let segment: Segment = serde_json::from_str(json)?;
 /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
-/// segment.validate(engine.model())?;
+/// let compiled = segment.compile(engine.model())?;
 /// let now = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
 /// let state = engine.new_customer(CustomerId::from(1), now);
-/// assert!(!segment.matches(&CustomerView::of(&state), now, engine.model())); // a prospect
+/// assert!(!compiled.matches(&CustomerView::of(&state), now)); // a prospect
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
@@ -156,41 +167,15 @@ pub enum Segment {
         /// The threshold.
         threshold: f64,
     },
-    /// At least this many orders.
-    OrdersAtLeast {
-        /// Orders.
-        orders: u32,
+    /// A condition on the customer's profile, in the stage engine's
+    /// language: any [`Condition`] that describes a state (not an event,
+    /// and not a model score: use [`Segment::PAliveBelow`]).
+    Profile {
+        /// The condition.
+        condition: Condition,
     },
-    /// Net spend at least this much.
-    NetSpendAtLeast {
-        /// The amount.
-        amount: Decimal,
-    },
-    /// At least `days` since the last order (since first seen without one).
-    DaysSinceLastOrderAtLeast {
-        /// Days.
-        days: u32,
-    },
-    /// At least `count` engagement events of `kind` in the last `days` days (1..=64).
-    EngagementAtLeast {
-        /// The kind.
-        kind: Engagement,
-        /// Events.
-        count: u32,
-        /// Window.
-        days: u16,
-    },
-    /// Latest NPS answer at least this.
-    NpsAtLeast {
-        /// 0..=10.
-        score: u8,
-    },
-    /// Latest NPS answer at most this.
-    NpsAtMost {
-        /// 0..=10.
-        score: u8,
-    },
-    /// Consent allows contact on this channel for this purpose now.
+    /// Consent allows contact on this channel for this purpose now
+    /// ([`CustomerView::may_contact`]).
     MayContact {
         /// The channel.
         channel: Channel,
@@ -215,83 +200,189 @@ pub enum Segment {
 }
 
 impl Segment {
-    /// Checks the definition against a stage model.
+    /// Compiles the segment against a stage model: stage names resolved,
+    /// profile conditions compiled by the stage engine's compiler, every
+    /// threshold checked.
+    ///
+    /// ```
+    /// use customer_lifecycle::automation::Segment;
+    /// use customer_lifecycle::lifecycle::{Condition, StageModel};
+    ///
+    /// let big_spenders = Segment::Profile { condition: Condition::OrdersAtLeast { orders: 5 } };
+    /// assert!(big_spenders.compile(&StageModel::ecommerce()).is_ok());
+    /// // An event is not a state: a segment cannot wait for one.
+    /// assert!(Segment::Profile { condition: Condition::OrderPlaced }.compile(&StageModel::ecommerce()).is_err());
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for an unknown stage, an empty `all`/`any`,
-    /// a window of 0 or more than 64 days, an NPS above 10, a negative
-    /// amount or a non-finite CLV threshold.
+    /// a profile condition the stage engine refuses or that waits for an
+    /// event or a score, a P(alive) threshold outside 0..=1 or a non-finite
+    /// CLV threshold.
+    pub fn compile(&self, model: &StageModel) -> Result<CompiledSegment> {
+        compile(self, model).map(CompiledSegment)
+    }
+
+    /// Checks the definition against a stage model ([`Segment::compile`]
+    /// without keeping the result).
+    ///
+    /// ```
+    /// use customer_lifecycle::automation::Segment;
+    /// use customer_lifecycle::lifecycle::StageModel;
+    ///
+    /// assert!(Segment::Stage { stage: "vip".into() }.validate(&StageModel::ecommerce()).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Segment::compile`].
     pub fn validate(&self, model: &StageModel) -> Result<()> {
-        let bad = |reason: String| Err(Error::InvalidArgument { name: "segment", reason });
-        match self {
-            Segment::Stage { stage } if model.stage(stage).is_none() => {
-                bad(format!("unknown stage {stage:?} in model {:?}", model.name()))
-            }
-            Segment::ClvAtLeast { value } if !value.is_finite() => bad(format!("CLV threshold {value}")),
-            Segment::PAliveBelow { threshold } if !(0.0..=1.0).contains(threshold) => {
-                bad(format!("P(alive) threshold {threshold} outside 0..=1"))
-            }
-            Segment::NetSpendAtLeast { amount } if amount.is_sign_negative() && !amount.is_zero() => {
-                bad(format!("negative amount {amount}"))
-            }
-            Segment::DaysSinceLastOrderAtLeast { days: 0 } => bad("a window of 0 days".into()),
-            Segment::EngagementAtLeast { days, .. } if *days == 0 || *days > 64 => {
-                bad(format!("an engagement window of {days} days; 1..=64 allowed"))
-            }
-            Segment::NpsAtLeast { score } | Segment::NpsAtMost { score } if *score > 10 => {
-                bad(format!("NPS {score} above 10"))
-            }
-            Segment::All { all: v } | Segment::Any { any: v } => {
-                if v.is_empty() {
-                    return bad("an empty all/any".into());
-                }
-                v.iter().try_for_each(|s| s.validate(model))
-            }
-            Segment::Not { not } => not.validate(model),
-            _ => Ok(()),
-        }
+        self.compile(model).map(|_| ())
     }
 
+    /// Whether the customer is in the segment at `now` (compiles the
+    /// segment first; to test many customers, compile once).
+    ///
+    /// ```
+    /// use customer_lifecycle::automation::{CustomerView, Segment};
+    /// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageModel};
+    /// use customer_lifecycle::{Currency, CustomerId};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    ///
+    /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+    /// let now = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+    /// let state = engine.new_customer(CustomerId::from(1), now);
+    /// let prospects = Segment::Stage { stage: "prospect".into() };
+    /// assert!(prospects.matches(&CustomerView::of(&state), now, engine.model())?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Segment::compile`].
+    pub fn matches(&self, view: &CustomerView<'_>, now: DateTime<Utc>, model: &StageModel) -> Result<bool> {
+        Ok(self.compile(model)?.matches(view, now))
+    }
+}
+
+/// A [`Segment`] compiled against a stage model ([`Segment::compile`]):
+/// evaluating it allocates nothing.
+#[derive(Clone, PartialEq, Debug)]
+pub struct CompiledSegment(Node);
+
+#[derive(Clone, PartialEq, Debug)]
+enum Node {
+    Stage(StageId),
+    RfmSegment(String),
+    ChurnBand(RiskBand),
+    ClvAtLeast(f64),
+    PAliveBelow(f64),
+    Profile(Compiled),
+    MayContact(Channel, Purpose),
+    All(Vec<Node>),
+    Any(Vec<Node>),
+    Not(Box<Node>),
+}
+
+fn compile(segment: &Segment, model: &StageModel) -> Result<Node> {
+    let bad = |reason: String| Error::InvalidArgument { name: "segment", reason };
+    let many = |v: &[Segment]| -> Result<Vec<Node>> {
+        if v.is_empty() {
+            return Err(bad("an empty all/any".into()));
+        }
+        v.iter().map(|s| compile(s, model)).collect()
+    };
+    Ok(match segment {
+        Segment::Stage { stage } => Node::Stage(
+            model.stage(stage).ok_or_else(|| bad(format!("unknown stage {stage:?} in model {:?}", model.name())))?,
+        ),
+        Segment::RfmSegment { segment } => Node::RfmSegment(segment.clone()),
+        Segment::ChurnBand { band } => Node::ChurnBand(*band),
+        Segment::ClvAtLeast { value } if !value.is_finite() => return Err(bad(format!("CLV threshold {value}"))),
+        Segment::ClvAtLeast { value } => Node::ClvAtLeast(*value),
+        Segment::PAliveBelow { threshold } if !(0.0..=1.0).contains(threshold) => {
+            return Err(bad(format!("P(alive) threshold {threshold} outside 0..=1")));
+        }
+        Segment::PAliveBelow { threshold } => Node::PAliveBelow(*threshold),
+        Segment::Profile { condition } => Node::Profile(compile_state_condition(condition).map_err(bad)?),
+        Segment::MayContact { channel, purpose } => Node::MayContact(channel.clone(), purpose.clone()),
+        Segment::All { all } => Node::All(many(all)?),
+        Segment::Any { any } => Node::Any(many(any)?),
+        Segment::Not { not } => Node::Not(Box::new(compile(not, model)?)),
+    })
+}
+
+impl CompiledSegment {
     /// Whether the customer is in the segment at `now`.
-    pub fn matches(&self, view: &CustomerView<'_>, now: DateTime<Utc>, model: &StageModel) -> bool {
-        let p = view.state.profile();
-        match self {
-            Segment::Stage { stage } => model.stage_name(view.state.stage()) == stage,
-            Segment::RfmSegment { segment } => view.rfm_segment == Some(segment.as_str()),
-            Segment::ChurnBand { band } => view.churn_band == Some(*band),
-            Segment::ClvAtLeast { value } => view.clv.is_some_and(|c| c >= *value),
-            Segment::PAliveBelow { threshold } => view.p_alive.is_some_and(|p| p < *threshold),
-            Segment::OrdersAtLeast { orders } => p.orders() >= *orders,
-            Segment::NetSpendAtLeast { amount } => p.net_spend() >= *amount,
-            Segment::DaysSinceLastOrderAtLeast { days } => {
-                let last = p.last_order().unwrap_or(p.first_seen());
-                (now - last).num_seconds() >= i64::from(*days) * 86_400
-            }
-            Segment::EngagementAtLeast { kind, count, days } => p.engagement(*kind, *days, now) >= *count,
-            Segment::NpsAtLeast { score } => p.nps().is_some_and(|(_, s)| s >= *score),
-            Segment::NpsAtMost { score } => p.nps().is_some_and(|(_, s)| s <= *score),
-            Segment::MayContact { channel, purpose } => view.may_contact(channel, purpose, now),
-            Segment::All { all } => all.iter().all(|s| s.matches(view, now, model)),
-            Segment::Any { any } => any.iter().any(|s| s.matches(view, now, model)),
-            Segment::Not { not } => !not.matches(view, now, model),
-        }
+    ///
+    /// ```
+    /// use customer_lifecycle::automation::{CustomerView, Segment};
+    /// use customer_lifecycle::lifecycle::{Condition, EngineOptions, Lifecycle, StageModel};
+    /// use customer_lifecycle::{Currency, CustomerId};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    ///
+    /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+    /// let now = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+    /// let state = engine.new_customer(CustomerId::from(1), now);
+    /// let buyers = Segment::Profile { condition: Condition::OrdersAtLeast { orders: 1 } }.compile(engine.model())?;
+    /// assert!(!buyers.matches(&CustomerView::of(&state), now));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn matches(&self, view: &CustomerView<'_>, now: DateTime<Utc>) -> bool {
+        self.0.holds(view, now)
     }
 
-    /// Membership of a whole population.
-    pub fn select(&self, views: &[CustomerView<'_>], now: DateTime<Utc>, model: &StageModel) -> Vec<bool> {
-        views.iter().map(|v| self.matches(v, now, model)).collect()
+    /// Membership of a whole population, in the order of `views`.
+    ///
+    /// ```
+    /// use customer_lifecycle::automation::{CustomerView, Segment};
+    /// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageModel};
+    /// use customer_lifecycle::{Currency, CustomerId};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    ///
+    /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+    /// let now = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+    /// let states: Vec<_> = (0..3).map(|i| engine.new_customer(CustomerId::from(i), now)).collect();
+    /// let views: Vec<_> = states.iter().map(CustomerView::of).collect();
+    /// let prospects = Segment::Stage { stage: "prospect".into() }.compile(engine.model())?;
+    /// assert_eq!(prospects.select(&views, now), [true, true, true]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn select(&self, views: &[CustomerView<'_>], now: DateTime<Utc>) -> Vec<bool> {
+        views.iter().map(|v| self.matches(v, now)).collect()
+    }
+}
+
+impl Node {
+    fn holds(&self, view: &CustomerView<'_>, now: DateTime<Utc>) -> bool {
+        match self {
+            Node::Stage(stage) => view.state.stage() == *stage,
+            Node::RfmSegment(segment) => view.rfm_segment == Some(segment.as_str()),
+            Node::ChurnBand(band) => view.churn_band == Some(*band),
+            Node::ClvAtLeast(value) => view.clv.is_some_and(|c| c >= *value),
+            Node::PAliveBelow(threshold) => view.p_alive.is_some_and(|p| p < *threshold),
+            Node::Profile(condition) => condition.holds_on(view.state.profile(), now.timestamp()),
+            Node::MayContact(channel, purpose) => view.may_contact(channel, purpose, now),
+            Node::All(all) => all.iter().all(|s| s.holds(view, now)),
+            Node::Any(any) => any.iter().any(|s| s.holds(view, now)),
+            Node::Not(not) => !not.holds(view, now),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Engagement;
     use crate::domain::consent::{ConsentChange, ConsentStatus};
     use crate::domain::customer::CustomerId;
     use crate::domain::event::{Event, EventKind};
     use crate::domain::money::{Currency, Money};
     use crate::lifecycle::{EngineOptions, Lifecycle};
     use chrono::{TimeDelta, TimeZone};
+    use rust_decimal::Decimal;
+
+    fn profile(condition: Condition) -> Segment {
+        Segment::Profile { condition }
+    }
 
     #[test]
     fn consent_has_one_answer_whichever_store_the_view_holds() {
@@ -372,38 +463,40 @@ mod tests {
             Segment::RfmSegment { segment: "champions".into() },
             Segment::ChurnBand { band: RiskBand::Low },
             Segment::ClvAtLeast { value: 200.0 },
-            Segment::OrdersAtLeast { orders: 2 },
-            Segment::NetSpendAtLeast { amount: Decimal::new(120, 0) },
-            Segment::DaysSinceLastOrderAtLeast { days: 30 },
+            profile(Condition::OrdersAtLeast { orders: 2 }),
+            profile(Condition::NetSpendAtLeast { amount: Decimal::new(120, 0) }),
+            profile(Condition::DaysSinceLastOrder { days: 30 }),
             Segment::MayContact { channel: Channel::Email, purpose: Purpose::Marketing },
             Segment::PAliveBelow { threshold: 0.5 },
         ];
         for s in &yes {
-            assert!(s.matches(&view, now, model), "{s:?}");
+            assert!(s.matches(&view, now, model).unwrap(), "{s:?}");
             s.validate(model).unwrap();
         }
         let no = [
-            Segment::DaysSinceLastOrderAtLeast { days: 31 },
+            profile(Condition::DaysSinceLastOrder { days: 31 }),
             Segment::MayContact { channel: Channel::Sms, purpose: Purpose::Marketing },
-            Segment::EngagementAtLeast { kind: Engagement::ProductViews, count: 1, days: 30 },
-            Segment::NpsAtLeast { score: 0 },
+            profile(Condition::EngagementAtLeast { kind: Engagement::ProductViews, count: 1, days: 30 }),
+            profile(Condition::NpsAtLeast { score: 0 }),
             Segment::Not { not: Box::new(yes[0].clone()) },
         ];
         for s in &no {
-            assert!(!s.matches(&view, now, model), "{s:?}");
+            assert!(!s.matches(&view, now, model).unwrap(), "{s:?}");
         }
         let both =
             Segment::All { all: vec![yes[0].clone(), Segment::Any { any: vec![no[0].clone(), yes[3].clone()] }] };
-        assert!(both.matches(&view, now, model));
-        assert_eq!(both.select(&[view, CustomerView::of(&s)], now, model), [true, false]);
+        assert!(both.matches(&view, now, model).unwrap());
+        assert_eq!(both.compile(model).unwrap().select(&[view, CustomerView::of(&s)], now), [true, false]);
         // Data round trip and validation.
         let json = serde_json::to_string(&both).unwrap();
         assert_eq!(serde_json::from_str::<Segment>(&json).unwrap(), both);
         for bad in [
             Segment::Stage { stage: "vip".into() },
             Segment::All { all: vec![] },
-            Segment::EngagementAtLeast { kind: Engagement::Visits, count: 1, days: 0 },
-            Segment::NpsAtMost { score: 11 },
+            profile(Condition::EngagementAtLeast { kind: Engagement::Visits, count: 1, days: 0 }),
+            profile(Condition::NpsAtMost { score: 11 }),
+            profile(Condition::OrderPlaced),
+            profile(Condition::ScoreBelow { threshold: 0.5 }),
             Segment::PAliveBelow { threshold: 1.5 },
             Segment::Not { not: Box::new(Segment::ClvAtLeast { value: f64::NAN }) },
         ] {

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::segments::{CustomerView, Segment};
+use super::segments::{CompiledSegment, CustomerView, Segment};
 use crate::domain::consent::{Channel, Purpose};
 use crate::domain::event::{Event, EventClass, EventKind};
 use crate::error::{Error, Result};
@@ -250,11 +250,38 @@ pub struct TriggerState {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(try_from = "TriggersDefinition", into = "TriggersDefinition")]
 pub struct Triggers {
     rules: Vec<TriggerRule>,
     limits: Limits,
+    /// The stage model the rules were checked against; saved with them, so
+    /// that loading compiles and checks everything again.
+    model: StageModel,
     /// Resolved stages of `StageEntered` rules.
     stages: Vec<Option<StageId>>,
+    /// Compiled segments of `SegmentEntered` rules.
+    segments: Vec<Option<CompiledSegment>>,
+}
+
+/// The saved form of [`Triggers`]: what [`Triggers::new`] takes.
+#[derive(Clone, Serialize, Deserialize)]
+struct TriggersDefinition {
+    rules: Vec<TriggerRule>,
+    limits: Limits,
+    model: StageModel,
+}
+
+impl TryFrom<TriggersDefinition> for Triggers {
+    type Error = Error;
+    fn try_from(d: TriggersDefinition) -> Result<Triggers> {
+        Triggers::new(d.rules, d.limits, &d.model)
+    }
+}
+
+impl From<Triggers> for TriggersDefinition {
+    fn from(t: Triggers) -> TriggersDefinition {
+        TriggersDefinition { rules: t.rules, limits: t.limits, model: t.model }
+    }
 }
 
 fn invalid(rule: &str, reason: impl Into<String>) -> Error {
@@ -271,6 +298,7 @@ impl Triggers {
     /// zero (or above 16) firings or of a 0-hour window.
     pub fn new(rules: Vec<TriggerRule>, limits: Limits, model: &StageModel) -> Result<Triggers> {
         let mut stages = Vec::with_capacity(rules.len());
+        let mut segments = Vec::with_capacity(rules.len());
         for (i, rule) in rules.iter().enumerate() {
             let name = rule.name.as_str();
             if name.is_empty() || rules[..i].iter().any(|r| r.name == rule.name) {
@@ -279,7 +307,7 @@ impl Triggers {
             if rule.action.id.is_empty() {
                 return Err(invalid(name, "empty action id"));
             }
-            let mut stage = None;
+            let (mut stage, mut segment) = (None, None);
             match &rule.when {
                 TriggerCondition::Events { at_least, within_minutes, unless, .. } => {
                     if !(1..=RING as u32).contains(at_least) {
@@ -297,11 +325,12 @@ impl Triggers {
                         return Err(invalid(name, "an empty window"));
                     }
                 }
-                TriggerCondition::SegmentEntered { segment } => {
-                    segment.validate(model).map_err(|e| invalid(name, e.to_string()))?;
+                TriggerCondition::SegmentEntered { segment: definition } => {
+                    segment = Some(definition.compile(model).map_err(|e| invalid(name, e.to_string()))?);
                 }
             }
             stages.push(stage);
+            segments.push(segment);
         }
         for cap in &limits.caps {
             if cap.max == 0 || cap.max > 16 || cap.per_hours == 0 {
@@ -314,7 +343,7 @@ impl Triggers {
                 });
             }
         }
-        Ok(Triggers { rules, limits, stages })
+        Ok(Triggers { rules, limits, model: model.clone(), stages, segments })
     }
 
     /// The rules, in order.
@@ -346,7 +375,6 @@ impl Triggers {
         view: &CustomerView<'_>,
         applied: &Applied,
         event: &Event,
-        model: &StageModel,
     ) -> Firings {
         let mut out = Firings::default();
         if applied.duplicate {
@@ -397,7 +425,7 @@ impl Triggers {
             }
         }
         self.transitions(memory, view, applied.transitions.iter(), &mut out);
-        self.segments(memory, view, at, model, &mut out);
+        self.enter_segments(memory, view, at, &mut out);
         out
     }
 
@@ -410,14 +438,13 @@ impl Triggers {
         view: &CustomerView<'_>,
         now: DateTime<Utc>,
         transitions: impl Iterator<Item = Transition> + 't,
-        model: &StageModel,
     ) -> Firings {
         let mut out = Firings::default();
         let now = now.timestamp();
         self.fire_due(memory, view, now, &mut out);
         self.quiet_spells(memory, view, now, &mut out);
         self.transitions(memory, view, transitions, &mut out);
-        self.segments(memory, view, now, model, &mut out);
+        self.enter_segments(memory, view, now, &mut out);
         out
     }
 
@@ -475,18 +502,11 @@ impl Triggers {
         }
     }
 
-    fn segments(
-        &self,
-        memory: &mut TriggerState,
-        view: &CustomerView<'_>,
-        now: i64,
-        model: &StageModel,
-        out: &mut Firings,
-    ) {
+    fn enter_segments(&self, memory: &mut TriggerState, view: &CustomerView<'_>, now: i64, out: &mut Firings) {
         let at = DateTime::from_timestamp(now, 0).unwrap_or_default();
-        for (i, rule) in self.rules.iter().enumerate() {
-            if let TriggerCondition::SegmentEntered { segment } = &rule.when {
-                let inside = segment.matches(view, at, model);
+        for (i, segment) in self.segments.iter().enumerate() {
+            if let Some(segment) = segment {
+                let inside = segment.matches(view, at);
                 let entered = inside && !memory.rules[i].inside;
                 memory.rules[i].inside = inside;
                 if entered {
@@ -580,14 +600,14 @@ mod tests {
             let e = Event::new(format!("e{}", self.next), CustomerId::from(1), at, kind).unwrap();
             let applied = self.engine.apply(&mut self.state, &e).unwrap();
             let view = CustomerView { consent: Some(&self.ledger), ..CustomerView::of(&self.state) };
-            let f = self.triggers.on_event(&mut self.memory, &view, &applied, &e, self.engine.model());
+            let f = self.triggers.on_event(&mut self.memory, &view, &applied, &e);
             self.named(&f)
         }
 
         fn tick(&mut self, now: DateTime<Utc>) -> Vec<(String, i64, Option<Suppression>)> {
             let moved = self.engine.advance_to(&mut self.state, now).unwrap();
             let view = CustomerView { consent: Some(&self.ledger), ..CustomerView::of(&self.state) };
-            let f = self.triggers.on_tick(&mut self.memory, &view, now, moved.iter(), self.engine.model());
+            let f = self.triggers.on_tick(&mut self.memory, &view, now, moved.iter());
             self.named(&f)
         }
 
@@ -717,7 +737,12 @@ mod tests {
         let rules = vec![
             rule("at_risk_mail", TriggerCondition::StageEntered { stage: "at_risk".into() }),
             rule("we_miss_you", TriggerCondition::NoActivityFor { days: 30 }),
-            rule("big_spender", TriggerCondition::SegmentEntered { segment: Segment::OrdersAtLeast { orders: 2 } }),
+            rule(
+                "big_spender",
+                TriggerCondition::SegmentEntered {
+                    segment: Segment::Profile { condition: crate::lifecycle::Condition::OrdersAtLeast { orders: 2 } },
+                },
+            ),
         ];
         let mut shop = Shop::new(rules, Limits::default());
         assert!(shop.event(t(0), order("o1")).is_empty());
@@ -745,6 +770,28 @@ mod tests {
         );
         assert!(shop.event(t(60), order("o1")).is_empty());
         assert_eq!(shop.event(t(30), order("o0")).len(), 1);
+    }
+
+    #[test]
+    fn saved_triggers_load_compiled_and_checked() {
+        let model = StageModel::ecommerce();
+        let rules = vec![
+            rule("welcome", TriggerCondition::StageEntered { stage: "new".into() }),
+            rule(
+                "regular",
+                TriggerCondition::SegmentEntered {
+                    segment: Segment::Profile { condition: crate::lifecycle::Condition::OrdersAtLeast { orders: 2 } },
+                },
+            ),
+        ];
+        let triggers = Triggers::new(rules, Limits::default(), &model).unwrap();
+        let json = serde_json::to_string(&triggers).unwrap();
+        let back: Triggers = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, triggers); // stages resolved and segments compiled again
+        // A saved rule naming a stage the saved model lacks is refused on load.
+        let tampered = json.replace("\"stage\":\"new\"", "\"stage\":\"vip\"");
+        assert_ne!(tampered, json);
+        assert!(serde_json::from_str::<Triggers>(&tampered).is_err());
     }
 
     #[test]

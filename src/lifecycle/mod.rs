@@ -41,7 +41,7 @@
 mod analytics;
 mod engine;
 mod profile;
-mod stages;
+pub(crate) mod stages;
 
 pub use analytics::{FunnelStep, StageHistory, StageTime, TransitionMatrix};
 pub use engine::{

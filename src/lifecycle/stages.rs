@@ -212,6 +212,11 @@ pub(crate) struct Context<'a> {
 }
 
 impl Compiled {
+    /// Whether a state condition holds on a profile at `now` (no event, no score).
+    pub(crate) fn holds_on(&self, profile: &Profile, now: i64) -> bool {
+        self.holds(&Context { profile, now, event: None, score: None })
+    }
+
     pub(crate) fn holds(&self, c: &Context<'_>) -> bool {
         let p = c.profile;
         let since_order = || c.now - p.last_order_secs().unwrap_or_else(|| p.first_seen().timestamp());
@@ -568,6 +573,19 @@ impl StageModel {
         // presets_are_valid_and_round_trip builds it and shows it is none.
         .expect("the five-phase model is valid")
     }
+}
+
+/// Compiles a condition on the customer's state alone, for segments: one
+/// that waits for an event or reads a model score is refused.
+pub(crate) fn compile_state_condition(c: &Condition) -> std::result::Result<Compiled, String> {
+    let compiled = compile(c)?;
+    if compiled.is_event() {
+        return Err(format!("{c:?} waits for an event; a segment describes a state"));
+    }
+    if compiled.uses_score() {
+        return Err(format!("{c:?} reads a model score; use the view's P(alive)"));
+    }
+    Ok(compiled)
 }
 
 fn compile(c: &Condition) -> std::result::Result<Compiled, String> {
