@@ -14,14 +14,14 @@
 //! * **Segment profitability** ([`segment_profitability`]): historic CLV
 //!   summed by segment, to see which segments are worth their cost.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::customer::CustomerId;
-use crate::domain::event::{Event, EventId, EventKind};
+use crate::domain::event::{Event, EventKind, distinct_events};
 use crate::domain::money::{Currency, Money};
 use crate::error::{Error, Result};
 use crate::log::summary::PurchaseSummary;
@@ -158,20 +158,7 @@ impl ValueLedger {
     /// [`Error::MixedCurrency`] for an amount in another currency.
     pub fn from_events(events: &[Event], currency: Currency) -> Result<ValueLedger> {
         let mut ledger = ValueLedger::new(currency);
-        let mut seen: HashMap<&EventId, &Event> = HashMap::with_capacity(events.len());
-        for e in events {
-            e.validate()?;
-            match seen.insert(&e.id, e) {
-                Some(first) if first == e => continue,
-                Some(_) => {
-                    return Err(Error::ConflictingDuplicate {
-                        kind: "event id",
-                        id: e.id.0.clone(),
-                        reason: "same id, different content".into(),
-                    });
-                }
-                None => {}
-            }
+        for e in distinct_events(events)? {
             match &e.kind {
                 EventKind::OrderPlaced { gross, discount, .. } => ledger.add_order(&e.customer, *gross, *discount)?,
                 EventKind::OrderReturned { amount, .. } => ledger.add_return(&e.customer, *amount)?,

@@ -1,5 +1,6 @@
 //! Events: everything a shop backend can tell the crate about a customer.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -375,6 +376,37 @@ impl Event {
     }
 }
 
+/// The distinct events of a batch, in input order: every event validated,
+/// a replay (same id, same content) kept once, the same id with other
+/// content refused. The one rule for batch readers of events (KPIs, the
+/// value ledger); the stage engine applies it per customer as events come.
+///
+/// # Errors
+/// [`Error::InvalidEvent`] for an event that does not validate;
+/// [`Error::ConflictingDuplicate`] naming the id seen with two contents.
+pub(crate) fn distinct_events(events: &[Event]) -> Result<Vec<&Event>> {
+    let mut seen: HashMap<&EventId, &Event> = HashMap::with_capacity(events.len());
+    let mut out = Vec::with_capacity(events.len());
+    for e in events {
+        e.validate()?;
+        match seen.get(&e.id) {
+            Some(first) if *first == e => {}
+            Some(_) => {
+                return Err(Error::ConflictingDuplicate {
+                    kind: "event id",
+                    id: e.id.0.clone(),
+                    reason: "same id, different content".into(),
+                });
+            }
+            None => {
+                seen.insert(&e.id, e);
+                out.push(e);
+            }
+        }
+    }
+    Ok(out)
+}
+
 impl EventKind {
     /// The kind's [`EventClass`].
     ///
@@ -437,6 +469,18 @@ mod tests {
             discount: Money::parse(discount, dc).unwrap(),
             items: 1,
         }
+    }
+
+    #[test]
+    fn distinct_events_keep_replays_once_and_refuse_conflicts() {
+        let at = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+        let visit = Event::new("v1", CustomerId::from(1), at, EventKind::SiteVisit).unwrap();
+        let other = Event::new("v2", CustomerId::from(1), at, EventKind::SiteVisit).unwrap();
+        let batch = [visit.clone(), other.clone(), visit.clone()];
+        let distinct = distinct_events(&batch).unwrap();
+        assert_eq!(distinct, [&visit, &other]);
+        let conflict = Event::new("v1", CustomerId::from(2), at, EventKind::SiteVisit).unwrap();
+        assert!(matches!(distinct_events(&[visit, conflict]), Err(Error::ConflictingDuplicate { .. })));
     }
 
     #[test]

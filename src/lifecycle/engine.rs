@@ -555,14 +555,16 @@ impl Lifecycle {
                 reason: "more than 4 decimal places, or too large".into(),
             })
         };
-        let (amount, discount, score) = match &event.kind {
-            EventKind::OrderPlaced { gross, discount, .. } => {
-                let (g, d) = (units(gross, "gross")?, units(discount, "discount")?);
-                (g - d, d, 0)
+        // What was paid (gross − discount) or refunded: `Event::paid_amount`, the one rule.
+        let paid = event.paid_amount()?;
+        let (amount, discount, score) = match (&event.kind, paid) {
+            (EventKind::OrderPlaced { gross, discount, .. }, Some(paid)) => {
+                units(gross, "gross")?;
+                (units(&paid, "paid amount")?, units(discount, "discount")?, 0)
             }
-            EventKind::OrderReturned { amount, .. } => (units(amount, "return")?, 0, 0),
-            EventKind::SupportTicket { cost: Some(cost) } => (units(cost, "support cost")?, 0, 0),
-            EventKind::NpsAnswered { score } => (0, 0, score.value()),
+            (EventKind::OrderReturned { .. }, Some(refund)) => (units(&refund, "return")?, 0, 0),
+            (EventKind::SupportTicket { cost: Some(cost) }, _) => (units(cost, "support cost")?, 0, 0),
+            (EventKind::NpsAnswered { score }, _) => (0, 0, score.value()),
             _ => (0, 0, 0),
         };
         let class = event.kind.class();

@@ -208,12 +208,11 @@ impl TransactionLog {
     /// otherwise as [`TransactionLog::push`].
     pub fn push_event(&mut self, event: &Event) -> Result<bool> {
         event.validate()?;
-        let (amount, kind, order_id) = match &event.kind {
-            EventKind::OrderPlaced { order_id, gross, discount, .. } => {
-                (gross.checked_sub(*discount)?, TransactionKind::Order, Some(order_id.as_str()))
-            }
-            EventKind::OrderReturned { amount, .. } => (*amount, TransactionKind::Return, None),
-            _ => return Ok(false),
+        // What was paid (gross − discount) or refunded: `Event::paid_amount`, the one rule.
+        let Some(amount) = event.paid_amount()? else { return Ok(false) };
+        let (kind, order_id) = match &event.kind {
+            EventKind::OrderPlaced { order_id, .. } => (TransactionKind::Order, Some(order_id.as_str())),
+            _ => (TransactionKind::Return, None),
         };
         if let Some(&seen) = self.event_rows.get(&event.id) {
             let same = seen.is_some_and(|row| self.row_matches(row, &event.customer, event.at, amount, kind));

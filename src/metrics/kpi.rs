@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::customer::CustomerId;
-use crate::domain::event::{Event, EventId, EventKind};
+use crate::domain::event::{Event, EventKind, distinct_events};
 use crate::domain::money::{self, Money};
 use crate::error::{Error, Result};
 use crate::log::transactions::{BLOCK_SHIFT, TransactionKind, TransactionLog};
@@ -310,27 +310,8 @@ impl EngagementKpis {
                 reason: format!("{cart_timeout} is not positive"),
             });
         }
-        let mut seen: HashMap<&EventId, &Event> = HashMap::with_capacity(events.len());
-        let mut order: Vec<&Event> = Vec::with_capacity(events.len());
-        for e in events {
-            e.validate()?;
-            match seen.get(&e.id) {
-                Some(first) if *first == e => continue,
-                Some(_) => {
-                    return Err(Error::ConflictingDuplicate {
-                        kind: "event id",
-                        id: e.id.0.clone(),
-                        reason: "same id, different content".into(),
-                    });
-                }
-                None => {
-                    seen.insert(&e.id, e);
-                }
-            }
-            if (from..to).contains(&e.at) {
-                order.push(e);
-            }
-        }
+        let mut order: Vec<&Event> =
+            distinct_events(events)?.into_iter().filter(|e| (from..to).contains(&e.at)).collect();
         if order.is_empty() {
             return Err(Error::Empty { what: "events in the kpi window" });
         }
