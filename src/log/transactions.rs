@@ -110,22 +110,73 @@ pub struct TransactionLog {
     event_rows: HashMap<EventId, Option<RowRef>>,
 }
 
-/// Dense customer ids per block: 2^13.
+/// Dense customer ids per block: 2^13. Why blocks: the readers (summary,
+/// cohorts, KPIs) keep a little state per customer; 8,192 customers' state
+/// fits in L2, so a block's rows are folded without cache misses, and the
+/// per-row customer key shrinks to a `u16` offset.
 pub(crate) const BLOCK_SHIFT: u32 = 13;
+
+/// Customers per block.
+pub(crate) const CUSTOMERS_PER_BLOCK: usize = 1 << BLOCK_SHIFT;
 
 /// The rows of customers `b << BLOCK_SHIFT ..` `(b + 1) << BLOCK_SHIFT`.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Block {
     /// Dense id minus the block's first id.
-    pub offset: Vec<u16>,
-    pub at: Vec<i64>,
-    pub amount: Vec<i64>,
-    pub kind: Vec<TransactionKind>,
+    offset: Vec<u16>,
+    at: Vec<i64>,
+    amount: Vec<i64>,
+    kind: Vec<TransactionKind>,
 }
 
 impl Block {
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.at.len()
+    }
+}
+
+/// One block of the log as its readers see it: the log's small internal
+/// interface, so that the metrics never touch the storage itself.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LogBlock<'a> {
+    first: usize,
+    block: &'a Block,
+}
+
+/// One row of a block.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BlockRow {
+    /// The customer's place in the block (dense id minus the block's first).
+    pub local: usize,
+    /// Unix seconds.
+    pub at: i64,
+    /// Exact minor units of the log's scale.
+    pub amount: i64,
+    /// Order or return.
+    pub kind: TransactionKind,
+}
+
+impl<'a> LogBlock<'a> {
+    /// Rows in the block.
+    pub(crate) fn len(&self) -> usize {
+        self.block.len()
+    }
+
+    /// The dense id of the block's first customer.
+    pub(crate) fn first_customer(&self) -> usize {
+        self.first
+    }
+
+    /// Row `i`, in insertion order.
+    #[inline]
+    pub(crate) fn row(&self, i: usize) -> BlockRow {
+        let b = self.block;
+        BlockRow { local: usize::from(b.offset[i]), at: b.at[i], amount: b.amount[i], kind: b.kind[i] }
+    }
+
+    /// The rows' times, in insertion order.
+    pub(crate) fn times(&self) -> &'a [i64] {
+        &self.block.at
     }
 }
 
@@ -460,9 +511,10 @@ impl TransactionLog {
         Ok(out)
     }
 
-    /// The blocks, for the summary's inner loop.
-    pub(crate) fn blocks(&self) -> &[Block] {
-        &self.blocks
+    /// The blocks, in order of their first customer: the interface of the
+    /// summary, the cohorts and the KPIs to the log.
+    pub(crate) fn blocks(&self) -> impl Iterator<Item = LogBlock<'_>> {
+        self.blocks.iter().enumerate().map(|(b, block)| LogBlock { first: b << BLOCK_SHIFT, block })
     }
 }
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::money::{self, Currency, Money};
 use crate::domain::time::{self, DurationMode, Periods, TimeUnit};
 use crate::error::{Error, Result};
-use crate::log::transactions::{BLOCK_SHIFT, TransactionKind, TransactionLog};
+use crate::log::transactions::{CUSTOMERS_PER_BLOCK, TransactionKind, TransactionLog};
 
 /// Version of the serialised form of [`CohortAnalysis`].
 pub const COHORT_FORMAT_VERSION: u32 = 1;
@@ -152,7 +152,7 @@ impl CohortAnalysis {
         let offset = periods.utc_offset().local_minus_utc();
         let (mut min_at, mut max_at) = (i64::MAX, i64::MIN);
         for block in log.blocks() {
-            for &at in &block.at {
+            for &at in block.times() {
                 min_at = min_at.min(at);
                 max_at = max_at.max(at);
             }
@@ -189,7 +189,7 @@ impl CohortAnalysis {
         let mut revenue = vec![0i64; cells];
         let mut returns = vec![0i64; cells];
         let mut overflow = false;
-        let block_size = 1usize << BLOCK_SHIFT;
+        let block_size = CUSTOMERS_PER_BLOCK;
         let words = width.div_ceil(64);
         let mut s = BlockScratch {
             first: vec![u32::MAX; block_size],
@@ -198,42 +198,44 @@ impl CohortAnalysis {
             bits: vec![0; block_size * words],
             words,
         };
-        for (b, block) in log.blocks().iter().enumerate() {
+        for block in log.blocks() {
             // Pass A: each customer's first order period.
             for i in 0..block.len() {
-                let c = usize::from(block.offset[i]);
+                let row = block.row(i);
+                let c = row.local;
                 s.seen[c] = true;
-                if block.kind[i] == TransactionKind::Order {
-                    let p = period_of[day_index(block.at[i])];
+                if row.kind == TransactionKind::Order {
+                    let p = period_of[day_index(row.at)];
                     s.first[c] = s.first[c].min(p);
                 }
             }
             // Pass B: every row into its (cohort, offset) cell.
             for i in 0..block.len() {
-                let c = usize::from(block.offset[i]);
-                let p = period_of[day_index(block.at[i])];
+                let row = block.row(i);
+                let c = row.local;
+                let p = period_of[day_index(row.at)];
                 let f = s.first[c];
                 if p < f {
                     // A return before the first order, or a customer with returns only.
-                    let dense = (b << BLOCK_SHIFT) + c;
+                    let dense = block.first_customer() + c;
                     return Err(Error::ReturnWithoutOrder {
                         customer: log.customers().ids().get(dense).map(|id| id.to_string()).unwrap_or_default(),
-                        date: time::date_of_day_number(time::day_number_of_timestamp(block.at[i], offset)),
+                        date: time::date_of_day_number(time::day_number_of_timestamp(row.at, offset)),
                     });
                 }
                 let n = (p - f) as usize;
                 let cell = f as usize * width + n;
-                let (sum, o) = match block.kind[i] {
+                let (sum, o) = match row.kind {
                     TransactionKind::Order => {
                         orders[cell] += 1;
                         s.bits[c * words + n / 64] |= 1 << (n % 64);
                         s.last[c] = s.last[c].max(n as u32);
-                        revenue[cell].overflowing_add(block.amount[i])
+                        revenue[cell].overflowing_add(row.amount)
                     }
-                    TransactionKind::Return => returns[cell].overflowing_add(block.amount[i]),
+                    TransactionKind::Return => returns[cell].overflowing_add(row.amount),
                 };
                 overflow |= o;
-                match block.kind[i] {
+                match row.kind {
                     TransactionKind::Order => revenue[cell] = sum,
                     TransactionKind::Return => returns[cell] = sum,
                 }
@@ -512,11 +514,12 @@ pub struct RetentionCurve {
 
 /// The first transaction after the observation end, as an error.
 fn after_observation_end(log: &TransactionLog, offset: i32, obs_day: i32) -> Error {
-    for (b, block) in log.blocks().iter().enumerate() {
+    for block in log.blocks() {
         for i in 0..block.len() {
-            let day = time::day_number_of_timestamp(block.at[i], offset);
+            let row = block.row(i);
+            let day = time::day_number_of_timestamp(row.at, offset);
             if day > obs_day {
-                let dense = (b << BLOCK_SHIFT) + usize::from(block.offset[i]);
+                let dense = block.first_customer() + row.local;
                 return Error::AfterObservationEnd {
                     customer: log.customers().ids().get(dense).map(|id| id.to_string()).unwrap_or_default(),
                     date: time::date_of_day_number(day),

@@ -10,7 +10,7 @@ use crate::domain::customer::CustomerId;
 use crate::domain::event::{Event, EventKind, distinct_events};
 use crate::domain::money::{self, Money};
 use crate::error::{Error, Result};
-use crate::log::transactions::{BLOCK_SHIFT, TransactionKind, TransactionLog};
+use crate::log::transactions::{CUSTOMERS_PER_BLOCK, TransactionKind, TransactionLog};
 
 /// Purchase KPIs of a transaction log over a window (formulas in the
 /// [module docs](super)).
@@ -137,25 +137,26 @@ impl PurchaseKpis {
         let mut k = Counts::default();
         let mut revenue = 0i128;
         let mut returned = 0i128;
-        let mut state = vec![Buyer::default(); 1 << BLOCK_SHIFT];
+        let mut state = vec![Buyer::default(); CUSTOMERS_PER_BLOCK];
         for block in log.blocks() {
             for i in 0..block.len() {
-                let at = block.at[i];
+                let row = block.row(i);
+                let at = row.at;
                 let inside = (start..end).contains(&at);
-                match block.kind[i] {
+                match row.kind {
                     TransactionKind::Return => {
                         if inside {
                             k.returns += 1;
-                            returned += i128::from(block.amount[i]);
+                            returned += i128::from(row.amount);
                         }
                     }
                     TransactionKind::Order => {
-                        let b = &mut state[usize::from(block.offset[i])];
+                        let b = &mut state[row.local];
                         b.first = Some(b.first.map_or(at, |f| f.min(at)));
                         if inside {
                             b.orders_in += 1;
                             k.orders += 1;
-                            revenue += i128::from(block.amount[i]);
+                            revenue += i128::from(row.amount);
                         } else if at < start {
                             b.in_previous |= at >= previous;
                             b.last_before = Some(b.last_before.map_or(at, |l| l.max(at)));

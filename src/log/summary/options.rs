@@ -1,0 +1,119 @@
+//! How to summarise: [`SummaryOptions`].
+
+use crate::domain::time::{DurationMode, Periods, TimeUnit};
+use crate::error::{Error, Result};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+/// How to summarise: unit, duration mode, ends, UTC offset and week start.
+///
+/// ```
+/// use customer_lifecycle::{SummaryOptions, TimeUnit};
+/// use customer_lifecycle::chrono::NaiveDate;
+///
+/// let options = SummaryOptions::new(TimeUnit::Week)
+///     .calibration_end(NaiveDate::from_ymd_opt(1997, 9, 30).unwrap())
+///     .observation_end(NaiveDate::from_ymd_opt(1998, 6, 30).unwrap());
+/// assert_eq!(options.unit(), TimeUnit::Week);
+/// // Months exist only as calendar periods:
+/// assert!(SummaryOptions::new(TimeUnit::Month).periods().is_err());
+/// assert!(SummaryOptions::new(TimeUnit::Month).calendar_periods().periods().is_ok());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct SummaryOptions {
+    pub(super) unit: TimeUnit,
+    pub(super) mode: DurationMode,
+    pub(super) utc_offset_seconds: i32,
+    pub(super) week_start: chrono::Weekday,
+    pub(super) observation_end: Option<NaiveDate>,
+    pub(super) calibration_end: Option<NaiveDate>,
+}
+
+impl SummaryOptions {
+    /// Continuous durations in `unit`, dates in UTC, no calibration split,
+    /// observation end = the last transaction's date.
+    pub fn new(unit: TimeUnit) -> SummaryOptions {
+        SummaryOptions {
+            unit,
+            mode: DurationMode::Continuous,
+            utc_offset_seconds: 0,
+            week_start: chrono::Weekday::Mon,
+            observation_end: None,
+            calibration_end: None,
+        }
+    }
+
+    /// Measures in calendar periods instead of continuous days ÷ unit length.
+    pub fn calendar_periods(mut self) -> SummaryOptions {
+        self.mode = DurationMode::Calendar;
+        self
+    }
+
+    /// Sets the duration mode.
+    pub fn duration_mode(mut self, mode: DurationMode) -> SummaryOptions {
+        self.mode = mode;
+        self
+    }
+
+    /// The last day observed (inclusive). Orders after it are errors.
+    pub fn observation_end(mut self, date: NaiveDate) -> SummaryOptions {
+        self.observation_end = Some(date);
+        self
+    }
+
+    /// The last day of the calibration period (inclusive).
+    pub fn calibration_end(mut self, date: NaiveDate) -> SummaryOptions {
+        self.calibration_end = Some(date);
+        self
+    }
+
+    /// Dates are calendar days in this fixed UTC offset (default UTC).
+    pub fn utc_offset(mut self, offset: chrono::FixedOffset) -> SummaryOptions {
+        self.utc_offset_seconds = offset.local_minus_utc();
+        self
+    }
+
+    /// First day of calendar weeks (default Monday, as pandas' `W`).
+    pub fn week_start(mut self, day: chrono::Weekday) -> SummaryOptions {
+        self.week_start = day;
+        self
+    }
+
+    /// The unit.
+    pub fn unit(&self) -> TimeUnit {
+        self.unit
+    }
+
+    /// The observation end, if set.
+    pub fn observation_end_date(&self) -> Option<NaiveDate> {
+        self.observation_end
+    }
+
+    /// The calibration end, if set.
+    pub fn calibration_end_date(&self) -> Option<NaiveDate> {
+        self.calibration_end
+    }
+
+    /// The validated period mapping.
+    ///
+    /// # Errors
+    /// As [`Periods::new`]; also [`Error::InvalidArgument`] for an offset
+    /// beyond ±24 h.
+    pub fn periods(&self) -> Result<Periods> {
+        let offset = chrono::FixedOffset::east_opt(self.utc_offset_seconds).ok_or_else(|| Error::InvalidArgument {
+            name: "utc offset",
+            reason: format!("{} s", self.utc_offset_seconds),
+        })?;
+        Ok(Periods::new(self.unit, self.mode)?.with_utc_offset(offset).with_week_start(self.week_start))
+    }
+
+    pub(super) fn validate(&self) -> Result<Periods> {
+        let periods = self.periods()?;
+        if let (Some(cal), Some(obs)) = (self.calibration_end, self.observation_end) {
+            if cal >= obs {
+                return Err(Error::CalibrationAfterObservationEnd { calibration_end: cal, observation_end: obs });
+            }
+        }
+        Ok(periods)
+    }
+}

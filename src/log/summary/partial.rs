@@ -1,0 +1,584 @@
+//! The mergeable accumulator: per-customer windows, [`PartialSummary`], and
+//! the log's `partial_summary` and `summarize`.
+
+use super::*;
+use crate::domain::customer::{CustomerId, CustomerIndex, DenseId};
+use crate::domain::money::Currency;
+use crate::domain::time;
+use crate::error::{Error, Result};
+use crate::log::transactions::{CUSTOMERS_PER_BLOCK, TransactionKind, TransactionLog};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+validated_serde!(PartialSummary);
+
+/// What one customer did inside one window (calibration or holdout), in
+/// mergeable form.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+struct Window {
+    /// First purchase period (meaningless while `periods == 0`).
+    first: i32,
+    /// Last purchase period.
+    last: i32,
+    /// Distinct purchase periods.
+    periods: u32,
+    /// Order rows.
+    orders: u32,
+    /// Sum of the orders in the first period.
+    first_sum: i64,
+    /// Sum of all orders.
+    sum: i64,
+    /// Sum of returns.
+    returns: i64,
+    /// Return rows.
+    return_count: u32,
+}
+
+/// Outcome flags of the inner loop.
+const OUT_OF_ORDER: u8 = 1;
+const OVERFLOW: u8 = 2;
+
+impl Window {
+    /// Adds an order in period `p`; periods must arrive non-decreasing.
+    #[inline(always)]
+    fn add_order(&mut self, p: i32, amount: i64) -> u8 {
+        let mut flags = 0;
+        if self.periods == 0 {
+            self.first = p;
+            self.last = p;
+            self.periods = 1;
+            self.first_sum = amount;
+        } else if p == self.last {
+            if p == self.first {
+                let (s, o) = self.first_sum.overflowing_add(amount);
+                self.first_sum = s;
+                flags |= o as u8 * OVERFLOW;
+            }
+        } else if p > self.last {
+            self.last = p;
+            self.periods += 1;
+        } else {
+            return OUT_OF_ORDER;
+        }
+        self.orders = self.orders.wrapping_add(1);
+        let (s, o) = self.sum.overflowing_add(amount);
+        self.sum = s;
+        flags | (o as u8 * OVERFLOW)
+    }
+
+    #[inline(always)]
+    fn add_return(&mut self, amount: i64) -> u8 {
+        self.return_count = self.return_count.wrapping_add(1);
+        let (s, o) = self.returns.overflowing_add(amount);
+        self.returns = s;
+        o as u8 * OVERFLOW
+    }
+
+    /// The two windows, the one whose periods start (then end) earlier first.
+    fn ordered<'a>(&'a self, other: &'a Window) -> (&'a Window, &'a Window) {
+        if (self.first, self.last) <= (other.first, other.last) { (self, other) } else { (other, self) }
+    }
+
+    /// Can `other` be merged into `self` exactly? (Their purchase periods
+    /// must not interleave: they may share at most one boundary period.)
+    fn mergeable(&self, other: &Window) -> bool {
+        if self.periods == 0 || other.periods == 0 {
+            return true;
+        }
+        let (lo, hi) = self.ordered(other);
+        lo.last <= hi.first
+    }
+
+    /// Merges `other` (already checked with [`Window::mergeable`]); `None` on overflow.
+    fn merge(&self, other: &Window) -> Option<Window> {
+        let returns = self.returns.checked_add(other.returns)?;
+        let return_count = self.return_count.checked_add(other.return_count)?;
+        if other.periods == 0 {
+            return Some(Window { returns, return_count, ..*self });
+        }
+        if self.periods == 0 {
+            return Some(Window { returns, return_count, ..*other });
+        }
+        let (lo, hi) = self.ordered(other);
+        let shared = u32::from(lo.last == hi.first);
+        let first_sum = if hi.first == lo.first { lo.first_sum.checked_add(hi.first_sum)? } else { lo.first_sum };
+        Some(Window {
+            first: lo.first,
+            last: hi.last,
+            periods: lo.periods.checked_add(hi.periods)? - shared,
+            orders: lo.orders.checked_add(hi.orders)?,
+            first_sum,
+            sum: lo.sum.checked_add(hi.sum)?,
+            returns,
+            return_count,
+        })
+    }
+
+    fn rescale(&mut self, factor: i64) -> Option<()> {
+        self.first_sum = self.first_sum.checked_mul(factor)?;
+        self.sum = self.sum.checked_mul(factor)?;
+        self.returns = self.returns.checked_mul(factor)?;
+        Some(())
+    }
+}
+
+/// A summary still open for merging: accumulate shards of a log
+/// independently, [`merge`](PartialSummary::merge) them in any order and
+/// grouping, then [`finish`](PartialSummary::finish).
+///
+/// Merging is exact when, for every customer, the shards' purchase periods
+/// do not interleave — which holds whenever shards split the data by
+/// customer, by contiguous time ranges, or both. Interleaving periods (say,
+/// rows dealt out round-robin) cannot be merged exactly and give
+/// [`Error::OverlappingShards`] rather than a wrong count.
+///
+/// ```
+/// use customer_lifecycle::{Currency, CustomerId, Money, SummaryOptions, TimeUnit, Transaction, TransactionLog};
+/// use customer_lifecycle::chrono::{TimeZone, Utc};
+///
+/// let day = |d| Utc.with_ymd_and_hms(2024, 1, d, 12, 0, 0).unwrap();
+/// let usd = |s| Money::parse(s, Currency::USD);
+/// let mut january = TransactionLog::new(Currency::USD);
+/// january.push(Transaction::order(CustomerId::from(1), day(2), usd("10")?))?;
+/// let mut later = TransactionLog::new(Currency::USD);
+/// later.push(Transaction::order(CustomerId::from(1), day(20), usd("30")?))?;
+///
+/// let options = SummaryOptions::new(TimeUnit::Day);
+/// let mut partial = january.partial_summary(&options)?;
+/// partial.merge(&later.partial_summary(&options)?)?;
+/// let summary = partial.finish()?;
+/// assert_eq!(summary.row(0).unwrap().frequency, 1);
+/// assert_eq!(summary.row(0).unwrap().recency, 18.0);
+/// assert_eq!(summary.row(0).unwrap().monetary_value, 30.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(remote = "Self")]
+pub struct PartialSummary {
+    format_version: u32,
+    options: SummaryOptions,
+    currency: Currency,
+    scale: u32,
+    /// Customer ids by dense position (shared with the log's index).
+    ids: Arc<Vec<CustomerId>>,
+    calibration: Vec<Window>,
+    holdout: Option<Vec<Window>>,
+    last_day: Option<i32>,
+}
+
+impl PartialSummary {
+    /// Accumulates a whole log, block by block of dense customer ids (each
+    /// block's state fits in L2, see [`TransactionLog`]).
+    fn from_log(log: &TransactionLog, options: &SummaryOptions) -> Result<PartialSummary> {
+        let periods = options.validate()?;
+        let n = log.customers().len();
+        let mut partial = PartialSummary {
+            format_version: FORMAT_VERSION,
+            options: *options,
+            currency: log.currency(),
+            scale: log.scale(),
+            ids: log.customers().shared_ids(),
+            calibration: vec![Window::default(); n],
+            holdout: options.calibration_end.map(|_| vec![Window::default(); n]),
+            last_day: None,
+        };
+        let offset = periods.utc_offset().local_minus_utc();
+        let obs_day = options.observation_end.map_or(i32::MAX, time::day_number);
+        let cal_day = options.calibration_end.map_or(i32::MAX, time::day_number);
+        let mut max_day = i32::MIN;
+        let mut overflow = false;
+        for block in log.blocks() {
+            let base = block.first_customer();
+            let end = (base + CUSTOMERS_PER_BLOCK).min(n);
+            let calibration = &mut partial.calibration[base..end];
+            let mut holdout = partial.holdout.as_mut().map(|h| &mut h[base..end]);
+            let mut fold = |i: usize, calibration: &mut [Window], holdout: Option<&mut [Window]>| -> Result<u8> {
+                let row = block.row(i);
+                let day = time::day_number_of_timestamp(row.at, offset);
+                if day > obs_day {
+                    let dense = base + row.local;
+                    return Err(Error::AfterObservationEnd {
+                        customer: partial.ids.get(dense).map(|id| id.to_string()).unwrap_or_default(),
+                        date: time::date_of_day_number(day),
+                        observation_end: time::date_of_day_number(obs_day),
+                    });
+                }
+                max_day = max_day.max(day);
+                let window = match holdout {
+                    Some(h) if day > cal_day => &mut h[row.local],
+                    _ => &mut calibration[row.local],
+                };
+                Ok(match row.kind {
+                    TransactionKind::Order => window.add_order(periods.period_of_day(day), row.amount),
+                    TransactionKind::Return => window.add_return(row.amount),
+                })
+            };
+            let mut flags = 0u8;
+            for i in 0..block.len() {
+                flags |= fold(i, calibration, holdout.as_deref_mut())?;
+            }
+            if flags & OUT_OF_ORDER != 0 {
+                // Some customer's rows in this block are not in time order:
+                // fold the block again in time order.
+                calibration.iter_mut().for_each(|w| *w = Window::default());
+                if let Some(h) = holdout.as_deref_mut() {
+                    h.iter_mut().for_each(|w| *w = Window::default());
+                }
+                let mut order: Vec<u32> = (0..block.len() as u32).collect();
+                let times = block.times();
+                order.sort_by_key(|&i| times[i as usize]);
+                flags = 0;
+                for &i in &order {
+                    flags |= fold(i as usize, calibration, holdout.as_deref_mut())?;
+                }
+            }
+            overflow |= flags & OVERFLOW != 0;
+        }
+        if overflow {
+            return Err(Error::AmountOverflow { field: "per-customer totals", customer: None });
+        }
+        if !log.is_empty() {
+            partial.last_day = Some(max_day);
+        }
+        Ok(partial)
+    }
+
+    /// The options it was built with.
+    pub fn options(&self) -> &SummaryOptions {
+        &self.options
+    }
+
+    fn check_consistent(&self) -> Result<()> {
+        check_version(self.format_version)?;
+        self.options.validate()?;
+        let n = self.ids.len();
+        if self.calibration.len() != n || self.holdout.as_ref().is_some_and(|h| h.len() != n) {
+            return Err(corrupt("state and customer ids differ in length"));
+        }
+        if self.holdout.is_some() != self.options.calibration_end.is_some() {
+            return Err(corrupt("holdout state does not match the calibration end"));
+        }
+        Ok(())
+    }
+
+    /// Number of customers seen so far.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// True when no customer was seen.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Merges another partial summary into this one. On error `self` is unchanged.
+    ///
+    /// # Errors
+    /// [`Error::IncompatibleSummaries`] when options or currency differ;
+    /// [`Error::OverlappingShards`] when a customer's purchase periods
+    /// interleave between the two; [`Error::AmountOverflow`].
+    pub fn merge(&mut self, other: &PartialSummary) -> Result<()> {
+        self.check_consistent()?;
+        other.check_consistent()?;
+        if self.options != other.options {
+            return Err(Error::IncompatibleSummaries { reason: "summary options differ".into() });
+        }
+        if self.currency != other.currency {
+            return Err(Error::IncompatibleSummaries {
+                reason: format!("currencies differ ({} and {})", self.currency, other.currency),
+            });
+        }
+        let overflow = || Error::AmountOverflow { field: "per-customer totals", customer: None };
+        // Check first, so that a failed merge leaves `self` untouched.
+        let (self_factor, other_factor) = match self.scale.cmp(&other.scale) {
+            std::cmp::Ordering::Less => (10i64.checked_pow(other.scale - self.scale).ok_or_else(overflow)?, 1),
+            _ => (1, 10i64.checked_pow(self.scale - other.scale).ok_or_else(overflow)?),
+        };
+        if self_factor != 1 {
+            for w in self.calibration.iter().chain(self.holdout.iter().flatten()) {
+                {
+                    let mut c = *w;
+                    c.rescale(self_factor)
+                }
+                .ok_or_else(overflow)?;
+            }
+        }
+        let mut index = CustomerIndex::from(Arc::unwrap_or_clone(std::mem::take(&mut self.ids)));
+        let result = self.merge_with_index(other, &mut index, self_factor, other_factor);
+        self.ids = Arc::new(Vec::from(index));
+        result
+    }
+
+    fn merge_with_index(
+        &mut self,
+        other: &PartialSummary,
+        index: &mut CustomerIndex,
+        self_factor: i64,
+        other_factor: i64,
+    ) -> Result<()> {
+        let overflow = || Error::AmountOverflow { field: "per-customer totals", customer: None };
+        let scaled = |w: &Window, f: i64| -> Result<Window> {
+            let mut w = *w;
+            w.rescale(f).ok_or_else(overflow)?;
+            Ok(w)
+        };
+        let mut merged: Vec<(Option<DenseId>, Window, Option<Window>)> = Vec::with_capacity(other.len());
+        for (j, id) in other.ids.iter().enumerate() {
+            let target = index.get(id);
+            let oc = scaled(&other.calibration[j], other_factor)?;
+            let oh = match &other.holdout {
+                Some(h) => Some(scaled(&h[j], other_factor)?),
+                None => None,
+            };
+            let (c, h) = match target {
+                Some(t) => {
+                    let sc = scaled(&self.calibration[t.index()], self_factor)?;
+                    let conflict = |a: &Window, b: &Window| -> Result<Window> {
+                        if !a.mergeable(b) {
+                            return Err(Error::OverlappingShards { customer: id.to_string() });
+                        }
+                        a.merge(b).ok_or(Error::AmountOverflow {
+                            field: "per-customer totals",
+                            customer: Some(id.to_string()),
+                        })
+                    };
+                    let c = conflict(&sc, &oc)?;
+                    let h = match (&self.holdout, oh) {
+                        (Some(sh), Some(oh)) => Some(conflict(&scaled(&sh[t.index()], self_factor)?, &oh)?),
+                        _ => None,
+                    };
+                    (c, h)
+                }
+                None => (oc, oh),
+            };
+            merged.push((target, c, h));
+        }
+        // Apply.
+        if self_factor != 1 {
+            for w in self.calibration.iter_mut().chain(self.holdout.iter_mut().flatten()) {
+                w.rescale(self_factor).ok_or_else(overflow)?;
+            }
+            self.scale = other.scale;
+        }
+        for ((target, c, h), id) in merged.into_iter().zip(other.ids.iter()) {
+            let t = match target {
+                Some(t) => t,
+                None => {
+                    let t = index.insert(id.clone())?;
+                    self.calibration.push(Window::default());
+                    if let Some(hv) = self.holdout.as_mut() {
+                        hv.push(Window::default());
+                    }
+                    t
+                }
+            };
+            self.calibration[t.index()] = c;
+            if let (Some(hv), Some(h)) = (self.holdout.as_mut(), h) {
+                hv[t.index()] = h;
+            }
+        }
+        self.last_day = match (self.last_day, other.last_day) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        Ok(())
+    }
+
+    /// Computes the per-customer summary.
+    ///
+    /// # Errors
+    /// [`Error::Empty`] when no order was seen; [`Error::CalibrationAfterObservationEnd`]
+    /// when the (default) observation end is not after the calibration end;
+    /// [`Error::ReturnWithoutOrder`] for a customer with returns but no order.
+    pub fn finish(&self) -> Result<PurchaseSummary> {
+        self.check_consistent()?;
+        let periods = self.options.validate()?;
+        let last_day = self.last_day.ok_or(Error::Empty { what: "transaction log" })?;
+        let observation_end = self.options.observation_end.unwrap_or_else(|| time::date_of_day_number(last_day));
+        if let Some(cal) = self.options.calibration_end {
+            if cal >= observation_end {
+                return Err(Error::CalibrationAfterObservationEnd { calibration_end: cal, observation_end });
+            }
+        }
+        let calibration_end = self.options.calibration_end;
+        let window_end = calibration_end.unwrap_or(observation_end);
+        let end_period = periods.period_of_date(window_end);
+        let unit_scale = 10f64.powi(self.scale as i32);
+
+        // Rows come out in customer-id order.
+        let order = IdOrder::of(&self.ids);
+        let n = self.ids.len();
+        let mut c = Columns::with_capacity(n);
+        let mut ids = Vec::with_capacity(n);
+        let mut h_columns = self.holdout.as_ref().map(|_| HoldoutColumns::with_capacity(n));
+        let mut first_seen_in_holdout = 0;
+        for k in 0..n {
+            let i = order.position(k);
+            let w = &self.calibration[i];
+            let h = self.holdout.as_ref().map(|h| &h[i]);
+            if w.orders == 0 {
+                let id = &self.ids[i];
+                if w.return_count > 0 {
+                    return Err(Error::ReturnWithoutOrder { customer: id.to_string(), date: window_end });
+                }
+                match h {
+                    Some(h) if h.orders > 0 => first_seen_in_holdout += 1,
+                    Some(h) if h.return_count > 0 => {
+                        return Err(Error::ReturnWithoutOrder { customer: id.to_string(), date: observation_end });
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            let frequency = w.periods.saturating_sub(1);
+            let repeat = w.sum.wrapping_sub(w.first_sum);
+            ids.push(order.id(k, &self.ids));
+            c.frequency.push(f64::from(frequency));
+            c.recency.push(periods.span(w.first, w.last));
+            c.age.push(periods.span(w.first, end_period));
+            c.monetary_value.push(if frequency == 0 { 0.0 } else { repeat as f64 / unit_scale / f64::from(frequency) });
+            c.orders.push(w.orders);
+            c.gross.push(w.sum);
+            c.returns.push(w.returns);
+            if let (Some(hc), Some(h)) = (h_columns.as_mut(), h) {
+                let gross = h.sum as f64 / unit_scale;
+                hc.frequency.push(f64::from(h.periods));
+                hc.monetary_value.push(if h.orders == 0 { 0.0 } else { gross / f64::from(h.orders) });
+                hc.monetary_value_per_period.push(if h.periods == 0 { 0.0 } else { gross / f64::from(h.periods) });
+                hc.orders.push(h.orders);
+                hc.gross.push(h.sum);
+                hc.returns.push(h.returns);
+            }
+        }
+        c.ids = Arc::new(ids);
+        if c.ids.is_empty() {
+            return Err(Error::Empty { what: "orders in the calibration period" });
+        }
+        let duration_holdout =
+            calibration_end.map(|c| periods.span(periods.period_of_date(c), periods.period_of_date(observation_end)));
+        Ok(PurchaseSummary {
+            format_version: FORMAT_VERSION,
+            currency: self.currency,
+            scale: self.scale,
+            periods,
+            observation_end,
+            calibration_end,
+            duration_holdout,
+            customers_first_seen_in_holdout: first_seen_in_holdout,
+            columns: c,
+            holdout: h_columns,
+        })
+    }
+}
+
+/// The customer-id order of a summary's dense positions.
+enum IdOrder {
+    /// The positions are already in order.
+    Identity,
+    /// Numeric ids within a 2^32 range: sorted `(id − min) << 32 | position`.
+    Packed { min: i64, packed: Vec<u64> },
+    /// Positions in order.
+    Positions(Vec<u32>),
+}
+
+impl IdOrder {
+    /// Sorts; numeric ids by an LSD radix sort over their range.
+    fn of(ids: &[CustomerId]) -> IdOrder {
+        if ids.windows(2).all(|w| w[0] <= w[1]) {
+            return IdOrder::Identity;
+        }
+        let mut bounds = Some((i64::MAX, i64::MIN));
+        for id in ids {
+            match (id, bounds.as_mut()) {
+                (CustomerId::Number(n), Some((lo, hi))) => {
+                    *lo = (*lo).min(*n);
+                    *hi = (*hi).max(*n);
+                }
+                _ => {
+                    bounds = None;
+                    break;
+                }
+            }
+        }
+        match bounds {
+            Some((min, max)) if (i128::from(max) - i128::from(min)) < (1 << 32) => {
+                let mut packed: Vec<u64> = ids
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| match id {
+                        CustomerId::Number(n) => ((n.wrapping_sub(min) as u64) << 32) | i as u64,
+                        CustomerId::Text(_) => i as u64,
+                    })
+                    .collect();
+                let bits = 64 - ((max.wrapping_sub(min)) as u64).leading_zeros();
+                crate::math::sort::radix_sort_by_key(&mut packed, |&v| v, 32, 32 + bits);
+                IdOrder::Packed { min, packed }
+            }
+            _ => {
+                let mut positions: Vec<u32> = (0..ids.len() as u32).collect();
+                positions.sort_unstable_by(|&a, &b| ids[a as usize].cmp(&ids[b as usize]));
+                IdOrder::Positions(positions)
+            }
+        }
+    }
+
+    /// The dense position of the `k`-th customer in id order.
+    #[inline]
+    fn position(&self, k: usize) -> usize {
+        match self {
+            IdOrder::Identity => k,
+            IdOrder::Packed { packed, .. } => (packed[k] & 0xFFFF_FFFF) as usize,
+            IdOrder::Positions(p) => p[k] as usize,
+        }
+    }
+
+    /// The `k`-th customer id in order (for packed numbers, without reading `ids`).
+    #[inline]
+    fn id(&self, k: usize, ids: &[CustomerId]) -> CustomerId {
+        match self {
+            IdOrder::Packed { min, packed } => CustomerId::Number(min.wrapping_add((packed[k] >> 32) as i64)),
+            _ => ids[self.position(k)].clone(),
+        }
+    }
+}
+
+impl TransactionLog {
+    /// Summarises the log: one row per customer, sorted by customer id.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Money, SummaryOptions, TimeUnit, Transaction, TransactionLog};
+    /// use customer_lifecycle::chrono::{NaiveDate, TimeZone, Utc};
+    ///
+    /// let mut log = TransactionLog::new(Currency::USD);
+    /// for (day, amount) in [(1, "20"), (1, "5"), (8, "10"), (22, "30")] {
+    ///     let at = Utc.with_ymd_and_hms(2024, 1, day, 12, 0, 0).unwrap();
+    ///     log.push(Transaction::order(CustomerId::from(7), at, Money::parse(amount, Currency::USD)?))?;
+    /// }
+    /// let end = NaiveDate::from_ymd_opt(2024, 1, 29).unwrap();
+    /// let summary = log.summarize(&SummaryOptions::new(TimeUnit::Week).observation_end(end))?;
+    /// let row = summary.row(0).unwrap();
+    /// assert_eq!(row.frequency, 2);          // Jan 8 and Jan 22; Jan 1 is the first purchase
+    /// assert_eq!(row.recency, 3.0);          // 21 days
+    /// assert_eq!(row.age, 4.0);              // 28 days
+    /// assert_eq!(row.monetary_value, 20.0);  // mean of 10 and 30
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Invalid options ([`Error::InvalidArgument`],
+    /// [`Error::CalibrationAfterObservationEnd`]), an order after the
+    /// observation end ([`Error::AfterObservationEnd`]), an empty log
+    /// ([`Error::Empty`]), returns without orders
+    /// ([`Error::ReturnWithoutOrder`]), totals overflowing.
+    pub fn summarize(&self, options: &SummaryOptions) -> Result<PurchaseSummary> {
+        self.partial_summary(options)?.finish()
+    }
+
+    /// Accumulates the log into a [`PartialSummary`] for merging with others.
+    ///
+    /// # Errors
+    /// As [`TransactionLog::summarize`], except those only [`PartialSummary::finish`] can tell.
+    pub fn partial_summary(&self, options: &SummaryOptions) -> Result<PartialSummary> {
+        PartialSummary::from_log(self, options)
+    }
+}
