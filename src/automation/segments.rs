@@ -327,7 +327,14 @@ impl CompiledSegment {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn matches(&self, view: &CustomerView<'_>, now: DateTime<Utc>) -> bool {
-        self.0.holds(view, now)
+        self.0.holds(view, now, now.timestamp())
+    }
+
+    /// [`CompiledSegment::matches`] with `now` also in Unix seconds (the
+    /// trigger loop has both; converting per node would cost more than the
+    /// test itself).
+    pub(crate) fn matches_at(&self, view: &CustomerView<'_>, now: DateTime<Utc>, secs: i64) -> bool {
+        self.0.holds(view, now, secs)
     }
 
     /// Membership of a whole population, in the order of `views`.
@@ -352,18 +359,18 @@ impl CompiledSegment {
 }
 
 impl Node {
-    fn holds(&self, view: &CustomerView<'_>, now: DateTime<Utc>) -> bool {
+    fn holds(&self, view: &CustomerView<'_>, now: DateTime<Utc>, secs: i64) -> bool {
         match self {
             Node::Stage(stage) => view.state.stage() == *stage,
             Node::RfmSegment(segment) => view.rfm_segment == Some(segment.as_str()),
             Node::ChurnBand(band) => view.churn_band == Some(*band),
             Node::ClvAtLeast(value) => view.clv.is_some_and(|c| c >= *value),
             Node::PAliveBelow(threshold) => view.p_alive.is_some_and(|p| p < *threshold),
-            Node::Profile(condition) => condition.holds_on(view.state.profile(), now.timestamp()),
+            Node::Profile(condition) => condition.holds_on(view.state.profile(), secs),
             Node::MayContact(channel, purpose) => view.may_contact(channel, purpose, now),
-            Node::All(all) => all.iter().all(|s| s.holds(view, now)),
-            Node::Any(any) => any.iter().any(|s| s.holds(view, now)),
-            Node::Not(not) => !not.holds(view, now),
+            Node::All(all) => all.iter().all(|s| s.holds(view, now, secs)),
+            Node::Any(any) => any.iter().any(|s| s.holds(view, now, secs)),
+            Node::Not(not) => !not.holds(view, now, secs),
         }
     }
 }

@@ -291,6 +291,21 @@ fn invalid(rule: &str, reason: impl Into<String>) -> Error {
 impl Triggers {
     /// Validates the rules against a stage model.
     ///
+    /// ```
+    /// use customer_lifecycle::{Channel, Purpose};
+    /// use customer_lifecycle::automation::{Action, Limits, TriggerCondition, TriggerRule, Triggers};
+    /// use customer_lifecycle::lifecycle::StageModel;
+    /// let welcome = TriggerRule {
+    ///     name: "welcome".into(),
+    ///     when: TriggerCondition::StageEntered { stage: "new".into() },
+    ///     action: Action { id: "welcome-mail".into(), channel: Channel::Email, purpose: Purpose::Marketing, payload: String::new() },
+    ///     once_per_customer: true,
+    /// };
+    /// let triggers = Triggers::new(vec![welcome], Limits::default(), &StageModel::ecommerce())?;
+    /// assert_eq!(triggers.rules().len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidArgument`] naming the rule: an empty or repeated
     /// name, an empty action id, an unknown stage, an empty window (0
@@ -347,11 +362,42 @@ impl Triggers {
     }
 
     /// The rules, in order.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Channel, Purpose};
+    /// use customer_lifecycle::automation::{Action, Limits, TriggerCondition, TriggerRule, Triggers};
+    /// use customer_lifecycle::lifecycle::StageModel;
+    /// let welcome = TriggerRule {
+    ///     name: "welcome".into(),
+    ///     when: TriggerCondition::StageEntered { stage: "new".into() },
+    ///     action: Action { id: "welcome-mail".into(), channel: Channel::Email, purpose: Purpose::Marketing, payload: String::new() },
+    ///     once_per_customer: true,
+    /// };
+    /// let triggers = Triggers::new(vec![welcome], Limits::default(), &StageModel::ecommerce())?;
+    /// assert_eq!(triggers.rules()[0].name, "welcome");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn rules(&self) -> &[TriggerRule] {
         &self.rules
     }
 
     /// A new customer's trigger memory.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Channel, Purpose};
+    /// use customer_lifecycle::automation::{Action, Limits, TriggerCondition, TriggerRule, Triggers};
+    /// use customer_lifecycle::lifecycle::StageModel;
+    /// let welcome = TriggerRule {
+    ///     name: "welcome".into(),
+    ///     when: TriggerCondition::StageEntered { stage: "new".into() },
+    ///     action: Action { id: "welcome-mail".into(), channel: Channel::Email, purpose: Purpose::Marketing, payload: String::new() },
+    ///     once_per_customer: true,
+    /// };
+    /// let triggers = Triggers::new(vec![welcome], Limits::default(), &StageModel::ecommerce())?;
+    /// let memory = triggers.new_state(); // one per customer, kept beside the engine's state
+    /// # let _ = memory;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new_state(&self) -> TriggerState {
         TriggerState {
             rules: vec![RuleState::default(); self.rules.len()],
@@ -369,6 +415,35 @@ impl Triggers {
     /// delay ended before the event, then the event's own effects (patterns
     /// it completes or cancels, the stages it entered, segments).
     /// Deterministic; allocates nothing when nothing fires.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Channel, Purpose};
+    /// use customer_lifecycle::automation::{Action, Limits, TriggerCondition, TriggerRule, Triggers};
+    /// use customer_lifecycle::lifecycle::StageModel;
+    /// let welcome = TriggerRule {
+    ///     name: "welcome".into(),
+    ///     when: TriggerCondition::StageEntered { stage: "new".into() },
+    ///     action: Action { id: "welcome-mail".into(), channel: Channel::Email, purpose: Purpose::Marketing, payload: String::new() },
+    ///     once_per_customer: true,
+    /// };
+    /// let triggers = Triggers::new(vec![welcome], Limits::default(), &StageModel::ecommerce())?;
+    /// use customer_lifecycle::{Currency, CustomerId, Event, EventKind, Money, ConsentChange, ConsentStatus};
+    /// use customer_lifecycle::automation::CustomerView;
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle};
+    /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+    /// let at = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let c = CustomerId::from(1);
+    /// let (mut state, mut memory) = (engine.new_customer(c.clone(), at), triggers.new_state());
+    /// let kind = EventKind::OrderPlaced { order_id: "o".into(), gross: Money::parse("9", Currency::EUR)?, discount: Money::parse("0", Currency::EUR)?, items: 1 };
+    /// let order = Event::new("e", c.clone(), at, kind)?;
+    /// let applied = engine.apply(&mut state, &order)?;
+    /// let fired = triggers.on_event(&mut memory, &CustomerView::of(&state), &applied, &order);
+    /// // The welcome fired but is suppressed: nobody granted marketing e-mail.
+    /// assert_eq!(fired.len(), 1);
+    /// assert!(fired.iter().next().unwrap().suppressed.is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn on_event(
         &self,
         memory: &mut TriggerState,
@@ -432,6 +507,30 @@ impl Triggers {
     /// When time passes (after [`Lifecycle::advance_to`](crate::lifecycle::Lifecycle::advance_to)):
     /// waiting patterns whose delay ended, quiet spells, the stages entered
     /// (`transitions` as returned by `advance_to`), segments.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Channel, Purpose};
+    /// use customer_lifecycle::automation::{Action, Limits, TriggerCondition, TriggerRule, Triggers};
+    /// use customer_lifecycle::lifecycle::StageModel;
+    /// let welcome = TriggerRule {
+    ///     name: "welcome".into(),
+    ///     when: TriggerCondition::StageEntered { stage: "new".into() },
+    ///     action: Action { id: "welcome-mail".into(), channel: Channel::Email, purpose: Purpose::Marketing, payload: String::new() },
+    ///     once_per_customer: true,
+    /// };
+    /// let triggers = Triggers::new(vec![welcome], Limits::default(), &StageModel::ecommerce())?;
+    /// use customer_lifecycle::{Currency, CustomerId};
+    /// use customer_lifecycle::automation::CustomerView;
+    /// use customer_lifecycle::chrono::{TimeDelta, TimeZone, Utc};
+    /// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle};
+    /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+    /// let at = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let (mut state, mut memory) = (engine.new_customer(CustomerId::from(1), at), triggers.new_state());
+    /// let now = at + TimeDelta::days(1);
+    /// let moved = engine.advance_to(&mut state, now)?;
+    /// assert!(triggers.on_tick(&mut memory, &CustomerView::of(&state), now, moved.iter()).is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn on_tick<'t>(
         &self,
         memory: &mut TriggerState,
@@ -506,7 +605,7 @@ impl Triggers {
         let at = DateTime::from_timestamp(now, 0).unwrap_or_default();
         for (i, segment) in self.segments.iter().enumerate() {
             if let Some(segment) = segment {
-                let inside = segment.matches(view, at);
+                let inside = segment.matches_at(view, at, now);
                 let entered = inside && !memory.rules[i].inside;
                 memory.rules[i].inside = inside;
                 if entered {

@@ -258,6 +258,20 @@ pub struct LearnedChurn {
 impl LearnedChurn {
     /// Fits the regression (labels: true = churned).
     ///
+    /// ```
+    /// # use customer_lifecycle::{PurchaseSummary, SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// use customer_lifecycle::churn::{Features, LearnedChurn, LogisticOptions};
+    /// let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// let summary = TransactionLog::cdnow_sample()?
+    ///     .summarize(&SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)))?;
+    /// let churned: Vec<bool> = summary.frequency_holdout().unwrap().iter().map(|&n| n == 0.0).collect();
+    /// let features = Features::from_summary(&summary, |_| false);
+    /// let model = LearnedChurn::train(&features, &churned, &LogisticOptions::new())?;
+    /// assert!(model.regression().iterations() > 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`LogisticRegression::fit`].
     pub fn train(features: &Features, churned: &[bool], options: &LogisticOptions) -> Result<LearnedChurn> {
@@ -269,6 +283,20 @@ impl LearnedChurn {
     /// Calibrates the probabilities by Platt scaling on held-out customers
     /// (not those it was trained on).
     ///
+    /// ```
+    /// # use customer_lifecycle::{PurchaseSummary, SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// use customer_lifecycle::churn::{Features, LearnedChurn, LogisticOptions};
+    /// let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// let summary = TransactionLog::cdnow_sample()?
+    ///     .summarize(&SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)))?;
+    /// let churned: Vec<bool> = summary.frequency_holdout().unwrap().iter().map(|&n| n == 0.0).collect();
+    /// let features = Features::from_summary(&summary, |_| false);
+    /// let model = LearnedChurn::train(&features, &churned, &LogisticOptions::new())?.calibrate(&features, &churned)?;
+    /// assert!(model.calibration().is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`PlattScaling::fit`].
     pub fn calibrate(mut self, features: &Features, churned: &[bool]) -> Result<LearnedChurn> {
@@ -278,16 +306,59 @@ impl LearnedChurn {
     }
 
     /// The regression.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{PurchaseSummary, SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// use customer_lifecycle::churn::{Features, LearnedChurn, LogisticOptions};
+    /// let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// let summary = TransactionLog::cdnow_sample()?
+    ///     .summarize(&SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)))?;
+    /// let churned: Vec<bool> = summary.frequency_holdout().unwrap().iter().map(|&n| n == 0.0).collect();
+    /// let features = Features::from_summary(&summary, |_| false);
+    /// let model = LearnedChurn::train(&features, &churned, &LogisticOptions::new())?;
+    /// assert_eq!(model.regression().names().len(), features.names.len());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn regression(&self) -> &LogisticRegression {
         &self.model
     }
 
     /// The calibration, if any.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{PurchaseSummary, SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// use customer_lifecycle::churn::{Features, LearnedChurn, LogisticOptions};
+    /// let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// let summary = TransactionLog::cdnow_sample()?
+    ///     .summarize(&SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)))?;
+    /// let churned: Vec<bool> = summary.frequency_holdout().unwrap().iter().map(|&n| n == 0.0).collect();
+    /// let features = Features::from_summary(&summary, |_| false);
+    /// let model = LearnedChurn::train(&features, &churned, &LogisticOptions::new())?;
+    /// assert!(model.calibration().is_none()); // not calibrated yet
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn calibration(&self) -> Option<&PlattScaling> {
         self.calibration.as_ref()
     }
 
     /// P(churn) of every customer; `None` for those who objected to profiling.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{PurchaseSummary, SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// use customer_lifecycle::churn::{Features, LearnedChurn, LogisticOptions};
+    /// let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// let summary = TransactionLog::cdnow_sample()?
+    ///     .summarize(&SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)))?;
+    /// let churned: Vec<bool> = summary.frequency_holdout().unwrap().iter().map(|&n| n == 0.0).collect();
+    /// let features = Features::from_summary(&summary, |_| false);
+    /// let model = LearnedChurn::train(&features, &churned, &LogisticOptions::new())?;
+    /// let risk = model.score(&features)?;
+    /// assert!(risk.iter().all(|r| r.is_some_and(|p| (0.0..=1.0).contains(&p))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// Columns not those trained on; NaN or infinite features.
@@ -308,6 +379,21 @@ impl LearnedChurn {
 
     /// The `top` features pushing one customer's score, with signs
     /// (positive = towards churn), on the log-odds scale.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{PurchaseSummary, SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// use customer_lifecycle::churn::{Features, LearnedChurn, LogisticOptions};
+    /// let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// let summary = TransactionLog::cdnow_sample()?
+    ///     .summarize(&SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)))?;
+    /// let churned: Vec<bool> = summary.frequency_holdout().unwrap().iter().map(|&n| n == 0.0).collect();
+    /// let features = Features::from_summary(&summary, |_| false);
+    /// let model = LearnedChurn::train(&features, &churned, &LogisticOptions::new())?;
+    /// let why = model.explain(features.matrix.row(0), 3)?;
+    /// assert_eq!(why.len(), 3); // the three largest contributions, with their feature names
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`LogisticRegression::explain`].

@@ -57,6 +57,14 @@ impl BetaGeoBetaBinom {
 impl BetaGeoBetaBinom {
     /// A model with given parameters.
     ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeoBetaBinom;
+    /// let model = BetaGeoBetaBinom::new(1.2035, 0.7498, 0.6568, 2.7839)?; // donations, Fader, Hardie & Shang (2010)
+    /// assert!(BetaGeoBetaBinom::new(1.0, 1.0, 1.0, 0.0).is_err());
+    /// # let _ = model;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidArgument`] unless all four are finite and positive.
     pub fn new(alpha: f64, beta: f64, gamma: f64, delta: f64) -> Result<BetaGeoBetaBinom> {
@@ -261,6 +269,16 @@ impl BetaGeoBetaBinom {
 
     /// Delta-method standard error of any prediction of this fitted model
     /// (see [`crate::clv::BetaGeo::standard_error`]).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::{BetaGeoBetaBinom, FitOptions};
+    /// let (x, t_x) = BetaGeoBetaBinom::new(1.2, 0.75, 0.66, 2.78)?.simulate(5_000, 6, 3)?;
+    /// let n = x.mapv(|_| 6.0);
+    /// let model = BetaGeoBetaBinom::fit_columns(x.view(), t_x.view(), n.view(), &FitOptions::default())?;
+    /// let se = model.standard_error(|m| m.probability_alive(3.0, 4.0, 6.0))?;
+    /// assert!(se > 0.0 && se < 0.1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`crate::clv::BetaGeo::standard_error`].

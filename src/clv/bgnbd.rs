@@ -75,6 +75,14 @@ impl BetaGeo {
 impl BetaGeo {
     /// A model with given parameters.
     ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeo;
+    /// let model = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// assert_eq!(model.parameters(), (0.2426, 4.4136, 0.7929, 2.4259));
+    /// assert!(BetaGeo::new(0.0, 1.0, 1.0, 1.0).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidArgument`] unless all four are finite and positive.
     pub fn new(r: f64, alpha: f64, a: f64, b: f64) -> Result<BetaGeo> {
@@ -104,12 +112,34 @@ impl BetaGeo {
     }
 
     /// Which model this is.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeo;
+    /// let model = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// assert_eq!(model.variant(), customer_lifecycle::clv::BetaGeoVariant::Classic);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn variant(&self) -> BetaGeoVariant {
         self.variant
     }
 
     /// Fits the model to a summary's frequency, recency and age columns
     /// (the calibration period when the summary is split).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// # let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(
+    /// #     &SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)),
+    /// # )?;
+    /// use customer_lifecycle::clv::BetaGeo;
+    /// let model = BetaGeo::fit(&summary)?;
+    /// let (r, alpha, a, b) = model.parameters();
+    /// assert!((r - 0.2426).abs() < 1e-3 && (alpha - 4.4136).abs() < 1e-2 && (a - 0.7929).abs() < 1e-3 && (b - 2.4259).abs() < 1e-2);
+    /// assert!((model.report().unwrap().log_likelihood - -9582.43).abs() < 0.01);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::NotIdentifiable`] when nobody repurchased or there is a
@@ -121,6 +151,19 @@ impl BetaGeo {
 
     /// [`BetaGeo::fit`] with options.
     ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// # let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(
+    /// #     &SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)),
+    /// # )?;
+    /// use customer_lifecycle::clv::{BetaGeo, FitOptions};
+    /// let model = BetaGeo::fit_with(&summary, &FitOptions::new().max_iterations(200))?;
+    /// assert!(model.report().unwrap().converged);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`BetaGeo::fit`], plus [`Error::InvalidArgument`] for bad options.
     pub fn fit_with(summary: &PurchaseSummary, options: &FitOptions) -> Result<BetaGeo> {
@@ -128,6 +171,16 @@ impl BetaGeo {
     }
 
     /// Fits the model to columns `x`, `t_x`, `T`.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::{BetaGeo, FitOptions};
+    /// let truth = BetaGeo::new(0.5, 5.0, 0.8, 2.5)?;
+    /// let ages: Vec<f64> = (0..3000).map(|i| 20.0 + f64::from(i % 20)).collect();
+    /// let sim = truth.simulate(&ages, 42)?;
+    /// let model = BetaGeo::fit_columns(sim.frequency.view(), sim.recency.view(), sim.age.view(), &FitOptions::default())?;
+    /// assert!((model.parameters().0 - 0.5).abs() < 0.2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`BetaGeo::fit_with`].
@@ -142,6 +195,20 @@ impl BetaGeo {
 
     /// Fits MBG/NBD to a summary (see [`BetaGeo::fit`]).
     ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// # let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(
+    /// #     &SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)),
+    /// # )?;
+    /// use customer_lifecycle::clv::{BetaGeo, BetaGeoVariant, FitOptions};
+    /// let model = BetaGeo::fit_modified(&summary, &FitOptions::default())?;
+    /// assert_eq!(model.variant(), BetaGeoVariant::Modified);
+    /// assert!((model.report().unwrap().log_likelihood - -9582.1).abs() < 0.5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`BetaGeo::fit`].
     pub fn fit_modified(summary: &PurchaseSummary, options: &FitOptions) -> Result<BetaGeo> {
@@ -149,6 +216,20 @@ impl BetaGeo {
     }
 
     /// Fits either variant to columns `x`, `t_x`, `T`.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// # let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(
+    /// #     &SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)),
+    /// # )?;
+    /// use customer_lifecycle::clv::{BetaGeo, BetaGeoVariant, FitOptions};
+    /// let (x, t_x, age) = (summary.frequency(), summary.recency(), summary.age());
+    /// let model = BetaGeo::fit_variant(BetaGeoVariant::Classic, x, t_x, age, &FitOptions::default())?;
+    /// assert!((model.parameters().0 - 0.2426).abs() < 1e-3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`BetaGeo::fit_with`].
@@ -184,16 +265,39 @@ impl BetaGeo {
     }
 
     /// The parameters `(r, alpha, a, b)`.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeo;
+    /// let model = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// let (r, alpha, a, b) = model.parameters();
+    /// assert!(r > 0.0 && alpha > 0.0 && a > 0.0 && b > 0.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn parameters(&self) -> (f64, f64, f64, f64) {
         (self.r, self.alpha, self.a, self.b)
     }
 
     /// The fit report, when the model was fitted.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeo;
+    /// let model = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// assert!(model.report().is_none()); // built by hand, not fitted
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn report(&self) -> Option<&FitReport> {
         self.report.as_ref()
     }
 
     /// One customer's log-likelihood.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeo;
+    /// let model = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// assert!(model.log_likelihood(2.0, 30.43, 38.86)? < 0.0);
+    /// assert!(model.log_likelihood(3.0, 40.0, 38.86).is_err()); // recency after the end
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidModelInput`] for an impossible row.
@@ -207,6 +311,14 @@ impl BetaGeo {
     /// Customers with no repeat purchase have P(alive) = 1 under BG/NBD: they
     /// cannot have dropped out, since drop-out happens only after a purchase.
     /// MBG/NBD gives them 1 / (1 + a/b ((α+T)/α)^r).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeo;
+    /// let model = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// assert!((model.probability_alive(26.0, 30.857, 31.0)? - 0.9689).abs() < 1e-4);
+    /// assert_eq!(model.probability_alive(0.0, 0.0, 31.0)?, 1.0); // no repeat purchase: cannot have dropped out
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidModelInput`] for an impossible row.
@@ -231,6 +343,15 @@ impl BetaGeo {
 
     /// Expected number of purchases of a new customer in a period of length `t`: E[X(t)].
     ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeo;
+    /// let model = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// for (t, published) in [(1.0, 0.0532), (3.0, 0.1506), (32.0, 1.0437), (78.0, 1.8580)] {
+    ///     assert!((model.expected_purchases_new_customer(t)? - published).abs() < 1e-4);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidArgument`] for negative or non-finite `t`, or when
     /// the parameters make the expectation undefined (a = 1).
@@ -249,6 +370,14 @@ impl BetaGeo {
 
     /// Expected purchases in the next `t` of a customer with (x, t_x, T).
     ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeo;
+    /// let model = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// assert!((model.conditional_expected_purchases(39.0, 2.0, 30.43, 38.86)? - 1.226).abs() < 1e-3);
+    /// assert!((model.conditional_expected_purchases(52.0, 26.0, 30.857, 31.0)? - 25.757).abs() < 1e-3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`BetaGeo::expected_purchases_new_customer`], plus
     /// [`Error::InvalidModelInput`] for an impossible row.
@@ -263,6 +392,15 @@ impl BetaGeo {
     /// purchases and age `age`, given that the customer is alive:
     /// [`BetaGeo::conditional_expected_purchases`] is P(alive) times this,
     /// which does not depend on the recency.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeo;
+    /// let model = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// let alive = model.probability_alive(2.0, 30.43, 38.86)?;
+    /// let if_alive = model.expected_purchases_if_alive(39.0, 2.0, 38.86)?;
+    /// assert!((alive * if_alive - model.conditional_expected_purchases(39.0, 2.0, 30.43, 38.86)?).abs() < 1e-12);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`BetaGeo::conditional_expected_purchases`].
@@ -334,6 +472,16 @@ impl BetaGeo {
 
     /// P(alive) for columns of x, t_x and T.
     ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeo;
+    /// let model = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// use customer_lifecycle::ndarray::array;
+    /// let alive = model.probability_alive_columns(array![0.0, 26.0].view(), array![0.0, 30.857].view(), array![31.0, 31.0].view())?;
+    /// assert_eq!(alive[0], 1.0);
+    /// assert!((alive[1] - 0.9689).abs() < 1e-4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidModelInput`] naming the first impossible row, and
     /// columns of different lengths.
@@ -354,6 +502,15 @@ impl BetaGeo {
     /// ((α+T)/(α+T+t))^(r+x) · ₂F₁(r+x, b+x+m; a+b+x+m; t/(α+T+t)), with
     /// m = 0 for BG/NBD and 1 for MBG/NBD.
     ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeo;
+    /// let model = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// let now = model.probability_alive(2.0, 30.43, 38.86)?;
+    /// let in_a_year = model.probability_alive_in(52.0, 2.0, 30.43, 38.86)?;
+    /// assert!(in_a_year < now);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`BetaGeo::conditional_expected_purchases`].
     pub fn probability_alive_in(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
@@ -369,6 +526,15 @@ impl BetaGeo {
     /// next `t`: the customer is dead, or alive and makes none. Exact for both
     /// variants, since drop-out happens only at a purchase (or at time zero):
     /// (1 − P(alive)) + P(alive) · ((α+T)/(α+T+t))^(r+x).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeo;
+    /// let model = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// let none = model.probability_no_purchase(13.0, 2.0, 30.43, 38.86)?;
+    /// assert!(none > 0.0 && none < 1.0);
+    /// assert_eq!(model.probability_no_purchase(0.0, 2.0, 30.43, 38.86)?, 1.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`BetaGeo::conditional_expected_purchases`].
@@ -387,6 +553,14 @@ impl BetaGeo {
     /// B(a, b+n+m)/B(a, b) · NBD(n) + [n+m > 0] B(a+1, b+n+m−1)/B(a, b) · (1 − Σ_{j<n} NBD(j)),
     /// the first term alive after the n purchases, the second dropped out
     /// right after the n-th (or at the start).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeo;
+    /// let model = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// let total: f64 = (0..200).map(|n| model.probability_of_purchases(39.0, n).unwrap()).sum();
+    /// assert!((total - 1.0).abs() < 1e-9);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a bad horizon.
@@ -463,6 +637,20 @@ impl BetaGeo {
     }
 
     /// Conditional expected purchases in the next `t` for every customer of a summary.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// # let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(
+    /// #     &SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)),
+    /// # )?;
+    /// use customer_lifecycle::clv::BetaGeo;
+    /// let model = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?;
+    /// let next_year = model.conditional_expected_purchases_all(52.0, &summary)?;
+    /// assert_eq!(next_year.len(), summary.len());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`BetaGeo::conditional_expected_purchases`].

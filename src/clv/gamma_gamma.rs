@@ -32,6 +32,20 @@ pub struct SpendData {
 
 impl SpendData {
     /// A warning when |correlation| exceeds [`MATERIAL_CORRELATION`].
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// # let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(
+    /// #     &SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)),
+    /// # )?;
+    /// use customer_lifecycle::clv::GammaGamma;
+    /// let spend = GammaGamma::fit(&summary)?;
+    /// // CDNOW: spend and frequency are nearly uncorrelated, so no warning.
+    /// assert!(spend.data().unwrap().independence_warning().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn independence_warning(&self) -> Option<String> {
         (self.frequency_spend_correlation.abs() > MATERIAL_CORRELATION).then(|| {
             format!(
@@ -77,6 +91,14 @@ impl GammaGamma {
 impl GammaGamma {
     /// A model with given parameters.
     ///
+    /// ```
+    /// use customer_lifecycle::clv::GammaGamma;
+    /// let spend = GammaGamma::new(6.2488, 3.7446, 15.4477)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// assert!(GammaGamma::new(1.0, 0.5, 1.0).is_ok());
+    /// assert!(GammaGamma::new(-1.0, 1.0, 1.0).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidArgument`] unless all three are finite and positive.
     pub fn new(p: f64, q: f64, gamma: f64) -> Result<GammaGamma> {
@@ -86,6 +108,20 @@ impl GammaGamma {
 
     /// Fits on a summary's repeat customers (frequency > 0): their
     /// frequency and monetary value.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// # let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(
+    /// #     &SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)),
+    /// # )?;
+    /// use customer_lifecycle::clv::GammaGamma;
+    /// let spend = GammaGamma::fit(&summary)?;
+    /// let (p, q, gamma) = spend.parameters();
+    /// assert!((p - 6.2488).abs() < 1e-2 && (q - 3.7446).abs() < 1e-2 && (gamma - 15.4477).abs() < 0.05);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::NotIdentifiable`] with fewer than two usable repeat
@@ -98,6 +134,19 @@ impl GammaGamma {
     /// Fits on columns of frequency and mean repeat spend (rows with
     /// frequency 0 are skipped; rows with frequency > 0 and spend 0 are
     /// excluded and counted).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// # let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(
+    /// #     &SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)),
+    /// # )?;
+    /// use customer_lifecycle::clv::{FitOptions, GammaGamma};
+    /// let spend = GammaGamma::fit_columns(summary.frequency(), summary.monetary_value(), &FitOptions::default())?;
+    /// assert_eq!(spend.data().unwrap().customers, 946); // the repeat customers
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`GammaGamma::fit`], plus [`Error::InvalidArgument`] for bad options.
@@ -172,22 +221,64 @@ impl GammaGamma {
     }
 
     /// The parameters `(p, q, gamma)`.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::GammaGamma;
+    /// let spend = GammaGamma::new(6.2488, 3.7446, 15.4477)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// assert_eq!(spend.parameters(), (6.2488, 3.7446, 15.4477));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn parameters(&self) -> (f64, f64, f64) {
         (self.p, self.q, self.gamma)
     }
 
     /// The fit report, when fitted.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::GammaGamma;
+    /// let spend = GammaGamma::new(6.2488, 3.7446, 15.4477)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// assert!(spend.report().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn report(&self) -> Option<&FitReport> {
         self.report.as_ref()
     }
 
     /// What the fit used and left out, when fitted.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// # let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(
+    /// #     &SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)),
+    /// # )?;
+    /// use customer_lifecycle::clv::GammaGamma;
+    /// let spend = GammaGamma::fit(&summary)?;
+    /// let data = spend.data().unwrap();
+    /// assert!(data.frequency_spend_correlation.abs() < 0.3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn data(&self) -> Option<&SpendData> {
         self.data.as_ref()
     }
 
     /// Delta-method standard error of any prediction of this fitted model
     /// (see [`crate::clv::BetaGeo::standard_error`]).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// # let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(
+    /// #     &SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)),
+    /// # )?;
+    /// use customer_lifecycle::clv::GammaGamma;
+    /// let spend = GammaGamma::fit(&summary)?;
+    /// let se = spend.standard_error(|m| m.mean_spend())?;
+    /// assert!(se > 0.0 && se < spend.mean_spend()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`crate::clv::BetaGeo::standard_error`].
@@ -196,6 +287,14 @@ impl GammaGamma {
     }
 
     /// The population mean spend per transaction, p γ / (q − 1).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::GammaGamma;
+    /// let spend = GammaGamma::new(6.2488, 3.7446, 15.4477)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// // p γ / (q − 1)
+    /// assert!((spend.mean_spend()? - 6.2488 * 15.4477 / 2.7446).abs() < 1e-9);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] when q ≤ 1 (the mean is infinite).
@@ -207,6 +306,17 @@ impl GammaGamma {
     /// Expected spend per transaction of a customer with `frequency` repeat
     /// purchases averaging `mean_spend`: (γ + m̄ x) p / (p x + q − 1).
     /// A customer with no repeat purchase gets the population mean.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::GammaGamma;
+    /// let spend = GammaGamma::new(6.2488, 3.7446, 15.4477)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// // Few purchases: shrunk towards the population mean; many: close to the customer's own.
+    /// let (population, own) = (spend.mean_spend()?, 100.0);
+    /// let one = spend.conditional_expected_spend(1.0, own)?;
+    /// let twenty = spend.conditional_expected_spend(20.0, own)?;
+    /// assert!(population < one && one < twenty && twenty < own);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] when q ≤ 1 or the inputs are negative or non-finite.
@@ -222,6 +332,20 @@ impl GammaGamma {
     }
 
     /// Expected spend per transaction for every customer of a summary.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// # let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(
+    /// #     &SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)),
+    /// # )?;
+    /// use customer_lifecycle::clv::GammaGamma;
+    /// let spend = GammaGamma::new(6.2488, 3.7446, 15.4477)?;
+    /// let expected = spend.conditional_expected_spend_all(&summary)?;
+    /// assert_eq!(expected.len(), summary.len());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`GammaGamma::conditional_expected_spend`].

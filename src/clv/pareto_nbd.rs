@@ -54,6 +54,14 @@ impl ParetoNbd {
 impl ParetoNbd {
     /// A model with given parameters.
     ///
+    /// ```
+    /// use customer_lifecycle::clv::ParetoNbd;
+    /// let model = ParetoNbd::new(0.5532, 10.5763, 0.6062, 11.6715)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// assert_eq!(model.parameters(), (0.5532, 10.5763, 0.6062, 11.6715));
+    /// assert!(ParetoNbd::new(1.0, f64::NAN, 1.0, 1.0).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidArgument`] unless all four are finite and positive.
     pub fn new(r: f64, alpha: f64, s: f64, beta: f64) -> Result<ParetoNbd> {
@@ -62,6 +70,21 @@ impl ParetoNbd {
     }
 
     /// Fits the model to a summary's frequency, recency and age columns.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// # let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(
+    /// #     &SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)),
+    /// # )?;
+    /// use customer_lifecycle::clv::ParetoNbd;
+    /// let model = ParetoNbd::fit(&summary)?;
+    /// let (r, alpha, s, beta) = model.parameters();
+    /// assert!((r - 0.5532).abs() < 2e-3 && (alpha - 10.5763).abs() < 0.05 && (s - 0.6062).abs() < 2e-3 && (beta - 11.6715).abs() < 0.1);
+    /// assert!((model.report().unwrap().log_likelihood - -9594.98).abs() < 0.01);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`crate::clv::BetaGeo::fit`].
@@ -88,6 +111,16 @@ impl ParetoNbd {
     }
 
     /// Fits the model to columns `x`, `t_x`, `T`.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::{FitOptions, ParetoNbd};
+    /// let truth = ParetoNbd::new(0.6, 10.0, 0.6, 12.0)?;
+    /// let ages: Vec<f64> = (0..3000).map(|i| 20.0 + f64::from(i % 20)).collect();
+    /// let sim = truth.simulate(&ages, 7)?;
+    /// let model = ParetoNbd::fit_columns(sim.frequency.view(), sim.recency.view(), sim.age.view(), &FitOptions::default())?;
+    /// assert!(model.report().unwrap().converged);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`crate::clv::BetaGeo::fit_columns`].
@@ -124,16 +157,38 @@ impl ParetoNbd {
     }
 
     /// The parameters `(r, alpha, s, beta)`.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::ParetoNbd;
+    /// let model = ParetoNbd::new(0.5532, 10.5763, 0.6062, 11.6715)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// let (r, alpha, s, beta) = model.parameters();
+    /// assert!(r > 0.0 && alpha > 0.0 && s > 0.0 && beta > 0.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn parameters(&self) -> (f64, f64, f64, f64) {
         (self.r, self.alpha, self.s, self.beta)
     }
 
     /// The fit report, when fitted.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::ParetoNbd;
+    /// let model = ParetoNbd::new(0.5532, 10.5763, 0.6062, 11.6715)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// assert!(model.report().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn report(&self) -> Option<&FitReport> {
         self.report.as_ref()
     }
 
     /// One customer's log-likelihood.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::ParetoNbd;
+    /// let model = ParetoNbd::new(0.5532, 10.5763, 0.6062, 11.6715)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// assert!(model.log_likelihood(2.0, 30.43, 38.86)? < 0.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidModelInput`] for an impossible row;
@@ -145,6 +200,13 @@ impl ParetoNbd {
     }
 
     /// P(alive) at the end of the observation, given (x, t_x, T).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::ParetoNbd;
+    /// let model = ParetoNbd::new(0.5532, 10.5763, 0.6062, 11.6715)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// assert!((model.probability_alive(26.0, 30.857, 31.0)? - 0.9979).abs() < 1e-4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`ParetoNbd::log_likelihood`].
@@ -165,6 +227,14 @@ impl ParetoNbd {
     /// next `t`. The likelihood of (x, t_x, T + t) is the probability of the
     /// same purchases followed by none up to T + t, so this is the ratio
     /// L(x, t_x, T + t) / L(x, t_x, T).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::ParetoNbd;
+    /// let model = ParetoNbd::new(0.5532, 10.5763, 0.6062, 11.6715)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// let none = model.probability_no_purchase(13.0, 0.0, 0.0, 38.86)?;
+    /// assert!(none > 0.5 && none < 1.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`ParetoNbd::probability_alive`], plus a bad horizon.
@@ -273,6 +343,13 @@ impl ParetoNbd {
     /// information about that interval: P(alive now) · ((β+T)/(β+T+t))^s
     /// (given alive now, the drop-out rate's posterior is Gamma(s, β+T)).
     ///
+    /// ```
+    /// use customer_lifecycle::clv::ParetoNbd;
+    /// let model = ParetoNbd::new(0.5532, 10.5763, 0.6062, 11.6715)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// assert!(model.probability_alive_in(52.0, 2.0, 30.43, 38.86)? < model.probability_alive(2.0, 30.43, 38.86)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`ParetoNbd::probability_alive`], plus a bad horizon.
     pub fn probability_alive_in(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
@@ -330,6 +407,13 @@ impl ParetoNbd {
     /// Expected purchases of a new customer in a period of length `t`:
     /// r β / (α (s − 1)) · [1 − (β/(β+t))^(s−1)] (the limit r β ln(1 + t/β)/α at s = 1).
     ///
+    /// ```
+    /// use customer_lifecycle::clv::ParetoNbd;
+    /// let model = ParetoNbd::new(0.5532, 10.5763, 0.6062, 11.6715)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// assert!(model.expected_purchases_new_customer(52.0)? > model.expected_purchases_new_customer(26.0)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidArgument`] for negative or non-finite `t`.
     pub fn expected_purchases_new_customer(&self, t: f64) -> Result<f64> {
@@ -339,6 +423,13 @@ impl ParetoNbd {
     }
 
     /// Expected purchases in the next `t` of a customer with (x, t_x, T).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::ParetoNbd;
+    /// let model = ParetoNbd::new(0.5532, 10.5763, 0.6062, 11.6715)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// assert!((model.conditional_expected_purchases(52.0, 26.0, 30.857, 31.0)? - 25.456).abs() < 1e-3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`ParetoNbd::probability_alive`], plus a bad horizon.
@@ -354,6 +445,15 @@ impl ParetoNbd {
     /// (r+x)(β+T)/((α+T)(s−1)) · [1 − ((β+T)/(β+T+t))^(s−1)] (its limit
     /// at s = 1); [`ParetoNbd::conditional_expected_purchases`] is P(alive)
     /// times this.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::ParetoNbd;
+    /// let model = ParetoNbd::new(0.5532, 10.5763, 0.6062, 11.6715)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// let alive = model.probability_alive(26.0, 30.857, 31.0)?;
+    /// let if_alive = model.expected_purchases_if_alive(52.0, 26.0, 31.0)?;
+    /// assert!((alive * if_alive - model.conditional_expected_purchases(52.0, 26.0, 30.857, 31.0)?).abs() < 1e-9);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`ParetoNbd::conditional_expected_purchases`].
@@ -371,6 +471,20 @@ impl ParetoNbd {
     /// Delta-method standard error of any prediction of this fitted model
     /// (see [`crate::clv::BetaGeo::standard_error`]).
     ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// # let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(
+    /// #     &SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)),
+    /// # )?;
+    /// use customer_lifecycle::clv::ParetoNbd;
+    /// let model = ParetoNbd::fit(&summary)?;
+    /// let se = model.standard_error(|m| m.probability_alive(2.0, 30.43, 38.86))?;
+    /// assert!(se > 0.0 && se < 0.1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`crate::clv::BetaGeo::standard_error`].
     pub fn standard_error(&self, prediction: impl Fn(&ParetoNbd) -> Result<f64>) -> Result<f64> {
@@ -378,6 +492,19 @@ impl ParetoNbd {
     }
 
     /// P(alive) for every customer of a summary.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// # let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(
+    /// #     &SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)),
+    /// # )?;
+    /// use customer_lifecycle::clv::ParetoNbd;
+    /// let model = ParetoNbd::new(0.5532, 10.5763, 0.6062, 11.6715)?;
+    /// assert!(model.probability_alive_all(&summary)?.iter().all(|p| (0.0..=1.0).contains(p)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`ParetoNbd::probability_alive`].
@@ -387,6 +514,22 @@ impl ParetoNbd {
 
     /// Conditional expected purchases in the next `t` for every customer of a summary.
     ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// # let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(
+    /// #     &SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)),
+    /// # )?;
+    /// use customer_lifecycle::clv::ParetoNbd;
+    /// let model = ParetoNbd::new(0.5532, 10.5763, 0.6062, 11.6715)?;
+    /// let holdout = model.conditional_expected_purchases_all(39.0, &summary)?;
+    /// // Predicted against actual holdout purchases, in total.
+    /// let (predicted, actual) = (holdout.sum(), summary.frequency_holdout().unwrap().sum());
+    /// assert!((predicted / actual - 1.0).abs() < 0.2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`ParetoNbd::conditional_expected_purchases`].
     pub fn conditional_expected_purchases_all(&self, t: f64, summary: &PurchaseSummary) -> Result<Array1<f64>> {
@@ -394,6 +537,15 @@ impl ParetoNbd {
     }
 
     /// P(alive) for columns of x, t_x and T.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::ParetoNbd;
+    /// let model = ParetoNbd::new(0.5532, 10.5763, 0.6062, 11.6715)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// use customer_lifecycle::ndarray::array;
+    /// let alive = model.probability_alive_columns(array![26.0].view(), array![30.857].view(), array![31.0].view())?;
+    /// assert!((alive[0] - 0.9979).abs() < 1e-4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidModelInput`] naming the first impossible row; columns
@@ -408,6 +560,15 @@ impl ParetoNbd {
     }
 
     /// Conditional expected purchases in the next `t` for columns of x, t_x and T.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::ParetoNbd;
+    /// let model = ParetoNbd::new(0.5532, 10.5763, 0.6062, 11.6715)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// use customer_lifecycle::ndarray::array;
+    /// let e = model.conditional_expected_purchases_columns(52.0, array![26.0].view(), array![30.857].view(), array![31.0].view())?;
+    /// assert!((e[0] - 25.456).abs() < 1e-3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`ParetoNbd::probability_alive_columns`], plus a bad horizon.

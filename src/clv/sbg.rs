@@ -49,6 +49,13 @@ impl ShiftedBetaGeometric {
 impl ShiftedBetaGeometric {
     /// A model with given parameters.
     ///
+    /// ```
+    /// use customer_lifecycle::clv::ShiftedBetaGeometric;
+    /// let model = ShiftedBetaGeometric::new(0.704, 1.182)?; // "regular" customers, Fader & Hardie (2007)
+    /// assert!(ShiftedBetaGeometric::new(0.0, 1.0).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidArgument`] unless both are finite and positive.
     pub fn new(alpha: f64, beta: f64) -> Result<ShiftedBetaGeometric> {
@@ -61,6 +68,14 @@ impl ShiftedBetaGeometric {
     /// log-likelihood counts the customers lost in each period and those
     /// still active at the end (right-censored).
     ///
+    /// ```
+    /// use customer_lifecycle::clv::ShiftedBetaGeometric;
+    /// let survivors = [1000.0, 631.0, 468.0, 382.0, 326.0, 289.0, 262.0, 241.0];
+    /// let model = ShiftedBetaGeometric::fit_survivors(&survivors)?;
+    /// assert!((model.report().unwrap().log_likelihood - -1680.27).abs() < 0.01);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidModelInput`] for counts that are negative,
     /// non-finite or increasing; [`Error::NotIdentifiable`] with fewer than
@@ -70,6 +85,14 @@ impl ShiftedBetaGeometric {
     }
 
     /// [`ShiftedBetaGeometric::fit_survivors`] with options.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::{FitOptions, ShiftedBetaGeometric};
+    /// let survivors = [1000.0, 631.0, 468.0, 382.0, 326.0, 289.0, 262.0, 241.0];
+    /// let model = ShiftedBetaGeometric::fit_survivors_with(&survivors, &FitOptions::new().max_iterations(100))?;
+    /// assert!(model.report().unwrap().converged);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`ShiftedBetaGeometric::fit_survivors`].
@@ -119,11 +142,25 @@ impl ShiftedBetaGeometric {
     }
 
     /// The parameters `(alpha, beta)`.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::ShiftedBetaGeometric;
+    /// let model = ShiftedBetaGeometric::new(0.704, 1.182)?; // "regular" customers, Fader & Hardie (2007)
+    /// assert_eq!(model.parameters(), (0.704, 1.182));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn parameters(&self) -> (f64, f64) {
         (self.alpha, self.beta)
     }
 
     /// The fit report, when fitted.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::ShiftedBetaGeometric;
+    /// let model = ShiftedBetaGeometric::new(0.704, 1.182)?; // "regular" customers, Fader & Hardie (2007)
+    /// assert!(model.report().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn report(&self) -> Option<&FitReport> {
         self.report.as_ref()
     }
@@ -149,6 +186,14 @@ impl ShiftedBetaGeometric {
 
     /// Share of the cohort still active after `t` periods: S(t) = B(α, β+t)/B(α, β).
     ///
+    /// ```
+    /// use customer_lifecycle::clv::ShiftedBetaGeometric;
+    /// let model = ShiftedBetaGeometric::new(0.704, 1.182)?; // "regular" customers, Fader & Hardie (2007)
+    /// assert_eq!(model.survival(0.0)?, 1.0);
+    /// assert!((model.survival(1.0)? - 0.631).abs() < 0.01); // 63.1 % renew after year 1
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidArgument`] for negative or non-finite `t`.
     pub fn survival(&self, t: f64) -> Result<f64> {
@@ -157,6 +202,14 @@ impl ShiftedBetaGeometric {
     }
 
     /// Share of the cohort that churns in period `t` ≥ 1: B(α+1, β+t−1)/B(α, β).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::ShiftedBetaGeometric;
+    /// let model = ShiftedBetaGeometric::new(0.704, 1.182)?; // "regular" customers, Fader & Hardie (2007)
+    /// let (s0, s1) = (model.survival(0.0)?, model.survival(1.0)?);
+    /// assert!((model.churn_probability(1.0)? - (s0 - s1)).abs() < 1e-12);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for `t` < 1 or non-finite.
@@ -167,6 +220,14 @@ impl ShiftedBetaGeometric {
 
     /// Retention rate in period `t` ≥ 1: S(t)/S(t−1) = (β + t − 1)/(α + β + t − 1).
     ///
+    /// ```
+    /// use customer_lifecycle::clv::ShiftedBetaGeometric;
+    /// let model = ShiftedBetaGeometric::new(0.704, 1.182)?; // "regular" customers, Fader & Hardie (2007)
+    /// // Retention rises as the churn-prone leave.
+    /// assert!(model.retention_rate(5.0)? > model.retention_rate(1.0)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidArgument`] for `t` < 1 or non-finite.
     pub fn retention_rate(&self, t: f64) -> Result<f64> {
@@ -175,6 +236,15 @@ impl ShiftedBetaGeometric {
     }
 
     /// Expected lifetime of a new customer in periods, (α + β − 1)/(α − 1).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::ShiftedBetaGeometric;
+    /// let model = ShiftedBetaGeometric::new(0.704, 1.182)?; // "regular" customers, Fader & Hardie (2007)
+    /// assert!(model.expected_lifetime().is_err()); // α < 1: infinite
+    /// let durable = ShiftedBetaGeometric::new(3.0, 2.0)?;
+    /// assert!((durable.expected_lifetime()? - 2.0).abs() < 1e-12); // (α + β − 1)/(α − 1)
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] when α ≤ 1: the expectation is infinite

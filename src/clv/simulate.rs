@@ -89,6 +89,13 @@ impl BetaGeo {
 impl ParetoNbd {
     /// Simulates one customer per entry of `ages`.
     ///
+    /// ```
+    /// use customer_lifecycle::clv::ParetoNbd;
+    /// let sim = ParetoNbd::new(0.55, 10.6, 0.61, 11.7)?.simulate(&[39.0; 500], 42)?;
+    /// assert!(sim.recency.iter().zip(sim.age.iter()).all(|(r, t)| r <= t));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidArgument`] for non-positive ages.
     pub fn simulate(&self, ages: &[f64], seed: u64) -> Result<SimulatedCustomers> {
@@ -125,6 +132,13 @@ impl GammaGamma {
     /// Simulates each customer's mean spend over `frequency` purchases (0
     /// for customers without purchases).
     ///
+    /// ```
+    /// use customer_lifecycle::clv::GammaGamma;
+    /// let spend = GammaGamma::new(6.25, 3.74, 15.44)?.simulate(&[1.0, 5.0, 20.0], 42)?;
+    /// assert!(spend.iter().all(|&m| m > 0.0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidArgument`] for negative or fractional frequencies.
     pub fn simulate(&self, frequency: &[f64], seed: u64) -> Result<Array1<f64>> {
@@ -155,6 +169,13 @@ impl BetaGeoBetaBinom {
     /// Simulates `customers` customers over `opportunities` opportunities;
     /// returns (frequency, recency) columns.
     ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeoBetaBinom;
+    /// let (x, t_x) = BetaGeoBetaBinom::new(1.2, 0.75, 0.66, 2.78)?.simulate(1000, 6, 42)?;
+    /// assert!(x.iter().zip(t_x.iter()).all(|(x, t)| x <= t && *t <= 6.0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// Never for valid parameters (kept fallible for symmetry).
     pub fn simulate(&self, customers: usize, opportunities: u32, seed: u64) -> Result<(Array1<f64>, Array1<f64>)> {
@@ -184,6 +205,14 @@ impl BetaGeoBetaBinom {
 impl ShiftedBetaGeometric {
     /// Simulates a cohort of `size` customers; returns the survivors at
     /// t = 0..=`periods`.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::ShiftedBetaGeometric;
+    /// let survivors = ShiftedBetaGeometric::new(0.704, 1.182)?.simulate(1000, 7, 42)?;
+    /// assert_eq!(survivors.len(), 8);
+    /// assert!(survivors.windows(2).all(|w| w[1] <= w[0]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// Never for valid parameters (kept fallible for symmetry).

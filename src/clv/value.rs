@@ -61,29 +61,76 @@ impl std::fmt::Debug for Clv<'_> {
 
 impl<'a> Clv<'a> {
     /// Defaults: 52 periods of a week, 52 periods a year, 10 % a year, margin 1 (revenue CLV).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma};
+    /// let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?;
+    /// let spend = GammaGamma::new(6.2488, 3.7446, 15.4477)?;
+    /// let clv = Clv::new(&purchases, &spend); // 52 weekly periods, 10 % a year, margin 1
+    /// assert!(clv.customer(2.0, 30.43, 38.86, 22.35)? > 0.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(purchases: &'a dyn PurchaseModel, spend: &'a GammaGamma) -> Clv<'a> {
         Clv { purchases, spend, horizon: 52, periods_per_year: 52.0, annual_discount_rate: 0.10, margin: 1.0 }
     }
 
     /// The horizon, in periods of the summary's unit.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma};
+    /// let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?;
+    /// let spend = GammaGamma::new(6.2488, 3.7446, 15.4477)?;
+    /// let (year, two_years) = (Clv::new(&purchases, &spend).horizon(52), Clv::new(&purchases, &spend).horizon(104));
+    /// assert!(two_years.customer(2.0, 30.43, 38.86, 22.35)? > year.customer(2.0, 30.43, 38.86, 22.35)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn horizon(mut self, periods: u32) -> Clv<'a> {
         self.horizon = periods;
         self
     }
 
     /// Periods of the summary's unit in a year (see [`periods_per_year`]).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma};
+    /// let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?;
+    /// let spend = GammaGamma::new(6.2488, 3.7446, 15.4477)?;
+    /// use customer_lifecycle::{TimeUnit, clv::periods_per_year};
+    /// let clv = Clv::new(&purchases, &spend).periods_per_year(periods_per_year(TimeUnit::Week));
+    /// assert!(clv.customer(2.0, 30.43, 38.86, 22.35)? > 0.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn periods_per_year(mut self, periods: f64) -> Clv<'a> {
         self.periods_per_year = periods;
         self
     }
 
     /// The annual discount rate d.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma};
+    /// let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?;
+    /// let spend = GammaGamma::new(6.2488, 3.7446, 15.4477)?;
+    /// let (low, high) = (Clv::new(&purchases, &spend).annual_discount_rate(0.0), Clv::new(&purchases, &spend).annual_discount_rate(0.3));
+    /// assert!(low.customer(2.0, 30.43, 38.86, 22.35)? > high.customer(2.0, 30.43, 38.86, 22.35)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn annual_discount_rate(mut self, rate: f64) -> Clv<'a> {
         self.annual_discount_rate = rate;
         self
     }
 
     /// The profit margin applied to revenue (1 = revenue CLV).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma};
+    /// let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?;
+    /// let spend = GammaGamma::new(6.2488, 3.7446, 15.4477)?;
+    /// let revenue = Clv::new(&purchases, &spend).customer(2.0, 30.43, 38.86, 22.35)?;
+    /// let profit = Clv::new(&purchases, &spend).margin(0.3).customer(2.0, 30.43, 38.86, 22.35)?;
+    /// assert!((profit - 0.3 * revenue).abs() < 1e-9);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn margin(mut self, margin: f64) -> Clv<'a> {
         self.margin = margin;
         self
@@ -108,6 +155,15 @@ impl<'a> Clv<'a> {
 
     /// Expected (undiscounted) purchases over the horizon for one customer.
     ///
+    /// ```
+    /// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma};
+    /// let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?;
+    /// let spend = GammaGamma::new(6.2488, 3.7446, 15.4477)?;
+    /// let clv = Clv::new(&purchases, &spend).horizon(39);
+    /// assert!((clv.expected_purchases(2.0, 30.43, 38.86)? - 1.226).abs() < 1e-3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As the purchase model's conditional expectation.
     pub fn expected_purchases(&self, x: f64, t_x: f64, age: f64) -> Result<f64> {
@@ -117,6 +173,15 @@ impl<'a> Clv<'a> {
     /// CLV of one customer with `x` repeat purchases averaging `mean_spend`:
     /// margin × E(spend) × P(alive) × Σₖ (G(k) − G(k−1)) / (1+d)^(k/P), with
     /// G(k) the expected purchases in the next k periods given alive.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma};
+    /// let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?;
+    /// let spend = GammaGamma::new(6.2488, 3.7446, 15.4477)?;
+    /// let value = Clv::new(&purchases, &spend).margin(0.3).customer(2.0, 30.43, 38.86, 22.35)?;
+    /// assert!(value > 0.0 && value < 100.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// Invalid settings; as the purchase and spend models' methods.
@@ -145,6 +210,21 @@ impl<'a> Clv<'a> {
     /// model's and the spend model's covariances (the two fits are taken as
     /// independent, so their variances add).
     ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// # let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(
+    /// #     &SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)),
+    /// # )?;
+    /// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma};
+    /// let (purchases, spend) = (BetaGeo::fit(&summary)?, GammaGamma::fit(&summary)?);
+    /// let clv = Clv::new(&purchases, &spend);
+    /// let (value, se) = (clv.customer(2.0, 30.43, 38.86, 22.35)?, clv.standard_error(2.0, 30.43, 38.86, 22.35)?);
+    /// assert!(se > 0.0 && se < value);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidArgument`] unless both models were fitted; as
     /// [`Clv::customer`].
@@ -167,6 +247,21 @@ impl<'a> Clv<'a> {
 
     /// CLV of every customer of a summary.
     ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// # let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(
+    /// #     &SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)),
+    /// # )?;
+    /// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma};
+    /// let (purchases, spend) = (BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?, GammaGamma::new(6.2488, 3.7446, 15.4477)?);
+    /// let values = Clv::new(&purchases, &spend).margin(0.3).compute(&summary)?;
+    /// assert_eq!(values.len(), summary.len());
+    /// assert!(values.iter().all(|v| *v >= 0.0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`Clv::customer`].
     pub fn compute(&self, summary: &PurchaseSummary) -> Result<Array1<f64>> {
@@ -177,6 +272,18 @@ impl<'a> Clv<'a> {
     /// [`Clv::customer`] row by row. The discounted sum over the horizon
     /// depends on x and T alone, so it is computed once per distinct
     /// (x, T) (customers whose ages come from calendar days share it).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma};
+    /// let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?;
+    /// let spend = GammaGamma::new(6.2488, 3.7446, 15.4477)?;
+    /// use customer_lifecycle::ndarray::array;
+    /// let clv = Clv::new(&purchases, &spend);
+    /// let (x, t_x, age, m) = (array![2.0], array![30.43], array![38.86], array![22.35]);
+    /// let values = clv.compute_columns(x.view(), t_x.view(), age.view(), m.view())?;
+    /// assert!((values[0] - clv.customer(2.0, 30.43, 38.86, 22.35)?).abs() < 1e-9);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`Clv::customer`], and columns of different lengths.

@@ -182,32 +182,105 @@ impl CustomerState {
     }
 
     /// The customer.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Event, EventKind, Money};
+    /// use customer_lifecycle::chrono::{TimeDelta, TimeZone, Utc};
+    /// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageModel};
+    /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+    /// let t0 = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let mut state = engine.new_customer(CustomerId::from("ana@example.com"), t0);
+    /// assert_eq!(state.customer(), &CustomerId::from("ana@example.com"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn customer(&self) -> &CustomerId {
         &self.customer
     }
 
     /// Replaces the customer's id by a pseudonym (erasing a state is
     /// dropping it: the application owns it).
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Event, EventKind, Money};
+    /// use customer_lifecycle::chrono::{TimeDelta, TimeZone, Utc};
+    /// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageModel};
+    /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+    /// let t0 = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let mut state = engine.new_customer(CustomerId::from("ana@example.com"), t0);
+    /// state.pseudonymise(CustomerId::from("p-81f3"));
+    /// assert_eq!(state.customer(), &CustomerId::from("p-81f3"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pseudonymise(&mut self, pseudonym: CustomerId) {
         self.customer = pseudonym;
     }
 
     /// The current stage.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Event, EventKind, Money};
+    /// use customer_lifecycle::chrono::{TimeDelta, TimeZone, Utc};
+    /// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageModel};
+    /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+    /// let t0 = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let mut state = engine.new_customer(CustomerId::from("ana@example.com"), t0);
+    /// assert_eq!(state.stage(), engine.model().initial());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stage(&self) -> StageId {
         self.current.stage
     }
 
     /// Since when the customer is in the current stage.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Event, EventKind, Money};
+    /// use customer_lifecycle::chrono::{TimeDelta, TimeZone, Utc};
+    /// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageModel};
+    /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+    /// let t0 = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let mut state = engine.new_customer(CustomerId::from("ana@example.com"), t0);
+    /// assert_eq!(state.stage_since(), t0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stage_since(&self) -> DateTime<Utc> {
         DateTime::from_timestamp(self.current.since, 0).unwrap_or_default()
     }
 
     /// The state's clock: the latest event time or `advance_to` time.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Event, EventKind, Money};
+    /// use customer_lifecycle::chrono::{TimeDelta, TimeZone, Utc};
+    /// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageModel};
+    /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+    /// let t0 = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let mut state = engine.new_customer(CustomerId::from("ana@example.com"), t0);
+    /// engine.advance_to(&mut state, t0 + TimeDelta::days(3))?;
+    /// assert_eq!(state.clock(), t0 + TimeDelta::days(3));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn clock(&self) -> DateTime<Utc> {
         DateTime::from_timestamp(self.current.clock, 0).unwrap_or_default()
     }
 
     /// The profile (orders, spend, cadence, engagement, NPS, support).
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Event, EventKind, Money};
+    /// use customer_lifecycle::chrono::{TimeDelta, TimeZone, Utc};
+    /// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageModel};
+    /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+    /// let t0 = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let mut state = engine.new_customer(CustomerId::from("ana@example.com"), t0);
+    /// let order = |id: &str, at| -> Result<Event, customer_lifecycle::Error> {
+    ///     let kind = EventKind::OrderPlaced { order_id: id.into(), gross: Money::parse("40", Currency::EUR)?, discount: Money::parse("0", Currency::EUR)?, items: 1 };
+    ///     Event::new(id, CustomerId::from("ana@example.com"), at, kind)
+    /// };
+    /// engine.apply(&mut state, &order("o-1", t0)?)?;
+    /// assert_eq!(state.profile().orders(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn profile(&self) -> &Profile {
         &self.current.profile
     }
@@ -215,6 +288,24 @@ impl CustomerState {
     /// The purchase summary row at the state's clock, equal to what the
     /// batch summary computes for this customer with the engine's periods
     /// and the clock's date as observation end.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Event, EventKind, Money};
+    /// use customer_lifecycle::chrono::{TimeDelta, TimeZone, Utc};
+    /// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageModel};
+    /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+    /// let t0 = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let mut state = engine.new_customer(CustomerId::from("ana@example.com"), t0);
+    /// let order = |id: &str, at| -> Result<Event, customer_lifecycle::Error> {
+    ///     let kind = EventKind::OrderPlaced { order_id: id.into(), gross: Money::parse("40", Currency::EUR)?, discount: Money::parse("0", Currency::EUR)?, items: 1 };
+    ///     Event::new(id, CustomerId::from("ana@example.com"), at, kind)
+    /// };
+    /// engine.apply(&mut state, &order("o-1", t0)?)?;
+    /// engine.apply(&mut state, &order("o-2", t0 + TimeDelta::days(7))?)?;
+    /// let row = state.summary_row().unwrap();
+    /// assert_eq!(row.frequency, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn summary_row(&self) -> Option<SummaryRow> {
         self.current.profile.summary_row(self.clock())
     }
@@ -222,12 +313,38 @@ impl CustomerState {
     /// The consent decisions the customer's events carried
     /// ([`Event::consent_change`]), answering with the one rule of
     /// [`ConsentHistory::decision`].
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Event, EventKind, Money};
+    /// use customer_lifecycle::chrono::{TimeDelta, TimeZone, Utc};
+    /// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageModel};
+    /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+    /// let t0 = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let mut state = engine.new_customer(CustomerId::from("ana@example.com"), t0);
+    /// use customer_lifecycle::{Channel, ConsentChange, ConsentStatus, Purpose};
+    /// let grant = ConsentChange::new(Purpose::Marketing, Channel::Email, ConsentStatus::Granted);
+    /// engine.apply(&mut state, &Event::new("c-1", CustomerId::from("ana@example.com"), t0, EventKind::ConsentChanged(grant))?)?;
+    /// assert!(state.consent().may_contact(&Channel::Email, &Purpose::Marketing, t0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn consent(&self) -> &ConsentHistory {
         &self.consent
     }
 
     /// The decision in force for `purpose` on `channel` at `at`
     /// ([`ConsentHistory::decision`]).
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Event, EventKind, Money};
+    /// use customer_lifecycle::chrono::{TimeDelta, TimeZone, Utc};
+    /// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageModel};
+    /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+    /// let t0 = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let mut state = engine.new_customer(CustomerId::from("ana@example.com"), t0);
+    /// use customer_lifecycle::{Channel, Purpose};
+    /// assert!(state.consent_at(&Purpose::Marketing, &Channel::Email, t0).is_none()); // never asked
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn consent_at(&self, purpose: &Purpose, channel: &Channel, at: DateTime<Utc>) -> Option<&ConsentRecord> {
         self.consent.decision(channel, purpose, at)
     }
@@ -255,12 +372,25 @@ pub struct EngineOptions {
 impl EngineOptions {
     /// Amounts in `currency`, summary rows in continuous weeks, a lateness
     /// window of one hour.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, lifecycle::EngineOptions};
+    /// let options = EngineOptions::new(Currency::EUR);
+    /// assert_eq!(options, EngineOptions::new(Currency::EUR).lateness(customer_lifecycle::chrono::TimeDelta::hours(1)));
+    /// ```
     pub fn new(currency: Currency) -> EngineOptions {
         EngineOptions { currency, periods: Periods::continuous_weeks(), lateness_seconds: 3600 }
     }
 
     /// The periods of [`CustomerState::summary_row`] (unit, mode, UTC
     /// offset; the offset also sets the calendar days of engagement windows).
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, DurationMode, Periods, TimeUnit, lifecycle::EngineOptions};
+    /// let options = EngineOptions::new(Currency::EUR).periods(Periods::new(TimeUnit::Day, DurationMode::Continuous)?);
+    /// # let _ = options;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn periods(mut self, periods: Periods) -> EngineOptions {
         self.periods = periods;
         self
@@ -268,6 +398,13 @@ impl EngineOptions {
 
     /// How late an event may arrive (relative to the state's clock) and
     /// still be applied as if in order. Zero accepts only events in order.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, lifecycle::EngineOptions};
+    /// use customer_lifecycle::chrono::TimeDelta;
+    /// let options = EngineOptions::new(Currency::EUR).lateness(TimeDelta::minutes(10));
+    /// assert_ne!(options, EngineOptions::new(Currency::EUR)); // ten minutes instead of an hour
+    /// ```
     pub fn lateness(mut self, window: TimeDelta) -> EngineOptions {
         self.lateness_seconds = window.num_seconds();
         self
@@ -325,6 +462,17 @@ impl std::fmt::Debug for Lifecycle {
 impl Lifecycle {
     /// An engine for a model without model-based rules.
     ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Event, EventKind, Money};
+    /// use customer_lifecycle::chrono::{TimeDelta, TimeZone, Utc};
+    /// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageModel};
+    /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+    /// let t0 = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let mut state = engine.new_customer(CustomerId::from("ana@example.com"), t0);
+    /// assert_eq!(engine.model().stage_name(state.stage()), "prospect");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidStageModel`] when the model has
     /// [`ScoreBelow`](super::Condition::ScoreBelow) rules (use
@@ -343,6 +491,20 @@ impl Lifecycle {
     /// An engine whose model-based rules use `score` (called with the
     /// customer's summary row at the evaluation time; customers without an
     /// order are not scored and such rules do not hold for them).
+    ///
+    /// ```
+    /// use customer_lifecycle::Currency;
+    /// use customer_lifecycle::clv::BetaGeo;
+    /// use customer_lifecycle::lifecycle::{EcommerceLadder, EngineOptions, Inactivity, Lifecycle};
+    /// let bgnbd = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?;
+    /// // At risk below P(alive) 0.5, lapsed below 0.2, churned below 0.05, by the model.
+    /// let model = EcommerceLadder::default().inactivity(Inactivity::ModelScore { at_risk_below: 0.5, lapsed_below: 0.2, churned_below: 0.05 }).build()?;
+    /// let engine = Lifecycle::with_score(model, EngineOptions::new(Currency::EUR), move |row| {
+    ///     bgnbd.probability_alive(f64::from(row.frequency), row.recency, row.age).unwrap_or(1.0)
+    /// })?;
+    /// # let _ = engine;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`Lifecycle::new`], except for model-based rules.
@@ -373,16 +535,50 @@ impl Lifecycle {
     }
 
     /// The stage model.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Event, EventKind, Money};
+    /// use customer_lifecycle::chrono::{TimeDelta, TimeZone, Utc};
+    /// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageModel};
+    /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+    /// let t0 = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let mut state = engine.new_customer(CustomerId::from("ana@example.com"), t0);
+    /// assert!(engine.model().stage("loyal").is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn model(&self) -> &StageModel {
         &self.model
     }
 
     /// The settings.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Event, EventKind, Money};
+    /// use customer_lifecycle::chrono::{TimeDelta, TimeZone, Utc};
+    /// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageModel};
+    /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+    /// let t0 = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let mut state = engine.new_customer(CustomerId::from("ana@example.com"), t0);
+    /// assert_eq!(engine.options(), &EngineOptions::new(Currency::EUR));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn options(&self) -> &EngineOptions {
         &self.options
     }
 
     /// A new customer, first seen at `first_seen`, in the model's initial stage.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Event, EventKind, Money};
+    /// use customer_lifecycle::chrono::{TimeDelta, TimeZone, Utc};
+    /// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageModel};
+    /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+    /// let t0 = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let mut state = engine.new_customer(CustomerId::from("ana@example.com"), t0);
+    /// assert_eq!(state.customer(), &CustomerId::from("ana@example.com"));
+    /// assert_eq!(state.clock(), t0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new_customer(&self, customer: CustomerId, first_seen: DateTime<Utc>) -> CustomerState {
         let at = first_seen.timestamp();
         let core =
@@ -413,6 +609,24 @@ impl Lifecycle {
 
     /// Like [`Lifecycle::apply`], refusing events dated after `now`.
     ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Event, EventKind, Money};
+    /// use customer_lifecycle::chrono::{TimeDelta, TimeZone, Utc};
+    /// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageModel};
+    /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+    /// let t0 = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let mut state = engine.new_customer(CustomerId::from("ana@example.com"), t0);
+    /// let order = |id: &str, at| -> Result<Event, customer_lifecycle::Error> {
+    ///     let kind = EventKind::OrderPlaced { order_id: id.into(), gross: Money::parse("40", Currency::EUR)?, discount: Money::parse("0", Currency::EUR)?, items: 1 };
+    ///     Event::new(id, CustomerId::from("ana@example.com"), at, kind)
+    /// };
+    /// let now = t0 + TimeDelta::hours(1);
+    /// assert!(engine.apply_at(&mut state, &order("o-1", t0)?, now).is_ok());
+    /// // An event the host has not seen happen yet is refused.
+    /// assert!(engine.apply_at(&mut state, &order("o-2", now + TimeDelta::hours(1))?, now).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::EventInFuture`], and those of [`Lifecycle::apply`].
     pub fn apply_at(&self, state: &mut CustomerState, event: &Event, now: DateTime<Utc>) -> Result<Applied> {
@@ -429,6 +643,25 @@ impl Lifecycle {
     /// state is then replayed so that it ends exactly as if they had come in
     /// order (events at the same instant are ordered by a hash of their id).
     /// A replayed event (same id and content) changes nothing.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Event, EventKind, Money};
+    /// use customer_lifecycle::chrono::{TimeDelta, TimeZone, Utc};
+    /// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageModel};
+    /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+    /// let t0 = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let mut state = engine.new_customer(CustomerId::from("ana@example.com"), t0);
+    /// let order = |id: &str, at| -> Result<Event, customer_lifecycle::Error> {
+    ///     let kind = EventKind::OrderPlaced { order_id: id.into(), gross: Money::parse("40", Currency::EUR)?, discount: Money::parse("0", Currency::EUR)?, items: 1 };
+    ///     Event::new(id, CustomerId::from("ana@example.com"), at, kind)
+    /// };
+    /// let applied = engine.apply(&mut state, &order("o-1", t0 + TimeDelta::hours(2))?)?;
+    /// assert_eq!(engine.model().stage_name(state.stage()), "new");
+    /// assert!(!applied.transitions.is_empty());
+    /// // A replayed webhook changes nothing.
+    /// assert!(engine.apply(&mut state, &order("o-1", t0 + TimeDelta::hours(2))?)?.duplicate);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::LateEvent`] for an event older than the clock minus the
@@ -498,6 +731,24 @@ impl Lifecycle {
     /// Moves the state's clock to `now`, firing the time-driven transitions
     /// (at risk, lapsed, churned, …) at the instants their conditions
     /// became true.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Event, EventKind, Money};
+    /// use customer_lifecycle::chrono::{TimeDelta, TimeZone, Utc};
+    /// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageModel};
+    /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+    /// let t0 = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let mut state = engine.new_customer(CustomerId::from("ana@example.com"), t0);
+    /// let order = |id: &str, at| -> Result<Event, customer_lifecycle::Error> {
+    ///     let kind = EventKind::OrderPlaced { order_id: id.into(), gross: Money::parse("40", Currency::EUR)?, discount: Money::parse("0", Currency::EUR)?, items: 1 };
+    ///     Event::new(id, CustomerId::from("ana@example.com"), at, kind)
+    /// };
+    /// engine.apply(&mut state, &order("o-1", t0)?)?;
+    /// let moved = engine.advance_to(&mut state, t0 + TimeDelta::days(400))?;
+    /// assert!(!moved.is_empty());
+    /// assert_ne!(engine.model().stage_name(state.stage()), "new");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::ClockBehind`] when `now` is before the state's clock; a

@@ -213,6 +213,7 @@ pub(crate) struct Context<'a> {
 
 impl Compiled {
     /// Whether a state condition holds on a profile at `now` (no event, no score).
+    #[inline]
     pub(crate) fn holds_on(&self, profile: &Profile, now: i64) -> bool {
         self.holds(&Context { profile, now, event: None, score: None })
     }
@@ -358,6 +359,23 @@ impl StageModel {
     /// reachable from the initial one. Rules are deterministic by
     /// construction: they are tried in order and the first that holds wins.
     ///
+    /// ```
+    /// use customer_lifecycle::lifecycle::{Condition, Rule, StageModel, StageModelDefinition};
+    ///
+    /// let definition = StageModelDefinition {
+    ///     name: "two steps".into(),
+    ///     stages: vec!["lead".into(), "customer".into()],
+    ///     initial: "lead".into(),
+    ///     rules: vec![Rule::new("converted", &["lead"], "customer", Condition::OrderPlaced)],
+    /// };
+    /// assert_eq!(StageModel::new(definition.clone())?.len(), 2);
+    /// // A stage nobody can reach is refused.
+    /// let mut unreachable = definition;
+    /// unreachable.stages.push("vip".into());
+    /// assert!(StageModel::new(unreachable).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidStageModel`] naming the model and the problem.
     pub fn new(definition: StageModelDefinition) -> Result<StageModel> {
@@ -429,41 +447,98 @@ impl StageModel {
     }
 
     /// The definition it was built from.
+    ///
+    /// ```
+    /// use customer_lifecycle::lifecycle::StageModel;
+    /// let model = StageModel::ecommerce();
+    /// assert_eq!(model.definition().initial, "prospect");
+    /// ```
     pub fn definition(&self) -> &StageModelDefinition {
         &self.definition
     }
 
     /// The model's name.
+    ///
+    /// ```
+    /// use customer_lifecycle::lifecycle::StageModel;
+    /// let model = StageModel::ecommerce();
+    /// assert!(!model.name().is_empty());
+    /// ```
     pub fn name(&self) -> &str {
         &self.definition.name
     }
 
     /// Number of stages.
+    ///
+    /// ```
+    /// use customer_lifecycle::lifecycle::StageModel;
+    /// let model = StageModel::ecommerce();
+    /// assert_eq!(model.len(), model.definition().stages.len());
+    /// ```
     pub fn len(&self) -> usize {
         self.definition.stages.len()
     }
 
     /// Always false (a model has at least one stage).
+    ///
+    /// ```
+    /// use customer_lifecycle::lifecycle::StageModel;
+    /// let model = StageModel::ecommerce();
+    /// assert!(!model.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.definition.stages.is_empty()
     }
 
     /// Where new customers start.
+    ///
+    /// ```
+    /// use customer_lifecycle::lifecycle::StageModel;
+    /// let model = StageModel::ecommerce();
+    /// assert_eq!(model.stage_name(model.initial()), "prospect");
+    /// ```
     pub fn initial(&self) -> StageId {
         self.initial
     }
 
     /// A stage's name.
+    ///
+    /// ```
+    /// use customer_lifecycle::lifecycle::StageModel;
+    /// let model = StageModel::ecommerce();
+    /// let loyal = model.stage("loyal").unwrap();
+    /// assert_eq!(model.stage_name(loyal), "loyal");
+    /// ```
     pub fn stage_name(&self, stage: StageId) -> &str {
         self.definition.stages.get(usize::from(stage.0)).map_or("", String::as_str)
     }
 
     /// The stage of a name.
+    ///
+    /// ```
+    /// use customer_lifecycle::lifecycle::StageModel;
+    /// let model = StageModel::ecommerce();
+    /// assert!(model.stage("at_risk").is_some() && model.stage("vip").is_none());
+    /// ```
     pub fn stage(&self, name: &str) -> Option<StageId> {
         self.definition.stages.iter().position(|s| s == name).map(|i| StageId(i as u8))
     }
 
     /// A rule's name.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Event, EventKind, Money};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageModel};
+    /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+    /// let t0 = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let mut state = engine.new_customer(CustomerId::from(1), t0);
+    /// let kind = EventKind::OrderPlaced { order_id: "o".into(), gross: Money::parse("9", Currency::EUR)?, discount: Money::parse("0", Currency::EUR)?, items: 1 };
+    /// let applied = engine.apply(&mut state, &Event::new("e", CustomerId::from(1), t0, kind)?)?;
+    /// let t = applied.transitions.last().unwrap();
+    /// assert!(!engine.model().rule_name(t.rule).is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn rule_name(&self, rule: RuleId) -> &str {
         self.definition.rules.get(usize::from(rule.0)).map_or("", |r| r.name.as_str())
     }
@@ -478,6 +553,14 @@ impl StageModel {
 
     /// The default e-commerce ladder with fixed inactivity windows: at risk
     /// after 90 days without an order, lapsed after 180, churned after 365.
+    ///
+    /// ```
+    /// use customer_lifecycle::lifecycle::StageModel;
+    /// let model = StageModel::ecommerce();
+    /// for stage in ["prospect", "new", "active", "loyal", "at_risk", "lapsed", "churned", "reactivated"] {
+    ///     assert!(model.stage(stage).is_some(), "{stage}");
+    /// }
+    /// ```
     pub fn ecommerce() -> StageModel {
         // Unreachable failure: validation depends only on the definition,
         // which the default settings fix, so it fails on every call or on none;
@@ -496,6 +579,12 @@ impl StageModel {
     ///   retention with an answer of 6 or less;
     /// * post_purchase, retention or advocacy → re_engagement after 90
     ///   days without an order.
+    ///
+    /// ```
+    /// use customer_lifecycle::lifecycle::StageModel;
+    /// let funnel = StageModel::funnel();
+    /// assert!(funnel.len() >= 3);
+    /// ```
     pub fn funnel() -> StageModel {
         let views_or_cart = Condition::Any {
             any: vec![
@@ -547,6 +636,12 @@ impl StageModel {
     /// * new or regular → inactive after 180 days without an order;
     /// * inactive → former_customer after 365 days without an order;
     /// * inactive or former → regular_customer on an order.
+    ///
+    /// ```
+    /// use customer_lifecycle::lifecycle::StageModel;
+    /// let five = StageModel::five_phase();
+    /// assert_eq!(five.len(), 5);
+    /// ```
     pub fn five_phase() -> StageModel {
         let second_order = Condition::All { all: vec![Condition::OrderPlaced, Condition::OrdersAtLeast { orders: 2 }] };
         StageModel::new(StageModelDefinition {

@@ -55,6 +55,13 @@ pub struct CsvOptions {
 
 impl CsvOptions {
     /// Defaults as described above, amounts in `currency`.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CsvOptions, Currency, IdKind, TransactionLog};
+    /// let log = TransactionLog::from_csv_reader("customer_id,date,amount\na,2024-05-01,10\n".as_bytes(), &CsvOptions::new(Currency::EUR))?;
+    /// assert_eq!(log.currency(), Currency::EUR);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(currency: Currency) -> CsvOptions {
         CsvOptions {
             currency,
@@ -72,36 +79,85 @@ impl CsvOptions {
     }
 
     /// The customer-id column's name.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CsvOptions, Currency, IdKind, TransactionLog};
+    /// let options = CsvOptions::new(Currency::EUR).customer_column("email");
+    /// let log = TransactionLog::from_csv_reader("email,date,amount\na@x.io,2024-05-01,10\n".as_bytes(), &options)?;
+    /// assert_eq!(log.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn customer_column(mut self, name: impl Into<String>) -> CsvOptions {
         self.customer_column = name.into();
         self
     }
 
     /// The date column's name.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CsvOptions, Currency, IdKind, TransactionLog};
+    /// let options = CsvOptions::new(Currency::EUR).date_column("created_at");
+    /// let log = TransactionLog::from_csv_reader("customer_id,created_at,amount\na,2024-05-01T10:00:00+02:00,10\n".as_bytes(), &options)?;
+    /// assert_eq!(log.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn date_column(mut self, name: impl Into<String>) -> CsvOptions {
         self.date_column = name.into();
         self
     }
 
     /// The amount column's name.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CsvOptions, Currency, IdKind, TransactionLog};
+    /// let options = CsvOptions::new(Currency::EUR).amount_column("total");
+    /// let log = TransactionLog::from_csv_reader("customer_id,date,total\na,2024-05-01,10.5\n".as_bytes(), &options)?;
+    /// assert_eq!(log.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn amount_column(mut self, name: impl Into<String>) -> CsvOptions {
         self.amount_column = name.into();
         self
     }
 
     /// The (optional) order-id column's name.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CsvOptions, Currency, IdKind, TransactionLog};
+    /// let options = CsvOptions::new(Currency::EUR).order_id_column("order");
+    /// let csv = "customer_id,date,amount,order\na,2024-05-01,10,o-1\na,2024-05-01,10,o-1\n"; // exported twice
+    /// assert_eq!(TransactionLog::from_csv_reader(csv.as_bytes(), &options)?.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn order_id_column(mut self, name: impl Into<String>) -> CsvOptions {
         self.order_id_column = name.into();
         self
     }
 
     /// The (optional) kind column's name (`order` / `return`).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CsvOptions, Currency, IdKind, TransactionLog};
+    /// let options = CsvOptions::new(Currency::EUR).kind_column("type");
+    /// let csv = "customer_id,date,amount,type\na,2024-05-01,10,order\na,2024-05-03,10,return\n";
+    /// assert_eq!(TransactionLog::from_csv_reader(csv.as_bytes(), &options)?.len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn kind_column(mut self, name: impl Into<String>) -> CsvOptions {
         self.kind_column = name.into();
         self
     }
 
     /// The (optional) currency column's name.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CsvOptions, Currency, IdKind, TransactionLog};
+    /// let options = CsvOptions::new(Currency::EUR).currency_column("cur");
+    /// let csv = "customer_id,date,amount,cur\na,2024-05-01,10,USD\n";
+    /// // A row in another currency than the log's needs exchange rates.
+    /// assert!(TransactionLog::from_csv_reader(csv.as_bytes(), &options).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn currency_column(mut self, name: impl Into<String>) -> CsvOptions {
         self.currency_column = name.into();
         self
@@ -109,24 +165,57 @@ impl CsvOptions {
 
     /// A `chrono` format for the date column (date or date-time, with or
     /// without `%z`), instead of the ISO forms.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CsvOptions, Currency, IdKind, TransactionLog};
+    /// let options = CsvOptions::new(Currency::EUR).date_format("%d.%m.%Y");
+    /// let log = TransactionLog::from_csv_reader("customer_id,date,amount\na,01.05.2024,10\n".as_bytes(), &options)?;
+    /// assert_eq!(log.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn date_format(mut self, format: impl Into<String>) -> CsvOptions {
         self.date_format = Some(format.into());
         self
     }
 
     /// How customer ids are read (default: text as written).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CsvOptions, Currency, IdKind, TransactionLog};
+    /// let options = CsvOptions::new(Currency::EUR).id_kind(IdKind::Number);
+    /// let csv = "customer_id,date,amount\n0042,2024-05-01,10\n42,2024-05-02,10\n";
+    /// assert_eq!(TransactionLog::from_csv_reader(csv.as_bytes(), &options)?.customers().len(), 1); // the same customer
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn id_kind(mut self, kind: IdKind) -> CsvOptions {
         self.id_kind = kind;
         self
     }
 
     /// The field delimiter (default `,`).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CsvOptions, Currency, IdKind, TransactionLog};
+    /// let options = CsvOptions::new(Currency::EUR).delimiter(b';');
+    /// let log = TransactionLog::from_csv_reader("customer_id;date;amount\na;2024-05-01;10\n".as_bytes(), &options)?;
+    /// assert_eq!(log.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn delimiter(mut self, delimiter: u8) -> CsvOptions {
         self.delimiter = delimiter;
         self
     }
 
     /// Times without an offset are local times at this offset (default UTC).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CsvOptions, Currency, IdKind, TransactionLog};
+    /// use customer_lifecycle::chrono::{FixedOffset, TimeZone, Utc};
+    /// let options = CsvOptions::new(Currency::EUR).utc_offset(FixedOffset::east_opt(2 * 3600).unwrap());
+    /// let log = TransactionLog::from_csv_reader("customer_id,date,amount\na,2024-05-01 01:30:00,10\n".as_bytes(), &options)?;
+    /// assert_eq!(log.iter().next().unwrap().at, Utc.with_ymd_and_hms(2024, 4, 30, 23, 30, 0).unwrap());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn utc_offset(mut self, offset: FixedOffset) -> CsvOptions {
         self.utc_offset_seconds = offset.local_minus_utc();
         self
@@ -207,6 +296,16 @@ fn parse_iso_fast(b: &[u8]) -> Option<NaiveDateTime> {
 impl TransactionLog {
     /// Reads a CSV transaction file (see [`CsvOptions`]).
     ///
+    /// ```
+    /// # use customer_lifecycle::{CsvOptions, Currency, IdKind, TransactionLog};
+    /// let path = std::env::temp_dir().join("customer_lifecycle_doc_orders.csv");
+    /// std::fs::write(&path, "customer_id,date,amount\na,2024-05-01,10\n")?;
+    /// let log = TransactionLog::from_csv_path(&path, &CsvOptions::new(Currency::EUR))?;
+    /// assert_eq!(log.len(), 1);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Io`]; [`Error::MissingColumn`]; [`Error::Parse`] naming the
     /// line and column of an unreadable value; [`Error::MalformedRow`];
@@ -220,6 +319,14 @@ impl TransactionLog {
 
     /// Reads CSV from any reader (see [`CsvOptions`]).
     ///
+    /// ```
+    /// # use customer_lifecycle::{CsvOptions, Currency, IdKind, TransactionLog};
+    /// let csv = "customer_id,date,amount\na,2024-05-01,10\nb,2024-05-02,x\n";
+    /// // A bad amount is an error naming the line.
+    /// assert!(TransactionLog::from_csv_reader(csv.as_bytes(), &CsvOptions::new(Currency::EUR)).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`TransactionLog::from_csv_path`].
     pub fn from_csv_reader<R: Read>(reader: R, options: &CsvOptions) -> Result<TransactionLog> {
@@ -228,6 +335,16 @@ impl TransactionLog {
 
     /// Reads CSV whose rows may be in several currencies, converting each to
     /// the options' currency with `rates` at the row's time.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CsvOptions, Currency, IdKind, TransactionLog};
+    /// use customer_lifecycle::FixedRates;
+    /// let rates = FixedRates::new().with_rate(Currency::USD, Currency::EUR, "0.9".parse()?)?;
+    /// let csv = "customer_id,date,amount,currency\na,2024-05-01,10,USD\nb,2024-05-01,10,EUR\n";
+    /// let log = TransactionLog::from_csv_reader_with_rates(csv.as_bytes(), &CsvOptions::new(Currency::EUR), &rates)?;
+    /// assert_eq!(log.len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`TransactionLog::from_csv_path`], plus [`Error::MissingExchangeRate`].
@@ -243,6 +360,15 @@ impl TransactionLog {
     /// `customer_id YYYYMMDD number_of_cds dollar_value`, whitespace-separated,
     /// CRLF or LF). Amounts are USD; each order is at midnight UTC.
     ///
+    /// ```
+    /// use customer_lifecycle::TransactionLog;
+    /// let path = std::env::temp_dir().join("customer_lifecycle_doc_cdnow.txt");
+    /// std::fs::write(&path, "customer_id date number_of_cds dollar_value\n1 19970101 1 11.77\n")?;
+    /// assert_eq!(TransactionLog::from_cdnow_master_path(&path)?.len(), 1);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Io`]; [`Error::Parse`] naming line and column.
     pub fn from_cdnow_master_path(path: impl AsRef<Path>) -> Result<TransactionLog> {
@@ -252,6 +378,13 @@ impl TransactionLog {
     }
 
     /// Reads the CDNOW master format from a reader.
+    ///
+    /// ```
+    /// use customer_lifecycle::TransactionLog;
+    /// let text = "customer_id date number_of_cds dollar_value\r\n1 19970101 1 11.77\r\n1 19970118 2 29.33\r\n";
+    /// assert_eq!(TransactionLog::from_cdnow_master_reader(text.as_bytes())?.len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`TransactionLog::from_cdnow_master_path`].
@@ -263,6 +396,15 @@ impl TransactionLog {
     /// `customer_id sample_id YYYYMMDD number_of_cds dollar_value`). The
     /// customer id is the first column, as a number.
     ///
+    /// ```
+    /// use customer_lifecycle::TransactionLog;
+    /// let path = std::env::temp_dir().join("customer_lifecycle_doc_sample.txt");
+    /// std::fs::write(&path, "4 1 19970101 2 29.33\n")?;
+    /// assert_eq!(TransactionLog::from_cdnow_sample_path(&path)?.len(), 1);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`TransactionLog::from_cdnow_master_path`].
     pub fn from_cdnow_sample_path(path: impl AsRef<Path>) -> Result<TransactionLog> {
@@ -272,6 +414,13 @@ impl TransactionLog {
     }
 
     /// Reads the CDNOW sample format from a reader.
+    ///
+    /// ```
+    /// use customer_lifecycle::TransactionLog;
+    /// let text = "4 1 19970101 2 29.33\n4 1 19970118 2 29.73\n";
+    /// assert_eq!(TransactionLog::from_cdnow_sample_reader(text.as_bytes())?.customers().len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`TransactionLog::from_cdnow_master_path`].

@@ -50,16 +50,41 @@ pub struct Transaction {
 
 impl Transaction {
     /// A purchase.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Money, Transaction, TransactionKind};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let t = Transaction::order(CustomerId::from(7), Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap(), Money::parse("9.99", Currency::EUR)?);
+    /// assert_eq!(t.kind, TransactionKind::Order);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn order(customer: CustomerId, at: DateTime<Utc>, amount: Money) -> Transaction {
         Transaction { customer, at, amount, kind: TransactionKind::Order, order_id: None }
     }
 
     /// A return or refund of `amount`.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Money, Transaction, TransactionKind};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let t = Transaction::refund(CustomerId::from(7), Utc.with_ymd_and_hms(2024, 5, 3, 0, 0, 0).unwrap(), Money::parse("9.99", Currency::EUR)?);
+    /// assert_eq!(t.kind, TransactionKind::Return);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn refund(customer: CustomerId, at: DateTime<Utc>, amount: Money) -> Transaction {
         Transaction { customer, at, amount, kind: TransactionKind::Return, order_id: None }
     }
 
     /// Sets the order id.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Money, Transaction};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let t = Transaction::order(CustomerId::from(7), Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap(), Money::parse("9.99", Currency::EUR)?)
+    ///     .with_order_id("o-1");
+    /// assert_eq!(t.order_id.as_deref(), Some("o-1"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_order_id(mut self, id: impl Into<String>) -> Transaction {
         self.order_id = Some(id.into());
         self
@@ -189,6 +214,12 @@ struct RowRef {
 
 impl TransactionLog {
     /// An empty log in `currency`.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, TransactionLog};
+    /// let log = TransactionLog::new(Currency::EUR);
+    /// assert!(log.is_empty());
+    /// ```
     pub fn new(currency: Currency) -> TransactionLog {
         TransactionLog {
             currency,
@@ -202,32 +233,96 @@ impl TransactionLog {
     }
 
     /// The log's currency.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{Currency, CustomerId, Money, Transaction, TransactionLog};
+    /// # use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let at = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
+    /// let mut log = TransactionLog::new(Currency::EUR);
+    /// log.push(Transaction::order(CustomerId::from("ana@example.com"), at, Money::parse("19.90", Currency::EUR)?))?;
+    /// assert_eq!(log.currency(), Currency::EUR);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn currency(&self) -> Currency {
         self.currency
     }
 
     /// Number of rows.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{Currency, CustomerId, Money, Transaction, TransactionLog};
+    /// # use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let at = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
+    /// let mut log = TransactionLog::new(Currency::EUR);
+    /// log.push(Transaction::order(CustomerId::from("ana@example.com"), at, Money::parse("19.90", Currency::EUR)?))?;
+    /// assert_eq!(log.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// True when the log has no rows.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{Currency, CustomerId, Money, Transaction, TransactionLog};
+    /// # use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let at = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
+    /// let mut log = TransactionLog::new(Currency::EUR);
+    /// log.push(Transaction::order(CustomerId::from("ana@example.com"), at, Money::parse("19.90", Currency::EUR)?))?;
+    /// assert!(!log.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// The customers seen, in order of first appearance.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{Currency, CustomerId, Money, Transaction, TransactionLog};
+    /// # use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let at = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
+    /// let mut log = TransactionLog::new(Currency::EUR);
+    /// log.push(Transaction::order(CustomerId::from("ana@example.com"), at, Money::parse("19.90", Currency::EUR)?))?;
+    /// assert_eq!(log.customers().len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn customers(&self) -> &CustomerIndex {
         &self.customers
     }
 
     /// Decimal places of the stored integer amounts.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{Currency, CustomerId, Money, Transaction, TransactionLog};
+    /// # use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let at = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
+    /// let mut log = TransactionLog::new(Currency::EUR);
+    /// log.push(Transaction::order(CustomerId::from("ana@example.com"), at, Money::parse("19.90", Currency::EUR)?))?;
+    /// assert_eq!(log.scale(), 2); // cents
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn scale(&self) -> u32 {
         self.scale
     }
 
     /// Adds a transaction. Returns `false` when it repeats an order already
     /// in the log (same order id, same content) and was therefore ignored.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{Currency, CustomerId, Money, Transaction, TransactionLog};
+    /// # use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let at = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
+    /// let mut log = TransactionLog::new(Currency::EUR);
+    /// let order = Transaction::order(CustomerId::from("bo@example.com"), at, Money::parse("5", Currency::EUR)?).with_order_id("o-7");
+    /// assert!(log.push(order.clone())?);
+    /// assert!(!log.push(order)?); // the same order id and content again: a replay
+    /// // Without an order id, equal rows are distinct orders (CDNOW has such rows).
+    /// let plain = Transaction::order(CustomerId::from("ana@example.com"), at, Money::parse("19.90", Currency::EUR)?);
+    /// assert!(log.push(plain)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::MixedCurrency`] for another currency; [`Error::InvalidAmount`]
@@ -241,6 +336,20 @@ impl TransactionLog {
     /// Adds a transaction in any currency, converted to the log's currency
     /// with `rates` at the transaction's time (see [`Money::convert`]).
     ///
+    /// ```
+    /// # use customer_lifecycle::{Currency, CustomerId, Money, Transaction, TransactionLog};
+    /// # use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let at = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
+    /// let mut log = TransactionLog::new(Currency::EUR);
+    /// log.push(Transaction::order(CustomerId::from("ana@example.com"), at, Money::parse("19.90", Currency::EUR)?))?;
+    /// use customer_lifecycle::FixedRates;
+    /// let rates = FixedRates::new().with_rate(Currency::USD, Currency::EUR, "0.9".parse()?)?;
+    /// let usd = Transaction::order(CustomerId::from("bo@example.com"), at, Money::parse("10", Currency::USD)?);
+    /// assert!(log.push_converted(usd, &rates)?);
+    /// assert_eq!(log.len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`TransactionLog::push`], plus [`Error::MissingExchangeRate`].
     pub fn push_converted(&mut self, mut t: Transaction, rates: &dyn ExchangeRates) -> Result<bool> {
@@ -252,6 +361,19 @@ impl TransactionLog {
     /// gross − discount) or a return. Other kinds of event carry no money and
     /// return `Ok(false)`. A replayed event (same id and content) is ignored
     /// and returns `Ok(false)`.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{Currency, CustomerId, Money, Transaction, TransactionLog};
+    /// # use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let at = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
+    /// let mut log = TransactionLog::new(Currency::EUR);
+    /// log.push(Transaction::order(CustomerId::from("ana@example.com"), at, Money::parse("19.90", Currency::EUR)?))?;
+    /// use customer_lifecycle::{Event, EventKind};
+    /// let order = EventKind::OrderPlaced { order_id: "o-2".into(), gross: Money::parse("30", Currency::EUR)?, discount: Money::parse("5", Currency::EUR)?, items: 1 };
+    /// assert!(log.push_event(&Event::new("e-2", CustomerId::from("ana@example.com"), at, order)?)?);
+    /// assert!(!log.push_event(&Event::new("e-9", CustomerId::from("ana@example.com"), at, EventKind::SiteVisit)?)?); // no money
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidEvent`] when the event does not validate;
@@ -386,6 +508,17 @@ impl TransactionLog {
 
     /// All rows as [`Transaction`]s (without order ids): block by block of
     /// dense customer ids, each customer's rows in arrival order.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{Currency, CustomerId, Money, Transaction, TransactionLog};
+    /// # use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let at = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
+    /// let mut log = TransactionLog::new(Currency::EUR);
+    /// log.push(Transaction::order(CustomerId::from("ana@example.com"), at, Money::parse("19.90", Currency::EUR)?))?;
+    /// let t = log.iter().next().unwrap();
+    /// assert_eq!(t.amount, Money::parse("19.90", Currency::EUR)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = Transaction> + '_ {
         self.blocks.iter().enumerate().flat_map(move |(b, block)| {
             (0..block.len()).filter_map(move |i| {
@@ -469,6 +602,17 @@ impl TransactionLog {
     }
 
     /// Replaces a customer's id by a pseudonym in every row.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{Currency, CustomerId, Money, Transaction, TransactionLog};
+    /// # use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let at = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
+    /// let mut log = TransactionLog::new(Currency::EUR);
+    /// log.push(Transaction::order(CustomerId::from("ana@example.com"), at, Money::parse("19.90", Currency::EUR)?))?;
+    /// assert!(log.pseudonymise(&CustomerId::from("ana@example.com"), &CustomerId::from("p-1"))?);
+    /// assert_eq!(log.iter().next().unwrap().customer, CustomerId::from("p-1"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] when the pseudonym is already a customer.

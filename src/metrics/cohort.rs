@@ -41,29 +41,66 @@ pub struct CohortOptions {
 impl CohortOptions {
     /// Cohorts of calendar `unit` (day, week or month), dates in UTC, weeks
     /// from Monday, observed up to the last transaction's date.
+    ///
+    /// ```
+    /// use customer_lifecycle::{CohortOptions, TimeUnit};
+    /// assert!(CohortOptions::new(TimeUnit::Month).periods().is_ok());
+    /// ```
     pub fn new(unit: TimeUnit) -> CohortOptions {
         CohortOptions { unit, utc_offset_seconds: 0, week_start: Weekday::Mon, observation_end: None }
     }
 
     /// Dates are calendar days in this fixed offset from UTC.
+    ///
+    /// ```
+    /// use customer_lifecycle::{CohortOptions, TimeUnit};
+    /// use customer_lifecycle::chrono::FixedOffset;
+    /// let tokyo = FixedOffset::east_opt(9 * 3600).unwrap();
+    /// assert_eq!(CohortOptions::new(TimeUnit::Day).utc_offset(tokyo).periods()?.utc_offset(), tokyo);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn utc_offset(mut self, offset: FixedOffset) -> CohortOptions {
         self.utc_offset_seconds = offset.local_minus_utc();
         self
     }
 
     /// Weeks start on this day (default Monday, as ISO weeks).
+    ///
+    /// ```
+    /// use customer_lifecycle::{CohortOptions, TimeUnit};
+    /// use customer_lifecycle::chrono::Weekday;
+    /// assert_eq!(CohortOptions::new(TimeUnit::Week).week_start(Weekday::Sun).periods()?.week_start(), Weekday::Sun);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn week_start(mut self, day: Weekday) -> CohortOptions {
         self.week_start = day;
         self
     }
 
     /// The last observed date (inclusive). Default: the last transaction's date.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CohortAnalysis, CohortOptions, TimeUnit, TransactionLog};
+    /// use customer_lifecycle::chrono::NaiveDate;
+    /// let log = TransactionLog::cdnow_sample()?;
+    /// let end = NaiveDate::from_ymd_opt(1998, 12, 31).unwrap();
+    /// let cohorts = CohortAnalysis::compute(&log, &CohortOptions::new(TimeUnit::Month).observation_end(end))?;
+    /// assert_eq!(cohorts.columns(), 24);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn observation_end(mut self, date: NaiveDate) -> CohortOptions {
         self.observation_end = Some(date);
         self
     }
 
     /// The calendar periods these options describe.
+    ///
+    /// ```
+    /// use customer_lifecycle::{CohortOptions, TimeUnit};
+    /// use customer_lifecycle::DurationMode;
+    /// assert_eq!(CohortOptions::new(TimeUnit::Month).periods()?.mode(), DurationMode::Calendar);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a unit that is not a calendar day,
@@ -135,6 +172,15 @@ struct BlockScratch {
 
 impl CohortAnalysis {
     /// Builds the cohort matrices of `log`.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CohortAnalysis, CohortOptions, RetentionMode, TimeUnit, TransactionLog};
+    /// # let log = TransactionLog::cdnow_sample()?;
+    /// let cohorts = CohortAnalysis::compute(&log, &CohortOptions::new(TimeUnit::Month))?;
+    /// // The sample's customers were acquired in January, February and March 1997.
+    /// assert_eq!(cohorts.cohorts().len(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a non-calendar unit or a matrix above
@@ -339,12 +385,29 @@ impl CohortAnalysis {
     }
 
     /// The first date of each cohort's period (the row labels).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CohortAnalysis, CohortOptions, RetentionMode, TimeUnit, TransactionLog};
+    /// # let log = TransactionLog::cdnow_sample()?;
+    /// let cohorts = CohortAnalysis::compute(&log, &CohortOptions::new(TimeUnit::Month))?;
+    /// use customer_lifecycle::chrono::NaiveDate;
+    /// assert_eq!(cohorts.cohorts()[0], NaiveDate::from_ymd_opt(1997, 1, 1).unwrap());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn cohorts(&self) -> Vec<NaiveDate> {
         self.cohort_periods.iter().map(|&p| self.periods.period_start(p)).collect()
     }
 
     /// A short label of row `row`: `1997-01` for months, the first date for
     /// days and weeks.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CohortAnalysis, CohortOptions, RetentionMode, TimeUnit, TransactionLog};
+    /// # let log = TransactionLog::cdnow_sample()?;
+    /// let cohorts = CohortAnalysis::compute(&log, &CohortOptions::new(TimeUnit::Month))?;
+    /// assert!(cohorts.label(0).is_some() && cohorts.label(3).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn label(&self, row: usize) -> Option<String> {
         let start = self.periods.period_start(*self.cohort_periods.get(row)?);
         Some(match self.periods.unit() {
@@ -354,6 +417,16 @@ impl CohortAnalysis {
     }
 
     /// The row of the cohort whose period contains `date`.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CohortAnalysis, CohortOptions, RetentionMode, TimeUnit, TransactionLog};
+    /// # let log = TransactionLog::cdnow_sample()?;
+    /// let cohorts = CohortAnalysis::compute(&log, &CohortOptions::new(TimeUnit::Month))?;
+    /// use customer_lifecycle::chrono::NaiveDate;
+    /// assert_eq!(cohorts.row_of(NaiveDate::from_ymd_opt(1997, 2, 14).unwrap())?, 1);
+    /// assert!(cohorts.row_of(NaiveDate::from_ymd_opt(1997, 7, 1).unwrap()).is_err()); // nobody acquired then
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::EmptyCohort`] when no customer was acquired in that period.
@@ -366,43 +439,112 @@ impl CohortAnalysis {
 
     /// Customers acquired in each cohort (in a cohort whose period is still
     /// in progress: so far).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CohortAnalysis, CohortOptions, RetentionMode, TimeUnit, TransactionLog};
+    /// # let log = TransactionLog::cdnow_sample()?;
+    /// let cohorts = CohortAnalysis::compute(&log, &CohortOptions::new(TimeUnit::Month))?;
+    /// assert_eq!(cohorts.sizes().sum(), 2357);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sizes(&self) -> Array1<u64> {
         Array1::from(self.sizes.clone())
     }
 
     /// Number of columns: period offsets `0..columns()`.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CohortAnalysis, CohortOptions, RetentionMode, TimeUnit, TransactionLog};
+    /// # let log = TransactionLog::cdnow_sample()?;
+    /// let cohorts = CohortAnalysis::compute(&log, &CohortOptions::new(TimeUnit::Month))?;
+    /// assert_eq!(cohorts.columns(), 18); // January 1997 to June 1998
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn columns(&self) -> usize {
         self.active.ncols()
     }
 
     /// The periods (unit, offset, week start).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CohortAnalysis, CohortOptions, RetentionMode, TimeUnit, TransactionLog};
+    /// # let log = TransactionLog::cdnow_sample()?;
+    /// let cohorts = CohortAnalysis::compute(&log, &CohortOptions::new(TimeUnit::Month))?;
+    /// assert_eq!(cohorts.periods().unit(), TimeUnit::Month);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn periods(&self) -> &Periods {
         &self.periods
     }
 
     /// The observation end.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CohortAnalysis, CohortOptions, RetentionMode, TimeUnit, TransactionLog};
+    /// # let log = TransactionLog::cdnow_sample()?;
+    /// let cohorts = CohortAnalysis::compute(&log, &CohortOptions::new(TimeUnit::Month))?;
+    /// use customer_lifecycle::chrono::NaiveDate;
+    /// assert_eq!(cohorts.observation_end(), NaiveDate::from_ymd_opt(1998, 6, 30).unwrap());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn observation_end(&self) -> NaiveDate {
         self.observation_end
     }
 
     /// The currency of the revenue matrices.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CohortAnalysis, CohortOptions, RetentionMode, TimeUnit, TransactionLog};
+    /// # let log = TransactionLog::cdnow_sample()?;
+    /// let cohorts = CohortAnalysis::compute(&log, &CohortOptions::new(TimeUnit::Month))?;
+    /// assert_eq!(cohorts.currency(), customer_lifecycle::Currency::USD);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn currency(&self) -> Currency {
         self.currency
     }
 
     /// Whether cell (`row`, offset `n`) is complete: its period ended on or
     /// before the observation end.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CohortAnalysis, CohortOptions, RetentionMode, TimeUnit, TransactionLog};
+    /// # let log = TransactionLog::cdnow_sample()?;
+    /// let cohorts = CohortAnalysis::compute(&log, &CohortOptions::new(TimeUnit::Month))?;
+    /// assert!(cohorts.is_complete(0, 0));
+    /// assert!(!cohorts.is_complete(2, 17)); // March 1997 + 17 months is past the end
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_complete(&self, row: usize, n: usize) -> bool {
         self.complete_columns.get(row).is_some_and(|&c| n < c)
     }
 
     /// `true` for the complete cells.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CohortAnalysis, CohortOptions, RetentionMode, TimeUnit, TransactionLog};
+    /// # let log = TransactionLog::cdnow_sample()?;
+    /// let cohorts = CohortAnalysis::compute(&log, &CohortOptions::new(TimeUnit::Month))?;
+    /// let mask = cohorts.complete_mask();
+    /// assert!(mask[[0, 0]] && !mask[[2, 17]]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn complete_mask(&self) -> Array2<bool> {
         Array2::from_shape_fn(self.active.dim(), |(r, n)| self.is_complete(r, n))
     }
 
     /// A cell of one of this analysis's matrices, `None` when incomplete or
     /// out of range.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CohortAnalysis, CohortOptions, RetentionMode, TimeUnit, TransactionLog};
+    /// # let log = TransactionLog::cdnow_sample()?;
+    /// let cohorts = CohortAnalysis::compute(&log, &CohortOptions::new(TimeUnit::Month))?;
+    /// let retention = cohorts.retention(RetentionMode::OnPeriod);
+    /// assert_eq!(cohorts.get(&retention, 0, 0), Some(1.0)); // everyone is active in their first month
+    /// assert_eq!(cohorts.get(&retention, 2, 17), None); // not complete: no number, not a zero
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get(&self, matrix: &Array2<f64>, row: usize, n: usize) -> Option<f64> {
         if self.is_complete(row, n) { matrix.get((row, n)).copied() } else { None }
     }
@@ -421,12 +563,30 @@ impl CohortAnalysis {
     }
 
     /// Customers of each cohort retained in each column (NaN where incomplete).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CohortAnalysis, CohortOptions, RetentionMode, TimeUnit, TransactionLog};
+    /// # let log = TransactionLog::cdnow_sample()?;
+    /// let cohorts = CohortAnalysis::compute(&log, &CohortOptions::new(TimeUnit::Month))?;
+    /// let active = cohorts.active_customers(RetentionMode::OnPeriod);
+    /// assert_eq!(active[[0, 0]], cohorts.sizes()[0] as f64);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn active_customers(&self, mode: RetentionMode) -> Array2<f64> {
         let counts = self.counts(mode);
         self.masked(|r, n| counts[[r, n]] as f64)
     }
 
     /// Retained customers ÷ cohort size (NaN where incomplete).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CohortAnalysis, CohortOptions, RetentionMode, TimeUnit, TransactionLog};
+    /// # let log = TransactionLog::cdnow_sample()?;
+    /// let cohorts = CohortAnalysis::compute(&log, &CohortOptions::new(TimeUnit::Month))?;
+    /// let r = cohorts.retention(RetentionMode::OnOrAfter);
+    /// assert!(r[[0, 1]] >= r[[0, 2]]); // 'in N or later' cannot rise with N
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn retention(&self, mode: RetentionMode) -> Array2<f64> {
         let counts = self.counts(mode);
         self.masked(|r, n| counts[[r, n]] as f64 / self.sizes[r] as f64)
@@ -434,11 +594,27 @@ impl CohortAnalysis {
 
     /// Order revenue (before returns) of each cohort in each period, in the
     /// currency's units (NaN where incomplete).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CohortAnalysis, CohortOptions, RetentionMode, TimeUnit, TransactionLog};
+    /// # let log = TransactionLog::cdnow_sample()?;
+    /// let cohorts = CohortAnalysis::compute(&log, &CohortOptions::new(TimeUnit::Month))?;
+    /// assert!(cohorts.revenue()[[0, 0]] > 0.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn revenue(&self) -> Array2<f64> {
         self.masked_money(&self.revenue)
     }
 
     /// Returned amounts of each cohort, by the period of the return (NaN where incomplete).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CohortAnalysis, CohortOptions, RetentionMode, TimeUnit, TransactionLog};
+    /// # let log = TransactionLog::cdnow_sample()?;
+    /// let cohorts = CohortAnalysis::compute(&log, &CohortOptions::new(TimeUnit::Month))?;
+    /// assert_eq!(cohorts.returns()[[0, 0]], 0.0); // CDNOW has no returns
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn returns(&self) -> Array2<f64> {
         self.masked_money(&self.returns)
     }
@@ -450,6 +626,15 @@ impl CohortAnalysis {
     }
 
     /// The exact order revenue of one cell (complete or not).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CohortAnalysis, CohortOptions, RetentionMode, TimeUnit, TransactionLog};
+    /// # let log = TransactionLog::cdnow_sample()?;
+    /// let cohorts = CohortAnalysis::compute(&log, &CohortOptions::new(TimeUnit::Month))?;
+    /// let exact = cohorts.revenue_exact(0, 0).unwrap();
+    /// assert!((exact.to_f64() - cohorts.revenue()[[0, 0]]).abs() < 1e-6);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn revenue_exact(&self, row: usize, n: usize) -> Option<Money> {
         let units = *self.revenue.get((row, n))?;
         Some(Money::new(money::from_minor_units(i128::from(units), self.scale)?, self.currency))
@@ -458,6 +643,15 @@ impl CohortAnalysis {
     /// Cumulative net revenue (orders − returns) per acquired customer: the
     /// average customer of the cohort has brought this much by the end of
     /// column `N` (NaN where incomplete).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CohortAnalysis, CohortOptions, RetentionMode, TimeUnit, TransactionLog};
+    /// # let log = TransactionLog::cdnow_sample()?;
+    /// let cohorts = CohortAnalysis::compute(&log, &CohortOptions::new(TimeUnit::Month))?;
+    /// let c = cohorts.cumulative_revenue_per_customer();
+    /// assert!(c[[0, 5]] >= c[[0, 4]]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn cumulative_revenue_per_customer(&self) -> Array2<f64> {
         let unit = 10f64.powi(self.scale as i32);
         let mut out = Array2::from_elem(self.active.dim(), f64::NAN);
@@ -472,6 +666,14 @@ impl CohortAnalysis {
     }
 
     /// Orders of each cohort in each period (NaN where incomplete).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CohortAnalysis, CohortOptions, RetentionMode, TimeUnit, TransactionLog};
+    /// # let log = TransactionLog::cdnow_sample()?;
+    /// let cohorts = CohortAnalysis::compute(&log, &CohortOptions::new(TimeUnit::Month))?;
+    /// assert!(cohorts.orders()[[0, 0]] >= cohorts.sizes()[0] as f64);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn orders(&self) -> Array2<f64> {
         self.masked(|r, n| self.orders[[r, n]] as f64)
     }
@@ -480,6 +682,16 @@ impl CohortAnalysis {
     /// ÷ acquired customers summed over the cohorts whose cell `N` is
     /// complete (so larger cohorts weigh more, and incomplete cells not at
     /// all). The curve stops at the last offset with a complete cell.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CohortAnalysis, CohortOptions, RetentionMode, TimeUnit, TransactionLog};
+    /// # let log = TransactionLog::cdnow_sample()?;
+    /// let cohorts = CohortAnalysis::compute(&log, &CohortOptions::new(TimeUnit::Month))?;
+    /// let curve = cohorts.average_retention(RetentionMode::OnPeriod);
+    /// assert_eq!(curve.rate[0], 1.0);
+    /// assert!(curve.rate[1] < 0.5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn average_retention(&self, mode: RetentionMode) -> RetentionCurve {
         let counts = self.counts(mode);
         let columns = self.complete_columns.iter().copied().max().unwrap_or(0);

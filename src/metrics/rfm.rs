@@ -62,36 +62,69 @@ impl Default for RfmOptions {
 
 impl RfmOptions {
     /// Five bins, equal-sized, net spend, equal weights.
+    ///
+    /// ```
+    /// use customer_lifecycle::metrics::{RfmMonetary, RfmOptions, TiePolicy};
+    /// assert_eq!(RfmOptions::new().bin_count(), 5);
+    /// ```
     pub fn new() -> RfmOptions {
         RfmOptions::default()
     }
 
     /// Number of bins k (2..=9, so that the combined code R·100 + F·10 + M
     /// keeps one digit per score).
+    ///
+    /// ```
+    /// use customer_lifecycle::metrics::{RfmMonetary, RfmOptions, TiePolicy};
+    /// assert_eq!(RfmOptions::new().bins(4).bin_count(), 4);
+    /// ```
     pub fn bins(mut self, k: u8) -> RfmOptions {
         self.bins = k;
         self
     }
 
     /// The tie policy.
+    ///
+    /// ```
+    /// use customer_lifecycle::metrics::{RfmMonetary, RfmOptions, TiePolicy};
+    /// let options = RfmOptions::new().ties(TiePolicy::ValueBased);
+    /// # let _ = options;
+    /// ```
     pub fn ties(mut self, ties: TiePolicy) -> RfmOptions {
         self.ties = ties;
         self
     }
 
     /// What M measures.
+    ///
+    /// ```
+    /// use customer_lifecycle::metrics::{RfmMonetary, RfmOptions, TiePolicy};
+    /// let options = RfmOptions::new().monetary(RfmMonetary::AverageOrderValue);
+    /// # let _ = options;
+    /// ```
     pub fn monetary(mut self, monetary: RfmMonetary) -> RfmOptions {
         self.monetary = monetary;
         self
     }
 
     /// Weights of R, F and M in [`RfmScores::weighted_score`].
+    ///
+    /// ```
+    /// use customer_lifecycle::metrics::{RfmMonetary, RfmOptions, TiePolicy};
+    /// let options = RfmOptions::new().weights(0.5, 0.3, 0.2);
+    /// # let _ = options;
+    /// ```
     pub fn weights(mut self, recency: f64, frequency: f64, monetary: f64) -> RfmOptions {
         self.weights = [recency, frequency, monetary];
         self
     }
 
     /// The number of bins.
+    ///
+    /// ```
+    /// use customer_lifecycle::metrics::{RfmMonetary, RfmOptions, TiePolicy};
+    /// assert_eq!(RfmOptions::new().bins(3).bin_count(), 3);
+    /// ```
     pub fn bin_count(&self) -> u8 {
         self.bins
     }
@@ -191,12 +224,30 @@ impl RfmScores {
     }
 
     /// Number of customers.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{RfmOptions, RfmScores, SummaryOptions, TimeUnit, TransactionLog};
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let mut rfm = RfmScores::compute(&summary, &RfmOptions::new())?;
+    /// assert_eq!(rfm.len(), summary.len());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.ids.len()
     }
 
     /// Removes a customer's scores (right to erasure; the cut points, which
     /// describe the population, stay); `true` when there were some.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{RfmOptions, RfmScores, SummaryOptions, TimeUnit, TransactionLog};
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let mut rfm = RfmScores::compute(&summary, &RfmOptions::new())?;
+    /// let id = rfm.ids()[0].clone();
+    /// assert!(rfm.erase(&id));
+    /// assert_eq!(rfm.len(), summary.len() - 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn erase(&mut self, customer: &CustomerId) -> bool {
         let Some(k) = self.ids.iter().position(|id| id == customer) else { return false };
         Arc::make_mut(&mut self.ids).remove(k);
@@ -207,27 +258,70 @@ impl RfmScores {
     }
 
     /// True when there are none (never, for computed scores).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{RfmOptions, RfmScores, SummaryOptions, TimeUnit, TransactionLog};
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let mut rfm = RfmScores::compute(&summary, &RfmOptions::new())?;
+    /// assert!(!rfm.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
     }
 
     /// The customers, in row order.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{RfmOptions, RfmScores, SummaryOptions, TimeUnit, TransactionLog};
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let mut rfm = RfmScores::compute(&summary, &RfmOptions::new())?;
+    /// assert_eq!(rfm.ids(), summary.ids());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ids(&self) -> &[CustomerId] {
         &self.ids
     }
 
     /// (R, F, M) of row `k`.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{RfmOptions, RfmScores, SummaryOptions, TimeUnit, TransactionLog};
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let mut rfm = RfmScores::compute(&summary, &RfmOptions::new())?;
+    /// let (r, f, m) = rfm.scores(0);
+    /// assert!((1..=5).contains(&r) && (1..=5).contains(&f) && (1..=5).contains(&m));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn scores(&self, k: usize) -> (u8, u8, u8) {
         (self.recency[k], self.frequency[k], self.monetary[k])
     }
 
     /// The combined code R·100 + F·10 + M of row `k` (e.g. 545).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{RfmOptions, RfmScores, SummaryOptions, TimeUnit, TransactionLog};
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let mut rfm = RfmScores::compute(&summary, &RfmOptions::new())?;
+    /// let (r, f, m) = rfm.scores(0);
+    /// assert_eq!(rfm.code(0), u16::from(r) * 100 + u16::from(f) * 10 + u16::from(m));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn code(&self, k: usize) -> u16 {
         let (r, f, m) = self.scores(k);
         u16::from(r) * 100 + u16::from(f) * 10 + u16::from(m)
     }
 
     /// The weighted score (w_R·R + w_F·F + w_M·M) / (w_R + w_F + w_M) of row `k`.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{RfmOptions, RfmScores, SummaryOptions, TimeUnit, TransactionLog};
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let mut rfm = RfmScores::compute(&summary, &RfmOptions::new())?;
+    /// let w = rfm.weighted_score(0);
+    /// assert!((1.0..=5.0).contains(&w));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn weighted_score(&self, k: usize) -> f64 {
         let (r, f, m) = self.scores(k);
         let w = self.options.weights;
@@ -235,11 +329,28 @@ impl RfmScores {
     }
 
     /// The cut points used.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{RfmOptions, RfmScores, SummaryOptions, TimeUnit, TransactionLog};
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let mut rfm = RfmScores::compute(&summary, &RfmOptions::new())?;
+    /// let cuts = rfm.cut_points();
+    /// # let _ = cuts;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn cut_points(&self) -> &CutPoints {
         &self.cut_points
     }
 
     /// The options used.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{RfmOptions, RfmScores, SummaryOptions, TimeUnit, TransactionLog};
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let mut rfm = RfmScores::compute(&summary, &RfmOptions::new())?;
+    /// assert_eq!(rfm.options().bin_count(), 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn options(&self) -> &RfmOptions {
         &self.options
     }

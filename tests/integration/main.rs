@@ -7,6 +7,7 @@ mod architecture;
 mod bad_input;
 mod churn;
 mod cohorts_cdnow;
+mod doc_examples;
 mod erasure;
 mod lifecycle_cdnow;
 mod lifetimes_compat;

@@ -203,16 +203,38 @@ impl PurchaseSummary {
     }
 
     /// Number of customers (rows).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// assert_eq!(summary.len(), 2357);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.columns.ids.len()
     }
 
     /// True when there are no rows (never, for a finished summary).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// assert!(!summary.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.columns.ids.is_empty()
     }
 
     /// The customer ids, sorted; position `k` is row `k`.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// assert_eq!(summary.ids().len(), summary.len());
+    /// assert!(summary.ids().windows(2).all(|w| w[0] < w[1])); // ordered by customer
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ids(&self) -> &[CustomerId] {
         &self.columns.ids
     }
@@ -223,6 +245,20 @@ impl PurchaseSummary {
     }
 
     /// Row `k` (in customer-id order), or `None` past the end.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// # let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(
+    ///     &SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)),
+    /// )?;
+    /// let first = summary.row(0).unwrap();
+    /// assert_eq!(first.frequency, 2);
+    /// assert!((first.recency - 30.43).abs() < 0.01 && (first.age - 38.86).abs() < 0.01);
+    /// assert!(summary.row(summary.len()).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn row(&self, k: usize) -> Option<CustomerSummary> {
         (k < self.len()).then(|| self.build_row(k))
     }
@@ -254,77 +290,210 @@ impl PurchaseSummary {
     }
 
     /// All rows, in customer-id order.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let repeaters = summary.rows().filter(|r| r.frequency > 0).count();
+    /// assert!(repeaters > 0 && repeaters < summary.len());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn rows(&self) -> impl ExactSizeIterator<Item = CustomerSummary> + '_ {
         (0..self.len()).map(move |k| self.build_row(k))
     }
 
     /// The row of one customer.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let id = summary.ids()[5].clone();
+    /// assert_eq!(summary.get(&id).unwrap().customer, id);
+    /// assert!(summary.get(&customer_lifecycle::CustomerId::from("nobody")).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get(&self, customer: &CustomerId) -> Option<CustomerSummary> {
         self.position(customer).and_then(|k| self.row(k))
     }
 
     /// The row number of one customer.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let id = summary.ids()[5].clone();
+    /// assert_eq!(summary.position(&id), Some(5));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn position(&self, customer: &CustomerId) -> Option<usize> {
         self.columns.ids.binary_search(customer).ok()
     }
 
     /// The currency of the totals.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// assert_eq!(summary.currency(), customer_lifecycle::Currency::USD);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn currency(&self) -> Currency {
         self.currency
     }
 
     /// Unit, duration mode, offset and week start.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// assert_eq!(summary.periods().unit(), TimeUnit::Week);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn periods(&self) -> &Periods {
         &self.periods
     }
 
     /// The observation end (inclusive).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// # let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(
+    ///     &SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)),
+    /// )?;
+    /// assert_eq!(summary.observation_end(), date(1998, 6, 30));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn observation_end(&self) -> NaiveDate {
         self.observation_end
     }
 
     /// The calibration end (inclusive), if split.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// # let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(
+    ///     &SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)),
+    /// )?;
+    /// assert_eq!(summary.calibration_end(), Some(date(1997, 9, 30)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn calibration_end(&self) -> Option<NaiveDate> {
         self.calibration_end
     }
 
     /// Length of the holdout period in the unit, if split.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// # let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(
+    ///     &SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)),
+    /// )?;
+    /// // 273 days from 1997-09-30 to 1998-06-30, in weeks.
+    /// assert!((summary.duration_holdout().unwrap() - 273.0 / 7.0).abs() < 1e-9);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn duration_holdout(&self) -> Option<f64> {
         self.duration_holdout
     }
 
     /// Customers whose first order falls in the holdout period; they have no
     /// calibration data and are not among the rows (as in lifetimes).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// # let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(
+    ///     &SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)),
+    /// )?;
+    /// // Every CDNOW sample customer first bought in Q1 1997.
+    /// assert_eq!(summary.customers_first_seen_in_holdout(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn customers_first_seen_in_holdout(&self) -> usize {
         self.customers_first_seen_in_holdout
     }
 
     /// The `frequency` (`x`) column.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let x = summary.frequency();
+    /// assert!(x.iter().all(|&v| v >= 0.0 && v.fract() == 0.0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn frequency(&self) -> ArrayView1<'_, f64> {
         ArrayView1::from(&self.columns.frequency[..])
     }
 
     /// The `recency` (`t_x`) column.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let (t_x, age) = (summary.recency(), summary.age());
+    /// assert!(t_x.iter().zip(age.iter()).all(|(r, t)| r <= t));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn recency(&self) -> ArrayView1<'_, f64> {
         ArrayView1::from(&self.columns.recency[..])
     }
 
     /// The `age` (`T`) column.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// assert!(summary.age().iter().all(|&t| t > 0.0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn age(&self) -> ArrayView1<'_, f64> {
         ArrayView1::from(&self.columns.age[..])
     }
 
     /// The `monetary_value` column.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let (x, m) = (summary.frequency(), summary.monetary_value());
+    /// // 0 for customers without a repeat purchase, as in lifetimes.
+    /// assert!(x.iter().zip(m.iter()).all(|(&x, &m)| x > 0.0 || m == 0.0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn monetary_value(&self) -> ArrayView1<'_, f64> {
         ArrayView1::from(&self.columns.monetary_value[..])
     }
 
     /// Orders per customer (every order row of the window).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// assert!(summary.orders().iter().all(|&n| n >= 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn orders(&self) -> &[u32] {
         &self.columns.orders
     }
 
     /// Net spend (gross − returns) per customer, as the nearest `f64`s.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let net = summary.net_spend();
+    /// assert_eq!(net.len(), summary.len());
+    /// assert!(net.sum() > 0.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn net_spend(&self) -> Array1<f64> {
         self.net_spend_iter().collect()
     }
@@ -336,6 +505,15 @@ impl PurchaseSummary {
     }
 
     /// Removes a customer's row (right to erasure); `true` when there was one.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// let mut summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let id = summary.ids()[0].clone();
+    /// assert!(summary.erase(&id));
+    /// assert!(summary.get(&id).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn erase(&mut self, customer: &CustomerId) -> bool {
         let Some(k) = self.position(customer) else { return false };
         let c = &mut self.columns;
@@ -368,11 +546,34 @@ impl PurchaseSummary {
     }
 
     /// The `frequency_holdout` column, if split.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// # let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(
+    ///     &SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)),
+    /// )?;
+    /// let holdout = summary.frequency_holdout().unwrap();
+    /// assert_eq!(holdout.len(), summary.len());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn frequency_holdout(&self) -> Option<ArrayView1<'_, f64>> {
         self.holdout.as_ref().map(|h| ArrayView1::from(&h.frequency[..]))
     }
 
     /// The `monetary_value_holdout` column (lifetimes' mean of raw holdout orders), if split.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// # let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(
+    ///     &SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)),
+    /// )?;
+    /// assert!(summary.monetary_value_holdout().unwrap().iter().all(|&m| m >= 0.0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn monetary_value_holdout(&self) -> Option<ArrayView1<'_, f64>> {
         self.holdout.as_ref().map(|h| ArrayView1::from(&h.monetary_value[..]))
     }
@@ -382,6 +583,16 @@ impl PurchaseSummary {
     /// calibration end; with one, `customer_id,frequency_cal,recency_cal,
     /// T_cal,monetary_value_cal,frequency_holdout,monetary_value_holdout,
     /// duration_holdout`. Floats are written in their shortest exact form.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let mut out = Vec::new();
+    /// summary.write_csv(&mut out)?;
+    /// let text = String::from_utf8(out)?;
+    /// assert!(text.starts_with("customer_id,frequency,recency,T,monetary_value"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Io`] when writing fails.

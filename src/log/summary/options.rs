@@ -32,6 +32,13 @@ pub struct SummaryOptions {
 impl SummaryOptions {
     /// Continuous durations in `unit`, dates in UTC, no calibration split,
     /// observation end = the last transaction's date.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// let options = SummaryOptions::new(TimeUnit::Week);
+    /// assert_eq!(options.unit(), TimeUnit::Week);
+    /// ```
     pub fn new(unit: TimeUnit) -> SummaryOptions {
         SummaryOptions {
             unit,
@@ -44,57 +51,131 @@ impl SummaryOptions {
     }
 
     /// Measures in calendar periods instead of continuous days ÷ unit length.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// // Months exist only as calendar periods.
+    /// assert!(SummaryOptions::new(TimeUnit::Month).calendar_periods().periods().is_ok());
+    /// ```
     pub fn calendar_periods(mut self) -> SummaryOptions {
         self.mode = DurationMode::Calendar;
         self
     }
 
     /// Sets the duration mode.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// use customer_lifecycle::DurationMode;
+    /// let options = SummaryOptions::new(TimeUnit::Week).duration_mode(DurationMode::Calendar);
+    /// assert_eq!(options.periods()?.mode(), DurationMode::Calendar);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn duration_mode(mut self, mode: DurationMode) -> SummaryOptions {
         self.mode = mode;
         self
     }
 
     /// The last day observed (inclusive). Orders after it are errors.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// let end = NaiveDate::from_ymd_opt(2024, 12, 31).unwrap();
+    /// assert_eq!(SummaryOptions::new(TimeUnit::Day).observation_end(end).observation_end_date(), Some(end));
+    /// ```
     pub fn observation_end(mut self, date: NaiveDate) -> SummaryOptions {
         self.observation_end = Some(date);
         self
     }
 
     /// The last day of the calibration period (inclusive).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// let cal = NaiveDate::from_ymd_opt(2024, 6, 30).unwrap();
+    /// assert_eq!(SummaryOptions::new(TimeUnit::Day).calibration_end(cal).calibration_end_date(), Some(cal));
+    /// ```
     pub fn calibration_end(mut self, date: NaiveDate) -> SummaryOptions {
         self.calibration_end = Some(date);
         self
     }
 
     /// Dates are calendar days in this fixed UTC offset (default UTC).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// use customer_lifecycle::chrono::FixedOffset;
+    /// let berlin_winter = FixedOffset::east_opt(3600).unwrap();
+    /// let options = SummaryOptions::new(TimeUnit::Day).utc_offset(berlin_winter);
+    /// assert_eq!(options.periods()?.utc_offset(), berlin_winter);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn utc_offset(mut self, offset: chrono::FixedOffset) -> SummaryOptions {
         self.utc_offset_seconds = offset.local_minus_utc();
         self
     }
 
     /// First day of calendar weeks (default Monday, as pandas' `W`).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// use customer_lifecycle::chrono::Weekday;
+    /// let options = SummaryOptions::new(TimeUnit::Week).calendar_periods().week_start(Weekday::Sun);
+    /// assert_eq!(options.periods()?.week_start(), Weekday::Sun);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn week_start(mut self, day: chrono::Weekday) -> SummaryOptions {
         self.week_start = day;
         self
     }
 
     /// The unit.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// assert_eq!(SummaryOptions::new(TimeUnit::Day).unit(), TimeUnit::Day);
+    /// ```
     pub fn unit(&self) -> TimeUnit {
         self.unit
     }
 
     /// The observation end, if set.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// assert_eq!(SummaryOptions::new(TimeUnit::Day).observation_end_date(), None); // the last transaction's date
+    /// ```
     pub fn observation_end_date(&self) -> Option<NaiveDate> {
         self.observation_end
     }
 
     /// The calibration end, if set.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// assert_eq!(SummaryOptions::new(TimeUnit::Day).calibration_end_date(), None); // no holdout
+    /// ```
     pub fn calibration_end_date(&self) -> Option<NaiveDate> {
         self.calibration_end
     }
 
     /// The validated period mapping.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// assert!(SummaryOptions::new(TimeUnit::Month).periods().is_err()); // no continuous months
+    /// assert!(SummaryOptions::new(TimeUnit::Week).periods().is_ok());
+    /// ```
     ///
     /// # Errors
     /// As [`Periods::new`]; also [`Error::InvalidArgument`] for an offset

@@ -244,6 +244,15 @@ impl PartialSummary {
     }
 
     /// The options it was built with.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// let options = SummaryOptions::new(TimeUnit::Week);
+    /// let log = TransactionLog::cdnow_sample()?;
+    /// let partial = log.partial_summary(&options)?;
+    /// assert_eq!(partial.options(), &options);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn options(&self) -> &SummaryOptions {
         &self.options
     }
@@ -262,16 +271,49 @@ impl PartialSummary {
     }
 
     /// Number of customers seen so far.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// let options = SummaryOptions::new(TimeUnit::Week);
+    /// let log = TransactionLog::cdnow_sample()?;
+    /// assert_eq!(log.partial_summary(&options)?.len(), 2357);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.ids.len()
     }
 
     /// True when no customer was seen.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// let options = SummaryOptions::new(TimeUnit::Week);
+    /// let log = TransactionLog::cdnow_sample()?;
+    /// assert!(!log.partial_summary(&options)?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
     }
 
     /// Merges another partial summary into this one. On error `self` is unchanged.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// let options = SummaryOptions::new(TimeUnit::Week);
+    /// let log = TransactionLog::cdnow_sample()?;
+    /// // Two shards by customer (even and odd ids), merged, equal the one-pass summary.
+    /// use customer_lifecycle::CustomerId;
+    /// let (mut even, mut odd) = (TransactionLog::new(log.currency()), TransactionLog::new(log.currency()));
+    /// for t in log.iter() {
+    ///     let shard = if matches!(t.customer, CustomerId::Number(n) if n % 2 == 0) { &mut even } else { &mut odd };
+    ///     shard.push(t)?;
+    /// }
+    /// let mut merged = even.partial_summary(&options)?;
+    /// merged.merge(&odd.partial_summary(&options)?)?;
+    /// assert_eq!(merged.finish()?, log.summarize(&options)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::IncompatibleSummaries`] when options or currency differ;
@@ -385,6 +427,15 @@ impl PartialSummary {
     }
 
     /// Computes the per-customer summary.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// let options = SummaryOptions::new(TimeUnit::Week);
+    /// let log = TransactionLog::cdnow_sample()?;
+    /// let summary = log.partial_summary(&options)?.finish()?;
+    /// assert_eq!(summary, log.summarize(&options)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Empty`] when no order was seen; [`Error::CalibrationAfterObservationEnd`]
@@ -575,6 +626,13 @@ impl TransactionLog {
     }
 
     /// Accumulates the log into a [`PartialSummary`] for merging with others.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// let partial = TransactionLog::cdnow_sample()?.partial_summary(&SummaryOptions::new(TimeUnit::Day))?;
+    /// assert_eq!(partial.finish()?.len(), 2357);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`TransactionLog::summarize`], except those only [`PartialSummary::finish`] can tell.
