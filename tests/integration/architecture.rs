@@ -103,7 +103,7 @@ fn graph() -> BTreeMap<Module, BTreeSet<Module>> {
             .map(|m| if known.contains(&m) { m } else { (m.0, "mod".to_string()) })
             .filter(|m| *m != module)
             .collect();
-        graph.entry(module).or_insert_with(BTreeSet::new).extend(edges);
+        graph.entry(module).or_default().extend(edges);
     }
     graph
 }
