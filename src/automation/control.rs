@@ -36,6 +36,14 @@ pub struct ControlGroup {
 impl ControlGroup {
     /// A control group of `share` (0..=1, rounded to basis points) of the campaign's customers.
     ///
+    /// ```
+    /// use customer_lifecycle::CustomerId;
+    /// use customer_lifecycle::automation::ControlGroup;
+    /// let control = ControlGroup::new("winback-2024", 0.2)?;
+    /// assert!(ControlGroup::new("x", 1.5).is_err()); // a share is within 0..=1
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidArgument`] for an empty campaign or a share outside 0..=1.
     pub fn new(campaign: &str, share: f64) -> Result<ControlGroup> {
@@ -49,6 +57,14 @@ impl ControlGroup {
     }
 
     /// The customer's bucket, 0..10000.
+    ///
+    /// ```
+    /// use customer_lifecycle::CustomerId;
+    /// use customer_lifecycle::automation::ControlGroup;
+    /// let control = ControlGroup::new("winback-2024", 0.2)?;
+    /// assert!(control.bucket(&CustomerId::from(42)) < 10_000);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn bucket(&self, customer: &CustomerId) -> u32 {
         let mut bytes = self.campaign.as_bytes().to_vec();
         bytes.push(0x1F);
@@ -57,11 +73,28 @@ impl ControlGroup {
     }
 
     /// Whether the customer is held out of the campaign.
+    ///
+    /// ```
+    /// use customer_lifecycle::CustomerId;
+    /// use customer_lifecycle::automation::ControlGroup;
+    /// let control = ControlGroup::new("winback-2024", 0.2)?;
+    /// let held_out = (0..10_000).filter(|&i| control.is_control(&CustomerId::from(i))).count();
+    /// assert!((1_800..2_200).contains(&held_out)); // about 20 %
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_control(&self, customer: &CustomerId) -> bool {
         self.bucket(customer) < self.basis_points
     }
 
     /// The campaign.
+    ///
+    /// ```
+    /// use customer_lifecycle::CustomerId;
+    /// use customer_lifecycle::automation::ControlGroup;
+    /// let control = ControlGroup::new("winback-2024", 0.2)?;
+    /// assert_eq!(control.campaign(), "winback-2024");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn campaign(&self) -> &str {
         &self.campaign
     }

@@ -98,36 +98,116 @@ fn margin_decimal(margin: f64) -> Result<Decimal> {
 
 impl ValueLedger {
     /// An empty ledger.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Money};
+    /// use customer_lifecycle::clv::ValueLedger;
+    /// let eur = |s| Money::parse(s, Currency::EUR);
+    /// let ana = CustomerId::from("ana@example.com");
+    /// let mut ledger = ValueLedger::new(Currency::EUR);
+    /// ledger.add_order(&ana, eur("100")?, eur("10")?)?;
+    /// assert_eq!(ledger.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(currency: Currency) -> ValueLedger {
         ValueLedger { currency, customers: BTreeMap::new() }
     }
 
     /// The currency.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Money};
+    /// use customer_lifecycle::clv::ValueLedger;
+    /// let eur = |s| Money::parse(s, Currency::EUR);
+    /// let ana = CustomerId::from("ana@example.com");
+    /// let mut ledger = ValueLedger::new(Currency::EUR);
+    /// ledger.add_order(&ana, eur("100")?, eur("10")?)?;
+    /// assert_eq!(ledger.currency(), Currency::EUR);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn currency(&self) -> Currency {
         self.currency
     }
 
     /// Customers in the ledger.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Money};
+    /// use customer_lifecycle::clv::ValueLedger;
+    /// let eur = |s| Money::parse(s, Currency::EUR);
+    /// let ana = CustomerId::from("ana@example.com");
+    /// let mut ledger = ValueLedger::new(Currency::EUR);
+    /// ledger.add_order(&ana, eur("100")?, eur("10")?)?;
+    /// assert_eq!(ledger.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.customers.len()
     }
 
     /// `true` without customers.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Money};
+    /// use customer_lifecycle::clv::ValueLedger;
+    /// let eur = |s| Money::parse(s, Currency::EUR);
+    /// let ana = CustomerId::from("ana@example.com");
+    /// let mut ledger = ValueLedger::new(Currency::EUR);
+    /// ledger.add_order(&ana, eur("100")?, eur("10")?)?;
+    /// assert!(!ledger.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.customers.is_empty()
     }
 
     /// One customer's entry.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Money};
+    /// use customer_lifecycle::clv::ValueLedger;
+    /// let eur = |s| Money::parse(s, Currency::EUR);
+    /// let ana = CustomerId::from("ana@example.com");
+    /// let mut ledger = ValueLedger::new(Currency::EUR);
+    /// ledger.add_order(&ana, eur("100")?, eur("10")?)?;
+    /// let v = ledger.get(&ana).unwrap();
+    /// assert_eq!((v.orders, v.gross, v.discounts), (1, "100".parse()?, "10".parse()?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get(&self, customer: &CustomerId) -> Option<&CustomerValue> {
         self.customers.get(customer)
     }
 
     /// Removes a customer (right to erasure); `true` when they were there.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Money};
+    /// use customer_lifecycle::clv::ValueLedger;
+    /// let eur = |s| Money::parse(s, Currency::EUR);
+    /// let ana = CustomerId::from("ana@example.com");
+    /// let mut ledger = ValueLedger::new(Currency::EUR);
+    /// ledger.add_order(&ana, eur("100")?, eur("10")?)?;
+    /// assert!(ledger.erase(&ana));
+    /// assert!(ledger.get(&ana).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn erase(&mut self, customer: &CustomerId) -> bool {
         self.customers.remove(customer).is_some()
     }
 
     /// Moves a customer's entry under a pseudonym.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Money};
+    /// use customer_lifecycle::clv::ValueLedger;
+    /// let eur = |s| Money::parse(s, Currency::EUR);
+    /// let ana = CustomerId::from("ana@example.com");
+    /// let mut ledger = ValueLedger::new(Currency::EUR);
+    /// ledger.add_order(&ana, eur("100")?, eur("10")?)?;
+    /// assert!(ledger.pseudonymise(&ana, &CustomerId::from("p-1"))?);
+    /// assert!(ledger.get(&CustomerId::from("p-1")).is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] when the pseudonym is already a customer.
@@ -137,6 +217,14 @@ impl ValueLedger {
 
     /// Orders and returns of a purchase summary (its calibration window when
     /// split), without discounts or costs.
+    ///
+    /// ```
+    /// use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// use customer_lifecycle::clv::ValueLedger;
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// assert_eq!(ValueLedger::from_summary(&summary).len(), 2357);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_summary(summary: &PurchaseSummary) -> ValueLedger {
         let customers = summary
             .rows()
@@ -152,6 +240,17 @@ impl ValueLedger {
     /// Orders (gross and discount), returns and support-ticket costs of
     /// `events`; other events are ignored. A replayed event (same id and
     /// content) counts once.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Event, EventKind, Money};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// use customer_lifecycle::clv::ValueLedger;
+    /// let at = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
+    /// let ticket = Event::new("t-1", CustomerId::from(1), at, EventKind::SupportTicket { cost: Some(Money::parse("12", Currency::EUR)?) })?;
+    /// let ledger = ValueLedger::from_events(&[ticket.clone(), ticket], Currency::EUR)?; // a replay counts once
+    /// assert_eq!(ledger.get(&CustomerId::from(1)).unwrap().service_costs, "12".parse()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidEvent`], [`Error::ConflictingDuplicate`],
@@ -204,6 +303,17 @@ impl ValueLedger {
 
     /// Adds an order of `gross` before a `discount` (at most `gross`).
     ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Money};
+    /// use customer_lifecycle::clv::ValueLedger;
+    /// let eur = |s| Money::parse(s, Currency::EUR);
+    /// let ana = CustomerId::from("ana@example.com");
+    /// let mut ledger = ValueLedger::new(Currency::EUR);
+    /// ledger.add_order(&ana, eur("100")?, eur("10")?)?;
+    /// assert!(ledger.add_order(&ana, eur("10")?, eur("20")?).is_err()); // discount above gross
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// Negative amounts, another currency, a discount above the gross value.
     pub fn add_order(&mut self, customer: &CustomerId, gross: Money, discount: Money) -> Result<()> {
@@ -225,6 +335,18 @@ impl ValueLedger {
 
     /// Adds a return or refund.
     ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Money};
+    /// use customer_lifecycle::clv::ValueLedger;
+    /// let eur = |s| Money::parse(s, Currency::EUR);
+    /// let ana = CustomerId::from("ana@example.com");
+    /// let mut ledger = ValueLedger::new(Currency::EUR);
+    /// ledger.add_order(&ana, eur("100")?, eur("10")?)?;
+    /// ledger.add_return(&ana, eur("30")?)?;
+    /// assert_eq!(ledger.get(&ana).unwrap().returns, "30".parse()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// A negative amount or another currency.
     pub fn add_return(&mut self, customer: &CustomerId, amount: Money) -> Result<()> {
@@ -233,6 +355,18 @@ impl ValueLedger {
 
     /// Adds a cost of serving the customer.
     ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Money};
+    /// use customer_lifecycle::clv::ValueLedger;
+    /// let eur = |s| Money::parse(s, Currency::EUR);
+    /// let ana = CustomerId::from("ana@example.com");
+    /// let mut ledger = ValueLedger::new(Currency::EUR);
+    /// ledger.add_order(&ana, eur("100")?, eur("10")?)?;
+    /// ledger.add_service_cost(&ana, eur("7.50")?)?;
+    /// assert_eq!(ledger.get(&ana).unwrap().service_costs, "7.50".parse()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// A negative amount or another currency.
     pub fn add_service_cost(&mut self, customer: &CustomerId, cost: Money) -> Result<()> {
@@ -240,6 +374,18 @@ impl ValueLedger {
     }
 
     /// Adds to what acquiring the customer cost.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Money};
+    /// use customer_lifecycle::clv::ValueLedger;
+    /// let eur = |s| Money::parse(s, Currency::EUR);
+    /// let ana = CustomerId::from("ana@example.com");
+    /// let mut ledger = ValueLedger::new(Currency::EUR);
+    /// ledger.add_order(&ana, eur("100")?, eur("10")?)?;
+    /// ledger.add_acquisition_cost(&ana, eur("15")?)?;
+    /// assert_eq!(ledger.get(&ana).unwrap().acquisition_cost, "15".parse()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// A negative amount or another currency.
@@ -250,6 +396,20 @@ impl ValueLedger {
     /// Every customer's historic CLV with gross `margin` on net revenue, in
     /// customer-id order. Money is exact; the contribution is rounded to
     /// the currency's minor units (half to even).
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Money};
+    /// use customer_lifecycle::clv::ValueLedger;
+    /// let eur = |s| Money::parse(s, Currency::EUR);
+    /// let ana = CustomerId::from("ana@example.com");
+    /// let mut ledger = ValueLedger::new(Currency::EUR);
+    /// ledger.add_order(&ana, eur("100")?, eur("10")?)?;
+    /// ledger.add_acquisition_cost(&ana, eur("15")?)?;
+    /// let rows = ledger.historic_clv(0.3)?;
+    /// // 0.3 × (100 − 10) − 15
+    /// assert_eq!(rows[0].clv, eur("12")?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a margin outside `0..=1`;

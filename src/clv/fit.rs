@@ -40,17 +40,33 @@ impl Default for FitOptions {
 impl FitOptions {
     /// Defaults: model-specific starting values, 1,000 iterations, relative
     /// gradient tolerance 1e-8, no penalty.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::FitOptions;
+    /// assert_eq!(FitOptions::new().iteration_limit(), FitOptions::default().iteration_limit());
+    /// ```
     pub fn new() -> FitOptions {
         FitOptions::default()
     }
 
     /// Starting values, in the model's parameter order (all positive).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::FitOptions;
+    /// let options = FitOptions::new().initial(vec![0.5, 5.0, 0.8, 2.5]); // a starting point of your own
+    /// # let _ = options;
+    /// ```
     pub fn initial(mut self, values: Vec<f64>) -> FitOptions {
         self.initial = Some(values);
         self
     }
 
     /// The most optimiser iterations.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::FitOptions;
+    /// assert_eq!(FitOptions::new().max_iterations(50).iteration_limit(), 50);
+    /// ```
     pub fn max_iterations(mut self, n: u64) -> FitOptions {
         self.max_iterations = n;
         self
@@ -60,6 +76,12 @@ impl FitOptions {
     /// log-likelihood with respect to the log-parameters must fall below
     /// `tolerance × max(1, |log-likelihood|)` (a relative criterion, since
     /// the numerical gradient's rounding floor grows with the sum).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::FitOptions;
+    /// let options = FitOptions::new().tolerance(1e-10);
+    /// # let _ = options;
+    /// ```
     pub fn tolerance(mut self, tolerance: f64) -> FitOptions {
         self.tolerance = tolerance;
         self
@@ -67,12 +89,23 @@ impl FitOptions {
 
     /// Adds `penalty × Σ parameter²` to the negative log-likelihood (as
     /// lifetimes' `penalizer_coef`).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::FitOptions;
+    /// let options = FitOptions::new().l2_penalty(0.01); // shrinks log-parameters towards 0
+    /// # let _ = options;
+    /// ```
     pub fn l2_penalty(mut self, penalty: f64) -> FitOptions {
         self.l2_penalty = penalty;
         self
     }
 
     /// The iteration limit.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::FitOptions;
+    /// assert!(FitOptions::default().iteration_limit() > 0);
+    /// ```
     pub fn iteration_limit(&self) -> u64 {
         self.max_iterations
     }

@@ -52,6 +52,12 @@ pub enum Channel {
 
 impl Channel {
     /// True when a decision about `self` covers contact through `channel`.
+    ///
+    /// ```
+    /// use customer_lifecycle::Channel;
+    /// assert!(Channel::Any.covers(&Channel::Sms));
+    /// assert!(!Channel::Email.covers(&Channel::Sms));
+    /// ```
     pub fn covers(&self, channel: &Channel) -> bool {
         self == &Channel::Any || self == channel
     }
@@ -151,6 +157,13 @@ pub struct ConsentChange {
 
 impl ConsentChange {
     /// A decision with legal basis [`LegalBasis::Consent`] and no source, notice or expiry.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Channel, ConsentChange, ConsentStatus, LegalBasis, Purpose};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let c = ConsentChange::new(Purpose::Marketing, Channel::Email, ConsentStatus::Granted);
+    /// assert_eq!(c.legal_basis, LegalBasis::Consent);
+    /// ```
     pub fn new(purpose: Purpose, channel: Channel, status: ConsentStatus) -> ConsentChange {
         ConsentChange {
             purpose,
@@ -164,24 +177,53 @@ impl ConsentChange {
     }
 
     /// Sets the legal basis.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Channel, ConsentChange, ConsentStatus, LegalBasis, Purpose};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let c = ConsentChange::new(Purpose::Profiling, Channel::Any, ConsentStatus::Granted).with_legal_basis(LegalBasis::LegitimateInterest);
+    /// assert_eq!(c.legal_basis, LegalBasis::LegitimateInterest);
+    /// ```
     pub fn with_legal_basis(mut self, basis: LegalBasis) -> ConsentChange {
         self.legal_basis = basis;
         self
     }
 
     /// Sets where the decision was captured.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Channel, ConsentChange, ConsentStatus, LegalBasis, Purpose};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let c = ConsentChange::new(Purpose::Marketing, Channel::Email, ConsentStatus::Granted).with_source("checkout");
+    /// assert_eq!(c.source.as_deref(), Some("checkout"));
+    /// ```
     pub fn with_source(mut self, source: impl Into<String>) -> ConsentChange {
         self.source = Some(source.into());
         self
     }
 
     /// Sets the notice version.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Channel, ConsentChange, ConsentStatus, LegalBasis, Purpose};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let c = ConsentChange::new(Purpose::Marketing, Channel::Email, ConsentStatus::Granted).with_notice_version("2024-03");
+    /// assert_eq!(c.notice_version.as_deref(), Some("2024-03"));
+    /// ```
     pub fn with_notice_version(mut self, version: impl Into<String>) -> ConsentChange {
         self.notice_version = Some(version.into());
         self
     }
 
     /// Sets an expiry for a granted consent.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Channel, ConsentChange, ConsentStatus, LegalBasis, Purpose};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let until = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap();
+    /// let c = ConsentChange::new(Purpose::Marketing, Channel::Email, ConsentStatus::Granted).with_expiry(until);
+    /// assert_eq!(c.expires_at, Some(until));
+    /// ```
     pub fn with_expiry(mut self, at: DateTime<Utc>) -> ConsentChange {
         self.expires_at = Some(at);
         self
@@ -214,6 +256,15 @@ pub struct ConsentRecord {
 
 impl ConsentRecord {
     /// A decision made at `at`.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Channel, ConsentChange, ConsentStatus, LegalBasis, Purpose};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// use customer_lifecycle::ConsentRecord;
+    /// let at = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+    /// let r = ConsentRecord::new(ConsentChange::new(Purpose::Marketing, Channel::Email, ConsentStatus::Granted), at);
+    /// assert_eq!(r.at, at);
+    /// ```
     pub fn new(change: ConsentChange, at: DateTime<Utc>) -> ConsentRecord {
         ConsentRecord { change, at }
     }
@@ -247,6 +298,15 @@ impl ConsentRecord {
 
     /// True when this decision, on its own, allows processing at `when`:
     /// it is a grant, made at or before `when`, and not expired by then.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Channel, ConsentChange, ConsentStatus, LegalBasis, Purpose};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// use customer_lifecycle::ConsentRecord;
+    /// let at = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+    /// let denied = ConsentRecord::new(ConsentChange::new(Purpose::Marketing, Channel::Email, ConsentStatus::Denied), at);
+    /// assert!(!denied.permits(at));
+    /// ```
     pub fn permits(&self, when: DateTime<Utc>) -> bool {
         self.change.status == ConsentStatus::Granted
             && self.at <= when

@@ -37,6 +37,13 @@ pub enum CustomerId {
 impl CustomerId {
     /// Parses a decimal integer id, ignoring surrounding blanks and leading zeros.
     ///
+    /// ```
+    /// use customer_lifecycle::CustomerId;
+    /// assert_eq!(CustomerId::parse_number(" 00042 ")?, CustomerId::Number(42));
+    /// assert!(CustomerId::parse_number("42a").is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidArgument`] when the text is not an integer.
     pub fn parse_number(s: &str) -> Result<CustomerId> {
@@ -49,6 +56,13 @@ impl CustomerId {
     /// Parses a UUID in its 8-4-4-4-12 hexadecimal form (any case, optional
     /// braces) into a lower-case text id, so that differently written copies
     /// of one UUID are the same customer.
+    ///
+    /// ```
+    /// use customer_lifecycle::CustomerId;
+    /// let a = CustomerId::parse_uuid("67E55044-10B1-426F-9247-BB680E5FE0C8")?;
+    /// assert_eq!(a, CustomerId::parse_uuid("67e55044-10b1-426f-9247-bb680e5fe0c8")?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] when the text is not a UUID.
@@ -122,6 +136,13 @@ pub enum IdKind {
 impl IdKind {
     /// Reads one id.
     ///
+    /// ```
+    /// use customer_lifecycle::{CustomerId, IdKind};
+    /// assert_eq!(IdKind::Number.parse("007")?, CustomerId::Number(7));
+    /// assert_eq!(IdKind::Text.parse("007")?, CustomerId::from("007"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`CustomerId::parse_number`] and [`CustomerId::parse_uuid`]; an
     /// empty text id is refused too.
@@ -150,6 +171,14 @@ pub struct DenseId(pub u32);
 
 impl DenseId {
     /// The index as a `usize`, for slices.
+    ///
+    /// ```
+    /// use customer_lifecycle::{CustomerId, CustomerIndex};
+    /// let mut index = CustomerIndex::new();
+    /// let ana = index.insert(CustomerId::from("ana@example.com"))?;
+    /// assert_eq!(ana.index(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn index(self) -> usize {
         self.0 as usize
     }
@@ -183,11 +212,24 @@ pub struct CustomerIndex {
 
 impl CustomerIndex {
     /// An empty index.
+    ///
+    /// ```
+    /// use customer_lifecycle::CustomerIndex;
+    /// assert!(CustomerIndex::new().is_empty());
+    /// ```
     pub fn new() -> CustomerIndex {
         CustomerIndex::default()
     }
 
     /// The dense id of `id`, adding it if new.
+    ///
+    /// ```
+    /// use customer_lifecycle::{CustomerId, CustomerIndex};
+    /// let mut index = CustomerIndex::new();
+    /// let ana = index.insert(CustomerId::from("ana@example.com"))?;
+    /// assert_eq!(index.insert(CustomerId::from("ana@example.com"))?, ana); // known: the same dense id
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::TooManyCustomers`] past [`MAX_CUSTOMERS`].
@@ -205,26 +247,67 @@ impl CustomerIndex {
     }
 
     /// The dense id of `id`, if known.
+    ///
+    /// ```
+    /// use customer_lifecycle::{CustomerId, CustomerIndex};
+    /// let mut index = CustomerIndex::new();
+    /// let ana = index.insert(CustomerId::from("ana@example.com"))?;
+    /// assert_eq!(index.get(&CustomerId::from("ana@example.com")), Some(ana));
+    /// assert_eq!(index.get(&CustomerId::from("bo@example.com")), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get(&self, id: &CustomerId) -> Option<DenseId> {
         self.positions.get(id).map(|&p| DenseId(p))
     }
 
     /// The shop id behind a dense id.
+    ///
+    /// ```
+    /// use customer_lifecycle::{CustomerId, CustomerIndex};
+    /// let mut index = CustomerIndex::new();
+    /// let ana = index.insert(CustomerId::from("ana@example.com"))?;
+    /// assert_eq!(index.id(ana), Some(&CustomerId::from("ana@example.com")));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn id(&self, dense: DenseId) -> Option<&CustomerId> {
         self.ids.get(dense.index())
     }
 
     /// Number of customers.
+    ///
+    /// ```
+    /// use customer_lifecycle::{CustomerId, CustomerIndex};
+    /// let mut index = CustomerIndex::new();
+    /// let ana = index.insert(CustomerId::from("ana@example.com"))?;
+    /// assert_eq!(index.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.ids.len()
     }
 
     /// True when no customer has been added.
+    ///
+    /// ```
+    /// use customer_lifecycle::{CustomerId, CustomerIndex};
+    /// let mut index = CustomerIndex::new();
+    /// let ana = index.insert(CustomerId::from("ana@example.com"))?;
+    /// assert!(!index.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
     }
 
     /// All ids in dense order.
+    ///
+    /// ```
+    /// use customer_lifecycle::{CustomerId, CustomerIndex};
+    /// let mut index = CustomerIndex::new();
+    /// let ana = index.insert(CustomerId::from("ana@example.com"))?;
+    /// assert_eq!(index.ids(), &[CustomerId::from("ana@example.com")]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ids(&self) -> &[CustomerId] {
         &self.ids
     }
@@ -275,43 +358,107 @@ pub struct Customer {
 
 impl Customer {
     /// A customer acquired at `acquired_at`.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Customer, CustomerId};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let at = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let customer = Customer::new(CustomerId::from(7), at).with_channel("newsletter").with_attribute("tier", "gold");
+    /// assert_eq!(customer.id(), &CustomerId::from(7));
+    /// ```
     pub fn new(id: CustomerId, acquired_at: DateTime<Utc>) -> Customer {
         Customer { id, acquired_at, acquisition_channel: None, attributes: BTreeMap::new() }
     }
 
     /// Sets the acquisition channel (e.g. `"search"`, `"referral"`).
+    ///
+    /// ```
+    /// use customer_lifecycle::{Customer, CustomerId};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let at = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let customer = Customer::new(CustomerId::from(7), at).with_channel("newsletter").with_attribute("tier", "gold");
+    /// assert_eq!(customer.acquisition_channel(), Some("newsletter"));
+    /// ```
     pub fn with_channel(mut self, channel: impl Into<String>) -> Customer {
         self.acquisition_channel = Some(channel.into());
         self
     }
 
     /// Sets an attribute.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Customer, CustomerId};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let at = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let customer = Customer::new(CustomerId::from(7), at).with_channel("newsletter").with_attribute("tier", "gold");
+    /// assert_eq!(customer.attribute("tier"), Some("gold"));
+    /// ```
     pub fn with_attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Customer {
         self.attributes.insert(key.into(), value.into());
         self
     }
 
     /// The id.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Customer, CustomerId};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let at = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let customer = Customer::new(CustomerId::from(7), at).with_channel("newsletter").with_attribute("tier", "gold");
+    /// assert_eq!(customer.id(), &CustomerId::Number(7));
+    /// ```
     pub fn id(&self) -> &CustomerId {
         &self.id
     }
 
     /// When the customer was acquired.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Customer, CustomerId};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let at = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let customer = Customer::new(CustomerId::from(7), at).with_channel("newsletter").with_attribute("tier", "gold");
+    /// assert_eq!(customer.acquired_at(), at);
+    /// ```
     pub fn acquired_at(&self) -> DateTime<Utc> {
         self.acquired_at
     }
 
     /// The acquisition channel, if known.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Customer, CustomerId};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let at = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let customer = Customer::new(CustomerId::from(7), at).with_channel("newsletter").with_attribute("tier", "gold");
+    /// assert_eq!(customer.acquisition_channel(), Some("newsletter"));
+    /// ```
     pub fn acquisition_channel(&self) -> Option<&str> {
         self.acquisition_channel.as_deref()
     }
 
     /// One attribute.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Customer, CustomerId};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let at = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let customer = Customer::new(CustomerId::from(7), at).with_channel("newsletter").with_attribute("tier", "gold");
+    /// assert_eq!(customer.attribute("region"), None);
+    /// ```
     pub fn attribute(&self, key: &str) -> Option<&str> {
         self.attributes.get(key).map(String::as_str)
     }
 
     /// All attributes, sorted by key.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Customer, CustomerId};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let at = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let customer = Customer::new(CustomerId::from(7), at).with_channel("newsletter").with_attribute("tier", "gold");
+    /// assert_eq!(customer.attributes().len(), 1);
+    /// ```
     pub fn attributes(&self) -> &BTreeMap<String, String> {
         &self.attributes
     }

@@ -59,6 +59,11 @@ pub struct NpsScore(u8);
 impl NpsScore {
     /// A score in 0..=10.
     ///
+    /// ```
+    /// use customer_lifecycle::NpsScore;
+    /// assert!(NpsScore::new(10).is_ok() && NpsScore::new(11).is_err());
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidArgument`] above 10.
     pub fn new(score: u8) -> Result<NpsScore> {
@@ -69,16 +74,34 @@ impl NpsScore {
     }
 
     /// The score.
+    ///
+    /// ```
+    /// use customer_lifecycle::NpsScore;
+    /// assert_eq!(NpsScore::new(7)?.value(), 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn value(self) -> u8 {
         self.0
     }
 
     /// 9 or 10.
+    ///
+    /// ```
+    /// use customer_lifecycle::NpsScore;
+    /// assert!(NpsScore::new(9)?.is_promoter() && !NpsScore::new(8)?.is_promoter());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_promoter(self) -> bool {
         self.0 >= 9
     }
 
     /// 0 to 6.
+    ///
+    /// ```
+    /// use customer_lifecycle::NpsScore;
+    /// assert!(NpsScore::new(6)?.is_detractor() && !NpsScore::new(7)?.is_detractor());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_detractor(self) -> bool {
         self.0 <= 6
     }
@@ -281,6 +304,17 @@ pub struct Event {
 impl Event {
     /// A validated event (see [`Event::validate`]).
     ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Event, EventKind, Money};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let at = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
+    /// let order = EventKind::OrderPlaced { order_id: "o-1".into(), gross: Money::parse("40", Currency::EUR)?, discount: Money::parse("5", Currency::EUR)?, items: 2 };
+    /// let e = Event::new("evt-1", CustomerId::from("ana@example.com"), at, order)?;
+    /// assert_eq!(e.customer, CustomerId::from("ana@example.com"));
+    /// assert!(Event::new("", CustomerId::from(1), at, EventKind::SiteVisit).is_err()); // an id is required
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidEvent`] when its content is inconsistent.
     pub fn new(id: impl Into<EventId>, customer: CustomerId, at: DateTime<Utc>, kind: EventKind) -> Result<Event> {
@@ -293,6 +327,17 @@ impl Event {
     /// currency and at most its gross value, ids not empty. Events built
     /// field by field (or deserialised) should be validated before use;
     /// every ingesting function of the crate does so.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Event, EventKind, Money};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let at = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
+    /// let order = EventKind::OrderPlaced { order_id: "o-1".into(), gross: Money::parse("40", Currency::EUR)?, discount: Money::parse("5", Currency::EUR)?, items: 2 };
+    /// let mut e = Event::new("evt-1", CustomerId::from(1), at, order)?;
+    /// e.kind = EventKind::OrderPlaced { order_id: "o-1".into(), gross: Money::parse("5", Currency::EUR)?, discount: Money::parse("9", Currency::EUR)?, items: 1 };
+    /// assert!(e.validate().is_err()); // a discount above the gross amount
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidEvent`] naming the event and the problem.
@@ -337,6 +382,16 @@ impl Event {
 
     /// What the customer paid for an order (`gross − discount`), or the
     /// refunded amount of a return; `None` for other events.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Event, EventKind, Money};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let at = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
+    /// let order = EventKind::OrderPlaced { order_id: "o-1".into(), gross: Money::parse("40", Currency::EUR)?, discount: Money::parse("5", Currency::EUR)?, items: 2 };
+    /// let e = Event::new("evt-1", CustomerId::from(1), at, order)?;
+    /// assert_eq!(e.paid_amount()?, Some(Money::parse("35", Currency::EUR)?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::MixedCurrency`] when the discount's currency differs from the order's.

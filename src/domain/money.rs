@@ -42,6 +42,13 @@ impl Currency {
 
     /// Parses a three-letter code, case-insensitively.
     ///
+    /// ```
+    /// use customer_lifecycle::Currency;
+    /// assert_eq!(Currency::new("EUR")?, Currency::EUR);
+    /// assert!(Currency::new("euro").is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidCurrency`] unless `code` is exactly three ASCII letters.
     pub fn new(code: &str) -> Result<Currency> {
@@ -53,6 +60,11 @@ impl Currency {
     }
 
     /// The upper-case code.
+    ///
+    /// ```
+    /// use customer_lifecycle::Currency;
+    /// assert_eq!(Currency::USD.code(), "USD");
+    /// ```
     pub fn code(&self) -> &str {
         // The bytes are ASCII letters by construction.
         std::str::from_utf8(&self.0).unwrap_or("???")
@@ -61,6 +73,13 @@ impl Currency {
     /// Number of decimal places of the currency's minor unit (ISO 4217
     /// exponent): 0 for JPY, KRW and a few others, 3 for BHD, KWD, JOD, OMR,
     /// TND, LYD and IQD, 2 otherwise.
+    ///
+    /// ```
+    /// use customer_lifecycle::Currency;
+    /// assert_eq!(Currency::EUR.minor_units(), 2);
+    /// assert_eq!(Currency::new("JPY")?.minor_units(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn minor_units(&self) -> u32 {
         match &self.0 {
             b"JPY" | b"KRW" | b"ISK" | b"CLP" | b"VND" | b"XAF" | b"XOF" | b"XPF" | b"PYG" | b"UGX" | b"RWF"
@@ -128,16 +147,36 @@ pub struct Money {
 
 impl Money {
     /// An amount in a currency.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, Money};
+    /// use customer_lifecycle::rust_decimal::Decimal;
+    /// let m = Money::new(Decimal::new(1990, 2), Currency::EUR);
+    /// assert_eq!(m.to_string(), Money::parse("19.90", Currency::EUR)?.to_string());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(amount: Decimal, currency: Currency) -> Money {
         Money { amount, currency }
     }
 
     /// Zero in a currency.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, Money};
+    /// assert!(Money::zero(Currency::EUR).amount().is_zero());
+    /// ```
     pub fn zero(currency: Currency) -> Money {
         Money { amount: Decimal::ZERO, currency }
     }
 
     /// Parses a decimal amount such as `"12.30"` or `"-4"`.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, Money};
+    /// assert_eq!(Money::parse("19.90", Currency::EUR)?.amount().to_string(), "19.90");
+    /// assert!(Money::parse("19,90", Currency::EUR).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidAmount`] when the text is not a decimal number
@@ -154,6 +193,13 @@ impl Money {
 
     /// Converts a float amount, rounding to the currency's minor units
     /// (half to even).
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, Money};
+    /// assert_eq!(Money::from_f64(0.1 + 0.2, Currency::EUR)?, Money::parse("0.3", Currency::EUR)?);
+    /// assert!(Money::from_f64(f64::NAN, Currency::EUR).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::NonFinite`] for NaN or infinities; [`Error::InvalidAmount`]
@@ -175,16 +221,34 @@ impl Money {
     }
 
     /// The exact amount.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, Money};
+    /// assert_eq!(Money::parse("5", Currency::USD)?.amount(), customer_lifecycle::rust_decimal::Decimal::from(5));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn amount(&self) -> Decimal {
         self.amount
     }
 
     /// The currency.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, Money};
+    /// assert_eq!(Money::parse("5", Currency::USD)?.currency(), Currency::USD);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn currency(&self) -> Currency {
         self.currency
     }
 
     /// True when the amount is below zero.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, Money};
+    /// assert!(Money::parse("-5", Currency::USD)?.is_negative());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_negative(&self) -> bool {
         self.amount.is_sign_negative() && !self.amount.is_zero()
     }
@@ -195,6 +259,12 @@ impl Money {
     /// summaries' averages compute in `f64`, totals stay exact. The result is
     /// the float nearest to the decimal (for amounts with at most 15
     /// significant digits it prints back to the same decimal).
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, Money};
+    /// assert_eq!(Money::parse("19.90", Currency::EUR)?.to_f64(), 19.9);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn to_f64(&self) -> f64 {
         // Decimal's own to_f64 is not correctly rounded for every input; parsing
         // its exact text is (Rust's float parser rounds to nearest).
@@ -202,6 +272,14 @@ impl Money {
     }
 
     /// Adds two amounts of the same currency.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, Money};
+    /// let sum = Money::parse("1.10", Currency::EUR)?.checked_add(Money::parse("2.20", Currency::EUR)?)?;
+    /// assert_eq!(sum, Money::parse("3.30", Currency::EUR)?); // exact, unlike 1.1 + 2.2 in f64
+    /// assert!(sum.checked_add(Money::parse("1", Currency::USD)?).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::MixedCurrency`] when the currencies differ,
@@ -215,6 +293,13 @@ impl Money {
 
     /// Subtracts an amount of the same currency.
     ///
+    /// ```
+    /// use customer_lifecycle::{Currency, Money};
+    /// let paid = Money::parse("40", Currency::EUR)?.checked_sub(Money::parse("5.50", Currency::EUR)?)?;
+    /// assert_eq!(paid, Money::parse("34.50", Currency::EUR)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`Money::checked_add`].
     pub fn checked_sub(self, other: Money) -> Result<Money> {
@@ -225,6 +310,13 @@ impl Money {
     }
 
     /// Multiplies by a plain factor (a quantity, a margin, a rate).
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, Money};
+    /// let margin = Money::parse("40", Currency::EUR)?.checked_mul("0.3".parse()?)?;
+    /// assert_eq!(margin, Money::parse("12", Currency::EUR)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::AmountOverflow`] when the product leaves the decimal range.
@@ -316,11 +408,27 @@ pub struct FixedRates {
 
 impl FixedRates {
     /// No rates.
+    ///
+    /// ```
+    /// use customer_lifecycle::FixedRates;
+    /// let rates = FixedRates::new();
+    /// # let _ = rates;
+    /// ```
     pub fn new() -> FixedRates {
         FixedRates::default()
     }
 
     /// Adds the rate `from → to` (units of `to` per unit of `from`).
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, FixedRates, Money};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let rates = FixedRates::new().with_rate(Currency::USD, Currency::EUR, "0.9".parse()?)?;
+    /// let at = Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap();
+    /// let eur = Money::parse("10", Currency::USD)?.convert(Currency::EUR, at, &rates)?;
+    /// assert_eq!(eur, Money::parse("9", Currency::EUR)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] when the rate is not positive.

@@ -32,6 +32,12 @@ pub enum TimeUnit {
 
 impl TimeUnit {
     /// The unit's fixed length in days, or `None` for calendar months.
+    ///
+    /// ```
+    /// use customer_lifecycle::TimeUnit;
+    /// assert_eq!(TimeUnit::Week.days(), Some(7));
+    /// assert_eq!(TimeUnit::Month.days(), None); // months have no fixed length
+    /// ```
     pub fn days(&self) -> Option<u32> {
         match self {
             TimeUnit::Day => Some(1),
@@ -42,6 +48,11 @@ impl TimeUnit {
     }
 
     /// A short name: `day`, `week`, `month` or `N days`.
+    ///
+    /// ```
+    /// use customer_lifecycle::TimeUnit;
+    /// assert_eq!(TimeUnit::Week.name(), "week");
+    /// ```
     pub fn name(&self) -> String {
         match self {
             TimeUnit::Day => "day".into(),
@@ -112,6 +123,14 @@ const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
 impl Periods {
     /// Periods of `unit` measured in `mode`, dates in UTC, weeks starting on Monday.
     ///
+    /// ```
+    /// use customer_lifecycle::{DurationMode, Periods, TimeUnit};
+    /// use customer_lifecycle::chrono::{NaiveDate, TimeZone, Utc, Weekday};
+    /// let weeks = Periods::new(TimeUnit::Week, DurationMode::Calendar)?;
+    /// assert!(Periods::new(TimeUnit::Month, DurationMode::Continuous).is_err()); // no continuous months
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidArgument`] for continuous months, calendar periods of a
     /// custom number of days, or `Days(0)`.
@@ -143,54 +162,140 @@ impl Periods {
     }
 
     /// Dates are calendar days in this fixed offset from UTC.
+    ///
+    /// ```
+    /// use customer_lifecycle::{DurationMode, Periods, TimeUnit};
+    /// use customer_lifecycle::chrono::{NaiveDate, TimeZone, Utc, Weekday};
+    /// let weeks = Periods::new(TimeUnit::Week, DurationMode::Calendar)?;
+    /// use customer_lifecycle::chrono::FixedOffset;
+    /// let late = Utc.with_ymd_and_hms(2024, 5, 1, 23, 30, 0).unwrap();
+    /// let berlin = weeks.with_utc_offset(FixedOffset::east_opt(2 * 3600).unwrap());
+    /// assert_eq!(berlin.date_of(late), NaiveDate::from_ymd_opt(2024, 5, 2).unwrap());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_utc_offset(mut self, offset: FixedOffset) -> Periods {
         self.utc_offset_seconds = offset.local_minus_utc();
         self
     }
 
     /// Calendar weeks start on this day (default Monday, as pandas' `W`).
+    ///
+    /// ```
+    /// use customer_lifecycle::{DurationMode, Periods, TimeUnit};
+    /// use customer_lifecycle::chrono::{NaiveDate, TimeZone, Utc, Weekday};
+    /// let weeks = Periods::new(TimeUnit::Week, DurationMode::Calendar)?;
+    /// let sundays = weeks.with_week_start(Weekday::Sun);
+    /// assert_eq!(sundays.week_start(), Weekday::Sun);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_week_start(mut self, day: Weekday) -> Periods {
         self.week_start = day;
         self
     }
 
     /// The unit.
+    ///
+    /// ```
+    /// use customer_lifecycle::{DurationMode, Periods, TimeUnit};
+    /// use customer_lifecycle::chrono::{NaiveDate, TimeZone, Utc, Weekday};
+    /// let weeks = Periods::new(TimeUnit::Week, DurationMode::Calendar)?;
+    /// assert_eq!(weeks.unit(), TimeUnit::Week);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn unit(&self) -> TimeUnit {
         self.unit
     }
 
     /// The mode.
+    ///
+    /// ```
+    /// use customer_lifecycle::{DurationMode, Periods, TimeUnit};
+    /// use customer_lifecycle::chrono::{NaiveDate, TimeZone, Utc, Weekday};
+    /// let weeks = Periods::new(TimeUnit::Week, DurationMode::Calendar)?;
+    /// assert_eq!(weeks.mode(), DurationMode::Calendar);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn mode(&self) -> DurationMode {
         self.mode
     }
 
     /// The UTC offset in which dates are taken.
+    ///
+    /// ```
+    /// use customer_lifecycle::{DurationMode, Periods, TimeUnit};
+    /// use customer_lifecycle::chrono::{NaiveDate, TimeZone, Utc, Weekday};
+    /// let weeks = Periods::new(TimeUnit::Week, DurationMode::Calendar)?;
+    /// assert_eq!(weeks.utc_offset().local_minus_utc(), 0); // UTC unless chosen
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn utc_offset(&self) -> FixedOffset {
         FixedOffset::east_opt(self.utc_offset_seconds).unwrap_or_else(|| Utc.fix())
     }
 
     /// The first day of calendar weeks.
+    ///
+    /// ```
+    /// use customer_lifecycle::{DurationMode, Periods, TimeUnit};
+    /// use customer_lifecycle::chrono::{NaiveDate, TimeZone, Utc, Weekday};
+    /// let weeks = Periods::new(TimeUnit::Week, DurationMode::Calendar)?;
+    /// assert_eq!(weeks.week_start(), Weekday::Mon);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn week_start(&self) -> Weekday {
         self.week_start
     }
 
     /// The day number (days since 1970-01-01) of a timestamp's date in the offset.
+    ///
+    /// ```
+    /// use customer_lifecycle::{DurationMode, Periods, TimeUnit};
+    /// use customer_lifecycle::chrono::{NaiveDate, TimeZone, Utc, Weekday};
+    /// let weeks = Periods::new(TimeUnit::Week, DurationMode::Calendar)?;
+    /// assert_eq!(weeks.day_of(Utc.with_ymd_and_hms(1970, 1, 2, 12, 0, 0).unwrap()), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn day_of(&self, at: DateTime<Utc>) -> i32 {
         day_number_of_timestamp(at.timestamp(), self.utc_offset_seconds)
     }
 
     /// The date of a timestamp in the offset.
+    ///
+    /// ```
+    /// use customer_lifecycle::{DurationMode, Periods, TimeUnit};
+    /// use customer_lifecycle::chrono::{NaiveDate, TimeZone, Utc, Weekday};
+    /// let weeks = Periods::new(TimeUnit::Week, DurationMode::Calendar)?;
+    /// assert_eq!(weeks.date_of(Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap()), NaiveDate::from_ymd_opt(2024, 5, 1).unwrap());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn date_of(&self, at: DateTime<Utc>) -> NaiveDate {
         date_of_day_number(self.day_of(at))
     }
 
     /// The period index of a date: consecutive periods have consecutive
     /// indices. In continuous mode the period is the day.
+    ///
+    /// ```
+    /// use customer_lifecycle::{DurationMode, Periods, TimeUnit};
+    /// use customer_lifecycle::chrono::{NaiveDate, TimeZone, Utc, Weekday};
+    /// let weeks = Periods::new(TimeUnit::Week, DurationMode::Calendar)?;
+    /// let (mon, sun) = (NaiveDate::from_ymd_opt(2024, 4, 29).unwrap(), NaiveDate::from_ymd_opt(2024, 5, 5).unwrap());
+    /// assert_eq!(weeks.period_of_date(mon), weeks.period_of_date(sun)); // one calendar week
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn period_of_date(&self, date: NaiveDate) -> i32 {
         self.period_of_day(day_number(date))
     }
 
     /// The period index of a day number.
+    ///
+    /// ```
+    /// use customer_lifecycle::{DurationMode, Periods, TimeUnit};
+    /// use customer_lifecycle::chrono::{NaiveDate, TimeZone, Utc, Weekday};
+    /// let weeks = Periods::new(TimeUnit::Week, DurationMode::Calendar)?;
+    /// let day = weeks.day_of(Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap());
+    /// assert_eq!(weeks.period_of_day(day), weeks.period_of_date(NaiveDate::from_ymd_opt(2024, 5, 1).unwrap()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn period_of_day(&self, day: i32) -> i32 {
         match (self.mode, self.unit) {
             (DurationMode::Continuous, _) | (DurationMode::Calendar, TimeUnit::Day) => day,
@@ -203,6 +308,15 @@ impl Periods {
     }
 
     /// The first date of a period.
+    ///
+    /// ```
+    /// use customer_lifecycle::{DurationMode, Periods, TimeUnit};
+    /// use customer_lifecycle::chrono::{NaiveDate, TimeZone, Utc, Weekday};
+    /// let weeks = Periods::new(TimeUnit::Week, DurationMode::Calendar)?;
+    /// let p = weeks.period_of_date(NaiveDate::from_ymd_opt(2024, 5, 1).unwrap());
+    /// assert_eq!(weeks.period_start(p), NaiveDate::from_ymd_opt(2024, 4, 29).unwrap()); // its Monday
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn period_start(&self, period: i32) -> NaiveDate {
         match (self.mode, self.unit) {
             (DurationMode::Continuous, _) | (DurationMode::Calendar, TimeUnit::Day) => date_of_day_number(period),
@@ -222,6 +336,16 @@ impl Periods {
     }
 
     /// The duration from period `from` to period `to`, in the unit.
+    ///
+    /// ```
+    /// use customer_lifecycle::{DurationMode, Periods, TimeUnit};
+    /// use customer_lifecycle::chrono::{NaiveDate, TimeZone, Utc, Weekday};
+    /// let weeks = Periods::new(TimeUnit::Week, DurationMode::Calendar)?;
+    /// let continuous = Periods::new(TimeUnit::Week, DurationMode::Continuous)?;
+    /// assert_eq!(continuous.span(0, 14), 2.0); // days ÷ 7
+    /// assert_eq!(weeks.span(3, 5), 2.0); // whole calendar weeks
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn span(&self, from: i32, to: i32) -> f64 {
         let periods = f64::from(to) - f64::from(from);
         match self.mode {

@@ -108,6 +108,17 @@ impl PurchaseKpis {
     /// The KPIs of `[from, to)`, with the lapse window for reactivation equal
     /// to the window's length.
     ///
+    /// ```
+    /// use customer_lifecycle::{PurchaseKpis, TransactionLog};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let log = TransactionLog::cdnow_sample()?;
+    /// let (from, to) = (Utc.with_ymd_and_hms(1997, 7, 1, 0, 0, 0).unwrap(), Utc.with_ymd_and_hms(1997, 10, 1, 0, 0, 0).unwrap());
+    /// let q3 = PurchaseKpis::compute(&log, from, to)?;
+    /// assert_eq!(q3.new_customers, 0); // everyone was acquired in Q1
+    /// assert!(q3.repeat_purchase_rate > 0.0 && q3.buyers > 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`PurchaseKpis::compute_with_lapse`].
     pub fn compute(log: &TransactionLog, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<PurchaseKpis> {
@@ -116,6 +127,17 @@ impl PurchaseKpis {
 
     /// The KPIs of `[from, to)`; a customer is lapsed at `from` after `lapse`
     /// without an order.
+    ///
+    /// ```
+    /// use customer_lifecycle::{PurchaseKpis, TransactionLog};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let log = TransactionLog::cdnow_sample()?;
+    /// let (from, to) = (Utc.with_ymd_and_hms(1997, 7, 1, 0, 0, 0).unwrap(), Utc.with_ymd_and_hms(1997, 10, 1, 0, 0, 0).unwrap());
+    /// use customer_lifecycle::chrono::TimeDelta;
+    /// let q3 = PurchaseKpis::compute_with_lapse(&log, from, to, TimeDelta::days(180))?;
+    /// assert_eq!(q3.lapse, TimeDelta::days(180));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] when `from ≥ to` or `lapse` is not
@@ -292,6 +314,19 @@ impl EngagementKpis {
     /// The KPIs of the events in `[from, to)`; carts are abandoned after
     /// `cart_timeout` without activity. Events may come in any order; a
     /// replayed event (same id, same content) counts once.
+    ///
+    /// ```
+    /// use customer_lifecycle::{CustomerId, EngagementKpis, Event, EventKind};
+    /// use customer_lifecycle::chrono::{TimeDelta, TimeZone, Utc};
+    /// let at = |h| Utc.with_ymd_and_hms(2024, 5, 1, h, 0, 0).unwrap();
+    /// let events = [
+    ///     Event::new("v", CustomerId::from(1), at(9), EventKind::SiteVisit)?,
+    ///     Event::new("c", CustomerId::from(1), at(10), EventKind::AddedToCart { product_id: "p".into(), quantity: 1 })?,
+    /// ];
+    /// let kpis = EngagementKpis::compute(&events, at(0), at(23), TimeDelta::hours(2))?;
+    /// # let _ = kpis;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] when `from ≥ to` or the timeout is not

@@ -497,6 +497,15 @@ pub struct SegmentMap {
 impl SegmentMap {
     /// A user-defined map for scores in 1..=`bins`.
     ///
+    /// ```
+    /// use customer_lifecycle::metrics::{SegmentMap, SegmentRule};
+    /// let best = SegmentRule { label: "best".into(), recency: (5, 5), frequency: (5, 5), monetary: (1, 5) };
+    /// let map = SegmentMap::new(5, vec![best])?;
+    /// assert_eq!(map.segment((5, 5, 3)), "best");
+    /// assert_eq!(map.segment((1, 1, 1)), customer_lifecycle::metrics::OTHER_SEGMENT);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidArgument`] for an empty rule list, bins outside
     /// 2..=9, a range outside 1..=bins or with low > high, an empty label.
@@ -548,6 +557,12 @@ impl SegmentMap {
     ///
     /// Everything else is `other`; a test checks that each of the eleven
     /// labels is the first match of at least one (R, F, M) triple.
+    ///
+    /// ```
+    /// use customer_lifecycle::metrics::SegmentMap;
+    /// let map = SegmentMap::standard();
+    /// assert_eq!(map.rules().len(), 11);
+    /// ```
     pub fn standard() -> SegmentMap {
         let rule = SegmentRule::new;
         SegmentMap {
@@ -584,6 +599,11 @@ impl SegmentMap {
     /// | hibernating | 1–2 | 1–2 |
     ///
     /// The cells tile the 5 × 5 grid: every (R, F) pair has exactly one.
+    ///
+    /// ```
+    /// use customer_lifecycle::metrics::SegmentMap;
+    /// assert_eq!(SegmentMap::rf_grid().rules().len(), 10);
+    /// ```
     pub fn rf_grid() -> SegmentMap {
         let rule = |label: &str, r: (u8, u8), f: (u8, u8)| SegmentRule::new(label, r, f, (1, 5));
         SegmentMap {
@@ -604,16 +624,39 @@ impl SegmentMap {
     }
 
     /// The rules, in order.
+    ///
+    /// ```
+    /// use customer_lifecycle::metrics::SegmentMap;
+    /// let map = SegmentMap::standard();
+    /// assert!(map.rules().iter().all(|r| !r.label.is_empty()));
+    /// ```
     pub fn rules(&self) -> &[SegmentRule] {
         &self.rules
     }
 
     /// The segment of one (R, F, M) triple.
+    ///
+    /// ```
+    /// use customer_lifecycle::metrics::SegmentMap;
+    /// let map = SegmentMap::standard();
+    /// assert_eq!(map.segment((5, 5, 5)), "champions");
+    /// ```
     pub fn segment(&self, scores: (u8, u8, u8)) -> &str {
         self.rules.iter().find(|r| r.matches(scores)).map_or(OTHER_SEGMENT, |r| r.label.as_str())
     }
 
     /// The segment of every customer.
+    ///
+    /// ```
+    /// use customer_lifecycle::{RfmOptions, RfmScores, SummaryOptions, TimeUnit, TransactionLog};
+    /// use customer_lifecycle::metrics::SegmentMap;
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let scores = RfmScores::compute(&summary, &RfmOptions::new())?;
+    /// let map = SegmentMap::standard();
+    /// let labels = map.assign(&scores)?;
+    /// assert_eq!(labels.len(), summary.len());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] when the scores use another number of bins.

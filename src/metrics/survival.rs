@@ -57,6 +57,15 @@ impl LifetimeSurvival {
     /// summary's unit). With a calibration/holdout split the calibration
     /// window is used.
     ///
+    /// ```
+    /// use customer_lifecycle::{LifetimeSurvival, SummaryOptions, TimeUnit, TransactionLog};
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let lifetime = LifetimeSurvival::kaplan_meier(&summary, 26.0)?; // lapsed after half a year without a purchase
+    /// // One-time buyers lapse at their last purchase, time 0: the curve starts below 1.
+    /// assert!(lifetime.survival_at(52.0) < lifetime.survival_at(0.0) && lifetime.survival_at(0.0) < 1.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidArgument`] when `lapse` is not a positive finite number.
     pub fn kaplan_meier(summary: &PurchaseSummary, lapse: f64) -> Result<LifetimeSurvival> {
@@ -103,27 +112,67 @@ impl LifetimeSurvival {
     }
 
     /// The lapse window.
+    ///
+    /// ```
+    /// use customer_lifecycle::{LifetimeSurvival, SummaryOptions, TimeUnit, TransactionLog};
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let lifetime = LifetimeSurvival::kaplan_meier(&summary, 26.0)?; // lapsed after half a year without a purchase
+    /// assert_eq!(lifetime.lapse(), 26.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn lapse(&self) -> f64 {
         self.lapse
     }
 
     /// Customers in the estimate.
+    ///
+    /// ```
+    /// use customer_lifecycle::{LifetimeSurvival, SummaryOptions, TimeUnit, TransactionLog};
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let lifetime = LifetimeSurvival::kaplan_meier(&summary, 26.0)?; // lapsed after half a year without a purchase
+    /// assert_eq!(lifetime.customers(), 2357);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn customers(&self) -> u64 {
         self.customers
     }
 
     /// Customers who lapsed (the others are censored).
+    ///
+    /// ```
+    /// use customer_lifecycle::{LifetimeSurvival, SummaryOptions, TimeUnit, TransactionLog};
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let lifetime = LifetimeSurvival::kaplan_meier(&summary, 26.0)?; // lapsed after half a year without a purchase
+    /// assert!(lifetime.lapsed() > 0 && lifetime.lapsed() <= lifetime.customers());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn lapsed(&self) -> u64 {
         self.steps.iter().map(|s| s.lapsed).sum()
     }
 
     /// The curve, one step per distinct lifetime (lapsed or censored).
+    ///
+    /// ```
+    /// use customer_lifecycle::{LifetimeSurvival, SummaryOptions, TimeUnit, TransactionLog};
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let lifetime = LifetimeSurvival::kaplan_meier(&summary, 26.0)?; // lapsed after half a year without a purchase
+    /// assert!(lifetime.steps().windows(2).all(|w| w[1].survival <= w[0].survival));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn steps(&self) -> &[SurvivalStep] {
         &self.steps
     }
 
     /// `S(t)`: the estimated share of customers whose lifetime exceeds `t`
     /// (1 before the first step; after the last step, the last value).
+    ///
+    /// ```
+    /// use customer_lifecycle::{LifetimeSurvival, SummaryOptions, TimeUnit, TransactionLog};
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let lifetime = LifetimeSurvival::kaplan_meier(&summary, 26.0)?; // lapsed after half a year without a purchase
+    /// assert!(lifetime.survival_at(10.0) >= lifetime.survival_at(20.0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn survival_at(&self, t: f64) -> f64 {
         let k = self.steps.partition_point(|s| s.time <= t);
         if k == 0 { 1.0 } else { self.steps[k - 1].survival }
@@ -131,6 +180,15 @@ impl LifetimeSurvival {
 
     /// The median lifetime: the first time at which `S(t) ≤ 0.5`, or `None`
     /// when the curve never gets there (too many customers censored).
+    ///
+    /// ```
+    /// use customer_lifecycle::{LifetimeSurvival, SummaryOptions, TimeUnit, TransactionLog};
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let lifetime = LifetimeSurvival::kaplan_meier(&summary, 26.0)?; // lapsed after half a year without a purchase
+    /// let median = lifetime.median().unwrap();
+    /// assert!(lifetime.survival_at(median) <= 0.5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn median(&self) -> Option<f64> {
         self.steps.iter().find(|s| s.survival <= 0.5).map(|s| s.time)
     }

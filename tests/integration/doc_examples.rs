@@ -6,8 +6,7 @@
 //! example when its doc comment holds a code block (doc tests compile and
 //! run every one). Two thresholds: every method of the types a user meets
 //! first ([`FIRST_MET`]) has one, and the share over all public functions
-//! stays at or above [`MINIMUM_SHARE`] (raise it as examples are added;
-//! the goal is 0.8).
+//! stays at or above [`MINIMUM_SHARE`] (80 %, the floor the crate keeps).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -43,7 +42,7 @@ const FIRST_MET: [&str; 26] = [
 ];
 
 /// The share of all public functions with an example, at least.
-const MINIMUM_SHARE: f64 = 0.62;
+const MINIMUM_SHARE: f64 = 0.8;
 
 /// One public function: its file, the type of the `impl` block it is in
 /// (empty at module level), its name, and whether it has an example.
