@@ -97,6 +97,100 @@ pub struct LogisticRegression {
     options: LogisticOptions,
 }
 
+/// The standardised design matrix of a fit: an intercept column, then each
+/// feature minus its mean over its standard deviation (a constant feature
+/// becomes 0, so its weight stays 0).
+struct Design {
+    means: Vec<f64>,
+    scales: Vec<f64>,
+    constant: Vec<bool>,
+    /// Rows of `k` = 1 + features values.
+    z: Vec<f64>,
+    k: usize,
+}
+
+/// The penalised log-likelihood's gradient and information (the negative
+/// Hessian) at some weights.
+struct AtWeights {
+    gradient: Vec<f64>,
+    information: Vec<f64>,
+}
+
+impl Design {
+    fn new(features: ArrayView2<'_, f64>) -> Design {
+        let (n, p) = features.dim();
+        let means: Vec<f64> = (0..p).map(|j| features.column(j).sum() / n as f64).collect();
+        let scales: Vec<f64> = (0..p)
+            .map(|j| {
+                let var = features.column(j).iter().map(|v| (v - means[j]).powi(2)).sum::<f64>() / n as f64;
+                if var > 0.0 { var.sqrt() } else { 1.0 }
+            })
+            .collect();
+        let constant: Vec<bool> = (0..p).map(|j| features.column(j).iter().all(|&v| v == features[[0, j]])).collect();
+        let k = p + 1;
+        let mut z = vec![0.0; n * k];
+        for i in 0..n {
+            z[i * k] = 1.0;
+            for j in 0..p {
+                z[i * k + 1 + j] = if constant[j] { 0.0 } else { (features[[i, j]] - means[j]) / scales[j] };
+            }
+        }
+        Design { means, scales, constant, z, k }
+    }
+
+    /// One pass over the rows: Σ zᵢ(yᵢ − μᵢ) and Σ μᵢ(1 − μᵢ) zᵢzᵢᵀ (its
+    /// upper triangle, mirrored), the L2 penalty λ on every weight but the
+    /// intercept, and a unit diagonal for constant columns (no information
+    /// of their own: their weight stays where it is, at 0).
+    fn information(&self, beta: &[f64], labels: &[bool], lambda: f64) -> AtWeights {
+        let k = self.k;
+        let mut gradient = vec![0.0; k];
+        let mut information = vec![0.0; k * k];
+        for (i, row) in self.z.chunks_exact(k).enumerate() {
+            let eta: f64 = row.iter().zip(beta).map(|(a, b)| a * b).sum();
+            let mu = sigmoid(eta);
+            let w = mu * (1.0 - mu);
+            let r = f64::from(u8::from(labels[i])) - mu;
+            for a in 0..k {
+                gradient[a] += row[a] * r;
+                let wa = w * row[a];
+                for b in a..k {
+                    information[a * k + b] += wa * row[b];
+                }
+            }
+        }
+        for a in 0..k {
+            for b in 0..a {
+                information[a * k + b] = information[b * k + a];
+            }
+        }
+        for j in 1..k {
+            gradient[j] -= lambda * beta[j];
+            information[j * k + j] += lambda;
+        }
+        for (j, &c) in self.constant.iter().enumerate() {
+            if c {
+                information[(j + 1) * k + (j + 1)] = information[(j + 1) * k + (j + 1)].max(1.0);
+            }
+        }
+        AtWeights { gradient, information }
+    }
+
+    /// The unpenalised log-likelihood at `beta` (once, at the optimum: the
+    /// Newton steps do not need it).
+    fn log_likelihood(&self, beta: &[f64], labels: &[bool]) -> f64 {
+        self.z
+            .chunks_exact(self.k)
+            .zip(labels)
+            .map(|(row, &label)| {
+                let eta: f64 = row.iter().zip(beta).map(|(a, b)| a * b).sum();
+                let (l1, l0) = log_sigmoids(eta);
+                if label { l1 } else { l0 }
+            })
+            .sum()
+    }
+}
+
 fn sigmoid(t: f64) -> f64 {
     if t >= 0.0 {
         1.0 / (1.0 + (-t).exp())
@@ -153,70 +247,25 @@ impl LogisticRegression {
                 reason: format!("all {n} labels are {}", positives == n),
             });
         }
-        // Standardise.
-        let means: Vec<f64> = (0..p).map(|j| features.column(j).sum() / n as f64).collect();
-        let scales: Vec<f64> = (0..p)
-            .map(|j| {
-                let var = features.column(j).iter().map(|v| (v - means[j]).powi(2)).sum::<f64>() / n as f64;
-                if var > 0.0 { var.sqrt() } else { 1.0 }
-            })
-            .collect();
-        let constant: Vec<bool> = (0..p).map(|j| features.column(j).iter().all(|&v| v == features[[0, j]])).collect();
-        let k = p + 1;
-        let mut z = vec![0.0; n * k];
-        for i in 0..n {
-            z[i * k] = 1.0;
-            for j in 0..p {
-                z[i * k + 1 + j] = if constant[j] { 0.0 } else { (features[[i, j]] - means[j]) / scales[j] };
-            }
-        }
+        // 1. Standardise the features (a constant column is kept, at weight 0).
+        let design = Design::new(features);
+        // 2. Newton's method on the penalised log-likelihood, from the
+        //    intercept-only fit.
         let rate = positives as f64 / n as f64;
-        let mut beta = vec![0.0; k];
+        let mut beta = vec![0.0; design.k];
         beta[0] = (rate / (1.0 - rate)).ln();
-        let lambda = options.l2_penalty;
         let mut iterations = 0;
         let mut converged = false;
-        let mut hessian = vec![0.0; k * k];
         while iterations < options.max_iterations {
             iterations += 1;
-            let mut gradient = vec![0.0; k];
-            hessian.iter_mut().for_each(|h| *h = 0.0);
-            for i in 0..n {
-                let row = &z[i * k..(i + 1) * k];
-                let eta: f64 = row.iter().zip(&beta).map(|(a, b)| a * b).sum();
-                let mu = sigmoid(eta);
-                let w = mu * (1.0 - mu);
-                let r = f64::from(u8::from(labels[i])) - mu;
-                for a in 0..k {
-                    gradient[a] += row[a] * r;
-                    let wa = w * row[a];
-                    for b in a..k {
-                        hessian[a * k + b] += wa * row[b];
-                    }
-                }
-            }
-            for a in 0..k {
-                for b in 0..a {
-                    hessian[a * k + b] = hessian[b * k + a];
-                }
-            }
-            for j in 1..k {
-                gradient[j] -= lambda * beta[j];
-                hessian[j * k + j] += lambda;
-            }
-            // A constant column has no information: keep its weight at 0.
-            for j in 0..p {
-                if constant[j] {
-                    hessian[(j + 1) * k + (j + 1)] = hessian[(j + 1) * k + (j + 1)].max(1.0);
-                }
-            }
-            let inverse = invert(&hessian, k).ok_or_else(|| Error::FitFailed {
+            let at = design.information(&beta, labels, options.l2_penalty);
+            let inverse = invert(&at.information, design.k).ok_or_else(|| Error::FitFailed {
                 model: MODEL,
                 reason: "singular information matrix (add an L2 penalty)".into(),
             })?;
             let mut largest: f64 = 0.0;
-            for a in 0..k {
-                let step: f64 = (0..k).map(|b| inverse[a * k + b] * gradient[b]).sum();
+            for a in 0..design.k {
+                let step: f64 = (0..design.k).map(|b| inverse[a * design.k + b] * at.gradient[b]).sum();
                 beta[a] += step;
                 largest = largest.max(step.abs());
             }
@@ -234,31 +283,13 @@ impl LogisticRegression {
                 reason: format!("no convergence in {} Newton steps", options.max_iterations),
             });
         }
-        // Information and log-likelihood at the optimum.
-        hessian.iter_mut().for_each(|h| *h = 0.0);
-        let mut log_likelihood = 0.0;
-        for i in 0..n {
-            let row = &z[i * k..(i + 1) * k];
-            let eta: f64 = row.iter().zip(&beta).map(|(a, b)| a * b).sum();
-            let mu = sigmoid(eta);
-            let (l1, l0) = log_sigmoids(eta);
-            log_likelihood += if labels[i] { l1 } else { l0 };
-            for a in 0..k {
-                for b in 0..k {
-                    hessian[a * k + b] += mu * (1.0 - mu) * row[a] * row[b];
-                }
-            }
-        }
-        for j in 1..k {
-            hessian[j * k + j] += lambda;
-        }
-        for j in 0..p {
-            if constant[j] {
-                hessian[(j + 1) * k + (j + 1)] = hessian[(j + 1) * k + (j + 1)].max(1.0);
-            }
-        }
-        let covariance = invert(&hessian, k)
+        // 3. The information and log-likelihood at the optimum (the last
+        //    step moved the weights): the covariance is its inverse.
+        let at = design.information(&beta, labels, options.l2_penalty);
+        let covariance = invert(&at.information, design.k)
             .ok_or_else(|| Error::FitFailed { model: MODEL, reason: "singular information matrix".into() })?;
+        let log_likelihood = design.log_likelihood(&beta, labels);
+        let Design { means, scales, constant, .. } = design;
         Ok(LogisticRegression {
             names: names.iter().map(|s| s.to_string()).collect(),
             means,
