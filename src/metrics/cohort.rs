@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::money::{self, Currency, Money};
 use crate::domain::time::{self, DurationMode, Periods, TimeUnit};
 use crate::error::{Error, Result};
-use crate::log::transactions::{CUSTOMERS_PER_BLOCK, TransactionKind, TransactionLog};
+use crate::log::transactions::{CUSTOMERS_PER_BLOCK, LogBlock, TransactionKind, TransactionLog};
 
 /// Version of the serialised form of [`CohortAnalysis`].
 pub const COHORT_FORMAT_VERSION: u32 = 1;
@@ -170,27 +170,24 @@ struct BlockScratch {
     words: usize,
 }
 
-impl CohortAnalysis {
-    /// Builds the cohort matrices of `log`.
-    ///
-    /// ```
-    /// # use customer_lifecycle::{CohortAnalysis, CohortOptions, RetentionMode, TimeUnit, TransactionLog};
-    /// # let log = TransactionLog::cdnow_sample()?;
-    /// let cohorts = CohortAnalysis::compute(&log, &CohortOptions::new(TimeUnit::Month))?;
-    /// // The sample's customers were acquired in January, February and March 1997.
-    /// assert_eq!(cohorts.cohorts().len(), 3);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::InvalidArgument`] for a non-calendar unit or a matrix above
-    /// [`MAX_COHORT_CELLS`]; [`Error::Empty`] for an empty log;
-    /// [`Error::AfterObservationEnd`] for a transaction after the observation
-    /// end; [`Error::ReturnWithoutOrder`] for a customer whose return
-    /// precedes their first order (or who has no order);
-    /// [`Error::AmountOverflow`] when a cell's revenue leaves the `i64` range
-    /// of the log's minor units.
-    pub fn compute(log: &TransactionLog, options: &CohortOptions) -> Result<CohortAnalysis> {
+/// Phase 1 of [`CohortAnalysis::compute`]: the periods from the log's first
+/// transaction to the observation end, and a lookup from day to period.
+struct Grid {
+    periods: Periods,
+    /// The UTC offset, in seconds.
+    offset: i32,
+    min_day: i32,
+    obs_day: i32,
+    first_period: i32,
+    /// Periods from the first to the observation end's: rows and columns.
+    width: usize,
+    /// Period of each day from `min_day` on, relative to `first_period`:
+    /// one lookup per row instead of a calendar computation.
+    period_of: Vec<u32>,
+}
+
+impl Grid {
+    fn new(log: &TransactionLog, options: &CohortOptions) -> Result<Grid> {
         let periods = options.periods()?;
         if log.is_empty() {
             return Err(Error::Empty { what: "transactions to form cohorts from" });
@@ -221,106 +218,151 @@ impl CohortAnalysis {
                 ),
             });
         }
-        // Period of each day, relative to the first period: one lookup per row.
-        let period_of: Vec<u32> =
-            (min_day..=max_day).map(|d| (periods.period_of_day(d) - first_period) as u32).collect();
-        let day_index = |at: i64| (time::day_number_of_timestamp(at, offset) - min_day) as usize;
+        let period_of = (min_day..=max_day).map(|d| (periods.period_of_day(d) - first_period) as u32).collect();
+        Ok(Grid { periods, offset, min_day, obs_day, first_period, width, period_of })
+    }
 
-        let cells = width * width;
-        let mut sizes = vec![0u64; width];
-        let mut active = vec![0u64; cells];
-        let mut last_counts = vec![0u64; cells];
-        let mut run_counts = vec![0u64; cells];
-        let mut orders = vec![0u64; cells];
-        let mut revenue = vec![0i64; cells];
-        let mut returns = vec![0i64; cells];
-        let mut overflow = false;
-        let block_size = CUSTOMERS_PER_BLOCK;
+    /// The period of a timestamp, relative to the first.
+    fn period(&self, at: i64) -> u32 {
+        self.period_of[(time::day_number_of_timestamp(at, self.offset) - self.min_day) as usize]
+    }
+}
+
+/// Phase 2 of [`CohortAnalysis::compute`]: counts per (cohort, offset)
+/// cell, row-major over a `width × width` square.
+struct Tally {
+    width: usize,
+    sizes: Vec<u64>,
+    /// Customers with an order in the cell's period.
+    active: Vec<u64>,
+    /// Customers whose last order is at the cell's offset (suffix sums give
+    /// "in N or later").
+    last_counts: Vec<u64>,
+    /// Customers whose unbroken run of active periods from acquisition ends
+    /// at the cell's offset (suffix sums give "in every period up to N").
+    run_counts: Vec<u64>,
+    orders: Vec<u64>,
+    revenue: Vec<i64>,
+    returns: Vec<i64>,
+    overflow: bool,
+}
+
+impl BlockScratch {
+    fn new(width: usize) -> BlockScratch {
         let words = width.div_ceil(64);
-        let mut s = BlockScratch {
-            first: vec![u32::MAX; block_size],
-            last: vec![0; block_size],
-            seen: vec![false; block_size],
-            bits: vec![0; block_size * words],
+        BlockScratch {
+            first: vec![u32::MAX; CUSTOMERS_PER_BLOCK],
+            last: vec![0; CUSTOMERS_PER_BLOCK],
+            seen: vec![false; CUSTOMERS_PER_BLOCK],
+            bits: vec![0; CUSTOMERS_PER_BLOCK * words],
             words,
-        };
-        for block in log.blocks() {
-            // Pass A: each customer's first order period.
-            for i in 0..block.len() {
-                let row = block.row(i);
-                let c = row.local;
-                s.seen[c] = true;
-                if row.kind == TransactionKind::Order {
-                    let p = period_of[day_index(row.at)];
-                    s.first[c] = s.first[c].min(p);
-                }
-            }
-            // Pass B: every row into its (cohort, offset) cell.
-            for i in 0..block.len() {
-                let row = block.row(i);
-                let c = row.local;
-                let p = period_of[day_index(row.at)];
-                let f = s.first[c];
-                if p < f {
-                    // A return before the first order, or a customer with returns only.
-                    let dense = block.first_customer() + c;
-                    return Err(Error::ReturnWithoutOrder {
-                        customer: log.customers().ids().get(dense).map(|id| id.to_string()).unwrap_or_default(),
-                        date: time::date_of_day_number(time::day_number_of_timestamp(row.at, offset)),
-                    });
-                }
-                let n = (p - f) as usize;
-                let cell = f as usize * width + n;
-                let (sum, o) = match row.kind {
-                    TransactionKind::Order => {
-                        orders[cell] += 1;
-                        s.bits[c * words + n / 64] |= 1 << (n % 64);
-                        s.last[c] = s.last[c].max(n as u32);
-                        revenue[cell].overflowing_add(row.amount)
-                    }
-                    TransactionKind::Return => returns[cell].overflowing_add(row.amount),
-                };
-                overflow |= o;
-                match row.kind {
-                    TransactionKind::Order => revenue[cell] = sum,
-                    TransactionKind::Return => returns[cell] = sum,
-                }
-            }
-            // Per customer: cohort size, active offsets, run length, last offset.
-            for c in 0..block_size {
-                if !std::mem::take(&mut s.seen[c]) {
-                    continue;
-                }
-                let f = std::mem::replace(&mut s.first[c], u32::MAX) as usize;
-                let last = std::mem::take(&mut s.last[c]) as usize;
-                sizes[f] += 1;
-                let row = f * width;
-                let mut run = 0usize;
-                let mut in_run = true;
-                for (k, word) in s.bits[c * s.words..c * s.words + last / 64 + 1].iter_mut().enumerate() {
-                    let mut w = std::mem::take(word);
-                    if in_run {
-                        let ones = w.trailing_ones() as usize;
-                        run += ones;
-                        in_run = ones == 64;
-                    }
-                    while w != 0 {
-                        active[row + k * 64 + w.trailing_zeros() as usize] += 1;
-                        w &= w - 1;
-                    }
-                }
-                run_counts[row + run - 1] += 1;
-                last_counts[row + last] += 1;
-            }
         }
-        if overflow {
-            return Err(Error::AmountOverflow { field: "cohort revenue", customer: None });
-        }
+    }
+}
 
-        // Keep the cohorts that acquired someone; suffix sums give the
-        // "on or after" and "rolling" counts.
-        let rows: Vec<usize> = (0..width).filter(|&r| sizes[r] > 0).collect();
-        let last_complete = periods.period_of_day(obs_day + 1) - 1 - first_period;
+impl Tally {
+    fn new(width: usize) -> Tally {
+        let cells = width * width;
+        Tally {
+            width,
+            sizes: vec![0; width],
+            active: vec![0; cells],
+            last_counts: vec![0; cells],
+            run_counts: vec![0; cells],
+            orders: vec![0; cells],
+            revenue: vec![0; cells],
+            returns: vec![0; cells],
+            overflow: false,
+        }
+    }
+
+    /// Adds one block of customers. A customer's activity is kept as a bit
+    /// set over offsets (one bit per period with an order), so that several
+    /// orders in a period count the customer once, and the run of active
+    /// periods from acquisition is the bit set's trailing ones.
+    fn add_block(
+        &mut self,
+        block: &LogBlock<'_>,
+        grid: &Grid,
+        s: &mut BlockScratch,
+        log: &TransactionLog,
+    ) -> Result<()> {
+        let width = self.width;
+        let words = s.words;
+        // Pass A: each customer's first order period (the cohort).
+        for i in 0..block.len() {
+            let row = block.row(i);
+            s.seen[row.local] = true;
+            if row.kind == TransactionKind::Order {
+                let p = grid.period(row.at);
+                s.first[row.local] = s.first[row.local].min(p);
+            }
+        }
+        // Pass B: every row into its (cohort, offset) cell.
+        for i in 0..block.len() {
+            let row = block.row(i);
+            let c = row.local;
+            let p = grid.period(row.at);
+            let f = s.first[c];
+            if p < f {
+                // A return before the first order, or a customer with returns only.
+                let dense = block.first_customer() + c;
+                return Err(Error::ReturnWithoutOrder {
+                    customer: log.customers().ids().get(dense).map(|id| id.to_string()).unwrap_or_default(),
+                    date: time::date_of_day_number(time::day_number_of_timestamp(row.at, grid.offset)),
+                });
+            }
+            let n = (p - f) as usize;
+            let cell = f as usize * width + n;
+            let (total, sum) = match row.kind {
+                TransactionKind::Order => {
+                    self.orders[cell] += 1;
+                    s.bits[c * words + n / 64] |= 1 << (n % 64);
+                    s.last[c] = s.last[c].max(n as u32);
+                    (&mut self.revenue[cell], row.amount)
+                }
+                TransactionKind::Return => (&mut self.returns[cell], row.amount),
+            };
+            let (value, o) = total.overflowing_add(sum);
+            *total = value;
+            self.overflow |= o;
+        }
+        // Pass C, per customer: cohort size, active offsets, run length, last
+        // offset; the scratch is reset on the way for the next block.
+        for c in 0..CUSTOMERS_PER_BLOCK {
+            if !std::mem::take(&mut s.seen[c]) {
+                continue;
+            }
+            let f = std::mem::replace(&mut s.first[c], u32::MAX) as usize;
+            let last = std::mem::take(&mut s.last[c]) as usize;
+            self.sizes[f] += 1;
+            let row = f * width;
+            let mut run = 0usize;
+            let mut in_run = true;
+            for (k, word) in s.bits[c * words..c * words + last / 64 + 1].iter_mut().enumerate() {
+                let mut w = std::mem::take(word);
+                if in_run {
+                    let ones = w.trailing_ones() as usize;
+                    run += ones;
+                    in_run = ones == 64;
+                }
+                while w != 0 {
+                    self.active[row + k * 64 + w.trailing_zeros() as usize] += 1;
+                    w &= w - 1;
+                }
+            }
+            self.run_counts[row + run - 1] += 1;
+            self.last_counts[row + last] += 1;
+        }
+        Ok(())
+    }
+
+    /// Phase 3: the cohorts that acquired someone, as matrices; suffix sums
+    /// give the "on or after" and "rolling" counts.
+    fn into_analysis(self, grid: Grid, log: &TransactionLog) -> CohortAnalysis {
+        let width = self.width;
+        let rows: Vec<usize> = (0..width).filter(|&r| self.sizes[r] > 0).collect();
+        let last_complete = grid.periods.period_of_day(grid.obs_day + 1) - 1 - grid.first_period;
         let take = |source: &[u64]| Array2::from_shape_fn((rows.len(), width), |(r, n)| source[rows[r] * width + n]);
         let suffix = |source: &[u64]| {
             let mut m = take(source);
@@ -333,25 +375,62 @@ impl CohortAnalysis {
         };
         let take_i64 =
             |source: &[i64]| Array2::from_shape_fn((rows.len(), width), |(r, n)| source[rows[r] * width + n]);
-        Ok(CohortAnalysis {
+        CohortAnalysis {
             format_version: COHORT_FORMAT_VERSION,
-            periods,
+            periods: grid.periods,
             currency: log.currency(),
             scale: log.scale(),
-            observation_end: time::date_of_day_number(obs_day),
-            cohort_periods: rows.iter().map(|&r| first_period + r as i32).collect(),
-            sizes: rows.iter().map(|&r| sizes[r]).collect(),
+            observation_end: time::date_of_day_number(grid.obs_day),
+            cohort_periods: rows.iter().map(|&r| grid.first_period + r as i32).collect(),
+            sizes: rows.iter().map(|&r| self.sizes[r]).collect(),
             complete_columns: rows
                 .iter()
                 .map(|&r| (i64::from(last_complete) - r as i64 + 1).clamp(0, width as i64) as usize)
                 .collect(),
-            active: take(&active),
-            on_or_after: suffix(&last_counts),
-            rolling: suffix(&run_counts),
-            orders: take(&orders),
-            revenue: take_i64(&revenue),
-            returns: take_i64(&returns),
-        })
+            active: take(&self.active),
+            on_or_after: suffix(&self.last_counts),
+            rolling: suffix(&self.run_counts),
+            orders: take(&self.orders),
+            revenue: take_i64(&self.revenue),
+            returns: take_i64(&self.returns),
+        }
+    }
+}
+
+impl CohortAnalysis {
+    /// Builds the cohort matrices of `log`.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CohortAnalysis, CohortOptions, RetentionMode, TimeUnit, TransactionLog};
+    /// # let log = TransactionLog::cdnow_sample()?;
+    /// let cohorts = CohortAnalysis::compute(&log, &CohortOptions::new(TimeUnit::Month))?;
+    /// // The sample's customers were acquired in January, February and March 1997.
+    /// assert_eq!(cohorts.cohorts().len(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a non-calendar unit or a matrix above
+    /// [`MAX_COHORT_CELLS`]; [`Error::Empty`] for an empty log;
+    /// [`Error::AfterObservationEnd`] for a transaction after the observation
+    /// end; [`Error::ReturnWithoutOrder`] for a customer whose return
+    /// precedes their first order (or who has no order);
+    /// [`Error::AmountOverflow`] when a cell's revenue leaves the `i64` range
+    /// of the log's minor units.
+    pub fn compute(log: &TransactionLog, options: &CohortOptions) -> Result<CohortAnalysis> {
+        // Three phases: the grid of periods the log spans (and its checks),
+        // the per-cell counts block by block, and the matrices of the
+        // cohorts that acquired someone.
+        let grid = Grid::new(log, options)?;
+        let mut tally = Tally::new(grid.width);
+        let mut scratch = BlockScratch::new(grid.width);
+        for block in log.blocks() {
+            tally.add_block(&block, &grid, &mut scratch, log)?;
+        }
+        if tally.overflow {
+            return Err(Error::AmountOverflow { field: "cohort revenue", customer: None });
+        }
+        Ok(tally.into_analysis(grid, log))
     }
 
     fn check_consistent(&self) -> Result<()> {
