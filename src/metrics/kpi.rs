@@ -153,52 +153,11 @@ impl PurchaseKpis {
         if lapse <= TimeDelta::zero() {
             return Err(Error::InvalidArgument { name: "lapse window", reason: format!("{lapse} is not positive") });
         }
-        let (start, end) = (from.timestamp(), to.timestamp());
-        let previous = start - (end - start);
-        let lapsed_before = start.saturating_sub(lapse.num_seconds());
-        let mut k = Counts::default();
-        let mut revenue = 0i128;
-        let mut returned = 0i128;
-        let mut state = vec![Buyer::default(); CUSTOMERS_PER_BLOCK];
-        for block in log.blocks() {
-            for i in 0..block.len() {
-                let row = block.row(i);
-                let at = row.at;
-                let inside = (start..end).contains(&at);
-                match row.kind {
-                    TransactionKind::Return => {
-                        if inside {
-                            k.returns += 1;
-                            returned += i128::from(row.amount);
-                        }
-                    }
-                    TransactionKind::Order => {
-                        let b = &mut state[row.local];
-                        b.first = Some(b.first.map_or(at, |f| f.min(at)));
-                        if inside {
-                            b.orders_in += 1;
-                            k.orders += 1;
-                            revenue += i128::from(row.amount);
-                        } else if at < start {
-                            b.in_previous |= at >= previous;
-                            b.last_before = Some(b.last_before.map_or(at, |l| l.max(at)));
-                        }
-                    }
-                }
-            }
-            for b in state.iter_mut().filter(|b| b.first.is_some()) {
-                let b = std::mem::take(b);
-                let bought = b.orders_in > 0;
-                k.buyers += u64::from(bought);
-                k.repeat += u64::from(b.orders_in >= 2);
-                k.new += u64::from(b.first.is_some_and(|f| (start..end).contains(&f)));
-                k.previous += u64::from(b.in_previous);
-                k.retained += u64::from(b.in_previous && bought);
-                let lapsed = b.last_before.is_some_and(|l| l < lapsed_before);
-                k.lapsed += u64::from(lapsed);
-                k.reactivated += u64::from(lapsed && bought);
-            }
-        }
+        // Phase 1: one pass over the log, block by block, counting the
+        // window's orders and returns and each customer's place (new,
+        // retained, lapsed, reactivated); phase 2: the rates.
+        let k = Counts::tally(log, from.timestamp(), to.timestamp(), lapse.num_seconds());
+        let (revenue, returned) = (k.revenue, k.returned);
         if k.buyers == 0 {
             return Err(Error::Empty { what: "orders in the kpi window" });
         }
@@ -244,6 +203,9 @@ impl PurchaseKpis {
 
 #[derive(Default)]
 struct Counts {
+    /// Exact minor units of the orders and returns in the window.
+    revenue: i128,
+    returned: i128,
     orders: u64,
     returns: u64,
     buyers: u64,
@@ -253,6 +215,60 @@ struct Counts {
     retained: u64,
     lapsed: u64,
     reactivated: u64,
+}
+
+impl Counts {
+    /// The counts of the window `[start, end)` (Unix seconds), against the
+    /// previous window of equal length (retention) and a lapse of `lapse`
+    /// seconds before the start (reactivation).
+    fn tally(log: &TransactionLog, start: i64, end: i64, lapse: i64) -> Counts {
+        let previous = start - (end - start);
+        let lapsed_before = start.saturating_sub(lapse);
+        let mut k = Counts::default();
+        // Each customer's state is kept for one block of customers at a time.
+        let mut state = vec![Buyer::default(); CUSTOMERS_PER_BLOCK];
+        for block in log.blocks() {
+            for i in 0..block.len() {
+                let row = block.row(i);
+                let at = row.at;
+                let inside = (start..end).contains(&at);
+                match row.kind {
+                    TransactionKind::Return => {
+                        if inside {
+                            k.returns += 1;
+                            k.returned += i128::from(row.amount);
+                        }
+                    }
+                    TransactionKind::Order => {
+                        let b = &mut state[row.local];
+                        b.first = Some(b.first.map_or(at, |f| f.min(at)));
+                        if inside {
+                            b.orders_in += 1;
+                            k.orders += 1;
+                            k.revenue += i128::from(row.amount);
+                        } else if at < start {
+                            b.in_previous |= at >= previous;
+                            b.last_before = Some(b.last_before.map_or(at, |l| l.max(at)));
+                        }
+                    }
+                }
+            }
+            // The block's customers, counted and reset for the next block.
+            for b in state.iter_mut().filter(|b| b.first.is_some()) {
+                let b = std::mem::take(b);
+                let bought = b.orders_in > 0;
+                k.buyers += u64::from(bought);
+                k.repeat += u64::from(b.orders_in >= 2);
+                k.new += u64::from(b.first.is_some_and(|f| (start..end).contains(&f)));
+                k.previous += u64::from(b.in_previous);
+                k.retained += u64::from(b.in_previous && bought);
+                let lapsed = b.last_before.is_some_and(|l| l < lapsed_before);
+                k.lapsed += u64::from(lapsed);
+                k.reactivated += u64::from(lapsed && bought);
+            }
+        }
+        k
+    }
 }
 
 /// Engagement KPIs from events over a window (formulas in the
@@ -301,6 +317,7 @@ pub struct EngagementKpis {
     pub cart_abandonment_rate: Option<f64>,
 }
 
+/// One customer's engagement in the window, built event by event.
 #[derive(Default)]
 struct Engagement {
     nps: Option<(DateTime<Utc>, u8)>,
@@ -308,6 +325,49 @@ struct Engagement {
     ordered: bool,
     /// Last activity of the open cart.
     cart: Option<DateTime<Utc>>,
+}
+
+/// What one event did to a customer's cart.
+#[derive(Default)]
+struct CartEvents {
+    abandoned: u64,
+    converted: u64,
+}
+
+impl Engagement {
+    /// Applies the customer's next event (in time order). A cart is an
+    /// episode: opened by an addition, kept alive by checkout steps, closed
+    /// by an order (converted) or by `timeout` without activity (abandoned,
+    /// counted when the next event shows it).
+    fn observe(&mut self, e: &Event, timeout: TimeDelta, carts: &mut CartEvents) {
+        if let Some(last) = self.cart {
+            if e.at - last >= timeout {
+                carts.abandoned += 1;
+                self.cart = None;
+            }
+        }
+        match &e.kind {
+            EventKind::NpsAnswered { score } => self.nps = Some((e.at, score.value())),
+            EventKind::SiteVisit | EventKind::ProductViewed { .. } => self.visited = true,
+            EventKind::AddedToCart { .. } => {
+                self.visited = true;
+                self.cart = Some(e.at);
+            }
+            EventKind::CheckoutStarted => {
+                self.visited = true;
+                if self.cart.is_some() {
+                    self.cart = Some(e.at);
+                }
+            }
+            EventKind::OrderPlaced { .. } => {
+                self.ordered = true;
+                if self.cart.take().is_some() {
+                    carts.converted += 1;
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 impl EngagementKpis {
@@ -353,39 +413,13 @@ impl EngagementKpis {
         }
         // Time order; ties by id, so the result does not depend on input order.
         order.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
+        // Each customer's events in time order, then the population's rates.
         let mut customers: HashMap<&CustomerId, Engagement> = HashMap::new();
-        let (mut converted_carts, mut abandoned_carts) = (0u64, 0u64);
+        let mut carts = CartEvents::default();
         for e in order {
-            let c = customers.entry(&e.customer).or_default();
-            // An open cart idle past its timeout was abandoned before this event.
-            if let Some(last) = c.cart {
-                if e.at - last >= cart_timeout {
-                    abandoned_carts += 1;
-                    c.cart = None;
-                }
-            }
-            match &e.kind {
-                EventKind::NpsAnswered { score } => c.nps = Some((e.at, score.value())),
-                EventKind::SiteVisit | EventKind::ProductViewed { .. } => c.visited = true,
-                EventKind::AddedToCart { .. } => {
-                    c.visited = true;
-                    c.cart = Some(e.at);
-                }
-                EventKind::CheckoutStarted => {
-                    c.visited = true;
-                    if c.cart.is_some() {
-                        c.cart = Some(e.at);
-                    }
-                }
-                EventKind::OrderPlaced { .. } => {
-                    c.ordered = true;
-                    if c.cart.take().is_some() {
-                        converted_carts += 1;
-                    }
-                }
-                _ => {}
-            }
+            customers.entry(&e.customer).or_default().observe(e, cart_timeout, &mut carts);
         }
+        let (converted_carts, abandoned_carts) = (carts.converted, carts.abandoned);
         let mut k = EngagementKpis {
             from,
             to,
