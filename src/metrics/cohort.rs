@@ -290,8 +290,7 @@ impl Tally {
         let width = self.width;
         let words = s.words;
         // Pass A: each customer's first order period (the cohort).
-        for i in 0..block.len() {
-            let row = block.row(i);
+        for row in block.rows() {
             s.seen[row.local] = true;
             if row.kind == TransactionKind::Order {
                 let p = grid.period(row.at);
@@ -299,8 +298,7 @@ impl Tally {
             }
         }
         // Pass B: every row into its (cohort, offset) cell.
-        for i in 0..block.len() {
-            let row = block.row(i);
+        for row in block.rows() {
             let c = row.local;
             let p = grid.period(row.at);
             let f = s.first[c];
@@ -806,8 +804,7 @@ pub struct RetentionCurve {
 /// The first transaction after the observation end, as an error.
 fn after_observation_end(log: &TransactionLog, offset: i32, obs_day: i32) -> Error {
     for block in log.blocks() {
-        for i in 0..block.len() {
-            let row = block.row(i);
+        for row in block.rows() {
             let day = time::day_number_of_timestamp(row.at, offset);
             if day > obs_day {
                 let dense = block.first_customer() + row.local;

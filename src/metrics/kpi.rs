@@ -228,8 +228,7 @@ impl Counts {
         // Each customer's state is kept for one block of customers at a time.
         let mut state = vec![Buyer::default(); CUSTOMERS_PER_BLOCK];
         for block in log.blocks() {
-            for i in 0..block.len() {
-                let row = block.row(i);
+            for row in block.rows() {
                 let at = row.at;
                 let inside = (start..end).contains(&at);
                 match row.kind {

@@ -6,7 +6,7 @@ use crate::domain::customer::{CustomerId, CustomerIndex, DenseId};
 use crate::domain::money::Currency;
 use crate::domain::time;
 use crate::error::{Error, Result};
-use crate::log::transactions::{CUSTOMERS_PER_BLOCK, TransactionKind, TransactionLog};
+use crate::log::transactions::{BlockRow, CUSTOMERS_PER_BLOCK, TransactionKind, TransactionLog};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -192,8 +192,7 @@ impl PartialSummary {
             let end = (base + CUSTOMERS_PER_BLOCK).min(n);
             let calibration = &mut partial.calibration[base..end];
             let mut holdout = partial.holdout.as_mut().map(|h| &mut h[base..end]);
-            let mut fold = |i: usize, calibration: &mut [Window], holdout: Option<&mut [Window]>| -> Result<u8> {
-                let row = block.row(i);
+            let mut fold = |row: BlockRow, calibration: &mut [Window], holdout: Option<&mut [Window]>| -> Result<u8> {
                 let day = time::day_number_of_timestamp(row.at, offset);
                 if day > obs_day {
                     let dense = base + row.local;
@@ -214,8 +213,8 @@ impl PartialSummary {
                 })
             };
             let mut flags = 0u8;
-            for i in 0..block.len() {
-                flags |= fold(i, calibration, holdout.as_deref_mut())?;
+            for row in block.rows() {
+                flags |= fold(row, calibration, holdout.as_deref_mut())?;
             }
             if flags & OUT_OF_ORDER != 0 {
                 // Some customer's rows in this block are not in time order:
@@ -229,7 +228,7 @@ impl PartialSummary {
                 order.sort_by_key(|&i| times[i as usize]);
                 flags = 0;
                 for &i in &order {
-                    flags |= fold(i as usize, calibration, holdout.as_deref_mut())?;
+                    flags |= fold(block.row(i as usize), calibration, holdout.as_deref_mut())?;
                 }
             }
             overflow |= flags & OVERFLOW != 0;
@@ -442,6 +441,9 @@ impl PartialSummary {
     /// when the (default) observation end is not after the calibration end;
     /// [`Error::ReturnWithoutOrder`] for a customer with returns but no order.
     pub fn finish(&self) -> Result<PurchaseSummary> {
+        // 1. The ends: the observation end (the last transaction's date by
+        //    default), the calibration end before it, and the period that
+        //    closes the calibration window, from which ages are measured.
         self.check_consistent()?;
         let periods = self.options.validate()?;
         let last_day = self.last_day.ok_or(Error::Empty { what: "transaction log" })?;
@@ -456,7 +458,9 @@ impl PartialSummary {
         let end_period = periods.period_of_date(window_end);
         let unit_scale = 10f64.powi(self.scale as i32);
 
-        // Rows come out in customer-id order.
+        // 2. One row per customer with a calibration order, in customer-id
+        //    order. A customer seen only in the holdout is counted, not
+        //    listed (lifetimes' rule); returns without an order are errors.
         let order = IdOrder::of(&self.ids);
         let n = self.ids.len();
         let mut c = Columns::with_capacity(n);
@@ -481,30 +485,18 @@ impl PartialSummary {
                 }
                 continue;
             }
-            let frequency = w.periods.saturating_sub(1);
-            let repeat = w.sum.wrapping_sub(w.first_sum);
             ids.push(order.id(k, &self.ids));
-            c.frequency.push(f64::from(frequency));
-            c.recency.push(periods.span(w.first, w.last));
-            c.age.push(periods.span(w.first, end_period));
-            c.monetary_value.push(if frequency == 0 { 0.0 } else { repeat as f64 / unit_scale / f64::from(frequency) });
-            c.orders.push(w.orders);
-            c.gross.push(w.sum);
-            c.returns.push(w.returns);
+            c.push_window(w, &periods, end_period, unit_scale);
             if let (Some(hc), Some(h)) = (h_columns.as_mut(), h) {
-                let gross = h.sum as f64 / unit_scale;
-                hc.frequency.push(f64::from(h.periods));
-                hc.monetary_value.push(if h.orders == 0 { 0.0 } else { gross / f64::from(h.orders) });
-                hc.monetary_value_per_period.push(if h.periods == 0 { 0.0 } else { gross / f64::from(h.periods) });
-                hc.orders.push(h.orders);
-                hc.gross.push(h.sum);
-                hc.returns.push(h.returns);
+                hc.push_window(h, unit_scale);
             }
         }
         c.ids = Arc::new(ids);
         if c.ids.is_empty() {
             return Err(Error::Empty { what: "orders in the calibration period" });
         }
+
+        // 3. The summary.
         let duration_holdout =
             calibration_end.map(|c| periods.span(periods.period_of_date(c), periods.period_of_date(observation_end)));
         Ok(PurchaseSummary {
@@ -519,6 +511,39 @@ impl PartialSummary {
             columns: c,
             holdout: h_columns,
         })
+    }
+}
+
+impl Columns {
+    /// One customer's calibration row from their window: frequency = purchase
+    /// periods − 1, recency and age from the first period, monetary value =
+    /// the mean of the repeat periods' sums.
+    #[inline]
+    fn push_window(&mut self, w: &Window, periods: &Periods, end_period: i32, unit_scale: f64) {
+        let frequency = w.periods.saturating_sub(1);
+        let repeat = w.sum.wrapping_sub(w.first_sum);
+        self.frequency.push(f64::from(frequency));
+        self.recency.push(periods.span(w.first, w.last));
+        self.age.push(periods.span(w.first, end_period));
+        self.monetary_value.push(if frequency == 0 { 0.0 } else { repeat as f64 / unit_scale / f64::from(frequency) });
+        self.orders.push(w.orders);
+        self.gross.push(w.sum);
+        self.returns.push(w.returns);
+    }
+}
+
+impl HoldoutColumns {
+    /// One customer's holdout row: distinct purchase periods, and the mean
+    /// of the raw orders (lifetimes) beside the mean per period.
+    #[inline]
+    fn push_window(&mut self, h: &Window, unit_scale: f64) {
+        let gross = h.sum as f64 / unit_scale;
+        self.frequency.push(f64::from(h.periods));
+        self.monetary_value.push(if h.orders == 0 { 0.0 } else { gross / f64::from(h.orders) });
+        self.monetary_value_per_period.push(if h.periods == 0 { 0.0 } else { gross / f64::from(h.periods) });
+        self.orders.push(h.orders);
+        self.gross.push(h.sum);
+        self.returns.push(h.returns);
     }
 }
 
