@@ -89,11 +89,11 @@ fn bench(c: &mut Criterion) {
     for customers in [500usize, 10_000] {
         let warm = events(customers, 200_000, 1);
         let hot = {
-            let last = warm.last().unwrap().1.at;
+            let last = warm.last().unwrap().1.at();
             let mut e = events(customers, 200_000, 2);
             for (k, (_, ev)) in e.iter_mut().enumerate() {
-                ev.at = last + TimeDelta::seconds(1 + k as i64 * 30);
-                ev.id = format!("h{k}").into();
+                let at = last + TimeDelta::seconds(1 + k as i64 * 30);
+                *ev = Event::new(format!("h{k}"), ev.customer().clone(), at, ev.kind().clone()).unwrap();
             }
             e
         };
@@ -177,17 +177,17 @@ fn bench(c: &mut Criterion) {
     let log =
         TransactionLog::from_cdnow_master_path(concat!(env!("CARGO_MANIFEST_DIR"), "/data/CDNOW_master.txt")).unwrap();
     let mut rows: Vec<_> = log.iter().collect();
-    rows.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.customer.cmp(&b.customer)));
+    rows.sort_by(|a, b| a.at().cmp(&b.at()).then_with(|| a.customer().cmp(b.customer())));
     let index = log.customers();
     let cdnow: Vec<(usize, Event)> = rows
         .iter()
         .enumerate()
         .map(|(k, t)| {
             let kind =
-                EventKind::OrderPlaced { order_id: format!("o{k}"), gross: t.amount, discount: usd(0), items: 1 };
+                EventKind::OrderPlaced { order_id: format!("o{k}"), gross: t.amount(), discount: usd(0), items: 1 };
             (
-                index.get(&t.customer).unwrap().index(),
-                Event::new(format!("e{k}"), t.customer.clone(), t.at, kind).unwrap(),
+                index.get(t.customer()).unwrap().index(),
+                Event::new(format!("e{k}"), t.customer().clone(), t.at(), kind).unwrap(),
             )
         })
         .collect();
@@ -196,7 +196,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let mut states: Vec<Option<CustomerState>> = vec![None; index.len()];
             for (c, e) in &cdnow {
-                let s = states[*c].get_or_insert_with(|| engine.new_customer(e.customer.clone(), e.at));
+                let s = states[*c].get_or_insert_with(|| engine.new_customer(e.customer().clone(), e.at()));
                 engine.apply(s, e).unwrap();
             }
             for s in states.iter_mut().flatten() {

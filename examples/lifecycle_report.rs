@@ -658,29 +658,29 @@ fn lifecycle_section(log: &TransactionLog, s: &PurchaseSummary) -> Result<Vec<St
     };
     // Events in time order, one state per customer (dense ids).
     let mut rows: Vec<_> = log.iter().collect();
-    rows.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.customer.cmp(&b.customer)));
+    rows.sort_by(|a, b| a.at().cmp(&b.at()).then_with(|| a.customer().cmp(b.customer())));
     let mut states: Vec<Option<CustomerState>> = vec![None; log.customers().len()];
     let mut history = StageHistory::new(model);
     for (k, t) in rows.iter().enumerate() {
-        let kind = match t.kind {
+        let kind = match t.kind() {
             TransactionKind::Order => EventKind::OrderPlaced {
                 order_id: format!("o{k}"),
-                gross: t.amount,
-                discount: Money::zero(t.amount.currency()),
+                gross: t.amount(),
+                discount: Money::zero(t.amount().currency()),
                 items: 1,
             },
-            TransactionKind::Return => EventKind::OrderReturned { order_id: format!("r{k}"), amount: t.amount },
+            TransactionKind::Return => EventKind::OrderReturned { order_id: format!("r{k}"), amount: t.amount() },
         };
-        let event = Event::new(format!("e{k}"), t.customer.clone(), t.at, kind)?;
-        let slot = &mut states[log.customers().get(&t.customer).ok_or("unknown customer")?.index()];
+        let event = Event::new(format!("e{k}"), t.customer().clone(), t.at(), kind)?;
+        let slot = &mut states[log.customers().get(t.customer()).ok_or("unknown customer")?.index()];
         if slot.is_none() {
-            let state = engine.new_customer(t.customer.clone(), t.at);
-            history.start(t.customer.clone(), t.at, state.stage())?;
+            let state = engine.new_customer(t.customer().clone(), t.at());
+            history.start(t.customer().clone(), t.at(), state.stage())?;
             *slot = Some(state);
         }
         let state = slot.as_mut().ok_or("no state")?;
         for tr in engine.apply(state, &event)?.transitions.iter() {
-            history.record(&t.customer, &tr)?;
+            history.record(t.customer(), &tr)?;
         }
     }
     let end = end_of(s.observation_end())?;
@@ -690,7 +690,7 @@ fn lifecycle_section(log: &TransactionLog, s: &PurchaseSummary) -> Result<Vec<St
         }
     }
     // Quarter ends from the first transaction to the observation end.
-    let first = rows.first().map(|t| t.at.date_naive()).ok_or("empty log")?;
+    let first = rows.first().map(|t| t.at().date_naive()).ok_or("empty log")?;
     let mut quarter_ends = Vec::new();
     let mut q = NaiveDate::from_ymd_opt(first.year(), (first.month0() / 3) * 3 + 1, 1).ok_or("bad date")?;
     loop {
@@ -783,18 +783,12 @@ fn churn_section(log: &TransactionLog, s: &PurchaseSummary) -> ChurnOutput {
         .iter()
         .map(|id| id.to_string().bytes().fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))) % 10 >= 7)
         .collect();
-    let pick = |f: &Features, labels: &[bool], keep: bool| {
+    let pick = |f: &Features, labels: &[bool], keep: bool| -> customer_lifecycle::Result<(Features, Vec<bool>)> {
         let rows: Vec<usize> = (0..f.len()).filter(|&k| calibration_part[k] == keep).collect();
-        let part = Features {
-            ids: rows.iter().map(|&k| f.ids[k].clone()).collect(),
-            names: f.names.clone(),
-            matrix: f.matrix.select(customer_lifecycle::ndarray::Axis(0), &rows),
-            profiling_objected: rows.iter().map(|&k| f.profiling_objected[k]).collect(),
-        };
-        (part, rows.iter().map(|&k| labels[k]).collect::<Vec<bool>>())
+        Ok((f.select(&rows)?, rows.iter().map(|&k| labels[k]).collect()))
     };
-    let (fit_part, fit_labels) = pick(&train_features, &train_labels, false);
-    let (cal_part, cal_labels) = pick(&train_features, &train_labels, true);
+    let (fit_part, fit_labels) = pick(&train_features, &train_labels, false)?;
+    let (cal_part, cal_labels) = pick(&train_features, &train_labels, true)?;
     let learned = match LearnedChurn::train(&fit_part, &fit_labels, &LogisticOptions::new())
         .and_then(|l| l.calibrate(&cal_part, &cal_labels))
     {
@@ -873,7 +867,7 @@ fn churn_section(log: &TransactionLog, s: &PurchaseSummary) -> ChurnOutput {
         .max_by(|&a, &b| learned_scores[a].unwrap_or(0.0).total_cmp(&learned_scores[b].unwrap_or(0.0)));
     if let Some(k) = top {
         let why: Vec<String> =
-            learned.explain(features.matrix.row(k), 3)?.iter().map(|(n, c)| format!("{n} {c:+.2}")).collect();
+            learned.explain(features.matrix().row(k), 3)?.iter().map(|(n, c)| format!("{n} {c:+.2}")).collect();
         println!(
             "  highest risk: customer {} ({:.3}); because of {}",
             s.ids()[k],
@@ -1063,10 +1057,10 @@ mod plots {
         // Each customer's distinct purchase days.
         let mut days: BTreeMap<CustomerId, BTreeSet<i64>> = BTreeMap::new();
         for t in log.iter() {
-            if t.kind == TransactionKind::Order && in_summary.contains(&t.customer) {
-                let date = s.periods().date_of(t.at);
+            if t.kind() == TransactionKind::Order && in_summary.contains(&t.customer()) {
+                let date = s.periods().date_of(t.at());
                 if date <= s.observation_end() {
-                    days.entry(t.customer).or_default().insert((date - end).num_days());
+                    days.entry(t.customer().clone()).or_default().insert((date - end).num_days());
                 }
             }
         }

@@ -169,24 +169,24 @@ fn main() -> Result<(), Box<dyn StdError>> {
 
     println!("Events, as they arrive (stage transitions, then messages)");
     for e in &stream {
-        let c = customers.entry(e.customer.clone()).or_insert_with(|| Customer {
-            state: engine.new_customer(e.customer.clone(), e.at),
+        let c = customers.entry(e.customer().clone()).or_insert_with(|| Customer {
+            state: engine.new_customer(e.customer().clone(), e.at()),
             triggers: triggers.new_state(),
         });
         ledger.record_event(e)?;
-        let when = e.at.format("%Y-%m-%d %H:%M");
+        let when = e.at().format("%Y-%m-%d %H:%M");
         match engine.apply(&mut c.state, e) {
             Ok(applied) if applied.duplicate => {
-                println!("  {when}  {:<6} {} again: ignored", e.customer.to_string(), e.id)
+                println!("  {when}  {:<6} {} again: ignored", e.customer().to_string(), e.id())
             }
             Ok(applied) => {
                 if applied.restated {
-                    println!("  {when}  {:<6} {} arrived late: merged in order", e.customer.to_string(), e.id);
+                    println!("  {when}  {:<6} {} arrived late: merged in order", e.customer().to_string(), e.id());
                 }
-                print_transitions(&engine, &e.customer, applied.transitions.iter());
+                print_transitions(&engine, e.customer(), applied.transitions.iter());
                 let view = CustomerView { consent: Some(&ledger), ..CustomerView::of(&c.state) };
                 let fired = triggers.on_event(&mut c.triggers, &view, &applied, e);
-                print_firings(&triggers, &e.customer, &fired);
+                print_firings(&triggers, e.customer(), &fired);
             }
             Err(err) => println!("  refused: {err}"),
         }

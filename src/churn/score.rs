@@ -100,22 +100,171 @@ pub fn cadence_risk(summary: &PurchaseSummary) -> Result<Array1<f64>> {
 /// A feature matrix with its column names, and which customers objected to
 /// profiling (they are not scored by the learned model).
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Features {
     /// Customers, one per row.
-    pub ids: Vec<CustomerId>,
+    pub(crate) ids: Vec<CustomerId>,
     /// Column names.
-    pub names: Vec<String>,
+    pub(crate) names: Vec<String>,
     /// Rows × columns.
-    pub matrix: Array2<f64>,
+    pub(crate) matrix: Array2<f64>,
     /// True for customers who objected to profiling.
-    pub profiling_objected: Vec<bool>,
+    pub(crate) profiling_objected: Vec<bool>,
 }
+
+validated_serde!(Features);
 
 /// The columns of [`Features::from_summary`].
 pub const SUMMARY_FEATURES: [&str; 7] =
     ["time_since_last_purchase", "frequency", "age", "monetary_value", "orders", "net_spend", "return_rate"];
 
 impl Features {
+    /// Features built by hand: one row per customer, one column per name,
+    /// every value finite.
+    ///
+    /// ```
+    /// use customer_lifecycle::CustomerId;
+    /// use customer_lifecycle::churn::Features;
+    /// use customer_lifecycle::ndarray::array;
+    ///
+    /// let f = Features::new(vec![CustomerId::from(1), CustomerId::from(2)], vec!["visits".into()], array![[3.0], [0.0]], vec![false, true])?;
+    /// assert_eq!(f.len(), 2);
+    /// assert!(Features::new(vec![CustomerId::from(1)], vec!["visits".into()], array![[f64::NAN]], vec![false]).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for mismatched lengths, an empty or
+    /// repeated name; [`Error::InvalidModelInput`] naming the first row with
+    /// a value that is not finite.
+    pub fn new(
+        ids: Vec<CustomerId>,
+        names: Vec<String>,
+        matrix: Array2<f64>,
+        profiling_objected: Vec<bool>,
+    ) -> Result<Features> {
+        let f = Features { ids, names, matrix, profiling_objected };
+        f.check_consistent()?;
+        Ok(f)
+    }
+
+    fn check_consistent(&self) -> Result<()> {
+        let bad = |reason: String| Error::InvalidArgument { name: "features", reason };
+        let (rows, cols) = self.matrix.dim();
+        if self.ids.len() != rows || self.profiling_objected.len() != rows || self.names.len() != cols {
+            return Err(bad(format!(
+                "{rows} × {cols} values for {} customers, {} objection flags and {} names",
+                self.ids.len(),
+                self.profiling_objected.len(),
+                self.names.len()
+            )));
+        }
+        for (j, name) in self.names.iter().enumerate() {
+            if name.is_empty() || self.names[..j].contains(name) {
+                return Err(bad(format!("empty or repeated column name {name:?}")));
+            }
+        }
+        if let Some((row, _)) = self.matrix.outer_iter().enumerate().find(|(_, r)| r.iter().any(|v| !v.is_finite())) {
+            return Err(Error::InvalidModelInput {
+                model: "features",
+                row,
+                reason: "a value is NaN or infinite".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The customers, one per row.
+    ///
+    /// ```
+    /// use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// use customer_lifecycle::churn::Features;
+    ///
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// assert_eq!(Features::from_summary(&summary, |_| false).ids(), summary.ids());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn ids(&self) -> &[CustomerId] {
+        &self.ids
+    }
+
+    /// The column names.
+    ///
+    /// ```
+    /// use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// use customer_lifecycle::churn::{Features, SUMMARY_FEATURES};
+    ///
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// assert_eq!(Features::from_summary(&summary, |_| false).names(), SUMMARY_FEATURES);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The values, customers × columns.
+    ///
+    /// ```
+    /// use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// use customer_lifecycle::churn::Features;
+    ///
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let f = Features::from_summary(&summary, |_| false);
+    /// assert_eq!(f.matrix().dim(), (summary.len(), f.names().len()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn matrix(&self) -> &Array2<f64> {
+        &self.matrix
+    }
+
+    /// Which customers objected to profiling (the learned model does not score them).
+    ///
+    /// ```
+    /// use customer_lifecycle::{CustomerId, SummaryOptions, TimeUnit, TransactionLog};
+    /// use customer_lifecycle::churn::Features;
+    ///
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let first = summary.ids()[0].clone();
+    /// let f = Features::from_summary(&summary, |id| *id == first);
+    /// assert!(f.profiling_objected()[0] && !f.profiling_objected()[1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn profiling_objected(&self) -> &[bool] {
+        &self.profiling_objected
+    }
+
+    /// The features of some customers, by row, in the order given (e.g.
+    /// a training and a judging sample).
+    ///
+    /// ```
+    /// use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// use customer_lifecycle::churn::Features;
+    ///
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let f = Features::from_summary(&summary, |_| false);
+    /// let even: Vec<usize> = (0..f.len()).step_by(2).collect();
+    /// assert_eq!(f.select(&even)?.len(), (f.len() + 1) / 2);
+    /// assert!(f.select(&[f.len()]).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a row out of range.
+    pub fn select(&self, rows: &[usize]) -> Result<Features> {
+        if let Some(&r) = rows.iter().find(|&&r| r >= self.ids.len()) {
+            return Err(Error::InvalidArgument {
+                name: "features",
+                reason: format!("row {r} of {} customers", self.ids.len()),
+            });
+        }
+        Ok(Features {
+            ids: rows.iter().map(|&r| self.ids[r].clone()).collect(),
+            names: self.names.clone(),
+            matrix: self.matrix.select(ndarray::Axis(0), rows),
+            profiling_objected: rows.iter().map(|&r| self.profiling_objected[r]).collect(),
+        })
+    }
+
     /// Features of a purchase summary's customers (its calibration window
     /// when split): time since the last purchase (`T − t_x`), frequency,
     /// age `T`, monetary value, orders, net spend, return rate (returned ÷
@@ -317,7 +466,7 @@ impl LearnedChurn {
     /// let churned: Vec<bool> = summary.frequency_holdout().unwrap().iter().map(|&n| n == 0.0).collect();
     /// let features = Features::from_summary(&summary, |_| false);
     /// let model = LearnedChurn::train(&features, &churned, &LogisticOptions::new())?;
-    /// assert_eq!(model.regression().names().len(), features.names.len());
+    /// assert_eq!(model.regression().names().len(), features.names().len());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn regression(&self) -> &LogisticRegression {
@@ -390,7 +539,7 @@ impl LearnedChurn {
     /// let churned: Vec<bool> = summary.frequency_holdout().unwrap().iter().map(|&n| n == 0.0).collect();
     /// let features = Features::from_summary(&summary, |_| false);
     /// let model = LearnedChurn::train(&features, &churned, &LogisticOptions::new())?;
-    /// let why = model.explain(features.matrix.row(0), 3)?;
+    /// let why = model.explain(features.matrix().row(0), 3)?;
     /// assert_eq!(why.len(), 3); // the three largest contributions, with their feature names
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

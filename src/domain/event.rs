@@ -290,18 +290,82 @@ pub enum EventKind {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Event {
     /// Unique id (replays are recognised by it).
-    pub id: EventId,
+    pub(crate) id: EventId,
     /// Whose event.
-    pub customer: CustomerId,
+    pub(crate) customer: CustomerId,
     /// When it happened.
-    pub at: DateTime<Utc>,
+    pub(crate) at: DateTime<Utc>,
     /// What happened.
-    pub kind: EventKind,
+    pub(crate) kind: EventKind,
 }
 
+validated_serde!(Event);
+
 impl Event {
+    /// A saved event loads only when it validates.
+    fn check_consistent(&self) -> Result<()> {
+        self.validate()
+    }
+
+    /// The event's id (replays are recognised by it).
+    ///
+    /// ```
+    /// use customer_lifecycle::{CustomerId, Event, EventId, EventKind};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    ///
+    /// let e = Event::new("evt-7", CustomerId::from(1), Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap(), EventKind::SiteVisit)?;
+    /// assert_eq!(e.id(), &EventId::from("evt-7"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn id(&self) -> &EventId {
+        &self.id
+    }
+
+    /// Whose event it is.
+    ///
+    /// ```
+    /// use customer_lifecycle::{CustomerId, Event, EventKind};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    ///
+    /// let e = Event::new("evt-7", CustomerId::from(1), Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap(), EventKind::SiteVisit)?;
+    /// assert_eq!(e.customer(), &CustomerId::from(1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn customer(&self) -> &CustomerId {
+        &self.customer
+    }
+
+    /// When it happened.
+    ///
+    /// ```
+    /// use customer_lifecycle::{CustomerId, Event, EventKind};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    ///
+    /// let at = Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap();
+    /// assert_eq!(Event::new("evt-7", CustomerId::from(1), at, EventKind::SiteVisit)?.at(), at);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn at(&self) -> DateTime<Utc> {
+        self.at
+    }
+
+    /// What happened.
+    ///
+    /// ```
+    /// use customer_lifecycle::{CustomerId, Event, EventKind};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    ///
+    /// let e = Event::new("evt-7", CustomerId::from(1), Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap(), EventKind::SiteVisit)?;
+    /// assert_eq!(e.kind(), &EventKind::SiteVisit);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn kind(&self) -> &EventKind {
+        &self.kind
+    }
+
     /// A validated event (see [`Event::validate`]).
     ///
     /// ```
@@ -310,7 +374,7 @@ impl Event {
     /// let at = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
     /// let order = EventKind::OrderPlaced { order_id: "o-1".into(), gross: Money::parse("40", Currency::EUR)?, discount: Money::parse("5", Currency::EUR)?, items: 2 };
     /// let e = Event::new("evt-1", CustomerId::from("ana@example.com"), at, order)?;
-    /// assert_eq!(e.customer, CustomerId::from("ana@example.com"));
+    /// assert_eq!(e.customer(), &CustomerId::from("ana@example.com"));
     /// assert!(Event::new("", CustomerId::from(1), at, EventKind::SiteVisit).is_err()); // an id is required
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -333,9 +397,11 @@ impl Event {
     /// use customer_lifecycle::chrono::{TimeZone, Utc};
     /// let at = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
     /// let order = EventKind::OrderPlaced { order_id: "o-1".into(), gross: Money::parse("40", Currency::EUR)?, discount: Money::parse("5", Currency::EUR)?, items: 2 };
-    /// let mut e = Event::new("evt-1", CustomerId::from(1), at, order)?;
-    /// e.kind = EventKind::OrderPlaced { order_id: "o-1".into(), gross: Money::parse("5", Currency::EUR)?, discount: Money::parse("9", Currency::EUR)?, items: 1 };
-    /// assert!(e.validate().is_err()); // a discount above the gross amount
+    /// let e = Event::new("evt-1", CustomerId::from(1), at, order)?;
+    /// assert!(e.validate().is_ok());
+    /// // A discount above the gross amount never makes an event: `new` validates too.
+    /// let bad = EventKind::OrderPlaced { order_id: "o-2".into(), gross: Money::parse("5", Currency::EUR)?, discount: Money::parse("9", Currency::EUR)?, items: 1 };
+    /// assert!(Event::new("evt-2", CustomerId::from(1), at, bad).is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///

@@ -213,7 +213,7 @@ impl CsvOptions {
     /// use customer_lifecycle::chrono::{FixedOffset, TimeZone, Utc};
     /// let options = CsvOptions::new(Currency::EUR).utc_offset(FixedOffset::east_opt(2 * 3600).unwrap());
     /// let log = TransactionLog::from_csv_reader("customer_id,date,amount\na,2024-05-01 01:30:00,10\n".as_bytes(), &options)?;
-    /// assert_eq!(log.iter().next().unwrap().at, Utc.with_ymd_and_hms(2024, 4, 30, 23, 30, 0).unwrap());
+    /// assert_eq!(log.iter().next().unwrap().at(), Utc.with_ymd_and_hms(2024, 4, 30, 23, 30, 0).unwrap());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn utc_offset(mut self, offset: FixedOffset) -> CsvOptions {

@@ -30,32 +30,103 @@ pub enum TransactionKind {
 /// let at = Utc.with_ymd_and_hms(2024, 2, 3, 14, 0, 0).unwrap();
 /// let t = Transaction::order(CustomerId::from(1), at, Money::parse("12.50", Currency::EUR)?)
 ///     .with_order_id("A-1001");
-/// assert_eq!(t.order_id.as_deref(), Some("A-1001"));
+/// assert_eq!(t.order_id(), Some("A-1001"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 pub struct Transaction {
     /// Whose.
-    pub customer: CustomerId,
+    pub(crate) customer: CustomerId,
     /// When.
-    pub at: DateTime<Utc>,
+    pub(crate) at: DateTime<Utc>,
     /// How much (not negative).
-    pub amount: Money,
+    pub(crate) amount: Money,
     /// Order or return.
-    pub kind: TransactionKind,
+    pub(crate) kind: TransactionKind,
     /// For an order, its id: a repeated order id is the same order. For a
     /// return, the order it refers to (informational).
-    pub order_id: Option<String>,
+    pub(crate) order_id: Option<String>,
 }
 
 impl Transaction {
+    /// Whose transaction it is.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Money, Transaction};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    ///
+    /// let t = Transaction::order(CustomerId::from(7), Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap(), Money::parse("9.99", Currency::EUR)?);
+    /// assert_eq!(t.customer(), &CustomerId::from(7));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn customer(&self) -> &CustomerId {
+        &self.customer
+    }
+
+    /// When it happened.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Money, Transaction};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    ///
+    /// let at = Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap();
+    /// assert_eq!(Transaction::order(CustomerId::from(7), at, Money::parse("9.99", Currency::EUR)?).at(), at);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn at(&self) -> DateTime<Utc> {
+        self.at
+    }
+
+    /// How much (an order's paid amount, a return's refund).
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Money, Transaction};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    ///
+    /// let t = Transaction::refund(CustomerId::from(7), Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap(), Money::parse("5", Currency::EUR)?);
+    /// assert_eq!(t.amount(), Money::parse("5", Currency::EUR)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn amount(&self) -> Money {
+        self.amount
+    }
+
+    /// Order or return.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Money, Transaction, TransactionKind};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    ///
+    /// let t = Transaction::order(CustomerId::from(7), Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap(), Money::parse("9.99", Currency::EUR)?);
+    /// assert_eq!(t.kind(), TransactionKind::Order);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn kind(&self) -> TransactionKind {
+        self.kind
+    }
+
+    /// For an order, its id (a repeated order id is the same order); for a
+    /// return, the order it refers to.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Money, Transaction};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    ///
+    /// let t = Transaction::order(CustomerId::from(7), Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap(), Money::parse("9.99", Currency::EUR)?);
+    /// assert_eq!(t.order_id(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn order_id(&self) -> Option<&str> {
+        self.order_id.as_deref()
+    }
+
     /// A purchase.
     ///
     /// ```
     /// use customer_lifecycle::{Currency, CustomerId, Money, Transaction, TransactionKind};
     /// use customer_lifecycle::chrono::{TimeZone, Utc};
     /// let t = Transaction::order(CustomerId::from(7), Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap(), Money::parse("9.99", Currency::EUR)?);
-    /// assert_eq!(t.kind, TransactionKind::Order);
+    /// assert_eq!(t.kind(), TransactionKind::Order);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn order(customer: CustomerId, at: DateTime<Utc>, amount: Money) -> Transaction {
@@ -68,7 +139,7 @@ impl Transaction {
     /// use customer_lifecycle::{Currency, CustomerId, Money, Transaction, TransactionKind};
     /// use customer_lifecycle::chrono::{TimeZone, Utc};
     /// let t = Transaction::refund(CustomerId::from(7), Utc.with_ymd_and_hms(2024, 5, 3, 0, 0, 0).unwrap(), Money::parse("9.99", Currency::EUR)?);
-    /// assert_eq!(t.kind, TransactionKind::Return);
+    /// assert_eq!(t.kind(), TransactionKind::Return);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn refund(customer: CustomerId, at: DateTime<Utc>, amount: Money) -> Transaction {
@@ -82,7 +153,7 @@ impl Transaction {
     /// use customer_lifecycle::chrono::{TimeZone, Utc};
     /// let t = Transaction::order(CustomerId::from(7), Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap(), Money::parse("9.99", Currency::EUR)?)
     ///     .with_order_id("o-1");
-    /// assert_eq!(t.order_id.as_deref(), Some("o-1"));
+    /// assert_eq!(t.order_id(), Some("o-1"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn with_order_id(mut self, id: impl Into<String>) -> Transaction {
@@ -528,7 +599,7 @@ impl TransactionLog {
     /// let mut log = TransactionLog::new(Currency::EUR);
     /// log.push(Transaction::order(CustomerId::from("ana@example.com"), at, Money::parse("19.90", Currency::EUR)?))?;
     /// let t = log.iter().next().unwrap();
-    /// assert_eq!(t.amount, Money::parse("19.90", Currency::EUR)?);
+    /// assert_eq!(t.amount(), Money::parse("19.90", Currency::EUR)?);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = Transaction> + '_ {
@@ -622,7 +693,7 @@ impl TransactionLog {
     /// let mut log = TransactionLog::new(Currency::EUR);
     /// log.push(Transaction::order(CustomerId::from("ana@example.com"), at, Money::parse("19.90", Currency::EUR)?))?;
     /// assert!(log.pseudonymise(&CustomerId::from("ana@example.com"), &CustomerId::from("p-1"))?);
-    /// assert_eq!(log.iter().next().unwrap().customer, CustomerId::from("p-1"));
+    /// assert_eq!(log.iter().next().unwrap().customer(), &CustomerId::from("p-1"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///

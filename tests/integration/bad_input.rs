@@ -24,10 +24,10 @@ fn csv(data: &str) -> Result<TransactionLog, Error> {
 fn zero_value_orders_and_identical_rows_are_kept_as_lifetimes_does() {
     let log = TransactionLog::from_cdnow_master_path(MASTER).unwrap();
     let rows: Vec<Transaction> = log.iter().collect();
-    let zero = rows.iter().filter(|t| t.amount.amount().is_zero()).count();
+    let zero = rows.iter().filter(|t| t.amount().amount().is_zero()).count();
     assert_eq!(zero, 80);
     let mut keys: Vec<(String, i64, String)> =
-        rows.iter().map(|t| (t.customer.to_string(), t.at.timestamp(), t.amount.amount().to_string())).collect();
+        rows.iter().map(|t| (t.customer().to_string(), t.at().timestamp(), t.amount().amount().to_string())).collect();
     keys.sort();
     let repeats = keys.windows(2).filter(|w| w[0] == w[1]).count();
     assert_eq!(repeats, 255);

@@ -64,10 +64,10 @@ fn erasure_leaves_no_trace_and_pseudonyms_replace_the_id() {
     let mut ledger = ConsentLedger::new();
     let mut values = ValueLedger::from_events(&mine, Currency::USD).unwrap();
     let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::USD)).unwrap();
-    let mut state = engine.new_customer(secret.clone(), mine[0].at);
+    let mut state = engine.new_customer(secret.clone(), mine[0].at());
     let mut history = StageHistory::new(engine.model());
-    history.start(secret.clone(), mine[0].at, state.stage()).unwrap();
-    history.start(CustomerId::from("someone-else"), mine[0].at, state.stage()).unwrap();
+    history.start(secret.clone(), mine[0].at(), state.stage()).unwrap();
+    history.start(CustomerId::from("someone-else"), mine[0].at(), state.stage()).unwrap();
     for e in &mine {
         ledger.record_event(e).unwrap();
         for t in engine.apply(&mut state, e).unwrap().transitions.iter() {
@@ -118,7 +118,7 @@ fn erasure_leaves_no_trace_and_pseudonyms_replace_the_id() {
     assert_eq!(log.len(), rows_before - 3);
     assert_eq!(summary.len(), 2357);
     assert_eq!(log.summarize(&options).unwrap(), summary);
-    assert!(history.stage_of(&CustomerId::from("someone-else"), mine[0].at).is_some());
+    assert!(history.stage_of(&CustomerId::from("someone-else"), mine[0].at()).is_some());
     // Erasing again finds nothing.
     assert!(!log.erase(&secret).unwrap() && !summary.erase(&secret) && !ledger.erase(&secret));
 }

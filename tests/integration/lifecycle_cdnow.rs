@@ -13,17 +13,17 @@ const MASTER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/CDNOW_master.txt
 
 fn order_events(log: &TransactionLog) -> Vec<Event> {
     let mut rows: Vec<Transaction> = log.iter().collect();
-    rows.sort_by(|a, b| (&a.customer, a.at).cmp(&(&b.customer, b.at)));
+    rows.sort_by(|a, b| (&a.customer(), a.at()).cmp(&(&b.customer(), b.at())));
     rows.iter()
         .enumerate()
         .map(|(k, t)| {
             let kind = EventKind::OrderPlaced {
                 order_id: format!("o{k}"),
-                gross: t.amount,
+                gross: t.amount(),
                 discount: Money::zero(Currency::USD),
                 items: 1,
             };
-            Event::new(format!("e{k}"), t.customer.clone(), t.at, kind).unwrap()
+            Event::new(format!("e{k}"), t.customer().clone(), t.at(), kind).unwrap()
         })
         .collect()
 }
@@ -46,9 +46,9 @@ fn streaming_summary_rows_equal_the_batch_summary_on_cdnow_master() {
         let mut compared = 0;
         let mut k = 0;
         while k < events.len() {
-            let customer = events[k].customer.clone();
-            let mut state = engine.new_customer(customer.clone(), events[k].at);
-            while k < events.len() && events[k].customer == customer {
+            let customer = events[k].customer().clone();
+            let mut state = engine.new_customer(customer.clone(), events[k].at());
+            while k < events.len() && *events[k].customer() == customer {
                 engine.apply(&mut state, &events[k]).unwrap();
                 k += 1;
             }

@@ -305,7 +305,7 @@ impl PartialSummary {
     /// use customer_lifecycle::CustomerId;
     /// let (mut even, mut odd) = (TransactionLog::new(log.currency()), TransactionLog::new(log.currency()));
     /// for t in log.iter() {
-    ///     let shard = if matches!(t.customer, CustomerId::Number(n) if n % 2 == 0) { &mut even } else { &mut odd };
+    ///     let shard = if matches!(t.customer(), CustomerId::Number(n) if n % 2 == 0) { &mut even } else { &mut odd };
     ///     shard.push(t)?;
     /// }
     /// let mut merged = even.partial_summary(&options)?;
