@@ -4,7 +4,7 @@ use ndarray::{Array1, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::math::numerics::invert;
+use crate::math::linalg::invert;
 
 const MODEL: &str = "logistic regression";
 

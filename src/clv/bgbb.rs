@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use super::fit::{self, FitOptions, FitReport};
 use crate::error::{Error, Result};
 use crate::log::summary::PurchaseSummary;
-use crate::math::numerics::{hyp2f1_positive, ln_beta, ln_gamma, log_add_exp};
+use crate::math::series::hyp2f1_positive;
+use crate::math::special::{ln_beta, ln_gamma, log_add_exp};
 
 const MODEL: &str = "BG/BB";
 

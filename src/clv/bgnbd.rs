@@ -14,7 +14,8 @@ use super::data::{self, RepeatRows};
 use super::fit::{self, FitOptions, FitReport};
 use crate::error::{Error, Result};
 use crate::log::summary::PurchaseSummary;
-use crate::math::numerics::{digamma, ln_gamma, log_add_exp, scaled_hyp2f1, trigamma};
+use crate::math::series::scaled_hyp2f1;
+use crate::math::special::{digamma, ln_gamma, log_add_exp, trigamma};
 
 const MODEL: &str = "BG/NBD";
 const MODIFIED: &str = "MBG/NBD";

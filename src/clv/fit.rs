@@ -12,7 +12,7 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::math::numerics::invert;
+use crate::math::linalg::invert;
 
 /// How to fit a model: starting values, iteration limit, convergence
 /// tolerance and an optional L2 penalty on the parameters.

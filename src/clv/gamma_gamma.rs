@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::fit::{self, FitOptions, FitReport};
 use crate::error::{Error, Result};
 use crate::log::summary::PurchaseSummary;
-use crate::math::numerics::{digamma, ln_gamma};
+use crate::math::special::{digamma, ln_gamma};
 
 const MODEL: &str = "Gamma-Gamma";
 

@@ -13,9 +13,9 @@ use super::fit::{self, FitOptions, FitReport};
 use crate::error::{Error, Result};
 use crate::log::summary::PurchaseSummary;
 use crate::math::jet::Jet;
-use crate::math::numerics::{
-    self, EulerSeries, digamma, ln_gamma, ln_hyp2f1_a_plus_one, ln_tricomi_u_equal, log_add_exp, trigamma,
-};
+use crate::math::quadrature;
+use crate::math::series::{EulerSeries, ln_hyp2f1_a_plus_one, ln_tricomi_u_equal};
+use crate::math::special::{digamma, ln_gamma, log_add_exp, trigamma};
 
 const MODEL: &str = "Pareto/NBD";
 
@@ -297,7 +297,7 @@ impl ParetoNbd {
             return by_quadrature();
         }
         let ln_f = |a: f64, u: f64| -> Result<f64> {
-            let f = crate::math::numerics::hyp2f1_positive(a, b, c, diff / (m + u)).ok_or_else(series_failure)?;
+            let f = crate::math::series::hyp2f1_positive(a, b, c, diff / (m + u)).ok_or_else(series_failure)?;
             Ok(f.ln() - a * (m + u).ln())
         };
         let Ok(ln_first) = ln_f(r + s, 0.0) else { return by_quadrature() };
@@ -334,9 +334,9 @@ impl ParetoNbd {
             let purchases = if n == 0 { 0.0 } else { x * (small * (w - ln_small).exp_m1()).ln() };
             constant + w - (s + 1.0) * ln_b - (r + x) * ln_a + purchases
         };
-        let nodes =
-            numerics::concave_log_integral_nodes(&phi, ln_small, (small + t).ln(), None).ok_or_else(series_failure)?;
-        Ok(numerics::ln_sum_of_nodes(&nodes))
+        let nodes = quadrature::concave_log_integral_nodes(&phi, ln_small, (small + t).ln(), None)
+            .ok_or_else(series_failure)?;
+        Ok(quadrature::ln_sum_of_nodes(&nodes))
     }
 
     /// P(alive) a time `t` after the end of the observation, with no
@@ -682,14 +682,14 @@ fn drop_out_integral_nodes(p: &[f64; 4], x: f64, t_x: f64, t: f64) -> Option<Vec
         let ratio = (1.0 - e_small) / e_large;
         (gap * ratio / (1.0 - ratio)).ln()
     };
-    let nodes = numerics::concave_log_integral_nodes(&phi, w1, w2, Some(peak))?;
+    let nodes = quadrature::concave_log_integral_nodes(&phi, w1, w2, Some(peak))?;
     Some(nodes.into_iter().map(|(w, l)| (w.exp() - small, l)).collect())
 }
 
 /// ln J (see [`drop_out_integral_nodes`]); −∞ when t_x = T.
 fn ln_drop_out_integral(p: &[f64; 4], x: f64, t_x: f64, t: f64) -> Option<f64> {
     let nodes = drop_out_integral_nodes(p, x, t_x, t)?;
-    Some(numerics::ln_sum_of_nodes(&nodes))
+    Some(quadrature::ln_sum_of_nodes(&nodes))
 }
 
 /// ln J as a jet: the derivatives of the integrand ln f(τ) =

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::fit::{self, FitOptions, FitReport};
 use crate::error::{Error, Result};
-use crate::math::numerics::{hyp2f1_positive, ln_beta};
+use crate::math::series::hyp2f1_positive;
+use crate::math::special::ln_beta;
 
 const MODEL: &str = "sBG";
 
