@@ -128,7 +128,24 @@ impl GammaGamma {
     /// customers or when every mean spend is equal; [`Error::FitFailed`];
     /// [`Error::InvalidModelInput`] for negative or non-finite values.
     pub fn fit(summary: &PurchaseSummary) -> Result<GammaGamma> {
-        GammaGamma::fit_columns(summary.frequency(), summary.monetary_value(), &FitOptions::default())
+        GammaGamma::fit_with(summary, &FitOptions::default())
+    }
+
+    /// [`GammaGamma::fit`] with options.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// use customer_lifecycle::clv::{FitOptions, GammaGamma};
+    /// let spend = GammaGamma::fit_with(&summary, &FitOptions::new().max_iterations(300))?;
+    /// assert!(spend.report().unwrap().converged);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`GammaGamma::fit`], plus [`Error::InvalidArgument`] for bad options.
+    pub fn fit_with(summary: &PurchaseSummary, options: &FitOptions) -> Result<GammaGamma> {
+        GammaGamma::fit_columns(summary.frequency(), summary.monetary_value(), options)
     }
 
     /// Fits on columns of frequency and mean repeat spend (rows with
