@@ -504,9 +504,7 @@ impl BetaGeoBetaBinom {
     ) -> Result<f64> {
         check_row(0, x, t_x, age)?;
         let rate = discount_rate;
-        if !(rate.is_finite() && rate > 0.0) {
-            return Err(Error::InvalidArgument { name: "discount rate", reason: format!("{rate} must be positive") });
-        }
+        super::check_discount_rate(rate)?;
         let (a, b, g, dl) = self.parameters();
         let n = age;
         let ll = row_log_likelihood(&self.array(), x, t_x, n);

@@ -40,6 +40,14 @@ fn check_non_negative(name: &'static str, value: f64) -> Result<()> {
     Ok(())
 }
 
+/// Checks a discount rate per period (or per opportunity): finite and positive.
+fn check_discount_rate(rate: f64) -> Result<()> {
+    if !(rate.is_finite() && rate > 0.0) {
+        return Err(Error::InvalidArgument { name: "discount rate", reason: format!("{rate} must be positive") });
+    }
+    Ok(())
+}
+
 /// Checks that every named parameter is finite and positive.
 fn check_parameters(model: &'static str, parameters: &[(&str, f64)]) -> Result<()> {
     for (name, v) in parameters {

@@ -388,12 +388,7 @@ impl ParetoNbd {
         t_x: f64,
         age: f64,
     ) -> Result<f64> {
-        if !(discount_rate.is_finite() && discount_rate > 0.0) {
-            return Err(Error::InvalidArgument {
-                name: "discount rate",
-                reason: format!("{discount_rate} must be positive"),
-            });
-        }
+        super::check_discount_rate(discount_rate)?;
         let delta = discount_rate.ln_1p();
         data::check_row(MODEL, 0, x, t_x, age)?;
         let (r, alpha, s, beta) = self.parameters();

@@ -282,7 +282,7 @@ impl ShiftedBetaGeometric {
     /// # Errors
     /// [`Error::InvalidArgument`] for `d` ≤ 0 or non-finite.
     pub fn discounted_expected_lifetime(&self, d: f64) -> Result<f64> {
-        check_discount_rate(d)?;
+        super::check_discount_rate(d)?;
         let (a, b) = (self.alpha, self.beta);
         series(hyp2f1_positive(1.0, b, a + b, 1.0 / (1.0 + d)))
     }
@@ -313,18 +313,11 @@ impl ShiftedBetaGeometric {
                 reason: format!("n = {n}: the customer's period is counted from 1 (n − 1 renewals)"),
             });
         }
-        check_discount_rate(d)?;
+        super::check_discount_rate(d)?;
         let (a, b) = (self.alpha, self.beta);
         let f = series(hyp2f1_positive(1.0, b + n, a + b + n, 1.0 / (1.0 + d)))?;
         Ok((b + n - 1.0) / (a + b + n - 1.0) * f)
     }
-}
-
-fn check_discount_rate(d: f64) -> Result<()> {
-    if !(d.is_finite() && d > 0.0) {
-        return Err(Error::InvalidArgument { name: "discount rate", reason: format!("{d} must be positive") });
-    }
-    Ok(())
 }
 
 fn series(value: Option<f64>) -> Result<f64> {

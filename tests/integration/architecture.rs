@@ -10,7 +10,9 @@
 //! own floor and below.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use crate::support::source_files;
 
 /// The floors, lowest first; a file may import from its own floor or below.
 /// `error` is beside every floor (the one error type).
@@ -19,17 +21,6 @@ const FLOORS: [&str; 8] = ["math", "domain", "log", "metrics", "clv", "lifecycle
 /// A module of the crate: its floor and its name inside the floor ("mod" for
 /// the floor's `mod.rs`).
 type Module = (String, String);
-
-fn source_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            source_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
 
 /// The module a file is, or `None` for the crate root and the error type.
 fn module_of(src: &Path, file: &Path) -> Option<Module> {

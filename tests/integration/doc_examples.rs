@@ -9,7 +9,9 @@
 //! stays at or above [`MINIMUM_SHARE`] (80 %, the floor the crate keeps).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use crate::support::source_files;
 
 /// The types whose every public method must carry an example.
 const FIRST_MET: [&str; 26] = [
@@ -51,17 +53,6 @@ struct Item {
     owner: String,
     name: String,
     example: bool,
-}
-
-fn source_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            source_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
 }
 
 /// The type an `impl` line is for: `impl<'a> Clv<'a> {` → `Clv`;

@@ -16,3 +16,4 @@ mod model_harness;
 mod model_recovery;
 mod models_cdnow;
 mod rfm_cdnow;
+mod support;
