@@ -42,6 +42,11 @@ impl Window {
     /// Adds an order in period `p`; periods must arrive non-decreasing.
     #[inline(always)]
     fn add_order(&mut self, p: i32, amount: i64) -> u8 {
+        // Why flags and not a `Result`: this is the innermost loop of the
+        // summary (tens of millions of calls). Overflow and an out-of-order
+        // period are rare, so they are or-ed into a byte and dealt with once
+        // per block: the block is folded again in time order, or the whole
+        // summary fails with a typed error.
         let mut flags = 0;
         if self.periods == 0 {
             self.first = p;
@@ -49,6 +54,9 @@ impl Window {
             self.periods = 1;
             self.first_sum = amount;
         } else if p == self.last {
+            // Same period as the last order: no new purchase period; the
+            // first period's sum grows while we are still in it (it is
+            // excluded from the monetary value, lifetimes' definition).
             if p == self.first {
                 let (s, o) = self.first_sum.overflowing_add(amount);
                 self.first_sum = s;
@@ -114,6 +122,8 @@ impl Window {
         })
     }
 
+    /// Multiplies the sums by `factor` = 10^k, to bring two shards stored at
+    /// different decimal scales to the finer one before merging.
     fn rescale(&mut self, factor: i64) -> Option<()> {
         self.first_sum = self.first_sum.checked_mul(factor)?;
         self.sum = self.sum.checked_mul(factor)?;
