@@ -456,7 +456,9 @@ impl Triggers {
             return out;
         }
         let at = event.at.timestamp();
-        self.fire_due(memory, view, at - 1, &mut out);
+        // Everything found on this call is delivered now, at the event's
+        // time: consent must hold then too (see `fire`).
+        self.fire_due(memory, view, at - 1, at, &mut out);
         self.quiet_spells(memory, view, at, &mut out);
         let (class, product) = (event.kind.class(), event.kind.product());
         match &event.kind {
@@ -494,12 +496,12 @@ impl Triggers {
                         Some(u) => {
                             state.pending.get_or_insert(at + i64::from(u.within_minutes) * 60);
                         }
-                        None => self.fire(memory, view, i, at, &mut out),
+                        None => self.fire(memory, view, i, at, at, &mut out),
                     }
                 }
             }
         }
-        self.transitions(memory, view, applied.transitions.iter(), &mut out);
+        self.transitions(memory, view, applied.transitions.iter(), at, &mut out);
         self.enter_segments(memory, view, at, &mut out);
         out
     }
@@ -540,19 +542,26 @@ impl Triggers {
     ) -> Firings {
         let mut out = Firings::default();
         let now = now.timestamp();
-        self.fire_due(memory, view, now, &mut out);
+        self.fire_due(memory, view, now, now, &mut out);
         self.quiet_spells(memory, view, now, &mut out);
-        self.transitions(memory, view, transitions, &mut out);
+        self.transitions(memory, view, transitions, now, &mut out);
         self.enter_segments(memory, view, now, &mut out);
         out
     }
 
-    fn fire_due(&self, memory: &mut TriggerState, view: &CustomerView<'_>, until: i64, out: &mut Firings) {
+    fn fire_due(
+        &self,
+        memory: &mut TriggerState,
+        view: &CustomerView<'_>,
+        until: i64,
+        delivered: i64,
+        out: &mut Firings,
+    ) {
         for i in 0..self.rules.len() {
             if let Some(deadline) = memory.rules[i].pending {
                 if deadline <= until {
                     memory.rules[i].pending = None;
-                    self.fire(memory, view, i, deadline, out);
+                    self.fire(memory, view, i, deadline, delivered, out);
                 }
             }
         }
@@ -569,7 +578,7 @@ impl Triggers {
                 let due = last + i64::from(days) * 86_400;
                 if due <= now && memory.rules[i].quiet_fired_for != last {
                     memory.rules[i].quiet_fired_for = last;
-                    self.fire(memory, view, i, due, out);
+                    self.fire(memory, view, i, due, now, out);
                 }
             }
         }
@@ -580,6 +589,7 @@ impl Triggers {
         memory: &mut TriggerState,
         view: &CustomerView<'_>,
         transitions: impl Iterator<Item = Transition>,
+        delivered: i64,
         out: &mut Firings,
     ) {
         for t in transitions {
@@ -595,7 +605,7 @@ impl Triggers {
             memory.acted.push(pair);
             for i in 0..self.rules.len() {
                 if self.stages[i] == Some(t.to) {
-                    self.fire(memory, view, i, t.at.timestamp(), out);
+                    self.fire(memory, view, i, t.at.timestamp(), delivered, out);
                 }
             }
         }
@@ -609,16 +619,29 @@ impl Triggers {
                 let entered = inside && !memory.rules[i].inside;
                 memory.rules[i].inside = inside;
                 if entered {
-                    self.fire(memory, view, i, now, out);
+                    self.fire(memory, view, i, now, now, out);
                 }
             }
         }
     }
 
-    /// Fires rule `i` at `at`, or reports why not.
-    fn fire(&self, memory: &mut TriggerState, view: &CustomerView<'_>, i: usize, at: i64, out: &mut Firings) {
+    /// Fires rule `i`, whose condition became true at `at`, in a call that
+    /// returns it to the host at `delivered` (≥ `at`), or reports why not.
+    /// Consent must hold at both instants: a decision recorded between
+    /// the condition and the delivery (a withdrawal arriving with the very
+    /// event that reveals a waiting firing, say) is honoured.
+    fn fire(
+        &self,
+        memory: &mut TriggerState,
+        view: &CustomerView<'_>,
+        i: usize,
+        at: i64,
+        delivered: i64,
+        out: &mut Firings,
+    ) {
         let rule = &self.rules[i];
         let when = DateTime::from_timestamp(at, 0).unwrap_or_default();
+        let delivered_at = DateTime::from_timestamp(delivered.max(at), 0).unwrap_or_default();
         let quiet = |last: i64, hours: u32| hours > 0 && last != NEVER && at < last + i64::from(hours) * 3600;
         let cap = self.limits.caps.iter().position(|c| c.channel.covers(&rule.action.channel));
         let capped = cap.is_some_and(|k| {
@@ -628,7 +651,9 @@ impl Triggers {
         });
         let suppressed = if rule.once_per_customer && memory.rules[i].fired {
             Some(Suppression::OncePerCustomer)
-        } else if !view.may_contact(&rule.action.channel, &rule.action.purpose, when) {
+        } else if !view.may_contact(&rule.action.channel, &rule.action.purpose, when)
+            || !view.may_contact(&rule.action.channel, &rule.action.purpose, delivered_at)
+        {
             Some(Suppression::NoConsent)
         } else if quiet(memory.last_return, self.limits.quiet_after_return_hours) {
             Some(Suppression::QuietAfterReturn)
@@ -697,6 +722,7 @@ mod tests {
         fn event(&mut self, at: DateTime<Utc>, kind: EventKind) -> Vec<(String, i64, Option<Suppression>)> {
             self.next += 1;
             let e = Event::new(format!("e{}", self.next), CustomerId::from(1), at, kind).unwrap();
+            self.ledger.record_event(&e).unwrap();
             let applied = self.engine.apply(&mut self.state, &e).unwrap();
             let view = CustomerView { consent: Some(&self.ledger), ..CustomerView::of(&self.state) };
             let f = self.triggers.on_event(&mut self.memory, &view, &applied, &e);
@@ -743,6 +769,28 @@ mod tests {
                 unless: Some(Unless { kind: EventClass::Order, within_minutes: 60 }),
             },
         )
+    }
+
+    #[test]
+    fn consent_is_checked_when_a_firing_is_delivered() {
+        // A cart waits for its hour; the customer withdraws marketing after
+        // the deadline but before anything reveals it: the withdrawal event
+        // itself delivers the firing, suppressed.
+        let mut shop = Shop::new(vec![abandoned_cart()], Limits::default());
+        assert!(shop.event(t(0), cart("p")).is_empty());
+        let unsubscribe = EventKind::Unsubscribed { channel: Channel::Email };
+        let fired = shop.event(t(90), unsubscribe);
+        assert_eq!(fired, [("abandoned_cart".to_string(), t(60).timestamp(), Some(Suppression::NoConsent))]);
+        // On a tick: a withdrawal recorded (outside the event stream) after a
+        // quiet spell became due and before the tick that finds it.
+        let quiet = rule("quiet", TriggerCondition::NoActivityFor { days: 30 });
+        let mut shop = Shop::new(vec![quiet], Limits::default());
+        assert!(shop.event(t(0), view("p")).is_empty());
+        let withdrawal = ConsentChange::new(Purpose::Marketing, Channel::Any, ConsentStatus::Withdrawn);
+        shop.ledger.record(&CustomerId::from(1), withdrawal, t(0) + TimeDelta::days(31)).unwrap();
+        let fired = shop.tick(t(0) + TimeDelta::days(40));
+        assert_eq!(fired.len(), 1);
+        assert_eq!(fired[0].2, Some(Suppression::NoConsent));
     }
 
     #[test]
