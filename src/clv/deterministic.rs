@@ -65,6 +65,7 @@ pub struct CustomerValue {
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 pub struct ValueLedger {
     currency: Currency,
+    #[serde(with = "crate::domain::customer::by_customer")]
     customers: BTreeMap<CustomerId, CustomerValue>,
 }
 

@@ -464,6 +464,45 @@ impl Customer {
     }
 }
 
+/// Serde for maps keyed by [`CustomerId`], as a list of `[id, value]`
+/// pairs. A JSON object would turn every key into text, so that
+/// `Number(42)` came back as `Text("42")`: an objection, a grant or an
+/// erasure would then miss the customer. Every structure of the crate keyed
+/// by customer uses this (`#[serde(with = "…::by_customer")]`); loading
+/// refuses a customer listed twice.
+pub(crate) mod by_customer {
+    use std::collections::BTreeMap;
+
+    use serde::de::{Deserialize, Deserializer, Error as _};
+    use serde::ser::{Serialize, SerializeSeq, Serializer};
+
+    use super::CustomerId;
+
+    pub(crate) fn serialize<V: Serialize, S: Serializer>(
+        map: &BTreeMap<CustomerId, V>,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(map.len()))?;
+        for pair in map {
+            seq.serialize_element(&pair)?;
+        }
+        seq.end()
+    }
+
+    pub(crate) fn deserialize<'de, V: Deserialize<'de>, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<BTreeMap<CustomerId, V>, D::Error> {
+        let pairs = Vec::<(CustomerId, V)>::deserialize(deserializer)?;
+        let mut map = BTreeMap::new();
+        for (id, value) in pairs {
+            if map.insert(id.clone(), value).is_some() {
+                return Err(D::Error::custom(format!("customer {id} is listed twice")));
+            }
+        }
+        Ok(map)
+    }
+}
+
 /// Moves a customer's entry of a per-customer map under a pseudonym
 /// (`Ok(false)` when the customer has none).
 ///

@@ -42,6 +42,7 @@ use crate::error::{Error, Result};
 /// ```
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct ConsentLedger {
+    #[serde(with = "crate::domain::customer::by_customer")]
     customers: BTreeMap<CustomerId, ConsentHistory>,
 }
 

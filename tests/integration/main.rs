@@ -16,4 +16,5 @@ mod model_harness;
 mod model_recovery;
 mod models_cdnow;
 mod rfm_cdnow;
+mod serde_ids;
 mod support;
