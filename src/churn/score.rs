@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use super::logistic::{LogisticOptions, LogisticRegression, PlattScaling};
 use crate::clv::PurchaseModel;
 use crate::domain::Engagement;
-use crate::domain::consent::{Channel, ConsentStatus, Purpose};
 use crate::domain::customer::CustomerId;
 use crate::error::{Error, Result};
 use crate::lifecycle::{CustomerState, StageModel};
@@ -385,11 +384,10 @@ fn state_unit_days(state: &CustomerState) -> f64 {
     state.profile().periods().unit().days().map_or(30.4375, f64::from)
 }
 
-/// Whether the customer's latest profiling decision (any channel) at `now` is an objection.
+/// Whether an objection to profiling is in force at `now`, on any channel
+/// ([`ConsentHistory::objected_to_profiling`](crate::ConsentHistory::objected_to_profiling)).
 pub fn objected_to_profiling(state: &CustomerState, now: DateTime<Utc>) -> bool {
-    state
-        .consent_at(&Purpose::Profiling, &Channel::Any, now)
-        .is_some_and(|r| matches!(r.change.status, ConsentStatus::Objected))
+    state.consent().objected_to_profiling(now)
 }
 
 /// A learned churn scorer: a penalised logistic regression, optionally
@@ -689,7 +687,7 @@ mod tests {
 
     #[test]
     fn streaming_features_and_profiling_objections() {
-        use crate::domain::consent::ConsentChange;
+        use crate::domain::consent::{Channel, ConsentChange, ConsentStatus, Purpose};
         use crate::domain::event::{Event, EventKind, NpsScore};
         use crate::domain::money::{Currency, Money};
         use crate::lifecycle::{EngineOptions, Lifecycle};

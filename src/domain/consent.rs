@@ -450,8 +450,8 @@ impl ConsentHistory {
         self.decision(channel, purpose, at).is_some_and(|r| r.permits(at))
     }
 
-    /// Whether the decision on profiling in force at `at` is an objection
-    /// (then no learned model may score the customer).
+    /// Whether an objection to profiling is in force at `at`, on any
+    /// channel (then no learned model may score the customer).
     ///
     /// ```
     /// use customer_lifecycle::{Channel, ConsentChange, ConsentHistory, ConsentStatus, Purpose};
@@ -464,8 +464,13 @@ impl ConsentHistory {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn objected_to_profiling(&self, at: DateTime<Utc>) -> bool {
-        self.decision(&Channel::Any, &Purpose::Profiling, at)
-            .is_some_and(|r| r.change.status == ConsentStatus::Objected)
+        // Profiling is not sent through a channel: an objection recorded on
+        // any channel counts, unless a later decision covering that channel
+        // (on it, or on every channel) replaced it.
+        self.records.iter().filter(|r| r.at <= at && r.change.purpose == Purpose::Profiling).any(|r| {
+            self.decision(&r.change.channel, &Purpose::Profiling, at)
+                .is_some_and(|d| d.change.status == ConsentStatus::Objected)
+        })
     }
 }
 
@@ -508,6 +513,18 @@ fn check_expiry(change: &ConsentChange, at: DateTime<Utc>) -> Result<()> {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn an_objection_on_one_channel_counts() {
+        let day = |d| Utc.with_ymd_and_hms(2024, 5, d, 0, 0, 0).unwrap();
+        let mut h = ConsentHistory::new();
+        h.record(ConsentChange::new(Purpose::Profiling, Channel::Email, ConsentStatus::Objected), day(2)).unwrap();
+        assert!(!h.objected_to_profiling(day(1)));
+        assert!(h.objected_to_profiling(day(2)));
+        // A later grant covering every channel replaces it.
+        h.record(ConsentChange::new(Purpose::Profiling, Channel::Any, ConsentStatus::Granted), day(4)).unwrap();
+        assert!(!h.objected_to_profiling(day(5)));
+    }
 
     #[test]
     fn withdrawn_and_objected_never_permit() {

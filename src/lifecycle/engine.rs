@@ -665,7 +665,9 @@ impl Lifecycle {
     ///
     /// # Errors
     /// [`Error::LateEvent`] for an event older than the clock minus the
-    /// lateness window; [`Error::ConflictingDuplicate`] for a known id with
+    /// lateness window (never for a consent change or an unsubscribe: those
+    /// are recorded at their own instant however late they come);
+    /// [`Error::ConflictingDuplicate`] for a known id with
     /// other content; [`Error::InvalidEvent`], [`Error::MixedCurrency`],
     /// [`Error::InvalidAmount`] (more than 4 decimals); an event of another
     /// customer or a state of another engine ([`Error::InvalidArgument`]);
@@ -681,6 +683,14 @@ impl Lifecycle {
         let compact = self.compact(event)?;
         let settled_before = state.current.clock - self.options.lateness_seconds;
         if compact.at < settled_before {
+            // A consent decision is never refused as late: it takes effect at
+            // its own instant, for everything after it. It changes nothing
+            // else in the state (no profile aggregate reads it), so it needs
+            // no replay; an identical decision already recorded is a replay.
+            if let Some(change) = event.consent_change() {
+                let added = state.consent.record(change, event.at)?;
+                return Ok(Applied { duplicate: !added, ..Applied::default() });
+            }
             return Err(Error::LateEvent {
                 customer: state.customer.to_string(),
                 event_id: event.id.0.clone(),
@@ -1278,6 +1288,28 @@ mod tests {
             Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR).lateness(TimeDelta::hours(-1)))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn consent_changes_are_never_refused_as_late() {
+        let e = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR)).unwrap();
+        let mut s = e.new_customer(CustomerId::from(1), t0());
+        e.apply(&mut s, &order("o1", days(1), "10")).unwrap();
+        e.advance_to(&mut s, days(30)).unwrap();
+        let grant = ConsentChange::new(Purpose::Marketing, Channel::Email, ConsentStatus::Granted);
+        let withdraw = ConsentChange::new(Purpose::Marketing, Channel::Any, ConsentStatus::Withdrawn);
+        let consent =
+            |id: &str, at, change| Event::new(id, CustomerId::from(1), at, EventKind::ConsentChanged(change)).unwrap();
+        // Both far older than the one-hour window; an order that old is refused.
+        assert!(matches!(e.apply(&mut s, &order("o0", days(2), "10")), Err(Error::LateEvent { .. })));
+        assert!(!e.apply(&mut s, &consent("c1", days(2), grant)).unwrap().duplicate);
+        assert!(!e.apply(&mut s, &consent("c2", days(5), withdraw.clone())).unwrap().duplicate);
+        assert!(e.apply(&mut s, &consent("c2", days(5), withdraw)).unwrap().duplicate);
+        assert!(s.consent().may_contact(&Channel::Email, &Purpose::Marketing, days(3)));
+        assert!(!s.consent().may_contact(&Channel::Email, &Purpose::Marketing, days(6)));
+        let unsubscribe =
+            Event::new("u1", CustomerId::from(1), days(4), EventKind::Unsubscribed { channel: Channel::Sms }).unwrap();
+        assert!(e.apply(&mut s, &unsubscribe).is_ok());
     }
 
     #[test]
