@@ -643,8 +643,10 @@ impl Triggers {
         let when = DateTime::from_timestamp(at, 0).unwrap_or_default();
         let delivered_at = DateTime::from_timestamp(delivered.max(at), 0).unwrap_or_default();
         let quiet = |last: i64, hours: u32| hours > 0 && last != NEVER && at < last + i64::from(hours) * 3600;
-        let cap = self.limits.caps.iter().position(|c| c.channel.covers(&rule.action.channel));
-        let capped = cap.is_some_and(|k| {
+        // Every cap whose channel covers the action must hold (a cap on all
+        // channels and one on e-mail both limit an e-mail).
+        let covers = |k: &usize| self.limits.caps[*k].channel.covers(&rule.action.channel);
+        let capped = (0..self.limits.caps.len()).filter(covers).any(|k| {
             let c = &self.limits.caps[k];
             let from = at - i64::from(c.per_hours) * 3600;
             memory.cap_times[k].iter().filter(|&&t| t != NEVER && t > from && t <= at).count() as u32 >= c.max
@@ -666,7 +668,7 @@ impl Triggers {
         };
         if suppressed.is_none() {
             memory.rules[i].fired = true;
-            if let Some(k) = cap {
+            for k in (0..self.limits.caps.len()).filter(covers) {
                 let slots = &mut memory.cap_times[k];
                 let oldest = (0..slots.len()).min_by_key(|&s| slots[s]).unwrap_or(0);
                 slots[oldest] = at;
@@ -769,6 +771,32 @@ mod tests {
                 unless: Some(Unless { kind: EventClass::Order, within_minutes: 60 }),
             },
         )
+    }
+
+    #[test]
+    fn every_cap_that_covers_an_action_holds() {
+        // "Any channel 16 per hour" and "e-mail 1 per day": at most one e-mail a day.
+        let caps = vec![
+            FrequencyCap { channel: Channel::Any, max: 16, per_hours: 1 },
+            FrequencyCap { channel: Channel::Email, max: 1, per_hours: 24 },
+        ];
+        let limits = Limits { caps, ..Limits::default() };
+        let visit = rule(
+            "visit",
+            TriggerCondition::Events {
+                kind: EventClass::Visit,
+                at_least: 1,
+                within_minutes: 60,
+                same_product: false,
+                unless: None,
+            },
+        );
+        let mut shop = Shop::new(vec![visit], limits);
+        let sent: usize = (0..10)
+            .map(|h| shop.event(t(h * 60), EventKind::SiteVisit))
+            .map(|f| f.iter().filter(|x| x.2.is_none()).count())
+            .sum();
+        assert_eq!(sent, 1);
     }
 
     #[test]
