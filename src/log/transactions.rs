@@ -658,7 +658,10 @@ impl TransactionLog {
 
     /// Removes a customer and every row of theirs (right to erasure),
     /// with the order and event ids of those rows; `true` when the customer
-    /// was in the log. Other customers' dense ids may change.
+    /// was in the log. Other customers' dense ids may change. No record of
+    /// the id is kept (it would itself be personal data), so the customer's
+    /// events pushed again later are accepted as a new customer's: erase
+    /// them at their source too.
     ///
     /// ```
     /// use customer_lifecycle::{Currency, CustomerId, Money, Transaction, TransactionLog};

@@ -59,6 +59,7 @@ fn erasure_leaves_no_trace_and_pseudonyms_replace_the_id() {
         .calibration_end(NaiveDate::from_ymd_opt(1997, 9, 30).unwrap())
         .observation_end(NaiveDate::from_ymd_opt(1998, 6, 30).unwrap());
     let mut summary = log.summarize(&options).unwrap();
+    let mut partial = log.partial_summary(&options).unwrap();
     let mut rfm = RfmScores::compute(&summary, &RfmOptions::new()).unwrap();
     let mut features = Features::from_summary(&summary, |_| false);
     let mut ledger = ConsentLedger::new();
@@ -88,6 +89,7 @@ fn erasure_leaves_no_trace_and_pseudonyms_replace_the_id() {
     let before = dump(&log, &summary, &rfm, &features, &ledger, &values, &history);
     // Every structure holds the customer, their order ids and event ids.
     assert!(before.matches(SECRET).count() > 10, "{}", before.matches(SECRET).count());
+    assert!(serde_json::to_string(&partial).unwrap().contains(SECRET));
     let rows_before = log.len();
 
     // A pseudonym first, on a copy: the id disappears, the data stays under the pseudonym.
@@ -106,6 +108,9 @@ fn erasure_leaves_no_trace_and_pseudonyms_replace_the_id() {
     // Erasure everywhere.
     assert!(log.erase(&secret).unwrap());
     assert!(summary.erase(&secret));
+    assert!(partial.erase(&secret));
+    assert!(!serde_json::to_string(&partial).unwrap().contains(SECRET));
+    assert_eq!(partial.finish().unwrap(), summary);
     assert!(rfm.erase(&secret));
     assert!(features.erase(&secret));
     assert!(ledger.erase(&secret));

@@ -305,6 +305,34 @@ impl PartialSummary {
         self.ids.is_empty()
     }
 
+    /// Removes a customer (right to erasure); `true` when the customer was in
+    /// it. Like every `erase` of the crate, it keeps no record of the id (a
+    /// record would itself be personal data): rows of the customer added or
+    /// merged in later are taken as a new customer's. Erase them at their
+    /// source too; re-ingestion after an erasure is the host's deliberate act.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// let log = TransactionLog::cdnow_sample()?;
+    /// let mut partial = log.partial_summary(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let first = log.customers().ids()[0].clone();
+    /// assert!(partial.erase(&first));
+    /// assert!(!partial.erase(&first));
+    /// let summary = partial.finish()?;
+    /// assert!(summary.get(&first).is_none());
+    /// assert_eq!(summary.len(), 2356);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn erase(&mut self, customer: &CustomerId) -> bool {
+        let Some(k) = self.ids.iter().position(|id| id == customer) else { return false };
+        Arc::make_mut(&mut self.ids).remove(k);
+        self.calibration.remove(k);
+        if let Some(h) = self.holdout.as_mut() {
+            h.remove(k);
+        }
+        true
+    }
+
     /// Merges another partial summary into this one. On error `self` is unchanged.
     ///
     /// ```
