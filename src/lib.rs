@@ -74,6 +74,19 @@
 //! * Bad input is a typed [`Error`] naming the customer, field or value —
 //!   never a panic and never a silent drop.
 //!
+//! ## Loading saved data
+//!
+//! Every saved type (states, summaries, models, ledgers) loads through its
+//! `Deserialize` implementation, which checks every invariant the code
+//! relies on and refuses a value the crate could not have produced. There is
+//! no other public way to load one: the derived code stays private.
+//!
+//! ```compile_fail
+//! // No inherent `deserialize` that would skip the checks:
+//! let mut json = serde_json::Deserializer::from_str("{}");
+//! let _ = customer_lifecycle::lifecycle::CustomerState::deserialize(&mut json);
+//! ```
+//!
 //! ## Crate features
 //!
 //! No optional features yet: the default build depends on `chrono`,
@@ -86,22 +99,50 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
 
-/// Serde through the derived (remote = "Self") code, validating on load.
+/// A struct whose serde form is derived but whose loading is validated:
+/// `validated_serde! { /* the struct */ }` defines the struct as written
+/// and, in an anonymous scope, a private shadow that derives serde for it
+/// (`#[serde(remote = …)]`). `Serialize` writes through the shadow;
+/// `Deserialize` reads through it and then calls the struct's
+/// `check_consistent`, so a loaded value that the crate could not have
+/// produced is refused. The derived functions stay on the private shadow:
+/// no public path loads unvalidated data.
 macro_rules! validated_serde {
-    ($t:ident) => {
-        impl Serialize for $t {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
-                $t::serialize(self, serializer)
-            }
+    (
+        $(#[$attr:meta])*
+        $vis:vis struct $name:ident {
+            $( $(#[$fattr:meta])* $fvis:vis $field:ident : $fty:ty ),* $(,)?
+        }
+    ) => {
+        $(#[$attr])*
+        $vis struct $name {
+            $( $(#[$fattr])* $fvis $field : $fty, )*
         }
 
-        impl<'de> Deserialize<'de> for $t {
-            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-                let value = $t::deserialize(deserializer)?;
-                value.check_consistent().map_err(serde::de::Error::custom)?;
-                Ok(value)
+        const _: () = {
+            type Remote = $name;
+
+            #[derive(serde::Serialize, serde::Deserialize)]
+            #[serde(remote = "Remote")]
+            #[allow(dead_code)]
+            struct Shadow {
+                $( $field : $fty, )*
             }
-        }
+
+            impl serde::Serialize for $name {
+                fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+                    Shadow::serialize(self, serializer)
+                }
+            }
+
+            impl<'de> serde::Deserialize<'de> for $name {
+                fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+                    let value = Shadow::deserialize(deserializer)?;
+                    value.check_consistent().map_err(serde::de::Error::custom)?;
+                    Ok(value)
+                }
+            }
+        };
     };
 }
 

@@ -96,10 +96,10 @@ pub fn cadence_risk(summary: &PurchaseSummary) -> Result<Array1<f64>> {
         .collect())
 }
 
+validated_serde! {
 /// A feature matrix with its column names, and which customers objected to
 /// profiling (they are not scored by the learned model).
-#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
-#[serde(remote = "Self")]
+#[derive(Clone, PartialEq, Debug)]
 pub struct Features {
     /// Customers, one per row.
     pub(crate) ids: Vec<CustomerId>,
@@ -110,8 +110,7 @@ pub struct Features {
     /// True for customers who objected to profiling.
     pub(crate) profiling_objected: Vec<bool>,
 }
-
-validated_serde!(Features);
+}
 
 /// The columns of [`Features::from_summary`].
 pub const SUMMARY_FEATURES: [&str; 7] =

@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 
 use ndarray::{Array1, ArrayView1};
-use serde::{Deserialize, Serialize};
 
 use super::fit::{self, FitOptions, FitReport};
 use crate::error::{Error, Result};
@@ -23,6 +22,7 @@ const MODEL: &str = "BG/BB";
 /// opportunities after the last transaction, so this bounds its cost.
 pub const MAX_OPPORTUNITIES: f64 = 100_000.0;
 
+validated_serde! {
 /// A BG/BB model with parameters `alpha`, `beta` (transaction) and `gamma`,
 /// `delta` (drop-out).
 ///
@@ -34,8 +34,7 @@ pub const MAX_OPPORTUNITIES: f64 = 100_000.0;
 /// assert!((model.probability_alive_in(1.0, 6.0, 6.0, 6.0)? - 0.930).abs() < 1e-3);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
-#[serde(remote = "Self")]
+#[derive(Clone, PartialEq, Debug)]
 pub struct BetaGeoBetaBinom {
     format_version: u32,
     alpha: f64,
@@ -44,8 +43,7 @@ pub struct BetaGeoBetaBinom {
     delta: f64,
     report: Option<FitReport>,
 }
-
-validated_serde!(BetaGeoBetaBinom);
+}
 
 impl BetaGeoBetaBinom {
     /// A saved model loads only with this crate's format version and valid parameters.

@@ -39,6 +39,7 @@ impl BetaGeoVariant {
     }
 }
 
+validated_serde! {
 /// A BG/NBD model: parameters `r`, `alpha` (purchase rate) and `a`, `b`
 /// (drop-out), plus the fit report when it was estimated from data.
 ///
@@ -51,8 +52,7 @@ impl BetaGeoVariant {
 /// assert!((p - 0.9689).abs() < 1e-3);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
-#[serde(remote = "Self")]
+#[derive(Clone, PartialEq, Debug)]
 pub struct BetaGeo {
     format_version: u32,
     variant: BetaGeoVariant,
@@ -62,8 +62,7 @@ pub struct BetaGeo {
     b: f64,
     report: Option<FitReport>,
 }
-
-validated_serde!(BetaGeo);
+}
 
 impl BetaGeo {
     /// A saved model loads only with this crate's format version and valid parameters.

@@ -56,6 +56,7 @@ impl SpendData {
     }
 }
 
+validated_serde! {
 /// A Gamma-Gamma spend model with parameters `p`, `q`, `gamma`.
 ///
 /// ```
@@ -67,8 +68,7 @@ impl SpendData {
 /// assert!((spend - 24.7).abs() < 0.1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
-#[serde(remote = "Self")]
+#[derive(Clone, PartialEq, Debug)]
 pub struct GammaGamma {
     format_version: u32,
     p: f64,
@@ -77,8 +77,7 @@ pub struct GammaGamma {
     report: Option<FitReport>,
     data: Option<SpendData>,
 }
-
-validated_serde!(GammaGamma);
+}
 
 impl GammaGamma {
     /// A saved model loads only with this crate's format version and valid parameters.

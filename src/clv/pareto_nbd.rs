@@ -6,7 +6,6 @@
 //! purchases (drop-out can happen at any time, not only after a purchase).
 
 use ndarray::{Array1, ArrayView1};
-use serde::{Deserialize, Serialize};
 
 use super::data::{self, RepeatRows};
 use super::fit::{self, FitOptions, FitReport};
@@ -19,6 +18,7 @@ use crate::math::special::{digamma, ln_gamma, log_add_exp, trigamma};
 
 const MODEL: &str = "Pareto/NBD";
 
+validated_serde! {
 /// A Pareto/NBD model: `r`, `alpha` (purchase rate), `s`, `beta` (lifetime).
 ///
 /// ```
@@ -30,8 +30,7 @@ const MODEL: &str = "Pareto/NBD";
 /// assert!((p - 0.9979).abs() < 1e-3);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
-#[serde(remote = "Self")]
+#[derive(Clone, PartialEq, Debug)]
 pub struct ParetoNbd {
     format_version: u32,
     r: f64,
@@ -40,8 +39,7 @@ pub struct ParetoNbd {
     beta: f64,
     report: Option<FitReport>,
 }
-
-validated_serde!(ParetoNbd);
+}
 
 impl ParetoNbd {
     /// A saved model loads only with this crate's format version and valid parameters.

@@ -5,8 +5,6 @@
 //! θ ~ Beta(α, β) across customers, so the cohort's retention rate rises
 //! over time as the churn-prone leave.
 
-use serde::{Deserialize, Serialize};
-
 use super::fit::{self, FitOptions, FitReport};
 use crate::error::{Error, Result};
 use crate::math::series::hyp2f1_positive;
@@ -14,6 +12,7 @@ use crate::math::special::ln_beta;
 
 const MODEL: &str = "sBG";
 
+validated_serde! {
 /// A shifted-beta-geometric retention model with parameters `alpha`, `beta`.
 ///
 /// ```
@@ -28,16 +27,14 @@ const MODEL: &str = "sBG";
 /// assert!(model.survival(12.0)? < 0.2);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
-#[serde(remote = "Self")]
+#[derive(Clone, PartialEq, Debug)]
 pub struct ShiftedBetaGeometric {
     format_version: u32,
     alpha: f64,
     beta: f64,
     report: Option<FitReport>,
 }
-
-validated_serde!(ShiftedBetaGeometric);
+}
 
 impl ShiftedBetaGeometric {
     /// A saved model loads only with this crate's format version and valid parameters.

@@ -269,6 +269,7 @@ pub enum EventKind {
     ConsentChanged(ConsentChange),
 }
 
+validated_serde! {
 /// Something that happened to a customer at a time.
 ///
 /// ```
@@ -289,8 +290,7 @@ pub enum EventKind {
 /// assert_eq!(order.paid_amount()?.unwrap().to_string(), "45.00 EUR");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
-#[serde(remote = "Self")]
+#[derive(Clone, PartialEq, Debug)]
 pub struct Event {
     /// Unique id (replays are recognised by it).
     pub(crate) id: EventId,
@@ -301,8 +301,7 @@ pub struct Event {
     /// What happened.
     pub(crate) kind: EventKind,
 }
-
-validated_serde!(Event);
+}
 
 impl Event {
     /// A saved event loads only when it validates.

@@ -118,14 +118,14 @@ struct Core {
     clock: i64,
 }
 
+validated_serde! {
 /// One customer's streaming state: profile, stage, clock, the events of
 /// the lateness window and the consent decisions seen.
 ///
 /// Created by [`Lifecycle::new_customer`], changed only through the engine;
 /// serialisable (snapshot/restore) with [`STATE_FORMAT_VERSION`], and a
 /// restored state continues bit-identically.
-#[derive(PartialEq, Debug, Serialize, Deserialize)]
-#[serde(remote = "Self")]
+#[derive(PartialEq, Debug)]
 pub struct CustomerState {
     format_version: u32,
     customer: CustomerId,
@@ -139,8 +139,7 @@ pub struct CustomerState {
     /// The consent decisions the customer's events carried.
     consent: ConsentHistory,
 }
-
-validated_serde!(CustomerState);
+}
 
 /// Room for the events of a lateness window, so that applying them does not allocate.
 const BUFFER_CAPACITY: usize = 4;

@@ -125,14 +125,14 @@ pub enum RetentionMode {
     Rolling,
 }
 
+validated_serde! {
 /// Cohort matrices of a transaction log: active customers in three
 /// retention modes, retention rates, revenue, returns, cumulative net revenue
 /// per acquired customer and order counts (see the [module docs](super)).
 ///
 /// Computed in two passes over the log's customer blocks, without sorting:
 /// 10M transactions take ~100 ms on one core (see the README's benchmarks).
-#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
-#[serde(remote = "Self")]
+#[derive(Clone, PartialEq, Debug)]
 pub struct CohortAnalysis {
     format_version: u32,
     periods: Periods,
@@ -153,8 +153,7 @@ pub struct CohortAnalysis {
     revenue: Array2<i64>,
     returns: Array2<i64>,
 }
-
-validated_serde!(CohortAnalysis);
+}
 
 /// Per-block scratch space of [`CohortAnalysis::compute`].
 struct BlockScratch {

@@ -116,14 +116,16 @@ fn floats_reload_bit_identically() {
     // this monetary value; the crate enables `float_roundtrip`.
     let mut log = TransactionLog::new(Currency::USD);
     for (d, amount) in [(0, "10.00"), (3, "13.37"), (9, "13.38"), (20, "13.38")] {
-        log.push(Transaction::order(CustomerId::from(1), day(d), Money::parse(amount, Currency::USD).unwrap())).unwrap();
+        log.push(Transaction::order(CustomerId::from(1), day(d), Money::parse(amount, Currency::USD).unwrap()))
+            .unwrap();
     }
     let summary = log.summarize(&SummaryOptions::new(TimeUnit::Week)).unwrap();
     let m = summary.row(0).unwrap().monetary_value;
     assert_eq!(m, (13.37 + 13.38 + 13.38) / 3.0);
-    let back: customer_lifecycle::PurchaseSummary = serde_json::from_str(&serde_json::to_string(&summary).unwrap()).unwrap();
+    let back: customer_lifecycle::PurchaseSummary =
+        serde_json::from_str(&serde_json::to_string(&summary).unwrap()).unwrap();
     assert_eq!(back.row(0).unwrap().monetary_value.to_bits(), m.to_bits());
-    for x in [13.376666666666667f64, 0.1 + 0.2, 1e-300, 2.2250738585072014e-308, 123456.789012345678] {
+    for x in [13.376666666666667f64, 0.1 + 0.2, 1e-300, 2.2250738585072014e-308, 123456.789_012_345_67] {
         let y: f64 = serde_json::from_str(&serde_json::to_string(&x).unwrap()).unwrap();
         assert_eq!(y.to_bits(), x.to_bits(), "{x}");
     }

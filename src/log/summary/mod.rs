@@ -34,8 +34,6 @@ fn check_version(version: u32) -> Result<()> {
     Ok(())
 }
 
-validated_serde!(PurchaseSummary);
-
 pub(super) fn i128_sub(a: i64, b: i64) -> i128 {
     i128::from(a) - i128::from(b)
 }
@@ -153,6 +151,7 @@ impl HoldoutColumns {
     }
 }
 
+validated_serde! {
 /// Per-customer purchase summary of a transaction log, sorted by customer id.
 ///
 /// Built by [`TransactionLog::summarize`](crate::TransactionLog::summarize) or [`PartialSummary::finish`]; see
@@ -161,8 +160,7 @@ impl HoldoutColumns {
 /// [`recency`](Self::recency), [`age`](Self::age),
 /// [`monetary_value`](Self::monetary_value)), and [`row`](Self::row),
 /// [`rows`](Self::rows) and [`get`](Self::get) give one customer at a time.
-#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
-#[serde(remote = "Self")]
+#[derive(Clone, PartialEq, Debug)]
 pub struct PurchaseSummary {
     format_version: u32,
     currency: Currency,
@@ -174,6 +172,7 @@ pub struct PurchaseSummary {
     customers_first_seen_in_holdout: usize,
     columns: Columns,
     holdout: Option<HoldoutColumns>,
+}
 }
 
 impl PurchaseSummary {

@@ -10,8 +10,6 @@ use crate::log::transactions::{BlockRow, CUSTOMERS_PER_BLOCK, TransactionKind, T
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-validated_serde!(PartialSummary);
-
 /// What one customer did inside one window (calibration or holdout), in
 /// mergeable form.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
@@ -132,6 +130,7 @@ impl Window {
     }
 }
 
+validated_serde! {
 /// A summary still open for merging: accumulate shards of a log
 /// independently, [`merge`](PartialSummary::merge) them in any order and
 /// grouping, then [`finish`](PartialSummary::finish).
@@ -162,8 +161,7 @@ impl Window {
 /// assert_eq!(summary.row(0).unwrap().monetary_value, 30.0);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(remote = "Self")]
+#[derive(Clone, Debug)]
 pub struct PartialSummary {
     format_version: u32,
     options: SummaryOptions,
@@ -174,6 +172,7 @@ pub struct PartialSummary {
     calibration: Vec<Window>,
     holdout: Option<Vec<Window>>,
     last_day: Option<i32>,
+}
 }
 
 impl PartialSummary {
