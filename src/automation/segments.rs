@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::churn::RiskBand;
 use crate::domain::{Channel, ConsentLedger, ConsentRecord, Purpose};
 use crate::error::{Error, Result};
-use crate::lifecycle::stages::{Compiled, compile_state_condition};
+use crate::lifecycle::stages::{Compiled, MAX_CONDITION_DEPTH, compile_state_condition, within_depth};
 use crate::lifecycle::{Condition, CustomerState, StageId, StageModel};
 
 /// What a segment knows about one customer: the streaming state and, when
@@ -199,6 +199,27 @@ pub enum Segment {
     },
 }
 
+impl Drop for Segment {
+    /// Drops nested segments with an explicit stack (a segment built in code
+    /// may be deeper than the call stack; the derived drop would recurse).
+    fn drop(&mut self) {
+        let mut stack = Vec::new();
+        take_children(self, &mut stack);
+        while let Some(mut s) = stack.pop() {
+            take_children(&mut s, &mut stack);
+        }
+    }
+}
+
+/// Moves the children of an `all`, `any` or `not` onto `stack`.
+fn take_children(s: &mut Segment, stack: &mut Vec<Segment>) {
+    match s {
+        Segment::All { all: v } | Segment::Any { any: v } => stack.append(v),
+        Segment::Not { not } => stack.push(std::mem::replace(&mut **not, Segment::ClvAtLeast { value: 0.0 })),
+        _ => {}
+    }
+}
+
 impl Segment {
     /// Compiles the segment against a stage model: stage names resolved,
     /// profile conditions compiled by the stage engine's compiler, every
@@ -217,10 +238,26 @@ impl Segment {
     /// # Errors
     /// [`Error::InvalidArgument`] for an unknown stage, an empty `all`/`any`,
     /// a profile condition the stage engine refuses or that waits for an
-    /// event or a score, a P(alive) threshold outside 0..=1 or a non-finite
-    /// CLV threshold.
+    /// event or a score, a P(alive) threshold outside 0..=1, a non-finite
+    /// CLV threshold, or nesting deeper than
+    /// [`MAX_CONDITION_DEPTH`](crate::lifecycle::MAX_CONDITION_DEPTH).
     pub fn compile(&self, model: &StageModel) -> Result<CompiledSegment> {
+        if !within_depth(self, Segment::children) {
+            return Err(Error::InvalidArgument {
+                name: "segment",
+                reason: format!("nested deeper than {MAX_CONDITION_DEPTH} levels"),
+            });
+        }
         compile(self, model).map(CompiledSegment)
+    }
+
+    /// The children of an `all`, `any` or `not`.
+    fn children(&self) -> &[Segment] {
+        match self {
+            Segment::All { all: v } | Segment::Any { any: v } => v,
+            Segment::Not { not } => std::slice::from_ref(&**not),
+            _ => &[],
+        }
     }
 
     /// Checks the definition against a stage model ([`Segment::compile`]
@@ -389,6 +426,19 @@ mod tests {
 
     fn profile(condition: Condition) -> Segment {
         Segment::Profile { condition }
+    }
+
+    #[test]
+    fn a_segment_deeper_than_the_stack_is_refused_without_recursing() {
+        let mut deep = Segment::Stage { stage: "loyal".into() };
+        for _ in 0..200_000 {
+            deep = Segment::Not { not: Box::new(deep) };
+        }
+        let model = StageModel::ecommerce();
+        assert!(deep.compile(&model).unwrap_err().to_string().contains("deeper"));
+        let shallow = Segment::Not { not: Box::new(Segment::Stage { stage: "loyal".into() }) };
+        assert!(shallow.compile(&model).is_ok());
+        // `deep` is dropped here, iteratively.
     }
 
     #[test]

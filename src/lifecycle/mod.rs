@@ -49,5 +49,6 @@ pub use engine::{
 };
 pub use profile::{ActivityChannel, ENGAGEMENT_DAYS, PROFILE_SCALE, Profile, SummaryRow};
 pub use stages::{
-    Condition, EcommerceLadder, Inactivity, MAX_STAGES, Rule, RuleId, StageId, StageModel, StageModelDefinition,
+    Condition, EcommerceLadder, Inactivity, MAX_CONDITION_DEPTH, MAX_RULES, MAX_SIGMAS, MAX_STAGES, Rule, RuleId,
+    StageId, StageModel, StageModelDefinition,
 };

@@ -67,7 +67,7 @@ pub enum Condition {
     /// than `min_gaps` gaps to judge by, at least `fallback_days` since the
     /// last order instead.
     CadenceOverdue {
-        /// Standard deviations above the mean gap.
+        /// Standard deviations above the mean gap, 0..=[`MAX_SIGMAS`].
         sigmas: f64,
         /// Gaps needed to trust the customer's cadence (≥ 2).
         min_gaps: u32,
@@ -246,10 +246,13 @@ impl Compiled {
         let last = p.last_order_secs().unwrap_or_else(|| p.first_seen().timestamp());
         let (mean, sd, gaps) = p.inter_purchase_days();
         if gaps >= *min_gaps {
-            // Strictly more than mean + kσ days.
-            Some(last + ((mean + sigmas * sd) * DAY as f64).floor() as i64 + 1)
+            // Strictly more than mean + kσ days. The float-to-int cast
+            // saturates and the additions saturate: a cadence of centuries
+            // means "never overdue", not an overflow.
+            let wait = ((mean + sigmas * sd) * DAY as f64).floor() as i64;
+            Some(last.saturating_add(wait).saturating_add(1))
         } else {
-            Some(last + fallback)
+            Some(last.saturating_add(*fallback))
         }
     }
 
@@ -333,6 +336,64 @@ pub struct StageModel {
 /// Most stages a model may have (stage sets are 64-bit masks).
 pub const MAX_STAGES: usize = 64;
 
+/// Most rules a model may have (rule ids are 16-bit).
+pub const MAX_RULES: usize = u16::MAX as usize;
+
+/// The largest number of standard deviations a cadence condition may wait
+/// beyond the mean gap.
+pub const MAX_SIGMAS: f64 = 100.0;
+
+/// How deep `all`/`any`/`not` may nest in a condition or a segment. Checked
+/// without recursion before anything recursive runs, so that no definition
+/// can exhaust the stack while it is validated or evaluated.
+pub const MAX_CONDITION_DEPTH: usize = 32;
+
+impl Drop for Condition {
+    /// Drops nested conditions with an explicit stack: a tree built in code
+    /// may be deeper than the call stack, and the derived drop would recurse.
+    fn drop(&mut self) {
+        let mut stack = Vec::new();
+        take_children(self, &mut stack);
+        while let Some(mut c) = stack.pop() {
+            take_children(&mut c, &mut stack);
+        }
+    }
+}
+
+/// Moves the children of an `all`, `any` or `not` onto `stack`, leaving
+/// the node childless (and so cheap to drop).
+fn take_children(c: &mut Condition, stack: &mut Vec<Condition>) {
+    match c {
+        Condition::All { all: v } | Condition::Any { any: v } => stack.append(v),
+        Condition::Not { not } => stack.push(std::mem::replace(&mut **not, Condition::OrderPlaced)),
+        _ => {}
+    }
+}
+
+impl Condition {
+    /// The children of an `all`, `any` or `not`.
+    fn children(&self) -> &[Condition] {
+        match self {
+            Condition::All { all: v } | Condition::Any { any: v } => v,
+            Condition::Not { not } => std::slice::from_ref(&**not),
+            _ => &[],
+        }
+    }
+}
+
+/// Whether a tree is at most [`MAX_CONDITION_DEPTH`] deep, walked with an
+/// explicit stack (a tree built in code may be deeper than the call stack).
+pub(crate) fn within_depth<T>(root: &T, children: impl Fn(&T) -> &[T]) -> bool {
+    let mut stack = vec![(root, 1usize)];
+    while let Some((node, depth)) = stack.pop() {
+        if depth > MAX_CONDITION_DEPTH {
+            return false;
+        }
+        stack.extend(children(node).iter().map(|c| (c, depth + 1)));
+    }
+    true
+}
+
 fn invalid(model: &str, reason: String) -> Error {
     Error::InvalidStageModel { model: model.to_string(), reason }
 }
@@ -400,13 +461,19 @@ impl StageModel {
                 .ok_or_else(|| invalid(&name, format!("{what} refers to unknown stage {s:?}")))
         };
         let initial = index(&definition.initial, "the initial stage")?;
+        // Rule ids are 16-bit: refuse what they cannot hold rather than
+        // lose rules to a wrapping index.
+        if definition.rules.len() > MAX_RULES {
+            return Err(invalid(&name, format!("{} rules; at most {MAX_RULES} allowed", definition.rules.len())));
+        }
+        let mut names = std::collections::HashSet::with_capacity(definition.rules.len());
         let mut rules = Vec::with_capacity(definition.rules.len());
         for (i, rule) in definition.rules.iter().enumerate() {
             let what = format!("rule {:?}", rule.name);
             if rule.name.trim().is_empty() {
                 return Err(invalid(&name, format!("rule {i} has an empty name")));
             }
-            if definition.rules[..i].iter().any(|r| r.name == rule.name) {
+            if !names.insert(rule.name.as_str()) {
                 return Err(invalid(&name, format!("{what} appears twice")));
             }
             let to = index(&rule.to, &what)?;
@@ -420,6 +487,9 @@ impl StageModel {
             }
             if rule.from.is_empty() {
                 from = !(1u64 << to.0) & (u64::MAX >> (64 - stages.len()));
+            }
+            if !within_depth(&rule.when, Condition::children) {
+                return Err(invalid(&name, format!("{what}: nested deeper than {MAX_CONDITION_DEPTH} levels")));
             }
             let when = compile(&rule.when).map_err(|reason| invalid(&name, format!("{what}: {reason}")))?;
             let event = when.is_event();
@@ -673,6 +743,9 @@ impl StageModel {
 /// Compiles a condition on the customer's state alone, for segments: one
 /// that waits for an event or reads a model score is refused.
 pub(crate) fn compile_state_condition(c: &Condition) -> std::result::Result<Compiled, String> {
+    if !within_depth(c, Condition::children) {
+        return Err(format!("a condition nested deeper than {MAX_CONDITION_DEPTH} levels"));
+    }
     let compiled = compile(c)?;
     if compiled.is_event() {
         return Err(format!("{c:?} waits for an event; a segment describes a state"));
@@ -703,8 +776,8 @@ fn compile(c: &Condition) -> std::result::Result<Compiled, String> {
         }
         Condition::DaysSinceLastOrder { days: d } => Compiled::DaysSinceLastOrder(days(*d)?),
         Condition::CadenceOverdue { sigmas, min_gaps, fallback_days } => {
-            if !(sigmas.is_finite() && *sigmas >= 0.0) {
-                return Err(format!("sigmas {sigmas} must be finite and ≥ 0"));
+            if !(0.0..=MAX_SIGMAS).contains(sigmas) {
+                return Err(format!("sigmas {sigmas} must be within 0..={MAX_SIGMAS}"));
             }
             if *min_gaps < 2 {
                 return Err(format!("min_gaps {min_gaps}: a spread needs at least 2 gaps"));
@@ -894,6 +967,36 @@ mod tests {
             initial: stages.first().copied().unwrap_or("a").into(),
             rules,
         }
+    }
+
+    #[test]
+    fn limits_are_refused_not_wrapped() {
+        let base = StageModel::ecommerce().definition().clone();
+        // More rules than 16-bit ids hold.
+        let mut many = base.clone();
+        let extra = Rule::new("extra", &["prospect"], "new", Condition::OrderPlaced);
+        many.rules = (0..=MAX_RULES).map(|k| Rule { name: format!("r{k}"), ..extra.clone() }).collect();
+        assert!(StageModel::new(many).unwrap_err().to_string().contains("rules"));
+        // A repeated name among tens of thousands of rules is found at once.
+        let mut repeated = base.clone();
+        repeated.rules.extend((0..40_000).map(|k| Rule { name: format!("r{k}"), ..extra.clone() }));
+        repeated.rules.push(Rule { name: "r7".into(), ..extra });
+        assert!(StageModel::new(repeated).unwrap_err().to_string().contains("appears twice"));
+        // A cadence of 1e300 standard deviations is refused, not overflowed.
+        let mut cadence = base.clone();
+        cadence.rules[0].when = Condition::CadenceOverdue { sigmas: 1e300, min_gaps: 2, fallback_days: 30 };
+        assert!(StageModel::new(cadence).unwrap_err().to_string().contains("sigmas"));
+        // A condition far deeper than the call stack is refused without
+        // recursing into it.
+        let mut deep = Condition::OrderPlaced;
+        for _ in 0..200_000 {
+            deep = Condition::Not { not: Box::new(deep) };
+        }
+        let mut model = base;
+        model.rules[0].when = deep;
+        // Refused, and the refused definition is dropped without recursing.
+        let refused = StageModel::new(model);
+        assert!(refused.unwrap_err().to_string().contains("deeper"));
     }
 
     #[test]
