@@ -440,6 +440,9 @@ impl Event {
             EventKind::SupportTicket { cost: Some(cost) } if cost.is_negative() => {
                 return Err(bad(format!("negative support cost {cost}")));
             }
+            EventKind::ConsentChanged(change) if change.expires_at.is_some_and(|e| e <= self.at) => {
+                return Err(bad(format!("a consent expiring before it is given ({})", self.at)));
+            }
             _ => {}
         }
         Ok(())

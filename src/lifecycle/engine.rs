@@ -3,7 +3,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::profile::{CompactEvent, Profile, SummaryRow, profile_units};
+use super::profile::{CompactEvent, Profile, SummaryRow, Totals, profile_units};
 use super::stages::{Context, RuleId, StageId, StageModel};
 use crate::domain::consent::{Channel, ConsentHistory, ConsentRecord, Purpose};
 use crate::domain::customer::CustomerId;
@@ -707,32 +707,60 @@ impl Lifecycle {
                 reason: "same id, different content".into(),
             });
         }
-        if let Some(change) = event.consent_change() {
-            // Validated with the event: an expiry after the decision.
-            state.consent.record(change, event.at)?;
-        }
+        // All or nothing: every fallible step runs on copies of the cores
+        // (fixed-size values, so copying them allocates nothing), and the
+        // state changes only after all of them succeeded. A failed call
+        // leaves the state exactly as it was, and a retry is applied anew.
         let key = (compact.at, compact.id_hash);
         let in_order = compact.at >= state.current.clock && state.buffer.last().is_none_or(|l| (l.at, l.id_hash) < key);
         let mut applied = Applied::default();
         if in_order {
-            self.checkpoint(state, compact.at)?;
-            self.step(&mut state.current, &compact, Some(&mut applied.transitions))?;
+            // The only failures in order are an overflow, checked here before
+            // anything moves, and a cycle of state rules. The buffered events
+            // already went into the current core without overflow, so they
+            // cannot overflow the settled one (an earlier total of
+            // non-negative amounts); and an acyclic model's rules cannot
+            // loop. So for an acyclic model the state is changed in place,
+            // and only a model that may cycle pays for a copy to restore.
+            let totals = state
+                .current
+                .profile
+                .totals_after(&compact)
+                .ok_or(Error::AmountOverflow { field: "customer profile", customer: None })?;
+            let backup = self.model.may_cycle().then(|| state.clone());
+            let stepped = self
+                .checkpoint(state, compact.at)
+                .and_then(|()| self.step_with(&mut state.current, &compact, totals, Some(&mut applied.transitions)));
+            if let Err(e) = stepped {
+                if let Some(backup) = backup {
+                    *state = backup;
+                }
+                return Err(e);
+            }
             state.buffer.push(compact);
         } else {
+            // Replay from the settled core over the buffer with the event in
+            // its place, without inserting it yet.
             let position = state.buffer.partition_point(|e| (e.at, e.id_hash) < key);
-            state.buffer.insert(position, compact);
             let clock = state.current.clock;
             let mut core = state.settled;
             let mut replayed = Transitions::default();
-            for e in &state.buffer {
+            let (before, after) = state.buffer.split_at(position);
+            for e in before.iter().chain(std::iter::once(&compact)).chain(after) {
                 self.step(&mut core, e, Some(&mut replayed))?;
             }
             self.advance_core(&mut core, clock, Some(&mut replayed))?;
+            // Commit.
+            state.buffer.insert(position, compact);
             state.current = core;
             for t in replayed.iter().filter(|t| t.at.timestamp() >= compact.at) {
                 applied.transitions.push_transition(&t);
             }
             applied.restated = true;
+        }
+        if let Some(change) = event.consent_change() {
+            // Cannot fail: the event validated its expiry (after the decision).
+            state.consent.record(change, event.at)?;
         }
         Ok(applied)
     }
@@ -772,8 +800,17 @@ impl Lifecycle {
                 clock: state.clock(),
             });
         }
+        // Only a cycle of state rules can fail here: an acyclic model moves
+        // the state in place, one that may cycle works on a copy, so that a
+        // failure leaves the state as it was.
         let mut out = Transitions::default();
-        self.advance_core(&mut state.current, until, Some(&mut out))?;
+        if self.model.may_cycle() {
+            let mut current = state.current;
+            self.advance_core(&mut current, until, Some(&mut out))?;
+            state.current = current;
+        } else {
+            self.advance_core(&mut state.current, until, Some(&mut out))?;
+        }
         Ok(out)
     }
 
@@ -792,7 +829,7 @@ impl Lifecycle {
         if state.buffer.len() < BUFFER_CAPACITY {
             return Ok(());
         }
-        let settled_before = to - self.options.lateness_seconds;
+        let settled_before = to.saturating_sub(self.options.lateness_seconds);
         if state.current.clock < settled_before {
             state.settled = state.current;
             state.buffer.clear();
@@ -847,11 +884,26 @@ impl Lifecycle {
     }
 
     /// Time-driven transitions up to `e.at`, the event, and its rules.
-    fn step(&self, core: &mut Core, e: &CompactEvent, mut out: Option<&mut Transitions>) -> Result<()> {
+    /// One event: time-driven rules up to its instant, the profile, the
+    /// event's rules. An overflow is found before anything moves; the rules
+    /// can fail only on a cycle of state rules, which an acyclic model
+    /// ([`StageModel::may_cycle`]) cannot have.
+    fn step(&self, core: &mut Core, e: &CompactEvent, out: Option<&mut Transitions>) -> Result<()> {
+        let totals =
+            core.profile.totals_after(e).ok_or(Error::AmountOverflow { field: "customer profile", customer: None })?;
+        self.step_with(core, e, totals, out)
+    }
+
+    /// [`Lifecycle::step`] with the event's totals already checked.
+    fn step_with(
+        &self,
+        core: &mut Core,
+        e: &CompactEvent,
+        totals: Totals,
+        mut out: Option<&mut Transitions>,
+    ) -> Result<()> {
         self.advance_core(core, e.at, out.as_deref_mut())?;
-        if !core.profile.apply(e) {
-            return Err(Error::AmountOverflow { field: "customer profile", customer: None });
-        }
+        core.profile.apply(e, totals);
         core.clock = core.clock.max(e.at);
         self.evaluate(core, e.at, Some(e.class), out)
     }
@@ -1287,6 +1339,29 @@ mod tests {
             Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR).lateness(TimeDelta::hours(-1)))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_rule_cycle_fails_without_a_trace() {
+        // Two state rules that keep moving a buyer back and forth.
+        let definition = StageModelDefinition {
+            name: "ping-pong".into(),
+            stages: vec!["a".into(), "b".into()],
+            initial: "a".into(),
+            rules: vec![
+                Rule::new("ab", &["a"], "b", Condition::OrdersAtLeast { orders: 1 }),
+                Rule::new("ba", &["b"], "a", Condition::OrdersAtLeast { orders: 1 }),
+            ],
+        };
+        let model = StageModel::new(definition).unwrap();
+        assert!(model.may_cycle());
+        let e = Lifecycle::new(model, EngineOptions::new(Currency::EUR)).unwrap();
+        let mut s = e.new_customer(CustomerId::from(1), t0());
+        e.apply(&mut s, &Event::new("v", CustomerId::from(1), days(1), EventKind::SiteVisit).unwrap()).unwrap();
+        let before = serde_json::to_string(&s).unwrap();
+        assert!(e.apply(&mut s, &order("o1", days(2), "10")).is_err());
+        assert_eq!(serde_json::to_string(&s).unwrap(), before);
+        assert!(!StageModel::ecommerce().may_cycle());
     }
 
     #[test]

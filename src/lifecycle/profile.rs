@@ -43,6 +43,21 @@ pub enum ActivityChannel {
 
 const CHANNELS: usize = 5;
 
+/// An event checked against a profile ([`Profile::totals_after`]): its local
+/// day and period, computed once, and the exact totals after it (units of
+/// 10⁻⁴).
+#[derive(Clone, Copy)]
+pub(crate) struct Totals {
+    day: i32,
+    period: i32,
+    gross: i64,
+    discounts: i64,
+    paid: i64,
+    first_period_paid: i64,
+    returned: i64,
+    support_cost: i64,
+}
+
 /// One event in the engine's compact form: what the profile needs, without
 /// heap data (so buffering and replaying it never allocates).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -228,32 +243,66 @@ impl Profile {
         }
     }
 
-    /// Applies one event, in time order. Returns `false` on an amount overflow.
-    pub(crate) fn apply(&mut self, e: &CompactEvent) -> bool {
+    /// The profile's totals after `e`, or `None` when one of them would
+    /// overflow. Pure, so that the engine can refuse an event before
+    /// anything in the state moves (a failed call leaves no trace).
+    #[inline]
+    pub(crate) fn totals_after(&self, e: &CompactEvent) -> Option<Totals> {
         let day = time::day_number_of_timestamp(e.at, self.periods.utc_offset().local_minus_utc());
-        let mut ok = true;
-        let mut add = |total: &mut i64, v: i64| match total.checked_add(v) {
-            Some(t) => *total = t,
-            None => ok = false,
+        let period = if e.class == EventClass::Order { self.periods.period_of_day(day) } else { 0 };
+        let mut t = Totals {
+            day,
+            period,
+            gross: self.gross,
+            discounts: self.discounts,
+            paid: self.paid,
+            first_period_paid: self.first_period_paid,
+            returned: self.returned,
+            support_cost: self.support_cost,
         };
         match e.class {
             EventClass::Order => {
+                t.gross = t.gross.checked_add(e.amount.checked_add(e.discount)?)?;
+                t.discounts = t.discounts.checked_add(e.discount)?;
+                t.paid = t.paid.checked_add(e.amount)?;
+                if self.purchase_periods == 0 {
+                    t.first_period_paid = e.amount;
+                } else if period == self.first_period {
+                    t.first_period_paid = t.first_period_paid.checked_add(e.amount)?;
+                }
+            }
+            EventClass::Return => t.returned = t.returned.checked_add(e.amount)?,
+            EventClass::SupportTicket => t.support_cost = t.support_cost.checked_add(e.amount)?,
+            _ => {}
+        }
+        Some(t)
+    }
+
+    /// Applies one event, in time order, with the totals
+    /// [`Profile::totals_after`] computed for it.
+    #[inline]
+    pub(crate) fn apply(&mut self, e: &CompactEvent, totals: Totals) {
+        let (day, period) = (totals.day, totals.period);
+        Totals {
+            day: _,
+            period: _,
+            gross: self.gross,
+            discounts: self.discounts,
+            paid: self.paid,
+            first_period_paid: self.first_period_paid,
+            returned: self.returned,
+            support_cost: self.support_cost,
+        } = totals;
+        match e.class {
+            EventClass::Order => {
                 self.orders = self.orders.saturating_add(1);
-                add(&mut self.gross, e.amount.saturating_add(e.discount));
-                add(&mut self.discounts, e.discount);
-                add(&mut self.paid, e.amount);
-                let period = self.periods.period_of_day(day);
                 if self.purchase_periods == 0 {
                     self.first_period = period;
                     self.last_period = period;
                     self.purchase_periods = 1;
-                    self.first_period_paid = e.amount;
                     self.first_order = Some(e.at);
                     self.last_order_day = day;
                 } else {
-                    if period == self.first_period {
-                        add(&mut self.first_period_paid, e.amount);
-                    }
                     if period > self.last_period {
                         self.last_period = period;
                         self.purchase_periods += 1;
@@ -272,12 +321,10 @@ impl Profile {
             }
             EventClass::Return => {
                 self.returns = self.returns.saturating_add(1);
-                add(&mut self.returned, e.amount);
                 self.last_activity[ActivityChannel::Purchase as usize] = Some(e.at);
             }
             EventClass::SupportTicket => {
                 self.support_tickets = self.support_tickets.saturating_add(1);
-                add(&mut self.support_cost, e.amount);
                 self.last_activity[ActivityChannel::Support as usize] = Some(e.at);
             }
             EventClass::Nps => {
@@ -297,7 +344,6 @@ impl Profile {
                 }
             }
         }
-        ok
     }
 
     fn money(&self, units: i64) -> Decimal {

@@ -331,6 +331,9 @@ pub struct StageModel {
     rules: Vec<CompiledRule>,
     /// Rules by source stage, in priority order (indices into `rules`).
     by_stage: Vec<Vec<u16>>,
+    /// Whether the state rules (those that need no event) form a cycle
+    /// between stages, so that evaluating them could loop (a typed error).
+    cyclic: bool,
 }
 
 /// Most stages a model may have (stage sets are 64-bit masks).
@@ -513,7 +516,36 @@ impl StageModel {
         let by_stage = (0..stages.len())
             .map(|s| (0..rules.len() as u16).filter(|&r| rules[usize::from(r)].from & (1 << s) != 0).collect())
             .collect();
-        Ok(StageModel { definition, initial, rules, by_stage })
+        // A cycle among the state rules: peel stages with no incoming
+        // state-rule edge from a remaining stage until none is left (acyclic)
+        // or none can be peeled (a cycle).
+        let mut remaining: u64 = u64::MAX >> (64 - stages.len());
+        loop {
+            let targets = rules
+                .iter()
+                .filter(|r| !r.event && r.from & remaining != 0)
+                .fold(0u64, |acc, r| acc | (1u64 << r.to.0));
+            let peel = remaining & !targets;
+            if peel == 0 {
+                break;
+            }
+            remaining &= !peel;
+        }
+        let cyclic = remaining != 0;
+        Ok(StageModel { definition, initial, rules, by_stage, cyclic })
+    }
+
+    /// Whether the model's state rules (the ones that need no event) can
+    /// move a customer round a cycle of stages. Such a model is valid, but
+    /// evaluating it may find the cycle at run time (a typed error), so the
+    /// engine works on a copy of the state to keep a failed call traceless.
+    ///
+    /// ```
+    /// use customer_lifecycle::lifecycle::StageModel;
+    /// assert!(!StageModel::ecommerce().may_cycle());
+    /// ```
+    pub fn may_cycle(&self) -> bool {
+        self.cyclic
     }
 
     /// The definition it was built from.

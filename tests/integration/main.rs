@@ -3,6 +3,7 @@
 //! Each module is one theme; fixtures are in `tests/fixtures/`, with the
 //! scripts that produced them.
 
+mod all_or_nothing;
 mod architecture;
 mod bad_input;
 mod churn;
