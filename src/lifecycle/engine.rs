@@ -697,7 +697,27 @@ impl Lifecycle {
                 settled_before: DateTime::from_timestamp(settled_before, 0).unwrap_or_default(),
             });
         }
-        if let Some(known) = state.buffer.iter().find(|e| e.id_hash == compact.id_hash) {
+        // One pass over the buffer finds a replay of the event id and, for an
+        // order, the same order under another event id (a webhook re-sent
+        // with a new delivery id): one order, as in the transaction log.
+        // Order ids are remembered for the events still buffered, which
+        // covers at least the lateness window.
+        let is_order = compact.class == EventClass::Order;
+        let (mut same_id, mut same_order) = (None, None);
+        for known in &state.buffer {
+            if known.id_hash == compact.id_hash {
+                same_id = Some(known);
+                break;
+            }
+            if is_order
+                && same_order.is_none()
+                && known.class == EventClass::Order
+                && known.order_hash == compact.order_hash
+            {
+                same_order = Some(known);
+            }
+        }
+        if let Some(known) = same_id {
             if known.content_hash == compact.content_hash {
                 return Ok(Applied { duplicate: true, ..Applied::default() });
             }
@@ -705,6 +725,19 @@ impl Lifecycle {
                 kind: "event id",
                 id: event.id.0.clone(),
                 reason: "same id, different content".into(),
+            });
+        }
+        if let Some(known) = same_order {
+            if (known.at, known.amount, known.discount) == (compact.at, compact.amount, compact.discount) {
+                return Ok(Applied { duplicate: true, ..Applied::default() });
+            }
+            return Err(Error::ConflictingDuplicate {
+                kind: "order id",
+                id: match &event.kind {
+                    EventKind::OrderPlaced { order_id, .. } => order_id.clone(),
+                    _ => String::new(),
+                },
+                reason: "an order already applied under another event id, with other content".into(),
             });
         }
         // All or nothing: every fallible step runs on copies of the cores
@@ -872,10 +905,15 @@ impl Lifecycle {
         let class = event.kind.class();
         let at = event.at.timestamp();
         let content_hash = content_hash(event, at, amount, discount, score);
+        let order_hash = match &event.kind {
+            EventKind::OrderPlaced { order_id, .. } => stable_hash(order_id.as_bytes(), HASH_SEED ^ 1),
+            _ => 0,
+        };
         Ok(CompactEvent {
             at,
             id_hash: stable_hash(event.id.0.as_bytes(), HASH_SEED),
             content_hash,
+            order_hash,
             class,
             amount,
             discount,
@@ -1339,6 +1377,28 @@ mod tests {
             Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR).lateness(TimeDelta::hours(-1)))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn an_order_under_two_event_ids_counts_once() {
+        let e = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR)).unwrap();
+        let mut s = e.new_customer(CustomerId::from(1), t0());
+        let first = order("o1", days(1), "10");
+        let resent = Event::new("other-delivery-id", CustomerId::from(1), days(1), first.kind.clone()).unwrap();
+        e.apply(&mut s, &first).unwrap();
+        assert!(e.apply(&mut s, &resent).unwrap().duplicate);
+        assert_eq!(s.profile().orders(), 1);
+        // The log agrees: one order.
+        let mut log = crate::log::transactions::TransactionLog::new(Currency::EUR);
+        assert!(log.push_event(&first).unwrap());
+        assert!(!log.push_event(&resent).unwrap());
+        // Other content under the same order id is a conflict.
+        let mut changed = first.kind.clone();
+        if let EventKind::OrderPlaced { gross, .. } = &mut changed {
+            *gross = Money::parse("99", Currency::EUR).unwrap();
+        }
+        let conflicting = Event::new("third-id", CustomerId::from(1), days(1), changed).unwrap();
+        assert!(matches!(e.apply(&mut s, &conflicting), Err(Error::ConflictingDuplicate { .. })));
     }
 
     #[test]

@@ -63,10 +63,13 @@ pub(crate) struct Totals {
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub(crate) struct CompactEvent {
     pub at: i64,
-    /// [`stable_hash`] of the event id.
+    /// `stable_hash` of the event id.
     pub id_hash: u64,
     /// Hash of the content (kind, time, amounts, ids inside).
     pub content_hash: u64,
+    /// `stable_hash` of an order's order id (0 for other events): the
+    /// same order under another event id is recognised while it is buffered.
+    pub order_hash: u64,
     pub class: EventClass,
     /// Paid amount of an order, refunded amount of a return, cost of a ticket.
     pub amount: i64,
