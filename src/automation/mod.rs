@@ -23,6 +23,6 @@ mod triggers;
 pub use control::{ControlGroup, Outcome, Uplift};
 pub use segments::{CompiledSegment, CustomerView, Segment};
 pub use triggers::{
-    Action, Firing, Firings, FrequencyCap, Limits, Suppression, TriggerCondition, TriggerRule, TriggerState, Triggers,
-    Unless,
+    Action, Firing, Firings, FrequencyCap, Limits, MAX_TRIGGER_RULES, Suppression, TriggerCondition, TriggerRule,
+    TriggerState, Triggers, Unless,
 };

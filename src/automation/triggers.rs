@@ -8,7 +8,7 @@ use crate::domain::consent::{Channel, Purpose};
 use crate::domain::event::{Event, EventClass, EventKind};
 use crate::error::{Error, Result};
 use crate::lifecycle::{Applied, StageId, StageModel, Transition};
-use crate::math::hash::fnv1a64;
+use crate::math::hash::{HASH_SEED, fnv1a64, stable_hash};
 
 /// "…unless an event of `kind` follows within `within_minutes`": the
 /// trigger waits that long and fires only if none came.
@@ -210,9 +210,18 @@ impl Default for RuleState {
     }
 }
 
-/// One customer's trigger memory; created by [`Triggers::new_state`], serialisable.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+validated_serde! {
+/// One customer's trigger memory; created by [`Triggers::new_state`],
+/// serialisable, and checked when loaded.
+///
+/// A memory belongs to the rule set that created it (it carries that
+/// set's fingerprint). Used with another rule set — rules added, removed
+/// or changed, an ordinary configuration change — it starts afresh: every
+/// rule as if new, nothing carried over to a rule it was not made for.
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub struct TriggerState {
+    /// Fingerprint of the [`Triggers`] it was made for.
+    triggers: u64,
     rules: Vec<RuleState>,
     /// Firing times per cap, oldest overwritten.
     cap_times: Vec<[i64; 16]>,
@@ -225,6 +234,27 @@ pub struct TriggerState {
     transitions_until: i64,
     acted: Vec<(StageId, StageId)>,
 }
+}
+
+impl TriggerState {
+    /// A loaded memory is refused unless the code could have produced it.
+    fn check_consistent(&self) -> Result<()> {
+        let bad = |reason: String| Error::InvalidArgument { name: "trigger state", reason };
+        if self.rules.len() > MAX_TRIGGER_RULES || self.cap_times.len() > MAX_TRIGGER_RULES {
+            return Err(bad(format!("{} rules and {} caps", self.rules.len(), self.cap_times.len())));
+        }
+        if let Some(r) = self.rules.iter().position(|r| r.next >= RING) {
+            return Err(bad(format!("rule {r}: ring position {} of {RING}", self.rules[r].next)));
+        }
+        if self.acted.len() > crate::lifecycle::MAX_STAGES * crate::lifecycle::MAX_STAGES {
+            return Err(bad(format!("{} transitions acted on at one instant", self.acted.len())));
+        }
+        Ok(())
+    }
+}
+
+/// Most rules (and caps) a rule set may have.
+pub const MAX_TRIGGER_RULES: usize = 4096;
 
 /// A validated set of trigger rules with their limits.
 ///
@@ -261,6 +291,8 @@ pub struct Triggers {
     stages: Vec<Option<StageId>>,
     /// Compiled segments of `SegmentEntered` rules.
     segments: Vec<Option<CompiledSegment>>,
+    /// Stable hash of the rules and limits, carried by every memory.
+    fingerprint: u64,
 }
 
 /// The saved form of [`Triggers`]: what [`Triggers::new`] takes.
@@ -316,6 +348,9 @@ impl Triggers {
         let mut segments = Vec::with_capacity(rules.len());
         for (i, rule) in rules.iter().enumerate() {
             let name = rule.name.as_str();
+            if i >= MAX_TRIGGER_RULES {
+                return Err(invalid(name, format!("more than {MAX_TRIGGER_RULES} rules")));
+            }
             if name.is_empty() || rules[..i].iter().any(|r| r.name == rule.name) {
                 return Err(invalid(name, "empty or repeated name"));
             }
@@ -347,6 +382,12 @@ impl Triggers {
             stages.push(stage);
             segments.push(segment);
         }
+        if limits.caps.len() > MAX_TRIGGER_RULES {
+            return Err(Error::InvalidArgument {
+                name: "frequency cap",
+                reason: format!("{} caps; at most {MAX_TRIGGER_RULES}", limits.caps.len()),
+            });
+        }
         for cap in &limits.caps {
             if cap.max == 0 || cap.max > 16 || cap.per_hours == 0 {
                 return Err(Error::InvalidArgument {
@@ -358,7 +399,11 @@ impl Triggers {
                 });
             }
         }
-        Ok(Triggers { rules, limits, model: model.clone(), stages, segments })
+        // What a memory is made for: the rules and limits, in their saved
+        // form (stable across runs and builds).
+        let canonical = serde_json::to_vec(&(&rules, &limits)).unwrap_or_default();
+        let fingerprint = stable_hash(&canonical, HASH_SEED);
+        Ok(Triggers { rules, limits, model: model.clone(), stages, segments, fingerprint })
     }
 
     /// The rules, in order.
@@ -400,6 +445,7 @@ impl Triggers {
     /// ```
     pub fn new_state(&self) -> TriggerState {
         TriggerState {
+            triggers: self.fingerprint,
             rules: vec![RuleState::default(); self.rules.len()],
             cap_times: vec![[NEVER; 16]; self.limits.caps.len()],
             last_return: NEVER,
@@ -455,6 +501,7 @@ impl Triggers {
         if applied.duplicate {
             return out;
         }
+        self.fit(memory);
         let at = event.at.timestamp();
         // Everything found on this call is delivered now, at the event's
         // time: consent must hold then too (see `fire`).
@@ -541,12 +588,28 @@ impl Triggers {
         transitions: impl Iterator<Item = Transition> + 't,
     ) -> Firings {
         let mut out = Firings::default();
+        self.fit(memory);
         let now = now.timestamp();
         self.fire_due(memory, view, now, now, &mut out);
         self.quiet_spells(memory, view, now, &mut out);
         self.transitions(memory, view, transitions, now, &mut out);
         self.enter_segments(memory, view, now, &mut out);
         out
+    }
+
+    /// A memory made for another rule set starts afresh (see [`TriggerState`]).
+    #[inline]
+    fn fit(&self, memory: &mut TriggerState) {
+        if memory.triggers != self.fingerprint {
+            self.reset(memory);
+        }
+    }
+
+    /// Out of line: the rare path must not weigh on the hot one.
+    #[cold]
+    #[inline(never)]
+    fn reset(&self, memory: &mut TriggerState) {
+        *memory = self.new_state();
     }
 
     fn fire_due(
@@ -945,6 +1008,37 @@ mod tests {
         );
         assert!(shop.event(t(60), order("o1")).is_empty());
         assert_eq!(shop.event(t(30), order("o0")).len(), 1);
+    }
+
+    #[test]
+    fn a_memory_of_another_rule_set_starts_afresh_and_a_bad_one_is_refused() {
+        let model = StageModel::ecommerce();
+        let one = Triggers::new(vec![abandoned_cart()], Limits::default(), &model).unwrap();
+        let two = Triggers::new(
+            vec![abandoned_cart(), rule("welcome", TriggerCondition::StageEntered { stage: "new".into() })],
+            Limits { caps: vec![FrequencyCap { channel: Channel::Email, max: 1, per_hours: 24 }], ..Limits::default() },
+            &model,
+        )
+        .unwrap();
+        let engine = Lifecycle::new(model, EngineOptions::new(Currency::EUR)).unwrap();
+        let mut state = engine.new_customer(CustomerId::from(1), t(0));
+        let e = Event::new("o", CustomerId::from(1), t(1), order("o")).unwrap();
+        let applied = engine.apply(&mut state, &e).unwrap();
+        // A memory saved under one rule, used with two rules and a cap: no
+        // index out of bounds, the welcome rule fires as new.
+        let mut memory = one.new_state();
+        let fired = two.on_event(&mut memory, &CustomerView::of(&state), &applied, &e);
+        assert_eq!(fired.len(), 1);
+        assert_eq!(memory, {
+            let mut fresh = two.new_state();
+            two.on_event(&mut fresh, &CustomerView::of(&state), &applied, &e);
+            fresh
+        });
+        // A loaded memory with a ring position past the ring is refused.
+        let json = serde_json::to_string(&one.new_state()).unwrap();
+        assert!(json.contains("\"next\":0"));
+        assert!(serde_json::from_str::<TriggerState>(&json.replace("\"next\":0", "\"next\":9")).is_err());
+        assert!(serde_json::from_str::<TriggerState>(&json).is_ok());
     }
 
     #[test]
