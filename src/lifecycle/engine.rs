@@ -16,6 +16,9 @@ use crate::math::hash::{HASH_SEED, mix64, stable_hash};
 /// Version of the serialised [`CustomerState`]; loading another is an error.
 pub const STATE_FORMAT_VERSION: u32 = 2;
 
+/// The longest lateness window an engine accepts: a year.
+pub const MAX_LATENESS_SECONDS: i64 = 366 * 86_400;
+
 /// A stage change: from, to, when, and the rule that fired.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
 pub struct Transition {
@@ -176,6 +179,9 @@ impl CustomerState {
         }
         if self.settled.clock > self.current.clock {
             return Err(bad("settled clock after the current clock"));
+        }
+        for core in [&self.current, &self.settled] {
+            core.profile.check_consistent().map_err(|reason| bad(&reason))?;
         }
         Ok(())
     }
@@ -516,10 +522,10 @@ impl Lifecycle {
     }
 
     fn build(model: StageModel, options: EngineOptions, score: Option<ScoreFn>) -> Result<Lifecycle> {
-        if options.lateness_seconds < 0 {
+        if !(0..=MAX_LATENESS_SECONDS).contains(&options.lateness_seconds) {
             return Err(Error::InvalidArgument {
                 name: "lateness window",
-                reason: format!("{} s is negative", options.lateness_seconds),
+                reason: format!("{} s; 0 to {MAX_LATENESS_SECONDS} s (a year) allowed", options.lateness_seconds),
             });
         }
         // The serialised form (JSON: fields in declaration order, floats in
@@ -603,6 +609,15 @@ impl Lifecycle {
                 ),
             });
         }
+        // A state saved and altered elsewhere may name a stage the model
+        // lacks (its fingerprint still matches): refused, not indexed.
+        let stages = self.model.len();
+        if usize::from(state.current.stage.0) >= stages || usize::from(state.settled.stage.0) >= stages {
+            return Err(Error::InvalidArgument {
+                name: "customer state",
+                reason: format!("customer {}: a stage outside the model's {stages}", state.customer),
+            });
+        }
         Ok(())
     }
 
@@ -680,7 +695,7 @@ impl Lifecycle {
             });
         }
         let compact = self.compact(event)?;
-        let settled_before = state.current.clock - self.options.lateness_seconds;
+        let settled_before = state.current.clock.saturating_sub(self.options.lateness_seconds);
         if compact.at < settled_before {
             // A consent decision is never refused as late: it takes effect at
             // its own instant, for everything after it. It changes nothing
@@ -1399,6 +1414,31 @@ mod tests {
         }
         let conflicting = Event::new("third-id", CustomerId::from(1), days(1), changed).unwrap();
         assert!(matches!(e.apply(&mut s, &conflicting), Err(Error::ConflictingDuplicate { .. })));
+    }
+
+    #[test]
+    fn a_tampered_state_is_refused_not_indexed() {
+        let e = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR)).unwrap();
+        let mut s = e.new_customer(CustomerId::from(1), t0());
+        e.apply(&mut s, &Event::new("v", CustomerId::from(1), days(1), EventKind::SiteVisit).unwrap()).unwrap();
+        let json = serde_json::to_string(&s).unwrap();
+        // A stage the model lacks, under the right fingerprint: refused by the engine.
+        let stage = json.replacen("\"stage\":0", "\"stage\":42", 1);
+        assert_ne!(stage, json);
+        let mut tampered: CustomerState = serde_json::from_str(&stage).unwrap();
+        assert!(e.advance_to(&mut tampered, days(400)).is_err());
+        assert!(e.apply(&mut tampered, &order("o1", days(2), "10")).is_err());
+        // An engagement day near i32::MIN: refused on load.
+        let day = json.replacen("\"engagement\":[19724", "\"engagement\":[-2147483000", 1);
+        assert_ne!(day, json, "{json}");
+        assert!(serde_json::from_str::<CustomerState>(&day).is_err());
+        // Negative totals: refused on load.
+        let paid = json.replacen("\"gross\":0", "\"gross\":-5", 1);
+        assert_ne!(paid, json);
+        assert!(serde_json::from_str::<CustomerState>(&paid).is_err());
+        // A lateness window of i64::MAX seconds: refused by the engine.
+        let huge = EngineOptions::new(Currency::EUR).lateness(TimeDelta::MAX);
+        assert!(Lifecycle::new(StageModel::ecommerce(), huge).is_err());
     }
 
     #[test]

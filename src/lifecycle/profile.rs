@@ -246,6 +246,26 @@ impl Profile {
         }
     }
 
+    /// The invariants the profile's code relies on, for a loaded state.
+    pub(crate) fn check_consistent(&self) -> std::result::Result<(), String> {
+        let totals = [self.gross, self.discounts, self.paid, self.first_period_paid, self.returned, self.support_cost];
+        if totals.iter().any(|&t| t < 0) || self.paid > self.gross || self.discounts > self.gross {
+            return Err("profile totals negative or inconsistent".into());
+        }
+        if !(self.gap_mean.is_finite() && self.gap_mean >= 0.0 && self.gap_m2.is_finite() && self.gap_m2 >= 0.0) {
+            return Err("profile gap statistics not finite".into());
+        }
+        if self.purchase_periods > 0 && self.first_period > self.last_period {
+            return Err("first purchase period after the last".into());
+        }
+        // Day numbers of representable dates (chrono's range), or none yet.
+        let day = self.engagement.latest_day;
+        if day != i32::MIN && !(-100_000_000..=100_000_000).contains(&day) {
+            return Err(format!("engagement day {day} outside the range of dates"));
+        }
+        Ok(())
+    }
+
     /// The profile's totals after `e`, or `None` when one of them would
     /// overflow. Pure, so that the engine can refuse an event before
     /// anything in the state moves (a failed call leaves no trace).
