@@ -6,6 +6,7 @@ use crate::domain::customer::CustomerId;
 use crate::error::{Error, Result};
 use crate::math::hash::fnv1a64;
 
+validated_serde! {
 /// Deterministic control-group assignment by hashing.
 ///
 /// A customer is in the control group of a campaign when
@@ -27,13 +28,25 @@ use crate::math::hash::fnv1a64;
 /// assert_eq!(control.bucket(&CustomerId::from(42)), 6451);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub struct ControlGroup {
     campaign: String,
     basis_points: u32,
 }
+}
 
 impl ControlGroup {
+    /// A loaded group: a campaign name and at most 10,000 basis points.
+    fn check_consistent(&self) -> Result<()> {
+        if self.campaign.is_empty() || self.basis_points > 10_000 {
+            return Err(Error::InvalidArgument {
+                name: "control group",
+                reason: format!("campaign {:?} with {} basis points", self.campaign, self.basis_points),
+            });
+        }
+        Ok(())
+    }
+
     /// A control group of `share` (0..=1, rounded to basis points) of the campaign's customers.
     ///
     /// ```

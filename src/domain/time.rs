@@ -121,6 +121,19 @@ pub struct Periods {
 const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
 
 impl Periods {
+    /// The invariants of a loaded value: a valid unit for the mode (no
+    /// `Days(0)`, no continuous months) and an offset within a day.
+    pub(crate) fn check_consistent(&self) -> Result<()> {
+        Periods::new(self.unit, self.mode)?;
+        if self.utc_offset_seconds.abs() >= 86_400 {
+            return Err(Error::InvalidArgument {
+                name: "periods",
+                reason: format!("UTC offset of {} s", self.utc_offset_seconds),
+            });
+        }
+        Ok(())
+    }
+
     /// Periods of `unit` measured in `mode`, dates in UTC, weeks starting on Monday.
     ///
     /// ```

@@ -12,6 +12,7 @@ mod doc_examples;
 mod erasure;
 mod lifecycle_cdnow;
 mod lifetimes_compat;
+mod loading;
 mod merge_props;
 mod model_harness;
 mod model_recovery;

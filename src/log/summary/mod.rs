@@ -23,6 +23,9 @@ pub use partial::PartialSummary;
 /// [`PurchaseSummary`]; loading another version is an error.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// The largest decimal scale an exact amount can have (`rust_decimal`'s).
+pub(super) const MAX_SCALE: u32 = 28;
+
 fn corrupt(what: impl Into<String>) -> Error {
     Error::IncompatibleSummaries { reason: what.into() }
 }
@@ -197,6 +200,34 @@ impl PurchaseSummary {
         }
         if !c.ids.windows(2).all(|w| w[0] < w[1]) {
             return Err(corrupt("customer ids are not sorted and unique"));
+        }
+        self.periods.check_consistent()?;
+        // The values a summary can hold: whole repeat counts, recency within
+        // age, finite and not negative; the models read them unchecked.
+        let non_negative = |v: f64| v.is_finite() && v >= 0.0;
+        for k in 0..n {
+            let (x, t_x, t, m) = (c.frequency[k], c.recency[k], c.age[k], c.monetary_value[k]);
+            if !(non_negative(x)
+                && x.fract() == 0.0
+                && non_negative(t_x)
+                && non_negative(t)
+                && t_x <= t
+                && non_negative(m))
+            {
+                return Err(corrupt(format!("customer {}: x {x}, t_x {t_x}, T {t}, monetary value {m}", c.ids[k])));
+            }
+            if c.gross[k] < 0 || c.returns[k] < 0 {
+                return Err(corrupt(format!("customer {}: negative totals", c.ids[k])));
+            }
+        }
+        if let Some(h) = &self.holdout {
+            let values = h.frequency.iter().chain(&h.monetary_value).chain(&h.monetary_value_per_period);
+            if !values.copied().all(non_negative) || !self.duration_holdout.is_some_and(non_negative) {
+                return Err(corrupt("holdout values negative or not finite"));
+            }
+        }
+        if self.scale > MAX_SCALE {
+            return Err(corrupt(format!("decimal scale {}", self.scale)));
         }
         Ok(())
     }

@@ -275,6 +275,21 @@ impl PartialSummary {
         if self.holdout.is_some() != self.options.calibration_end.is_some() {
             return Err(corrupt("holdout state does not match the calibration end"));
         }
+        if self.scale > MAX_SCALE {
+            return Err(corrupt(format!("decimal scale {}", self.scale)));
+        }
+        // Unique ids (a merge or finish relies on one position per customer).
+        let mut seen = std::collections::HashSet::with_capacity(n);
+        if let Some(id) = self.ids.iter().find(|id| !seen.insert(*id)) {
+            return Err(corrupt(format!("customer {id} listed twice")));
+        }
+        let windows = self.calibration.iter().chain(self.holdout.iter().flatten());
+        for w in windows {
+            let ordered = w.periods == 0 || (w.first <= w.last && w.periods <= w.orders);
+            if !ordered || w.first_sum < 0 || w.sum < w.first_sum || w.returns < 0 {
+                return Err(corrupt("a customer window that no log produces"));
+            }
+        }
         Ok(())
     }
 
