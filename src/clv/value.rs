@@ -22,6 +22,11 @@ pub fn periods_per_year(unit: TimeUnit) -> f64 {
     }
 }
 
+/// The longest CLV horizon, in periods: a hundred years of days. The
+/// discounted sum takes one term per period for each distinct (x, T), so the
+/// bound bounds the work.
+pub const MAX_HORIZON_PERIODS: u32 = 36_600;
+
 /// CLV over a horizon: margin × E[spend per purchase] × Σ_{k=1..H}
 /// (E[X(k)] − E[X(k−1)]) / (1 + d)^(k/P), with E[X(k)] the conditional
 /// expected purchases in the next k periods, H the horizon in periods, P
@@ -138,8 +143,8 @@ impl<'a> Clv<'a> {
 
     fn validate(&self) -> Result<()> {
         let bad = |reason: String| Err(Error::InvalidArgument { name: "CLV settings", reason });
-        if self.horizon == 0 || self.horizon > 100_000 {
-            return bad(format!("the horizon must be 1..=100000 periods, got {}", self.horizon));
+        if self.horizon == 0 || self.horizon > MAX_HORIZON_PERIODS {
+            return bad(format!("the horizon must be 1..={MAX_HORIZON_PERIODS} periods, got {}", self.horizon));
         }
         if !(self.periods_per_year.is_finite() && self.periods_per_year > 0.0) {
             return bad(format!("periods per year {} must be positive", self.periods_per_year));
@@ -331,6 +336,14 @@ impl<'a> Clv<'a> {
 mod tests {
     use super::*;
     use crate::clv::{BetaGeo, ParetoNbd};
+
+    #[test]
+    fn the_horizon_is_bounded() {
+        let p = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259).unwrap();
+        let g = GammaGamma::new(6.2488, 3.7446, 15.4477).unwrap();
+        assert!(Clv::new(&p, &g).horizon(MAX_HORIZON_PERIODS + 1).customer(2.0, 30.43, 38.86, 22.35).is_err());
+        assert!(Clv::new(&p, &g).horizon(0).customer(2.0, 30.43, 38.86, 22.35).is_err());
+    }
 
     #[test]
     fn clv_without_discounting_is_margin_times_spend_times_purchases() {

@@ -459,7 +459,59 @@ fn with_line(line: u64, e: Error) -> Error {
     }
 }
 
+/// The longest line a CSV file may have: 1 MiB. A longer one is refused
+/// while it is read, so that a hostile file cannot make the loader hold an
+/// unbounded field in memory.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// The longest part of a bad value quoted in an error message.
+const QUOTED_PREFIX: usize = 64;
+
+/// A value for an error message: at most [`QUOTED_PREFIX`] characters.
+fn quoted(value: &str) -> String {
+    match value.char_indices().nth(QUOTED_PREFIX) {
+        Some((end, _)) => format!("{}…", &value[..end]),
+        None => value.to_string(),
+    }
+}
+
+/// A reader that fails with `InvalidData` once a line exceeds
+/// [`MAX_LINE_BYTES`].
+struct LineLimit<R> {
+    inner: R,
+    since_newline: usize,
+}
+
+impl<R: Read> Read for LineLimit<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let chunk = &buf[..n];
+        // Only the line running into the chunk and the one running out of
+        // it can be long: the lines between lie inside one buffer (the csv
+        // reader's is 8 KiB), so two scans per read suffice.
+        let too_long = match (chunk.iter().position(|&b| b == b'\n'), chunk.iter().rposition(|&b| b == b'\n')) {
+            (Some(first), Some(last)) => {
+                let long = self.since_newline + first > MAX_LINE_BYTES || last - first > MAX_LINE_BYTES;
+                self.since_newline = n - last - 1;
+                long
+            }
+            _ => {
+                self.since_newline += n;
+                false
+            }
+        };
+        if too_long || self.since_newline > MAX_LINE_BYTES {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("a line longer than {MAX_LINE_BYTES} bytes"),
+            ));
+        }
+        Ok(n)
+    }
+}
+
 fn load_csv<R: Read>(reader: R, o: &CsvOptions, rates: Option<&dyn ExchangeRates>) -> Result<TransactionLog> {
+    let reader = LineLimit { inner: reader, since_newline: 0 };
     let mut rdr = csv::ReaderBuilder::new().delimiter(o.delimiter).has_headers(true).from_reader(reader);
     let headers = rdr
         .headers()
@@ -491,7 +543,7 @@ fn load_csv<R: Read>(reader: R, o: &CsvOptions, rates: Option<&dyn ExchangeRates
         let parse_err = |column: &str, value: &str, reason: String| Error::Parse {
             line,
             column: column.to_string(),
-            value: value.to_string(),
+            value: quoted(value),
             reason,
         };
         let raw_id = field(c_customer, &o.customer_column)?;
@@ -581,6 +633,19 @@ fn load_cdnow<R: BufRead>(reader: R, master: bool) -> Result<TransactionLog> {
 mod tests {
     use super::*;
     use crate::domain::money::FixedRates;
+
+    #[test]
+    fn a_huge_line_is_refused_while_read_and_errors_quote_a_prefix() {
+        let options = CsvOptions::new(Currency::EUR);
+        let mut text = String::from("customer_id,date,amount\na,2024-05-01,");
+        text.push_str(&"9".repeat(MAX_LINE_BYTES + 10));
+        text.push('\n');
+        let e = TransactionLog::from_csv_reader(text.as_bytes(), &options).unwrap_err();
+        assert!(e.to_string().contains("longer than"), "{}", quoted(&e.to_string()));
+        let long_bad = format!("customer_id,date,amount\na,2024-05-01,x{}\n", "y".repeat(10_000));
+        let e = TransactionLog::from_csv_reader(long_bad.as_bytes(), &options).unwrap_err();
+        assert!(e.to_string().len() < 500, "{} bytes", e.to_string().len());
+    }
 
     #[test]
     fn parse_errors_name_line_and_column() {

@@ -53,6 +53,6 @@ pub(crate) mod csv;
 pub(crate) mod summary;
 pub(crate) mod transactions;
 
-pub use csv::CsvOptions;
+pub use csv::{CsvOptions, MAX_LINE_BYTES};
 pub use summary::{CustomerSummary, FORMAT_VERSION, HoldoutSummary, PartialSummary, PurchaseSummary, SummaryOptions};
 pub use transactions::{Transaction, TransactionKind, TransactionLog};
