@@ -182,11 +182,11 @@ impl Money {
     /// [`Error::InvalidAmount`] when the text is not a decimal number
     /// (including `NaN` and `inf`, which decimals cannot hold).
     pub fn parse(amount: &str, currency: Currency) -> Result<Money> {
-        let amount = Decimal::from_str(amount.trim()).map_err(|e| Error::InvalidAmount {
+        let amount = parse_decimal(amount).map_err(|reason| Error::InvalidAmount {
             field: "amount",
             value: amount.to_string(),
             customer: None,
-            reason: format!("not a decimal number ({e})"),
+            reason,
         })?;
         Ok(Money { amount, currency })
     }
@@ -458,6 +458,30 @@ impl ExchangeRates for FixedRates {
         }
         self.rates.get(&pair_key(to, from)).and_then(|r| Decimal::ONE.checked_div(*r))
     }
+}
+
+/// The one reading of a decimal amount in text: an optional sign, digits,
+/// an optional point and digits, and optionally an exponent (`1.5e3`), with
+/// surrounding blanks ignored. Digit separators are refused rather than
+/// guessed (`1_000`, `1,000`, `1 000`: `rust_decimal` alone would read the
+/// first as 1000).
+pub(crate) fn parse_decimal(text: &str) -> std::result::Result<Decimal, String> {
+    let t = text.trim();
+    let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let (mantissa, exponent) = match t.find(['e', 'E']) {
+        Some(i) => (&t[..i], Some(&t[i + 1..])),
+        None => (t, None),
+    };
+    let digits = mantissa.strip_prefix(['+', '-']).unwrap_or(mantissa);
+    let well_formed = match digits.split_once('.') {
+        Some((int, frac)) => (plain(int) || int.is_empty()) && (plain(frac) || (frac.is_empty() && plain(int))),
+        None => plain(digits),
+    } && exponent.is_none_or(|e| plain(e.strip_prefix(['+', '-']).unwrap_or(e)));
+    if !well_formed {
+        return Err("not a decimal number".into());
+    }
+    let parsed = if exponent.is_some() { Decimal::from_scientific(t) } else { Decimal::from_str(t) };
+    parsed.map_err(|e| format!("not a decimal number ({e})"))
 }
 
 /// Scales a decimal to an integer count of `10^-scale` units, if exact and in range.

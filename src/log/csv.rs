@@ -2,10 +2,8 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::str::FromStr;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::customer::{CustomerId, IdKind};
@@ -518,6 +516,17 @@ fn load_csv<R: Read>(reader: R, o: &CsvOptions, rates: Option<&dyn ExchangeRates
         .map_err(|e| Error::MalformedRow { line: 1, reason: format!("cannot read the header: {e}") })?
         .clone();
     let find = |name: &str| headers.iter().position(|h| h.trim() == name);
+    // A column named twice would be read from its first place silently.
+    for name in
+        [&o.customer_column, &o.date_column, &o.amount_column, &o.order_id_column, &o.kind_column, &o.currency_column]
+    {
+        if headers.iter().filter(|h| h.trim() == name.as_str()).count() > 1 {
+            return Err(Error::MalformedRow {
+                line: 1,
+                reason: format!("column {name:?} appears twice in the header"),
+            });
+        }
+    }
     let required = |name: &str| find(name).ok_or_else(|| Error::MissingColumn { column: name.to_string() });
     let c_customer = required(&o.customer_column)?;
     let c_date = required(&o.date_column)?;
@@ -552,9 +561,8 @@ fn load_csv<R: Read>(reader: R, o: &CsvOptions, rates: Option<&dyn ExchangeRates
         let raw_date = field(c_date, &o.date_column)?;
         let at = o.parse_time(raw_date).map_err(|r| parse_err(&o.date_column, raw_date, r))?;
         let raw_amount = field(c_amount, &o.amount_column)?;
-        let amount = Decimal::from_str(raw_amount.trim())
-            .or_else(|_| Decimal::from_scientific(raw_amount.trim()))
-            .map_err(|_| parse_err(&o.amount_column, raw_amount, "not a decimal number".into()))?;
+        let amount = crate::domain::money::parse_decimal(raw_amount)
+            .map_err(|reason| parse_err(&o.amount_column, raw_amount, reason))?;
         let currency = match c_currency {
             Some(c) => {
                 let raw = field(c, &o.currency_column)?;
@@ -598,8 +606,11 @@ fn load_cdnow<R: BufRead>(reader: R, master: bool) -> Result<TransactionLog> {
     for (i, line) in reader.lines().enumerate() {
         let line_no = i as u64 + 1;
         let line = line.map_err(|e| Error::MalformedRow { line: line_no, reason: e.to_string() })?;
-        if master && i == 0 {
-            continue; // header
+        // The master file's header, when there is one: a first line whose
+        // first field is not a customer number (a headerless file keeps its
+        // first order).
+        if master && i == 0 && line.split_whitespace().next().is_some_and(|f| CustomerId::parse_number(f).is_err()) {
+            continue;
         }
         let fields: Vec<&str> = line.split_whitespace().collect();
         if fields.is_empty() {
@@ -620,8 +631,9 @@ fn load_cdnow<R: BufRead>(reader: R, master: bool) -> Result<TransactionLog> {
         let customer = CustomerId::parse_number(fields[0]).map_err(|_| parse_err(0, "not an integer"))?;
         let date = NaiveDate::parse_from_str(fields[date_col], "%Y%m%d")
             .map_err(|_| parse_err(date_col, "not a YYYYMMDD date"))?;
+        fields[amount_col - 1].parse::<u32>().map_err(|_| parse_err(amount_col - 1, "not a count of CDs"))?;
         let amount =
-            Decimal::from_str(fields[amount_col]).map_err(|_| parse_err(amount_col, "not a decimal number"))?;
+            crate::domain::money::parse_decimal(fields[amount_col]).map_err(|reason| parse_err(amount_col, &reason))?;
         let at = date.and_time(chrono::NaiveTime::MIN).and_utc();
         log.push(Transaction::order(customer, at, Money::new(amount, Currency::USD)))
             .map_err(|e| with_line(line_no, e))?;
@@ -633,6 +645,29 @@ fn load_cdnow<R: BufRead>(reader: R, master: bool) -> Result<TransactionLog> {
 mod tests {
     use super::*;
     use crate::domain::money::FixedRates;
+    use rust_decimal::Decimal;
+
+    #[test]
+    fn loaders_read_what_is_there_and_refuse_what_is_ambiguous() {
+        // A headerless master file keeps its first order.
+        let headerless = "1 19970101 1 11.77\n1 19970118 2 29.33\n";
+        assert_eq!(TransactionLog::from_cdnow_master_reader(headerless.as_bytes()).unwrap().len(), 2);
+        let with_header = "customer_id date number_of_cds dollar_value\n1 19970101 1 11.77\n";
+        assert_eq!(TransactionLog::from_cdnow_master_reader(with_header.as_bytes()).unwrap().len(), 1);
+        // The CD count is read, and checked.
+        assert!(TransactionLog::from_cdnow_master_reader("1 19970101 x 11.77\n".as_bytes()).is_err());
+        // Digit separators are refused, not guessed.
+        let options = CsvOptions::new(Currency::EUR);
+        for amount in ["1_000", "1,000", "1 000", "12.", "."] {
+            let text = format!("customer_id,date,amount\na,2024-05-01,\"{amount}\"\n");
+            let read = TransactionLog::from_csv_reader(text.as_bytes(), &options);
+            assert_eq!(read.is_err(), amount != "12.", "{amount}: {read:?}");
+        }
+        assert_eq!(crate::domain::money::parse_decimal("1.5e3").unwrap(), Decimal::from(1500));
+        // A column named twice is an error, not the first one silently.
+        let twice = "customer_id,date,amount,amount\na,2024-05-01,10,20\n";
+        assert!(TransactionLog::from_csv_reader(twice.as_bytes(), &options).is_err());
+    }
 
     #[test]
     fn a_huge_line_is_refused_while_read_and_errors_quote_a_prefix() {
