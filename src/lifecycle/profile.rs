@@ -50,6 +50,14 @@ const CHANNELS: usize = 5;
 pub(crate) struct Totals {
     day: i32,
     period: i32,
+    sums: Sums,
+}
+
+/// A profile's exact sums, units of 10⁻⁴: gross order values, discounts,
+/// paid (gross − discount), the first purchase period's paid amount,
+/// returned, support costs.
+#[derive(Clone, Copy, PartialEq, Debug, Default, Serialize, Deserialize)]
+struct Sums {
     gross: i64,
     discounts: i64,
     paid: i64,
@@ -180,13 +188,9 @@ pub struct Profile {
     first_seen: i64,
     orders: u32,
     returns: u32,
-    /// Σ gross order values, Σ discounts, Σ paid (gross − discount), Σ returned; units of 10⁻⁴.
-    gross: i64,
-    discounts: i64,
-    paid: i64,
-    returned: i64,
+    /// The exact sums.
+    sums: Sums,
     support_tickets: u32,
-    support_cost: i64,
     nps: Option<(i64, u8)>,
     first_order: Option<i64>,
     last_order: Option<i64>,
@@ -194,7 +198,6 @@ pub struct Profile {
     first_period: i32,
     last_period: i32,
     purchase_periods: u32,
-    first_period_paid: i64,
     // Gaps in days between distinct purchase days (Welford).
     last_order_day: i32,
     gaps: u32,
@@ -224,19 +227,14 @@ impl Profile {
             first_seen,
             orders: 0,
             returns: 0,
-            gross: 0,
-            discounts: 0,
-            paid: 0,
-            returned: 0,
+            sums: Sums::default(),
             support_tickets: 0,
-            support_cost: 0,
             nps: None,
             first_order: None,
             last_order: None,
             first_period: 0,
             last_period: 0,
             purchase_periods: 0,
-            first_period_paid: 0,
             last_order_day: 0,
             gaps: 0,
             gap_mean: 0.0,
@@ -248,8 +246,15 @@ impl Profile {
 
     /// The invariants the profile's code relies on, for a loaded state.
     pub(crate) fn check_consistent(&self) -> std::result::Result<(), String> {
-        let totals = [self.gross, self.discounts, self.paid, self.first_period_paid, self.returned, self.support_cost];
-        if totals.iter().any(|&t| t < 0) || self.paid > self.gross || self.discounts > self.gross {
+        let totals = [
+            self.sums.gross,
+            self.sums.discounts,
+            self.sums.paid,
+            self.sums.first_period_paid,
+            self.sums.returned,
+            self.sums.support_cost,
+        ];
+        if totals.iter().any(|&t| t < 0) || self.sums.paid > self.sums.gross || self.sums.discounts > self.sums.gross {
             return Err("profile totals negative or inconsistent".into());
         }
         if !(self.gap_mean.is_finite() && self.gap_mean >= 0.0 && self.gap_m2.is_finite() && self.gap_m2 >= 0.0) {
@@ -273,16 +278,7 @@ impl Profile {
     pub(crate) fn totals_after(&self, e: &CompactEvent) -> Option<Totals> {
         let day = time::day_number_of_timestamp(e.at, self.periods.utc_offset().local_minus_utc());
         let period = if e.class == EventClass::Order { self.periods.period_of_day(day) } else { 0 };
-        let mut t = Totals {
-            day,
-            period,
-            gross: self.gross,
-            discounts: self.discounts,
-            paid: self.paid,
-            first_period_paid: self.first_period_paid,
-            returned: self.returned,
-            support_cost: self.support_cost,
-        };
+        let mut t = self.sums;
         match e.class {
             EventClass::Order => {
                 t.gross = t.gross.checked_add(e.amount.checked_add(e.discount)?)?;
@@ -298,7 +294,7 @@ impl Profile {
             EventClass::SupportTicket => t.support_cost = t.support_cost.checked_add(e.amount)?,
             _ => {}
         }
-        Some(t)
+        Some(Totals { day, period, sums: t })
     }
 
     /// Applies one event, in time order, with the totals
@@ -306,16 +302,7 @@ impl Profile {
     #[inline]
     pub(crate) fn apply(&mut self, e: &CompactEvent, totals: Totals) {
         let (day, period) = (totals.day, totals.period);
-        Totals {
-            day: _,
-            period: _,
-            gross: self.gross,
-            discounts: self.discounts,
-            paid: self.paid,
-            first_period_paid: self.first_period_paid,
-            returned: self.returned,
-            support_cost: self.support_cost,
-        } = totals;
+        self.sums = totals.sums;
         match e.class {
             EventClass::Order => {
                 self.orders = self.orders.saturating_add(1);
@@ -395,36 +382,36 @@ impl Profile {
 
     /// Σ order values before discounts.
     pub fn gross(&self) -> Decimal {
-        self.money(self.gross)
+        self.money(self.sums.gross)
     }
 
     /// Σ discounts.
     pub fn discounts(&self) -> Decimal {
-        self.money(self.discounts)
+        self.money(self.sums.discounts)
     }
 
     /// Σ returned amounts.
     pub fn returned(&self) -> Decimal {
-        self.money(self.returned)
+        self.money(self.sums.returned)
     }
 
     /// Σ paid − Σ returned.
     pub fn net_spend(&self) -> Decimal {
-        self.money(self.paid.saturating_sub(self.returned))
+        self.money(self.sums.paid.saturating_sub(self.sums.returned))
     }
 
     pub(crate) fn net_units(&self) -> i64 {
-        self.paid.saturating_sub(self.returned)
+        self.sums.paid.saturating_sub(self.sums.returned)
     }
 
     /// Discounts ÷ gross order value (0 without orders).
     pub fn discount_share(&self) -> f64 {
-        if self.gross == 0 { 0.0 } else { self.discounts as f64 / self.gross as f64 }
+        if self.sums.gross == 0 { 0.0 } else { self.sums.discounts as f64 / self.sums.gross as f64 }
     }
 
     /// Support tickets and their recorded cost.
     pub fn support(&self) -> (u32, Decimal) {
-        (self.support_tickets, self.money(self.support_cost))
+        (self.support_tickets, self.money(self.sums.support_cost))
     }
 
     /// The latest NPS answer and when it was given.
@@ -496,7 +483,7 @@ impl Profile {
         let day = time::day_number_of_timestamp(now, self.periods.utc_offset().local_minus_utc());
         let end = self.periods.period_of_day(day);
         let frequency = self.purchase_periods - 1;
-        let repeat = self.paid - self.first_period_paid;
+        let repeat = self.sums.paid - self.sums.first_period_paid;
         let unit = 10f64.powi(PROFILE_SCALE as i32);
         Some(SummaryRow {
             frequency,
