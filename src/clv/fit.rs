@@ -374,25 +374,37 @@ fn conclude(
             ),
         });
     }
+    let numerical = || {
+        let penalised = |p: &[f64]| neg_ll(p) + options.l2_penalty * p.iter().map(|v| v * v).sum::<f64>();
+        hessian(&penalised, &natural)
+    };
     let hessian = match (problem.gradient, problem.hessian) {
         (_, Some(h)) => {
             let mut out = h(&natural);
-            for i in 0..k {
-                out[i * k + i] += 2.0 * options.l2_penalty;
+            // An analytic Hessian that could not be evaluated there (the
+            // model's derivatives return nothing at extreme points) gives way
+            // to the numerical one rather than being indexed.
+            if out.len() != k * k || out.iter().any(|v| !v.is_finite()) {
+                numerical()
+            } else {
+                for i in 0..k {
+                    out[i * k + i] += 2.0 * options.l2_penalty;
+                }
+                out
             }
-            out
         }
         (Some(g), None) => {
             let penalised_gradient = |p: &[f64]| -> Vec<f64> {
-                g(p).iter().zip(p).map(|(gi, pi)| gi + 2.0 * options.l2_penalty * pi).collect()
+                let gp = g(p);
+                if gp.len() != k {
+                    return vec![f64::NAN; k]; // not differentiable there: the check below refuses it
+                }
+                gp.iter().zip(p).map(|(gi, pi)| gi + 2.0 * options.l2_penalty * pi).collect()
             };
             let steps: Vec<f64> = natural.iter().map(|v| 1e-5 * v.abs().max(1e-8)).collect();
             hessian_from_gradient(&penalised_gradient, &natural, &steps)
         }
-        (None, None) => {
-            let penalised = |p: &[f64]| neg_ll(p) + options.l2_penalty * p.iter().map(|v| v * v).sum::<f64>();
-            hessian(&penalised, &natural)
-        }
+        (None, None) => numerical(),
     };
     let covariance =
         invert(&hessian, k).filter(|c| (0..k).all(|i| c[i * k + i] > 0.0)).ok_or_else(|| Error::NotIdentifiable {

@@ -956,6 +956,13 @@ mod tests {
     }
 
     #[test]
+    fn extreme_ages_give_a_typed_error_not_a_panic() {
+        let (x, t_x, t) = (Array1::from(vec![0.0, 3.0]), Array1::from(vec![0.0, 3.0]), Array1::from(vec![1e-6, 1e100]));
+        let fit = ParetoNbd::fit_columns(x.view(), t_x.view(), t.view(), &FitOptions::default());
+        assert!(fit.is_err());
+    }
+
+    #[test]
     fn published_predictions() {
         let m = published();
         let e = m.conditional_expected_purchases(52.0, 26.0, 30.857, 31.0).unwrap();

@@ -8,7 +8,7 @@
 use super::fit::{self, FitOptions, FitReport};
 use crate::error::{Error, Result};
 use crate::math::series::hyp2f1_positive;
-use crate::math::special::ln_beta;
+use crate::math::special::{ln_beta, ln_gamma, ln_gamma_ratio};
 
 const MODEL: &str = "sBG";
 
@@ -196,7 +196,12 @@ impl ShiftedBetaGeometric {
     /// [`Error::InvalidArgument`] for negative or non-finite `t`.
     pub fn survival(&self, t: f64) -> Result<f64> {
         check_period(t)?;
-        Ok((ln_beta(self.alpha, self.beta + t) - ln_beta(self.alpha, self.beta)).exp())
+        // S(t) = Γ(β+t)/Γ(α+β+t) · Γ(α+β)/Γ(β): the first ratio in a form
+        // that keeps its precision for any t (at t = 10¹⁸ the plain
+        // difference of log-gammas gave 0.8; at f64::MAX, NaN).
+        let (a, b) = (self.alpha, self.beta);
+        let ln_s = ln_gamma_ratio(b + t, a) + ln_gamma(a + b) - ln_gamma(b);
+        Ok(ln_s.exp().clamp(0.0, 1.0))
     }
 
     /// Share of the cohort that churns in period `t` ≥ 1: B(α+1, β+t−1)/B(α, β).
@@ -332,6 +337,25 @@ fn check_period(value: f64) -> Result<()> {
 #[allow(clippy::excessive_precision)] // reference values quoted with all their digits
 mod tests {
     use super::*;
+
+    #[test]
+    fn survival_stays_a_probability_at_any_horizon() {
+        let m = ShiftedBetaGeometric::new(0.7, 1.2).unwrap();
+        // Equal to the plain formula where that one is accurate.
+        for t in [0.0, 1.0, 7.0, 1000.0, 1e6] {
+            let plain = (ln_beta(0.7, 1.2 + t) - ln_beta(0.7, 1.2)).exp();
+            assert!((m.survival(t).unwrap() / plain - 1.0).abs() < 1e-9, "{t}");
+        }
+        // Falling, and in [0, 1], far beyond (S(t) ~ C t^(−α)).
+        let mut last = 1.0;
+        for t in [1e6, 1e8, 1e12, 1e18, 1e300, f64::MAX] {
+            let s = m.survival(t).unwrap();
+            assert!((0.0..=last).contains(&s), "S({t}) = {s}");
+            last = s;
+        }
+        let c = (crate::math::special::ln_gamma(1.9) - crate::math::special::ln_gamma(1.2)).exp();
+        assert!((m.survival(1e18).unwrap() / (c * 1e18f64.powf(-0.7)) - 1.0).abs() < 1e-6);
+    }
 
     #[test]
     fn bad_input() {

@@ -39,3 +39,10 @@ pub(crate) fn log_add_exp(a: f64, b: f64) -> f64 {
 pub(crate) fn softplus(u: f64) -> f64 {
     if u > 0.0 { u + (-u).exp().ln_1p() } else { u.exp().ln_1p() }
 }
+
+/// ln Γ(x) − ln Γ(x + a) for x > 0, a ≥ 0, without the cancellation of two
+/// huge logarithms: beyond x = 10⁷ the asymptotic expansion
+/// −a ln x − a(a − 1)/(2x) (next term of order a³/x²) is used.
+pub(crate) fn ln_gamma_ratio(x: f64, a: f64) -> f64 {
+    if x > 1e7 { -a * x.ln() - a * (a - 1.0) / (2.0 * x) } else { ln_gamma(x) - ln_gamma(x + a) }
+}
