@@ -670,7 +670,10 @@ fn scaled(a: f64, b: f64, c: f64, z: f64) -> Result<f64> {
     }
     scaled_hyp2f1(a, b, c, z).ok_or_else(|| Error::InvalidArgument {
         name: "BG/NBD parameters",
-        reason: format!("2F1({a}, {b}; {c}; {z}) is outside the supported domain (needs a + b > 1)"),
+        reason: format!(
+            "2F1({a}, {b}; {c}; {z}) could not be summed: it needs a, b, c > 0 and 0 ≤ z < 1, and its series \
+             must settle within its term limit (z close to 1 with large parameters does not)"
+        ),
     })
 }
 
