@@ -183,17 +183,27 @@ impl Uplift {
     pub fn compute(outcomes: &[Outcome]) -> Result<Uplift> {
         let mut n = [0u64; 2];
         let mut c = [0u64; 2];
-        let mut sum = [0.0f64; 2];
-        let mut sum_sq = [0.0f64; 2];
+        // Revenues are scaled by the largest one and their mean and variance
+        // kept by Welford's recurrence, so that neither a sum nor a square
+        // overflows (revenues near f64::MAX gave NaN).
+        let mut scale = 0.0f64;
         for o in outcomes {
             if !o.revenue.is_finite() {
                 return Err(Error::NonFinite { field: "revenue", value: o.revenue });
             }
+            scale = scale.max(o.revenue.abs());
+        }
+        let scale = if scale > 0.0 { scale } else { 1.0 };
+        let mut mean_s = [0.0f64; 2];
+        let mut m2_s = [0.0f64; 2];
+        for o in outcomes {
             let g = usize::from(o.control);
             n[g] += 1;
             c[g] += u64::from(o.converted);
-            sum[g] += o.revenue;
-            sum_sq[g] += o.revenue * o.revenue;
+            let x = o.revenue / scale;
+            let delta = x - mean_s[g];
+            mean_s[g] += delta / n[g] as f64;
+            m2_s[g] += delta * (x - mean_s[g]);
         }
         if n[0] == 0 || n[1] == 0 {
             return Err(Error::Empty { what: "customers in both the treatment and the control group" });
@@ -210,13 +220,19 @@ impl Uplift {
         } else {
             (0.0, 1.0)
         };
-        let mean = [sum[0] / nt, sum[1] / nc];
-        let var = |g: usize| {
+        let var_s = |g: usize| {
             let k = n[g] as f64;
-            if k > 1.0 { ((sum_sq[g] - k * mean[g] * mean[g]) / (k - 1.0)).max(0.0) } else { 0.0 }
+            if k > 1.0 { (m2_s[g] / (k - 1.0)).max(0.0) } else { 0.0 }
         };
-        let rse = (var(0) / nt + var(1) / nc).sqrt();
-        let rdiff = mean[0] - mean[1];
+        let rse = scale * (var_s(0) / nt + var_s(1) / nc).sqrt();
+        let rdiff = (mean_s[0] - mean_s[1]) * scale;
+        if !(rse.is_finite()
+            && rdiff.is_finite()
+            && (rdiff + Z_975 * rse).is_finite()
+            && (rdiff - Z_975 * rse).is_finite())
+        {
+            return Err(Error::NonFinite { field: "revenue difference", value: rdiff });
+        }
         Ok(Uplift {
             treated: n[0],
             controls: n[1],
@@ -237,6 +253,28 @@ mod tests {
     use super::*;
 
     /// Buckets computed independently (Python, FNV-1a-64 written out).
+    #[test]
+    fn huge_revenues_give_numbers_or_a_typed_error_never_nan() {
+        let outcomes: Vec<Outcome> = (0..40)
+            .map(|i| Outcome {
+                control: i % 4 == 0,
+                converted: i % 3 == 0,
+                revenue: if i % 2 == 0 { 1e308 } else { 9e307 },
+            })
+            .collect();
+        match Uplift::compute(&outcomes) {
+            Ok(u) => {
+                assert!(u.revenue_per_customer_difference.is_finite() && u.revenue_confidence_interval.1.is_finite())
+            }
+            Err(e) => assert!(matches!(e, Error::NonFinite { .. })),
+        }
+        // Opposite extremes cannot be subtracted in f64: a typed error.
+        let opposite: Vec<Outcome> = (0..10)
+            .map(|i| Outcome { control: i < 5, converted: false, revenue: if i < 5 { -1e308 } else { 1e308 } })
+            .collect();
+        assert!(matches!(Uplift::compute(&opposite), Err(Error::NonFinite { .. })));
+    }
+
     #[test]
     fn fixed_assignments() {
         let cases = [
