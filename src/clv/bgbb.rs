@@ -14,7 +14,7 @@ use super::fit::{self, FitOptions, FitReport};
 use crate::error::{Error, Result};
 use crate::log::summary::PurchaseSummary;
 use crate::math::series::hyp2f1_positive;
-use crate::math::special::{ln_beta, ln_gamma, log_add_exp};
+use crate::math::special::{ln_beta, ln_gamma, ln_gamma_ratio, log_add_exp};
 
 const MODEL: &str = "BG/BB";
 
@@ -423,7 +423,8 @@ impl BetaGeoBetaBinom {
     pub fn expected_purchases_new_customer(&self, t: f64) -> Result<f64> {
         check_count(t)?;
         let (a, b, g, d) = self.parameters();
-        let ratio = (ln_gamma(g + d) + ln_gamma(1.0 + d + t) - ln_gamma(g + d + t) - ln_gamma(1.0 + d)).exp();
+        // Γ(1+δ+t)/Γ(γ+δ+t) in a form that keeps its precision at any horizon.
+        let ratio = (ln_gamma(g + d) - ln_gamma(1.0 + d) + ln_gamma_ratio(1.0 + d + t, g - 1.0)).exp();
         finite(a / (a + b) * d / (g - 1.0) * (1.0 - ratio))
     }
 
@@ -470,9 +471,12 @@ impl BetaGeoBetaBinom {
     fn if_alive(&self, t: f64, x: f64, n: f64) -> f64 {
         let (a, b, g, d) = self.parameters();
         let rate = (a + x) / (a + b + n);
-        let tail = ((ln_gamma(1.0 + d + n) - ln_gamma(g + d + n)).exp()
-            - (ln_gamma(1.0 + d + n + t) - ln_gamma(g + d + n + t)).exp())
-            * (ln_gamma(g + d) - ln_gamma(1.0 + d) + ln_beta(g, d) - ln_beta(g, d + n)).exp();
+        // Γ(1+δ+m)/Γ(γ+δ+m) at m = n and n + t, each in the stable form; the
+        // difference is not negative (the ratio falls in m for γ > 1 and
+        // rises for γ < 1, where δ/(γ−1) flips the sign back).
+        let ratio = |m: f64| ln_gamma_ratio(1.0 + d + m, g - 1.0).exp();
+        let tail =
+            (ratio(n) - ratio(n + t)) * (ln_gamma(g + d) - ln_gamma(1.0 + d) + ln_beta(g, d) - ln_beta(g, d + n)).exp();
         rate * d / (g - 1.0) * tail
     }
 
@@ -710,6 +714,21 @@ mod tests {
     use super::*;
 
     /// The column functions equal the per-customer ones and name a bad row.
+    #[test]
+    fn expectations_stay_in_range_at_huge_horizons() {
+        for p in [[1.2035, 0.7498, 0.6568, 2.7839], [0.4, 3.0, 2.5, 0.8]] {
+            let m = BetaGeoBetaBinom::new(p[0], p[1], p[2], p[3]).unwrap();
+            let mut last = (0.0, 0.0);
+            for t in [1.0, 100.0, 1e6, 1e12, 1e18] {
+                let new = m.expected_purchases_new_customer(t).unwrap();
+                let conditional = m.conditional_expected_purchases(t, 3.0, 4.0, 6.0).unwrap();
+                assert!(new >= last.0 && conditional >= last.1, "{p:?} t = {t}: {new}, {conditional}");
+                assert!(new.is_finite() && conditional.is_finite());
+                last = (new, conditional);
+            }
+        }
+    }
+
     #[test]
     fn column_predictions_equal_the_per_customer_ones() {
         let m = BetaGeoBetaBinom::new(1.2035, 0.7497, 0.6567, 2.7834).unwrap();
