@@ -421,7 +421,9 @@ impl BetaGeo {
             BetaGeoVariant::Classic => (scaled(r + x, b + x, a + b + x - 1.0, z)?, (a + b + x - 1.0) / (a - 1.0)),
             BetaGeoVariant::Modified => (scaled(r + x, b + x + 1.0, a + b + x, z)?, (a + b + x) / (a - 1.0)),
         };
-        Ok(lead * (1.0 - scaled))
+        // At a = 1 the closed form is 0 × ∞ (its limit is finite but not
+        // computed here): a typed error, never NaN, as for every prediction.
+        finite(lead * (1.0 - scaled), "expected purchases if alive")
     }
 
     /// Conditional expected purchases in the next `t` for columns of x,

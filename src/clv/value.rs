@@ -338,6 +338,19 @@ mod tests {
     use crate::clv::{BetaGeo, ParetoNbd};
 
     #[test]
+    fn clv_is_a_number_or_a_typed_error() {
+        // a = 1: the BG/NBD closed form is 0 × ∞; CLV was Ok(NaN).
+        let p = BetaGeo::new(0.2426, 4.4136, 1.0, 2.4259).unwrap();
+        let g = GammaGamma::new(6.2488, 3.7446, 15.4477).unwrap();
+        assert!(Clv::new(&p, &g).customer(2.0, 30.43, 38.86, 22.35).is_err());
+        let x = ndarray::array![2.0];
+        let t_x = ndarray::array![30.43];
+        let age = ndarray::array![38.86];
+        let m = ndarray::array![22.35];
+        assert!(Clv::new(&p, &g).compute_columns(x.view(), t_x.view(), age.view(), m.view()).is_err());
+    }
+
+    #[test]
     fn the_horizon_is_bounded() {
         let p = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259).unwrap();
         let g = GammaGamma::new(6.2488, 3.7446, 15.4477).unwrap();
