@@ -522,6 +522,8 @@ impl Lifecycle {
     }
 
     fn build(model: StageModel, options: EngineOptions, score: Option<ScoreFn>) -> Result<Lifecycle> {
+        // Options may come from a saved configuration: the periods too.
+        options.periods.check_consistent()?;
         if !(0..=MAX_LATENESS_SECONDS).contains(&options.lateness_seconds) {
             return Err(Error::InvalidArgument {
                 name: "lateness window",
@@ -1439,6 +1441,11 @@ mod tests {
         // A lateness window of i64::MAX seconds: refused by the engine.
         let huge = EngineOptions::new(Currency::EUR).lateness(TimeDelta::MAX);
         assert!(Lifecycle::new(StageModel::ecommerce(), huge).is_err());
+        // Saved options naming a unit of 0 days: refused by the engine.
+        let json = serde_json::to_string(&EngineOptions::new(Currency::EUR)).unwrap();
+        let zero: EngineOptions =
+            serde_json::from_str(&json.replace("\"unit\":\"week\"", "\"unit\":{\"days\":0}")).unwrap();
+        assert!(Lifecycle::new(StageModel::ecommerce(), zero).is_err());
     }
 
     #[test]

@@ -431,6 +431,7 @@ impl CohortAnalysis {
     }
 
     fn check_consistent(&self) -> Result<()> {
+        self.periods.check_consistent()?;
         let bad = |reason: String| Error::InvalidArgument { name: "cohort analysis", reason };
         if self.format_version != COHORT_FORMAT_VERSION {
             return Err(bad(format!(
