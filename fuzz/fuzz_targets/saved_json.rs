@@ -1,0 +1,34 @@
+//! Loading saved data from arbitrary JSON. Oracles: no panic; whatever loads
+//! saves and loads back to an equal value, and can be used.
+#![no_main]
+
+use customer_lifecycle::clv::{BetaGeo, ParetoNbd};
+use customer_lifecycle::{ConsentLedger, PurchaseSummary};
+use libfuzzer_sys::fuzz_target;
+
+fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(
+    text: &str,
+) -> Option<T> {
+    let value: T = serde_json::from_str(text).ok()?;
+    let again: T = serde_json::from_str(&serde_json::to_string(&value).unwrap()).expect("a saved value reloads");
+    assert_eq!(again, value);
+    Some(value)
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    if let Some(summary) = round_trip::<PurchaseSummary>(text) {
+        let model = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259).unwrap();
+        if let Ok(alive) = model.probability_alive_all(&summary) {
+            assert!(alive.iter().all(|p| (0.0..=1.0).contains(p)));
+        }
+    }
+    if let Some(ledger) = round_trip::<ConsentLedger>(text) {
+        let _ = ledger.len();
+    }
+    if let Some(model) = round_trip::<ParetoNbd>(text) {
+        if let Ok(p) = model.probability_alive(1.0, 1.0, 2.0) {
+            assert!((0.0..=1.0).contains(&p));
+        }
+    }
+});
