@@ -124,6 +124,7 @@ macro_rules! validated_serde {
 
             #[derive(serde::Serialize, serde::Deserialize)]
             #[serde(remote = "Remote")]
+            // Never built: it only names the fields for the derived remote code.
             #[allow(dead_code)]
             struct Shadow {
                 $( $field : $fty, )*
