@@ -505,16 +505,16 @@ impl BetaGeoBetaBinom {
         age: f64,
     ) -> Result<f64> {
         check_row(0, x, t_x, age)?;
-        let rate = discount_rate;
-        super::check_discount_rate(rate)?;
+        super::check_discount_rate(discount_rate)?;
         let (a, b, g, dl) = self.parameters();
         let n = age;
         let ll = row_log_likelihood(&self.array(), x, t_x, n);
         let lead = ln_beta(a + x + 1.0, b + n - x) - ln_beta(a, b) + ln_beta(g, dl + n + 1.0) - ln_beta(g, dl) - ll;
-        let series = hyp2f1_positive(1.0, dl + n + 1.0, g + dl + n + 1.0, 1.0 / (1.0 + rate)).ok_or_else(|| {
-            Error::InvalidArgument { name: "BG/BB parameters", reason: "the DERT series did not converge".into() }
-        })?;
-        finite(lead.exp() / (1.0 + rate) * series)
+        let series =
+            hyp2f1_positive(1.0, dl + n + 1.0, g + dl + n + 1.0, 1.0 / (1.0 + discount_rate)).ok_or_else(|| {
+                Error::InvalidArgument { name: "BG/BB parameters", reason: "the DERT series did not converge".into() }
+            })?;
+        finite(lead.exp() / (1.0 + discount_rate) * series)
     }
 
     /// P(alive) now for columns of x, t_x and n, one value per customer.
