@@ -531,6 +531,15 @@ pub(crate) fn distinct_events(events: &[Event]) -> Result<Vec<&Event>> {
 }
 
 impl EventKind {
+    /// The order id of an order placed; `None` for every other kind (a
+    /// return names the order it returns, but places none).
+    pub(crate) fn placed_order_id(&self) -> Option<&str> {
+        match self {
+            EventKind::OrderPlaced { order_id, .. } => Some(order_id),
+            _ => None,
+        }
+    }
+
     /// The kind's [`EventClass`].
     ///
     /// ```

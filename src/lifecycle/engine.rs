@@ -750,10 +750,7 @@ impl Lifecycle {
             }
             return Err(Error::ConflictingDuplicate {
                 kind: "order id",
-                id: match &event.kind {
-                    EventKind::OrderPlaced { order_id, .. } => order_id.clone(),
-                    _ => String::new(),
-                },
+                id: event.kind.placed_order_id().unwrap_or_default().to_string(),
                 reason: "an order already applied under another event id, with other content".into(),
             });
         }
@@ -922,10 +919,7 @@ impl Lifecycle {
         let class = event.kind.class();
         let at = event.at.timestamp();
         let content_hash = content_hash(event, at, amount, discount, score);
-        let order_hash = match &event.kind {
-            EventKind::OrderPlaced { order_id, .. } => stable_hash(order_id.as_bytes(), HASH_SEED ^ 1),
-            _ => 0,
-        };
+        let order_hash = event.kind.placed_order_id().map_or(0, |id| stable_hash(id.as_bytes(), HASH_SEED ^ 1));
         Ok(CompactEvent {
             at,
             id_hash: stable_hash(event.id.0.as_bytes(), HASH_SEED),
