@@ -247,7 +247,13 @@ impl CsvOptions {
                     .and_then(|d| local(d.and_time(chrono::NaiveTime::MIN)))
             }
             None => {
-                if let Some(naive) = parse_iso_fast(s.as_bytes()) {
+                // ISO 8601 years have four digits; chrono's `%Y` would read
+                // `24-05-01` as the year 24, a silent misreading.
+                let b = s.as_bytes();
+                if b.len() < 10 || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
+                    return Err("not an ISO date (YYYY-MM-DD) or date-time".to_string());
+                }
+                if let Some(naive) = parse_iso_fast(b) {
                     return local(naive);
                 }
                 if let Ok(t) = DateTime::parse_from_rfc3339(s) {
@@ -753,6 +759,10 @@ mod tests {
         assert!(o.parse_time("2024-01-01 10:00:00.250").is_ok());
         assert!(o.parse_time("2024-01-01T10:00:00+02:00").is_ok());
         assert!(o.parse_time("2023-02-29").is_err());
+        // Two- and three-digit years are refused, not read as the years 24 and 204.
+        for short in ["24-05-01", "204-06-01", "24-05-01 10:00:00", "0024-05-0"] {
+            assert!(o.parse_time(short).is_err(), "{short}");
+        }
     }
 
     #[test]
