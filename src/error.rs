@@ -224,12 +224,15 @@ pub enum Error {
     },
 
     /// An input row a model cannot use (negative, non-finite, t_x > T, ...).
-    #[error("invalid {model} input at row {row}: {reason}")]
+    #[error("invalid {model} input at row {row}{}: {reason}", customer_suffix(customer))]
     InvalidModelInput {
         /// The model.
         model: &'static str,
         /// Zero-based row.
         row: usize,
+        /// The customer of that row, when the input was a summary or keyed
+        /// table (bare columns have no ids).
+        customer: Option<String>,
         /// What is wrong.
         reason: String,
     },
@@ -294,6 +297,30 @@ pub enum Error {
         /// The limit.
         limit: u64,
     },
+}
+
+impl Error {
+    /// Places a model-input error at `row` of a column (a per-customer call
+    /// reports row 0); other errors pass unchanged.
+    pub(crate) fn at_row(self, row: usize) -> Error {
+        match self {
+            Error::InvalidModelInput { model, reason, customer, .. } => {
+                Error::InvalidModelInput { model, row, customer, reason }
+            }
+            other => other,
+        }
+    }
+
+    /// Names the customer of a model-input error's row, `ids[row]`, when
+    /// the rows are those of a table with ids.
+    pub(crate) fn naming_customer<D: std::fmt::Display>(self, ids: &[D]) -> Error {
+        match self {
+            Error::InvalidModelInput { model, row, customer: None, reason } if row < ids.len() => {
+                Error::InvalidModelInput { model, row, customer: Some(ids[row].to_string()), reason }
+            }
+            other => other,
+        }
+    }
 }
 
 fn customer_suffix(customer: &Option<String>) -> String {

@@ -238,7 +238,12 @@ impl LogisticRegression {
             });
         }
         if let Some((row, _)) = features.outer_iter().enumerate().find(|(_, r)| r.iter().any(|v| !v.is_finite())) {
-            return Err(Error::InvalidModelInput { model: MODEL, row, reason: "a feature is NaN or infinite".into() });
+            return Err(Error::InvalidModelInput {
+                model: MODEL,
+                row,
+                customer: None,
+                reason: "a feature is NaN or infinite".into(),
+            });
         }
         let positives = labels.iter().filter(|&&l| l).count();
         if positives == 0 || positives == n {
@@ -369,6 +374,7 @@ impl LogisticRegression {
             return Err(Error::InvalidModelInput {
                 model: MODEL,
                 row: index,
+                customer: None,
                 reason: "a feature is NaN or infinite".into(),
             });
         }

@@ -45,12 +45,17 @@ pub fn model_risk(model: &dyn PurchaseModel, summary: &PurchaseSummary, risk: Mo
             return Err(Error::InvalidArgument { name: "horizon", reason: format!("{t} must be finite and ≥ 0") });
         }
     }
-    (0..summary.len())
-        .map(|k| match risk {
-            ModelRisk::NotAlive => model.probability_alive(x[k], t_x[k], age[k]).map(|p| 1.0 - p),
-            ModelRisk::NoPurchaseWithin(t) => model.probability_no_purchase(t, x[k], t_x[k], age[k]),
-        })
-        .collect()
+    summary.naming(
+        (0..summary.len())
+            .map(|k| {
+                match risk {
+                    ModelRisk::NotAlive => model.probability_alive(x[k], t_x[k], age[k]).map(|p| 1.0 - p),
+                    ModelRisk::NoPurchaseWithin(t) => model.probability_no_purchase(t, x[k], t_x[k], age[k]),
+                }
+                .map_err(|e| e.at_row(k))
+            })
+            .collect(),
+    )
 }
 
 /// Cadence-based churn risk: how overdue each customer is relative to their
@@ -166,6 +171,7 @@ impl Features {
             return Err(Error::InvalidModelInput {
                 model: "features",
                 row,
+                customer: self.ids.get(row).map(ToString::to_string),
                 reason: "a value is NaN or infinite".into(),
             });
         }

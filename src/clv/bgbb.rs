@@ -118,7 +118,7 @@ impl BetaGeoBetaBinom {
     /// # Errors
     /// As [`BetaGeoBetaBinom::fit`], plus [`Error::InvalidArgument`] for bad options.
     pub fn fit_with(summary: &PurchaseSummary, options: &FitOptions) -> Result<BetaGeoBetaBinom> {
-        BetaGeoBetaBinom::fit_columns(summary.frequency(), summary.recency(), summary.age(), options)
+        summary.naming(BetaGeoBetaBinom::fit_columns(summary.frequency(), summary.recency(), summary.age(), options))
     }
 
     /// Fits the model to columns x, t_x and n, one row per customer; equal
@@ -219,6 +219,7 @@ impl BetaGeoBetaBinom {
                 return Err(Error::InvalidModelInput {
                     model: MODEL,
                     row: i,
+                    customer: None,
                     reason: format!("weight {} must be finite and ≥ 0", weights[i]),
                 });
             }
@@ -238,9 +239,10 @@ impl BetaGeoBetaBinom {
         };
         let report =
             fit::maximise(MODEL, &["alpha", "beta", "gamma", "delta"], &neg_ll, &[&[1.0; 4]], customers, options)?;
+        let age_zero = (0..n).filter(|&i| opportunities[i] == 0.0).map(|i| weights[i]).sum::<f64>() as usize;
         let p = &report.parameters;
         let mut model = BetaGeoBetaBinom::new(p[0], p[1], p[2], p[3])?;
-        model.report = Some(report);
+        model.report = Some(FitReport { age_zero, ..report });
         Ok(model)
     }
 
@@ -613,7 +615,7 @@ impl BetaGeoBetaBinom {
     /// # Errors
     /// As [`BetaGeoBetaBinom::probability_alive_columns`].
     pub fn probability_alive_all(&self, summary: &PurchaseSummary) -> Result<Array1<f64>> {
-        self.probability_alive_columns(summary.frequency(), summary.recency(), summary.age())
+        summary.naming(self.probability_alive_columns(summary.frequency(), summary.recency(), summary.age()))
     }
 
     /// Expected purchases in the next `t` opportunities for every customer of a summary.
@@ -632,7 +634,12 @@ impl BetaGeoBetaBinom {
     /// # Errors
     /// As [`BetaGeoBetaBinom::conditional_expected_purchases_columns`].
     pub fn conditional_expected_purchases_all(&self, t: f64, summary: &PurchaseSummary) -> Result<Array1<f64>> {
-        self.conditional_expected_purchases_columns(t, summary.frequency(), summary.recency(), summary.age())
+        summary.naming(self.conditional_expected_purchases_columns(
+            t,
+            summary.frequency(),
+            summary.recency(),
+            summary.age(),
+        ))
     }
 
     fn array(&self) -> [f64; 4] {
@@ -651,7 +658,7 @@ fn by_row(
 }
 
 fn check_row(row: usize, x: f64, t_x: f64, n: f64) -> Result<()> {
-    let bad = |reason: String| Error::InvalidModelInput { model: MODEL, row, reason };
+    let bad = |reason: String| Error::InvalidModelInput { model: MODEL, row, customer: None, reason };
     for v in [x, t_x, n] {
         if !(v.is_finite() && v >= 0.0 && v.fract() == 0.0) {
             return Err(bad(format!("x {x}, t_x {t_x}, n {n} must be whole numbers ≥ 0")));

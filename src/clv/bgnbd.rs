@@ -167,7 +167,7 @@ impl BetaGeo {
     /// # Errors
     /// As [`BetaGeo::fit`], plus [`Error::InvalidArgument`] for bad options.
     pub fn fit_with(summary: &PurchaseSummary, options: &FitOptions) -> Result<BetaGeo> {
-        BetaGeo::fit_columns(summary.frequency(), summary.recency(), summary.age(), options)
+        summary.naming(BetaGeo::fit_columns(summary.frequency(), summary.recency(), summary.age(), options))
     }
 
     /// Fits the model to columns `x`, `t_x`, `T`.
@@ -212,7 +212,13 @@ impl BetaGeo {
     /// # Errors
     /// As [`BetaGeo::fit`].
     pub fn fit_modified(summary: &PurchaseSummary, options: &FitOptions) -> Result<BetaGeo> {
-        BetaGeo::fit_variant(BetaGeoVariant::Modified, summary.frequency(), summary.recency(), summary.age(), options)
+        summary.naming(BetaGeo::fit_variant(
+            BetaGeoVariant::Modified,
+            summary.frequency(),
+            summary.recency(),
+            summary.age(),
+            options,
+        ))
     }
 
     /// Fits either variant to columns `x`, `t_x`, `T`.
@@ -260,7 +266,7 @@ impl BetaGeo {
         )?;
         let p = &report.parameters;
         let mut model = BetaGeo::with_variant(variant, p[0], p[1], p[2], p[3])?;
-        model.report = Some(report);
+        model.report = Some(FitReport { age_zero: rows.age_zero, ..report });
         Ok(model)
     }
 
@@ -303,6 +309,9 @@ impl BetaGeo {
     /// [`Error::InvalidModelInput`] for an impossible row.
     pub fn log_likelihood(&self, x: f64, t_x: f64, age: f64) -> Result<f64> {
         data::check_row(self.variant.name(), 0, x, t_x, age)?;
+        if age == 0.0 {
+            return Ok(0.0); // first purchase at the end: likelihood 1 (not 1 ± rounding)
+        }
         Ok(row_log_likelihood(self.variant, self.r, self.alpha, self.a, self.b, x, t_x, age))
     }
 
@@ -635,7 +644,7 @@ impl BetaGeo {
     /// # Errors
     /// As [`BetaGeo::probability_alive_columns`] (a summary's rows are always valid).
     pub fn probability_alive_all(&self, summary: &PurchaseSummary) -> Result<Array1<f64>> {
-        self.probability_alive_columns(summary.frequency(), summary.recency(), summary.age())
+        summary.naming(self.probability_alive_columns(summary.frequency(), summary.recency(), summary.age()))
     }
 
     /// Conditional expected purchases in the next `t` for every customer of a summary.
@@ -657,7 +666,12 @@ impl BetaGeo {
     /// # Errors
     /// As [`BetaGeo::conditional_expected_purchases`].
     pub fn conditional_expected_purchases_all(&self, t: f64, summary: &PurchaseSummary) -> Result<Array1<f64>> {
-        self.conditional_expected_purchases_columns(t, summary.frequency(), summary.recency(), summary.age())
+        summary.naming(self.conditional_expected_purchases_columns(
+            t,
+            summary.frequency(),
+            summary.recency(),
+            summary.age(),
+        ))
     }
 }
 

@@ -11,21 +11,32 @@ pub(crate) struct RepeatRows {
     pub t_x: Vec<f64>,
     pub t: Vec<f64>,
     pub weight: Vec<f64>,
-    /// Number of customers (sum of weights).
+    /// Number of customers (sum of weights), those of age 0 included.
     pub customers: f64,
+    /// Customers of age T = 0 (first purchase at the observation end). They
+    /// are left out of the rows: their likelihood is 1 whatever the
+    /// parameters, so they add exactly 0 to the log-likelihood and its
+    /// derivatives.
+    pub age_zero: usize,
 }
 
 /// Checks one customer's (x, t_x, T).
 pub(crate) fn check_row(model: &'static str, row: usize, x: f64, t_x: f64, t: f64) -> Result<()> {
-    let bad = |reason: String| Error::InvalidModelInput { model, row, reason };
+    let bad = |reason: String| Error::InvalidModelInput { model, row, customer: None, reason };
     if !(x.is_finite() && t_x.is_finite() && t.is_finite()) {
         return Err(bad(format!("non-finite value (x {x}, t_x {t_x}, T {t})")));
     }
     if x < 0.0 || x.fract() != 0.0 {
         return Err(bad(format!("frequency {x} is not a whole number ≥ 0")));
     }
-    if t <= 0.0 {
-        return Err(bad(format!("age T {t} must be positive")));
+    // T = 0 is a customer whose first purchase falls on the observation end:
+    // valid (likelihood 1, predictions those of a new customer), and common
+    // in shops that acquire customers every day.
+    if t < 0.0 {
+        return Err(bad(format!("age T {t} must not be negative")));
+    }
+    if t == 0.0 && x != 0.0 {
+        return Err(bad(format!("{x} repeat purchases at age T 0")));
     }
     if t_x < 0.0 || t_x > t {
         return Err(bad(format!("recency {t_x} must lie in 0..=T ({t})")));
@@ -78,12 +89,17 @@ pub(crate) fn group(
         return Err(Error::Empty { what: "customers to fit on" });
     }
     let mut rows: Vec<(f64, f64, f64)> = Vec::with_capacity(x.len());
+    let mut age_zero = 0;
     for i in 0..x.len() {
         check_row(model, i, x[i], t_x[i], t[i])?;
-        rows.push((x[i], t_x[i], t[i]));
+        if t[i] == 0.0 {
+            age_zero += 1;
+        } else {
+            rows.push((x[i], t_x[i], t[i]));
+        }
     }
     rows.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.total_cmp(&b.2)));
-    let mut out = RepeatRows { customers: x.len() as f64, ..RepeatRows::default() };
+    let mut out = RepeatRows { customers: x.len() as f64, age_zero, ..RepeatRows::default() };
     for r in rows {
         if out.x.last() == Some(&r.0) && out.t_x.last() == Some(&r.1) && out.t.last() == Some(&r.2) {
             if let Some(w) = out.weight.last_mut() {

@@ -153,6 +153,12 @@ pub struct FitReport {
     pub log_likelihood: f64,
     /// Number of observations (customers, or cohort members).
     pub observations: f64,
+    /// Of the observations, the customers of age 0: first purchase at the
+    /// end of the observation (BG/BB: no opportunity yet). They are valid
+    /// and counted in `observations`; their likelihood is 1, so they add 0
+    /// to the log-likelihood and do not inform the estimates.
+    #[serde(default)]
+    pub age_zero: usize,
     /// Optimiser iterations.
     pub iterations: u64,
     /// True when the gradient criterion was met (a fit that is not is an error).
@@ -165,7 +171,11 @@ pub struct FitReport {
 
 impl fmt::Display for FitReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{} ({} observations)", self.model, self.observations)?;
+        if self.age_zero > 0 {
+            writeln!(f, "{} ({} observations, {} of age 0)", self.model, self.observations, self.age_zero)?;
+        } else {
+            writeln!(f, "{} ({} observations)", self.model, self.observations)?;
+        }
         for ((name, value), se) in self.parameter_names.iter().zip(&self.parameters).zip(&self.standard_errors) {
             writeln!(f, "  {name:<8} {value:>12.4} ± {se:.4}")?;
         }
@@ -423,6 +433,7 @@ fn conclude(
             .map_err(|e| Error::FitFailed { model, reason: format!("covariance shape: {e}") })?,
         log_likelihood,
         observations,
+        age_zero: 0,
         iterations,
         converged,
         aic: 2.0 * kf - 2.0 * log_likelihood,

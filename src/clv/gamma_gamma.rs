@@ -144,7 +144,7 @@ impl GammaGamma {
     /// # Errors
     /// As [`GammaGamma::fit`], plus [`Error::InvalidArgument`] for bad options.
     pub fn fit_with(summary: &PurchaseSummary, options: &FitOptions) -> Result<GammaGamma> {
-        GammaGamma::fit_columns(summary.frequency(), summary.monetary_value(), options)
+        summary.naming(GammaGamma::fit_columns(summary.frequency(), summary.monetary_value(), options))
     }
 
     /// Fits on columns of frequency and mean repeat spend (rows with
@@ -186,6 +186,7 @@ impl GammaGamma {
                 return Err(Error::InvalidModelInput {
                     model: MODEL,
                     row: i,
+                    customer: None,
                     reason: format!("frequency {xi} and monetary value {mi} must be finite, whole and ≥ 0"),
                 });
             }
@@ -335,12 +336,15 @@ impl GammaGamma {
     /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] when q ≤ 1 or the inputs are negative or non-finite.
+    /// [`Error::InvalidArgument`] when q ≤ 1; [`Error::InvalidModelInput`]
+    /// when the inputs are negative or non-finite.
     pub fn conditional_expected_spend(&self, frequency: f64, mean_spend: f64) -> Result<f64> {
         self.check_q()?;
         if !(frequency.is_finite() && mean_spend.is_finite() && frequency >= 0.0 && mean_spend >= 0.0) {
-            return Err(Error::InvalidArgument {
-                name: "spend input",
+            return Err(Error::InvalidModelInput {
+                model: MODEL,
+                row: 0,
+                customer: None,
                 reason: format!("frequency {frequency} and mean spend {mean_spend} must be finite and ≥ 0"),
             });
         }
@@ -367,7 +371,9 @@ impl GammaGamma {
     /// As [`GammaGamma::conditional_expected_spend`].
     pub fn conditional_expected_spend_all(&self, summary: &PurchaseSummary) -> Result<Array1<f64>> {
         let (x, m) = (summary.frequency(), summary.monetary_value());
-        (0..x.len()).map(|i| self.conditional_expected_spend(x[i], m[i])).collect()
+        summary.naming(
+            (0..x.len()).map(|i| self.conditional_expected_spend(x[i], m[i]).map_err(|e| e.at_row(i))).collect(),
+        )
     }
 
     fn check_q(&self) -> Result<()> {

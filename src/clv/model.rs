@@ -20,6 +20,13 @@ use crate::log::summary::PurchaseSummary;
 ///   T** (the time from the first purchase to the end of the observation),
 ///   in the summary's unit; for BG/BB, in whole opportunities (then T is
 ///   the papers' n). The arguments come in that order: `(x, t_x, age)`.
+/// * **T = 0** is valid: a customer whose first purchase falls on the
+///   observation end (or the calibration end). Such a customer adds exactly
+///   0 to the log-likelihood, is counted in [`FitReport::age_zero`], and
+///   gets a new customer's predictions (P(alive) 1 under BG/NBD, Pareto/NBD
+///   and BG/BB; b/(a+b) under MBG/NBD).
+/// * A bad row given in a summary is an error naming the customer as well
+///   as the row ([`Error::InvalidModelInput`]'s `customer`).
 /// * A **horizon t** (the future span a prediction covers) comes first:
 ///   `(t, x, t_x, age)`. For BG/BB it is a whole number of opportunities.
 /// * "Purchases" everywhere (the papers' transactions, donations, …).
@@ -40,6 +47,7 @@ use crate::log::summary::PurchaseSummary;
 /// boxed model can cross threads.
 ///
 /// [`Error::InvalidModelInput`]: crate::Error::InvalidModelInput
+/// [`FitReport::age_zero`]: crate::clv::FitReport::age_zero
 ///
 /// ```
 /// use customer_lifecycle::clv::{BetaGeo, BetaGeoBetaBinom, ParetoNbd, PurchaseModel};
@@ -128,14 +136,19 @@ pub trait PurchaseModel: Send + Sync {
     /// # Errors
     /// As [`PurchaseModel::probability_alive_columns`].
     fn probability_alive_all(&self, summary: &PurchaseSummary) -> Result<Array1<f64>> {
-        self.probability_alive_columns(summary.frequency(), summary.recency(), summary.age())
+        summary.naming(self.probability_alive_columns(summary.frequency(), summary.recency(), summary.age()))
     }
     /// Expected purchases in the next `t` for every customer of a summary.
     ///
     /// # Errors
     /// As [`PurchaseModel::conditional_expected_purchases_columns`].
     fn conditional_expected_purchases_all(&self, t: f64, summary: &PurchaseSummary) -> Result<Array1<f64>> {
-        self.conditional_expected_purchases_columns(t, summary.frequency(), summary.recency(), summary.age())
+        summary.naming(self.conditional_expected_purchases_columns(
+            t,
+            summary.frequency(),
+            summary.recency(),
+            summary.age(),
+        ))
     }
     /// The fit's estimates and covariance, when the model was fitted.
     fn estimates(&self) -> Option<(&[f64], &Array2<f64>)>;

@@ -105,7 +105,7 @@ impl ParetoNbd {
     /// # Errors
     /// As [`ParetoNbd::fit`], plus [`Error::InvalidArgument`] for bad options.
     pub fn fit_with(summary: &PurchaseSummary, options: &FitOptions) -> Result<ParetoNbd> {
-        ParetoNbd::fit_columns(summary.frequency(), summary.recency(), summary.age(), options)
+        summary.naming(ParetoNbd::fit_columns(summary.frequency(), summary.recency(), summary.age(), options))
     }
 
     /// Fits the model to columns `x`, `t_x`, `T`.
@@ -150,7 +150,7 @@ impl ParetoNbd {
         )?;
         let p = &report.parameters;
         let mut model = ParetoNbd::new(p[0], p[1], p[2], p[3])?;
-        model.report = Some(report);
+        model.report = Some(FitReport { age_zero: rows.age_zero, ..report });
         Ok(model)
     }
 
@@ -193,6 +193,9 @@ impl ParetoNbd {
     /// [`Error::InvalidArgument`] if the hypergeometric series fails.
     pub fn log_likelihood(&self, x: f64, t_x: f64, age: f64) -> Result<f64> {
         data::check_row(MODEL, 0, x, t_x, age)?;
+        if age == 0.0 {
+            return Ok(0.0); // first purchase at the end: likelihood 1
+        }
         let ll = row_log_likelihood(&self.array(), x, t_x, age);
         if ll.is_finite() { Ok(ll) } else { Err(series_failure()) }
     }
@@ -502,7 +505,7 @@ impl ParetoNbd {
     /// # Errors
     /// As [`ParetoNbd::probability_alive`].
     pub fn probability_alive_all(&self, summary: &PurchaseSummary) -> Result<Array1<f64>> {
-        self.probability_alive_columns(summary.frequency(), summary.recency(), summary.age())
+        summary.naming(self.probability_alive_columns(summary.frequency(), summary.recency(), summary.age()))
     }
 
     /// Conditional expected purchases in the next `t` for every customer of a summary.
@@ -526,7 +529,12 @@ impl ParetoNbd {
     /// # Errors
     /// As [`ParetoNbd::conditional_expected_purchases`].
     pub fn conditional_expected_purchases_all(&self, t: f64, summary: &PurchaseSummary) -> Result<Array1<f64>> {
-        self.conditional_expected_purchases_columns(t, summary.frequency(), summary.recency(), summary.age())
+        summary.naming(self.conditional_expected_purchases_columns(
+            t,
+            summary.frequency(),
+            summary.recency(),
+            summary.age(),
+        ))
     }
 
     /// P(alive) for columns of x, t_x and T.
@@ -1076,6 +1084,7 @@ mod tests {
             t: vec![39.0, 12.0, 39.0, 39.0, 39.0, 30.0, 39.0, 39.0],
             weight: vec![40.0, 3.0, 5.0, 2.0, 1.0, 1.0, 2.0, 1.0],
             customers: 55.0,
+            age_zero: 0,
         };
         // The last three need quadrature for some rows (α/β = 100 and 10⁻⁴).
         let points = [
@@ -1138,7 +1147,8 @@ mod tests {
             let got = m.probability_alive(x, t_x, t).unwrap();
             assert!((got - alive).abs() < 1e-10, "{p:?} ({x}, {t_x}, {t}): P(alive) {got} vs {alive}");
             // The grouped total goes the same way.
-            let rows = RepeatRows { x: vec![x], t_x: vec![t_x], t: vec![t], weight: vec![2.0], customers: 2.0 };
+            let rows =
+                RepeatRows { x: vec![x], t_x: vec![t_x], t: vec![t], weight: vec![2.0], customers: 2.0, age_zero: 0 };
             let total = total_log_likelihood(&rows, &p);
             assert!((total - 2.0 * ll).abs() < 1e-10 * ll.abs().max(1e-3), "{p:?}: total {total}");
         }

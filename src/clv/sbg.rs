@@ -96,7 +96,7 @@ impl ShiftedBetaGeometric {
     /// As [`ShiftedBetaGeometric::fit_survivors`].
     pub fn fit_survivors_with(survivors: &[f64], options: &FitOptions) -> Result<ShiftedBetaGeometric> {
         for (t, &s) in survivors.iter().enumerate() {
-            let bad = |reason: String| Error::InvalidModelInput { model: MODEL, row: t, reason };
+            let bad = |reason: String| Error::InvalidModelInput { model: MODEL, row: t, customer: None, reason };
             if !(s.is_finite() && s >= 0.0) {
                 return Err(bad(format!("survivor count {s} must be finite and ≥ 0")));
             }

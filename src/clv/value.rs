@@ -270,7 +270,12 @@ impl<'a> Clv<'a> {
     /// # Errors
     /// As [`Clv::customer`].
     pub fn compute(&self, summary: &PurchaseSummary) -> Result<Array1<f64>> {
-        self.compute_columns(summary.frequency(), summary.recency(), summary.age(), summary.monetary_value())
+        summary.naming(self.compute_columns(
+            summary.frequency(),
+            summary.recency(),
+            summary.age(),
+            summary.monetary_value(),
+        ))
     }
 
     /// CLV for columns of x, t_x, T and mean spend, equal to
@@ -311,10 +316,7 @@ impl<'a> Clv<'a> {
         let mut out = Array1::zeros(n);
         for i in 0..n {
             let (x, t_x, t) = (frequency[i], recency[i], age[i]);
-            let in_row = |e: Error| match e {
-                Error::InvalidModelInput { model, reason, .. } => Error::InvalidModelInput { model, row: i, reason },
-                other => other,
-            };
+            let in_row = |e: Error| e.at_row(i);
             let spend = self.spend.conditional_expected_spend(x, mean_spend[i]).map_err(in_row)?;
             let alive = self.purchases.probability_alive(x, t_x, t).map_err(in_row)?;
             let key = (x.to_bits(), t.to_bits());

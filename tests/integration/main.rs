@@ -3,6 +3,7 @@
 //! Each module is one theme; fixtures are in `tests/fixtures/`, with the
 //! scripts that produced them.
 
+mod acquired_last_day;
 mod all_or_nothing;
 mod architecture;
 mod bad_input;

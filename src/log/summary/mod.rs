@@ -269,6 +269,12 @@ impl PurchaseSummary {
         &self.columns.ids
     }
 
+    /// Names the customer in a model-input error about one of this
+    /// summary's rows (the column functions know only the row).
+    pub(crate) fn naming<T>(&self, result: Result<T>) -> Result<T> {
+        result.map_err(|e| e.naming_customer(&self.columns.ids))
+    }
+
     /// The ids, shared without copying.
     pub(crate) fn shared_ids(&self) -> Arc<Vec<CustomerId>> {
         Arc::clone(&self.columns.ids)
