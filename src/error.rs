@@ -131,6 +131,29 @@ pub enum Error {
         reason: String,
     },
 
+    /// A row that was read but could not join the log, with where it is and
+    /// the typed reason (`MixedCurrency`, `MissingExchangeRate`,
+    /// `ConflictingDuplicate`, `InvalidAmount`, …) as `source`.
+    ///
+    /// ```
+    /// use customer_lifecycle::{CsvOptions, Currency, Error, TransactionLog};
+    /// let csv = "customer_id,date,amount,currency\na,2024-05-01,10,EUR\nb,2024-05-01,10,USD\n";
+    /// let e = TransactionLog::from_csv_reader(csv.as_bytes(), &CsvOptions::new(Currency::EUR)).unwrap_err();
+    /// let Error::InRow { line: 3, column: Some(column), source } = &e else { panic!("{e}") };
+    /// assert_eq!(column, "currency");
+    /// assert!(matches!(**source, Error::MixedCurrency { .. }));
+    /// ```
+    #[error("line {line}{}: {source}", column_suffix(column))]
+    InRow {
+        /// One-based line number in the file (the header is line 1), or
+        /// the one-based position of the row when loading rows from memory.
+        line: u64,
+        /// The column at fault, when one is.
+        column: Option<String>,
+        /// Why the row was refused.
+        source: Box<Error>,
+    },
+
     /// A row of an input file is malformed as a whole (wrong number of fields, bad UTF-8).
     #[error("line {line}: {reason}")]
     MalformedRow {
@@ -320,6 +343,13 @@ impl Error {
             }
             other => other,
         }
+    }
+}
+
+fn column_suffix(column: &Option<String>) -> String {
+    match column {
+        Some(c) => format!(", column {c:?}"),
+        None => String::new(),
     }
 }
 

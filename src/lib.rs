@@ -162,13 +162,14 @@ pub mod churn;
 pub mod automation;
 
 pub use chrono;
+pub use chrono_tz;
 pub use ndarray;
 pub use rust_decimal;
 
 pub use domain::{
     Channel, ConsentChange, ConsentHistory, ConsentLedger, ConsentRecord, ConsentStatus, Currency, Customer,
     CustomerId, CustomerIndex, DenseId, DurationMode, Engagement, Event, EventClass, EventId, EventKind, ExchangeRates,
-    FixedRates, IdKind, LegalBasis, Money, NpsScore, Periods, Purpose, TimeUnit,
+    FixedRates, IdKind, LegalBasis, Money, NpsScore, NumberFormat, Periods, Purpose, TimeUnit,
 };
 pub use error::{Error, Result};
 pub use log::{

@@ -131,6 +131,9 @@ pub enum IdKind {
     Text,
     /// UUIDs, compared case-insensitively.
     Uuid,
+    /// E-mail addresses: trimmed and case-folded, so `Anna@X.de` and
+    /// ` anna@x.de ` are one customer; an id without `@` is refused.
+    Email,
 }
 
 impl IdKind {
@@ -140,6 +143,8 @@ impl IdKind {
     /// use customer_lifecycle::{CustomerId, IdKind};
     /// assert_eq!(IdKind::Number.parse("007")?, CustomerId::Number(7));
     /// assert_eq!(IdKind::Text.parse("007")?, CustomerId::from("007"));
+    /// assert_eq!(IdKind::Email.parse(" Anna@X.de ")?, CustomerId::from("anna@x.de"));
+    /// assert!(IdKind::Email.parse("guest").is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
@@ -150,6 +155,14 @@ impl IdKind {
         match self {
             IdKind::Number => CustomerId::parse_number(s),
             IdKind::Uuid => CustomerId::parse_uuid(s),
+            IdKind::Email => {
+                let folded = s.trim().to_lowercase();
+                if folded.contains('@') {
+                    Ok(CustomerId::Text(folded))
+                } else {
+                    Err(Error::InvalidArgument { name: "customer id", reason: "not an e-mail address (no @)".into() })
+                }
+            }
             IdKind::Text => {
                 if s.is_empty() {
                     Err(Error::InvalidArgument { name: "customer id", reason: "empty id".into() })

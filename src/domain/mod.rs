@@ -57,5 +57,5 @@ pub use consent::{Channel, ConsentChange, ConsentHistory, ConsentRecord, Consent
 pub use customer::{Customer, CustomerId, CustomerIndex, DenseId, IdKind, MAX_CUSTOMERS};
 pub use event::{Engagement, Event, EventClass, EventId, EventKind, NpsScore};
 pub use ledger::ConsentLedger;
-pub use money::{Currency, ExchangeRates, FixedRates, Money};
+pub use money::{Currency, ExchangeRates, FixedRates, Money, NumberFormat};
 pub use time::{DurationMode, Periods, TimeUnit};

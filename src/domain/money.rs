@@ -460,6 +460,219 @@ impl ExchangeRates for FixedRates {
     }
 }
 
+/// How amounts are written in text: the decimal separator, an optional
+/// digit-grouping separator, and whether a currency symbol or code may
+/// stand beside the number.
+///
+/// The default, [`NumberFormat::PLAIN`], reads `1234.50` and refuses any
+/// grouping (`1,234.50` is ambiguous until the format is said). A shop
+/// export from much of Europe is [`NumberFormat::decimal_comma`]:
+/// `12,50`, `1.234,50`, `-3,10 €`. Grouping, when allowed, must be
+/// well-formed (one to three leading digits, then groups of exactly
+/// three), so `1.23,4` is an error rather than a guess. A symbol never
+/// changes the currency: it must agree with the row's (`€` with EUR, `$`
+/// with a dollar currency, or the ISO code itself), else the value is an
+/// error.
+///
+/// ```
+/// use customer_lifecycle::{Currency, Money, NumberFormat};
+/// use customer_lifecycle::rust_decimal::Decimal;
+///
+/// let comma = NumberFormat::decimal_comma();
+/// assert_eq!(comma.parse("1.234,50 €", Currency::EUR)?, Money::new(Decimal::new(123450, 2), Currency::EUR));
+/// assert_eq!(comma.parse("-12,5", Currency::EUR)?.amount(), Decimal::new(-125, 1));
+/// assert!(comma.parse("12,50 £", Currency::EUR).is_err()); // the symbol disagrees
+/// assert!(comma.parse("1.23,4", Currency::EUR).is_err()); // malformed grouping
+/// assert!(NumberFormat::PLAIN.parse("1,234.50", Currency::USD).is_err());
+/// assert_eq!(NumberFormat::PLAIN.grouping(',')?.parse("$1,234.50", Currency::USD)?.amount(), Decimal::new(123450, 2));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct NumberFormat {
+    decimal: char,
+    grouping: Option<char>,
+}
+
+impl Default for NumberFormat {
+    fn default() -> NumberFormat {
+        NumberFormat::PLAIN
+    }
+}
+
+/// Characters that may group digits: `.`, `,`, `'`, `_`, a space, a
+/// no-break space or a narrow no-break space.
+const GROUPING: [char; 7] = ['.', ',', '\'', '_', ' ', '\u{a0}', '\u{202f}'];
+
+/// Currency symbols with the currencies they may stand for. A symbol is
+/// accepted beside an amount only when the row's currency is among them;
+/// the ISO code is always accepted.
+const SYMBOLS: [(&str, &[&str]); 16] = [
+    ("€", &["EUR"]),
+    ("£", &["GBP", "EGP", "GIP", "FKP", "SHP"]),
+    ("US$", &["USD"]),
+    ("$", &["USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN", "ARS", "CLP", "COP", "TWD"]),
+    ("¥", &["JPY", "CNY"]),
+    ("₹", &["INR"]),
+    ("₩", &["KRW"]),
+    ("₺", &["TRY"]),
+    ("₽", &["RUB"]),
+    ("₴", &["UAH"]),
+    ("₪", &["ILS"]),
+    ("zł", &["PLN"]),
+    ("Kč", &["CZK"]),
+    ("Ft", &["HUF"]),
+    ("kr", &["SEK", "NOK", "DKK", "ISK"]),
+    ("Fr.", &["CHF"]),
+];
+
+impl NumberFormat {
+    /// A decimal point and no grouping: `1234.50`, `-3`, `1.5e3`.
+    pub const PLAIN: NumberFormat = NumberFormat { decimal: '.', grouping: None };
+
+    /// A decimal comma with `.` grouping: `12,50`, `1.234,50`.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{Currency, NumberFormat};
+    /// assert_eq!(NumberFormat::decimal_comma().parse("1.000.000,01", Currency::EUR)?.amount().to_string(), "1000000.01");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn decimal_comma() -> NumberFormat {
+        NumberFormat { decimal: ',', grouping: Some('.') }
+    }
+
+    /// The same format with this grouping separator (one of `.`, `,`, `'`,
+    /// `_`, a space, a no-break or narrow no-break space).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{Currency, NumberFormat};
+    /// let swiss = NumberFormat::PLAIN.grouping('\'')?;
+    /// assert_eq!(swiss.parse("CHF 1'234.50", Currency::CHF)?.amount().to_string(), "1234.50");
+    /// assert!(NumberFormat::PLAIN.grouping('.').is_err()); // the decimal separator itself
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for another character or the decimal
+    /// separator itself.
+    pub fn grouping(self, separator: char) -> Result<NumberFormat> {
+        if !GROUPING.contains(&separator) || separator == self.decimal {
+            return Err(Error::InvalidArgument {
+                name: "grouping separator",
+                reason: format!("{separator:?} cannot group digits with the decimal separator {:?}", self.decimal),
+            });
+        }
+        Ok(NumberFormat { grouping: Some(separator), ..self })
+    }
+
+    /// The decimal separator, `.` or `,`.
+    ///
+    /// ```
+    /// # use customer_lifecycle::NumberFormat;
+    /// assert_eq!(NumberFormat::decimal_comma().decimal_separator(), ',');
+    /// ```
+    pub fn decimal_separator(&self) -> char {
+        self.decimal
+    }
+
+    /// Reads an amount in `currency`: an optional sign, the number in this
+    /// format, and optionally the currency's symbol or ISO code before or
+    /// after it.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{Currency, NumberFormat};
+    /// let comma = NumberFormat::decimal_comma();
+    /// for text in ["-3,10 €", "€ -3,10", "-€3,10", "EUR -3,10", "-3,1"] {
+    ///     assert_eq!(comma.parse(text, Currency::EUR)?.amount().to_string().trim_end_matches('0'), "-3.1", "{text}");
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidAmount`] naming the text and what is wrong with it.
+    pub fn parse(&self, text: &str, currency: Currency) -> Result<Money> {
+        let amount = self.parse_amount(text, currency).map_err(|reason| Error::InvalidAmount {
+            field: "amount",
+            value: text.to_string(),
+            customer: None,
+            reason,
+        })?;
+        Ok(Money { amount, currency })
+    }
+
+    /// [`NumberFormat::parse`] with the reason as text, for the loaders.
+    pub(crate) fn parse_amount(&self, text: &str, currency: Currency) -> std::result::Result<Decimal, String> {
+        let t = text.trim();
+        if *self == NumberFormat::PLAIN && t.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') {
+            return parse_decimal(t); // the common case, without the symbol search
+        }
+        let (number, symbol) = strip_symbol(t);
+        if let Some(symbol) = symbol {
+            if symbol.chars().count() > 4 {
+                return Err("not a decimal number".into());
+            }
+            let fits = symbol == currency.code()
+                || SYMBOLS.iter().any(|(s, codes)| *s == symbol && codes.contains(&currency.code()));
+            if !fits {
+                return Err(format!("the symbol {symbol:?} is not one of {currency}"));
+            }
+        }
+        let (sign, unsigned) = match number.strip_prefix(['-', '+']) {
+            Some(rest) => (&number[..1], rest.trim_start()),
+            None => ("", number.as_str()),
+        };
+        let (int, frac) = match unsigned.rsplit_once(self.decimal) {
+            Some((i, f)) => (i, Some(f)),
+            None => (unsigned, None),
+        };
+        let int = match self.grouping {
+            Some(g) if int.contains(g) => {
+                let mut groups = int.split(g);
+                let first = groups.next().unwrap_or_default();
+                let well_formed = (1..=3).contains(&first.len()) && groups.all(|grp| grp.len() == 3);
+                if !well_formed {
+                    return Err(format!("digits grouped by {g:?} must come in threes"));
+                }
+                int.replace(g, "")
+            }
+            _ => int.to_string(),
+        };
+        let plain = match frac {
+            Some(f) => format!("{sign}{int}.{f}"),
+            None => format!("{sign}{int}"),
+        };
+        if self.decimal == ',' && plain.contains(['e', 'E']) {
+            return Err("not a decimal number".into());
+        }
+        parse_decimal(&plain)
+    }
+}
+
+/// Splits a currency symbol or code off either end of an amount, with the
+/// blanks beside it; a sign before a leading symbol (`-€3`) stays with the
+/// number.
+fn strip_symbol(t: &str) -> (String, Option<&str>) {
+    let is_number = |c: char| c.is_ascii_digit() || c == '-' || c == '+';
+    let (sign, rest) = match t.strip_prefix('-') {
+        Some(r) if !r.starts_with(|c: char| c.is_ascii_digit()) => ("-", r),
+        _ => ("", t),
+    };
+    if let Some(start) = rest.find(is_number) {
+        let (head, tail) = rest.split_at(start);
+        let head = head.trim();
+        if !head.is_empty() {
+            return (format!("{sign}{}", tail.trim()), Some(head));
+        }
+    }
+    if let Some(end) = t.rfind(|c: char| c.is_ascii_digit()) {
+        let (number, symbol) = t.split_at(end + 1);
+        let symbol = symbol.trim();
+        if !symbol.is_empty() && !symbol.starts_with(['.', ',']) {
+            return (number.trim().to_string(), Some(symbol));
+        }
+    }
+    (t.to_string(), None)
+}
+
 /// The one reading of a decimal amount in text: an optional sign, digits,
 /// an optional point and digits, and optionally an exponent (`1.5e3`), with
 /// surrounding blanks ignored. Digit separators are refused rather than
@@ -587,5 +800,44 @@ mod tests {
         let back: Money = serde_json::from_str(&s).unwrap();
         assert_eq!(back, m);
         assert!(serde_json::from_str::<Currency>("\"US\"").is_err());
+    }
+
+    /// Writes `units / 100` as a shop would: grouped, with the format's
+    /// separators, and a symbol before or after.
+    fn shop_text(units: i64, format: NumberFormat, symbol: &str, before: bool) -> String {
+        let digits = (units.unsigned_abs() / 100).to_string();
+        let mut grouped = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                if let Some(g) = format.grouping {
+                    grouped.push(g);
+                }
+            }
+            grouped.push(c);
+        }
+        let number =
+            format!("{}{grouped}{}{:02}", if units < 0 { "-" } else { "" }, format.decimal, units.unsigned_abs() % 100);
+        match (symbol, before) {
+            ("", _) => number,
+            (s, true) => format!("{s} {number}"),
+            (s, false) => format!("{number} {s}"),
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn shop_amounts_read_back_exactly(units in -10_000_000_000i64..10_000_000_000, style in 0usize..4, symbol in 0usize..3, before: bool) {
+            let format = [
+                NumberFormat::PLAIN,
+                NumberFormat::decimal_comma(),
+                NumberFormat::PLAIN.grouping(',').unwrap(),
+                NumberFormat::decimal_comma().grouping(' ').unwrap(),
+            ][style];
+            let text = shop_text(units, format, ["", "€", "EUR"][symbol], before);
+            let read = format.parse(&text, Currency::EUR).unwrap();
+            proptest::prop_assert_eq!(read.amount(), Decimal::new(units, 2), "{}", text);
+            // The same text in another currency is refused when it names one.
+            proptest::prop_assert_eq!(format.parse(&text, Currency::CHF).is_err(), symbol != 0, "{}", text);
+        }
     }
 }

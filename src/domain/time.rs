@@ -1,6 +1,7 @@
 //! Time units, and the two ways of measuring durations.
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Offset, Utc, Weekday};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc, Weekday};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -114,7 +115,69 @@ pub struct Periods {
     unit: TimeUnit,
     mode: DurationMode,
     utc_offset_seconds: i32,
+    /// An IANA zone, when chosen; it takes the place of the fixed offset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    time_zone: Option<Tz>,
     week_start: Weekday,
+}
+
+/// A place's clock: a fixed offset from UTC, or an IANA time zone with its
+/// daylight-saving rules. The one place that turns instants into local
+/// days and local times into instants, for the loaders, the summary, the
+/// cohorts and [`Periods`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Clock {
+    /// Seconds east of UTC.
+    Fixed(i32),
+    /// An IANA zone.
+    Named(Tz),
+}
+
+impl Clock {
+    /// The clock of a fixed offset, or of a zone when one is given.
+    pub(crate) fn of(utc_offset_seconds: i32, time_zone: Option<Tz>) -> Clock {
+        time_zone.map_or(Clock::Fixed(utc_offset_seconds), Clock::Named)
+    }
+
+    /// Seconds east of UTC at an instant (Unix seconds).
+    pub(crate) fn offset_at(&self, unix_seconds: i64) -> i32 {
+        match self {
+            Clock::Fixed(offset) => *offset,
+            Clock::Named(tz) => match DateTime::from_timestamp(unix_seconds, 0) {
+                Some(t) => tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc(),
+                None => 0,
+            },
+        }
+    }
+
+    /// The local day number (days since 1970-01-01) of an instant.
+    pub(crate) fn day_number(&self, unix_seconds: i64) -> i32 {
+        day_number_of_timestamp(unix_seconds, self.offset_at(unix_seconds))
+    }
+
+    /// The instant of a local time. A time that occurs twice (when clocks
+    /// go back) is the earlier instant; a time that does not occur (when
+    /// clocks go forward) is read with the offset before the change, which
+    /// lands after it (02:30 on a spring-forward night in Berlin is 03:30
+    /// summer time) — the rule of RFC 5545 and of JavaScript's Temporal.
+    pub(crate) fn instant(&self, local: NaiveDateTime) -> std::result::Result<DateTime<Utc>, String> {
+        let out_of_range = || format!("{local} is out of range");
+        match self {
+            Clock::Fixed(offset) => {
+                let offset = FixedOffset::east_opt(*offset).ok_or_else(out_of_range)?;
+                offset.from_local_datetime(&local).single().map(|t| t.with_timezone(&Utc)).ok_or_else(out_of_range)
+            }
+            Clock::Named(tz) => match tz.from_local_datetime(&local) {
+                chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => Ok(t.with_timezone(&Utc)),
+                chrono::LocalResult::None => {
+                    let gap = chrono_tz::GapInfo::new(&local, tz).and_then(|g| g.begin);
+                    let (_, before) = gap.ok_or_else(out_of_range)?;
+                    let utc = local - chrono::TimeDelta::seconds(i64::from(before.fix().local_minus_utc()));
+                    Ok(utc.and_utc())
+                }
+            },
+        }
+    }
 }
 
 /// Days from 0001-01-01 (day 1 of the common era) to 1970-01-01.
@@ -160,7 +223,7 @@ impl Periods {
                 name: "time unit",
                 reason: "calendar periods exist for day, week and month only".into(),
             }),
-            _ => Ok(Periods { unit, mode, utc_offset_seconds: 0, week_start: Weekday::Mon }),
+            _ => Ok(Periods { unit, mode, utc_offset_seconds: 0, time_zone: None, week_start: Weekday::Mon }),
         }
     }
 
@@ -170,6 +233,7 @@ impl Periods {
             unit: TimeUnit::Week,
             mode: DurationMode::Continuous,
             utc_offset_seconds: 0,
+            time_zone: None,
             week_start: Weekday::Mon,
         }
     }
@@ -188,7 +252,51 @@ impl Periods {
     /// ```
     pub fn with_utc_offset(mut self, offset: FixedOffset) -> Periods {
         self.utc_offset_seconds = offset.local_minus_utc();
+        self.time_zone = None;
         self
+    }
+
+    /// Dates are calendar days in this IANA time zone, daylight saving
+    /// included (it replaces a fixed offset).
+    ///
+    /// ```
+    /// use customer_lifecycle::{DurationMode, Periods, TimeUnit};
+    /// use customer_lifecycle::chrono::{NaiveDate, TimeZone, Utc};
+    /// use customer_lifecycle::chrono_tz::Europe::Berlin;
+    /// let days = Periods::new(TimeUnit::Day, DurationMode::Calendar)?.with_time_zone(Berlin);
+    /// // 23:30 UTC is the next day in Berlin, summer (+2) and winter (+1) alike.
+    /// let summer = Utc.with_ymd_and_hms(2024, 7, 1, 23, 30, 0).unwrap();
+    /// let winter = Utc.with_ymd_and_hms(2024, 1, 1, 23, 30, 0).unwrap();
+    /// assert_eq!(days.date_of(summer), NaiveDate::from_ymd_opt(2024, 7, 2).unwrap());
+    /// assert_eq!(days.date_of(winter), NaiveDate::from_ymd_opt(2024, 1, 2).unwrap());
+    /// // 22:30 UTC is the same day in winter, the next in summer.
+    /// let summer = Utc.with_ymd_and_hms(2024, 7, 1, 22, 30, 0).unwrap();
+    /// let winter = Utc.with_ymd_and_hms(2024, 1, 1, 22, 30, 0).unwrap();
+    /// assert_eq!(days.date_of(summer), NaiveDate::from_ymd_opt(2024, 7, 2).unwrap());
+    /// assert_eq!(days.date_of(winter), NaiveDate::from_ymd_opt(2024, 1, 1).unwrap());
+    /// assert_eq!(days.time_zone(), Some(Berlin));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_time_zone(mut self, zone: Tz) -> Periods {
+        self.time_zone = Some(zone);
+        self.utc_offset_seconds = 0;
+        self
+    }
+
+    /// The IANA time zone, when one was chosen.
+    ///
+    /// ```
+    /// use customer_lifecycle::{DurationMode, Periods, TimeUnit};
+    /// assert_eq!(Periods::new(TimeUnit::Day, DurationMode::Calendar)?.time_zone(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn time_zone(&self) -> Option<Tz> {
+        self.time_zone
+    }
+
+    /// The clock that dates are taken in.
+    pub(crate) fn clock(&self) -> Clock {
+        Clock::of(self.utc_offset_seconds, self.time_zone)
     }
 
     /// Calendar weeks start on this day (default Monday, as pandas' `W`).
@@ -232,7 +340,8 @@ impl Periods {
         self.mode
     }
 
-    /// The UTC offset in which dates are taken.
+    /// The fixed UTC offset in which dates are taken (UTC when an IANA
+    /// zone is chosen: see [`Periods::time_zone`]).
     ///
     /// ```
     /// use customer_lifecycle::{DurationMode, Periods, TimeUnit};
@@ -268,7 +377,7 @@ impl Periods {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn day_of(&self, at: DateTime<Utc>) -> i32 {
-        day_number_of_timestamp(at.timestamp(), self.utc_offset_seconds)
+        self.clock().day_number(at.timestamp())
     }
 
     /// The date of a timestamp in the offset.

@@ -1,13 +1,19 @@
 //! Loaders: CSV transaction files and the CDNOW format.
 
+use std::collections::VecDeque;
+use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
+use std::sync::Arc;
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Utc};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::customer::{CustomerId, IdKind};
-use crate::domain::money::{Currency, ExchangeRates, Money};
+use crate::domain::event::Event;
+use crate::domain::money::{Currency, ExchangeRates, Money, NumberFormat};
+use crate::domain::time::Clock;
 use crate::error::{Error, Result};
 use crate::log::transactions::{Transaction, TransactionKind, TransactionLog};
 
@@ -15,7 +21,12 @@ use crate::log::transactions::{Transaction, TransactionKind, TransactionLog};
 ///
 /// The defaults read a header `customer_id,date,amount` with text ids, ISO
 /// dates or date-times (`2024-05-01`, `2024-05-01 13:45:00`, RFC 3339) in
-/// UTC, and amounts in the given currency. Optional columns are used when
+/// UTC, and amounts with a decimal point in the given currency. Shop
+/// exports are read with [`CsvOptions::number_format`] (decimal comma,
+/// digit grouping, currency symbols), [`CsvOptions::time_zone`] (local
+/// times in an IANA zone, daylight saving included) and
+/// [`CsvOptions::id_kind`] ([`IdKind::Email`] case-folds addresses) or
+/// [`CsvOptions::map_ids`] (a function of yours). Optional columns are used when
 /// the header has them: `order_id` (a repeated order id is the same order),
 /// `kind` (`order` or `return`; default order) and `currency` (each row's
 /// currency; rows in another currency than the log's are an error unless
@@ -49,6 +60,37 @@ pub struct CsvOptions {
     id_kind: IdKind,
     delimiter: u8,
     utc_offset_seconds: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    time_zone: Option<Tz>,
+    #[serde(default)]
+    number_format: NumberFormat,
+    /// A function of the host's, which cannot be saved: options holding
+    /// one fail to serialise rather than lose it.
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "refuse_id_map", skip_deserializing)]
+    id_map: Option<IdMap>,
+}
+
+/// A host's customer-id normalisation, applied to the raw text before
+/// [`IdKind`] reads it. Compared by identity.
+#[derive(Clone)]
+struct IdMap(Arc<dyn Fn(&str) -> String + Send + Sync>);
+
+impl PartialEq for IdMap {
+    fn eq(&self, other: &IdMap) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for IdMap {}
+
+impl fmt::Debug for IdMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IdMap(fn)")
+    }
+}
+
+fn refuse_id_map<S: serde::Serializer>(_: &Option<IdMap>, _: S) -> std::result::Result<S::Ok, S::Error> {
+    Err(serde::ser::Error::custom("CSV options with a customer-id function (map_ids) cannot be saved"))
 }
 
 impl CsvOptions {
@@ -73,6 +115,9 @@ impl CsvOptions {
             id_kind: IdKind::Text,
             delimiter: b',',
             utc_offset_seconds: 0,
+            time_zone: None,
+            number_format: NumberFormat::PLAIN,
+            id_map: None,
         }
     }
 
@@ -216,24 +261,77 @@ impl CsvOptions {
     /// ```
     pub fn utc_offset(mut self, offset: FixedOffset) -> CsvOptions {
         self.utc_offset_seconds = offset.local_minus_utc();
+        self.time_zone = None;
         self
     }
 
-    fn offset(&self) -> FixedOffset {
-        FixedOffset::east_opt(self.utc_offset_seconds).unwrap_or_else(|| chrono::Offset::fix(&Utc))
+    /// Times without an offset are local times in this IANA zone, daylight
+    /// saving included (it replaces a fixed offset). A local time that
+    /// occurs twice when clocks go back is the earlier instant; one that
+    /// does not occur when they go forward is read with the offset before
+    /// the change (RFC 5545's rule). Times with an offset keep it.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CsvOptions, Currency, TransactionLog};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// use customer_lifecycle::chrono_tz::Europe::Berlin;
+    /// let options = CsvOptions::new(Currency::EUR).time_zone(Berlin);
+    /// let csv = "customer_id,date,amount\na,2024-07-01 23:30:00,10\na,2024-01-01 23:30:00,10\n";
+    /// let times: Vec<_> = TransactionLog::from_csv_reader(csv.as_bytes(), &options)?.iter().map(|t| t.at()).collect();
+    /// assert!(times.contains(&Utc.with_ymd_and_hms(2024, 7, 1, 21, 30, 0).unwrap())); // summer: +2
+    /// assert!(times.contains(&Utc.with_ymd_and_hms(2024, 1, 1, 22, 30, 0).unwrap())); // winter: +1
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn time_zone(mut self, zone: Tz) -> CsvOptions {
+        self.time_zone = Some(zone);
+        self.utc_offset_seconds = 0;
+        self
+    }
+
+    /// How amounts are written (default [`NumberFormat::PLAIN`]).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CsvOptions, Currency, NumberFormat, TransactionLog};
+    /// let options = CsvOptions::new(Currency::EUR).delimiter(b';').number_format(NumberFormat::decimal_comma());
+    /// let csv = "customer_id;date;amount\na;2024-05-01;1.234,50 €\nb;2024-05-02;12,5\n";
+    /// let log = TransactionLog::from_csv_reader(csv.as_bytes(), &options)?;
+    /// let total: customer_lifecycle::rust_decimal::Decimal = log.iter().map(|t| t.amount().amount()).sum();
+    /// assert_eq!(total.to_string(), "1247.00");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn number_format(mut self, format: NumberFormat) -> CsvOptions {
+        self.number_format = format;
+        self
+    }
+
+    /// Normalises each raw customer id with a function of yours before
+    /// [`CsvOptions::id_kind`] reads it (say, to drop a shop prefix or to
+    /// merge `+tag` addresses). Options holding a function cannot be saved.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CsvOptions, Currency, IdKind, TransactionLog};
+    /// let options = CsvOptions::new(Currency::EUR)
+    ///     .map_ids(|raw| raw.trim_start_matches("shop1-").to_string())
+    ///     .id_kind(IdKind::Number);
+    /// let csv = "customer_id,date,amount\nshop1-42,2024-05-01,10\n42,2024-05-02,10\n";
+    /// assert_eq!(TransactionLog::from_csv_reader(csv.as_bytes(), &options)?.customers().len(), 1);
+    /// assert!(serde_json::to_string(&options).is_err()); // a function is not data
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn map_ids(mut self, f: impl Fn(&str) -> String + Send + Sync + 'static) -> CsvOptions {
+        self.id_map = Some(IdMap(Arc::new(f)));
+        self
+    }
+
+    fn clock(&self) -> Clock {
+        Clock::of(self.utc_offset_seconds, self.time_zone)
     }
 
     /// Parses a date or date-time as these options say.
     fn parse_time(&self, s: &str) -> std::result::Result<DateTime<Utc>, String> {
         let s = s.trim();
-        let offset = self.offset();
-        let local = |naive: NaiveDateTime| {
-            offset
-                .from_local_datetime(&naive)
-                .single()
-                .map(|t| t.with_timezone(&Utc))
-                .ok_or_else(|| "not a valid local time".to_string())
-        };
+        let clock = self.clock();
+        let local = |naive: NaiveDateTime| clock.instant(naive);
         match &self.date_format {
             Some(f) => {
                 if let Ok(t) = DateTime::parse_from_str(s, f) {
@@ -458,8 +556,8 @@ const CDNOW_SAMPLE: &str = include_str!("../../data/CDNOW_sample.txt");
 
 fn with_line(line: u64, e: Error) -> Error {
     match e {
-        Error::Parse { .. } | Error::MalformedRow { .. } => e,
-        other => Error::MalformedRow { line, reason: other.to_string() },
+        Error::Parse { .. } | Error::MalformedRow { .. } | Error::InRow { .. } => e,
+        other => Error::InRow { line, column: None, source: Box::new(other) },
     }
 }
 
@@ -480,16 +578,53 @@ fn quoted(value: &str) -> String {
 }
 
 /// A reader that fails with `InvalidData` once a line exceeds
-/// [`MAX_LINE_BYTES`].
+/// [`MAX_LINE_BYTES`], and that counts lines itself: the csv crate ends a
+/// record at `\n`, `\r\n` or a lone `\r`, and its own line numbers run one
+/// short in CRLF files.
 struct LineLimit<R> {
     inner: R,
     since_newline: usize,
+    /// Bytes read so far.
+    consumed: u64,
+    /// Offsets just after the line breaks read but not yet passed by a
+    /// record (at most a buffer's worth).
+    breaks: VecDeque<u64>,
+    /// Line breaks before the last record asked about.
+    lines_before: u64,
+    /// The last byte read was `\r` (a CRLF may straddle two reads).
+    after_cr: bool,
+}
+
+impl<R> LineLimit<R> {
+    fn new(inner: R) -> LineLimit<R> {
+        LineLimit { inner, since_newline: 0, consumed: 0, breaks: VecDeque::new(), lines_before: 0, after_cr: false }
+    }
+
+    /// The one-based line on which the record starting at `byte` starts.
+    fn line_of(&mut self, byte: u64) -> u64 {
+        while self.breaks.front().is_some_and(|&b| b <= byte) {
+            self.breaks.pop_front();
+            self.lines_before += 1;
+        }
+        self.lines_before + 1
+    }
 }
 
 impl<R: Read> Read for LineLimit<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         let chunk = &buf[..n];
+        // A line ends after `\r` (alone or in CRLF: the csv crate places a
+        // record that follows a CRLF at the `\n`) or after a `\n` that
+        // does not complete a CRLF.
+        for (i, &b) in chunk.iter().enumerate() {
+            let at = self.consumed + i as u64;
+            if b == b'\r' || (b == b'\n' && !self.after_cr) {
+                self.breaks.push_back(at + 1);
+            }
+            self.after_cr = b == b'\r';
+        }
+        self.consumed += n as u64;
         // Only the line running into the chunk and the one running out of
         // it can be long: the lines between lie inside one buffer (the csv
         // reader's is 8 KiB), so two scans per read suffice.
@@ -514,91 +649,298 @@ impl<R: Read> Read for LineLimit<R> {
     }
 }
 
+/// Where each column the loader reads is, in a header.
+struct Columns {
+    customer: usize,
+    date: usize,
+    amount: usize,
+    order: Option<usize>,
+    kind: Option<usize>,
+    currency: Option<usize>,
+}
+
+impl Columns {
+    fn find(headers: &[&str], o: &CsvOptions) -> Result<Columns> {
+        let find = |name: &str| headers.iter().position(|h| h.trim() == name);
+        // A column named twice would be read from its first place silently.
+        for name in [
+            &o.customer_column,
+            &o.date_column,
+            &o.amount_column,
+            &o.order_id_column,
+            &o.kind_column,
+            &o.currency_column,
+        ] {
+            if headers.iter().filter(|h| h.trim() == name.as_str()).count() > 1 {
+                return Err(Error::MalformedRow {
+                    line: 1,
+                    reason: format!("column {name:?} appears twice in the header"),
+                });
+            }
+        }
+        let required = |name: &str| find(name).ok_or_else(|| Error::MissingColumn { column: name.to_string() });
+        Ok(Columns {
+            customer: required(&o.customer_column)?,
+            date: required(&o.date_column)?,
+            amount: required(&o.amount_column)?,
+            order: find(&o.order_id_column),
+            kind: find(&o.kind_column),
+            currency: find(&o.currency_column),
+        })
+    }
+}
+
+/// The one reading of a row, for files and rows in memory alike: `get`
+/// returns a column's text.
+fn parse_row<'r>(
+    o: &CsvOptions,
+    c: &Columns,
+    line: u64,
+    get: impl Fn(usize) -> Option<&'r str>,
+) -> Result<Transaction> {
+    let field = |col: usize, name: &str| -> Result<&'r str> {
+        get(col).ok_or_else(|| Error::MalformedRow { line, reason: format!("no field {name:?}") })
+    };
+    let parse_err = |column: &str, value: &str, reason: String| Error::Parse {
+        line,
+        column: column.to_string(),
+        value: quoted(value),
+        reason,
+    };
+    let raw_id = field(c.customer, &o.customer_column)?;
+    let mapped;
+    let id_text = match &o.id_map {
+        Some(map) => {
+            mapped = (map.0)(raw_id);
+            mapped.as_str()
+        }
+        None => raw_id,
+    };
+    let customer = o.id_kind.parse(id_text.trim()).map_err(|e| parse_err(&o.customer_column, raw_id, e.to_string()))?;
+    let raw_date = field(c.date, &o.date_column)?;
+    let at = o.parse_time(raw_date).map_err(|r| parse_err(&o.date_column, raw_date, r))?;
+    let currency = match c.currency {
+        Some(col) => {
+            let raw = field(col, &o.currency_column)?;
+            Currency::new(raw.trim()).map_err(|e| parse_err(&o.currency_column, raw, e.to_string()))?
+        }
+        None => o.currency,
+    };
+    let raw_amount = field(c.amount, &o.amount_column)?;
+    let amount = o
+        .number_format
+        .parse_amount(raw_amount, currency)
+        .map_err(|reason| parse_err(&o.amount_column, raw_amount, reason))?;
+    let kind = match c.kind {
+        Some(col) => {
+            let raw = field(col, &o.kind_column)?;
+            match raw.trim().to_ascii_lowercase().as_str() {
+                "" | "order" | "purchase" => TransactionKind::Order,
+                "return" | "refund" => TransactionKind::Return,
+                _ => return Err(parse_err(&o.kind_column, raw, "expected order or return".into())),
+            }
+        }
+        None => TransactionKind::Order,
+    };
+    let order_id = match c.order {
+        Some(col) => Some(field(col, &o.order_id_column)?.trim()).filter(|s| !s.is_empty()).map(str::to_string),
+        None => None,
+    };
+    Ok(Transaction { customer, at, amount: Money::new(amount, currency), kind, order_id })
+}
+
+/// Adds a parsed row to the log; a refusal keeps its type, with the line
+/// and the column it concerns.
+fn add_row(
+    log: &mut TransactionLog,
+    t: Transaction,
+    rates: Option<&dyn ExchangeRates>,
+    line: u64,
+    o: &CsvOptions,
+    c: &Columns,
+) -> Result<()> {
+    let added = match rates {
+        Some(r) => log.push_converted(t, r),
+        None => log.push(t),
+    };
+    added.map(|_| ()).map_err(|e| {
+        let column = match &e {
+            Error::MixedCurrency { .. } | Error::MissingExchangeRate { .. } => {
+                Some(if c.currency.is_some() { &o.currency_column } else { &o.amount_column })
+            }
+            Error::InvalidAmount { .. } | Error::AmountOverflow { .. } => Some(&o.amount_column),
+            Error::ConflictingDuplicate { .. } => c.order.map(|_| &o.order_id_column),
+            _ => None,
+        };
+        Error::InRow { line, column: column.cloned(), source: Box::new(e) }
+    })
+}
+
 fn load_csv<R: Read>(reader: R, o: &CsvOptions, rates: Option<&dyn ExchangeRates>) -> Result<TransactionLog> {
-    let reader = LineLimit { inner: reader, since_newline: 0 };
-    let mut rdr = csv::ReaderBuilder::new().delimiter(o.delimiter).has_headers(true).from_reader(reader);
+    let mut rdr =
+        csv::ReaderBuilder::new().delimiter(o.delimiter).has_headers(true).from_reader(LineLimit::new(reader));
     let headers = rdr
         .headers()
         .map_err(|e| Error::MalformedRow { line: 1, reason: format!("cannot read the header: {e}") })?
         .clone();
-    let find = |name: &str| headers.iter().position(|h| h.trim() == name);
-    // A column named twice would be read from its first place silently.
-    for name in
-        [&o.customer_column, &o.date_column, &o.amount_column, &o.order_id_column, &o.kind_column, &o.currency_column]
-    {
-        if headers.iter().filter(|h| h.trim() == name.as_str()).count() > 1 {
-            return Err(Error::MalformedRow {
-                line: 1,
-                reason: format!("column {name:?} appears twice in the header"),
-            });
-        }
-    }
-    let required = |name: &str| find(name).ok_or_else(|| Error::MissingColumn { column: name.to_string() });
-    let c_customer = required(&o.customer_column)?;
-    let c_date = required(&o.date_column)?;
-    let c_amount = required(&o.amount_column)?;
-    let c_order = find(&o.order_id_column);
-    let c_kind = find(&o.kind_column);
-    let c_currency = find(&o.currency_column);
-
+    let names: Vec<&str> = headers.iter().collect();
+    let columns = Columns::find(&names, o)?;
     let mut log = TransactionLog::new(o.currency);
     let mut record = csv::StringRecord::new();
     loop {
-        let more = rdr.read_record(&mut record).map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
-            Error::MalformedRow { line, reason: e.to_string() }
-        })?;
+        let more = match rdr.read_record(&mut record) {
+            Ok(more) => more,
+            Err(e) => {
+                let line = match e.position() {
+                    Some(p) => rdr.get_mut().line_of(p.byte()),
+                    None => 0,
+                };
+                return Err(Error::MalformedRow { line, reason: e.to_string() });
+            }
+        };
         if !more {
             break;
         }
-        let line = record.position().map_or(0, |p| p.line());
-        let field = |col: usize, name: &str| -> Result<&str> {
-            record.get(col).ok_or_else(|| Error::MalformedRow { line, reason: format!("no field {name:?}") })
+        let line = match record.position() {
+            Some(p) => rdr.get_mut().line_of(p.byte()),
+            None => 0,
         };
-        let parse_err = |column: &str, value: &str, reason: String| Error::Parse {
-            line,
-            column: column.to_string(),
-            value: quoted(value),
-            reason,
-        };
-        let raw_id = field(c_customer, &o.customer_column)?;
-        let customer =
-            o.id_kind.parse(raw_id.trim()).map_err(|e| parse_err(&o.customer_column, raw_id, e.to_string()))?;
-        let raw_date = field(c_date, &o.date_column)?;
-        let at = o.parse_time(raw_date).map_err(|r| parse_err(&o.date_column, raw_date, r))?;
-        let raw_amount = field(c_amount, &o.amount_column)?;
-        let amount = crate::domain::money::parse_decimal(raw_amount)
-            .map_err(|reason| parse_err(&o.amount_column, raw_amount, reason))?;
-        let currency = match c_currency {
-            Some(c) => {
-                let raw = field(c, &o.currency_column)?;
-                Currency::new(raw.trim()).map_err(|e| parse_err(&o.currency_column, raw, e.to_string()))?
-            }
-            None => o.currency,
-        };
-        let kind = match c_kind {
-            Some(c) => {
-                let raw = field(c, &o.kind_column)?;
-                match raw.trim().to_ascii_lowercase().as_str() {
-                    "" | "order" | "purchase" => TransactionKind::Order,
-                    "return" | "refund" => TransactionKind::Return,
-                    _ => return Err(parse_err(&o.kind_column, raw, "expected order or return".into())),
-                }
-            }
-            None => TransactionKind::Order,
-        };
-        let order_id = match c_order {
-            Some(c) => Some(field(c, &o.order_id_column)?.trim()).filter(|s| !s.is_empty()).map(str::to_string),
-            None => None,
-        };
-        let t = Transaction { customer, at, amount: Money::new(amount, currency), kind, order_id };
-        match rates {
-            Some(r) => log.push_converted(t, r),
-            None => log.push(t),
-        }
-        .map_err(|e| with_line(line, e))?;
+        let t = parse_row(o, &columns, line, |col| record.get(col))?;
+        add_row(&mut log, t, rates, line, o, &columns)?;
     }
     Ok(log)
+}
+
+impl TransactionLog {
+    /// Loads rows held in memory — a database cursor, a parsed API
+    /// response — read exactly as [`TransactionLog::from_csv_reader`]
+    /// reads a file's: `header` names the columns, each row gives their
+    /// texts, and `options` say how to read them. Errors name the row's
+    /// one-based position as their line.
+    ///
+    /// ```
+    /// use customer_lifecycle::{CsvOptions, Currency, IdKind, NumberFormat, TransactionLog};
+    /// let rows = vec![
+    ///     vec!["Anna@X.de", "2024-05-01T10:00:00+02:00", "12,50"],
+    ///     vec![" anna@x.de ", "2024-05-03T10:00:00+02:00", "7,50"],
+    /// ];
+    /// let options = CsvOptions::new(Currency::EUR).id_kind(IdKind::Email).number_format(NumberFormat::decimal_comma());
+    /// let log = TransactionLog::from_rows(&["customer_id", "date", "amount"], rows, &options, None)?;
+    /// assert_eq!((log.len(), log.customers().len()), (2, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`TransactionLog::from_csv_path`] (with `rates`, as
+    /// [`TransactionLog::from_csv_reader_with_rates`]).
+    pub fn from_rows<I, Row, S>(
+        header: &[&str],
+        rows: I,
+        options: &CsvOptions,
+        rates: Option<&dyn ExchangeRates>,
+    ) -> Result<TransactionLog>
+    where
+        I: IntoIterator<Item = Row>,
+        Row: AsRef<[S]>,
+        S: AsRef<str>,
+    {
+        let columns = Columns::find(header, options)?;
+        let mut log = TransactionLog::new(options.currency);
+        for (i, row) in rows.into_iter().enumerate() {
+            let line = i as u64 + 1;
+            let row = row.as_ref();
+            let t = parse_row(options, &columns, line, |col| row.get(col).map(AsRef::as_ref))?;
+            add_row(&mut log, t, rates, line, options, &columns)?;
+        }
+        Ok(log)
+    }
+
+    /// Loads records of any type that serialises to a flat map (a struct
+    /// with `#[derive(Serialize)]`), field names as the columns: texts,
+    /// numbers and booleans are read as their text, `None` as empty.
+    ///
+    /// ```
+    /// use customer_lifecycle::{CsvOptions, Currency, TransactionLog};
+    /// #[derive(serde::Serialize)]
+    /// struct Order<'a> { email: &'a str, created_at: &'a str, total: f64, currency: &'a str }
+    /// let orders = [
+    ///     Order { email: "a@x.io", created_at: "2024-05-01", total: 12.5, currency: "EUR" },
+    ///     Order { email: "b@x.io", created_at: "2024-05-02", total: 30.0, currency: "EUR" },
+    /// ];
+    /// let options = CsvOptions::new(Currency::EUR).customer_column("email").date_column("created_at").amount_column("total");
+    /// let log = TransactionLog::from_records(&orders, &options, None)?;
+    /// assert_eq!(log.len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::MalformedRow`] for a record that is not a flat map; as
+    /// [`TransactionLog::from_rows`].
+    pub fn from_records<T: Serialize>(
+        records: impl IntoIterator<Item = T>,
+        options: &CsvOptions,
+        rates: Option<&dyn ExchangeRates>,
+    ) -> Result<TransactionLog> {
+        let mut log = TransactionLog::new(options.currency);
+        let mut layout: Option<(Vec<String>, Columns)> = None;
+        for (i, record) in records.into_iter().enumerate() {
+            let line = i as u64 + 1;
+            let bad = |reason: String| Error::MalformedRow { line, reason };
+            let value = serde_json::to_value(&record).map_err(|e| bad(format!("cannot read the record: {e}")))?;
+            let serde_json::Value::Object(map) = value else {
+                return Err(bad("a record must serialise to a map of fields".into()));
+            };
+            if layout.as_ref().is_none_or(|(names, _)| names.len() != map.len() || !names.iter().eq(map.keys())) {
+                let names: Vec<String> = map.keys().cloned().collect();
+                let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+                let columns = Columns::find(&refs, options)?;
+                layout = Some((names, columns));
+            }
+            let Some((_, columns)) = &layout else { continue };
+            let texts = map
+                .values()
+                .map(|v| match v {
+                    serde_json::Value::String(s) => Ok(s.clone()),
+                    serde_json::Value::Number(n) => Ok(n.to_string()),
+                    serde_json::Value::Bool(b) => Ok(b.to_string()),
+                    serde_json::Value::Null => Ok(String::new()),
+                    _ => Err(bad("a field is a list or a map, not a value".into())),
+                })
+                .collect::<Result<Vec<String>>>()?;
+            let t = parse_row(options, columns, line, |col| texts.get(col).map(String::as_str))?;
+            add_row(&mut log, t, rates, line, options, columns)?;
+        }
+        Ok(log)
+    }
+
+    /// Builds a log from events (orders and refunds count; other events are
+    /// skipped), as [`TransactionLog::push_event`] adds them one by one.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Event, EventKind, Money, TransactionLog};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let at = Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).unwrap();
+    /// let (gross, discount) = (Money::parse("30", Currency::EUR)?, Money::parse("0", Currency::EUR)?);
+    /// let anna = CustomerId::from("anna");
+    /// let events = [
+    ///     Event::new("e1", anna.clone(), at, EventKind::OrderPlaced { order_id: "o1".into(), gross, discount, items: 1 })?,
+    ///     Event::new("e2", anna, at, EventKind::SiteVisit)?,
+    /// ];
+    /// let log = TransactionLog::from_events(Currency::EUR, &events)?;
+    /// assert_eq!(log.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`TransactionLog::push_event`], as [`Error::InRow`] naming the
+    /// event's one-based position.
+    pub fn from_events<'e>(currency: Currency, events: impl IntoIterator<Item = &'e Event>) -> Result<TransactionLog> {
+        let mut log = TransactionLog::new(currency);
+        for (i, event) in events.into_iter().enumerate() {
+            log.push_event(event).map_err(|e| with_line(i as u64 + 1, e))?;
+        }
+        Ok(log)
+    }
 }
 
 fn load_cdnow<R: BufRead>(reader: R, master: bool) -> Result<TransactionLog> {
@@ -651,6 +993,7 @@ fn load_cdnow<R: BufRead>(reader: R, master: bool) -> Result<TransactionLog> {
 mod tests {
     use super::*;
     use crate::domain::money::FixedRates;
+    use chrono::TimeZone;
     use rust_decimal::Decimal;
 
     #[test]
@@ -719,8 +1062,128 @@ mod tests {
     fn negative_amounts_name_the_line() {
         let data = "customer_id,date,amount\n1,2024-01-01,10\n1,2024-01-02,-3\n";
         let e = TransactionLog::from_csv_reader(data.as_bytes(), &CsvOptions::new(Currency::USD)).unwrap_err();
-        assert!(matches!(e, Error::MalformedRow { line: 3, .. }), "{e}");
+        assert!(
+            matches!(&e, Error::InRow { line: 3, column: Some(c), source } if c == "amount"
+                && matches!(**source, Error::InvalidAmount { .. })),
+            "{e}"
+        );
         assert!(e.to_string().contains("negative"), "{e}");
+    }
+
+    #[test]
+    fn line_numbers_are_right_for_lf_crlf_and_cr_files() {
+        for ending in ["\n", "\r\n", "\r"] {
+            let data = ["customer_id,date,amount", "a,2024-01-01,1", "b,2024-01-01,x", "c,2024-01-01,2"].join(ending);
+            let e = TransactionLog::from_csv_reader(data.as_bytes(), &CsvOptions::new(Currency::USD)).unwrap_err();
+            assert!(matches!(e, Error::Parse { line: 3, .. }), "{ending:?}: {e}");
+        }
+        // A quoted field spanning lines: the next record's line counts them.
+        let data = "customer_id,date,amount\r\n\"a\r\nb\",2024-01-01,1\r\nc,2024-01-01,y\r\n";
+        let e = TransactionLog::from_csv_reader(data.as_bytes(), &CsvOptions::new(Currency::USD)).unwrap_err();
+        assert!(matches!(e, Error::Parse { line: 4, .. }), "{e}");
+        // Past the csv reader's 8 KiB buffer, in CRLF.
+        let mut data = String::from("customer_id,date,amount\r\n");
+        for i in 0..2000 {
+            data.push_str(&format!("c{i},2024-01-01,1\r\n"));
+        }
+        data.push_str("z,2024-01-01,bad\r\n");
+        let e = TransactionLog::from_csv_reader(data.as_bytes(), &CsvOptions::new(Currency::USD)).unwrap_err();
+        assert!(matches!(e, Error::Parse { line: 2002, .. }), "{e}");
+    }
+
+    #[test]
+    fn a_mixed_currency_is_typed_with_line_and_column() {
+        let data =
+            "customer_id,date,amount,currency\r\na,2024-01-01,1,EUR\r\nb,2024-01-02,1,EUR\r\nc,2024-01-03,1,CHF\r\n";
+        let e = TransactionLog::from_csv_reader(data.as_bytes(), &CsvOptions::new(Currency::EUR)).unwrap_err();
+        let Error::InRow { line, column, source } = &e else { panic!("{e}") };
+        assert_eq!((*line, column.as_deref()), (4, Some("currency")));
+        assert!(matches!(**source, Error::MixedCurrency { .. }), "{e}");
+        // With rates but none for CHF: a missing rate, typed.
+        let rates = FixedRates::new().with_rate(Currency::USD, Currency::EUR, Decimal::ONE).unwrap();
+        let e = TransactionLog::from_csv_reader_with_rates(data.as_bytes(), &CsvOptions::new(Currency::EUR), &rates)
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::InRow { line: 4, source, .. } if matches!(**source, Error::MissingExchangeRate { .. })),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn shop_formats_decimal_comma_symbols_and_email_ids() {
+        let data = "E-Mail;Datum;Betrag;Währung\n\
+                    Anna@X.de ;2024-05-01 10:00:00;1.234,50 €;EUR\n\
+                    anna@x.de;2024-05-08 10:00:00;-12,50 €;EUR\n\
+                    bob@y.ch;2024-05-09 10:00:00;CHF 99,90;CHF\n";
+        let o = CsvOptions::new(Currency::EUR)
+            .delimiter(b';')
+            .customer_column("E-Mail")
+            .date_column("Datum")
+            .amount_column("Betrag")
+            .currency_column("Währung")
+            .id_kind(IdKind::Email)
+            .number_format(NumberFormat::decimal_comma())
+            .time_zone(chrono_tz::Europe::Zurich);
+        // Negative orders are refused: refunds are a kind, not a sign.
+        let e = TransactionLog::from_csv_reader(data.as_bytes(), &o).unwrap_err();
+        assert!(matches!(e, Error::InRow { line: 3, .. }), "{e}");
+        let data = data.replace("-12,50", "12,50");
+        let rates = FixedRates::new().with_rate(Currency::CHF, Currency::EUR, Decimal::new(105, 2)).unwrap();
+        let log = TransactionLog::from_csv_reader_with_rates(data.as_bytes(), &o, &rates).unwrap();
+        assert_eq!(log.customers().len(), 2, "Anna@X.de and anna@x.de are one customer");
+        let amounts: Vec<String> = log.iter().map(|t| t.amount().amount().normalize().to_string()).collect();
+        assert!(amounts.contains(&"1234.5".to_string()) && amounts.contains(&"104.9".to_string()), "{amounts:?}");
+        // A symbol that disagrees with the row's currency is an error, not a conversion.
+        let wrong = data.replace("CHF 99,90", "€ 99,90");
+        let e = TransactionLog::from_csv_reader_with_rates(wrong.as_bytes(), &o, &rates).unwrap_err();
+        assert!(matches!(&e, Error::Parse { line: 4, column, .. } if column == "Betrag"), "{e}");
+    }
+
+    #[test]
+    fn local_times_across_daylight_saving_changes() {
+        let o = CsvOptions::new(Currency::EUR).time_zone(chrono_tz::Europe::Berlin);
+        let at = |s: &str| o.parse_time(s).unwrap();
+        let utc = |d, h, m| Utc.with_ymd_and_hms(2024, if d > 20 { 3 } else { 10 }, d, h, m, 0).unwrap();
+        // Spring forward (31 March 2024, 02:00 → 03:00): 01:30 is +1, 03:30 is +2,
+        // and the missing 02:30 is read with the offset before the change.
+        assert_eq!(at("2024-03-31 01:30:00"), utc(31, 0, 30));
+        assert_eq!(at("2024-03-31 03:30:00"), utc(31, 1, 30));
+        assert_eq!(at("2024-03-31 02:30:00"), utc(31, 1, 30));
+        // Fall back (27 October 2024, 03:00 → 02:00): 02:30 happens twice; the earlier.
+        let oct = |h, m| Utc.with_ymd_and_hms(2024, 10, 27, h, m, 0).unwrap();
+        assert_eq!(at("2024-10-27 02:30:00"), oct(0, 30));
+        assert_eq!(at("2024-10-27 03:30:00"), oct(2, 30));
+        // An explicit offset wins over the zone.
+        assert_eq!(at("2024-10-27T02:30:00+01:00"), oct(1, 30));
+    }
+
+    #[test]
+    fn rows_records_and_files_load_alike() {
+        let text =
+            "customer_id,date,amount,kind\na,2024-05-01,10.5,order\nb,2024-05-02,3,order\na,2024-05-03,2,return\n";
+        let o = CsvOptions::new(Currency::EUR);
+        let file = TransactionLog::from_csv_reader(text.as_bytes(), &o).unwrap();
+        let rows: Vec<Vec<&str>> = text.lines().skip(1).map(|l| l.split(',').collect()).collect();
+        let from_rows = TransactionLog::from_rows(&["customer_id", "date", "amount", "kind"], &rows, &o, None).unwrap();
+        #[derive(Serialize)]
+        struct R<'a> {
+            customer_id: &'a str,
+            kind: &'a str,
+            amount: &'a str,
+            date: &'a str,
+        }
+        let records: Vec<R<'_>> =
+            rows.iter().map(|r| R { customer_id: r[0], date: r[1], amount: r[2], kind: r[3] }).collect();
+        let from_records = TransactionLog::from_records(&records, &o, None).unwrap();
+        let all = |log: &TransactionLog| log.iter().collect::<Vec<_>>();
+        assert_eq!(all(&file), all(&from_rows));
+        assert_eq!(all(&file), all(&from_records));
+        // A bad row in memory names its position.
+        let bad = [["a", "2024-05-01", "x", "order"]];
+        let e = TransactionLog::from_rows(&["customer_id", "date", "amount", "kind"], bad, &o, None).unwrap_err();
+        assert!(matches!(e, Error::Parse { line: 1, .. }), "{e}");
+        let e = TransactionLog::from_records([vec![1, 2]], &o, None).unwrap_err();
+        assert!(matches!(e, Error::MalformedRow { line: 1, .. }), "{e}");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::money::{self, Currency, Money};
-use crate::domain::time::{self, DurationMode, Periods, TimeUnit};
+use crate::domain::time::{self, Clock, DurationMode, Periods, TimeUnit};
 use crate::error::{Error, Result};
 use crate::log::transactions::{CUSTOMERS_PER_BLOCK, LogBlock, TransactionKind, TransactionLog};
 
@@ -34,6 +34,8 @@ pub const MAX_COHORT_CELLS: usize = 1 << 22;
 pub struct CohortOptions {
     unit: TimeUnit,
     utc_offset_seconds: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    time_zone: Option<chrono_tz::Tz>,
     week_start: Weekday,
     observation_end: Option<NaiveDate>,
 }
@@ -47,7 +49,7 @@ impl CohortOptions {
     /// assert!(CohortOptions::new(TimeUnit::Month).periods().is_ok());
     /// ```
     pub fn new(unit: TimeUnit) -> CohortOptions {
-        CohortOptions { unit, utc_offset_seconds: 0, week_start: Weekday::Mon, observation_end: None }
+        CohortOptions { unit, utc_offset_seconds: 0, time_zone: None, week_start: Weekday::Mon, observation_end: None }
     }
 
     /// Dates are calendar days in this fixed offset from UTC.
@@ -61,6 +63,22 @@ impl CohortOptions {
     /// ```
     pub fn utc_offset(mut self, offset: FixedOffset) -> CohortOptions {
         self.utc_offset_seconds = offset.local_minus_utc();
+        self.time_zone = None;
+        self
+    }
+
+    /// Dates are calendar days in this IANA time zone, daylight saving
+    /// included (it replaces a fixed offset).
+    ///
+    /// ```
+    /// use customer_lifecycle::{CohortOptions, TimeUnit};
+    /// use customer_lifecycle::chrono_tz::Asia::Tokyo;
+    /// assert_eq!(CohortOptions::new(TimeUnit::Day).time_zone(Tokyo).periods()?.time_zone(), Some(Tokyo));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn time_zone(mut self, zone: chrono_tz::Tz) -> CohortOptions {
+        self.time_zone = Some(zone);
+        self.utc_offset_seconds = 0;
         self
     }
 
@@ -107,7 +125,12 @@ impl CohortOptions {
     /// week or month.
     pub fn periods(&self) -> Result<Periods> {
         let offset = FixedOffset::east_opt(self.utc_offset_seconds).unwrap_or_else(|| Utc.fix());
-        Ok(Periods::new(self.unit, DurationMode::Calendar)?.with_utc_offset(offset).with_week_start(self.week_start))
+        let periods =
+            Periods::new(self.unit, DurationMode::Calendar)?.with_utc_offset(offset).with_week_start(self.week_start);
+        Ok(match self.time_zone {
+            Some(zone) => periods.with_time_zone(zone),
+            None => periods,
+        })
     }
 }
 
@@ -173,8 +196,8 @@ struct BlockScratch {
 /// transaction to the observation end, and a lookup from day to period.
 struct Grid {
     periods: Periods,
-    /// The UTC offset, in seconds.
-    offset: i32,
+    /// The clock in which dates are taken.
+    clock: Clock,
     min_day: i32,
     obs_day: i32,
     first_period: i32,
@@ -191,7 +214,7 @@ impl Grid {
         if log.is_empty() {
             return Err(Error::Empty { what: "transactions to form cohorts from" });
         }
-        let offset = periods.utc_offset().local_minus_utc();
+        let clock = periods.clock();
         let (mut min_at, mut max_at) = (i64::MAX, i64::MIN);
         for block in log.blocks() {
             for &at in block.times() {
@@ -199,11 +222,11 @@ impl Grid {
                 max_at = max_at.max(at);
             }
         }
-        let min_day = time::day_number_of_timestamp(min_at, offset);
-        let max_day = time::day_number_of_timestamp(max_at, offset);
+        let min_day = clock.day_number(min_at);
+        let max_day = clock.day_number(max_at);
         let obs_day = options.observation_end.map_or(max_day, time::day_number);
         if max_day > obs_day {
-            return Err(after_observation_end(log, offset, obs_day));
+            return Err(after_observation_end(log, clock, obs_day));
         }
         let first_period = periods.period_of_day(min_day);
         let width = (periods.period_of_day(obs_day) - first_period + 1) as usize;
@@ -218,12 +241,12 @@ impl Grid {
             });
         }
         let period_of = (min_day..=max_day).map(|d| (periods.period_of_day(d) - first_period) as u32).collect();
-        Ok(Grid { periods, offset, min_day, obs_day, first_period, width, period_of })
+        Ok(Grid { periods, clock, min_day, obs_day, first_period, width, period_of })
     }
 
     /// The period of a timestamp, relative to the first.
     fn period(&self, at: i64) -> u32 {
-        self.period_of[(time::day_number_of_timestamp(at, self.offset) - self.min_day) as usize]
+        self.period_of[(self.clock.day_number(at) - self.min_day) as usize]
     }
 }
 
@@ -306,7 +329,7 @@ impl Tally {
                 let dense = block.first_customer() + c;
                 return Err(Error::ReturnWithoutOrder {
                     customer: log.customers().ids().get(dense).map(|id| id.to_string()).unwrap_or_default(),
-                    date: time::date_of_day_number(time::day_number_of_timestamp(row.at, grid.offset)),
+                    date: time::date_of_day_number(grid.clock.day_number(row.at)),
                 });
             }
             let n = (p - f) as usize;
@@ -802,10 +825,10 @@ pub struct RetentionCurve {
 }
 
 /// The first transaction after the observation end, as an error.
-fn after_observation_end(log: &TransactionLog, offset: i32, obs_day: i32) -> Error {
+fn after_observation_end(log: &TransactionLog, clock: Clock, obs_day: i32) -> Error {
     for block in log.blocks() {
         for row in block.rows() {
-            let day = time::day_number_of_timestamp(row.at, offset);
+            let day = clock.day_number(row.at);
             if day > obs_day {
                 let dense = block.first_customer() + row.local;
                 return Error::AfterObservationEnd {

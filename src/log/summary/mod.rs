@@ -724,6 +724,30 @@ mod tests {
     }
 
     #[test]
+    fn days_are_local_days_of_the_time_zone_summer_and_winter() {
+        use chrono::TimeZone;
+        // A Berlin shop: orders at 00:30 local time, which is the previous
+        // day in UTC (22:30 in summer, 23:30 in winter).
+        let utc = |m, d, h| Utc.with_ymd_and_hms(2024, m, d, h, 30, 0).unwrap();
+        let l =
+            log(&[(1, utc(7, 1, 22), "10"), (1, utc(7, 3, 22), "5"), (2, utc(1, 1, 23), "4"), (2, utc(1, 3, 23), "6")]);
+        let berlin =
+            SummaryOptions::new(TimeUnit::Day).observation_end(date(7, 10)).time_zone(chrono_tz::Europe::Berlin);
+        let s = l.summarize(&berlin).unwrap();
+        let (first, second) = (s.row(0).unwrap(), s.row(1).unwrap());
+        // Local first days 2 July and 2 January; the end is 10 July local.
+        assert_eq!((first.recency, first.age), (2.0, 8.0));
+        assert_eq!((second.recency, second.age), (2.0, 190.0));
+        // In UTC the same orders fall a day earlier: one more day of age.
+        let s = l.summarize(&SummaryOptions::new(TimeUnit::Day).observation_end(date(7, 10))).unwrap();
+        assert_eq!(s.row(0).unwrap().age, 9.0);
+        // The zone survives a save and reload of the options.
+        let json = serde_json::to_string(&berlin).unwrap();
+        assert!(json.contains("Europe/Berlin"), "{json}");
+        assert_eq!(serde_json::from_str::<SummaryOptions>(&json).unwrap(), berlin);
+    }
+
+    #[test]
     fn out_of_order_rows_give_the_in_order_result() {
         let rows = [(1, at(1, 1), "10"), (2, at(1, 2), "1"), (1, at(1, 5), "4"), (1, at(1, 9), "6")];
         let mut shuffled = rows;

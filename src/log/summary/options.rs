@@ -24,6 +24,8 @@ pub struct SummaryOptions {
     pub(super) unit: TimeUnit,
     pub(super) mode: DurationMode,
     pub(super) utc_offset_seconds: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) time_zone: Option<chrono_tz::Tz>,
     pub(super) week_start: chrono::Weekday,
     pub(super) observation_end: Option<NaiveDate>,
     pub(super) calibration_end: Option<NaiveDate>,
@@ -44,6 +46,7 @@ impl SummaryOptions {
             unit,
             mode: DurationMode::Continuous,
             utc_offset_seconds: 0,
+            time_zone: None,
             week_start: chrono::Weekday::Mon,
             observation_end: None,
             calibration_end: None,
@@ -117,6 +120,24 @@ impl SummaryOptions {
     /// ```
     pub fn utc_offset(mut self, offset: chrono::FixedOffset) -> SummaryOptions {
         self.utc_offset_seconds = offset.local_minus_utc();
+        self.time_zone = None;
+        self
+    }
+
+    /// Dates are calendar days in this IANA time zone, daylight saving
+    /// included (it replaces a fixed offset): a Berlin shop's order at
+    /// 00:30 local time counts on its local day, summer and winter alike.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit};
+    /// use customer_lifecycle::chrono_tz::Europe::Berlin;
+    /// let options = SummaryOptions::new(TimeUnit::Day).time_zone(Berlin);
+    /// assert_eq!(options.periods()?.time_zone(), Some(Berlin));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn time_zone(mut self, zone: chrono_tz::Tz) -> SummaryOptions {
+        self.time_zone = Some(zone);
+        self.utc_offset_seconds = 0;
         self
     }
 
@@ -185,7 +206,11 @@ impl SummaryOptions {
             name: "utc offset",
             reason: format!("{} s", self.utc_offset_seconds),
         })?;
-        Ok(Periods::new(self.unit, self.mode)?.with_utc_offset(offset).with_week_start(self.week_start))
+        let periods = Periods::new(self.unit, self.mode)?.with_utc_offset(offset).with_week_start(self.week_start);
+        Ok(match self.time_zone {
+            Some(zone) => periods.with_time_zone(zone),
+            None => periods,
+        })
     }
 
     pub(super) fn validate(&self) -> Result<Periods> {

@@ -191,7 +191,7 @@ impl PartialSummary {
             holdout: options.calibration_end.map(|_| vec![Window::default(); n]),
             last_day: None,
         };
-        let offset = periods.utc_offset().local_minus_utc();
+        let clock = periods.clock();
         let obs_day = options.observation_end.map_or(i32::MAX, time::day_number);
         let cal_day = options.calibration_end.map_or(i32::MAX, time::day_number);
         let mut max_day = i32::MIN;
@@ -202,7 +202,7 @@ impl PartialSummary {
             let calibration = &mut partial.calibration[base..end];
             let mut holdout = partial.holdout.as_mut().map(|h| &mut h[base..end]);
             let mut fold = |row: BlockRow, calibration: &mut [Window], holdout: Option<&mut [Window]>| -> Result<u8> {
-                let day = time::day_number_of_timestamp(row.at, offset);
+                let day = clock.day_number(row.at);
                 if day > obs_day {
                     let dense = base + row.local;
                     return Err(Error::AfterObservationEnd {
