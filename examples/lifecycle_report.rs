@@ -39,12 +39,19 @@
 //!   frequency and recency, calibration vs holdout purchases, the
 //!   cumulative tracking of actual vs predicted repeat purchases, the cohort
 //!   retention heat map and the customer lifetime curve.
+//! * Shop exports: `--column NAME=HEADER` (NAME one of `customer_id`,
+//!   `date`, `amount`, `order_id`, `kind`, `currency`; repeatable),
+//!   `--time-zone NAME` (IANA: local times and local days),
+//!   `--decimal-comma`, `--delimiter C`, `--normalize-ids email|trim`,
+//!   `--rate CUR=RATE` (1 CUR in `--currency`; repeatable). The
+//!   `shop_export` example writes a file to try them on.
 
 use std::error::Error as StdError;
 use std::fs::File;
 use std::process::ExitCode;
 
 use customer_lifecycle::chrono::{DateTime, Datelike, Days, Months, NaiveDate, TimeDelta, Utc};
+use customer_lifecycle::chrono_tz::Tz;
 use customer_lifecycle::churn::{
     Evaluation, Features, LearnedChurn, LogisticOptions, ModelRisk, RiskBands, ScoreScale, cadence_risk, model_risk,
 };
@@ -54,9 +61,11 @@ use customer_lifecycle::clv::{
 };
 use customer_lifecycle::lifecycle::{CustomerState, EngineOptions, Lifecycle, StageHistory, StageId, StageModel};
 use customer_lifecycle::metrics::{RfmOptions, RfmScores, SegmentMap};
+use customer_lifecycle::rust_decimal::Decimal;
 use customer_lifecycle::{
-    CohortAnalysis, CohortOptions, CsvOptions, Currency, Event, EventKind, LifetimeSurvival, Money, PurchaseKpis,
-    PurchaseSummary, RetentionMode, SummaryOptions, TimeUnit, TransactionKind, TransactionLog,
+    CohortAnalysis, CohortOptions, CsvOptions, Currency, Event, EventKind, FixedRates, IdKind, LifetimeSurvival, Money,
+    NumberFormat, PurchaseKpis, PurchaseSummary, RetentionMode, SummaryOptions, TimeUnit, TransactionKind,
+    TransactionLog,
 };
 
 const CDNOW_SAMPLE: &str = include_str!("../data/CDNOW_sample.txt");
@@ -78,16 +87,24 @@ struct Args {
     plots: Option<String>,
     cohort_unit: Option<String>,
     lapse: Option<f64>,
+    time_zone: Option<Tz>,
+    decimal_comma: bool,
+    delimiter: Option<u8>,
+    normalize_ids: Option<IdKind>,
+    rates: Vec<(Currency, Decimal)>,
+    columns: Vec<(String, String)>,
 }
 
 const USAGE: &str = "usage: lifecycle_report [--transactions FILE.csv] [--currency CODE] [--unit day|week|month] \
 [--calendar-periods] [--calibration-end YYYY-MM-DD] [--observation-end YYYY-MM-DD] \
 [--summary-csv OUT] [--predictions-csv OUT] [--model bgnbd|pareto|mbgnbd] [--horizon N] \
-[--discount-rate D] [--margin M] [--cohort-unit day|week|month] [--lapse N] [--plots DIR]";
+[--discount-rate D] [--margin M] [--cohort-unit day|week|month] [--lapse N] [--plots DIR] \
+[--time-zone NAME] [--decimal-comma] [--delimiter C] [--normalize-ids email|trim] [--rate CUR=RATE]... \
+[--column NAME=HEADER]...";
 
-fn parse_args() -> Result<Args, String> {
+fn parse_args(cli: impl IntoIterator<Item = String>) -> Result<Args, String> {
     let mut args = Args::default();
-    let mut it = std::env::args().skip(1);
+    let mut it = cli.into_iter();
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"));
         let date = |s: String| {
@@ -121,6 +138,41 @@ fn parse_args() -> Result<Args, String> {
                 let v = value()?;
                 args.margin = Some(v.parse().map_err(|_| format!("--margin {v:?} is not a number"))?);
             }
+            "--time-zone" => {
+                let v = value()?;
+                args.time_zone = Some(v.parse().map_err(|_| format!("--time-zone {v:?} is not an IANA zone name"))?);
+            }
+            "--decimal-comma" => args.decimal_comma = true,
+            "--delimiter" => {
+                let v = value()?;
+                let [byte] = v.as_bytes() else { return Err(format!("--delimiter {v:?} is not one ASCII character")) };
+                args.delimiter = Some(*byte);
+            }
+            "--normalize-ids" => {
+                args.normalize_ids = Some(match value()?.as_str() {
+                    "email" => IdKind::Email,
+                    "trim" => IdKind::Text,
+                    other => return Err(format!("--normalize-ids {other:?}: expected email or trim")),
+                });
+            }
+            "--rate" => {
+                let v = value()?;
+                let bad = || format!("--rate {v:?}: expected CUR=RATE, such as CHF=1.05 (1 CHF in the log's currency)");
+                let (code, rate) = v.split_once('=').ok_or_else(bad)?;
+                let currency = Currency::new(code).map_err(|e| format!("--rate {v:?}: {e}"))?;
+                args.rates.push((currency, rate.parse().map_err(|_| bad())?));
+            }
+            "--column" => {
+                let v = value()?;
+                let (name, header) =
+                    v.split_once('=').ok_or_else(|| format!("--column {v:?}: expected NAME=HEADER"))?;
+                if !["customer_id", "date", "amount", "order_id", "kind", "currency"].contains(&name) {
+                    return Err(format!(
+                        "--column {v:?}: NAME is one of customer_id, date, amount, order_id, kind, currency"
+                    ));
+                }
+                args.columns.push((name.to_string(), header.to_string()));
+            }
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -129,7 +181,7 @@ fn parse_args() -> Result<Args, String> {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
+    let args = match parse_args(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(msg) => {
             eprintln!("{msg}");
@@ -145,6 +197,45 @@ fn main() -> ExitCode {
     }
 }
 
+/// The report for command-line arguments (without the program name), for
+/// the end-to-end tests that run the README's commands.
+#[allow(dead_code)] // used by the tests that include this file, not by main
+pub fn run_cli(cli: &[&str]) -> Result<(), Box<dyn StdError>> {
+    run(parse_args(cli.iter().map(|s| s.to_string()))?)
+}
+
+/// The loader's options and exchange rates from the command line.
+fn csv_options(args: &Args, currency: Currency) -> Result<(CsvOptions, FixedRates), Box<dyn StdError>> {
+    let mut options = CsvOptions::new(currency);
+    if let Some(zone) = args.time_zone {
+        options = options.time_zone(zone);
+    }
+    if args.decimal_comma {
+        options = options.number_format(NumberFormat::decimal_comma());
+    }
+    if let Some(d) = args.delimiter {
+        options = options.delimiter(d);
+    }
+    if let Some(kind) = args.normalize_ids {
+        options = options.id_kind(kind);
+    }
+    for (name, header) in &args.columns {
+        options = match name.as_str() {
+            "customer_id" => options.customer_column(header),
+            "date" => options.date_column(header),
+            "amount" => options.amount_column(header),
+            "order_id" => options.order_id_column(header),
+            "kind" => options.kind_column(header),
+            _ => options.currency_column(header),
+        };
+    }
+    let mut rates = FixedRates::new();
+    for (from, rate) in &args.rates {
+        rates = rates.with_rate(*from, currency, *rate)?;
+    }
+    Ok((options, rates))
+}
+
 fn run(args: Args) -> Result<(), Box<dyn StdError>> {
     let (log, source, default_cal, default_obs) = match &args.transactions {
         None => (
@@ -155,11 +246,16 @@ fn run(args: Args) -> Result<(), Box<dyn StdError>> {
         ),
         Some(path) => {
             let currency = Currency::new(args.currency.as_deref().unwrap_or("USD"))?;
-            (TransactionLog::from_csv_path(path, &CsvOptions::new(currency))?, path.clone(), None, None)
+            let (options, rates) = csv_options(&args, currency)?;
+            let file = File::open(path).map_err(|e| format!("{path}: {e}"))?;
+            (TransactionLog::from_csv_reader_with_rates(file, &options, &rates)?, path.clone(), None, None)
         }
     };
     let unit: TimeUnit = args.unit.as_deref().unwrap_or("week").parse()?;
     let mut options = SummaryOptions::new(unit);
+    if let Some(zone) = args.time_zone {
+        options = options.time_zone(zone);
+    }
     if args.calendar_periods {
         options = options.calendar_periods();
     }
@@ -492,7 +588,11 @@ fn cohort_section(
     args: &Args,
 ) -> Result<(), Box<dyn StdError>> {
     let unit: TimeUnit = args.cohort_unit.as_deref().unwrap_or("month").parse()?;
-    let cohorts = CohortAnalysis::compute(log, &CohortOptions::new(unit).observation_end(s.observation_end()))?;
+    let mut cohort_options = CohortOptions::new(unit).observation_end(s.observation_end());
+    if let Some(zone) = args.time_zone {
+        cohort_options = cohort_options.time_zone(zone);
+    }
+    let cohorts = CohortAnalysis::compute(log, &cohort_options)?;
     let retention = cohorts.retention(RetentionMode::OnPeriod);
     let columns = cohorts.columns().min(24);
     let first_row = cohorts.cohorts().len().saturating_sub(24);
@@ -580,8 +680,7 @@ fn cohort_section(
 
 /// Purchase KPIs of the last quarter (13 weeks) before the observation end.
 fn kpi_section(log: &TransactionLog, s: &PurchaseSummary, args: &Args) -> Result<(), Box<dyn StdError>> {
-    let end = s.observation_end() + Days::new(1);
-    let to = end.and_hms_opt(0, 0, 0).ok_or("date out of range")?.and_utc();
+    let to = s.periods().start_of_day(s.observation_end() + Days::new(1));
     let from = to - TimeDelta::weeks(13);
     let lapse_days = match s.periods().unit().days() {
         Some(d) => lapse(s, args) * f64::from(d),
@@ -654,7 +753,7 @@ fn lifecycle_section(log: &TransactionLog, s: &PurchaseSummary) -> Result<Vec<St
     let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(log.currency()).periods(*s.periods()))?;
     let model = engine.model();
     let end_of = |d: NaiveDate| -> Result<DateTime<Utc>, Box<dyn StdError>> {
-        Ok((d + Days::new(1)).and_hms_opt(0, 0, 0).ok_or("date out of range")?.and_utc() - TimeDelta::seconds(1))
+        Ok(s.periods().start_of_day(d + Days::new(1)) - TimeDelta::seconds(1))
     };
     // Events in time order, one state per customer (dense ids).
     let mut rows: Vec<_> = log.iter().collect();
@@ -762,12 +861,15 @@ fn churn_section(log: &TransactionLog, s: &PurchaseSummary) -> ChurnOutput {
     let unit = s.periods().unit();
     let horizon = periods_per_year(unit) / 4.0; // one quarter, in the summary's unit
     let quarter = Days::new(91);
-    let midnight = |d: NaiveDate| -> Result<DateTime<Utc>, Box<dyn StdError>> {
-        Ok(d.and_hms_opt(0, 0, 0).ok_or("date out of range")?.and_utc())
-    };
+    // Local midnights and local days, in the summary's offset or zone.
+    let midnight = |d: NaiveDate| -> Result<DateTime<Utc>, Box<dyn StdError>> { Ok(s.periods().start_of_day(d)) };
     let options = |cal: NaiveDate, obs: NaiveDate| {
         let o = SummaryOptions::new(unit).duration_mode(s.periods().mode()).calibration_end(cal).observation_end(obs);
-        o.utc_offset(s.periods().utc_offset()).week_start(s.periods().week_start())
+        let o = o.week_start(s.periods().week_start());
+        match s.periods().time_zone() {
+            Some(zone) => o.time_zone(zone),
+            None => o.utc_offset(s.periods().utc_offset()),
+        }
     };
     let churned = |x: &PurchaseSummary| -> Vec<bool> {
         x.frequency_holdout().map_or(Vec::new(), |f| f.iter().map(|&v| v == 0.0).collect())

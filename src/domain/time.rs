@@ -155,6 +155,13 @@ impl Clock {
         day_number_of_timestamp(unix_seconds, self.offset_at(unix_seconds))
     }
 
+    /// The first instant of a local date (midnight, or the first local time
+    /// after a gap at midnight).
+    pub(crate) fn start_of_day(&self, date: NaiveDate) -> DateTime<Utc> {
+        let midnight = date.and_time(chrono::NaiveTime::MIN);
+        self.instant(midnight).unwrap_or_else(|_| midnight.and_utc())
+    }
+
     /// The instant of a local time. A time that occurs twice (when clocks
     /// go back) is the earlier instant; a time that does not occur (when
     /// clocks go forward) is read with the offset before the change, which
@@ -391,6 +398,24 @@ impl Periods {
     /// ```
     pub fn date_of(&self, at: DateTime<Utc>) -> NaiveDate {
         date_of_day_number(self.day_of(at))
+    }
+
+    /// The instant a local date begins in the periods' offset or zone: the
+    /// bound to cut a log at so that it holds whole local days (with
+    /// [`TransactionLog::before`](crate::TransactionLog::before)).
+    ///
+    /// ```
+    /// use customer_lifecycle::{DurationMode, Periods, TimeUnit};
+    /// use customer_lifecycle::chrono::{NaiveDate, TimeZone, Utc};
+    /// use customer_lifecycle::chrono_tz::Europe::Berlin;
+    /// let days = Periods::new(TimeUnit::Day, DurationMode::Continuous)?.with_time_zone(Berlin);
+    /// let day = NaiveDate::from_ymd_opt(2024, 7, 1).unwrap();
+    /// assert_eq!(days.start_of_day(day), Utc.with_ymd_and_hms(2024, 6, 30, 22, 0, 0).unwrap());
+    /// assert_eq!(days.date_of(days.start_of_day(day)), day);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn start_of_day(&self, date: NaiveDate) -> DateTime<Utc> {
+        self.clock().start_of_day(date)
     }
 
     /// The period index of a date: consecutive periods have consecutive

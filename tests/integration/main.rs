@@ -20,4 +20,15 @@ mod model_recovery;
 mod models_cdnow;
 mod rfm_cdnow;
 mod serde_ids;
+mod shop_export;
 mod support;
+
+/// The main example, driven by the tests that run the README's commands.
+#[path = "../../examples/lifecycle_report.rs"]
+#[allow(dead_code)]
+mod lifecycle_report;
+
+/// The shop-export generator of `examples/shop_export`.
+#[path = "../../examples/shop_export/generator.rs"]
+#[allow(dead_code)]
+mod shop_generator;
