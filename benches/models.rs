@@ -19,7 +19,8 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use customer_lifecycle::clv::{BetaGeo, Clv, FitOptions, GammaGamma, ParetoNbd};
+use customer_lifecycle::TimeUnit;
+use customer_lifecycle::clv::{BetaGeo, Clv, FitOptions, GammaGamma, ParetoNbd, Span};
 use customer_lifecycle::ndarray::Array1;
 
 fn cdnow() -> (Array1<f64>, Array1<f64>, Array1<f64>, Array1<f64>) {
@@ -139,7 +140,7 @@ fn bench(c: &mut Criterion) {
     });
     let spend = GammaGamma::new(6.2488, 3.7446, 15.4477).unwrap();
     let mean_spend: Array1<f64> = (0..1_000_000).map(|i| 10.0 + f64::from(i % 50)).collect();
-    let clv = Clv::new(&truth, &spend).horizon(52).periods_per_year(52.0).annual_discount_rate(0.1);
+    let clv = Clv::new(&truth, &spend).time_unit(TimeUnit::Week).horizon(Span::Weeks(52)).annual_discount_rate(0.1);
     g.bench_function("clv_bgnbd/1M-columns", |b| {
         b.iter(|| black_box(clv.compute_columns(cx.view(), ctx.view(), cage.view(), mean_spend.view()).unwrap()))
     });

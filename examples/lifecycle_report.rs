@@ -27,8 +27,9 @@
 //!   `high`.
 //! * `--model bgnbd|pareto|mbgnbd` — the purchase model behind the
 //!   predictions (default BG/NBD; all three are fitted and compared).
-//! * `--horizon N` — CLV and expected purchases over N periods (default one
-//!   year: 52 weeks, 365 days or 12 months).
+//! * `--horizon SPAN` — CLV and expected purchases over a calendar span,
+//!   `12months`, `365days`, `26weeks`, `2years` (default one year),
+//!   converted to the summary's unit.
 //! * `--discount-rate D` — annual discount rate (default 0.10).
 //! * `--margin M` — profit margin (default 1: revenue CLV).
 //! * `--cohort-unit day|week|month` — acquisition cohorts by calendar
@@ -56,7 +57,7 @@ use customer_lifecycle::churn::{
     Evaluation, Features, LearnedChurn, LogisticOptions, ModelRisk, RiskBands, ScoreScale, cadence_risk, model_risk,
 };
 use customer_lifecycle::clv::{
-    BetaGeo, Clv, FitOptions, GammaGamma, ParetoNbd, PurchaseModel, ValueLedger, periods_per_year,
+    BetaGeo, Clv, FitOptions, GammaGamma, ParetoNbd, PurchaseModel, Span, ValueLedger, periods_per_year,
     segment_profitability,
 };
 use customer_lifecycle::lifecycle::{CustomerState, EngineOptions, Lifecycle, StageHistory, StageId, StageModel};
@@ -81,7 +82,7 @@ struct Args {
     summary_csv: Option<String>,
     predictions_csv: Option<String>,
     model: Option<String>,
-    horizon: Option<u32>,
+    horizon: Option<Span>,
     discount_rate: Option<f64>,
     margin: Option<f64>,
     plots: Option<String>,
@@ -97,7 +98,7 @@ struct Args {
 
 const USAGE: &str = "usage: lifecycle_report [--transactions FILE.csv] [--currency CODE] [--unit day|week|month] \
 [--calendar-periods] [--calibration-end YYYY-MM-DD] [--observation-end YYYY-MM-DD] \
-[--summary-csv OUT] [--predictions-csv OUT] [--model bgnbd|pareto|mbgnbd] [--horizon N] \
+[--summary-csv OUT] [--predictions-csv OUT] [--model bgnbd|pareto|mbgnbd] [--horizon SPAN] \
 [--discount-rate D] [--margin M] [--cohort-unit day|week|month] [--lapse N] [--plots DIR] \
 [--time-zone NAME] [--decimal-comma] [--delimiter C] [--normalize-ids email|trim] [--rate CUR=RATE]... \
 [--column NAME=HEADER]...";
@@ -128,7 +129,7 @@ fn parse_args(cli: impl IntoIterator<Item = String>) -> Result<Args, String> {
             }
             "--horizon" => {
                 let v = value()?;
-                args.horizon = Some(v.parse().map_err(|_| format!("--horizon {v:?} is not a whole number"))?);
+                args.horizon = Some(v.parse().map_err(|e| format!("--horizon: {e}"))?);
             }
             "--discount-rate" => {
                 let v = value()?;
@@ -303,8 +304,7 @@ fn clv_section(
     args: &Args,
 ) -> Result<Option<Predictions>, Box<dyn StdError>> {
     let unit = s.periods().unit();
-    let per_year = periods_per_year(unit);
-    let horizon = args.horizon.unwrap_or(per_year.round() as u32);
+    let horizon = args.horizon.unwrap_or(Span::Years(1));
     let rate = args.discount_rate.unwrap_or(0.10);
     let margin = args.margin.unwrap_or(1.0);
     let window = if s.calibration_end().is_some() { "calibration period" } else { "observation period" };
@@ -431,8 +431,7 @@ fn clv_section(
         println!("\nwrote charts to {dir}/");
     }
 
-    let clv =
-        Clv::new(model, spend).horizon(horizon).periods_per_year(per_year).annual_discount_rate(rate).margin(margin);
+    let clv = Clv::new(model, spend).horizon(horizon).annual_discount_rate(rate).margin(margin);
     let (x, t_x, age, mv) = (s.frequency(), s.recency(), s.age(), s.monetary_value());
     let mut out = Predictions { p_alive: vec![], expected_purchases: vec![], expected_spend: vec![], clv: vec![] };
     for i in 0..x.len() {
@@ -442,8 +441,9 @@ fn clv_section(
         out.clv.push(clv.customer(x[i], t_x[i], age[i], mv[i])?);
     }
     println!(
-        "\nCLV with {} + Gamma-Gamma: {horizon} {}s, {:.1} % a year discount, margin {margin}",
+        "\nCLV with {} + Gamma-Gamma: {horizon} ({} {}s), {:.1} % a year discount, margin {margin}",
         model.name(),
+        clv.horizon_periods()?,
         unit.name(),
         rate * 100.0
     );

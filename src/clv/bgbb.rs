@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use ndarray::{Array1, ArrayView1};
 
 use super::fit::{self, FitOptions, FitReport};
+use crate::domain::time::TimeUnit;
 use crate::error::{Error, Result};
 use crate::log::summary::PurchaseSummary;
 use crate::math::series::hyp2f1_positive;
@@ -42,6 +43,7 @@ pub struct BetaGeoBetaBinom {
     gamma: f64,
     delta: f64,
     report: Option<FitReport>,
+    time_unit: Option<TimeUnit>,
 }
 }
 
@@ -68,7 +70,15 @@ impl BetaGeoBetaBinom {
     /// [`Error::InvalidArgument`] unless all four are finite and positive.
     pub fn new(alpha: f64, beta: f64, gamma: f64, delta: f64) -> Result<BetaGeoBetaBinom> {
         super::check_parameters(MODEL, &[("alpha", alpha), ("beta", beta), ("gamma", gamma), ("delta", delta)])?;
-        Ok(BetaGeoBetaBinom { format_version: super::MODEL_FORMAT_VERSION, alpha, beta, gamma, delta, report: None })
+        Ok(BetaGeoBetaBinom {
+            format_version: super::MODEL_FORMAT_VERSION,
+            alpha,
+            beta,
+            gamma,
+            delta,
+            report: None,
+            time_unit: None,
+        })
     }
 
     /// Fits the model to a summary in whole periods: x = frequency (repeat
@@ -118,7 +128,9 @@ impl BetaGeoBetaBinom {
     /// # Errors
     /// As [`BetaGeoBetaBinom::fit`], plus [`Error::InvalidArgument`] for bad options.
     pub fn fit_with(summary: &PurchaseSummary, options: &FitOptions) -> Result<BetaGeoBetaBinom> {
-        summary.naming(BetaGeoBetaBinom::fit_columns(summary.frequency(), summary.recency(), summary.age(), options))
+        let (x, t_x, age) = (summary.frequency(), summary.recency(), summary.age());
+        let model = summary.naming(BetaGeoBetaBinom::fit_columns(x, t_x, age, options))?;
+        Ok(model.in_unit(summary.periods().unit()))
     }
 
     /// Fits the model to columns x, t_x and n, one row per customer; equal
@@ -266,6 +278,33 @@ impl BetaGeoBetaBinom {
     /// ```
     pub fn report(&self) -> Option<&FitReport> {
         self.report.as_ref()
+    }
+
+    /// The time unit of the summary the model was fitted on (`None` when
+    /// built from parameters or fitted on bare columns); one opportunity is
+    /// one period of it.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeoBetaBinom;
+    /// assert_eq!(BetaGeoBetaBinom::new(1.2035, 0.7498, 0.6568, 2.7839)?.time_unit(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn time_unit(&self) -> Option<TimeUnit> {
+        self.time_unit
+    }
+
+    /// The same model, one opportunity declared to be one period of `unit`.
+    ///
+    /// ```
+    /// use customer_lifecycle::TimeUnit;
+    /// use customer_lifecycle::clv::BetaGeoBetaBinom;
+    /// let yearly = BetaGeoBetaBinom::new(1.2035, 0.7498, 0.6568, 2.7839)?.in_unit(TimeUnit::Days(365));
+    /// assert_eq!(yearly.time_unit(), Some(TimeUnit::Days(365)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn in_unit(mut self, unit: TimeUnit) -> BetaGeoBetaBinom {
+        self.time_unit = Some(unit);
+        self
     }
 
     /// Delta-method standard error of any prediction of this fitted model

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{self, RepeatRows};
 use super::fit::{self, FitOptions, FitReport};
+use crate::domain::time::TimeUnit;
 use crate::error::{Error, Result};
 use crate::log::summary::PurchaseSummary;
 use crate::math::series::scaled_hyp2f1;
@@ -61,6 +62,7 @@ pub struct BetaGeo {
     a: f64,
     b: f64,
     report: Option<FitReport>,
+    time_unit: Option<TimeUnit>,
 }
 }
 
@@ -108,7 +110,16 @@ impl BetaGeo {
 
     fn with_variant(variant: BetaGeoVariant, r: f64, alpha: f64, a: f64, b: f64) -> Result<BetaGeo> {
         super::check_parameters(variant.name(), &[("r", r), ("alpha", alpha), ("a", a), ("b", b)])?;
-        Ok(BetaGeo { format_version: super::MODEL_FORMAT_VERSION, variant, r, alpha, a, b, report: None })
+        Ok(BetaGeo {
+            format_version: super::MODEL_FORMAT_VERSION,
+            variant,
+            r,
+            alpha,
+            a,
+            b,
+            report: None,
+            time_unit: None,
+        })
     }
 
     /// Which model this is.
@@ -167,7 +178,9 @@ impl BetaGeo {
     /// # Errors
     /// As [`BetaGeo::fit`], plus [`Error::InvalidArgument`] for bad options.
     pub fn fit_with(summary: &PurchaseSummary, options: &FitOptions) -> Result<BetaGeo> {
-        summary.naming(BetaGeo::fit_columns(summary.frequency(), summary.recency(), summary.age(), options))
+        let model =
+            summary.naming(BetaGeo::fit_columns(summary.frequency(), summary.recency(), summary.age(), options))?;
+        Ok(model.in_unit(summary.periods().unit()))
     }
 
     /// Fits the model to columns `x`, `t_x`, `T`.
@@ -212,13 +225,9 @@ impl BetaGeo {
     /// # Errors
     /// As [`BetaGeo::fit`].
     pub fn fit_modified(summary: &PurchaseSummary, options: &FitOptions) -> Result<BetaGeo> {
-        summary.naming(BetaGeo::fit_variant(
-            BetaGeoVariant::Modified,
-            summary.frequency(),
-            summary.recency(),
-            summary.age(),
-            options,
-        ))
+        let (x, t_x, age) = (summary.frequency(), summary.recency(), summary.age());
+        let model = summary.naming(BetaGeo::fit_variant(BetaGeoVariant::Modified, x, t_x, age, options))?;
+        Ok(model.in_unit(summary.periods().unit()))
     }
 
     /// Fits either variant to columns `x`, `t_x`, `T`.
@@ -293,6 +302,37 @@ impl BetaGeo {
     /// ```
     pub fn report(&self) -> Option<&FitReport> {
         self.report.as_ref()
+    }
+
+    /// The time unit of the summary the model was fitted on (`None` when
+    /// built from parameters or fitted on bare columns): the unit of its
+    /// ages, recencies and horizons, which [`Clv`](crate::clv::Clv) uses
+    /// to convert calendar spans and to refuse a summary in another unit.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// use customer_lifecycle::clv::BetaGeo;
+    /// assert_eq!(BetaGeo::fit(&summary)?.time_unit(), Some(TimeUnit::Week));
+    /// assert_eq!(BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?.time_unit(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn time_unit(&self) -> Option<TimeUnit> {
+        self.time_unit
+    }
+
+    /// The same model, its ages and horizons declared in `unit` (for a
+    /// model built from published parameters).
+    ///
+    /// ```
+    /// use customer_lifecycle::TimeUnit;
+    /// use customer_lifecycle::clv::BetaGeo;
+    /// assert_eq!(BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?.in_unit(TimeUnit::Week).time_unit(), Some(TimeUnit::Week));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn in_unit(mut self, unit: TimeUnit) -> BetaGeo {
+        self.time_unit = Some(unit);
+        self
     }
 
     /// One customer's log-likelihood.

@@ -84,7 +84,7 @@ mod pareto_nbd;
 pub use pareto_nbd::ParetoNbd;
 mod value;
 
-pub use value::{Clv, MAX_HORIZON_PERIODS, periods_per_year};
+pub use value::{Clv, MAX_HORIZON_PERIODS, Span, periods_per_year};
 mod deterministic;
 mod simulate;
 

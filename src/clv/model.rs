@@ -5,6 +5,7 @@ use ndarray::{Array1, Array2, ArrayView1};
 use super::bgbb::BetaGeoBetaBinom;
 use super::bgnbd::{BetaGeo, BetaGeoVariant};
 use super::pareto_nbd::ParetoNbd;
+use crate::domain::time::TimeUnit;
 use crate::error::Result;
 use crate::log::summary::PurchaseSummary;
 
@@ -150,6 +151,9 @@ pub trait PurchaseModel: Send + Sync {
             summary.age(),
         ))
     }
+    /// The time unit of the data the model was fitted on, or declared with
+    /// `in_unit` (`None` when unknown).
+    fn time_unit(&self) -> Option<TimeUnit>;
     /// The fit's estimates and covariance, when the model was fitted.
     fn estimates(&self) -> Option<(&[f64], &Array2<f64>)>;
     /// The same model with other parameters (for uncertainty propagation).
@@ -209,12 +213,19 @@ macro_rules! purchase_model {
             ) -> Result<Array1<f64>> {
                 <$model>::conditional_expected_purchases_columns(self, t, x, t_x, age)
             }
+            fn time_unit(&self) -> Option<TimeUnit> {
+                <$model>::time_unit(self)
+            }
             fn estimates(&self) -> Option<(&[f64], &Array2<f64>)> {
                 self.report().map(|r| (&r.parameters[..], &r.covariance))
             }
             fn with_parameters(&self, $p: &[f64]) -> Result<Box<dyn PurchaseModel>> {
                 let $me = self;
-                Ok(Box::new($rebuild?))
+                let rebuilt = $rebuild?;
+                Ok(Box::new(match self.time_unit() {
+                    Some(unit) => rebuilt.in_unit(unit),
+                    None => rebuilt,
+                }))
             }
         }
     };

@@ -9,6 +9,7 @@ use ndarray::{Array1, ArrayView1};
 
 use super::data::{self, RepeatRows};
 use super::fit::{self, FitOptions, FitReport};
+use crate::domain::time::TimeUnit;
 use crate::error::{Error, Result};
 use crate::log::summary::PurchaseSummary;
 use crate::math::jet::Jet;
@@ -38,6 +39,7 @@ pub struct ParetoNbd {
     s: f64,
     beta: f64,
     report: Option<FitReport>,
+    time_unit: Option<TimeUnit>,
 }
 }
 
@@ -64,7 +66,7 @@ impl ParetoNbd {
     /// [`Error::InvalidArgument`] unless all four are finite and positive.
     pub fn new(r: f64, alpha: f64, s: f64, beta: f64) -> Result<ParetoNbd> {
         super::check_parameters(MODEL, &[("r", r), ("alpha", alpha), ("s", s), ("beta", beta)])?;
-        Ok(ParetoNbd { format_version: super::MODEL_FORMAT_VERSION, r, alpha, s, beta, report: None })
+        Ok(ParetoNbd { format_version: super::MODEL_FORMAT_VERSION, r, alpha, s, beta, report: None, time_unit: None })
     }
 
     /// Fits the model to a summary's frequency, recency and age columns.
@@ -105,7 +107,9 @@ impl ParetoNbd {
     /// # Errors
     /// As [`ParetoNbd::fit`], plus [`Error::InvalidArgument`] for bad options.
     pub fn fit_with(summary: &PurchaseSummary, options: &FitOptions) -> Result<ParetoNbd> {
-        summary.naming(ParetoNbd::fit_columns(summary.frequency(), summary.recency(), summary.age(), options))
+        let model =
+            summary.naming(ParetoNbd::fit_columns(summary.frequency(), summary.recency(), summary.age(), options))?;
+        Ok(model.in_unit(summary.periods().unit()))
     }
 
     /// Fits the model to columns `x`, `t_x`, `T`.
@@ -177,6 +181,37 @@ impl ParetoNbd {
     /// ```
     pub fn report(&self) -> Option<&FitReport> {
         self.report.as_ref()
+    }
+
+    /// The time unit of the summary the model was fitted on (`None` when
+    /// built from parameters or fitted on bare columns): the unit of its
+    /// ages, recencies and horizons, which [`Clv`](crate::clv::Clv) uses
+    /// to convert calendar spans and to refuse a summary in another unit.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// use customer_lifecycle::clv::ParetoNbd;
+    /// assert_eq!(ParetoNbd::fit(&summary)?.time_unit(), Some(TimeUnit::Week));
+    /// assert_eq!(ParetoNbd::new(0.5532, 10.5763, 0.6062, 11.6715)?.time_unit(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn time_unit(&self) -> Option<TimeUnit> {
+        self.time_unit
+    }
+
+    /// The same model, its ages and horizons declared in `unit` (for a
+    /// model built from published parameters).
+    ///
+    /// ```
+    /// use customer_lifecycle::TimeUnit;
+    /// use customer_lifecycle::clv::ParetoNbd;
+    /// assert_eq!(ParetoNbd::new(0.5532, 10.5763, 0.6062, 11.6715)?.in_unit(TimeUnit::Week).time_unit(), Some(TimeUnit::Week));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn in_unit(mut self, unit: TimeUnit) -> ParetoNbd {
+        self.time_unit = Some(unit);
+        self
     }
 
     /// One customer's log-likelihood.

@@ -1,8 +1,10 @@
 //! Customer lifetime value from a purchase model and a spend model.
 
 use std::collections::HashMap;
+use std::fmt;
 
 use ndarray::{Array1, ArrayView1};
+use serde::{Deserialize, Serialize};
 
 use super::gamma_gamma::GammaGamma;
 use super::model::PurchaseModel;
@@ -13,6 +15,12 @@ use crate::math::hash::WordHasher;
 
 /// Periods of `unit` in a year: 365 days, 52 weeks, 12 months, 365/n for
 /// `Days(n)` — the conventions the CLV horizon and discounting use.
+///
+/// ```
+/// use customer_lifecycle::{TimeUnit, clv::periods_per_year};
+/// assert_eq!(periods_per_year(TimeUnit::Week), 52.0);
+/// assert_eq!(periods_per_year(TimeUnit::Days(73)), 5.0);
+/// ```
 pub fn periods_per_year(unit: TimeUnit) -> f64 {
     match unit {
         TimeUnit::Day => 365.0,
@@ -27,109 +35,289 @@ pub fn periods_per_year(unit: TimeUnit) -> f64 {
 /// bound bounds the work.
 pub const MAX_HORIZON_PERIODS: u32 = 36_600;
 
-/// CLV over a horizon: margin × E[spend per purchase] × Σ_{k=1..H}
-/// (E[X(k)] − E[X(k−1)]) / (1 + d)^(k/P), with E[X(k)] the conditional
-/// expected purchases in the next k periods, H the horizon in periods, P
-/// the periods per year and d the annual discount rate.
+/// A span of calendar time — a CLV horizon, say — converted to periods of
+/// a summary's unit with the year conventions of [`periods_per_year`]: a
+/// year is 365 days, 52 weeks or 12 months, a month a twelfth of a year,
+/// a week seven days.
 ///
 /// ```
-/// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma};
+/// use customer_lifecycle::TimeUnit;
+/// use customer_lifecycle::clv::Span;
+/// assert_eq!(Span::Months(12).periods(TimeUnit::Day), 365.0);
+/// assert_eq!(Span::Months(12).periods(TimeUnit::Week), 52.0);
+/// assert_eq!(Span::Months(3).periods(TimeUnit::Month), 3.0);
+/// assert_eq!(Span::Days(14).periods(TimeUnit::Week), 2.0);
+/// assert_eq!(Span::Years(1).to_string(), "1 year");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Span {
+    /// Days.
+    Days(u32),
+    /// Weeks of seven days.
+    Weeks(u32),
+    /// Months, a twelfth of a year each.
+    Months(u32),
+    /// Years.
+    Years(u32),
+}
+
+impl Span {
+    /// The span in periods of `unit` (not always whole: a month is 4.33
+    /// weeks).
+    pub fn periods(&self, unit: TimeUnit) -> f64 {
+        let per_year = periods_per_year(unit);
+        let in_days = |days: f64| match unit.days() {
+            Some(d) => days / f64::from(d),
+            None => days * per_year / 365.0,
+        };
+        match *self {
+            Span::Days(n) => in_days(f64::from(n)),
+            Span::Weeks(n) => in_days(7.0 * f64::from(n)),
+            Span::Months(n) => f64::from(n) * per_year / 12.0,
+            Span::Years(n) => f64::from(n) * per_year,
+        }
+    }
+}
+
+impl std::str::FromStr for Span {
+    type Err = Error;
+
+    /// `12 months`, `12months`, `365 days`, `1 year`, `26w`: a whole number
+    /// and a unit (day, week, month, year; singular, plural or initial).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::Span;
+    /// assert_eq!("12 months".parse::<Span>()?, Span::Months(12));
+    /// assert_eq!("365d".parse::<Span>()?, Span::Days(365));
+    /// assert!("12".parse::<Span>().is_err()); // twelve what?
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn from_str(s: &str) -> Result<Span> {
+        let bad = || Error::InvalidArgument {
+            name: "span",
+            reason: format!("{s:?} is not a whole number of days, weeks, months or years (such as \"12 months\")"),
+        };
+        let t = s.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        let n: u32 = t[..split].parse().map_err(|_| bad())?;
+        Ok(match t[split..].trim().to_ascii_lowercase().as_str() {
+            "d" | "day" | "days" => Span::Days(n),
+            "w" | "week" | "weeks" => Span::Weeks(n),
+            "m" | "month" | "months" => Span::Months(n),
+            "y" | "year" | "years" => Span::Years(n),
+            _ => return Err(bad()),
+        })
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (n, name) = match *self {
+            Span::Days(n) => (n, "day"),
+            Span::Weeks(n) => (n, "week"),
+            Span::Months(n) => (n, "month"),
+            Span::Years(n) => (n, "year"),
+        };
+        write!(f, "{n} {name}{}", if n == 1 { "" } else { "s" })
+    }
+}
+
+/// The horizon as given: a calendar span, or periods of the unit.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Horizon {
+    Span(Span),
+    Periods(f64),
+}
+
+/// How the horizon is stepped and discounted.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Discounting {
+    /// One step per period of the unit, discounted at an annual rate for
+    /// the time at each step's end (a last partial period when the horizon
+    /// is not whole).
+    Annual(f64),
+    /// Python lifetimes' `customer_lifetime_value`: one step per month of
+    /// 4.345 weeks, 30 days or one month, discounted at a monthly rate.
+    LifetimesMonthly { months: u32, rate: f64 },
+}
+
+/// CLV over a horizon: margin × E[spend per purchase] × Σ_steps
+/// (E[X(t_i)] − E[X(t_{i−1})]) / (1 + d)^(t_i / P), with E[X(t)] the
+/// conditional expected purchases in the next t periods, P the periods per
+/// year of the data's unit and d the annual discount rate.
 ///
-/// let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?;
+/// The horizon is given in calendar terms ([`Span`], default one year) and
+/// converted to the unit of the data: the unit the purchase model was
+/// fitted on ([`PurchaseModel::time_unit`]), the summary's in
+/// [`Clv::compute`], or one set with [`Clv::time_unit`]. When two of them
+/// disagree the CLV is an error, never a silent rescaling; when none is
+/// known, so is it. [`Clv::lifetimes_compatible`] gives Python lifetimes'
+/// definition.
+///
+/// ```
+/// use customer_lifecycle::TimeUnit;
+/// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma, Span};
+///
+/// // Published CDNOW parameters, whose unit is the week.
+/// let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?.in_unit(TimeUnit::Week);
 /// let spend = GammaGamma::new(6.2488, 3.7446, 15.4477)?;
-/// let clv = Clv::new(&purchases, &spend).horizon(52).periods_per_year(52.0).annual_discount_rate(0.10).margin(0.3);
+/// let clv = Clv::new(&purchases, &spend).horizon(Span::Months(12)).annual_discount_rate(0.10).margin(0.3);
 /// let value = clv.customer(2.0, 30.43, 38.86, 22.35)?;
 /// assert!(value > 0.0 && value < 100.0);
+/// // Without a unit there is no telling what "12 months" is.
+/// let unknown = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?;
+/// assert!(Clv::new(&unknown, &spend).customer(2.0, 30.43, 38.86, 22.35).is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Copy)]
 pub struct Clv<'a> {
     purchases: &'a dyn PurchaseModel,
     spend: &'a GammaGamma,
-    horizon: u32,
-    periods_per_year: f64,
-    annual_discount_rate: f64,
+    horizon: Horizon,
+    unit: Option<TimeUnit>,
+    discounting: Discounting,
     margin: f64,
 }
 
-impl std::fmt::Debug for Clv<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for Clv<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Clv")
             .field("purchases", &self.purchases.name())
             .field("horizon", &self.horizon)
-            .field("periods_per_year", &self.periods_per_year)
-            .field("annual_discount_rate", &self.annual_discount_rate)
+            .field("unit", &self.unit)
+            .field("discounting", &self.discounting)
             .field("margin", &self.margin)
             .finish()
     }
 }
 
+/// The steps of the discounted sum: (end of the step in periods, discount factor).
+type Steps = Vec<(f64, f64)>;
+
 impl<'a> Clv<'a> {
-    /// Defaults: 52 periods of a week, 52 periods a year, 10 % a year, margin 1 (revenue CLV).
+    /// Defaults: a horizon of one year, 10 % a year, margin 1 (revenue
+    /// CLV), the unit of the purchase model.
     ///
     /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Day))?;
     /// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma};
-    /// let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?;
-    /// let spend = GammaGamma::new(6.2488, 3.7446, 15.4477)?;
-    /// let clv = Clv::new(&purchases, &spend); // 52 weekly periods, 10 % a year, margin 1
-    /// assert!(clv.customer(2.0, 30.43, 38.86, 22.35)? > 0.0);
+    /// let (purchases, spend) = (BetaGeo::fit(&summary)?, GammaGamma::fit(&summary)?);
+    /// // Fitted on days: one year is 365 periods, discounted at 10 % a year.
+    /// let clv = Clv::new(&purchases, &spend);
+    /// assert_eq!(clv.horizon_periods()?, 365.0);
+    /// assert!(clv.customer(2.0, 213.0, 272.0, 22.35)? > 0.0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn new(purchases: &'a dyn PurchaseModel, spend: &'a GammaGamma) -> Clv<'a> {
-        Clv { purchases, spend, horizon: 52, periods_per_year: 52.0, annual_discount_rate: 0.10, margin: 1.0 }
+        Clv {
+            purchases,
+            spend,
+            horizon: Horizon::Span(Span::Years(1)),
+            unit: None,
+            discounting: Discounting::Annual(0.10),
+            margin: 1.0,
+        }
     }
 
-    /// The horizon, in periods of the summary's unit.
+    /// The horizon, in calendar terms, converted to the data's unit.
     ///
     /// ```
-    /// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma};
-    /// let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?;
+    /// use customer_lifecycle::TimeUnit;
+    /// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma, Span};
+    /// let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?.in_unit(TimeUnit::Week);
     /// let spend = GammaGamma::new(6.2488, 3.7446, 15.4477)?;
-    /// let (year, two_years) = (Clv::new(&purchases, &spend).horizon(52), Clv::new(&purchases, &spend).horizon(104));
+    /// let (year, two_years) = (Clv::new(&purchases, &spend), Clv::new(&purchases, &spend).horizon(Span::Years(2)));
     /// assert!(two_years.customer(2.0, 30.43, 38.86, 22.35)? > year.customer(2.0, 30.43, 38.86, 22.35)?);
+    /// assert_eq!(Clv::new(&purchases, &spend).horizon(Span::Months(3)).horizon_periods()?, 13.0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn horizon(mut self, periods: u32) -> Clv<'a> {
-        self.horizon = periods;
+    pub fn horizon(mut self, span: Span) -> Clv<'a> {
+        self.horizon = Horizon::Span(span);
         self
     }
 
-    /// Periods of the summary's unit in a year (see [`periods_per_year`]).
+    /// The horizon in periods of the data's unit (need not be whole: the
+    /// last period is then partial).
     ///
     /// ```
+    /// use customer_lifecycle::TimeUnit;
+    /// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma};
+    /// let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?.in_unit(TimeUnit::Week);
+    /// let spend = GammaGamma::new(6.2488, 3.7446, 15.4477)?;
+    /// let clv = Clv::new(&purchases, &spend).horizon_in_periods(39.0);
+    /// assert_eq!(clv.horizon_periods()?, 39.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn horizon_in_periods(mut self, periods: f64) -> Clv<'a> {
+        self.horizon = Horizon::Periods(periods);
+        self
+    }
+
+    /// The unit of the data's ages and recencies, for a purchase model that
+    /// does not know it (built from parameters). A model that does, or a
+    /// summary given to [`Clv::compute`], must agree.
+    ///
+    /// ```
+    /// use customer_lifecycle::TimeUnit;
     /// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma};
     /// let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?;
     /// let spend = GammaGamma::new(6.2488, 3.7446, 15.4477)?;
-    /// use customer_lifecycle::{TimeUnit, clv::periods_per_year};
-    /// let clv = Clv::new(&purchases, &spend).periods_per_year(periods_per_year(TimeUnit::Week));
-    /// assert!(clv.customer(2.0, 30.43, 38.86, 22.35)? > 0.0);
+    /// assert_eq!(Clv::new(&purchases, &spend).time_unit(TimeUnit::Week).horizon_periods()?, 52.0);
+    /// let weekly = purchases.in_unit(TimeUnit::Week);
+    /// assert!(Clv::new(&weekly, &spend).time_unit(TimeUnit::Day).horizon_periods().is_err()); // disagree
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn periods_per_year(mut self, periods: f64) -> Clv<'a> {
-        self.periods_per_year = periods;
+    pub fn time_unit(mut self, unit: TimeUnit) -> Clv<'a> {
+        self.unit = Some(unit);
         self
     }
 
-    /// The annual discount rate d.
+    /// The annual discount rate d (default 0.10).
     ///
     /// ```
+    /// use customer_lifecycle::TimeUnit;
     /// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma};
-    /// let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?;
+    /// let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?.in_unit(TimeUnit::Week);
     /// let spend = GammaGamma::new(6.2488, 3.7446, 15.4477)?;
     /// let (low, high) = (Clv::new(&purchases, &spend).annual_discount_rate(0.0), Clv::new(&purchases, &spend).annual_discount_rate(0.3));
     /// assert!(low.customer(2.0, 30.43, 38.86, 22.35)? > high.customer(2.0, 30.43, 38.86, 22.35)?);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn annual_discount_rate(mut self, rate: f64) -> Clv<'a> {
-        self.annual_discount_rate = rate;
+        self.discounting = Discounting::Annual(rate);
+        self
+    }
+
+    /// Python lifetimes' definition (`customer_lifetime_value(…, time,
+    /// discount_rate, freq)`): `months` steps of a month each — 4.345
+    /// periods of weeks, 30 of days, 1 of months (30/n of `Days(n)`) —
+    /// the purchases of step m discounted by (1 + `monthly_rate`)^m. It
+    /// replaces the horizon and the annual rate. Checked against lifetimes
+    /// 0.11.3 on the CDNOW summary to 1e-9 (relative).
+    ///
+    /// ```
+    /// use customer_lifecycle::TimeUnit;
+    /// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma};
+    /// let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?.in_unit(TimeUnit::Week);
+    /// let spend = GammaGamma::new(6.2488, 3.7446, 15.4477)?;
+    /// // lifetimes: ggf.customer_lifetime_value(bgf, 2, 30.43, 38.86, 22.35, time=12, discount_rate=0.01, freq="W")
+    /// let value = Clv::new(&purchases, &spend).lifetimes_compatible(12, 0.01).customer(2.0, 30.43, 38.86, 22.35)?;
+    /// assert!((value - 36.27880703501703).abs() < 1e-9 * value);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn lifetimes_compatible(mut self, months: u32, monthly_rate: f64) -> Clv<'a> {
+        self.discounting = Discounting::LifetimesMonthly { months, rate: monthly_rate };
         self
     }
 
     /// The profit margin applied to revenue (1 = revenue CLV).
     ///
     /// ```
+    /// use customer_lifecycle::TimeUnit;
     /// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma};
-    /// let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?;
+    /// let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?.in_unit(TimeUnit::Week);
     /// let spend = GammaGamma::new(6.2488, 3.7446, 15.4477)?;
     /// let revenue = Clv::new(&purchases, &spend).customer(2.0, 30.43, 38.86, 22.35)?;
     /// let profit = Clv::new(&purchases, &spend).margin(0.3).customer(2.0, 30.43, 38.86, 22.35)?;
@@ -141,47 +329,127 @@ impl<'a> Clv<'a> {
         self
     }
 
-    fn validate(&self) -> Result<()> {
+    /// The unit of the data: the model's, the one set, the summary's; all
+    /// that are known must agree.
+    fn unit_with(&self, summary: Option<TimeUnit>) -> Result<TimeUnit> {
+        let known = [
+            ("the purchase model was fitted on", self.purchases.time_unit()),
+            ("the CLV's time unit is", self.unit),
+            ("the summary is in", summary),
+        ];
+        let mut found: Option<(&str, TimeUnit)> = None;
+        for (what, unit) in known {
+            let Some(unit) = unit else { continue };
+            match found {
+                Some((first, seen)) if seen != unit => {
+                    return Err(Error::InvalidArgument {
+                        name: "CLV time unit",
+                        reason: format!(
+                            "{first} {}, but {what} {}: refit the model on data in one unit",
+                            seen.name(),
+                            unit.name()
+                        ),
+                    });
+                }
+                Some(_) => {}
+                None => found = Some((what, unit)),
+            }
+        }
+        found.map(|(_, unit)| unit).ok_or_else(|| Error::InvalidArgument {
+            name: "CLV time unit",
+            reason: "unknown: fit the purchase model on a summary, or give it with Clv::time_unit or the model's                      in_unit, so that the horizon and the discounting are in the data's unit"
+                .into(),
+        })
+    }
+
+    /// The horizon in periods of the data's unit.
+    ///
+    /// ```
+    /// use customer_lifecycle::TimeUnit;
+    /// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma, Span};
+    /// let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?.in_unit(TimeUnit::Day);
+    /// let spend = GammaGamma::new(6.2488, 3.7446, 15.4477)?;
+    /// assert_eq!(Clv::new(&purchases, &spend).horizon(Span::Months(12)).horizon_periods()?, 365.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// When the unit is unknown or the units disagree (see [`Clv`]).
+    pub fn horizon_periods(&self) -> Result<f64> {
+        self.horizon_in(self.unit_with(None)?)
+    }
+
+    fn horizon_in(&self, unit: TimeUnit) -> Result<f64> {
+        Ok(match (self.discounting, self.horizon) {
+            (Discounting::LifetimesMonthly { months, .. }, _) => f64::from(months) * lifetimes_month(unit),
+            (_, Horizon::Span(span)) => span.periods(unit),
+            (_, Horizon::Periods(p)) => p,
+        })
+    }
+
+    /// The steps of the discounted sum in `unit`, after checking the settings.
+    fn steps(&self, unit: TimeUnit) -> Result<Steps> {
         let bad = |reason: String| Err(Error::InvalidArgument { name: "CLV settings", reason });
-        if self.horizon == 0 || self.horizon > MAX_HORIZON_PERIODS {
-            return bad(format!("the horizon must be 1..={MAX_HORIZON_PERIODS} periods, got {}", self.horizon));
-        }
-        if !(self.periods_per_year.is_finite() && self.periods_per_year > 0.0) {
-            return bad(format!("periods per year {} must be positive", self.periods_per_year));
-        }
-        if !(self.annual_discount_rate.is_finite() && self.annual_discount_rate > -1.0) {
-            return bad(format!("discount rate {} must be finite and above -100 %", self.annual_discount_rate));
-        }
         if !(self.margin.is_finite() && self.margin >= 0.0) {
             return bad(format!("margin {} must be finite and ≥ 0", self.margin));
         }
-        Ok(())
+        let horizon = self.horizon_in(unit)?;
+        if !(horizon.is_finite() && horizon > 0.0 && horizon <= f64::from(MAX_HORIZON_PERIODS)) {
+            return bad(format!(
+                "the horizon must be more than 0 and at most {MAX_HORIZON_PERIODS} periods, got {horizon} {}s",
+                unit.name()
+            ));
+        }
+        match self.discounting {
+            Discounting::Annual(d) => {
+                if !(d.is_finite() && d > -1.0) {
+                    return bad(format!("discount rate {d} must be finite and above -100 %"));
+                }
+                let per_year = periods_per_year(unit);
+                let whole = horizon.floor() as u32;
+                let mut steps: Steps = (1..=whole).map(f64::from).map(|t| (t, (1.0 + d).powf(-t / per_year))).collect();
+                if horizon > f64::from(whole) {
+                    steps.push((horizon, (1.0 + d).powf(-horizon / per_year)));
+                }
+                Ok(steps)
+            }
+            Discounting::LifetimesMonthly { months, rate } => {
+                if !(rate.is_finite() && rate > -1.0) {
+                    return bad(format!("monthly discount rate {rate} must be finite and above -100 %"));
+                }
+                let month = lifetimes_month(unit);
+                Ok((1..=months).map(|m| (f64::from(m) * month, (1.0 + rate).powi(-(m as i32)))).collect())
+            }
+        }
     }
 
     /// Expected (undiscounted) purchases over the horizon for one customer.
     ///
     /// ```
-    /// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma};
-    /// let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?;
+    /// use customer_lifecycle::TimeUnit;
+    /// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma, Span};
+    /// let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?.in_unit(TimeUnit::Week);
     /// let spend = GammaGamma::new(6.2488, 3.7446, 15.4477)?;
-    /// let clv = Clv::new(&purchases, &spend).horizon(39);
+    /// let clv = Clv::new(&purchases, &spend).horizon(Span::Weeks(39));
     /// assert!((clv.expected_purchases(2.0, 30.43, 38.86)? - 1.226).abs() < 1e-3);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors
-    /// As the purchase model's conditional expectation.
+    /// As [`Clv::horizon_periods`]; as the purchase model's conditional
+    /// expectation.
     pub fn expected_purchases(&self, x: f64, t_x: f64, age: f64) -> Result<f64> {
-        self.purchases.conditional_expected_purchases(f64::from(self.horizon), x, t_x, age)
+        self.purchases.conditional_expected_purchases(self.horizon_periods()?, x, t_x, age)
     }
 
     /// CLV of one customer with `x` repeat purchases averaging `mean_spend`:
-    /// margin × E(spend) × P(alive) × Σₖ (G(k) − G(k−1)) / (1+d)^(k/P), with
-    /// G(k) the expected purchases in the next k periods given alive.
+    /// margin × E(spend) × P(alive) × Σᵢ (G(tᵢ) − G(tᵢ₋₁)) × discountᵢ,
+    /// with G(t) the expected purchases in the next t periods given alive.
     ///
     /// ```
+    /// use customer_lifecycle::TimeUnit;
     /// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma};
-    /// let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?;
+    /// let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?.in_unit(TimeUnit::Week);
     /// let spend = GammaGamma::new(6.2488, 3.7446, 15.4477)?;
     /// let value = Clv::new(&purchases, &spend).margin(0.3).customer(2.0, 30.43, 38.86, 22.35)?;
     /// assert!(value > 0.0 && value < 100.0);
@@ -189,23 +457,26 @@ impl<'a> Clv<'a> {
     /// ```
     ///
     /// # Errors
-    /// Invalid settings; as the purchase and spend models' methods.
+    /// Invalid settings, an unknown or disagreeing unit; as the purchase
+    /// and spend models' methods.
     pub fn customer(&self, x: f64, t_x: f64, age: f64, mean_spend: f64) -> Result<f64> {
-        self.validate()?;
-        let spend = self.spend.conditional_expected_spend(x, mean_spend)?;
-        let alive = self.purchases.probability_alive(x, t_x, age)?;
-        Ok(self.margin * spend * alive * self.discounted_purchases_if_alive(x, age)?)
+        let steps = self.steps(self.unit_with(None)?)?;
+        self.value(&steps, x, t_x, age, mean_spend)
     }
 
-    /// Σₖ (G(k) − G(k−1)) / (1+d)^(k/P) over the horizon: a function of x
-    /// and T only.
-    fn discounted_purchases_if_alive(&self, x: f64, age: f64) -> Result<f64> {
+    fn value(&self, steps: &[(f64, f64)], x: f64, t_x: f64, age: f64, mean_spend: f64) -> Result<f64> {
+        let spend = self.spend.conditional_expected_spend(x, mean_spend)?;
+        let alive = self.purchases.probability_alive(x, t_x, age)?;
+        Ok(self.margin * spend * alive * self.discounted_purchases_if_alive(steps, x, age)?)
+    }
+
+    /// Σᵢ (G(tᵢ) − G(tᵢ₋₁)) × discountᵢ: a function of x and T only.
+    fn discounted_purchases_if_alive(&self, steps: &[(f64, f64)], x: f64, age: f64) -> Result<f64> {
         let mut previous = 0.0;
         let mut discounted = 0.0;
-        for k in 1..=self.horizon {
-            let k = f64::from(k);
-            let cumulative = self.purchases.expected_purchases_if_alive(k, x, age)?;
-            discounted += (cumulative - previous) / (1.0 + self.annual_discount_rate).powf(k / self.periods_per_year);
+        for &(t, factor) in steps {
+            let cumulative = self.purchases.expected_purchases_if_alive(t, x, age)?;
+            discounted += (cumulative - previous) * factor;
             previous = cumulative;
         }
         Ok(discounted)
@@ -250,7 +521,8 @@ impl<'a> Clv<'a> {
         Ok((via_purchases * via_purchases + via_spend * via_spend).sqrt())
     }
 
-    /// CLV of every customer of a summary.
+    /// CLV of every customer of a summary, in the summary's unit (which must
+    /// agree with the model's).
     ///
     /// ```
     /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
@@ -261,21 +533,18 @@ impl<'a> Clv<'a> {
     /// # )?;
     /// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma};
     /// let (purchases, spend) = (BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?, GammaGamma::new(6.2488, 3.7446, 15.4477)?);
-    /// let values = Clv::new(&purchases, &spend).margin(0.3).compute(&summary)?;
+    /// let values = Clv::new(&purchases, &spend).margin(0.3).compute(&summary)?; // weeks, from the summary
     /// assert_eq!(values.len(), summary.len());
     /// assert!(values.iter().all(|v| *v >= 0.0));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors
-    /// As [`Clv::customer`].
+    /// As [`Clv::customer`]; a summary in another unit than the model's.
     pub fn compute(&self, summary: &PurchaseSummary) -> Result<Array1<f64>> {
-        summary.naming(self.compute_columns(
-            summary.frequency(),
-            summary.recency(),
-            summary.age(),
-            summary.monetary_value(),
-        ))
+        let steps = self.steps(self.unit_with(Some(summary.periods().unit()))?)?;
+        let (x, t_x, age, m) = (summary.frequency(), summary.recency(), summary.age(), summary.monetary_value());
+        summary.naming(self.compute_steps(&steps, x, t_x, age, m))
     }
 
     /// CLV for columns of x, t_x, T and mean spend, equal to
@@ -284,8 +553,9 @@ impl<'a> Clv<'a> {
     /// (x, T) (customers whose ages come from calendar days share it).
     ///
     /// ```
+    /// use customer_lifecycle::TimeUnit;
     /// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma};
-    /// let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?;
+    /// let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?.in_unit(TimeUnit::Week);
     /// let spend = GammaGamma::new(6.2488, 3.7446, 15.4477)?;
     /// use customer_lifecycle::ndarray::array;
     /// let clv = Clv::new(&purchases, &spend);
@@ -304,7 +574,18 @@ impl<'a> Clv<'a> {
         age: ArrayView1<'_, f64>,
         mean_spend: ArrayView1<'_, f64>,
     ) -> Result<Array1<f64>> {
-        self.validate()?;
+        let steps = self.steps(self.unit_with(None)?)?;
+        self.compute_steps(&steps, frequency, recency, age, mean_spend)
+    }
+
+    fn compute_steps(
+        &self,
+        steps: &[(f64, f64)],
+        frequency: ArrayView1<'_, f64>,
+        recency: ArrayView1<'_, f64>,
+        age: ArrayView1<'_, f64>,
+        mean_spend: ArrayView1<'_, f64>,
+    ) -> Result<Array1<f64>> {
         let n = frequency.len();
         if recency.len() != n || age.len() != n || mean_spend.len() != n {
             return Err(Error::InvalidArgument {
@@ -323,7 +604,7 @@ impl<'a> Clv<'a> {
             let discounted = match shared.get(&key) {
                 Some(&v) => v,
                 None => {
-                    let v = self.discounted_purchases_if_alive(x, t).map_err(in_row)?;
+                    let v = self.discounted_purchases_if_alive(steps, x, t).map_err(in_row)?;
                     shared.insert(key, v);
                     v
                 }
@@ -331,6 +612,16 @@ impl<'a> Clv<'a> {
             out[i] = self.margin * spend * alive * discounted;
         }
         Ok(out)
+    }
+}
+
+/// Periods in one of lifetimes' months: 4.345 weeks, 30 days, 1 month.
+fn lifetimes_month(unit: TimeUnit) -> f64 {
+    match unit {
+        TimeUnit::Week => 4.345,
+        TimeUnit::Day => 30.0,
+        TimeUnit::Month => 1.0,
+        TimeUnit::Days(n) => 30.0 / f64::from(n.max(1)),
     }
 }
 
@@ -342,7 +633,7 @@ mod tests {
     #[test]
     fn clv_is_a_number_or_a_typed_error() {
         // a = 1: the BG/NBD closed form is 0 × ∞; CLV was Ok(NaN).
-        let p = BetaGeo::new(0.2426, 4.4136, 1.0, 2.4259).unwrap();
+        let p = BetaGeo::new(0.2426, 4.4136, 1.0, 2.4259).unwrap().in_unit(TimeUnit::Week);
         let g = GammaGamma::new(6.2488, 3.7446, 15.4477).unwrap();
         assert!(Clv::new(&p, &g).customer(2.0, 30.43, 38.86, 22.35).is_err());
         let x = ndarray::array![2.0];
@@ -354,17 +645,24 @@ mod tests {
 
     #[test]
     fn the_horizon_is_bounded() {
-        let p = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259).unwrap();
+        let p = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259).unwrap().in_unit(TimeUnit::Week);
         let g = GammaGamma::new(6.2488, 3.7446, 15.4477).unwrap();
-        assert!(Clv::new(&p, &g).horizon(MAX_HORIZON_PERIODS + 1).customer(2.0, 30.43, 38.86, 22.35).is_err());
-        assert!(Clv::new(&p, &g).horizon(0).customer(2.0, 30.43, 38.86, 22.35).is_err());
+        assert!(
+            Clv::new(&p, &g)
+                .horizon_in_periods(f64::from(MAX_HORIZON_PERIODS) + 1.0)
+                .customer(2.0, 30.43, 38.86, 22.35)
+                .is_err()
+        );
+        assert!(Clv::new(&p, &g).horizon(Span::Days(0)).customer(2.0, 30.43, 38.86, 22.35).is_err());
+        assert!(Clv::new(&p, &g).horizon(Span::Years(704)).customer(2.0, 30.43, 38.86, 22.35).is_err());
+        assert!(Clv::new(&p, &g).lifetimes_compatible(9000, 0.01).customer(2.0, 30.43, 38.86, 22.35).is_err());
     }
 
     #[test]
     fn clv_without_discounting_is_margin_times_spend_times_purchases() {
-        let p = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259).unwrap();
+        let p = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259).unwrap().in_unit(TimeUnit::Week);
         let g = GammaGamma::new(6.2488, 3.7446, 15.4477).unwrap();
-        let clv = Clv::new(&p, &g).horizon(39).annual_discount_rate(0.0).margin(0.5);
+        let clv = Clv::new(&p, &g).horizon(Span::Weeks(39)).annual_discount_rate(0.0).margin(0.5);
         let value = clv.customer(2.0, 30.43, 38.86, 22.35).unwrap();
         let expected = 0.5
             * g.conditional_expected_spend(2.0, 22.35).unwrap()
@@ -383,8 +681,8 @@ mod tests {
     #[test]
     fn columns_equal_the_definition_customer_by_customer() {
         let spend = GammaGamma::new(6.2488, 3.7446, 15.4477).unwrap();
-        let bgnbd = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259).unwrap();
-        let pareto = ParetoNbd::new(0.5533, 10.5776, 0.6062, 11.6679).unwrap();
+        let bgnbd = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259).unwrap().in_unit(TimeUnit::Week);
+        let pareto = ParetoNbd::new(0.5533, 10.5776, 0.6062, 11.6679).unwrap().in_unit(TimeUnit::Week);
         let n = 500;
         let x: Array1<f64> = (0..n).map(|i| f64::from(i % 6)).collect();
         let age: Array1<f64> = (0..n).map(|i| 20.0 + f64::from(i % 9)).collect();
@@ -392,7 +690,7 @@ mod tests {
             (0..n).map(|i| if i % 6 == 0 { 0.0 } else { age[i as usize] * f64::from(i % 4) / 4.0 }).collect();
         let m: Array1<f64> = (0..n).map(|i| 10.0 + f64::from(i % 13)).collect();
         for model in [&bgnbd as &dyn PurchaseModel, &pareto] {
-            let clv = Clv::new(model, &spend).horizon(12).periods_per_year(52.0).annual_discount_rate(0.1).margin(0.3);
+            let clv = Clv::new(model, &spend).horizon(Span::Weeks(12)).annual_discount_rate(0.1).margin(0.3);
             let columns = clv.compute_columns(x.view(), t_x.view(), age.view(), m.view()).unwrap();
             for i in 0..n as usize {
                 let mut definition = 0.0;
@@ -427,14 +725,48 @@ mod tests {
 
     #[test]
     fn invalid_settings() {
-        let p = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259).unwrap();
+        let p = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259).unwrap().in_unit(TimeUnit::Week);
         let g = GammaGamma::new(6.2488, 3.7446, 15.4477).unwrap();
-        assert!(Clv::new(&p, &g).horizon(0).customer(1.0, 1.0, 2.0, 3.0).is_err());
-        assert!(Clv::new(&p, &g).horizon(u32::MAX).customer(1.0, 1.0, 2.0, 3.0).is_err());
+        assert!(Clv::new(&p, &g).horizon_in_periods(0.0).customer(1.0, 1.0, 2.0, 3.0).is_err());
+        assert!(Clv::new(&p, &g).horizon_in_periods(f64::NAN).customer(1.0, 1.0, 2.0, 3.0).is_err());
+        assert!(Clv::new(&p, &g).horizon(Span::Years(u32::MAX)).customer(1.0, 1.0, 2.0, 3.0).is_err());
+        assert!(Clv::new(&p, &g).lifetimes_compatible(12, f64::INFINITY).customer(1.0, 1.0, 2.0, 3.0).is_err());
         assert!(Clv::new(&p, &g).margin(-1.0).customer(1.0, 1.0, 2.0, 3.0).is_err());
         assert!(Clv::new(&p, &g).annual_discount_rate(f64::NAN).customer(1.0, 1.0, 2.0, 3.0).is_err());
         let q_below_one = GammaGamma::new(6.0, 0.9, 15.0).unwrap();
         assert!(Clv::new(&p, &q_below_one).customer(1.0, 1.0, 2.0, 3.0).is_err());
         assert_eq!(periods_per_year(TimeUnit::Days(73)), 5.0);
+    }
+
+    /// A fractional horizon has a last partial period: its value lies
+    /// between the whole horizons around it and is continuous in the
+    /// horizon.
+    #[test]
+    fn a_fractional_horizon_is_continuous() {
+        let p = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259).unwrap().in_unit(TimeUnit::Week);
+        let g = GammaGamma::new(6.2488, 3.7446, 15.4477).unwrap();
+        let at = |h: f64| Clv::new(&p, &g).horizon_in_periods(h).customer(2.0, 30.43, 38.86, 22.35).unwrap();
+        let (four, month, five) = (at(4.0), at(52.0 / 12.0), at(5.0));
+        assert!(four < month && month < five, "{four} {month} {five}");
+        assert!((at(4.0 + 1e-9) - four).abs() < 1e-6);
+        assert_eq!(Clv::new(&p, &g).horizon(Span::Months(1)).customer(2.0, 30.43, 38.86, 22.35).unwrap(), month);
+    }
+
+    /// The same calendar horizon gives nearly the same CLV whatever the
+    /// unit the data are in, once the model is in that unit (BG/NBD's rates
+    /// scale with the unit: α in days is 7 α in weeks).
+    #[test]
+    fn a_calendar_horizon_means_the_same_in_every_unit() {
+        let g = GammaGamma::new(6.2488, 3.7446, 15.4477).unwrap();
+        let weeks = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259).unwrap().in_unit(TimeUnit::Week);
+        let days = BetaGeo::new(0.2426, 7.0 * 4.4136, 0.7929, 2.4259).unwrap().in_unit(TimeUnit::Day);
+        let in_weeks = Clv::new(&weeks, &g).horizon(Span::Weeks(26)).customer(2.0, 30.43, 38.86, 22.35).unwrap();
+        let in_days =
+            Clv::new(&days, &g).horizon(Span::Weeks(26)).customer(2.0, 7.0 * 30.43, 7.0 * 38.86, 22.35).unwrap();
+        // Discounting per period differs slightly (182 daily steps, 26 weekly).
+        assert!((in_weeks - in_days).abs() < 2e-3 * in_weeks, "{in_weeks} vs {in_days}");
+        // The default horizon is a year in the data's unit.
+        assert_eq!(Clv::new(&days, &g).horizon_periods().unwrap(), 365.0);
+        assert_eq!(Clv::new(&weeks, &g).horizon_periods().unwrap(), 52.0);
     }
 }

@@ -8,6 +8,7 @@ mod all_or_nothing;
 mod architecture;
 mod bad_input;
 mod churn;
+mod clv_units;
 mod cohorts_cdnow;
 mod doc_examples;
 mod erasure;

@@ -3,7 +3,7 @@
 
 use customer_lifecycle::chrono::NaiveDate;
 use customer_lifecycle::clv::{
-    BetaGeo, BetaGeoBetaBinom, BetaGeoVariant, Clv, FitOptions, GammaGamma, ParetoNbd, ShiftedBetaGeometric,
+    BetaGeo, BetaGeoBetaBinom, BetaGeoVariant, Clv, FitOptions, GammaGamma, ParetoNbd, ShiftedBetaGeometric, Span,
 };
 use customer_lifecycle::ndarray::Array1;
 use customer_lifecycle::{PurchaseSummary, SummaryOptions, TimeUnit, TransactionLog};
@@ -239,19 +239,21 @@ fn clv_standard_error_combines_both_models() {
     let (x, t_x, t, zbar) = published_columns();
     let purchases = BetaGeo::fit_columns(x.view(), t_x.view(), t.view(), &FitOptions::default()).unwrap();
     let spend = GammaGamma::fit_columns(x.view(), zbar.view(), &FitOptions::default()).unwrap();
-    let clv = Clv::new(&purchases, &spend).horizon(52).annual_discount_rate(0.1);
+    let clv = Clv::new(&purchases, &spend).time_unit(TimeUnit::Week).horizon(Span::Weeks(52)).annual_discount_rate(0.1);
     let value = clv.customer(2.0, 30.43, 38.86, 22.35).unwrap();
     let se = clv.standard_error(2.0, 30.43, 38.86, 22.35).unwrap();
     // Each model's share, through the models' own delta method.
-    let from_purchases =
-        purchases.standard_error(|m| Clv::new(m, &spend).horizon(52).customer(2.0, 30.43, 38.86, 22.35)).unwrap();
-    let from_spend =
-        spend.standard_error(|g| Clv::new(&purchases, g).horizon(52).customer(2.0, 30.43, 38.86, 22.35)).unwrap();
+    let from_purchases = purchases
+        .standard_error(|m| Clv::new(m, &spend).time_unit(TimeUnit::Week).customer(2.0, 30.43, 38.86, 22.35))
+        .unwrap();
+    let from_spend = spend
+        .standard_error(|g| Clv::new(&purchases, g).time_unit(TimeUnit::Week).customer(2.0, 30.43, 38.86, 22.35))
+        .unwrap();
     assert!((se - (from_purchases.powi(2) + from_spend.powi(2)).sqrt()).abs() < 1e-9 * se, "{se}");
     assert!(se > 0.0 && se < value, "CLV {value} ± {se}");
     // Models given by hand have no covariance.
     let unfitted = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259).unwrap();
-    assert!(Clv::new(&unfitted, &spend).standard_error(2.0, 30.43, 38.86, 22.35).is_err());
+    assert!(Clv::new(&unfitted, &spend).time_unit(TimeUnit::Week).standard_error(2.0, 30.43, 38.86, 22.35).is_err());
 }
 
 #[test]
