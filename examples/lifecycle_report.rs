@@ -539,13 +539,13 @@ fn print_report(log: &TransactionLog, source: &str, s: &PurchaseSummary) {
     }
 }
 
-/// RFM scores (five equal-sized bins, net spend) and the standard segments.
+/// RFM scores (five value-based bins, net spend) and the standard segments.
 fn rfm_section(s: &PurchaseSummary) -> Result<Vec<String>, Box<dyn StdError>> {
     let rfm = RfmScores::compute(s, &RfmOptions::new())?;
     let map = SegmentMap::standard();
     let segments: Vec<String> = map.assign(&rfm)?.into_iter().map(str::to_string).collect();
     let window = if s.calibration_end().is_some() { "calibration period" } else { "observation period" };
-    println!("\nRFM segments ({window}; five equal-sized bins, M = net spend)");
+    println!("\nRFM segments ({window}; five bins cut at value quantiles, M = net spend)");
     println!("  segment               customers   share   mean net spend   mean orders");
     let mut labels: Vec<&str> = map.rules().iter().map(|r| r.label.as_str()).collect();
     labels.push(customer_lifecycle::metrics::OTHER_SEGMENT);

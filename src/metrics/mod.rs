@@ -15,10 +15,11 @@
 //! * **M** — net spend (gross − returns), or the average order value (net
 //!   spend ÷ orders): [`RfmMonetary`].
 //!
-//! Two tie policies ([`TiePolicy`]): equal-sized bins by rank (ties broken by
-//! customer id, so bins hold n/k customers each), or value-based cut points
-//! where tied values always share a bin (bins can be uneven). The cut points
-//! used are on the result ([`RfmScores::cut_points`]) either way.
+//! Two tie policies ([`TiePolicy`]): value-based cut points, the default,
+//! where tied values always share a bin (bins can be uneven), or
+//! equal-sized bins by rank (ties broken by customer id, so bins hold n/k
+//! customers each, and two one-order customers can score differently). The
+//! cut points used are on the result ([`RfmScores::cut_points`]) either way.
 //!
 //! ## Cohorts
 //!

@@ -28,13 +28,14 @@ pub enum RfmMonetary {
 pub enum TiePolicy {
     /// Bins of equal size by rank: the customer at rank i (0-based, sorted by
     /// value then customer id) of n scores ⌊i·k/n⌋ + 1. Tied values may
-    /// straddle a bin boundary.
-    #[default]
+    /// straddle a bin boundary, so two customers with the same value can get
+    /// different scores, decided by their ids: an explicit choice only.
     EqualSizedBins,
-    /// Cut points at the population's j/k quantiles (j = 1..k−1, the value
-    /// at sorted position ⌈j·n/k⌉ − 1); a value scores 1 + the number of cut
-    /// points it exceeds, so tied values always share a bin (and a bin
-    /// between two equal cut points stays empty).
+    /// The default: cut points at the population's j/k quantiles
+    /// (j = 1..k−1, the value at sorted position ⌈j·n/k⌉ − 1); a value
+    /// scores 1 + the number of cut points it exceeds, so tied values always
+    /// share a bin (and a bin between two equal cut points stays empty).
+    #[default]
     ValueBased,
 }
 
@@ -56,12 +57,13 @@ pub struct RfmOptions {
 
 impl Default for RfmOptions {
     fn default() -> Self {
-        RfmOptions { bins: 5, ties: TiePolicy::EqualSizedBins, monetary: RfmMonetary::NetSpend, weights: [1.0; 3] }
+        RfmOptions { bins: 5, ties: TiePolicy::ValueBased, monetary: RfmMonetary::NetSpend, weights: [1.0; 3] }
     }
 }
 
 impl RfmOptions {
-    /// Five bins, equal-sized, net spend, equal weights.
+    /// Five bins cut at value quantiles (equal values, equal scores), net
+    /// spend, equal weights.
     ///
     /// ```
     /// use customer_lifecycle::metrics::{RfmMonetary, RfmOptions, TiePolicy};

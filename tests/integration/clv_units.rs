@@ -26,11 +26,8 @@ fn lifetimes_customer_lifetime_value_is_reproduced() -> TestResult {
         let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?.in_unit(unit);
         let clv = Clv::new(&purchases, &spend).lifetimes_compatible(12, 0.01);
         let ours = clv.compute_columns(x.view(), t_x.view(), age.view(), m.view())?;
-        let worst = ours
-            .iter()
-            .zip(expected.iter())
-            .map(|(a, b)| (a - b).abs() / b.abs().max(1e-12))
-            .fold(0.0f64, f64::max);
+        let worst =
+            ours.iter().zip(expected.iter()).map(|(a, b)| (a - b).abs() / b.abs().max(1e-12)).fold(0.0f64, f64::max);
         assert!(worst < 1e-9, "{unit:?}: worst relative difference {worst:e}");
     }
     Ok(())
@@ -67,7 +64,10 @@ fn a_unit_mismatch_is_an_error_not_a_rescaling() -> TestResult {
     let weekly = BetaGeo::fit(&weeks)?;
     let spend = GammaGamma::fit(&weeks)?;
     let e = Clv::new(&weekly, &spend).compute(&days).err().ok_or("a week model on a day summary")?;
-    assert!(matches!(&e, Error::InvalidArgument { reason, .. } if reason.contains("week") && reason.contains("day")), "{e}");
+    assert!(
+        matches!(&e, Error::InvalidArgument { reason, .. } if reason.contains("week") && reason.contains("day")),
+        "{e}"
+    );
     assert!(Clv::new(&weekly, &spend).time_unit(TimeUnit::Day).customer(1.0, 2.0, 3.0, 4.0).is_err());
     // A model from parameters takes the summary's unit.
     let published = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?;

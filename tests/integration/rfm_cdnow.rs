@@ -16,7 +16,7 @@ fn summary() -> customer_lifecycle::PurchaseSummary {
 #[test]
 fn equal_sized_bins_hold_a_fifth_each() {
     let s = summary();
-    let rfm = RfmScores::compute(&s, &RfmOptions::new()).unwrap();
+    let rfm = RfmScores::compute(&s, &RfmOptions::new().ties(TiePolicy::EqualSizedBins)).unwrap();
     for dim in 0..3 {
         let mut counts = [0usize; 6];
         for k in 0..rfm.len() {
@@ -33,7 +33,9 @@ fn equal_sized_bins_hold_a_fifth_each() {
 #[test]
 fn value_based_bins_keep_ties_together_and_recency_is_inverse() {
     let s = summary();
-    let rfm = RfmScores::compute(&s, &RfmOptions::new().ties(TiePolicy::ValueBased)).unwrap();
+    // The default: equal values get equal scores.
+    assert_eq!(RfmOptions::new(), RfmOptions::new().ties(TiePolicy::ValueBased));
+    let rfm = RfmScores::compute(&s, &RfmOptions::new()).unwrap();
     // Customers with the same number of orders share an F score.
     let mut by_orders: BTreeMap<u32, u8> = BTreeMap::new();
     let mut most_recent = (f64::INFINITY, 0u8);

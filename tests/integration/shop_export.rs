@@ -137,3 +137,26 @@ fn the_report_runs_on_a_shop_export_end_to_end() -> TestResult {
     std::fs::remove_dir_all(&dir)?;
     Ok(())
 }
+
+/// RFM's default scores depend on the values, not on the alphabetical order
+/// of e-mail addresses: every customer with the same number of orders gets
+/// the same F, and so on.
+#[test]
+fn equal_values_get_equal_rfm_scores_on_shop_data() -> TestResult {
+    use customer_lifecycle::metrics::{RfmOptions, RfmScores};
+    use std::collections::BTreeMap;
+    let cfg = config(3);
+    let log = load(&generate(&cfg), ExportStyle::Iso)?;
+    let summary = log.summarize(&SummaryOptions::new(TimeUnit::Day).time_zone(Berlin).observation_end(cfg.last_day))?;
+    let rfm = RfmScores::compute(&summary, &RfmOptions::new())?;
+    let mut f_of_orders: BTreeMap<u32, u8> = BTreeMap::new();
+    let mut r_of_recency: BTreeMap<u64, u8> = BTreeMap::new();
+    for (k, row) in summary.rows().enumerate() {
+        let (r, f, _) = rfm.scores(k);
+        assert_eq!(*f_of_orders.entry(row.orders).or_insert(f), f, "orders {}", row.orders);
+        let since = row.time_since_last_purchase().to_bits();
+        assert_eq!(*r_of_recency.entry(since).or_insert(r), r);
+    }
+    assert!(f_of_orders.len() > 3, "the data have varied order counts");
+    Ok(())
+}
