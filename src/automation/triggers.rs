@@ -597,6 +597,68 @@ impl Triggers {
         out
     }
 
+    /// The next instant at which this customer's delayed firings fall due:
+    /// a pattern waiting out its `unless` window, or a quiet spell
+    /// (`NoActivityFor`) running out — `None` when nothing waits. A host
+    /// keeps it per customer (with [`Lifecycle::next_due`] for the stage
+    /// engine) and calls [`Triggers::on_tick`] then, instead of ticking
+    /// every customer. Segment entries are found at events and ticks.
+    ///
+    /// [`Lifecycle::next_due`]: crate::lifecycle::Lifecycle::next_due
+    ///
+    /// ```
+    /// use customer_lifecycle::{Channel, Currency, CustomerId, Event, EventKind, Purpose};
+    /// use customer_lifecycle::automation::{Action, CustomerView, Limits, TriggerCondition, TriggerRule, Triggers};
+    /// use customer_lifecycle::chrono::{TimeDelta, TimeZone, Utc};
+    /// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageModel};
+    /// let nudge = TriggerRule {
+    ///     name: "we miss you".into(),
+    ///     when: TriggerCondition::NoActivityFor { days: 30 },
+    ///     action: Action { id: "nudge".into(), channel: Channel::Email, purpose: Purpose::Marketing, payload: String::new() },
+    ///     once_per_customer: false,
+    /// };
+    /// let triggers = Triggers::new(vec![nudge], Limits::default(), &StageModel::ecommerce())?;
+    /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+    /// let at = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let c = CustomerId::from(1);
+    /// let (mut state, mut memory) = (engine.new_customer(c.clone(), at), triggers.new_state());
+    /// let visit = Event::new("v1", c, at, EventKind::SiteVisit)?;
+    /// let applied = engine.apply(&mut state, &visit)?;
+    /// triggers.on_event(&mut memory, &CustomerView::of(&state), &applied, &visit);
+    /// let due = triggers.next_due(&memory, &CustomerView::of(&state));
+    /// assert_eq!(due, Some(at + TimeDelta::days(30)));
+    /// // Ticking then, and not before, fires it.
+    /// let due = due.unwrap();
+    /// let moved = engine.advance_to(&mut state, due)?;
+    /// assert_eq!(triggers.on_tick(&mut memory, &CustomerView::of(&state), due, moved.iter()).len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn next_due(&self, memory: &TriggerState, view: &CustomerView<'_>) -> Option<DateTime<Utc>> {
+        if memory.triggers != self.fingerprint {
+            return None; // a memory of another rule set starts afresh at its next call
+        }
+        let last = if memory.last_activity == NEVER {
+            view.state.profile().first_seen().timestamp()
+        } else {
+            memory.last_activity
+        };
+        let mut due: Option<i64> = None;
+        for (i, rule) in self.rules.iter().enumerate() {
+            let state = &memory.rules[i];
+            let candidate = match rule.when {
+                TriggerCondition::NoActivityFor { days } if state.quiet_fired_for != last => {
+                    Some(last.saturating_add(i64::from(days) * 86_400))
+                }
+                TriggerCondition::Events { .. } => state.pending,
+                _ => None,
+            };
+            if let Some(c) = candidate {
+                due = Some(due.map_or(c, |d| d.min(c)));
+            }
+        }
+        due.and_then(|t| DateTime::from_timestamp(t, 0))
+    }
+
     /// A memory made for another rule set starts afresh (see [`TriggerState`]).
     #[inline]
     fn fit(&self, memory: &mut TriggerState) {
@@ -882,6 +944,34 @@ mod tests {
         let fired = shop.tick(t(0) + TimeDelta::days(40));
         assert_eq!(fired.len(), 1);
         assert_eq!(fired[0].2, Some(Suppression::NoConsent));
+    }
+
+    #[test]
+    fn next_due_tells_when_to_tick() {
+        let quiet = rule("quiet", TriggerCondition::NoActivityFor { days: 30 });
+        let mut shop = Shop::new(vec![abandoned_cart(), quiet], Limits::default());
+        let due = |shop: &Shop| {
+            let view = CustomerView { consent: Some(&shop.ledger), ..CustomerView::of(&shop.state) };
+            shop.triggers.next_due(&shop.memory, &view)
+        };
+        // First seen: the quiet spell runs from then.
+        assert_eq!(due(&shop), Some(t(0) + TimeDelta::days(30)));
+        // A cart waits an hour: that comes first.
+        assert!(shop.event(t(0), cart("p")).is_empty());
+        assert_eq!(due(&shop), Some(t(60)));
+        // An order cancels it; the quiet spell restarts from the order.
+        assert!(shop.event(t(30), order("o1")).is_empty());
+        assert_eq!(due(&shop), Some(t(30) + TimeDelta::days(30)));
+        // Ticking a second early fires nothing; at the due time it fires.
+        let at = t(30) + TimeDelta::days(30);
+        assert!(shop.tick(at - TimeDelta::seconds(1)).is_empty());
+        assert_eq!(shop.tick(at).len(), 1);
+        // Fired for that spell: nothing waits until the next activity.
+        assert_eq!(due(&shop), None);
+        // A memory of another rule set waits for nothing (it starts afresh).
+        let other = Triggers::new(vec![abandoned_cart()], Limits::default(), shop.engine.model()).unwrap();
+        let view = CustomerView::of(&shop.state);
+        assert_eq!(other.next_due(&shop.memory, &view), None);
     }
 
     #[test]

@@ -19,6 +19,9 @@ pub const STATE_FORMAT_VERSION: u32 = 2;
 /// The longest lateness window an engine accepts: a year.
 pub const MAX_LATENESS_SECONDS: i64 = 366 * 86_400;
 
+/// How far ahead [`Lifecycle::next_due`] looks: ten years.
+pub const NEXT_DUE_HORIZON_DAYS: i64 = 3_660;
+
 /// A stage change: from, to, when, and the rule that fired.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
 pub struct Transition {
@@ -861,6 +864,62 @@ impl Lifecycle {
         Ok(out)
     }
 
+    /// The next instant at which a time-driven transition (at risk, lapsed,
+    /// churned, a score falling below its threshold, …) will fire if no
+    /// event arrives first, within [`NEXT_DUE_HORIZON_DAYS`] of the
+    /// state's clock; `None` when none will. A host keeps it per customer
+    /// and calls [`Lifecycle::advance_to`] then, instead of ticking every
+    /// customer; any event may change it.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Event, EventKind, Money};
+    /// use customer_lifecycle::chrono::{TimeDelta, TimeZone, Utc};
+    /// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageModel};
+    /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+    /// let t0 = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let ana = CustomerId::from("ana@example.com");
+    /// let mut state = engine.new_customer(ana.clone(), t0);
+    /// let kind = EventKind::OrderPlaced { order_id: "o-1".into(), gross: Money::parse("40", Currency::EUR)?, discount: Money::parse("0", Currency::EUR)?, items: 1 };
+    /// engine.apply(&mut state, &Event::new("o-1", ana, t0, kind)?)?;
+    /// let due = engine.next_due(&state)?.ok_or("an idle customer moves on in time")?;
+    /// // Nothing happens a second before; the transition fires at `due`.
+    /// let mut early = state.clone();
+    /// assert!(engine.advance_to(&mut early, due - TimeDelta::seconds(1))?.is_empty());
+    /// let moved = engine.advance_to(&mut state, due)?;
+    /// assert_eq!(moved.iter().next().map(|t| t.at), Some(due));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// A state of another engine ([`Error::InvalidArgument`]); a cycle of
+    /// state rules.
+    pub fn next_due(&self, state: &CustomerState) -> Result<Option<DateTime<Utc>>> {
+        self.check_state(state)?;
+        let mut core = state.current;
+        let until = core.clock.saturating_add(NEXT_DUE_HORIZON_DAYS * 86_400);
+        loop {
+            let mut t = until;
+            for (_, rule) in self.model.rules_from(core.stage) {
+                if !rule.event {
+                    if let Some(c) = rule.when.next_change(&core.profile, core.clock) {
+                        t = t.min(c);
+                    }
+                }
+            }
+            let t = self.score_crossing(&core, t);
+            core.clock = core.clock.max(t);
+            let mut fired = Transitions::default();
+            let now = core.clock;
+            self.evaluate(&mut core, now, None, Some(&mut fired))?;
+            if let Some(first) = fired.iter().next() {
+                return Ok(Some(first.at));
+            }
+            if t >= until {
+                return Ok(None);
+            }
+        }
+    }
+
     /// Before the clock moves to `to`, once the event buffer is full:
     /// when the clock and every buffered event will be older than the
     /// lateness window, the current core becomes the start of later replays
@@ -1290,6 +1349,40 @@ mod tests {
             e.advance_to(&mut got, end).unwrap();
             prop_assert_eq!(got.current, expected.current);
             prop_assert_eq!(got.profile().orders(), in_order.iter().filter(|ev| matches!(ev.kind, EventKind::OrderPlaced { .. })).count() as u32);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// `next_due` is the instant of the first time-driven transition:
+        /// advancing to a second before it moves nothing, advancing to it
+        /// moves the stage then; `None` means nothing moves within the
+        /// horizon. On three stage models, after any prefix of a stream.
+        #[test]
+        fn next_due_is_the_first_time_driven_transition(seed in 1u64..u64::MAX, prefix in 0usize..30, model in 0usize..3) {
+            let model = [StageModel::ecommerce(), StageModel::funnel(), StageModel::five_phase()][model].clone();
+            let e = Lifecycle::new(model, EngineOptions::new(Currency::EUR)).unwrap();
+            let mut events = events_for(seed);
+            events.sort_by_key(|ev| (ev.at.timestamp(), stable_hash(ev.id.0.as_bytes(), HASH_SEED)));
+            let mut state = e.new_customer(CustomerId::from(1), t0());
+            for ev in events.iter().take(prefix) {
+                e.apply(&mut state, ev).unwrap();
+            }
+            match e.next_due(&state).unwrap() {
+                Some(due) => {
+                    prop_assert!(due >= state.clock());
+                    let mut early = state.clone();
+                    if due > state.clock() {
+                        prop_assert!(e.advance_to(&mut early, due - TimeDelta::seconds(1)).unwrap().is_empty());
+                    }
+                    let moved = e.advance_to(&mut state, due).unwrap();
+                    prop_assert_eq!(moved.iter().next().map(|t| t.at), Some(due));
+                }
+                None => {
+                    let end = state.clock() + TimeDelta::days(NEXT_DUE_HORIZON_DAYS);
+                    prop_assert!(e.advance_to(&mut state, end).unwrap().is_empty());
+                }
+            }
         }
     }
 

@@ -45,8 +45,8 @@ pub(crate) mod stages;
 
 pub use analytics::{FunnelStep, StageHistory, StageTime, TransitionMatrix};
 pub use engine::{
-    Applied, CustomerState, EngineOptions, Lifecycle, MAX_LATENESS_SECONDS, STATE_FORMAT_VERSION, ScoreFn, Transition,
-    Transitions,
+    Applied, CustomerState, EngineOptions, Lifecycle, MAX_LATENESS_SECONDS, NEXT_DUE_HORIZON_DAYS,
+    STATE_FORMAT_VERSION, ScoreFn, Transition, Transitions,
 };
 pub use profile::{ActivityChannel, ENGAGEMENT_DAYS, PROFILE_SCALE, Profile, SummaryRow};
 pub use stages::{
