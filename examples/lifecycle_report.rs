@@ -64,9 +64,9 @@ use customer_lifecycle::lifecycle::{CustomerState, EngineOptions, Lifecycle, Sta
 use customer_lifecycle::metrics::{RfmOptions, RfmScores, SegmentMap};
 use customer_lifecycle::rust_decimal::Decimal;
 use customer_lifecycle::{
-    CohortAnalysis, CohortOptions, CsvOptions, Currency, Event, EventKind, FixedRates, IdKind, LifetimeSurvival, Money,
-    NumberFormat, PurchaseKpis, PurchaseSummary, RetentionMode, SummaryOptions, TimeUnit, TransactionKind,
-    TransactionLog,
+    CohortAnalysis, CohortOptions, CsvOptions, Currency, CustomerTable, Event, EventKind, FixedRates, IdKind,
+    LifetimeSurvival, Money, NumberFormat, PurchaseKpis, PurchaseSummary, RetentionMode, SummaryOptions, TimeUnit,
+    TransactionKind, TransactionLog,
 };
 
 const CDNOW_SAMPLE: &str = include_str!("../data/CDNOW_sample.txt");
@@ -908,14 +908,21 @@ fn churn_section(log: &TransactionLog, s: &PurchaseSummary) -> ChurnOutput {
     let features = Features::from_summary(s, |_| false);
     let learned_scores = learned.score(&features)?;
     let bgnbd = BetaGeo::fit(s)?;
+    // Every scorer's table is keyed by the summary's customers, as are the labels.
+    let values = |t: CustomerTable, name: &str| -> Result<Vec<f64>, Box<dyn StdError>> {
+        if t.ids() != s.ids() {
+            return Err("a scorer's customers differ from the summary's".into());
+        }
+        Ok(t.column(name).ok_or(format!("no column {name}"))?.to_vec())
+    };
     let mut scorers: Vec<(String, Vec<f64>, bool)> = vec![
-        ("BG/NBD 1 − P(alive)".into(), model_risk(&bgnbd, s, ModelRisk::NotAlive)?.to_vec(), false),
+        ("BG/NBD 1 − P(alive)".into(), values(model_risk(&bgnbd, s, ModelRisk::NotAlive)?, "churn_risk")?, false),
         (
             format!("BG/NBD P(no purchase in {horizon} {}s)", unit.name()),
-            model_risk(&bgnbd, s, ModelRisk::NoPurchaseWithin(horizon))?.to_vec(),
+            values(model_risk(&bgnbd, s, ModelRisk::NoPurchaseWithin(horizon))?, "churn_risk")?,
             true,
         ),
-        ("cadence (overdue at own pace)".into(), cadence_risk(s)?.to_vec(), false),
+        ("cadence (overdue at own pace)".into(), values(cadence_risk(s)?, "cadence_risk")?, false),
     ];
     scorers.push((
         "learned (logistic + Platt)".into(),

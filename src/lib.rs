@@ -168,8 +168,8 @@ pub use rust_decimal;
 
 pub use domain::{
     Channel, ConsentChange, ConsentHistory, ConsentLedger, ConsentRecord, ConsentStatus, Currency, Customer,
-    CustomerId, CustomerIndex, DenseId, DurationMode, Engagement, Event, EventClass, EventId, EventKind, ExchangeRates,
-    FixedRates, IdKind, LegalBasis, Money, NpsScore, NumberFormat, Periods, Purpose, TimeUnit,
+    CustomerId, CustomerIndex, CustomerTable, DenseId, DurationMode, Engagement, Event, EventClass, EventId, EventKind,
+    ExchangeRates, FixedRates, IdKind, LegalBasis, Money, NpsScore, NumberFormat, Periods, Purpose, TimeUnit,
 };
 pub use error::{Error, Result};
 pub use log::{

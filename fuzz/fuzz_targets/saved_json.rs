@@ -3,7 +3,7 @@
 #![no_main]
 
 use customer_lifecycle::clv::{BetaGeo, ParetoNbd};
-use customer_lifecycle::{ConsentLedger, PurchaseSummary};
+use customer_lifecycle::{ConsentLedger, CustomerTable, PurchaseSummary};
 use libfuzzer_sys::fuzz_target;
 
 fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(
@@ -20,7 +20,18 @@ fuzz_target!(|data: &[u8]| {
     if let Some(summary) = round_trip::<PurchaseSummary>(text) {
         let model = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259).unwrap();
         if let Ok(alive) = model.probability_alive_all(&summary) {
+            assert_eq!(alive.ids(), summary.ids());
+            let alive = alive.column("p_alive").unwrap();
             assert!(alive.iter().all(|p| (0.0..=1.0).contains(p)));
+        }
+    }
+    if let Some(table) = round_trip::<CustomerTable>(text) {
+        // A loaded table is one the code could build: every value finite,
+        // one per customer, and a join with itself keeps it.
+        assert!(table.to_matrix().iter().all(|v| v.is_finite()));
+        assert_eq!(table.to_matrix().nrows(), table.len());
+        if let Ok(copy) = CustomerTable::new(table.ids().to_vec()).join(&table) {
+            assert_eq!(copy, table);
         }
     }
     if let Some(ledger) = round_trip::<ConsentLedger>(text) {

@@ -3,13 +3,14 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use ndarray::{Array1, Array2, ArrayView1};
+use ndarray::{Array2, ArrayView1};
 use serde::{Deserialize, Serialize};
 
 use super::logistic::{LogisticOptions, LogisticRegression, PlattScaling};
 use crate::clv::PurchaseModel;
 use crate::domain::Engagement;
 use crate::domain::customer::CustomerId;
+use crate::domain::table::CustomerTable;
 use crate::error::{Error, Result};
 use crate::lifecycle::{CustomerState, StageModel};
 use crate::log::summary::PurchaseSummary;
@@ -38,14 +39,15 @@ pub enum ModelRisk {
 ///
 /// # Errors
 /// As the model's predictions; a negative or non-finite `t`.
-pub fn model_risk(model: &dyn PurchaseModel, summary: &PurchaseSummary, risk: ModelRisk) -> Result<Array1<f64>> {
+pub fn model_risk(model: &dyn PurchaseModel, summary: &PurchaseSummary, risk: ModelRisk) -> Result<CustomerTable> {
     let (x, t_x, age) = (summary.frequency(), summary.recency(), summary.age());
     if let ModelRisk::NoPurchaseWithin(t) = risk {
         if !(t.is_finite() && t >= 0.0) {
             return Err(Error::InvalidArgument { name: "horizon", reason: format!("{t} must be finite and ≥ 0") });
         }
     }
-    summary.naming(
+    summary.keyed(
+        "churn_risk",
         (0..summary.len())
             .map(|k| {
                 match risk {
@@ -76,13 +78,14 @@ pub fn model_risk(model: &dyn PurchaseModel, summary: &PurchaseSummary, risk: Mo
 /// let log = TransactionLog::cdnow_sample()?;
 /// let summary = log.summarize(&SummaryOptions::new(TimeUnit::Week))?;
 /// let risk = cadence_risk(&summary)?;
-/// assert!(risk.iter().all(|r| (0.0..=1.0).contains(r)));
+/// assert_eq!(risk.ids(), summary.ids()); // keyed by customer
+/// assert!(risk.column("cadence_risk").unwrap().iter().all(|r| (0.0..=1.0).contains(r)));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
 /// # Errors
 /// [`Error::NotIdentifiable`] when nobody bought twice (no pace to compare with).
-pub fn cadence_risk(summary: &PurchaseSummary) -> Result<Array1<f64>> {
+pub fn cadence_risk(summary: &PurchaseSummary) -> Result<CustomerTable> {
     let (x, t_x, age) = (summary.frequency(), summary.recency(), summary.age());
     let (gaps, repeats) =
         x.iter().zip(t_x.iter()).filter(|(x, _)| **x > 0.0).fold((0.0, 0.0), |(g, r), (x, t)| (g + t, r + x));
@@ -93,12 +96,13 @@ pub fn cadence_risk(summary: &PurchaseSummary) -> Result<Array1<f64>> {
         });
     }
     let population = gaps / repeats;
-    Ok((0..summary.len())
+    let risk = (0..summary.len())
         .map(|k| {
             let gap = (t_x[k] + population) / (x[k] + 1.0);
             1.0 - (-(age[k] - t_x[k]).max(0.0) / gap).exp()
         })
-        .collect())
+        .collect();
+    summary.keyed("cadence_risk", Ok(risk))
 }
 
 validated_serde! {
@@ -529,6 +533,38 @@ impl LearnedChurn {
             .collect())
     }
 
+    /// P(churn) as a table keyed by customer (column `churn_probability`),
+    /// of the customers who did not object to profiling: they alone are
+    /// scored, and [`Features::profiling_objected`] tells who the others
+    /// are. Joining it with a table of every customer is an error naming
+    /// one who objected, never a silent gap.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{PurchaseSummary, SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// use customer_lifecycle::churn::{Features, LearnedChurn, LogisticOptions};
+    /// let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// let summary = TransactionLog::cdnow_sample()?
+    ///     .summarize(&SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)))?;
+    /// let churned: Vec<bool> = summary.frequency_holdout().unwrap().iter().map(|&n| n == 0.0).collect();
+    /// let first = summary.ids()[0].clone();
+    /// let features = Features::from_summary(&summary, |id| *id == first); // the first objected
+    /// let model = LearnedChurn::train(&features, &churned, &LogisticOptions::new())?;
+    /// let risk = model.score_table(&features)?;
+    /// assert_eq!(risk.len(), summary.len() - 1);
+    /// assert_eq!(risk.value(&first, "churn_probability"), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`LearnedChurn::score`].
+    pub fn score_table(&self, features: &Features) -> Result<CustomerTable> {
+        let scores = self.score(features)?;
+        let (ids, values): (Vec<CustomerId>, Vec<f64>) =
+            features.ids.iter().zip(scores).filter_map(|(id, s)| s.map(|s| (id.clone(), s))).unzip();
+        CustomerTable::new(ids).with_column("churn_probability", ndarray::Array1::from(values))
+    }
+
     /// The `top` features pushing one customer's score, with signs
     /// (positive = towards churn), on the log-odds scale.
     ///
@@ -651,6 +687,8 @@ mod tests {
         let model = BetaGeo::fit(&s).unwrap();
         let not_alive = model_risk(&model, &s, ModelRisk::NotAlive).unwrap();
         let quiet = model_risk(&model, &s, ModelRisk::NoPurchaseWithin(13.0)).unwrap();
+        assert_eq!(not_alive.ids(), s.ids());
+        let (not_alive, quiet) = (not_alive.column("churn_risk").unwrap(), quiet.column("churn_risk").unwrap());
         for k in 0..s.len() {
             if s.frequency()[k] == 0.0 {
                 assert_eq!(not_alive[k], 0.0);
@@ -666,6 +704,7 @@ mod tests {
         // Population pace from the CDNOW repeaters; check one customer by the formula.
         let s = cdnow();
         let risk = cadence_risk(&s).unwrap();
+        let risk = risk.column("cadence_risk").unwrap();
         let (x, t, a) = (s.frequency(), s.recency(), s.age());
         let (g, r) = (0..s.len()).filter(|&k| x[k] > 0.0).fold((0.0, 0.0), |(g, r), k| (g + t[k], r + x[k]));
         let k = 0;

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use ndarray::{Array1, ArrayView1};
 
 use super::fit::{self, FitOptions, FitReport};
+use crate::domain::table::CustomerTable;
 use crate::domain::time::TimeUnit;
 use crate::error::{Error, Result};
 use crate::log::summary::PurchaseSummary;
@@ -100,7 +101,7 @@ impl BetaGeoBetaBinom {
     /// )?;
     /// let model = BetaGeoBetaBinom::fit(&summary)?;
     /// let alive = model.probability_alive_all(&summary)?;
-    /// assert!(alive.iter().all(|p| (0.0..=1.0).contains(p)));
+    /// assert!(alive.column("p_alive").unwrap().iter().all(|p| (0.0..=1.0).contains(p)));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
@@ -653,8 +654,8 @@ impl BetaGeoBetaBinom {
     ///
     /// # Errors
     /// As [`BetaGeoBetaBinom::probability_alive_columns`].
-    pub fn probability_alive_all(&self, summary: &PurchaseSummary) -> Result<Array1<f64>> {
-        summary.naming(self.probability_alive_columns(summary.frequency(), summary.recency(), summary.age()))
+    pub fn probability_alive_all(&self, summary: &PurchaseSummary) -> Result<CustomerTable> {
+        summary.keyed("p_alive", self.probability_alive_columns(summary.frequency(), summary.recency(), summary.age()))
     }
 
     /// Expected purchases in the next `t` opportunities for every customer of a summary.
@@ -666,19 +667,17 @@ impl BetaGeoBetaBinom {
     /// let summary = TransactionLog::cdnow_sample()?
     ///     .summarize(&SummaryOptions::new(TimeUnit::Month).duration_mode(DurationMode::Calendar))?;
     /// let next_year = BetaGeoBetaBinom::new(1.2, 0.75, 0.66, 2.78)?.conditional_expected_purchases_all(12.0, &summary)?;
-    /// assert!(next_year.iter().all(|&e| e >= 0.0));
+    /// assert!(next_year.column("expected_purchases").unwrap().iter().all(|&e| e >= 0.0));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors
     /// As [`BetaGeoBetaBinom::conditional_expected_purchases_columns`].
-    pub fn conditional_expected_purchases_all(&self, t: f64, summary: &PurchaseSummary) -> Result<Array1<f64>> {
-        summary.naming(self.conditional_expected_purchases_columns(
-            t,
-            summary.frequency(),
-            summary.recency(),
-            summary.age(),
-        ))
+    pub fn conditional_expected_purchases_all(&self, t: f64, summary: &PurchaseSummary) -> Result<CustomerTable> {
+        summary.keyed(
+            "expected_purchases",
+            self.conditional_expected_purchases_columns(t, summary.frequency(), summary.recency(), summary.age()),
+        )
     }
 
     fn array(&self) -> [f64; 4] {

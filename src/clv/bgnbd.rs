@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{self, RepeatRows};
 use super::fit::{self, FitOptions, FitReport};
+use crate::domain::table::CustomerTable;
 use crate::domain::time::TimeUnit;
 use crate::error::{Error, Result};
 use crate::log::summary::PurchaseSummary;
@@ -683,8 +684,8 @@ impl BetaGeo {
     ///
     /// # Errors
     /// As [`BetaGeo::probability_alive_columns`] (a summary's rows are always valid).
-    pub fn probability_alive_all(&self, summary: &PurchaseSummary) -> Result<Array1<f64>> {
-        summary.naming(self.probability_alive_columns(summary.frequency(), summary.recency(), summary.age()))
+    pub fn probability_alive_all(&self, summary: &PurchaseSummary) -> Result<CustomerTable> {
+        summary.keyed("p_alive", self.probability_alive_columns(summary.frequency(), summary.recency(), summary.age()))
     }
 
     /// Conditional expected purchases in the next `t` for every customer of a summary.
@@ -705,13 +706,11 @@ impl BetaGeo {
     ///
     /// # Errors
     /// As [`BetaGeo::conditional_expected_purchases`].
-    pub fn conditional_expected_purchases_all(&self, t: f64, summary: &PurchaseSummary) -> Result<Array1<f64>> {
-        summary.naming(self.conditional_expected_purchases_columns(
-            t,
-            summary.frequency(),
-            summary.recency(),
-            summary.age(),
-        ))
+    pub fn conditional_expected_purchases_all(&self, t: f64, summary: &PurchaseSummary) -> Result<CustomerTable> {
+        summary.keyed(
+            "expected_purchases",
+            self.conditional_expected_purchases_columns(t, summary.frequency(), summary.recency(), summary.age()),
+        )
     }
 }
 

@@ -5,10 +5,11 @@
 //! informative about ν. The model assumes spend is independent of purchase
 //! frequency: [`GammaGamma::fit`] reports the correlation so you can check.
 
-use ndarray::{Array1, ArrayView1};
+use ndarray::ArrayView1;
 use serde::{Deserialize, Serialize};
 
 use super::fit::{self, FitOptions, FitReport};
+use crate::domain::table::CustomerTable;
 use crate::error::{Error, Result};
 use crate::log::summary::PurchaseSummary;
 use crate::math::special::{digamma, ln_gamma};
@@ -369,9 +370,10 @@ impl GammaGamma {
     ///
     /// # Errors
     /// As [`GammaGamma::conditional_expected_spend`].
-    pub fn conditional_expected_spend_all(&self, summary: &PurchaseSummary) -> Result<Array1<f64>> {
+    pub fn conditional_expected_spend_all(&self, summary: &PurchaseSummary) -> Result<CustomerTable> {
         let (x, m) = (summary.frequency(), summary.monetary_value());
-        summary.naming(
+        summary.keyed(
+            "expected_spend",
             (0..x.len()).map(|i| self.conditional_expected_spend(x[i], m[i]).map_err(|e| e.at_row(i))).collect(),
         )
     }
@@ -433,6 +435,7 @@ mod tests {
 
     #[test]
     fn bad_input() {
+        use ndarray::Array1;
         assert!(GammaGamma::new(-1.0, 2.0, 3.0).is_err());
         let x = Array1::from(vec![1.0, 2.0, 0.0]);
         let zero = Array1::from(vec![0.0, 0.0, 0.0]);

@@ -5,6 +5,7 @@ use ndarray::{Array1, Array2, ArrayView1};
 use super::bgbb::BetaGeoBetaBinom;
 use super::bgnbd::{BetaGeo, BetaGeoVariant};
 use super::pareto_nbd::ParetoNbd;
+use crate::domain::table::CustomerTable;
 use crate::domain::time::TimeUnit;
 use crate::error::Result;
 use crate::log::summary::PurchaseSummary;
@@ -136,20 +137,18 @@ pub trait PurchaseModel: Send + Sync {
     ///
     /// # Errors
     /// As [`PurchaseModel::probability_alive_columns`].
-    fn probability_alive_all(&self, summary: &PurchaseSummary) -> Result<Array1<f64>> {
-        summary.naming(self.probability_alive_columns(summary.frequency(), summary.recency(), summary.age()))
+    fn probability_alive_all(&self, summary: &PurchaseSummary) -> Result<CustomerTable> {
+        summary.keyed("p_alive", self.probability_alive_columns(summary.frequency(), summary.recency(), summary.age()))
     }
     /// Expected purchases in the next `t` for every customer of a summary.
     ///
     /// # Errors
     /// As [`PurchaseModel::conditional_expected_purchases_columns`].
-    fn conditional_expected_purchases_all(&self, t: f64, summary: &PurchaseSummary) -> Result<Array1<f64>> {
-        summary.naming(self.conditional_expected_purchases_columns(
-            t,
-            summary.frequency(),
-            summary.recency(),
-            summary.age(),
-        ))
+    fn conditional_expected_purchases_all(&self, t: f64, summary: &PurchaseSummary) -> Result<CustomerTable> {
+        summary.keyed(
+            "expected_purchases",
+            self.conditional_expected_purchases_columns(t, summary.frequency(), summary.recency(), summary.age()),
+        )
     }
     /// The time unit of the data the model was fitted on, or declared with
     /// `in_unit` (`None` when unknown).

@@ -9,6 +9,7 @@ use ndarray::{Array1, ArrayView1};
 
 use super::data::{self, RepeatRows};
 use super::fit::{self, FitOptions, FitReport};
+use crate::domain::table::CustomerTable;
 use crate::domain::time::TimeUnit;
 use crate::error::{Error, Result};
 use crate::log::summary::PurchaseSummary;
@@ -533,14 +534,14 @@ impl ParetoNbd {
     /// # )?;
     /// use customer_lifecycle::clv::ParetoNbd;
     /// let model = ParetoNbd::new(0.5532, 10.5763, 0.6062, 11.6715)?;
-    /// assert!(model.probability_alive_all(&summary)?.iter().all(|p| (0.0..=1.0).contains(p)));
+    /// assert!(model.probability_alive_all(&summary)?.column("p_alive").unwrap().iter().all(|p| (0.0..=1.0).contains(p)));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors
     /// As [`ParetoNbd::probability_alive`].
-    pub fn probability_alive_all(&self, summary: &PurchaseSummary) -> Result<Array1<f64>> {
-        summary.naming(self.probability_alive_columns(summary.frequency(), summary.recency(), summary.age()))
+    pub fn probability_alive_all(&self, summary: &PurchaseSummary) -> Result<CustomerTable> {
+        summary.keyed("p_alive", self.probability_alive_columns(summary.frequency(), summary.recency(), summary.age()))
     }
 
     /// Conditional expected purchases in the next `t` for every customer of a summary.
@@ -556,20 +557,18 @@ impl ParetoNbd {
     /// let model = ParetoNbd::new(0.5532, 10.5763, 0.6062, 11.6715)?;
     /// let holdout = model.conditional_expected_purchases_all(39.0, &summary)?;
     /// // Predicted against actual holdout purchases, in total.
-    /// let (predicted, actual) = (holdout.sum(), summary.frequency_holdout().unwrap().sum());
+    /// let (predicted, actual) = (holdout.column("expected_purchases").unwrap().sum(), summary.frequency_holdout().unwrap().sum());
     /// assert!((predicted / actual - 1.0).abs() < 0.2);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors
     /// As [`ParetoNbd::conditional_expected_purchases`].
-    pub fn conditional_expected_purchases_all(&self, t: f64, summary: &PurchaseSummary) -> Result<Array1<f64>> {
-        summary.naming(self.conditional_expected_purchases_columns(
-            t,
-            summary.frequency(),
-            summary.recency(),
-            summary.age(),
-        ))
+    pub fn conditional_expected_purchases_all(&self, t: f64, summary: &PurchaseSummary) -> Result<CustomerTable> {
+        summary.keyed(
+            "expected_purchases",
+            self.conditional_expected_purchases_columns(t, summary.frequency(), summary.recency(), summary.age()),
+        )
     }
 
     /// P(alive) for columns of x, t_x and T.

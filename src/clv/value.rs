@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::gamma_gamma::GammaGamma;
 use super::model::PurchaseModel;
+use crate::domain::table::CustomerTable;
 use crate::domain::time::TimeUnit;
 use crate::error::{Error, Result};
 use crate::log::summary::PurchaseSummary;
@@ -522,7 +523,7 @@ impl<'a> Clv<'a> {
     }
 
     /// CLV of every customer of a summary, in the summary's unit (which must
-    /// agree with the model's).
+    /// agree with the model's): a table with the column `clv`.
     ///
     /// ```
     /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
@@ -535,16 +536,16 @@ impl<'a> Clv<'a> {
     /// let (purchases, spend) = (BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?, GammaGamma::new(6.2488, 3.7446, 15.4477)?);
     /// let values = Clv::new(&purchases, &spend).margin(0.3).compute(&summary)?; // weeks, from the summary
     /// assert_eq!(values.len(), summary.len());
-    /// assert!(values.iter().all(|v| *v >= 0.0));
+    /// assert!(values.column("clv").unwrap().iter().all(|v| *v >= 0.0));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors
     /// As [`Clv::customer`]; a summary in another unit than the model's.
-    pub fn compute(&self, summary: &PurchaseSummary) -> Result<Array1<f64>> {
+    pub fn compute(&self, summary: &PurchaseSummary) -> Result<CustomerTable> {
         let steps = self.steps(self.unit_with(Some(summary.periods().unit()))?)?;
         let (x, t_x, age, m) = (summary.frequency(), summary.recency(), summary.age(), summary.monetary_value());
-        summary.naming(self.compute_steps(&steps, x, t_x, age, m))
+        summary.keyed("clv", self.compute_steps(&steps, x, t_x, age, m))
     }
 
     /// CLV for columns of x, t_x, T and mean spend, equal to

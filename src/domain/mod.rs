@@ -2,7 +2,7 @@
 //!
 //! The lowest floor: it imports nothing from the rest of the crate, and within it
 //! `customer`, `money` and `time` import nothing but the error type, `consent` only
-//! `customer`, and `event` the three of them and `consent`.
+//! `customer`, `table` only `customer`, and `event` the three of them and `consent`.
 //!
 //! ## Money
 //!
@@ -18,8 +18,8 @@
 //! Time units, and the two ways of measuring durations.
 //!
 //! Events carry [`DateTime<Utc>`](chrono::DateTime). For summaries a timestamp becomes a
-//! *date*: the calendar day it falls on in a fixed UTC offset (UTC unless
-//! you choose another). Durations between dates are then measured in one of
+//! *date*: the calendar day it falls on in a fixed UTC offset or an IANA
+//! time zone with its daylight-saving rules (UTC unless you choose another). Durations between dates are then measured in one of
 //! two ways, both in common use:
 //!
 //! * [`DurationMode::Continuous`]: whole days between the dates divided by the
@@ -51,6 +51,7 @@ pub(crate) mod customer;
 pub(crate) mod event;
 pub(crate) mod ledger;
 pub(crate) mod money;
+pub(crate) mod table;
 pub(crate) mod time;
 
 pub use consent::{Channel, ConsentChange, ConsentHistory, ConsentRecord, ConsentStatus, LegalBasis, Purpose};
@@ -58,4 +59,5 @@ pub use customer::{Customer, CustomerId, CustomerIndex, DenseId, IdKind, MAX_CUS
 pub use event::{Engagement, Event, EventClass, EventId, EventKind, NpsScore};
 pub use ledger::ConsentLedger;
 pub use money::{Currency, ExchangeRates, FixedRates, Money, NumberFormat};
+pub use table::CustomerTable;
 pub use time::{DurationMode, Periods, TimeUnit};

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::customer::CustomerId;
+use crate::domain::table::CustomerTable;
 use crate::error::{Error, Result};
 use crate::log::summary::PurchaseSummary;
 use crate::math::sort::{f64_from_order_key, f64_order_key};
@@ -328,6 +329,34 @@ impl RfmScores {
         let (r, f, m) = self.scores(k);
         let w = self.options.weights;
         (w[0] * f64::from(r) + w[1] * f64::from(f) + w[2] * f64::from(m)) / (w[0] + w[1] + w[2])
+    }
+
+    /// The scores as a table keyed by customer: columns `recency`,
+    /// `frequency`, `monetary` (1..k), `code` (R·100 + F·10 + M) and
+    /// `weighted_score`.
+    ///
+    /// ```
+    /// use customer_lifecycle::metrics::{RfmOptions, RfmScores};
+    /// use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let table = RfmScores::compute(&summary, &RfmOptions::new())?.table()?;
+    /// assert_eq!(table.names(), ["recency", "frequency", "monetary", "code", "weighted_score"]);
+    /// let first = &summary.ids()[0];
+    /// assert!((1.0..=5.0).contains(&table.value(first, "recency").unwrap()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// None in practice (scores are finite); the table's checks are passed on.
+    pub fn table(&self) -> Result<CustomerTable> {
+        let n = self.len();
+        let column = |f: &dyn Fn(usize) -> f64| (0..n).map(f).collect::<ndarray::Array1<f64>>();
+        CustomerTable::over(Arc::clone(&self.ids))
+            .with_column("recency", column(&|k| f64::from(self.recency[k])))?
+            .with_column("frequency", column(&|k| f64::from(self.frequency[k])))?
+            .with_column("monetary", column(&|k| f64::from(self.monetary[k])))?
+            .with_column("code", column(&|k| f64::from(self.code(k))))?
+            .with_column("weighted_score", column(&|k| self.weighted_score(k)))
     }
 
     /// The cut points used.

@@ -87,6 +87,9 @@ fn newcomers_get_a_new_customers_predictions() -> TestResult {
     for (model, alive_at_zero) in models {
         let alive = model.probability_alive_all(&summary)?;
         let expected = model.conditional_expected_purchases_all(horizon, &summary)?;
+        assert_eq!(alive.ids(), summary.ids());
+        let alive = alive.column("p_alive").ok_or("p_alive")?;
+        let expected = expected.column("expected_purchases").ok_or("expected_purchases")?;
         assert!(alive.iter().chain(expected.iter()).all(|v| v.is_finite()), "{}", model.name());
         let new_customer = model.expected_purchases_new_customer(horizon)?;
         for &i in &rows {
@@ -98,10 +101,12 @@ fn newcomers_get_a_new_customers_predictions() -> TestResult {
             assert!((expected[i] - near).abs() < 1e-6 * near, "{}", model.name());
         }
         let risk = model_risk(model, &summary, ModelRisk::NoPurchaseWithin(13.0))?;
+        let risk = risk.column("churn_risk").ok_or("churn_risk")?;
         assert!(risk.iter().all(|r| (0.0..=1.0).contains(r)), "{}", model.name());
     }
     let spend = GammaGamma::fit(&summary)?;
-    let values: Array1<f64> = Clv::new(&bg, &spend).compute(&summary)?;
+    let table = Clv::new(&bg, &spend).compute(&summary)?;
+    let values = table.column("clv").ok_or("clv")?;
     assert!(values.iter().all(|v| v.is_finite() && *v >= 0.0));
     assert!(rows.iter().all(|&i| values[i] > 0.0), "a newcomer is worth something");
     Ok(())

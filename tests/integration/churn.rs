@@ -82,7 +82,8 @@ fn cdnow_honest_split() {
     // The model-based and cadence scores evaluate on the same customers.
     let bgnbd = BetaGeo::fit(&test).unwrap();
     let quiet = model_risk(&bgnbd, &test, ModelRisk::NoPurchaseWithin(13.0)).unwrap();
-    assert!(Evaluation::compute(quiet.as_slice().unwrap(), &labels, ScoreScale::Probability).unwrap().roc_auc > 0.7);
-    let cadence = cadence_risk(&test).unwrap();
-    assert!(Evaluation::compute(cadence.as_slice().unwrap(), &labels, ScoreScale::Ranking).unwrap().roc_auc > 0.6);
+    let quiet = quiet.column("churn_risk").unwrap().to_vec();
+    assert!(Evaluation::compute(&quiet, &labels, ScoreScale::Probability).unwrap().roc_auc > 0.7);
+    let cadence = cadence_risk(&test).unwrap().column("cadence_risk").unwrap().to_vec();
+    assert!(Evaluation::compute(&cadence, &labels, ScoreScale::Ranking).unwrap().roc_auc > 0.6);
 }

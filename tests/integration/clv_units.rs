@@ -43,15 +43,17 @@ fn a_day_summary_gets_a_year_of_days() -> TestResult {
     let model = BetaGeo::fit(&days)?;
     let spend = GammaGamma::fit(&days)?;
     assert_eq!(model.time_unit(), Some(TimeUnit::Day));
-    let year: f64 = Clv::new(&model, &spend).compute(&days)?.sum();
-    let months: f64 = Clv::new(&model, &spend).horizon(Span::Months(12)).compute(&days)?.sum();
-    let weeks52: f64 = Clv::new(&model, &spend).horizon_in_periods(52.0).compute(&days)?.sum();
+    let year: f64 = Clv::new(&model, &spend).compute(&days)?.column("clv").ok_or("clv")?.sum();
+    let months: f64 =
+        Clv::new(&model, &spend).horizon(Span::Months(12)).compute(&days)?.column("clv").ok_or("clv")?.sum();
+    let weeks52: f64 =
+        Clv::new(&model, &spend).horizon_in_periods(52.0).compute(&days)?.column("clv").ok_or("clv")?.sum();
     assert_eq!(year, months);
     assert!(year > 3.0 * weeks52, "a year ({year}) is far more than 52 days ({weeks52})");
     // The same data in weeks give nearly the same one-year CLV.
     let weeks = log.summarize(&SummaryOptions::new(TimeUnit::Week))?;
     let weekly = BetaGeo::fit(&weeks)?;
-    let in_weeks: f64 = Clv::new(&weekly, &GammaGamma::fit(&weeks)?).compute(&weeks)?.sum();
+    let in_weeks: f64 = Clv::new(&weekly, &GammaGamma::fit(&weeks)?).compute(&weeks)?.column("clv").ok_or("clv")?.sum();
     assert!((in_weeks - year).abs() < 0.02 * year, "weeks {in_weeks} vs days {year}");
     Ok(())
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::customer::CustomerId;
 use crate::domain::money::{self, Currency};
+use crate::domain::table::CustomerTable;
 use crate::domain::time::Periods;
 use crate::error::{Error, Result};
 
@@ -273,6 +274,12 @@ impl PurchaseSummary {
     /// summary's rows (the column functions know only the row).
     pub(crate) fn naming<T>(&self, result: Result<T>) -> Result<T> {
         result.map_err(|e| e.naming_customer(&self.columns.ids))
+    }
+
+    /// A per-customer result as a table keyed by this summary's customers
+    /// (their ids shared, not copied), errors naming the customer.
+    pub(crate) fn keyed(&self, name: &str, values: Result<Array1<f64>>) -> Result<CustomerTable> {
+        CustomerTable::over(self.shared_ids()).with_column(name, self.naming(values)?)
     }
 
     /// The ids, shared without copying.
