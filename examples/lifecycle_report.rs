@@ -36,10 +36,11 @@
 //!   period (default month).
 //! * `--lapse N` — a customer has lapsed after N units without a purchase
 //!   (lifetime curve and reactivation; default half a year).
-//! * `--plots DIR` — SVG charts: expected purchases and P(alive) by
-//!   frequency and recency, calibration vs holdout purchases, the
-//!   cumulative tracking of actual vs predicted repeat purchases, the cohort
-//!   retention heat map and the customer lifetime curve.
+//! * `--plots DIR` — the library's SVG charts (feature `plots`): expected
+//!   purchases and P(alive) by frequency and recency, period transactions,
+//!   calibration vs holdout purchases, cumulative and incremental tracking,
+//!   the most frequent buyer's P(alive) history, the cohort retention heat
+//!   map, retention curves and the customer lifetime curve.
 //! * Shop exports: `--column NAME=HEADER` (NAME one of `customer_id`,
 //!   `date`, `amount`, `order_id`, `kind`, `currency`; repeatable),
 //!   `--time-zone NAME` (IANA: local times and local days),
@@ -414,21 +415,7 @@ fn clv_section(
     }
 
     if let Some(dir) = &args.plots {
-        std::fs::create_dir_all(dir)?;
-        plots::frequency_recency(s, model, dir)?;
-        if s.calibration_end().is_some() {
-            let candidates: Vec<&dyn PurchaseModel> = [
-                bgnbd.as_ref().ok().map(|m| m as &dyn PurchaseModel),
-                pareto.as_ref().ok().map(|m| m as &dyn PurchaseModel),
-                mbgnbd.as_ref().ok().map(|m| m as &dyn PurchaseModel),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            plots::calibration_vs_holdout(s, &candidates, dir)?;
-        }
-        plots::tracking(log, s, model, dir)?;
-        println!("\nwrote charts to {dir}/");
+        charts::models(log, s, model, &[bgnbd.as_ref().ok(), mbgnbd.as_ref().ok()], pareto.as_ref().ok(), dir)?;
     }
 
     let clv = Clv::new(model, spend).horizon(horizon).annual_discount_rate(rate).margin(margin);
@@ -671,9 +658,7 @@ fn cohort_section(
         None => println!("  median lifetime not reached: too many customers still active"),
     }
     if let Some(dir) = &args.plots {
-        std::fs::create_dir_all(dir)?;
-        plots::cohort_retention(&cohorts, dir)?;
-        plots::lifetime(&survival, &u, dir)?;
+        charts::cohorts(&cohorts, &survival, s.periods().unit(), dir)?;
     }
     Ok(())
 }
@@ -1038,293 +1023,102 @@ fn write_predictions(
     Ok(())
 }
 
-/// The `--plots` charts, as SVG.
-mod plots {
-    use std::collections::{BTreeMap, BTreeSet};
+/// The library's charts (feature `plots`), written as SVG files.
+#[cfg(feature = "plots")]
+mod charts {
     use std::error::Error as StdError;
 
-    use customer_lifecycle::clv::PurchaseModel;
-    use customer_lifecycle::{
-        CohortAnalysis, CustomerId, LifetimeSurvival, PurchaseSummary, RetentionMode, TransactionKind, TransactionLog,
-    };
-    use plotters::prelude::*;
+    use customer_lifecycle::clv::{BetaGeo, ParetoNbd, PurchaseModel};
+    use customer_lifecycle::{CohortAnalysis, LifetimeSurvival, PurchaseSummary, TimeUnit, TransactionLog, plots};
 
     type Out = Result<(), Box<dyn StdError>>;
 
-    /// Light yellow (0) to dark blue (1).
-    fn shade(v: f64) -> RGBColor {
-        let v = v.clamp(0.0, 1.0);
-        let mix = |a: f64, b: f64| (a + (b - a) * v).round() as u8;
-        RGBColor(mix(255.0, 8.0), mix(247.0, 48.0), mix(188.0, 107.0))
-    }
-
-    /// Heat maps of expected purchases in the next period and of P(alive),
-    /// by frequency (rows) and recency (columns), for a customer of the
-    /// longest age in the data.
-    pub fn frequency_recency(s: &PurchaseSummary, model: &dyn PurchaseModel, dir: &str) -> Out {
-        let age = s.age().iter().cloned().fold(0.0, f64::max);
-        let mut xs: Vec<f64> = s.frequency().to_vec();
-        xs.sort_by(f64::total_cmp);
-        let max_x = xs[(xs.len() * 99 / 100).min(xs.len() - 1)].max(1.0).ceil();
-        let cells = 40usize;
-        let unit = s.periods().unit().name();
-        for (file, title, value) in [
-            ("expected_purchases_by_frequency_recency.svg", format!("Expected purchases in the next {unit}"), 0),
-            ("p_alive_by_frequency_recency.svg", "P(alive)".to_string(), 1),
-        ] {
-            let mut grid = Vec::new();
-            let mut top = 0.0f64;
-            for xi in 0..=max_x as usize {
-                for c in 0..cells {
-                    let t_x = age * (c as f64 + 0.5) / cells as f64;
-                    let x = xi as f64;
-                    let t_x = if x == 0.0 { 0.0 } else { t_x };
-                    let v = if value == 0 {
-                        model.conditional_expected_purchases(1.0, x, t_x, age)?
-                    } else {
-                        model.probability_alive(x, t_x, age)?
-                    };
-                    top = top.max(v);
-                    grid.push((xi, c, v, x == 0.0 && c > 0));
-                }
-            }
-            let path = format!("{dir}/{file}");
-            let root = SVGBackend::new(&path, (760, 560)).into_drawing_area();
-            root.fill(&WHITE)?;
-            let mut chart = ChartBuilder::on(&root)
-                .caption(format!("{title} ({}, T = {age:.1} {unit}s)", model.name()), ("sans-serif", 18))
-                .margin(12)
-                .x_label_area_size(40)
-                .y_label_area_size(50)
-                .build_cartesian_2d(0.0..age, 0.0..max_x + 1.0)?;
-            chart.configure_mesh().disable_mesh().x_desc(format!("recency ({unit}s)")).y_desc("frequency").draw()?;
-            chart.draw_series(grid.iter().filter(|g| !g.3).map(|&(xi, c, v, _)| {
-                let (x0, x1) = (age * c as f64 / cells as f64, age * (c + 1) as f64 / cells as f64);
-                Rectangle::new([(x0, xi as f64), (x1, xi as f64 + 1.0)], shade(v / top.max(1e-12)).filled())
-            }))?;
-            root.present()?;
-        }
+    fn write(dir: &str, name: &str, svg: customer_lifecycle::Result<String>) -> Out {
+        std::fs::write(format!("{dir}/{name}.svg"), svg?)?;
         Ok(())
     }
 
-    /// Mean holdout purchases by calibration frequency, actual and per model.
-    pub fn calibration_vs_holdout(s: &PurchaseSummary, models: &[&dyn PurchaseModel], dir: &str) -> Out {
-        let (Some(duration), Some(actual)) = (s.duration_holdout(), s.frequency_holdout()) else { return Ok(()) };
-        let (x, t_x, age) = (s.frequency(), s.recency(), s.age());
-        let group = |i: usize| (x[i] as usize).min(7);
-        let means = |v: &dyn Fn(usize) -> f64| -> Vec<(f64, f64)> {
-            (0..=7)
-                .map(|g| {
-                    let members: Vec<usize> = (0..x.len()).filter(|&i| group(i) == g).collect();
-                    let sum: f64 = members.iter().map(|&i| v(i)).sum();
-                    (g as f64, sum / members.len().max(1) as f64)
-                })
-                .collect()
-        };
-        let mut series = vec![("actual".to_string(), means(&|i| actual[i]))];
-        for m in models {
-            let p: Vec<f64> = (0..x.len())
-                .map(|i| m.conditional_expected_purchases(duration, x[i], t_x[i], age[i]))
-                .collect::<Result<_, _>>()?;
-            series.push((m.name().to_string(), means(&|i| p[i])));
-        }
-        let top = series.iter().flat_map(|(_, v)| v.iter().map(|p| p.1)).fold(0.0, f64::max) * 1.1;
-        let path = format!("{dir}/calibration_vs_holdout.svg");
-        let root = SVGBackend::new(&path, (760, 500)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption("Holdout purchases by calibration frequency (7 = 7+)", ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0.0..7.0, 0.0..top)?;
-        chart.configure_mesh().x_desc("purchases in the calibration period").y_desc("mean holdout purchases").draw()?;
-        for (k, (name, points)) in series.into_iter().enumerate() {
-            let color = Palette99::pick(k).to_rgba();
-            chart
-                .draw_series(LineSeries::new(points, color.stroke_width(2)))?
-                .label(name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()?;
-        root.present()?;
-        Ok(())
-    }
-
-    /// Cumulative repeat purchases over time, actual (from the log) and
-    /// predicted (each customer's E[X(t)] from their first purchase).
-    pub fn tracking(log: &TransactionLog, s: &PurchaseSummary, model: &dyn PurchaseModel, dir: &str) -> Out {
-        let Some(unit_days) = s.periods().unit().days() else { return Ok(()) };
-        let unit_days = f64::from(unit_days);
-        let end = s.calibration_end().unwrap_or(s.observation_end());
-        let in_summary: BTreeSet<&CustomerId> = s.ids().iter().collect();
-        // Each customer's distinct purchase days.
-        let mut days: BTreeMap<CustomerId, BTreeSet<i64>> = BTreeMap::new();
-        for t in log.iter() {
-            if t.kind() == TransactionKind::Order && in_summary.contains(&t.customer()) {
-                let date = s.periods().date_of(t.at());
-                if date <= s.observation_end() {
-                    days.entry(t.customer().clone()).or_default().insert((date - end).num_days());
-                }
-            }
-        }
-        // Repeat purchases, in units relative to the calibration end.
-        let mut repeats: Vec<f64> =
-            days.values().flat_map(|d| d.iter().skip(1).map(|&day| day as f64 / unit_days)).collect();
-        repeats.sort_by(f64::total_cmp);
-        let start = -s.age().iter().cloned().fold(0.0, f64::max);
-        let stop = s.duration_holdout().unwrap_or(0.0);
-        let steps = 120;
-        let mut actual = Vec::new();
-        let mut predicted = Vec::new();
-        let ages = s.age();
-        for k in 0..=steps {
-            let tau = start + (stop - start) * k as f64 / steps as f64;
-            actual.push((tau, repeats.partition_point(|&r| r <= tau) as f64));
-            let mut sum = 0.0;
-            for &a in ages.iter() {
-                if tau + a > 0.0 {
-                    sum += model.expected_purchases_new_customer(tau + a)?;
-                }
-            }
-            predicted.push((tau, sum));
-        }
-        let top = actual.iter().chain(&predicted).map(|p| p.1).fold(0.0, f64::max) * 1.05;
-        let unit = s.periods().unit().name();
-        let path = format!("{dir}/tracking_cumulative.svg");
-        let root = SVGBackend::new(&path, (760, 500)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(format!("Cumulative repeat purchases, actual vs {}", model.name()), ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(start..stop.max(start + 1.0), 0.0..top.max(1.0))?;
-        chart
-            .configure_mesh()
-            .x_desc(format!("{unit}s relative to the calibration end"))
-            .y_desc("repeat purchases")
-            .draw()?;
-        chart
-            .draw_series(LineSeries::new(actual, BLACK.stroke_width(2)))?
-            .label("actual")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(2)));
-        chart
-            .draw_series(LineSeries::new(predicted, BLUE.stroke_width(2)))?
-            .label(model.name())
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLUE.stroke_width(2)));
+    /// The model charts: matrices, period transactions, calibration vs
+    /// holdout (every model fitted), tracking, and the P(alive) history of
+    /// the most frequent buyer.
+    pub fn models(
+        log: &TransactionLog,
+        s: &PurchaseSummary,
+        model: &dyn PurchaseModel,
+        beta_geo: &[Option<&BetaGeo>],
+        pareto: Option<&ParetoNbd>,
+        dir: &str,
+    ) -> Out {
+        std::fs::create_dir_all(dir)?;
+        write(dir, "expected_purchases_by_frequency_recency", plots::frequency_recency_matrix(model, s))?;
+        write(dir, "p_alive_by_frequency_recency", plots::probability_alive_matrix(model, s))?;
+        write(dir, "period_transactions", plots::period_transactions(model, s))?;
         if s.calibration_end().is_some() {
-            chart.draw_series(LineSeries::new(vec![(0.0, 0.0), (0.0, top)], RED.mix(0.5)))?;
+            let mut candidates: Vec<&dyn PurchaseModel> =
+                beta_geo.iter().flatten().map(|m| *m as &dyn PurchaseModel).collect();
+            candidates.extend(pareto.map(|m| m as &dyn PurchaseModel));
+            write(dir, "calibration_vs_holdout", plots::calibration_vs_holdout(s, &candidates))?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()?;
-        root.present()?;
+        if s.periods().unit().days().is_some() {
+            write(dir, "tracking_cumulative", plots::cumulative_tracking(log, s, model))?;
+            write(dir, "tracking_incremental", plots::incremental_tracking(log, s, model))?;
+        }
+        // The customer with the most repeat purchases, from the log.
+        let x = s.frequency();
+        if let Some(k) = (0..s.len()).max_by(|&a, &b| x[a].total_cmp(&x[b])) {
+            let periods = s.periods();
+            let id = &s.ids()[k];
+            let mut days: Vec<i64> =
+                log.iter().filter(|t| t.customer() == id).map(|t| periods.day_of(t.at()).into()).collect();
+            days.sort_unstable();
+            days.dedup();
+            if let (Some(&first), Some(unit_days)) = (days.first(), periods.unit().days()) {
+                let times: Vec<f64> = days.iter().skip(1).map(|d| (d - first) as f64 / f64::from(unit_days)).collect();
+                let until = s.age()[k].max(times.last().copied().unwrap_or(0.0)).max(1.0);
+                let times: Vec<f64> = times.into_iter().filter(|&t| t > 0.0 && t <= until).collect();
+                write(
+                    dir,
+                    "p_alive_history_top_customer",
+                    plots::probability_alive_history(model, &times, until, periods.unit()),
+                )?;
+            }
+        }
+        println!("\nwrote the model charts to {dir}/");
         Ok(())
     }
 
-    /// The cohort retention heat map: cohorts (rows) by period offset
-    /// (columns), incomplete cells left grey.
-    pub fn cohort_retention(cohorts: &CohortAnalysis, dir: &str) -> Out {
-        let retention = cohorts.retention(RetentionMode::OnPeriod);
-        let rows = cohorts.cohorts().len();
-        let columns = cohorts.columns();
-        // Column 0 is 100 % by definition: shade the others on their own scale.
-        let top = (0..rows)
-            .flat_map(|r| (1..columns).map(move |n| (r, n)))
-            .filter_map(|(r, n)| cohorts.get(&retention, r, n))
-            .fold(0.0, f64::max)
-            .max(1e-12);
-        let path = format!("{dir}/cohort_retention.svg");
-        let height = (120 + 28 * rows as u32).min(1200);
-        let root = SVGBackend::new(&path, (900, height)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let unit = cohorts.periods().unit().name();
-        let mut chart = ChartBuilder::on(&root)
-            .caption(format!("Retention by {unit} cohort (share buying in its Nth {unit})"), ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(90)
-            .build_cartesian_2d(0.0..columns as f64, 0.0..rows as f64)?;
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_desc(format!("{unit}s since acquisition"))
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_labels(0)
-            .draw()?;
-        // Cohort labels beside their rows (at most 30 of them).
-        let step = rows.div_ceil(30).max(1);
-        for r in (0..rows).step_by(step) {
-            let (px, py) = chart.backend_coord(&(0.0, (rows - 1 - r) as f64 + 0.5));
-            let label = cohorts.label(r).unwrap_or_default();
-            root.draw(&Text::new(label, (px - 80, py - 6), ("sans-serif", 12)))?;
-        }
-        chart.draw_series((0..rows).flat_map(|r| (0..columns).map(move |n| (r, n))).map(|(r, n)| {
-            let y = (rows - 1 - r) as f64;
-            let color = match cohorts.get(&retention, r, n) {
-                Some(_) if n == 0 => shade(1.0),
-                Some(v) => shade(v / top),
-                None => RGBColor(225, 225, 225),
-            };
-            Rectangle::new([(n as f64, y), (n as f64 + 1.0, y + 1.0)], color.filled())
-        }))?;
-        chart.draw_series((0..rows).flat_map(|r| (0..columns).map(move |n| (r, n))).filter_map(|(r, n)| {
-            let v = cohorts.get(&retention, r, n)?;
-            let y = (rows - 1 - r) as f64;
-            let color = if n == 0 || v / top > 0.55 { WHITE } else { BLACK };
-            Some(Text::new(
-                format!("{:.0}", 100.0 * v),
-                (n as f64 + 0.2, y + 0.65),
-                ("sans-serif", 11).into_font().color(&color),
-            ))
-        }))?;
-        root.present()?;
+    /// The cohort heat map, retention curves and lifetime curve.
+    pub fn cohorts(cohorts: &CohortAnalysis, survival: &LifetimeSurvival, unit: TimeUnit, dir: &str) -> Out {
+        std::fs::create_dir_all(dir)?;
+        write(dir, "cohort_retention", plots::cohort_heat_map(cohorts))?;
+        write(dir, "retention_curves", plots::retention_curves(cohorts))?;
+        write(dir, "lifetime_survival", plots::lifetime_curve(survival, unit))?;
         Ok(())
     }
+}
 
-    /// The Kaplan–Meier curve of customer lifetime, with ±2 standard errors.
-    pub fn lifetime(curve: &LifetimeSurvival, unit: &str, dir: &str) -> Out {
-        let steps = curve.steps();
-        let end = steps.last().map_or(1.0, |s| s.time).max(1.0);
-        let mut line = vec![(0.0, 1.0)];
-        let mut upper = vec![(0.0, 1.0)];
-        let mut lower = vec![(0.0, 1.0)];
-        let mut previous = (1.0, 0.0);
-        for s in steps {
-            line.push((s.time, previous.0));
-            line.push((s.time, s.survival));
-            upper.push((s.time, (previous.0 + 2.0 * previous.1).min(1.0)));
-            upper.push((s.time, (s.survival + 2.0 * s.standard_error).min(1.0)));
-            lower.push((s.time, (previous.0 - 2.0 * previous.1).max(0.0)));
-            lower.push((s.time, (s.survival - 2.0 * s.standard_error).max(0.0)));
-            previous = (s.survival, s.standard_error);
-        }
-        let path = format!("{dir}/lifetime_survival.svg");
-        let root = SVGBackend::new(&path, (760, 500)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                format!("Customer lifetime (Kaplan–Meier, lapsed after {} {unit}s)", curve.lapse()),
-                ("sans-serif", 18),
-            )
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0.0..end, 0.0..1.0)?;
-        chart.configure_mesh().x_desc(format!("first to last purchase ({unit}s)")).y_desc("S(t)").draw()?;
-        chart.draw_series(LineSeries::new(upper, BLUE.mix(0.4)))?;
-        chart.draw_series(LineSeries::new(lower, BLUE.mix(0.4)))?;
-        chart.draw_series(LineSeries::new(line, BLUE.stroke_width(2)))?;
-        root.present()?;
-        Ok(())
+/// Without the `plots` feature, `--plots` says so.
+#[cfg(not(feature = "plots"))]
+mod charts {
+    use std::error::Error as StdError;
+
+    use customer_lifecycle::clv::{BetaGeo, ParetoNbd, PurchaseModel};
+    use customer_lifecycle::{CohortAnalysis, LifetimeSurvival, PurchaseSummary, TimeUnit, TransactionLog};
+
+    const OFF: &str = "--plots needs the crate's `plots` feature (on by default)";
+
+    pub fn models(
+        _: &TransactionLog,
+        _: &PurchaseSummary,
+        _: &dyn PurchaseModel,
+        _: &[Option<&BetaGeo>],
+        _: Option<&ParetoNbd>,
+        _: &str,
+    ) -> Result<(), Box<dyn StdError>> {
+        Err(OFF.into())
+    }
+
+    pub fn cohorts(_: &CohortAnalysis, _: &LifetimeSurvival, _: TimeUnit, _: &str) -> Result<(), Box<dyn StdError>> {
+        Err(OFF.into())
     }
 }

@@ -314,6 +314,15 @@ pub enum Error {
         clock: chrono::DateTime<chrono::Utc>,
     },
 
+    /// A chart could not be drawn (feature `plots`).
+    #[error("cannot draw the {chart}: {reason}")]
+    Plot {
+        /// The chart.
+        chart: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
+
     /// More distinct customers than the dense index can hold (2^31 − 1).
     #[error("too many distinct customers for one index (limit {limit})")]
     TooManyCustomers {

@@ -20,6 +20,7 @@
 //! | [`lifecycle`] | the stage engine a shop backend calls on every event, stage analytics | `domain`, `math` |
 //! | [`churn`] | churn scorers (model-based, cadence, learned) and their evaluation | `clv`, `lifecycle` and below |
 //! | [`automation`] | segments, consent-aware triggers, control groups | everything below |
+//! | [`plots`] | charts as SVG (feature `plots`, on by default) | everything below |
 //!
 //! The error type ([`Error`]) is shared by every floor. The main types of
 //! every floor are re-exported here at the crate root.
@@ -160,6 +161,9 @@ pub mod lifecycle;
 pub mod churn;
 
 pub mod automation;
+
+#[cfg(feature = "plots")]
+pub mod plots;
 
 pub use chrono;
 pub use chrono_tz;

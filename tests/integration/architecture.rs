@@ -16,7 +16,7 @@ use crate::support::source_files;
 
 /// The floors, lowest first; a file may import from its own floor or below.
 /// `error` is beside every floor (the one error type).
-const FLOORS: [&str; 8] = ["math", "domain", "log", "metrics", "clv", "lifecycle", "churn", "automation"];
+const FLOORS: [&str; 9] = ["math", "domain", "log", "metrics", "clv", "lifecycle", "churn", "automation", "plots"];
 
 /// A module of the crate: its floor and its name inside the floor ("mod" for
 /// the floor's `mod.rs`).

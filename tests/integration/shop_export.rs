@@ -160,3 +160,42 @@ fn equal_values_get_equal_rfm_scores_on_shop_data() -> TestResult {
     assert!(f_of_orders.len() > 3, "the data have varied order counts");
     Ok(())
 }
+
+/// Every chart draws on shop data (customers of age 0 included) and says
+/// what it shows; the tracking charts refuse calendar months.
+#[cfg(feature = "plots")]
+#[test]
+fn every_chart_draws_on_shop_data() -> TestResult {
+    use customer_lifecycle::clv::{BetaGeo, PurchaseModel};
+    use customer_lifecycle::{CohortAnalysis, CohortOptions, LifetimeSurvival, plots};
+    let cfg = config(5);
+    let log = load(&generate(&cfg), ExportStyle::Iso)?;
+    let options = SummaryOptions::new(TimeUnit::Week)
+        .time_zone(Berlin)
+        .calibration_end(calibration_end(&cfg))
+        .observation_end(cfg.last_day);
+    let summary = log.summarize(&options)?;
+    let model = BetaGeo::fit(&summary)?;
+    let cohorts = CohortAnalysis::compute(&log, &CohortOptions::new(TimeUnit::Month).time_zone(Berlin))?;
+    let curve = LifetimeSurvival::kaplan_meier(&summary, 26.0)?;
+    let charts = [
+        ("P(alive) by frequency", plots::probability_alive_matrix(&model, &summary)?),
+        ("Expected purchases", plots::frequency_recency_matrix(&model, &summary)?),
+        ("Customers by repeat purchases", plots::period_transactions(&model, &summary)?),
+        ("holdout", plots::calibration_vs_holdout(&summary, &[&model as &dyn PurchaseModel])?),
+        ("Cumulative", plots::cumulative_tracking(&log, &summary, &model)?),
+        ("per", plots::incremental_tracking(&log, &summary, &model)?),
+        ("P(alive) of one customer", plots::probability_alive_history(&model, &[2.0, 5.0], 30.0, TimeUnit::Week)?),
+        ("Retention by month cohort", plots::cohort_heat_map(&cohorts)?),
+        ("Retention curves", plots::retention_curves(&cohorts)?),
+        ("Kaplan", plots::lifetime_curve(&curve, TimeUnit::Week)?),
+    ];
+    for (title, svg) in &charts {
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{title}");
+        assert!(svg.contains(title), "{title}");
+    }
+    let months =
+        log.summarize(&SummaryOptions::new(TimeUnit::Month).calendar_periods().observation_end(cfg.last_day))?;
+    assert!(plots::cumulative_tracking(&log, &months, &BetaGeo::fit(&months)?).is_err());
+    Ok(())
+}
