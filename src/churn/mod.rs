@@ -29,6 +29,6 @@ mod score;
 pub use evaluation::{Evaluation, ScoreBin, ScoreScale, brier_score, log_loss, pr_auc, roc_auc, score_bins};
 pub use logistic::{LogisticOptions, LogisticRegression, PlattScaling};
 pub use score::{
-    Features, LearnedChurn, ModelRisk, RiskBand, RiskBands, SUMMARY_FEATURES, cadence_risk, model_risk,
-    objected_to_profiling,
+    Features, LEAN_SUMMARY_FEATURES, LearnedChurn, ModelRisk, RiskBand, RiskBands, SUMMARY_FEATURES, cadence_risk,
+    model_risk, objected_to_profiling,
 };

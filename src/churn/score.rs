@@ -121,9 +121,17 @@ pub struct Features {
 }
 }
 
-/// The columns of [`Features::from_summary`].
+/// The columns of [`Features::from_summary_all`] (and the first columns of
+/// [`Features::from_states`]).
 pub const SUMMARY_FEATURES: [&str; 7] =
     ["time_since_last_purchase", "frequency", "age", "monetary_value", "orders", "net_spend", "return_rate"];
+
+/// The columns of [`Features::from_summary`]: the summary's features less
+/// those that repeat another (orders ≈ frequency + 1, net spend ≈ orders ×
+/// monetary value) or are constant in most shops (return rate), so that
+/// the learned weights and the explanations of a score are not split
+/// between collinear columns.
+pub const LEAN_SUMMARY_FEATURES: [&str; 4] = ["time_since_last_purchase", "frequency", "age", "monetary_value"];
 
 impl Features {
     /// Features built by hand: one row per customer, one column per name,
@@ -200,10 +208,10 @@ impl Features {
     ///
     /// ```
     /// use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
-    /// use customer_lifecycle::churn::{Features, SUMMARY_FEATURES};
+    /// use customer_lifecycle::churn::{Features, LEAN_SUMMARY_FEATURES};
     ///
     /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
-    /// assert_eq!(Features::from_summary(&summary, |_| false).names(), SUMMARY_FEATURES);
+    /// assert_eq!(Features::from_summary(&summary, |_| false).names(), LEAN_SUMMARY_FEATURES);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn names(&self) -> &[String] {
@@ -274,10 +282,36 @@ impl Features {
     }
 
     /// Features of a purchase summary's customers (its calibration window
-    /// when split): time since the last purchase (`T − t_x`), frequency,
-    /// age `T`, monetary value, orders, net spend, return rate (returned ÷
-    /// ordered value). `objected` marks customers who objected to profiling.
+    /// when split), the lean default [`LEAN_SUMMARY_FEATURES`]: time since
+    /// the last purchase (`T − t_x`), frequency, age `T` and monetary
+    /// value. `objected` marks customers who objected to profiling.
+    /// [`Features::from_summary_all`] adds orders, net spend and the return
+    /// rate (returned ÷ ordered value).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// use customer_lifecycle::churn::{Features, LEAN_SUMMARY_FEATURES};
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// assert_eq!(Features::from_summary(&summary, |_| false).names(), LEAN_SUMMARY_FEATURES);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_summary(summary: &PurchaseSummary, objected: impl Fn(&CustomerId) -> bool) -> Features {
+        let all = Features::from_summary_all(summary, objected);
+        // Cannot fail: the lean columns are among the summary's, once each.
+        all.columns(&LEAN_SUMMARY_FEATURES).unwrap_or(all)
+    }
+
+    /// Every summary feature, [`SUMMARY_FEATURES`] (collinear columns
+    /// included: prefer [`Features::from_summary`] to explain scores).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// use customer_lifecycle::churn::{Features, SUMMARY_FEATURES};
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// assert_eq!(Features::from_summary_all(&summary, |_| false).names(), SUMMARY_FEATURES);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_summary_all(summary: &PurchaseSummary, objected: impl Fn(&CustomerId) -> bool) -> Features {
         let n = summary.len();
         let (x, t_x, age, m) = (summary.frequency(), summary.recency(), summary.age(), summary.monetary_value());
         let orders = summary.orders();
@@ -298,6 +332,44 @@ impl Features {
             matrix,
             profiling_objected: summary.ids().iter().map(objected).collect(),
         }
+    }
+
+    /// The same customers with only these columns, in this order.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// use customer_lifecycle::churn::Features;
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let all = Features::from_summary_all(&summary, |_| false);
+    /// let two = all.columns(&["frequency", "time_since_last_purchase"])?;
+    /// assert_eq!(two.names(), ["frequency", "time_since_last_purchase"]);
+    /// assert!(all.columns(&["nope"]).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a name not among the columns, or one
+    /// given twice.
+    pub fn columns(&self, names: &[&str]) -> Result<Features> {
+        let picks = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                if names[..i].contains(name) {
+                    return Err(Error::InvalidArgument { name: "features", reason: format!("{name:?} given twice") });
+                }
+                self.names.iter().position(|n| n == name).ok_or_else(|| Error::InvalidArgument {
+                    name: "features",
+                    reason: format!("no column {name:?} (the columns are {:?})", self.names),
+                })
+            })
+            .collect::<Result<Vec<usize>>>()?;
+        Ok(Features {
+            ids: self.ids.clone(),
+            names: names.iter().map(|n| n.to_string()).collect(),
+            matrix: self.matrix.select(ndarray::Axis(1), &picks),
+            profiling_objected: self.profiling_objected.clone(),
+        })
     }
 
     /// Features of streaming customer states at `now`: the summary's
