@@ -72,6 +72,67 @@ use customer_lifecycle::{
 
 const CDNOW_SAMPLE: &str = include_str!("../data/CDNOW_sample.txt");
 
+/// The report's parts, printed in this order: what a marketer reads first
+/// (the overview, then customers, segments, stages and value), then the
+/// analyses behind them, then the models' internals.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Part {
+    Overview,
+    Customers,
+    Details,
+    Internals,
+}
+
+thread_local! {
+    /// The part being written, and every line written so far with its part.
+    static REPORT: std::cell::RefCell<(Part, Vec<(Part, String)>)> =
+        const { std::cell::RefCell::new((Part::Details, Vec::new())) };
+}
+
+/// From here on, text goes to part `p`.
+fn part(p: Part) {
+    REPORT.with(|r| r.borrow_mut().0 = p);
+}
+
+fn emit(text: String) {
+    REPORT.with(|r| {
+        let mut r = r.borrow_mut();
+        let p = r.0;
+        r.1.push((p, text));
+    });
+}
+
+/// Prints the parts in reading order, with a heading before each.
+fn flush() {
+    let lines = REPORT.with(|r| std::mem::take(&mut r.borrow_mut().1));
+    for (p, heading) in [
+        (Part::Overview, ""),
+        (Part::Customers, "\n## Customers, segments, stages and value\n"),
+        (Part::Details, "\n## Behind the figures: summary, cohorts, KPIs, stage flows\n"),
+        (Part::Internals, "\n## Model internals: fits, holdout checks, churn scorers\n"),
+    ] {
+        let text: String = lines.iter().filter(|(q, _)| *q == p).map(|(_, t)| t.as_str()).collect();
+        if !text.is_empty() {
+            std::print!("{heading}{text}");
+        }
+    }
+}
+
+// The report's `println!`/`print!` write into its parts (see `flush`).
+macro_rules! println {
+    () => {
+        emit("\n".to_string())
+    };
+    ($($arg:tt)*) => {
+        emit(format!($($arg)*) + "\n")
+    };
+}
+macro_rules! print {
+    ($($arg:tt)*) => {
+        emit(format!($($arg)*))
+    };
+}
+
 #[derive(Debug, Default)]
 struct Args {
     transactions: Option<String>,
@@ -239,6 +300,12 @@ fn csv_options(args: &Args, currency: Currency) -> Result<(CsvOptions, FixedRate
 }
 
 fn run(args: Args) -> Result<(), Box<dyn StdError>> {
+    let result = report(&args);
+    flush();
+    result
+}
+
+fn report(args: &Args) -> Result<(), Box<dyn StdError>> {
     let (log, source, default_cal, default_obs) = match &args.transactions {
         None => (
             TransactionLog::from_cdnow_sample_reader(CDNOW_SAMPLE.as_bytes())?,
@@ -248,7 +315,7 @@ fn run(args: Args) -> Result<(), Box<dyn StdError>> {
         ),
         Some(path) => {
             let currency = Currency::new(args.currency.as_deref().unwrap_or("USD"))?;
-            let (options, rates) = csv_options(&args, currency)?;
+            let (options, rates) = csv_options(args, currency)?;
             let file = File::open(path).map_err(|e| format!("{path}: {e}"))?;
             (TransactionLog::from_csv_reader_with_rates(file, &options, &rates)?, path.clone(), None, None)
         }
@@ -270,14 +337,21 @@ fn run(args: Args) -> Result<(), Box<dyn StdError>> {
     }
     let summary = log.summarize(&options)?;
 
+    part(Part::Details);
     print_report(&log, &source, &summary);
+    part(Part::Customers);
     let segments = rfm_section(&summary)?;
-    cohort_section(&log, &summary, &whole_period, &args)?;
-    kpi_section(&log, &summary, &args)?;
+    part(Part::Details);
+    cohort_section(&log, &summary, &whole_period, args)?;
+    kpi_section(&log, &summary, args)?;
+    part(Part::Customers);
     profitability_section(&summary, &segments, args.margin.unwrap_or(1.0))?;
     let stages = lifecycle_section(&log, &summary)?;
-    let predictions = clv_section(&log, &summary, &args)?;
+    let predictions = clv_section(&log, &summary, args)?;
     let churn = churn_section(&log, &summary)?;
+    part(Part::Overview);
+    overview(&log, &source, &summary, &segments, &stages, predictions.as_ref(), churn.as_deref());
+    part(Part::Details);
 
     if let Some(path) = &args.summary_csv {
         summary.write_csv(File::create(path)?)?;
@@ -309,6 +383,7 @@ fn clv_section(
     let rate = args.discount_rate.unwrap_or(0.10);
     let margin = args.margin.unwrap_or(1.0);
     let window = if s.calibration_end().is_some() { "calibration period" } else { "observation period" };
+    part(Part::Internals);
     println!("\nCLV models (fitted on the {window})");
 
     let bgnbd = BetaGeo::fit(s);
@@ -427,6 +502,7 @@ fn clv_section(
         out.expected_spend.push(spend.conditional_expected_spend(x[i], mv[i])?);
         out.clv.push(clv.customer(x[i], t_x[i], age[i], mv[i])?);
     }
+    part(Part::Customers);
     println!(
         "\nCLV with {} + Gamma-Gamma: {horizon} ({} {}s), {:.1} % a year discount, margin {margin}",
         model.name(),
@@ -462,14 +538,87 @@ fn mean(values: impl Iterator<Item = f64>) -> f64 {
     if n == 0 { 0.0 } else { sum / n as f64 }
 }
 
+/// The figures a marketer reads first, rounded to meaningful digits.
+fn overview(
+    log: &TransactionLog,
+    source: &str,
+    s: &PurchaseSummary,
+    segments: &[String],
+    stages: &[String],
+    predictions: Option<&Predictions>,
+    churn: Option<&[(Option<f64>, String)]>,
+) {
+    let currency = s.currency();
+    let money = |v: f64| {
+        let whole = format!("{:.0}", v.abs());
+        let mut grouped = String::new();
+        for (i, c) in whole.chars().enumerate() {
+            if i > 0 && (whole.len() - i).is_multiple_of(3) {
+                grouped.push(',');
+            }
+            grouped.push(c);
+        }
+        format!("{}{grouped} {currency}", if v < 0.0 { "-" } else { "" })
+    };
+    let share = |n: usize| 100.0 * n as f64 / s.len().max(1) as f64;
+    println!("Customer lifecycle report: {source}");
+    println!("=========================");
+    let window = match s.calibration_end() {
+        Some(c) => format!("to {c} (the models' calibration period; holdout to {})", s.observation_end()),
+        None => format!("to {}", s.observation_end()),
+    };
+    println!("At a glance, customers acquired {window}");
+    let repeaters = s.frequency().iter().filter(|&&x| x > 0.0).count();
+    let net: f64 = s.net_spend().sum();
+    println!(
+        "  customers              {} ({} in the log), {:.0} % bought more than once",
+        s.len(),
+        log.customers().len(),
+        share(repeaters)
+    );
+    println!("  net revenue            {} ({} per customer)", money(net), money(net / s.len().max(1) as f64));
+    if let Some(p) = predictions {
+        let total: f64 = p.clv.iter().sum();
+        let alive = p.p_alive.iter().filter(|&&a| a >= 0.5).count();
+        println!(
+            "  value of the next year {} expected (CLV), {} per customer",
+            money(total),
+            money(total / p.clv.len().max(1) as f64)
+        );
+        println!("  likely still customers {} ({:.0} %, P(alive) ≥ 0.5)", alive, share(alive));
+    }
+    if let Some(churn) = churn {
+        let count = |band: &str| churn.iter().filter(|(_, b)| b == band).count();
+        println!(
+            "  churn risk next quarter high {} ({:.0} %), medium {} ({:.0} %), low {} ({:.0} %)",
+            count("high"),
+            share(count("high")),
+            count("medium"),
+            share(count("medium")),
+            count("low"),
+            share(count("low"))
+        );
+    }
+    let top = |labels: &[String]| -> String {
+        let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+        for l in labels {
+            *counts.entry(l.as_str()).or_default() += 1;
+        }
+        let mut ranked: Vec<(&str, usize)> = counts.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        ranked.iter().take(4).map(|(l, n)| format!("{l} {:.0} %", share(*n))).collect::<Vec<_>>().join(", ")
+    };
+    println!("  largest RFM segments   {}", top(segments));
+    println!("  stages at {}     {}", s.calibration_end().unwrap_or(s.observation_end()), top(stages));
+}
+
 fn print_report(log: &TransactionLog, source: &str, s: &PurchaseSummary) {
     let unit = s.periods().unit().name();
     let mode = match s.periods().mode() {
         customer_lifecycle::DurationMode::Continuous => "continuous",
         customer_lifecycle::DurationMode::Calendar => "calendar periods",
     };
-    println!("Customer lifecycle report");
-    println!("=========================");
+    println!("Data and periods");
     println!("data            {source}");
     println!("transactions    {}", log.len());
     println!("customers       {}", log.customers().len());
@@ -477,7 +626,7 @@ fn print_report(log: &TransactionLog, source: &str, s: &PurchaseSummary) {
     println!("time unit       {unit} ({mode})");
     match s.calibration_end() {
         Some(c) => println!(
-            "periods         calibration to {c}, holdout to {} ({} {unit}s)",
+            "periods         calibration to {c}, holdout to {} ({:.1} {unit}s)",
             s.observation_end(),
             s.duration_holdout().unwrap_or(0.0)
         ),
@@ -551,9 +700,14 @@ fn rfm_section(s: &PurchaseSummary) -> Result<Vec<String>, Box<dyn StdError>> {
         );
     }
     let c = rfm.cut_points();
+    let list = |v: &[f64], digits: usize| v.iter().map(|x| format!("{x:.digits$}")).collect::<Vec<_>>().join(", ");
     println!(
-        "  cut points: time since last purchase {:?}, orders {:?}, net spend {:?}",
-        c.recency, c.frequency, c.monetary
+        "  cut points: time since last purchase [{}] {}s, orders [{}], net spend [{}] {}",
+        list(&c.recency, 1),
+        s.periods().unit().name(),
+        list(&c.frequency, 0),
+        list(&c.monetary, 2),
+        s.currency()
     );
     Ok(segments)
 }
@@ -647,15 +801,25 @@ fn cohort_section(
         survival.customers()
     );
     let horizon = whole.age().iter().cloned().fold(0.0, f64::max);
-    print!("  S(t) ");
+    // S(t): the share whose lifetime (first to last purchase) exceeds t. A
+    // one-time buyer who lapsed has lifetime 0, so S(0) is the share who
+    // bought again (or are still inside the lapse window), not 1.
+    print!("  share buying for longer than t:");
     for k in 0..=4 {
         let t = (horizon * f64::from(k) / 4.0).round();
-        print!("  t = {t}: {:.3}", survival.survival_at(t));
+        print!("  t = {t:.0}: {:.1} %", 100.0 * survival.survival_at(t));
     }
     println!();
+    println!(
+        "  ({:.1} % never bought again and lapsed: their lifetime is 0)",
+        100.0 * (1.0 - survival.survival_at(0.0))
+    );
     match survival.median() {
-        Some(m) => println!("  median lifetime {m:.2} {u}s (first to last purchase)"),
-        None => println!("  median lifetime not reached: too many customers still active"),
+        Some(0.0) => {
+            println!("  median lifetime 0 {u}s: more than half the customers never came back after their first order")
+        }
+        Some(m) => println!("  median lifetime {m:.1} {u}s (first to last purchase)"),
+        None => println!("  median lifetime not reached: more than half the customers are still buying"),
     }
     if let Some(dir) = &args.plots {
         charts::cohorts(&cohorts, &survival, s.periods().unit(), dir)?;
@@ -807,7 +971,8 @@ fn lifecycle_section(log: &TransactionLog, s: &PurchaseSummary) -> Result<Vec<St
     }
     if let [.., a, b] = quarter_ends[..] {
         let m = history.transition_matrix(end_of(a)?, end_of(b)?)?;
-        println!("\n  Transitions from {a} (rows) to {b} (columns), share of each row");
+        part(Part::Details);
+        println!("\nStage flows: transitions from {a} (rows) to {b} (columns), share of each row");
         print!("  {:<12}", "");
         for k in 0..model.len() {
             print!("{:>12}", model.stage_name(StageId(k as u8)));
@@ -839,6 +1004,7 @@ fn lifecycle_section(log: &TransactionLog, s: &PurchaseSummary) -> Result<Vec<St
 /// calibration end): returns each customer's learned, calibrated churn risk
 /// over the next quarter and its band.
 fn churn_section(log: &TransactionLog, s: &PurchaseSummary) -> ChurnOutput {
+    part(Part::Internals);
     let Some(cal_end) = s.calibration_end() else {
         println!("\nChurn risk: needs a calibration end (--calibration-end) to train and judge honestly");
         return Ok(None);
@@ -929,9 +1095,10 @@ fn churn_section(log: &TransactionLog, s: &PurchaseSummary) -> ChurnOutput {
         let quarter_eval = Evaluation::compute(scores, &labels_quarter, ScoreScale::Probability)?;
         let holdout_eval = Evaluation::compute(scores, &labels_holdout, ScoreScale::Ranking)?;
         let brier =
-            quarter_eval.brier.map_or("-".to_string(), |b| format!("{b:.4}{}", if *probability { "" } else { "*" }));
+            quarter_eval.brier.map_or("-".to_string(), |b| format!("{b:.3}{}", if *probability { "" } else { "*" }));
+        let verdict = if quarter_eval.roc_auc < 0.5 { "  worse than chance: ranks churners below stayers" } else { "" };
         println!(
-            "  {name:<36} {:.4}  {:.4}   {brier:<7} {:>8.2}          {:.4}",
+            "  {name:<36} {:.3}   {:.3}    {brier:<7} {:>8.2}          {:.3}{verdict}",
             quarter_eval.roc_auc, quarter_eval.pr_auc, quarter_eval.top_decile_lift, holdout_eval.roc_auc
         );
         if name.starts_with("learned") {
@@ -962,6 +1129,8 @@ fn churn_section(log: &TransactionLog, s: &PurchaseSummary) -> ChurnOutput {
     if let Some(k) = top {
         let why: Vec<String> =
             learned.explain(features.matrix().row(k), 3)?.iter().map(|(n, c)| format!("{n} {c:+.2}")).collect();
+        part(Part::Customers);
+        println!("\nChurn risk (learned scorer, calibrated: P(no purchase in the next quarter))");
         println!(
             "  highest risk: customer {} ({:.3}); because of {}",
             s.ids()[k],
@@ -1027,6 +1196,8 @@ fn write_predictions(
 #[cfg(feature = "plots")]
 mod charts {
     use std::error::Error as StdError;
+
+    use super::emit; // for the report's `println!`
 
     use customer_lifecycle::clv::{BetaGeo, ParetoNbd, PurchaseModel};
     use customer_lifecycle::{CohortAnalysis, LifetimeSurvival, PurchaseSummary, TimeUnit, TransactionLog, plots};
