@@ -745,8 +745,15 @@ pub fn cohort_heat_map(cohorts: &CohortAnalysis) -> Result<String> {
     if rows == 0 || columns == 0 {
         return Err(Error::Empty { what: "cohorts to plot" });
     }
-    let later = (0..rows).flat_map(|r| (1..columns).map(move |n| (r, n)));
-    let top = later.filter_map(|(r, n)| cohorts.get(&retention, r, n)).fold(0.0, f64::max).max(1e-9);
+    // The colours span the later periods up to their 98th percentile, so
+    // that one small cohort's outlier does not wash out the rest (cells
+    // above take the darkest colour).
+    let mut later: Vec<f64> = (0..rows)
+        .flat_map(|r| (1..columns).map(move |n| (r, n)))
+        .filter_map(|(r, n)| cohorts.get(&retention, r, n))
+        .collect();
+    later.sort_by(f64::total_cmp);
+    let top = later.get((later.len() * 98 / 100).min(later.len().saturating_sub(1))).copied().unwrap_or(0.0).max(1e-9);
     let unit = cohorts.periods().unit().name();
     let height = (140 + 24 * rows as u32).clamp(360, 1400);
     let mut svg = String::new();
@@ -779,18 +786,16 @@ pub fn cohort_heat_map(cohorts: &CohortAnalysis) -> Result<String> {
             .y_desc(format!("cohort (first purchase in the {unit})"))
             .x_labels(columns.min(25))
             .x_label_formatter(&|x| if whole(*x) { format!("{:.0}", x.round()) } else { String::new() })
-            .y_labels(rows.min(40))
-            .y_label_formatter(&|y| {
-                if !whole(*y) || y.round() < 0.0 {
-                    return String::new();
-                }
-                let r = rows.saturating_sub(1).saturating_sub(y.round() as usize);
-                if r.is_multiple_of(step) { labels.get(r).cloned().unwrap_or_default() } else { String::new() }
-            })
+            .y_labels(0)
             .label_style(("sans-serif", 12))
             .axis_desc_style(("sans-serif", 13))
             .draw()
             .map_err(&err)?;
+        // Cohort labels beside their rows (every `step`-th when there are many).
+        for (r, label) in labels.iter().enumerate().filter(|(r, _)| r.is_multiple_of(step)) {
+            let (px, py) = chart.backend_coord(&(-0.5, (rows - 1 - r) as f64));
+            left.draw(&Text::new(label.clone(), (px - 60, py - 6), ("sans-serif", 12))).map_err(&err)?;
+        }
         let neutral = RGBColor(150, 150, 150);
         chart
             .draw_series((0..rows).flat_map(|r| (0..columns).map(move |n| (r, n))).map(|(r, n)| {
@@ -817,7 +822,7 @@ pub fn cohort_heat_map(cohorts: &CohortAnalysis) -> Result<String> {
                 }))
                 .map_err(&err)?;
         }
-        colour_bar(&right, 0.0, 100.0 * top, &format!("% buying (from {unit} 1)"))?;
+        colour_bar(&right, 0.0, 100.0 * top, &format!("% buying (from {unit} 1; darkest: this or more)"))?;
         root.present().map_err(&err)?;
     }
     Ok(svg)
