@@ -898,15 +898,7 @@ impl Lifecycle {
         let mut core = state.current;
         let until = core.clock.saturating_add(NEXT_DUE_HORIZON_DAYS * 86_400);
         loop {
-            let mut t = until;
-            for (_, rule) in self.model.rules_from(core.stage) {
-                if !rule.event {
-                    if let Some(c) = rule.when.next_change(&core.profile, core.clock) {
-                        t = t.min(c);
-                    }
-                }
-            }
-            let t = self.score_crossing(&core, t);
+            let t = self.next_step(&core, until);
             core.clock = core.clock.max(t);
             let mut fired = Transitions::default();
             let now = core.clock;
@@ -1020,21 +1012,28 @@ impl Lifecycle {
     /// time-driven condition may change, and at `until`.
     fn advance_core(&self, core: &mut Core, until: i64, mut out: Option<&mut Transitions>) -> Result<()> {
         loop {
-            let mut t = until;
-            for (_, rule) in self.model.rules_from(core.stage) {
-                if !rule.event {
-                    if let Some(c) = rule.when.next_change(&core.profile, core.clock) {
-                        t = t.min(c);
-                    }
-                }
-            }
-            let t = self.score_crossing(core, t);
+            let t = self.next_step(core, until);
             core.clock = core.clock.max(t);
             self.evaluate(core, core.clock, None, out.as_deref_mut())?;
             if t >= until {
                 return Ok(());
             }
         }
+    }
+
+    /// The next instant, at most `until`, at which a time-driven rule from
+    /// the core's stage may start to hold: the earliest change of a
+    /// condition, or a score's crossing before it.
+    fn next_step(&self, core: &Core, until: i64) -> i64 {
+        let mut t = until;
+        for (_, rule) in self.model.rules_from(core.stage) {
+            if !rule.event {
+                if let Some(c) = rule.when.next_change(&core.profile, core.clock) {
+                    t = t.min(c);
+                }
+            }
+        }
+        self.score_crossing(core, t)
     }
 
     /// The instant at which a model-based rule starts to hold, when that is

@@ -224,9 +224,18 @@ fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
     chart: &mut ChartContext<'a, DB, CT>,
     chart_name: &'static str,
 ) -> Result<()> {
+    legend_at(chart, chart_name, SeriesLabelPosition::UpperLeft)
+}
+
+/// A framed legend at `position`.
+fn legend_at<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    chart_name: &'static str,
+    position: SeriesLabelPosition,
+) -> Result<()> {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(position)
         .background_style(WHITE.mix(0.9))
         .border_style(BLACK)
         .draw()
@@ -327,13 +336,7 @@ pub fn period_transactions(model: &dyn PurchaseModel, summary: &PurchaseSummary)
                 .label(name)
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
-            .map_err(&err)?;
+        legend_at(&mut chart, chart_name, SeriesLabelPosition::UpperRight)?;
         root.present().map_err(&err)?;
     }
     Ok(svg)
@@ -895,13 +898,7 @@ pub fn retention_curves(cohorts: &CohortAnalysis) -> Result<String> {
             .map_err(&err)?
             .label("average over complete cohorts")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(3)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
-            .map_err(&err)?;
+        legend_at(&mut chart, chart_name, SeriesLabelPosition::UpperRight)?;
         root.present().map_err(&err)?;
     }
     Ok(svg)
@@ -981,13 +978,7 @@ pub fn lifetime_curve(curve: &LifetimeSurvival, unit: crate::domain::time::TimeU
             .map_err(&err)?
             .label("S(t)")
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], blue.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
-            .map_err(&err)?;
+        legend_at(&mut chart, chart_name, SeriesLabelPosition::UpperRight)?;
         root.present().map_err(&err)?;
     }
     Ok(svg)
