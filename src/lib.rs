@@ -112,12 +112,12 @@ macro_rules! validated_serde {
     (
         $(#[$attr:meta])*
         $vis:vis struct $name:ident {
-            $( $(#[$fattr:meta])* $fvis:vis $field:ident : $fty:ty ),* $(,)?
+            $( $(#[doc = $doc:expr])* $(#[serde($($serde:tt)*)])? $fvis:vis $field:ident : $fty:ty ),* $(,)?
         }
     ) => {
         $(#[$attr])*
         $vis struct $name {
-            $( $(#[$fattr])* $fvis $field : $fty, )*
+            $( $(#[doc = $doc])* $fvis $field : $fty, )*
         }
 
         const _: () = {
@@ -128,7 +128,9 @@ macro_rules! validated_serde {
             // Never built: it only names the fields for the derived remote code.
             #[allow(dead_code)]
             struct Shadow {
-                $( $field : $fty, )*
+                // A field's serde attributes (bounded lists, say) apply
+                // to the saving and loading code only.
+                $( $(#[serde($($serde)*)])? $field : $fty, )*
             }
 
             impl serde::Serialize for $name {

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::segments::{CompiledSegment, CustomerView, Segment};
+use crate::domain::bounded::bounded_vec;
 use crate::domain::consent::{Channel, Purpose};
 use crate::domain::event::{Event, EventClass, EventKind};
 use crate::error::{Error, Result};
@@ -222,8 +223,11 @@ validated_serde! {
 pub struct TriggerState {
     /// Fingerprint of the [`Triggers`] it was made for.
     triggers: u64,
+    /// One per rule; a longer list is refused while it is read.
+    #[serde(deserialize_with = "bounded_vec::<_, _, MAX_TRIGGER_RULES>")]
     rules: Vec<RuleState>,
     /// Firing times per cap, oldest overwritten.
+    #[serde(deserialize_with = "bounded_vec::<_, _, MAX_TRIGGER_RULES>")]
     cap_times: Vec<[i64; 16]>,
     last_return: i64,
     last_complaint: i64,
@@ -232,9 +236,13 @@ pub struct TriggerState {
     /// (from, to) they were: a late event restates the transitions after
     /// its time, and those already acted on must not fire again.
     transitions_until: i64,
+    #[serde(deserialize_with = "bounded_vec::<_, _, MAX_ACTED>")]
     acted: Vec<(StageId, StageId)>,
 }
 }
+
+/// The most (from, to) pairs acted on at one instant: every pair of stages.
+const MAX_ACTED: usize = crate::lifecycle::MAX_STAGES * crate::lifecycle::MAX_STAGES;
 
 impl TriggerState {
     /// A loaded memory is refused unless the code could have produced it.
@@ -246,7 +254,7 @@ impl TriggerState {
         if let Some(r) = self.rules.iter().position(|r| r.next >= RING) {
             return Err(bad(format!("rule {r}: ring position {} of {RING}", self.rules[r].next)));
         }
-        if self.acted.len() > crate::lifecycle::MAX_STAGES * crate::lifecycle::MAX_STAGES {
+        if self.acted.len() > MAX_ACTED {
             return Err(bad(format!("{} transitions acted on at one instant", self.acted.len())));
         }
         Ok(())
@@ -298,6 +306,7 @@ pub struct Triggers {
 /// The saved form of [`Triggers`]: what [`Triggers::new`] takes.
 #[derive(Clone, Serialize, Deserialize)]
 struct TriggersDefinition {
+    #[serde(deserialize_with = "bounded_vec::<_, _, MAX_TRIGGER_RULES>")]
     rules: Vec<TriggerRule>,
     limits: Limits,
     model: StageModel,

@@ -2,7 +2,7 @@
 //!
 //! The lowest floor: it imports nothing from the rest of the crate, and within it
 //! `customer`, `money` and `time` import nothing but the error type, `consent` only
-//! `customer`, `table` only `customer`, and `event` the three of them and `consent`.
+//! `customer`, `table` only `customer`, `bounded` nothing, and `event` the three of them and `consent`.
 //!
 //! ## Money
 //!
@@ -46,6 +46,7 @@
 //! A record answers one question, [`ConsentRecord::permits`]: does this
 //! decision allow processing for its purpose and channel at a given time?
 
+pub(crate) mod bounded;
 pub(crate) mod consent;
 pub(crate) mod customer;
 pub(crate) mod event;

@@ -4,6 +4,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::profile::{PROFILE_SCALE, Profile, SummaryRow, profile_units};
+use crate::domain::bounded::bounded_vec;
 use crate::domain::event::{Engagement, EventClass};
 use crate::error::{Error, Result};
 
@@ -156,11 +157,14 @@ impl Rule {
 pub struct StageModelDefinition {
     /// The model's name.
     pub name: String,
-    /// The stages.
+    /// The stages (at most [`MAX_STAGES`]; a longer list is refused while
+    /// it is read).
+    #[serde(deserialize_with = "bounded_vec::<_, _, MAX_STAGES>")]
     pub stages: Vec<String>,
     /// Where new customers start.
     pub initial: String,
-    /// The rules; when several hold, the first wins.
+    /// The rules; when several hold, the first wins (at most [`MAX_RULES`]).
+    #[serde(deserialize_with = "bounded_vec::<_, _, MAX_RULES>")]
     pub rules: Vec<Rule>,
 }
 
