@@ -179,8 +179,8 @@ pub use domain::{
 };
 pub use error::{Error, Result};
 pub use log::{
-    CsvOptions, CustomerSummary, FORMAT_VERSION, HoldoutSummary, PartialSummary, PurchaseSummary, SummaryOptions,
-    Transaction, TransactionKind, TransactionLog,
+    CsvOptions, CustomerSummary, FORMAT_VERSION, HoldoutSummary, MAX_AMOUNT, MAX_AMOUNT_DECIMALS, PartialSummary,
+    PurchaseSummary, SummaryOptions, Transaction, TransactionKind, TransactionLog,
 };
 pub use metrics::{
     CohortAnalysis, CohortOptions, EngagementKpis, LifetimeSurvival, PurchaseKpis, RetentionCurve, RetentionMode,

@@ -55,4 +55,4 @@ pub(crate) mod transactions;
 
 pub use csv::{CsvOptions, MAX_LINE_BYTES};
 pub use summary::{CustomerSummary, FORMAT_VERSION, HoldoutSummary, PartialSummary, PurchaseSummary, SummaryOptions};
-pub use transactions::{Transaction, TransactionKind, TransactionLog};
+pub use transactions::{MAX_AMOUNT, MAX_AMOUNT_DECIMALS, Transaction, TransactionKind, TransactionLog};

@@ -162,6 +162,15 @@ impl Transaction {
     }
 }
 
+/// The most decimal places an amount may have: sub-cent prices to the
+/// millionth. The same for every row, whatever the order they arrive in.
+pub const MAX_AMOUNT_DECIMALS: u32 = 6;
+
+/// The largest amount one row may hold (in currency units): what 64-bit
+/// integer units hold at [`MAX_AMOUNT_DECIMALS`] decimals, so every
+/// accepted amount fits at every scale the log can reach.
+pub const MAX_AMOUNT: i64 = i64::MAX / 1_000_000;
+
 /// A log of orders and returns in one currency, the input of the batch path
 /// ([`TransactionLog::summarize`]).
 ///
@@ -171,7 +180,9 @@ impl Transaction {
 /// arrival order. A block's per-customer state fits in the L2 cache, so
 /// the summary folds each block without cache misses. The scale starts at
 /// the currency's minor units and grows, exactly, when a more precise
-/// amount arrives. [`TransactionLog::iter`] returns rows block by block,
+/// amount arrives, up to [`MAX_AMOUNT_DECIMALS`]; amounts above
+/// [`MAX_AMOUNT`] are refused, so whether a row is accepted never depends
+/// on the rows before it. [`TransactionLog::iter`] returns rows block by block,
 /// each customer's rows in arrival order.
 ///
 /// Rows need not arrive in time order. Identical rows are distinct
@@ -549,13 +560,26 @@ impl TransactionLog {
 
     /// Integer units of `amount` at the log's scale, raising the scale when needed.
     fn units_of(&mut self, amount: Decimal, field: &'static str, customer: &CustomerId) -> Result<i64> {
-        let too_large = || Error::InvalidAmount {
+        let refuse = |reason: String| Error::InvalidAmount {
             field,
             value: amount.to_string(),
             customer: Some(customer.to_string()),
-            reason: "too large or too precise to store exactly as 64-bit minor units".into(),
+            reason,
         };
+        let too_large = || refuse("too large or too precise to store exactly as 64-bit minor units".into());
         let amount = amount.normalize();
+        // One rule for every row, whatever came before: at most
+        // MAX_AMOUNT_DECIMALS decimals and at most MAX_AMOUNT in size, so
+        // that every accepted amount fits at every scale the log can reach
+        // and raising the scale never overflows a stored row. (Without it a
+        // very precise amount made later large ones fail, and the reverse
+        // order refused the precise one instead.)
+        if amount.scale() > MAX_AMOUNT_DECIMALS {
+            return Err(refuse(format!("more than {MAX_AMOUNT_DECIMALS} decimal places")));
+        }
+        if amount.abs() > Decimal::from(MAX_AMOUNT) {
+            return Err(refuse(format!("larger than {MAX_AMOUNT} (the most one row can hold exactly)")));
+        }
         if amount.scale() > self.scale {
             let extra = amount.scale() - self.scale;
             let factor = 10i64.checked_pow(extra).ok_or_else(too_large)?;
@@ -798,6 +822,44 @@ mod tests {
         let mut log = TransactionLog::new(Currency::USD);
         assert!(log.push(Transaction::order(CustomerId::from(1), at(1), usd("0"))).unwrap());
         assert_eq!(log.len(), 1);
+    }
+
+    proptest::proptest! {
+        /// Whether an amount is accepted depends on the amount alone, never
+        /// on the rows before it: forwards and backwards, the same rows are
+        /// accepted, exactly those of at most 6 decimals and at most
+        /// MAX_AMOUNT, and the stored values are the amounts.
+        #[test]
+        fn acceptance_does_not_depend_on_order(
+            amounts in proptest::collection::vec((0i64..i64::MAX, 0u32..12), 1..40),
+        ) {
+            let decimals: Vec<Decimal> = amounts.iter().map(|&(m, e)| Decimal::new(m >> (e * 4), e)).collect();
+            let accepted = |order: &mut dyn Iterator<Item = &Decimal>| -> Vec<Decimal> {
+                let mut log = TransactionLog::new(Currency::EUR);
+                let mut out: Vec<Decimal> = order
+                    .filter(|d| {
+                        let t = Transaction::order(CustomerId::from(1), DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default(), Money::new(**d, Currency::EUR));
+                        log.push(t).is_ok()
+                    })
+                    .copied()
+                    .collect();
+                out.sort();
+                let mut stored: Vec<Decimal> = log.iter().map(|t| t.amount().amount()).collect();
+                stored.sort();
+                assert_eq!(stored.iter().map(|d| d.normalize()).collect::<Vec<_>>(), out.iter().map(|d| d.normalize()).collect::<Vec<_>>());
+                out
+            };
+            let forwards = accepted(&mut decimals.iter());
+            let backwards = accepted(&mut decimals.iter().rev());
+            proptest::prop_assert_eq!(&forwards, &backwards);
+            let mut rule: Vec<Decimal> = decimals
+                .iter()
+                .filter(|d| d.normalize().scale() <= MAX_AMOUNT_DECIMALS && d.abs() <= Decimal::from(MAX_AMOUNT))
+                .copied()
+                .collect();
+            rule.sort();
+            proptest::prop_assert_eq!(forwards, rule);
+        }
     }
 
     #[test]
