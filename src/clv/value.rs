@@ -633,15 +633,23 @@ mod tests {
 
     #[test]
     fn clv_is_a_number_or_a_typed_error() {
-        // a = 1: the BG/NBD closed form is 0 × ∞; CLV was Ok(NaN).
-        let p = BetaGeo::new(0.2426, 4.4136, 1.0, 2.4259).unwrap().in_unit(TimeUnit::Week);
+        // a = 1: the BG/NBD closed form is 0 × ∞ (CLV was Ok(NaN), then a
+        // typed error); the integral gives its finite limit, between the
+        // values at a = 0.99 and a = 1.01.
         let g = GammaGamma::new(6.2488, 3.7446, 15.4477).unwrap();
-        assert!(Clv::new(&p, &g).customer(2.0, 30.43, 38.86, 22.35).is_err());
+        let clv_at = |a: f64| {
+            let p = BetaGeo::new(0.2426, 4.4136, a, 2.4259).unwrap().in_unit(TimeUnit::Week);
+            Clv::new(&p, &g).customer(2.0, 30.43, 38.86, 22.35).unwrap()
+        };
+        let (below, at, above) = (clv_at(0.99), clv_at(1.0), clv_at(1.01));
+        assert!(at.is_finite() && (above.min(below)..=above.max(below)).contains(&at), "{below} {at} {above}");
+        let p = BetaGeo::new(0.2426, 4.4136, 1.0, 2.4259).unwrap().in_unit(TimeUnit::Week);
         let x = ndarray::array![2.0];
         let t_x = ndarray::array![30.43];
         let age = ndarray::array![38.86];
         let m = ndarray::array![22.35];
-        assert!(Clv::new(&p, &g).compute_columns(x.view(), t_x.view(), age.view(), m.view()).is_err());
+        let columns = Clv::new(&p, &g).compute_columns(x.view(), t_x.view(), age.view(), m.view()).unwrap();
+        assert_eq!(columns[0], at);
     }
 
     #[test]

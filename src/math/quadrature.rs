@@ -16,12 +16,17 @@ pub(crate) fn tanh_sinh_nodes(g: &dyn Fn(f64) -> f64, a: f64, b: f64) -> Option<
     if a == b {
         return Some(Vec::new());
     }
-    let (center, half) = (0.5 * (a + b), 0.5 * (b - a));
+    let half = 0.5 * (b - a);
     let half_pi = std::f64::consts::FRAC_PI_2;
     // The node at t, with ln of its weight without the step.
     let node = |t: f64| -> (f64, f64) {
         let y = half_pi * t.sinh();
-        let w = (center + half * y.tanh()).clamp(a, b);
+        // The node's distance to the nearer end, 1 ± tanh y = 2 / (1 + e^(∓2y)),
+        // without the cancellation of center + half·tanh y: an integrand
+        // singular at an end sees its nodes there to full relative precision.
+        let w =
+            if y < 0.0 { a + 2.0 * half / (1.0 + (-2.0 * y).exp()) } else { b - 2.0 * half / (1.0 + (2.0 * y).exp()) };
+        let w = w.clamp(a, b);
         // ln cosh y = |y| + ln(1 + e^(−2|y|)) − ln 2
         let ln_cosh = y.abs() + (-2.0 * y.abs()).exp().ln_1p() - std::f64::consts::LN_2;
         (w, half.ln() + (half_pi * t.cosh()).ln() - 2.0 * ln_cosh + g(w))

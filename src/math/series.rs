@@ -40,13 +40,18 @@ pub(crate) fn hyp2f1_positive(a: f64, b: f64, c: f64, z: f64) -> Option<f64> {
 /// thousands of purchases ₂F₁ itself overflows while the product stays
 /// small. The transformed series may mix signs; it is summed until its
 /// terms, past the point where their signs settle, fall below rounding.
-pub(crate) fn scaled_hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Option<f64> {
+///
+/// Returns the value and how much of its precision the mixed signs cost:
+/// the largest term over the sum (1 when the terms do not cancel; 10ᵏ when
+/// about k digits are lost).
+pub(crate) fn scaled_hyp2f1_with_loss(a: f64, b: f64, c: f64, z: f64) -> Option<(f64, f64)> {
     if !(a > 0.0 && b > 0.0 && c > 0.0 && (0.0..1.0).contains(&z)) {
         return None;
     }
     let (p, q) = (c - a, c - b);
     let mut term = 1.0f64;
     let mut sum = 1.0f64;
+    let mut largest = 1.0f64;
     let settle = p.abs().max(q.abs()) + 1.0;
     let mut converged = false;
     // Two terms per round and one division for both: term k + 1 is term k
@@ -70,12 +75,14 @@ pub(crate) fn scaled_hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Option<f64> {
         }
         term *= r0;
         sum += term;
+        largest = largest.max(term.abs());
         if k + 1.0 > settle + 1.0 && tail_small(term, sum, r1) {
             converged = true;
             break;
         }
         term *= r1;
         sum += term;
+        largest = largest.max(term.abs());
         if term == 0.0 {
             converged = true;
             break;
@@ -83,7 +90,7 @@ pub(crate) fn scaled_hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Option<f64> {
         k += 2.0;
     }
     let value = (q * (-z).ln_1p()).exp() * sum;
-    (converged && value.is_finite()).then_some(value)
+    (converged && value.is_finite()).then_some((value, largest / sum.abs()))
 }
 
 /// ln ₂F₁(a, b; a + 1; z) for a, b > 0 and 0 ≤ z < 1, through Euler's
