@@ -59,9 +59,10 @@ pub struct PurchaseKpis {
     pub returns: u64,
     /// Returned amount in the window.
     pub returned: Money,
-    /// `returns ÷ orders`.
+    /// `returns ÷ orders` of the window; above 1 when the window's returns
+    /// are of orders placed before it.
     pub return_rate_count: f64,
-    /// `returned ÷ revenue` (0 when revenue is 0).
+    /// `returned ÷ revenue` (0 when revenue is 0); above 1 as the count.
     pub return_rate_value: f64,
     /// Customers whose first order falls in the window.
     pub new_customers: u64,
