@@ -43,7 +43,7 @@ pub struct ShopConfig {
 }
 
 impl Default for ShopConfig {
-    /// 12,000 customers and about 58,000 orders over 2021–2024.
+    /// 12,000 customers and about 61,000 orders over 2021–2024.
     fn default() -> ShopConfig {
         ShopConfig {
             seed: 2024,
