@@ -775,15 +775,19 @@ impl Triggers {
     ) {
         let rule = &self.rules[i];
         let when = DateTime::from_timestamp(at, 0).unwrap_or_default();
-        let delivered_at = DateTime::from_timestamp(delivered.max(at), 0).unwrap_or_default();
+        let delivery = delivered.max(at);
+        let delivered_at = DateTime::from_timestamp(delivery, 0).unwrap_or_default();
         let quiet = |last: i64, hours: u32| hours > 0 && last != NEVER && at < last + i64::from(hours) * 3600;
         // Every cap whose channel covers the action must hold (a cap on all
-        // channels and one on e-mail both limit an e-mail).
+        // channels and one on e-mail both limit an e-mail), counted on
+        // delivery times: what the customer receives. (Counted on the
+        // instants the conditions held, a quiet spell due yesterday and a
+        // welcome due now went out together under "one e-mail a day".)
         let covers = |k: &usize| self.limits.caps[*k].channel.covers(&rule.action.channel);
         let capped = (0..self.limits.caps.len()).filter(covers).any(|k| {
             let c = &self.limits.caps[k];
-            let from = at - i64::from(c.per_hours) * 3600;
-            memory.cap_times[k].iter().filter(|&&t| t != NEVER && t > from && t <= at).count() as u32 >= c.max
+            let from = delivery - i64::from(c.per_hours) * 3600;
+            memory.cap_times[k].iter().filter(|&&t| t != NEVER && t > from && t <= delivery).count() as u32 >= c.max
         });
         let suppressed = if rule.once_per_customer && memory.rules[i].fired {
             Some(Suppression::OncePerCustomer)
@@ -805,7 +809,7 @@ impl Triggers {
             for k in (0..self.limits.caps.len()).filter(covers) {
                 let slots = &mut memory.cap_times[k];
                 let oldest = (0..slots.len()).min_by_key(|&s| slots[s]).unwrap_or(0);
-                slots[oldest] = at;
+                slots[oldest] = delivery;
             }
         }
         out.push(Firing { rule: i, at, suppressed });
@@ -953,6 +957,25 @@ mod tests {
         let fired = shop.tick(t(0) + TimeDelta::days(40));
         assert_eq!(fired.len(), 1);
         assert_eq!(fired[0].2, Some(Suppression::NoConsent));
+    }
+
+    /// Caps count what the customer receives: a quiet spell due yesterday,
+    /// delivered with today's welcome by the same event, is one e-mail too
+    /// many under "one a day" (both went out; found by the triggers fuzz
+    /// target).
+    #[test]
+    fn caps_hold_on_delivery_times() {
+        let quiet = rule("quiet", TriggerCondition::NoActivityFor { days: 1 });
+        let welcome = rule("welcome", TriggerCondition::StageEntered { stage: "new".into() });
+        let limits =
+            Limits { caps: vec![FrequencyCap { channel: Channel::Email, max: 1, per_hours: 24 }], ..Limits::default() };
+        let mut shop = Shop::new(vec![quiet, welcome], limits);
+        // The first event comes 51 hours after first seen: the quiet spell
+        // was due at 24 h, the welcome is due now; one of them may go out.
+        let fired = shop.event(t(51 * 60), order("o1"));
+        assert_eq!(fired.len(), 2, "{fired:?}");
+        assert_eq!(fired.iter().filter(|f| f.2.is_none()).count(), 1, "{fired:?}");
+        assert!(fired.iter().any(|f| f.2 == Some(Suppression::FrequencyCap)), "{fired:?}");
     }
 
     #[test]
