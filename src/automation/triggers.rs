@@ -646,11 +646,7 @@ impl Triggers {
         if memory.triggers != self.fingerprint {
             return None; // a memory of another rule set starts afresh at its next call
         }
-        let last = if memory.last_activity == NEVER {
-            view.state.profile().first_seen().timestamp()
-        } else {
-            memory.last_activity
-        };
+        let last = Triggers::quiet_since(memory, view);
         let mut due: Option<i64> = None;
         for (i, rule) in self.rules.iter().enumerate() {
             let state = &memory.rules[i];
@@ -701,15 +697,17 @@ impl Triggers {
         }
     }
 
+    /// The start of the current quiet spell: the last activity seen, or
+    /// the customer's first appearance before any.
+    fn quiet_since(memory: &TriggerState, view: &CustomerView<'_>) -> i64 {
+        if memory.last_activity == NEVER { view.state.profile().first_seen().timestamp() } else { memory.last_activity }
+    }
+
     fn quiet_spells(&self, memory: &mut TriggerState, view: &CustomerView<'_>, now: i64, out: &mut Firings) {
-        let last = if memory.last_activity == NEVER {
-            view.state.profile().first_seen().timestamp()
-        } else {
-            memory.last_activity
-        };
+        let last = Triggers::quiet_since(memory, view);
         for (i, rule) in self.rules.iter().enumerate() {
             if let TriggerCondition::NoActivityFor { days } = rule.when {
-                let due = last + i64::from(days) * 86_400;
+                let due = last.saturating_add(i64::from(days) * 86_400);
                 if due <= now && memory.rules[i].quiet_fired_for != last {
                     memory.rules[i].quiet_fired_for = last;
                     self.fire(memory, view, i, due, now, out);

@@ -805,21 +805,14 @@ fn by_quadrature(g: &dyn Fn(f64, f64) -> f64, scale: f64, a: f64, b2: f64, what:
         pieces.push(if i == 0 && a < 1.0 { (&left_end, 0.0, 1.0) } else { (&left, w[0], w[1]) });
     }
     pieces.push(if b2 < 1.0 { (&right_end, 0.0, 1.0) } else { (&right, 0.0, 0.5) });
-    let mut ln_parts = Vec::with_capacity(pieces.len());
+    let mut nodes = Vec::new();
     for (f, lo, hi) in pieces {
-        let nodes = tanh_sinh_nodes(f, lo, hi);
-        match nodes {
-            Some(nodes) => ln_parts.push(ln_sum_of_nodes(&nodes)),
-            None => {
-                return Err(Error::InvalidArgument {
-                    name: "BG/NBD parameters",
-                    reason: format!("the {what} integral did not converge for these parameters"),
-                });
-            }
-        }
+        nodes.extend(tanh_sinh_nodes(f, lo, hi).ok_or_else(|| Error::InvalidArgument {
+            name: "BG/NBD parameters",
+            reason: format!("the {what} integral did not converge for these parameters"),
+        })?);
     }
-    let top = ln_parts.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let value = (top + ln_parts.iter().map(|l| (l - top).exp()).sum::<f64>().ln()).exp();
+    let value = ln_sum_of_nodes(&nodes).exp();
     if value.is_finite() {
         Ok(value)
     } else {

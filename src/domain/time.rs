@@ -290,6 +290,15 @@ impl Periods {
         self
     }
 
+    /// These periods in a zone when one is given, else at the fixed offset:
+    /// the one way the option types turn their clock settings into periods.
+    pub(crate) fn in_clock(self, offset: FixedOffset, zone: Option<Tz>) -> Periods {
+        match zone {
+            Some(zone) => self.with_time_zone(zone),
+            None => self.with_utc_offset(offset),
+        }
+    }
+
     /// The IANA time zone, when one was chosen.
     ///
     /// ```

@@ -668,10 +668,10 @@ impl StageModel {
     /// }
     /// ```
     pub fn ecommerce() -> StageModel {
-        // Unreachable failure: validation depends only on the definition,
-        // which the default settings fix, so it fails on every call or on none;
-        // presets_are_valid_and_round_trip builds it and shows it is none.
-        EcommerceLadder::default().build().expect("the default ladder is valid")
+        // Validation depends only on the definition, which the default
+        // settings fix, so it fails on every call or on none, and the test
+        // presets_are_valid_and_round_trip builds it: unreachable.
+        EcommerceLadder::default().build().expect("the default ladder is valid") // unreachable: see above
     }
 
     /// The funnel: awareness → consideration → purchase → post_purchase →
@@ -727,10 +727,10 @@ impl StageModel {
                 Rule::new("after_purchase", &["purchase"], "post_purchase", Condition::DaysSinceLastOrder { days: 1 }),
             ],
         })
-        // Unreachable failure: validation depends only on the definition,
-        // which is a constant here, so it fails on every call or on none;
-        // presets_are_valid_and_round_trip builds it and shows it is none.
-        .expect("the funnel is valid")
+        // Validation depends only on the definition, a constant here, so it
+        // fails on every call or on none, and the test
+        // presets_are_valid_and_round_trip builds it: unreachable.
+        .expect("the funnel is valid") // unreachable: see above
     }
 
     /// The five-phase model: interest → new_customer → regular_customer →
@@ -769,10 +769,10 @@ impl StageModel {
                 Rule::new("gone", &["inactive"], "former_customer", Condition::DaysSinceLastOrder { days: 365 }),
             ],
         })
-        // Unreachable failure: validation depends only on the definition,
-        // which is a constant here, so it fails on every call or on none;
-        // presets_are_valid_and_round_trip builds it and shows it is none.
-        .expect("the five-phase model is valid")
+        // Validation depends only on the definition, a constant here, so it
+        // fails on every call or on none, and the test
+        // presets_are_valid_and_round_trip builds it: unreachable.
+        .expect("the five-phase model is valid") // unreachable: see above
     }
 }
 

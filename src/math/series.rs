@@ -51,7 +51,12 @@ pub(crate) fn scaled_hyp2f1_with_loss(a: f64, b: f64, c: f64, z: f64) -> Option<
     let (p, q) = (c - a, c - b);
     let mut term = 1.0f64;
     let mut sum = 1.0f64;
+    // Signs can mix only until k passes −p and −q (`settle`); after that
+    // every term has the sign of the last, so the tail adds up coherently.
+    // The loss is tracked per term before that point only, then from the
+    // tail's total: no work per term on the long, coherent part.
     let mut largest = 1.0f64;
+    let mut settled_sum: Option<f64> = None;
     let settle = p.abs().max(q.abs()) + 1.0;
     let mut converged = false;
     // Two terms per round and one division for both: term k + 1 is term k
@@ -73,16 +78,23 @@ pub(crate) fn scaled_hyp2f1_with_loss(a: f64, b: f64, c: f64, z: f64) -> Option<
             converged = true;
             break;
         }
+        if settled_sum.is_none() && k > settle + 1.0 {
+            settled_sum = Some(sum);
+        }
         term *= r0;
         sum += term;
-        largest = largest.max(term.abs());
+        if settled_sum.is_none() {
+            largest = largest.max(term.abs());
+        }
         if k + 1.0 > settle + 1.0 && tail_small(term, sum, r1) {
             converged = true;
             break;
         }
         term *= r1;
         sum += term;
-        largest = largest.max(term.abs());
+        if settled_sum.is_none() {
+            largest = largest.max(term.abs());
+        }
         if term == 0.0 {
             converged = true;
             break;
@@ -90,6 +102,9 @@ pub(crate) fn scaled_hyp2f1_with_loss(a: f64, b: f64, c: f64, z: f64) -> Option<
         k += 2.0;
     }
     let value = (q * (-z).ln_1p()).exp() * sum;
+    if let Some(head) = settled_sum {
+        largest = largest.max(head.abs()).max((sum - head).abs());
+    }
     (converged && value.is_finite()).then_some((value, largest / sum.abs()))
 }
 

@@ -125,12 +125,8 @@ impl CohortOptions {
     /// week or month.
     pub fn periods(&self) -> Result<Periods> {
         let offset = FixedOffset::east_opt(self.utc_offset_seconds).unwrap_or_else(|| Utc.fix());
-        let periods =
-            Periods::new(self.unit, DurationMode::Calendar)?.with_utc_offset(offset).with_week_start(self.week_start);
-        Ok(match self.time_zone {
-            Some(zone) => periods.with_time_zone(zone),
-            None => periods,
-        })
+        let periods = Periods::new(self.unit, DurationMode::Calendar)?;
+        Ok(periods.in_clock(offset, self.time_zone).with_week_start(self.week_start))
     }
 }
 

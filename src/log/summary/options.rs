@@ -206,11 +206,7 @@ impl SummaryOptions {
             name: "utc offset",
             reason: format!("{} s", self.utc_offset_seconds),
         })?;
-        let periods = Periods::new(self.unit, self.mode)?.with_utc_offset(offset).with_week_start(self.week_start);
-        Ok(match self.time_zone {
-            Some(zone) => periods.with_time_zone(zone),
-            None => periods,
-        })
+        Ok(Periods::new(self.unit, self.mode)?.in_clock(offset, self.time_zone).with_week_start(self.week_start))
     }
 
     pub(super) fn validate(&self) -> Result<Periods> {
