@@ -27,6 +27,24 @@ fn failed<E: std::fmt::Debug>(chart: &'static str) -> impl Fn(E) -> Error {
     move |e| Error::Plot { chart, reason: format!("{e:?}") }
 }
 
+/// An SVG document of `size` on white, drawn by `draw`: the frame every
+/// chart shares.
+fn svg_chart(
+    size: (u32, u32),
+    chart_name: &'static str,
+    draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<()>,
+) -> Result<String> {
+    let err = failed(chart_name);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        root.fill(&WHITE).map_err(&err)?;
+        draw(&root)?;
+        root.present().map_err(&err)?;
+    }
+    Ok(svg)
+}
+
 /// The sequential colour scale of every heat map: light yellow (0) to dark
 /// blue (1).
 fn shade(v: f64) -> RGBColor {
@@ -120,10 +138,7 @@ fn frequency_recency_chart(
         }
     }
     let span = (high - low).max(1e-12);
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, WIDE).into_drawing_area();
-        root.fill(&WHITE).map_err(&err)?;
+    svg_chart(WIDE, chart_name, |root| {
         let (left, right) = root.split_horizontally(WIDE.0 - BAR);
         let mut chart = ChartBuilder::on(&left)
             .caption(title, ("sans-serif", 17))
@@ -157,9 +172,8 @@ fn frequency_recency_chart(
             }))
             .map_err(&err)?;
         colour_bar(&right, low, high, bar_label)?;
-        root.present().map_err(&err)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 /// Expected purchases in the next period by frequency and recency, for a
@@ -288,11 +302,8 @@ pub fn period_transactions(model: &dyn PurchaseModel, summary: &PurchaseSummary)
     }
     let top = actual.iter().chain(&expected).copied().fold(0.0, f64::max) * 1.1;
     let unit = summary.periods().unit().name();
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, WIDE).into_drawing_area();
-        root.fill(&WHITE).map_err(&err)?;
-        let mut chart = ChartBuilder::on(&root)
+    svg_chart(WIDE, chart_name, |root| {
+        let mut chart = ChartBuilder::on(root)
             .caption(
                 format!("Customers by repeat purchases: actual vs {} (ages up to the window's end)", model.name()),
                 ("sans-serif", 17),
@@ -337,9 +348,8 @@ pub fn period_transactions(model: &dyn PurchaseModel, summary: &PurchaseSummary)
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled()));
         }
         legend_at(&mut chart, chart_name, SeriesLabelPosition::UpperRight)?;
-        root.present().map_err(&err)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 /// Mean holdout purchases by calibration frequency (0 to 6, then 7 or
@@ -393,11 +403,8 @@ pub fn calibration_vs_holdout(summary: &PurchaseSummary, models: &[&dyn Purchase
     }
     let top = series.iter().flat_map(|(_, v)| v.iter().map(|p| p.1)).fold(0.0, f64::max) * 1.1;
     let unit = summary.periods().unit().name();
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, WIDE).into_drawing_area();
-        root.fill(&WHITE).map_err(&err)?;
-        let mut chart = ChartBuilder::on(&root)
+    svg_chart(WIDE, chart_name, |root| {
+        let mut chart = ChartBuilder::on(root)
             .caption(
                 format!("Mean purchases in the {duration:.0}-{unit} holdout, by purchases in the calibration period"),
                 ("sans-serif", 17),
@@ -427,9 +434,8 @@ pub fn calibration_vs_holdout(summary: &PurchaseSummary, models: &[&dyn Purchase
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(width)));
         }
         legend(&mut chart, chart_name)?;
-        root.present().map_err(&err)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 /// Cumulative and per-step repeat purchases over time, actual (from the
@@ -511,11 +517,8 @@ fn tracking_chart(
     let (start, stop) = (actual.first().map_or(0.0, |p| p.0), actual.last().map_or(1.0, |p| p.0));
     let top = actual.iter().chain(&predicted).map(|p| p.1).fold(0.0, f64::max) * 1.08;
     let unit = summary.periods().unit().name();
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, WIDE).into_drawing_area();
-        root.fill(&WHITE).map_err(&err)?;
-        let mut chart = ChartBuilder::on(&root)
+    svg_chart(WIDE, chart_name, |root| {
+        let mut chart = ChartBuilder::on(root)
             .caption(title, ("sans-serif", 17))
             .margin(12)
             .x_label_area_size(44)
@@ -548,9 +551,8 @@ fn tracking_chart(
             chart.draw_series(LineSeries::new(vec![(0.0, 0.0), (0.0, top)], RED.mix(0.6))).map_err(&err)?;
         }
         legend(&mut chart, chart_name)?;
-        root.present().map_err(&err)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 /// Cumulative repeat purchases of the summary's customers over time,
@@ -678,11 +680,8 @@ pub fn probability_alive_history(
         line.push((t, model.probability_alive(seen as f64, t_x, t)?));
     }
     let unit = unit.name();
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, WIDE).into_drawing_area();
-        root.fill(&WHITE).map_err(&err)?;
-        let mut chart = ChartBuilder::on(&root)
+    svg_chart(WIDE, chart_name, |root| {
+        let mut chart = ChartBuilder::on(root)
             .caption(
                 format!("P(alive) of one customer over time ({}; purchases marked)", model.name()),
                 ("sans-serif", 17),
@@ -718,9 +717,8 @@ pub fn probability_alive_history(
             .label("purchase")
             .legend(|(x, y)| PathElement::new(vec![(x + 9, y - 6), (x + 9, y + 6)], RED.mix(0.5)));
         legend(&mut chart, chart_name)?;
-        root.present().map_err(&err)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 /// The cohort retention heat map: each acquisition cohort (rows, newest at
@@ -759,10 +757,7 @@ pub fn cohort_heat_map(cohorts: &CohortAnalysis) -> Result<String> {
     let top = later.get((later.len() * 98 / 100).min(later.len().saturating_sub(1))).copied().unwrap_or(0.0).max(1e-9);
     let unit = cohorts.periods().unit().name();
     let height = (140 + 24 * rows as u32).clamp(360, 1400);
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (980, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(&err)?;
+    svg_chart((980, height), chart_name, |root| {
         let (left, right) = root.split_horizontally(980 - BAR);
         let mut chart = ChartBuilder::on(&left)
             .caption(
@@ -826,9 +821,8 @@ pub fn cohort_heat_map(cohorts: &CohortAnalysis) -> Result<String> {
                 .map_err(&err)?;
         }
         colour_bar(&right, 0.0, 100.0 * top, &format!("% buying (from {unit} 1; darkest: this or more)"))?;
-        root.present().map_err(&err)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 /// Retention curves: each cohort's share buying in its Nth period (thin
@@ -860,11 +854,8 @@ pub fn retention_curves(cohorts: &CohortAnalysis) -> Result<String> {
     };
     let top = (0..rows).flat_map(|r| curve(r).into_iter().map(|p| p.1)).fold(0.0, f64::max).max(1.0) * 1.1;
     let unit = cohorts.periods().unit().name();
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, WIDE).into_drawing_area();
-        root.fill(&WHITE).map_err(&err)?;
-        let mut chart = ChartBuilder::on(&root)
+    svg_chart(WIDE, chart_name, |root| {
+        let mut chart = ChartBuilder::on(root)
             .caption(format!("Retention curves: % of each {unit} cohort buying in its Nth {unit}"), ("sans-serif", 17))
             .margin(12)
             .x_label_area_size(44)
@@ -899,9 +890,8 @@ pub fn retention_curves(cohorts: &CohortAnalysis) -> Result<String> {
             .label("average over complete cohorts")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(3)));
         legend_at(&mut chart, chart_name, SeriesLabelPosition::UpperRight)?;
-        root.present().map_err(&err)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 /// The Kaplan–Meier curve of customer lifetime (first to last purchase,
@@ -939,11 +929,8 @@ pub fn lifetime_curve(curve: &LifetimeSurvival, unit: crate::domain::time::TimeU
         previous = (s.survival, s.standard_error);
     }
     let unit = unit.name();
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, WIDE).into_drawing_area();
-        root.fill(&WHITE).map_err(&err)?;
-        let mut chart = ChartBuilder::on(&root)
+    svg_chart(WIDE, chart_name, |root| {
+        let mut chart = ChartBuilder::on(root)
             .caption(
                 "Customer lifetime (Kaplan–Meier): share of customers buying for longer than t",
                 ("sans-serif", 16),
@@ -979,7 +966,6 @@ pub fn lifetime_curve(curve: &LifetimeSurvival, unit: crate::domain::time::TimeU
             .label("S(t)")
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], blue.stroke_width(2)));
         legend_at(&mut chart, chart_name, SeriesLabelPosition::UpperRight)?;
-        root.present().map_err(&err)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
