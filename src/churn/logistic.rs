@@ -60,6 +60,7 @@ impl LogisticOptions {
     }
 }
 
+validated_serde! {
 /// A fitted logistic regression `P(y = 1 | x) = σ(β₀ + Σ βⱼ zⱼ)` on
 /// standardised features `zⱼ = (xⱼ − meanⱼ) / sdⱼ`.
 ///
@@ -81,7 +82,7 @@ impl LogisticOptions {
 /// assert!(model.coefficients()[0] > 0.0); // per unit of the feature
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Debug)]
 pub struct LogisticRegression {
     names: Vec<String>,
     means: Vec<f64>,
@@ -95,6 +96,36 @@ pub struct LogisticRegression {
     iterations: u32,
     log_likelihood: f64,
     options: LogisticOptions,
+}
+}
+
+impl LogisticRegression {
+    /// A loaded regression is one a fit could have made: one mean, scale
+    /// and constant flag per feature, an intercept and one weight per
+    /// feature, a square covariance of their size, every number finite,
+    /// scales positive and constant features weightless. Prediction indexes
+    /// by these lengths and divides by the scales.
+    fn check_consistent(&self) -> Result<()> {
+        let bad = |reason: String| Error::InvalidArgument { name: "saved logistic regression", reason };
+        let p = self.names.len();
+        let k = p + 1;
+        let lengths =
+            [self.means.len(), self.scales.len(), self.constant.len(), self.beta.len(), self.covariance.len()];
+        if lengths != [p, p, p, k, k * k] {
+            return Err(bad(format!("lengths {lengths:?} for {p} features")));
+        }
+        let numbers = self.means.iter().chain(&self.scales).chain(&self.beta).chain(&self.covariance);
+        if numbers.chain([&self.log_likelihood]).any(|v| !v.is_finite()) {
+            return Err(bad("a number is NaN or infinite".into()));
+        }
+        if self.scales.iter().any(|&s| s <= 0.0) {
+            return Err(bad("a feature scale is not positive".into()));
+        }
+        if self.constant.iter().zip(&self.beta[1..]).any(|(&c, &b)| c && b != 0.0) {
+            return Err(bad("a constant feature has a weight".into()));
+        }
+        Ok(())
+    }
 }
 
 /// The standardised design matrix of a fit: an intercept column, then each

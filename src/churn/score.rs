@@ -471,16 +471,32 @@ pub fn objected_to_profiling(state: &CustomerState, now: DateTime<Utc>) -> bool 
     state.consent().objected_to_profiling(now)
 }
 
+validated_serde! {
 /// A learned churn scorer: a penalised logistic regression, optionally
 /// calibrated by Platt scaling.
 ///
 /// Train it on labels it will never be judged on: features at an earlier
 /// cut-off, labels = churn between that cut-off and the present (see the
 /// `churn` module docs), then score the present to predict the future.
-#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Debug)]
 pub struct LearnedChurn {
     model: LogisticRegression,
     calibration: Option<PlattScaling>,
+}
+}
+
+impl LearnedChurn {
+    /// The regression is checked as it loads; a calibration must be finite
+    /// (a NaN slope would make every score NaN).
+    fn check_consistent(&self) -> Result<()> {
+        match self.calibration {
+            Some(PlattScaling { a, b }) if !(a.is_finite() && b.is_finite()) => Err(Error::InvalidArgument {
+                name: "saved churn scorer",
+                reason: format!("Platt scaling a = {a}, b = {b} is not finite"),
+            }),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl LearnedChurn {

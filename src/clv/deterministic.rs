@@ -43,6 +43,7 @@ pub struct CustomerValue {
     pub acquisition_cost: Decimal,
 }
 
+validated_serde! {
 /// Per-customer revenue and costs in one currency, from events, a purchase
 /// summary or entries added by hand.
 ///
@@ -62,11 +63,41 @@ pub struct CustomerValue {
 /// assert_eq!(clv[0].clv, eur("25.00")?);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Debug)]
 pub struct ValueLedger {
     currency: Currency,
     #[serde(with = "crate::domain::customer::by_customer")]
     customers: BTreeMap<CustomerId, CustomerValue>,
+}
+}
+
+impl ValueLedger {
+    /// A loaded ledger holds what the `add_…` methods could have recorded:
+    /// no negative amount, and discounts within the gross order value.
+    fn check_consistent(&self) -> Result<()> {
+        for (customer, v) in &self.customers {
+            let amounts = [
+                ("gross", v.gross),
+                ("discounts", v.discounts),
+                ("returns", v.returns),
+                ("service costs", v.service_costs),
+                ("acquisition cost", v.acquisition_cost),
+            ];
+            let bad = |field: &'static str, value: Decimal, reason: &str| Error::InvalidAmount {
+                field,
+                value: value.to_string(),
+                customer: Some(customer.to_string()),
+                reason: reason.into(),
+            };
+            if let Some((field, value)) = amounts.into_iter().find(|(_, a)| a.is_sign_negative() && !a.is_zero()) {
+                return Err(bad(field, value, "is negative in a saved value ledger"));
+            }
+            if v.discounts > v.gross {
+                return Err(bad("discounts", v.discounts, "exceed the gross order value in a saved value ledger"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A customer's historic CLV ([`ValueLedger::historic_clv`]).

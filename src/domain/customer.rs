@@ -215,7 +215,7 @@ impl DenseId {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(from = "Vec<CustomerId>", into = "Vec<CustomerId>")]
+#[serde(try_from = "Vec<CustomerId>", into = "Vec<CustomerId>")]
 pub struct CustomerIndex {
     /// Shared so that summaries can hold the ids without copying them; the
     /// index copies on write only while a summary still holds them.
@@ -331,14 +331,23 @@ impl CustomerIndex {
     }
 }
 
-impl From<Vec<CustomerId>> for CustomerIndex {
-    fn from(ids: Vec<CustomerId>) -> Self {
+impl TryFrom<Vec<CustomerId>> for CustomerIndex {
+    type Error = Error;
+
+    /// A loaded index keeps every id at its saved position: an id saved
+    /// twice (which would shift every later customer's dense id) or more
+    /// ids than an index holds are refused, not dropped.
+    fn try_from(ids: Vec<CustomerId>) -> Result<Self> {
         let mut index = CustomerIndex::new();
-        for id in ids {
-            // An index deserialised from more than u32::MAX ids cannot exist in memory anyway.
-            let _ = index.insert(id);
+        for (k, id) in ids.into_iter().enumerate() {
+            if index.insert(id.clone())?.0 as usize != k {
+                return Err(Error::InvalidArgument {
+                    name: "saved customer index",
+                    reason: format!("customer {id} appears twice"),
+                });
+            }
         }
-        index
+        Ok(index)
     }
 }
 

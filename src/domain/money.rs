@@ -402,8 +402,31 @@ pub trait ExchangeRates {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(try_from = "BTreeMap<String, Decimal>", into = "BTreeMap<String, Decimal>")]
 pub struct FixedRates {
     rates: BTreeMap<String, Decimal>,
+}
+
+impl TryFrom<BTreeMap<String, Decimal>> for FixedRates {
+    type Error = Error;
+
+    /// Loaded rates are ones [`FixedRates::with_rate`] accepts: keyed by
+    /// `FROM/TO` currency codes, each rate positive.
+    fn try_from(saved: BTreeMap<String, Decimal>) -> Result<FixedRates> {
+        saved.into_iter().try_fold(FixedRates::new(), |rates, (pair, rate)| {
+            let (from, to) = pair.split_once('/').ok_or_else(|| Error::InvalidArgument {
+                name: "exchange rate",
+                reason: format!("{pair:?} is not a FROM/TO pair of currency codes"),
+            })?;
+            rates.with_rate(Currency::new(from)?, Currency::new(to)?, rate)
+        })
+    }
+}
+
+impl From<FixedRates> for BTreeMap<String, Decimal> {
+    fn from(rates: FixedRates) -> BTreeMap<String, Decimal> {
+        rates.rates
+    }
 }
 
 impl FixedRates {

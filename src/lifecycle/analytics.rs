@@ -59,7 +59,7 @@ impl Timeline {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
-#[serde(into = "HistoryData", from = "HistoryData")]
+#[serde(into = "HistoryData", try_from = "HistoryData")]
 pub struct StageHistory {
     stages: Vec<String>,
     timelines: Vec<Timeline>,
@@ -79,10 +79,29 @@ impl From<StageHistory> for HistoryData {
     }
 }
 
-impl From<HistoryData> for StageHistory {
-    fn from(d: HistoryData) -> StageHistory {
-        let index = d.timelines.iter().enumerate().map(|(k, t)| (t.customer.clone(), k)).collect();
-        StageHistory { stages: d.stages, timelines: d.timelines, index }
+impl TryFrom<HistoryData> for StageHistory {
+    type Error = Error;
+
+    /// A loaded history is one `start` and `record` could have built: each
+    /// customer once, every stage one of the history's, transitions in time
+    /// order (the queries bisect them and index counts by stage).
+    fn try_from(d: HistoryData) -> Result<StageHistory> {
+        let bad = |reason: String| Error::InvalidArgument { name: "saved stage history", reason };
+        let stages = d.stages.len();
+        let mut index = HashMap::with_capacity(d.timelines.len());
+        for (k, t) in d.timelines.iter().enumerate() {
+            if index.insert(t.customer.clone(), k).is_some() {
+                return Err(bad(format!("customer {} appears twice", t.customer)));
+            }
+            let ids = std::iter::once(t.initial).chain(t.transitions.iter().flat_map(|x| [x.from, x.to]));
+            if let Some(s) = ids.into_iter().find(|s| usize::from(s.0) >= stages) {
+                return Err(bad(format!("stage {} of customer {} outside the {stages} stages", s.0, t.customer)));
+            }
+            if !t.transitions.windows(2).all(|w| w[0].at <= w[1].at) {
+                return Err(bad(format!("the transitions of customer {} are not in time order", t.customer)));
+            }
+        }
+        Ok(StageHistory { stages: d.stages, timelines: d.timelines, index })
     }
 }
 

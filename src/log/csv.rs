@@ -951,9 +951,26 @@ fn load_cdnow<R: BufRead>(reader: R, master: bool) -> Result<TransactionLog> {
         &["customer_id", "sample_id", "date", "number_of_cds", "dollar_value"]
     };
     let mut log = TransactionLog::new(Currency::USD);
-    for (i, line) in reader.lines().enumerate() {
+    let mut reader = reader;
+    let mut bytes = Vec::new();
+    for i in 0.. {
         let line_no = i as u64 + 1;
-        let line = line.map_err(|e| Error::MalformedRow { line: line_no, reason: e.to_string() })?;
+        let malformed = |reason: String| Error::MalformedRow { line: line_no, reason };
+        // Lines are read at most MAX_LINE_BYTES (plus CRLF) at a time, so a
+        // hostile file cannot make the loader hold an unbounded line.
+        bytes.clear();
+        let limit = MAX_LINE_BYTES as u64 + 2;
+        let n = (&mut reader).take(limit).read_until(b'\n', &mut bytes).map_err(|e| malformed(e.to_string()))?;
+        if n == 0 {
+            break;
+        }
+        let ended = bytes.last() == Some(&b'\n');
+        let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+        let body = body.strip_suffix(b"\r").unwrap_or(body);
+        if body.len() > MAX_LINE_BYTES || (!ended && n as u64 == limit) {
+            return Err(malformed(format!("a line longer than {MAX_LINE_BYTES} bytes")));
+        }
+        let line = std::str::from_utf8(body).map_err(|e| malformed(e.to_string()))?;
         // The master file's header, when there is one: a first line whose
         // first field is not a customer number (a headerless file keeps its
         // first order).
@@ -973,7 +990,7 @@ fn load_cdnow<R: BufRead>(reader: R, master: bool) -> Result<TransactionLog> {
         let parse_err = |col: usize, reason: &str| Error::Parse {
             line: line_no,
             column: names[col].to_string(),
-            value: fields[col].to_string(),
+            value: quoted(fields[col]),
             reason: reason.to_string(),
         };
         let customer = CustomerId::parse_number(fields[0]).map_err(|_| parse_err(0, "not an integer"))?;
@@ -1029,6 +1046,26 @@ mod tests {
         let long_bad = format!("customer_id,date,amount\na,2024-05-01,x{}\n", "y".repeat(10_000));
         let e = TransactionLog::from_csv_reader(long_bad.as_bytes(), &options).unwrap_err();
         assert!(e.to_string().len() < 500, "{} bytes", e.to_string().len());
+    }
+
+    #[test]
+    fn cdnow_lines_are_bounded_too() {
+        // A line just at the limit is read; one byte more is refused while
+        // read, with a short message; a long bad value is quoted short.
+        let at_limit = format!("1 19970101 1 {}\r\n", "1".repeat(MAX_LINE_BYTES - 13));
+        let e = TransactionLog::from_cdnow_master_reader(at_limit.as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("dollar_value"), "{}", quoted(&e.to_string()));
+        let over = format!("1 19970101 1 {}\n", "1".repeat(MAX_LINE_BYTES - 12));
+        let e = TransactionLog::from_cdnow_master_reader(over.as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("longer than") && e.to_string().len() < 200, "{}", quoted(&e.to_string()));
+        let unended = "1".repeat(3 * MAX_LINE_BYTES);
+        assert!(TransactionLog::from_cdnow_sample_reader(unended.as_bytes()).is_err());
+        let bad = format!("1 1 19970101 1 x{}\n", "y".repeat(10_000));
+        let e = TransactionLog::from_cdnow_sample_reader(bad.as_bytes()).unwrap_err();
+        assert!(e.to_string().len() < 300, "{} bytes", e.to_string().len());
+        // Line numbers still count every line, blank ones included.
+        let e = TransactionLog::from_cdnow_sample_reader("4 1 19970101 2 29.33\n\n4 1 1997 2 1\n".as_bytes());
+        assert!(matches!(e, Err(Error::Parse { line: 3, .. })), "{e:?}");
     }
 
     #[test]

@@ -160,8 +160,9 @@ pub struct CutPoints {
     pub monetary: Vec<f64>,
 }
 
+validated_serde! {
 /// RFM scores of every customer of a summary, in the summary's row order.
-#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Debug)]
 pub struct RfmScores {
     options: RfmOptions,
     ids: Arc<Vec<CustomerId>>,
@@ -170,8 +171,39 @@ pub struct RfmScores {
     monetary: Vec<u8>,
     cut_points: CutPoints,
 }
+}
 
 impl RfmScores {
+    /// Loaded scores are ones [`RfmScores::compute`] could have made: valid
+    /// options, one score per customer and dimension in 1..=k, distinct
+    /// customers, and k − 1 finite ascending cut points per dimension.
+    fn check_consistent(&self) -> Result<()> {
+        self.options.validate()?;
+        let bad = |reason: String| Error::InvalidArgument { name: "saved RFM scores", reason };
+        let k = self.options.bins;
+        let n = self.ids.len();
+        for (name, scores) in [("recency", &self.recency), ("frequency", &self.frequency), ("monetary", &self.monetary)]
+        {
+            if scores.len() != n {
+                return Err(bad(format!("{} {name} scores for {n} customers", scores.len())));
+            }
+            if let Some(s) = scores.iter().find(|s| !(1..=k).contains(*s)) {
+                return Err(bad(format!("a {name} score of {s} outside 1..={k}")));
+            }
+        }
+        let c = &self.cut_points;
+        for (name, cuts) in [("recency", &c.recency), ("frequency", &c.frequency), ("monetary", &c.monetary)] {
+            let ascending = cuts.windows(2).all(|w| w[0] <= w[1]);
+            if cuts.len() != usize::from(k) - 1 || !ascending || cuts.iter().any(|v| !v.is_finite()) {
+                return Err(bad(format!("{name} cut points {cuts:?} are not {} finite ascending values", k - 1)));
+            }
+        }
+        let mut seen = std::collections::HashSet::with_capacity(n);
+        if let Some(twice) = self.ids.iter().find(|id| !seen.insert(*id)) {
+            return Err(bad(format!("customer {twice} appears twice")));
+        }
+        Ok(())
+    }
     /// Scores a summary (its calibration period when split).
     ///
     /// ```
@@ -520,9 +552,31 @@ pub const OTHER_SEGMENT: &str = "other";
 /// assert_eq!(map.segment((2, 1, 1)), "hibernating");
 /// ```
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(try_from = "SegmentMapData", into = "SegmentMapData")]
 pub struct SegmentMap {
     bins: u8,
     rules: Vec<SegmentRule>,
+}
+
+/// The saved form of a [`SegmentMap`], checked by [`SegmentMap::new`] on load.
+#[derive(Serialize, Deserialize)]
+struct SegmentMapData {
+    bins: u8,
+    rules: Vec<SegmentRule>,
+}
+
+impl TryFrom<SegmentMapData> for SegmentMap {
+    type Error = Error;
+
+    fn try_from(d: SegmentMapData) -> Result<SegmentMap> {
+        SegmentMap::new(d.bins, d.rules)
+    }
+}
+
+impl From<SegmentMap> for SegmentMapData {
+    fn from(m: SegmentMap) -> SegmentMapData {
+        SegmentMapData { bins: m.bins, rules: m.rules }
+    }
 }
 
 impl SegmentMap {

@@ -22,6 +22,7 @@ pub struct SurvivalStep {
     pub standard_error: f64,
 }
 
+validated_serde! {
 /// The Kaplan–Meier survival curve of customer lifetime (see the
 /// [module docs](super)).
 ///
@@ -45,11 +46,46 @@ pub struct SurvivalStep {
 /// assert_eq!(curve.median(), Some(10.0));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Debug)]
 pub struct LifetimeSurvival {
     lapse: f64,
     customers: u64,
     steps: Vec<SurvivalStep>,
+}
+}
+
+impl LifetimeSurvival {
+    /// A loaded curve is one [`LifetimeSurvival::kaplan_meier`] could have
+    /// drawn: a positive lapse window, steps at finite ascending times, no
+    /// more customers lapsing or at risk than there are, and a survival
+    /// that starts within 0..=1 and only falls (the lookups bisect the
+    /// times and read the survival as a probability).
+    fn check_consistent(&self) -> Result<()> {
+        let bad = |reason: String| Error::InvalidArgument { name: "saved lifetime curve", reason };
+        if !(self.lapse.is_finite() && self.lapse > 0.0) {
+            return Err(bad(format!("lapse window {}", self.lapse)));
+        }
+        let mut lapsed = 0u64;
+        let mut previous: Option<&SurvivalStep> = None;
+        for s in &self.steps {
+            lapsed = lapsed.saturating_add(s.lapsed);
+            let in_order = previous.is_none_or(|p| p.time < s.time && s.survival <= p.survival);
+            let counts = s.at_risk <= self.customers && s.lapsed.saturating_add(s.censored) <= s.at_risk;
+            let numbers = s.time.is_finite()
+                && s.time >= 0.0
+                && (0.0..=1.0).contains(&s.survival)
+                && s.standard_error.is_finite()
+                && s.standard_error >= 0.0;
+            if !(in_order && counts && numbers) {
+                return Err(bad(format!("step {s:?}")));
+            }
+            previous = Some(s);
+        }
+        if lapsed > self.customers {
+            return Err(bad(format!("{lapsed} lapsed of {} customers", self.customers)));
+        }
+        Ok(())
+    }
 }
 
 impl LifetimeSurvival {

@@ -396,7 +396,9 @@ impl PartialSummary {
                 .ok_or_else(overflow)?;
             }
         }
-        let mut index = CustomerIndex::from(Arc::unwrap_or_clone(std::mem::take(&mut self.ids)));
+        // The ids are distinct (checked above), so the index cannot refuse
+        // them; should it, `self` keeps its ids and nothing has moved.
+        let mut index = CustomerIndex::try_from(self.ids.as_ref().clone())?;
         let result = self.merge_with_index(other, &mut index, self_factor, other_factor);
         self.ids = Arc::new(Vec::from(index));
         result
