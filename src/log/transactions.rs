@@ -540,7 +540,7 @@ impl TransactionLog {
             }
         }
         let units = self.units_of(amount.amount(), field, customer)?;
-        let dense = self.customers.insert(customer.clone())?;
+        let dense = self.customers.insert_ref(customer)?;
         let b = (dense.0 >> BLOCK_SHIFT) as usize;
         if b >= self.blocks.len() {
             self.blocks.resize_with(b + 1, Block::default);
