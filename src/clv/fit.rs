@@ -61,6 +61,11 @@ impl FitOptions {
         self
     }
 
+    /// Whether starting values were given (they replace a model's own starts).
+    pub(crate) fn has_initial(&self) -> bool {
+        self.initial.is_some()
+    }
+
     /// The most optimiser iterations.
     ///
     /// ```

@@ -12,7 +12,7 @@ use super::fit::{self, FitOptions, FitReport};
 use crate::domain::table::CustomerTable;
 use crate::error::{Error, Result};
 use crate::log::summary::PurchaseSummary;
-use crate::math::special::{digamma, ln_gamma};
+use crate::math::special::{digamma, ln_gamma, trigamma};
 
 const MODEL: &str = "Gamma-Gamma";
 
@@ -216,21 +216,19 @@ impl GammaGamma {
             frequency_spend_correlation: correlation(&x, &m),
         };
         let mean_m = m.iter().sum::<f64>() / m.len() as f64;
-        let neg_ll = |par: &[f64]| {
-            -x.iter().zip(&m).map(|(&xi, &mi)| row_log_likelihood(par[0], par[1], par[2], xi, mi)).sum::<f64>()
-        };
-        let neg_gradient =
-            |par: &[f64]| -> Vec<f64> { gradient(par[0], par[1], par[2], &x, &m).iter().map(|g| -g).collect() };
-        let report = fit::maximise_with_gradient(
-            MODEL,
-            &["p", "q", "gamma"],
-            &neg_ll,
-            Some(&neg_gradient),
-            None,
-            &[&[1.0, 1.0, mean_m]],
-            x.len() as f64,
-            options,
-        )?;
+        // On many customers, Newton starts from the fit to an evenly spaced
+        // sample of about 20,000 of them: it then needs two or three passes
+        // over everyone instead of eight or nine, and ends at the same optimum.
+        let mut starts = vec![vec![1.0, 1.0, mean_m]];
+        if x.len() > 4 * WARM_START_SAMPLE && !options.has_initial() {
+            let stride = x.len() / WARM_START_SAMPLE;
+            let sample_x: Vec<f64> = x.iter().step_by(stride).copied().collect();
+            let sample_m: Vec<f64> = m.iter().step_by(stride).copied().collect();
+            if let Ok(sample) = maximise_spend(&sample_x, &sample_m, &starts, options) {
+                starts.insert(0, sample.parameters);
+            }
+        }
+        let report = maximise_spend(&x, &m, &starts, options)?;
         let par = &report.parameters;
         let mut model = GammaGamma::new(par[0], par[1], par[2])?;
         model.report = Some(report);
@@ -389,24 +387,173 @@ impl GammaGamma {
     }
 }
 
+/// Customers in the sample whose fit starts a fit on many more.
+const WARM_START_SAMPLE: usize = 20_000;
+
+/// Maximises the Gamma-Gamma likelihood of repeat customers (x > 0, m̄ > 0)
+/// from each start in turn.
+fn maximise_spend(x: &[f64], m: &[f64], starts: &[Vec<f64>], options: &FitOptions) -> Result<FitReport> {
+    let likelihood = SpendLikelihood::new(x, m);
+    let neg_ll = |par: &[f64]| -likelihood.value([par[0], par[1], par[2]]);
+    let neg_gradient =
+        |par: &[f64]| -> Vec<f64> { likelihood.gradient([par[0], par[1], par[2]]).iter().map(|g| -g).collect() };
+    let neg_hessian =
+        |par: &[f64]| -> Vec<f64> { likelihood.hessian([par[0], par[1], par[2]]).iter().map(|h| -h).collect() };
+    let starts: Vec<&[f64]> = starts.iter().map(Vec::as_slice).collect();
+    fit::maximise_with_gradient(
+        MODEL,
+        &["p", "q", "gamma"],
+        &neg_ll,
+        Some(&neg_gradient),
+        Some(&neg_hessian),
+        &starts,
+        x.len() as f64,
+        options,
+    )
+}
+
 /// ln of the density of a customer's mean spend m̄ over x transactions.
+#[cfg(test)]
 fn row_log_likelihood(p: f64, q: f64, gamma: f64, x: f64, m: f64) -> f64 {
     ln_gamma(p * x + q) - ln_gamma(p * x) - ln_gamma(q) + q * gamma.ln() + (p * x - 1.0) * m.ln() + p * x * x.ln()
         - (p * x + q) * (gamma + x * m).ln()
 }
 
-/// Gradient of the total log-likelihood with respect to (p, q, γ).
-fn gradient(p: f64, q: f64, gamma: f64, x: &[f64], m: &[f64]) -> [f64; 3] {
-    let (psi_q, ln_gamma_) = (digamma(q), gamma.ln());
-    let mut g = [0.0; 3];
-    for (&xi, &mi) in x.iter().zip(m) {
-        let (px, denominator) = (p * xi, gamma + xi * mi);
-        let psi_pxq = digamma(px + q);
-        g[0] += xi * (psi_pxq - digamma(px) + mi.ln() + xi.ln() - denominator.ln());
-        g[1] += psi_pxq - psi_q + ln_gamma_ - denominator.ln();
-        g[2] += q / gamma - (px + q) / denominator;
+/// The Gamma-Gamma log-likelihood of many customers, with its gradient and
+/// Hessian in (p, q, γ), at the cost of one pass over the customers per
+/// value of γ.
+///
+/// With z = x·m̄ (a customer's repeat spend) and U = ln(1 + γ/z), a
+/// customer's term `(px − 1) ln m̄ + px ln x − (px + q) ln(γ + z) + q ln γ`
+/// is `−ln m̄ − px·U − q·(U + ln z − ln γ)`, so the total is
+///
+/// Σ_x n_x [lnΓ(px + q) − lnΓ(px) − lnΓ(q)] − Σ ln m̄ − p Σ xU
+///   − q (Σ U + Σ ln z − N ln γ).
+///
+/// The gamma functions depend on x alone and are summed over the few
+/// distinct frequencies; only Σ xU and Σ U (and their derivatives in γ,
+/// through dU/dγ = 1/(γ + z)) need every customer, and they do not depend
+/// on p and q. So one pass at a new γ — one `ln_1p` and two divisions per
+/// customer — serves the value, the gradient and the Hessian there, which
+/// the optimiser asks for in turn. Written with U (small, of one sign)
+/// rather than as p Σ x ln(γ + z) against p Σ x ln z, the sums are about
+/// 25 times smaller than the terms that would cancel, which keeps a fit on
+/// a million customers as precise as on a thousand (written the other way
+/// Newton stalled at 1M from rounding in the value).
+struct SpendLikelihood<'a> {
+    x: &'a [f64],
+    /// x·m̄ per customer.
+    z: Vec<f64>,
+    /// Distinct frequencies and how many customers have each.
+    groups: Vec<(f64, f64)>,
+    n: f64,
+    sum_ln_z: f64,
+    sum_ln_m: f64,
+    /// The sums over customers at the last γ.
+    sums: std::cell::Cell<Option<(f64, GammaSums)>>,
+}
+
+/// Σ xU and Σ U at one γ, with their first and second derivatives in γ:
+/// Σ x r, Σ r, Σ x r², Σ r² for r = 1/(γ + z).
+#[derive(Clone, Copy)]
+struct GammaSums {
+    xu: f64,
+    u: f64,
+    xr: f64,
+    r: f64,
+    xr2: f64,
+    r2: f64,
+}
+
+impl<'a> SpendLikelihood<'a> {
+    fn new(x: &'a [f64], m: &[f64]) -> SpendLikelihood<'a> {
+        let z: Vec<f64> = x.iter().zip(m).map(|(x, m)| x * m).collect();
+        let sum_ln_z = z.iter().map(|z| z.ln()).sum();
+        let sum_ln_m = m.iter().map(|m| m.ln()).sum();
+        // Frequencies are whole and, in practice, small: counted in a
+        // table, larger ones in a map.
+        let mut small = Vec::new();
+        let mut large = std::collections::BTreeMap::new();
+        for &xi in x {
+            match usize::try_from(xi as u64).ok().filter(|&k| k < 1 << 16) {
+                Some(k) => {
+                    if k >= small.len() {
+                        small.resize(k + 1, 0.0);
+                    }
+                    small[k] += 1.0;
+                }
+                None => *large.entry(xi.to_bits()).or_insert(0.0) += 1.0,
+            }
+        }
+        let groups = small
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0.0)
+            .map(|(k, &n)| (k as f64, n))
+            .chain(large.into_iter().map(|(bits, n)| (f64::from_bits(bits), n)))
+            .collect();
+        SpendLikelihood { x, z, groups, n: x.len() as f64, sum_ln_z, sum_ln_m, sums: std::cell::Cell::new(None) }
     }
-    g
+
+    fn sums(&self, gamma: f64) -> GammaSums {
+        if let Some((at, sums)) = self.sums.get() {
+            if at == gamma {
+                return sums;
+            }
+        }
+        let mut s = GammaSums { xu: 0.0, u: 0.0, xr: 0.0, r: 0.0, xr2: 0.0, r2: 0.0 };
+        for (&x, &z) in self.x.iter().zip(&self.z) {
+            let u = (gamma / z).ln_1p();
+            let r = 1.0 / (gamma + z);
+            s.xu += x * u;
+            s.u += u;
+            s.xr += x * r;
+            s.r += r;
+            s.xr2 += x * r * r;
+            s.r2 += r * r;
+        }
+        self.sums.set(Some((gamma, s)));
+        s
+    }
+
+    /// Σ ln(1 + z/γ) = Σ U + Σ ln z − N ln γ.
+    fn sum_v(&self, s: &GammaSums, gamma: f64) -> f64 {
+        s.u + self.sum_ln_z - self.n * gamma.ln()
+    }
+
+    fn value(&self, [p, q, gamma]: [f64; 3]) -> f64 {
+        let s = self.sums(gamma);
+        let by_x: f64 = self.groups.iter().map(|&(x, n)| n * (ln_gamma(p * x + q) - ln_gamma(p * x))).sum();
+        by_x - self.n * ln_gamma(q) - self.sum_ln_m - p * s.xu - q * self.sum_v(&s, gamma)
+    }
+
+    fn gradient(&self, [p, q, gamma]: [f64; 3]) -> [f64; 3] {
+        let s = self.sums(gamma);
+        let (mut gp, mut gq) = (0.0, 0.0);
+        for &(x, n) in &self.groups {
+            let psi = digamma(p * x + q);
+            gp += n * x * (psi - digamma(p * x));
+            gq += n * psi;
+        }
+        [gp - s.xu, gq - self.n * digamma(q) - self.sum_v(&s, gamma), self.n * q / gamma - p * s.xr - q * s.r]
+    }
+
+    /// Row-major 3 × 3.
+    fn hessian(&self, [p, q, gamma]: [f64; 3]) -> Vec<f64> {
+        let s = self.sums(gamma);
+        let (mut pp, mut pq, mut qq) = (0.0, 0.0, 0.0);
+        for &(x, n) in &self.groups {
+            let t = trigamma(p * x + q);
+            pp += n * x * x * (t - trigamma(p * x));
+            pq += n * x * t;
+            qq += n * t;
+        }
+        qq -= self.n * trigamma(q);
+        let pg = -s.xr;
+        let qg = self.n / gamma - s.r;
+        let gg = -self.n * q / (gamma * gamma) + p * s.xr2 + q * s.r2;
+        vec![pp, pq, pg, pq, qq, qg, pg, qg, gg]
+    }
 }
 
 fn correlation(a: &[f64], b: &[f64]) -> f64 {
@@ -446,21 +593,39 @@ mod tests {
     }
 
     #[test]
-    fn analytic_gradient_matches_finite_differences() {
-        let x = [1.0, 2.0, 5.0, 9.0];
-        let m = [10.0, 22.35, 35.0, 7.5];
+    fn grouped_likelihood_gradient_and_hessian_match_the_rows() {
+        // Against the per-row density summed directly, and finite
+        // differences of it (relative 1e-6).
+        let x = [1.0, 2.0, 5.0, 9.0, 2.0, 1.0, 300.0];
+        let m = [10.0, 22.35, 35.0, 7.5, 19.0, 3.25, 12.0];
         let total = |p: [f64; 3]| -> f64 {
             x.iter().zip(&m).map(|(&xi, &mi)| row_log_likelihood(p[0], p[1], p[2], xi, mi)).sum()
         };
+        let likelihood = SpendLikelihood::new(&x, &m);
         let p = [6.2, 3.7, 15.4];
-        let g = gradient(p[0], p[1], p[2], &x, &m);
+        assert!((likelihood.value(p) - total(p)).abs() < 1e-9 * total(p).abs());
+        // Frequencies past the counting table go through the map.
+        let (wide_x, wide_m) = ([3.0, 70_000.0, 70_000.0, 3.0], [4.0, 5.0, 6.0, 7.0]);
+        let wide = SpendLikelihood::new(&wide_x, &wide_m);
+        assert_eq!(wide.groups, [(3.0, 2.0), (70_000.0, 2.0)]);
+        let direct: f64 = wide_x.iter().zip(&wide_m).map(|(&x, &m)| row_log_likelihood(p[0], p[1], p[2], x, m)).sum();
+        assert!((wide.value(p) - direct).abs() < 1e-9 * direct.abs(), "{} vs {direct}", wide.value(p));
+        let g = likelihood.gradient(p);
+        let h = likelihood.hessian(p);
         for i in 0..3 {
-            let h = 1e-6 * p[i];
+            let step = 1e-5 * p[i];
             let (mut up, mut down) = (p, p);
-            up[i] += h;
-            down[i] -= h;
-            let numeric = (total(up) - total(down)) / (2.0 * h);
+            up[i] += step;
+            down[i] -= step;
+            let numeric = (total(up) - total(down)) / (2.0 * step);
             assert!((g[i] - numeric).abs() < 1e-6 * numeric.abs().max(1.0), "{i}: {} vs {numeric}", g[i]);
+            let (gu, gd) = (likelihood.gradient(up), likelihood.gradient(down));
+            for j in 0..3 {
+                let numeric = (gu[j] - gd[j]) / (2.0 * step);
+                let analytic = h[i * 3 + j];
+                assert!((analytic - numeric).abs() < 1e-5 * numeric.abs().max(1.0), "{i}{j}: {analytic} vs {numeric}");
+                assert_eq!(analytic, h[j * 3 + i], "symmetric");
+            }
         }
     }
 
