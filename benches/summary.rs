@@ -15,7 +15,12 @@
 //!   (every matrix: active customers in three retention modes, orders,
 //!   revenue, returns) with calendar-month and Monday-week cohorts;
 //! * `id_mapping/*`: mapping the shop's ids to dense indices;
-//! * `csv_parsing/*`: reading the log from CSV text.
+//! * `csv_parsing/*`: reading the log from CSV text (numeric ids);
+//!   `csv_parsing_text_ids/*`: the same with random 63-bit ids read with
+//!   the default options (ids as text), as a shop's export would be;
+//!   `floor_hand_parse/*`: a hand-written parse of those bytes (split
+//!   lines and fields, read the id, date and amount digits, no checks, no
+//!   id mapping): what reading the text costs at least.
 //!
 //! Run: `cargo bench --bench summary`. Report ns per transaction = time ÷ rows.
 
@@ -85,6 +90,21 @@ fn build_log(d: &Data) -> TransactionLog {
         log.push(Transaction::order(CustomerId::Number(d.customer[i]), at, amount)).unwrap();
     }
     log
+}
+
+/// The floor of reading `id,YYYY-MM-DD,units.cents` lines: split, read the
+/// digits, fold them into a checksum; nothing checked, nothing stored.
+fn hand_parse(text: &[u8]) -> u64 {
+    let digits = |b: &[u8]| b.iter().fold(0u64, |acc, &c| acc.wrapping_mul(10).wrapping_add(u64::from(c.wrapping_sub(b'0'))));
+    let mut sum = 0u64;
+    for line in text.split(|&b| b == b'\n').skip(1) {
+        let mut fields = line.split(|&b| b == b',');
+        let (Some(id), Some(date), Some(amount)) = (fields.next(), fields.next(), fields.next()) else { continue };
+        let day = digits(&date[..4]) * 372 + digits(&date[5..7]) * 31 + digits(&date[8..10]);
+        let cents = amount.split(|&b| b == b'.').fold(0, |acc, part| acc * 100 + digits(part));
+        sum = sum.wrapping_add(digits(id) ^ day ^ cents);
+    }
+    sum
 }
 
 fn options() -> SummaryOptions {
@@ -191,6 +211,26 @@ fn bench(c: &mut Criterion) {
             let csv_options = CsvOptions::new(Currency::USD).id_kind(IdKind::Number);
             g.bench_with_input(BenchmarkId::new("csv_parsing", label), &text, |b, text| {
                 b.iter(|| black_box(TransactionLog::from_csv_reader(text.as_bytes(), &csv_options).unwrap().len()))
+            });
+            // Random 63-bit ids (a bijection of the customer numbers), as text.
+            let scramble = |c: i64| ((c as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 1) as i64;
+            let mut text_ids = String::from("customer_id,date,amount\n");
+            for i in 0..rows {
+                let t = DateTime::from_timestamp(data.at[i], 0).unwrap();
+                text_ids.push_str(&format!(
+                    "{},{},{}.{:02}\n",
+                    scramble(data.customer[i]),
+                    t.format("%Y-%m-%d"),
+                    data.cents[i] / 100,
+                    data.cents[i] % 100
+                ));
+            }
+            let defaults = CsvOptions::new(Currency::USD);
+            g.bench_with_input(BenchmarkId::new("csv_parsing_text_ids", label), &text_ids, |b, text| {
+                b.iter(|| black_box(TransactionLog::from_csv_reader(text.as_bytes(), &defaults).unwrap().len()))
+            });
+            g.bench_with_input(BenchmarkId::new("floor_hand_parse", label), &text_ids, |b, text| {
+                b.iter(|| black_box(hand_parse(text.as_bytes())))
             });
         }
         g.finish();

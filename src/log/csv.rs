@@ -1,6 +1,5 @@
 //! Loaders: CSV transaction files and the CDNOW format.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -15,6 +14,7 @@ use crate::domain::event::Event;
 use crate::domain::money::{Currency, ExchangeRates, Money, NumberFormat};
 use crate::domain::time::Clock;
 use crate::error::{Error, Result};
+use crate::log::records::{MAX_LINE_BYTES, Records};
 use crate::log::transactions::{Transaction, TransactionKind, TransactionLog};
 
 /// How to read a CSV transaction file.
@@ -561,11 +561,6 @@ fn with_line(line: u64, e: Error) -> Error {
     }
 }
 
-/// The longest line a CSV file may have: 1 MiB. A longer one is refused
-/// while it is read, so that a hostile file cannot make the loader hold an
-/// unbounded field in memory.
-pub const MAX_LINE_BYTES: usize = 1 << 20;
-
 /// The longest part of a bad value quoted in an error message.
 const QUOTED_PREFIX: usize = 64;
 
@@ -574,82 +569,6 @@ fn quoted(value: &str) -> String {
     match value.char_indices().nth(QUOTED_PREFIX) {
         Some((end, _)) => format!("{}…", &value[..end]),
         None => value.to_string(),
-    }
-}
-
-/// A reader that fails with `InvalidData` once a line exceeds
-/// [`MAX_LINE_BYTES`], and that counts lines itself: the csv crate ends a
-/// record at `\n`, `\r\n` or a lone `\r`, and its own line numbers run one
-/// short in CRLF files.
-struct LineLimit<R> {
-    inner: R,
-    since_newline: usize,
-    /// Bytes read so far.
-    consumed: u64,
-    /// Offsets just after the line breaks read but not yet passed by a
-    /// record (at most a buffer's worth).
-    breaks: VecDeque<u64>,
-    /// Line breaks before the last record asked about.
-    lines_before: u64,
-    /// The last byte read was `\r` (a CRLF may straddle two reads).
-    after_cr: bool,
-}
-
-impl<R> LineLimit<R> {
-    fn new(inner: R) -> LineLimit<R> {
-        LineLimit { inner, since_newline: 0, consumed: 0, breaks: VecDeque::new(), lines_before: 0, after_cr: false }
-    }
-
-    /// The one-based line on which the record starting at `byte` starts.
-    fn line_of(&mut self, byte: u64) -> u64 {
-        while self.breaks.front().is_some_and(|&b| b <= byte) {
-            self.breaks.pop_front();
-            self.lines_before += 1;
-        }
-        self.lines_before + 1
-    }
-}
-
-impl<R: Read> Read for LineLimit<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let chunk = &buf[..n];
-        // A line ends after `\r` (alone or in CRLF: the csv crate places a
-        // record that follows a CRLF at the `\n`) or after a `\n` that
-        // does not complete a CRLF.
-        // memchr finds the breaks a vector at a time (a byte loop cost more
-        // than the csv crate's own parsing).
-        for i in memchr::memchr2_iter(b'\r', b'\n', chunk) {
-            let after_cr = if i == 0 { self.after_cr } else { chunk[i - 1] == b'\r' };
-            if chunk[i] == b'\r' || !after_cr {
-                self.breaks.push_back(self.consumed + i as u64 + 1);
-            }
-        }
-        if let Some(&last) = chunk.last() {
-            self.after_cr = last == b'\r';
-        }
-        self.consumed += n as u64;
-        // Only the line running into the chunk and the one running out of
-        // it can be long: the lines between lie inside one buffer (the csv
-        // reader's is 8 KiB), so two scans per read suffice.
-        let too_long = match (memchr::memchr(b'\n', chunk), memchr::memrchr(b'\n', chunk)) {
-            (Some(first), Some(last)) => {
-                let long = self.since_newline + first > MAX_LINE_BYTES || last - first > MAX_LINE_BYTES;
-                self.since_newline = n - last - 1;
-                long
-            }
-            _ => {
-                self.since_newline += n;
-                false
-            }
-        };
-        if too_long || self.since_newline > MAX_LINE_BYTES {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("a line longer than {MAX_LINE_BYTES} bytes"),
-            ));
-        }
-        Ok(n)
     }
 }
 
@@ -781,35 +700,17 @@ fn add_row(
 }
 
 fn load_csv<R: Read>(reader: R, o: &CsvOptions, rates: Option<&dyn ExchangeRates>) -> Result<TransactionLog> {
-    let mut rdr =
-        csv::ReaderBuilder::new().delimiter(o.delimiter).has_headers(true).from_reader(LineLimit::new(reader));
-    let headers = rdr
-        .headers()
-        .map_err(|e| Error::MalformedRow { line: 1, reason: format!("cannot read the header: {e}") })?
-        .clone();
-    let names: Vec<&str> = headers.iter().collect();
-    let columns = Columns::find(&names, o)?;
-    let mut log = TransactionLog::new(o.currency);
-    let mut record = csv::StringRecord::new();
-    loop {
-        let more = match rdr.read_record(&mut record) {
-            Ok(more) => more,
-            Err(e) => {
-                let line = match e.position() {
-                    Some(p) => rdr.get_mut().line_of(p.byte()),
-                    None => 0,
-                };
-                return Err(Error::MalformedRow { line, reason: e.to_string() });
-            }
-        };
-        if !more {
-            break;
+    let mut records = Records::new(BufReader::with_capacity(1 << 16, reader), o.delimiter);
+    let columns = match records.next_record()? {
+        Some(_) => {
+            let names: Vec<&str> = (0..records.len()).filter_map(|i| records.get(i)).collect();
+            Columns::find(&names, o)?
         }
-        let line = match record.position() {
-            Some(p) => rdr.get_mut().line_of(p.byte()),
-            None => 0,
-        };
-        let t = parse_row(o, &columns, line, |col| record.get(col))?;
+        None => Columns::find(&[], o)?,
+    };
+    let mut log = TransactionLog::new(o.currency);
+    while let Some(line) = records.next_record()? {
+        let t = parse_row(o, &columns, line, |col| records.get(col))?;
         add_row(&mut log, t, rates, line, o, &columns)?;
     }
     Ok(log)

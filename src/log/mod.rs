@@ -50,9 +50,11 @@
 //! or by contiguous time ranges, or both, combine into the one-pass result.
 
 pub(crate) mod csv;
+pub(crate) mod records;
 pub(crate) mod summary;
 pub(crate) mod transactions;
 
-pub use csv::{CsvOptions, MAX_LINE_BYTES};
+pub use csv::CsvOptions;
+pub use records::MAX_LINE_BYTES;
 pub use summary::{CustomerSummary, FORMAT_VERSION, HoldoutSummary, PartialSummary, PurchaseSummary, SummaryOptions};
 pub use transactions::{MAX_AMOUNT, MAX_AMOUNT_DECIMALS, Transaction, TransactionKind, TransactionLog};
