@@ -6,6 +6,7 @@
 //! * `summary/*`: `TransactionLog::summarize` (continuous weeks), ids
 //!   already dense, amounts in minor units; `summary_with_holdout/*`: the
 //!   same with a calibration/holdout split (two windows per customer);
+//!   `summary_random_ids/*`: the first with random 63-bit customer numbers;
 //! * `floor_dense_group_by/*`: per-customer counters in a plain vector
 //!   indexed by dense id (no hashing, random access);
 //! * `floor_scan/*`: a plain scan summing the same columns (memory bandwidth);
@@ -57,6 +58,7 @@ const START: i64 = 1_577_836_800; // 2020-01-01T00:00:00Z
 const DAYS: i64 = 3 * 365;
 
 /// Rows as (shop customer id, unix seconds, cents), in time order.
+#[derive(Clone)]
 struct Data {
     customer: Vec<i64>,
     at: Vec<i64>,
@@ -95,7 +97,8 @@ fn build_log(d: &Data) -> TransactionLog {
 /// The floor of reading `id,YYYY-MM-DD,units.cents` lines: split, read the
 /// digits, fold them into a checksum; nothing checked, nothing stored.
 fn hand_parse(text: &[u8]) -> u64 {
-    let digits = |b: &[u8]| b.iter().fold(0u64, |acc, &c| acc.wrapping_mul(10).wrapping_add(u64::from(c.wrapping_sub(b'0'))));
+    let digits =
+        |b: &[u8]| b.iter().fold(0u64, |acc, &c| acc.wrapping_mul(10).wrapping_add(u64::from(c.wrapping_sub(b'0'))));
     let mut sum = 0u64;
     for line in text.split(|&b| b == b'\n').skip(1) {
         let mut fields = line.split(|&b| b == b',');
@@ -133,6 +136,19 @@ fn bench(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("summary_with_holdout", label), &log, |b, log| {
             b.iter(|| black_box(log.summarize(&split).unwrap()))
         });
+        // The same rows with random 63-bit customer numbers (a bijection).
+        let random_ids = {
+            let mut scrambled = data.clone();
+            scrambled
+                .customer
+                .iter_mut()
+                .for_each(|c| *c = ((*c as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 1) as i64);
+            build_log(&scrambled)
+        };
+        g.bench_with_input(BenchmarkId::new("summary_random_ids", label), &random_ids, |b, log| {
+            b.iter(|| black_box(log.summarize(&opts).unwrap()))
+        });
+        drop(random_ids);
 
         let end = NaiveDate::from_ymd_opt(2022, 12, 31).unwrap();
         for (name, unit) in [("cohorts_monthly", TimeUnit::Month), ("cohorts_weekly", TimeUnit::Week)] {

@@ -328,6 +328,9 @@ impl RfmScores {
     /// assert!((1..=5).contains(&r) && (1..=5).contains(&f) && (1..=5).contains(&m));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    ///
+    /// # Panics
+    /// When `k` is not below [`RfmScores::len`], as slice indexing does.
     pub fn scores(&self, k: usize) -> (u8, u8, u8) {
         (self.recency[k], self.frequency[k], self.monetary[k])
     }
@@ -342,6 +345,9 @@ impl RfmScores {
     /// assert_eq!(rfm.code(0), u16::from(r) * 100 + u16::from(f) * 10 + u16::from(m));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    ///
+    /// # Panics
+    /// When `k` is not below [`RfmScores::len`], as slice indexing does.
     pub fn code(&self, k: usize) -> u16 {
         let (r, f, m) = self.scores(k);
         u16::from(r) * 100 + u16::from(f) * 10 + u16::from(m)
@@ -357,6 +363,9 @@ impl RfmScores {
     /// assert!((1.0..=5.0).contains(&w));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    ///
+    /// # Panics
+    /// When `k` is not below [`RfmScores::len`], as slice indexing does.
     pub fn weighted_score(&self, k: usize) -> f64 {
         let (r, f, m) = self.scores(k);
         let w = self.options.weights;
