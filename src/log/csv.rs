@@ -615,11 +615,36 @@ impl Columns {
 
 /// The one reading of a row, for files and rows in memory alike: `get`
 /// returns a column's text.
+/// A text id's buffer, handed back by each row for the next one.
+#[derive(Default)]
+struct Spare {
+    text: String,
+}
+
+impl Spare {
+    fn recycle(&mut self, t: Transaction) {
+        if let CustomerId::Text(text) = t.customer {
+            self.text = text;
+        }
+    }
+}
+
+/// The last date text read and its instant: exports are usually in date
+/// order, so consecutive rows often share a date, and reading it again
+/// would cost more than the rest of the row's checks.
+#[derive(Default)]
+struct LastTime {
+    raw: String,
+    at: Option<DateTime<Utc>>,
+}
+
 fn parse_row<'r>(
     o: &CsvOptions,
     c: &Columns,
     line: u64,
     get: impl Fn(usize) -> Option<&'r str>,
+    last: &mut LastTime,
+    spare: &mut Spare,
 ) -> Result<Transaction> {
     let field = |col: usize, name: &str| -> Result<&'r str> {
         get(col).ok_or_else(|| Error::MalformedRow { line, reason: format!("no field {name:?}") })
@@ -639,9 +664,28 @@ fn parse_row<'r>(
         }
         None => raw_id,
     };
-    let customer = o.id_kind.parse(id_text.trim()).map_err(|e| parse_err(&o.customer_column, raw_id, e.to_string()))?;
+    let id_text = id_text.trim();
+    let customer = match o.id_kind {
+        // A text id is copied into the last row's buffer, not a new one.
+        IdKind::Text if !id_text.is_empty() => {
+            let mut text = std::mem::take(&mut spare.text);
+            text.clear();
+            text.push_str(id_text);
+            CustomerId::Text(text)
+        }
+        kind => kind.parse(id_text).map_err(|e| parse_err(&o.customer_column, raw_id, e.to_string()))?,
+    };
     let raw_date = field(c.date, &o.date_column)?;
-    let at = o.parse_time(raw_date).map_err(|r| parse_err(&o.date_column, raw_date, r))?;
+    let at = match last.at {
+        Some(at) if last.raw == raw_date => at,
+        _ => {
+            let at = o.parse_time(raw_date).map_err(|r| parse_err(&o.date_column, raw_date, r))?;
+            last.raw.clear();
+            last.raw.push_str(raw_date);
+            last.at = Some(at);
+            at
+        }
+    };
     let currency = match c.currency {
         Some(col) => {
             let raw = field(col, &o.currency_column)?;
@@ -676,16 +720,17 @@ fn parse_row<'r>(
 /// and the column it concerns.
 fn add_row(
     log: &mut TransactionLog,
-    t: Transaction,
+    t: &Transaction,
     rates: Option<&dyn ExchangeRates>,
     line: u64,
     o: &CsvOptions,
     c: &Columns,
 ) -> Result<()> {
     let added = match rates {
-        Some(r) => log.push_converted(t, r),
-        None => log.push(t),
-    };
+        Some(r) => t.amount.convert(log.currency(), t.at, r),
+        None => Ok(t.amount),
+    }
+    .and_then(|amount| log.push_ref(t, amount));
     added.map(|_| ()).map_err(|e| {
         let column = match &e {
             Error::MixedCurrency { .. } | Error::MissingExchangeRate { .. } => {
@@ -709,9 +754,11 @@ fn load_csv<R: Read>(reader: R, o: &CsvOptions, rates: Option<&dyn ExchangeRates
         None => Columns::find(&[], o)?,
     };
     let mut log = TransactionLog::new(o.currency);
+    let (mut last, mut spare) = (LastTime::default(), Spare::default());
     while let Some(line) = records.next_record()? {
-        let t = parse_row(o, &columns, line, |col| records.get(col))?;
-        add_row(&mut log, t, rates, line, o, &columns)?;
+        let t = parse_row(o, &columns, line, |col| records.get(col), &mut last, &mut spare)?;
+        add_row(&mut log, &t, rates, line, o, &columns)?;
+        spare.recycle(t);
     }
     Ok(log)
 }
@@ -751,11 +798,19 @@ impl TransactionLog {
     {
         let columns = Columns::find(header, options)?;
         let mut log = TransactionLog::new(options.currency);
+        let mut last = LastTime::default();
         for (i, row) in rows.into_iter().enumerate() {
             let line = i as u64 + 1;
             let row = row.as_ref();
-            let t = parse_row(options, &columns, line, |col| row.get(col).map(AsRef::as_ref))?;
-            add_row(&mut log, t, rates, line, options, &columns)?;
+            let t = parse_row(
+                options,
+                &columns,
+                line,
+                |col| row.get(col).map(AsRef::as_ref),
+                &mut last,
+                &mut Spare::default(),
+            )?;
+            add_row(&mut log, &t, rates, line, options, &columns)?;
         }
         Ok(log)
     }
@@ -788,6 +843,7 @@ impl TransactionLog {
     ) -> Result<TransactionLog> {
         let mut log = TransactionLog::new(options.currency);
         let mut layout: Option<(Vec<String>, Columns)> = None;
+        let mut last = LastTime::default();
         for (i, record) in records.into_iter().enumerate() {
             let line = i as u64 + 1;
             let bad = |reason: String| Error::MalformedRow { line, reason };
@@ -812,8 +868,15 @@ impl TransactionLog {
                     _ => Err(bad("a field is a list or a map, not a value".into())),
                 })
                 .collect::<Result<Vec<String>>>()?;
-            let t = parse_row(options, columns, line, |col| texts.get(col).map(String::as_str))?;
-            add_row(&mut log, t, rates, line, options, columns)?;
+            let t = parse_row(
+                options,
+                columns,
+                line,
+                |col| texts.get(col).map(String::as_str),
+                &mut last,
+                &mut Spare::default(),
+            )?;
+            add_row(&mut log, &t, rates, line, options, columns)?;
         }
         Ok(log)
     }

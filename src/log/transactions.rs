@@ -424,7 +424,14 @@ impl TransactionLog {
     /// [`Error::ConflictingDuplicate`] for an order id already used with other
     /// content; [`Error::TooManyCustomers`].
     pub fn push(&mut self, t: Transaction) -> Result<bool> {
-        self.push_row(&t.customer, t.at, t.amount, t.kind, t.order_id.as_deref()).map(|row| row.is_some())
+        self.push_ref(&t, t.amount)
+    }
+
+    /// [`TransactionLog::push`] of a borrowed transaction with `amount` in
+    /// place of its own (converted, say): the loaders keep the row's id
+    /// buffer for the next row.
+    pub(crate) fn push_ref(&mut self, t: &Transaction, amount: Money) -> Result<bool> {
+        self.push_row(&t.customer, t.at, amount, t.kind, t.order_id.as_deref()).map(|row| row.is_some())
     }
 
     /// Adds a transaction in any currency, converted to the log's currency
@@ -567,6 +574,18 @@ impl TransactionLog {
             reason,
         };
         let too_large = || refuse("too large or too precise to store exactly as 64-bit minor units".into());
+        // The common case: no more decimals than the log keeps (so no
+        // raise of its scale, and at most MAX_AMOUNT_DECIMALS of them), the
+        // size checked on the units themselves: the rules below, without
+        // normalising the decimal.
+        if amount.scale() <= self.scale {
+            let factor = 10i128.pow(self.scale - amount.scale());
+            let units = amount.mantissa().checked_mul(factor);
+            let limit = i128::from(MAX_AMOUNT) * 10i128.pow(self.scale);
+            if let Some(units) = units.filter(|u| u.abs() <= limit) {
+                return i64::try_from(units).map_err(|_| too_large());
+            }
+        }
         let amount = amount.normalize();
         // One rule for every row, whatever came before: at most
         // MAX_AMOUNT_DECIMALS decimals and at most MAX_AMOUNT in size, so
