@@ -477,6 +477,27 @@ impl CohortAnalysis {
         if self.periods.mode() != DurationMode::Calendar {
             return Err(bad("cohorts need calendar periods".into()));
         }
+        // Rows in period order (looked up by bisection), each a cohort of
+        // at least one customer (retention divides by it), and counts the
+        // data could give: no more active customers than the cohort has,
+        // those buying in every period 0..=n among those buying in n, and
+        // those among the ones buying in n or later.
+        if !self.cohort_periods.windows(2).all(|w| w[0] < w[1]) {
+            return Err(bad("cohorts out of order or repeated".into()));
+        }
+        for (r, &size) in self.sizes.iter().enumerate() {
+            if size == 0 {
+                return Err(bad(format!("cohort {r} has no customer")));
+            }
+            for n in 0..width {
+                let (active, later, rolling) = (self.active[[r, n]], self.on_or_after[[r, n]], self.rolling[[r, n]]);
+                if !(rolling <= active && active <= later && later <= size) {
+                    return Err(bad(format!(
+                        "cohort {r}, period {n}: {rolling} in every period, {active} active, {later} then or later, of {size}"
+                    )));
+                }
+            }
+        }
         Ok(())
     }
 

@@ -10,8 +10,8 @@ use customer_lifecycle::lifecycle::{RuleId, StageHistory, StageModel, Transition
 use customer_lifecycle::metrics::{RfmOptions, RfmScores, SegmentMap};
 use customer_lifecycle::rust_decimal::Decimal;
 use customer_lifecycle::{
-    Currency, CustomerId, CustomerIndex, ExchangeRates, FixedRates, LifetimeSurvival, PurchaseSummary, SummaryOptions,
-    TimeUnit, TransactionLog,
+    CohortAnalysis, CohortOptions, Currency, CustomerId, CustomerIndex, ExchangeRates, FixedRates, LifetimeSurvival,
+    PurchaseSummary, SummaryOptions, TimeUnit, TransactionLog,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -170,5 +170,20 @@ fn exchange_rates() -> TestResult {
     for bad in [r#"{"CHF/EUR":"-0.95"}"#, r#"{"CHF/EUR":"0"}"#, r#"{"CHFEUR":"1"}"#, r#"{"CH/EUR":"1"}"#] {
         assert!(serde_json::from_str::<FixedRates>(bad).is_err(), "{bad}");
     }
+    Ok(())
+}
+
+#[test]
+fn cohort_analyses() -> TestResult {
+    // Found by the saved_json fuzz target: a cohort with more active
+    // customers than members loaded, and its retention read 2.0.
+    let cohorts = CohortAnalysis::compute(&TransactionLog::cdnow_sample()?, &CohortOptions::new(TimeUnit::Month))?;
+    let s = saved(&cohorts)?;
+    let cell = |v: &mut Value, m: &str| v[m]["data"][0].clone();
+    assert!(cell(&mut s.clone(), "active").is_u64());
+    refused::<CohortAnalysis>(s.clone(), |v| v["active"]["data"][0] = json!(1_000_000), "active");
+    refused::<CohortAnalysis>(s.clone(), |v| v["rolling"]["data"][1] = json!(1_000_000), "in every period");
+    refused::<CohortAnalysis>(s.clone(), |v| v["sizes"][0] = json!(0), "no customer");
+    refused::<CohortAnalysis>(s, |v| v["cohort_periods"][1] = v["cohort_periods"][0].clone(), "out of order");
     Ok(())
 }
