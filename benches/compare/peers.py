@@ -42,6 +42,7 @@ import duckdb, sys, time
 path, threads = sys.argv[1], sys.argv[2]
 con = duckdb.connect()
 con.execute(f"SET threads TO {threads}")
+con.execute("SET enable_progress_bar = false")
 t = time.perf_counter()
 n = con.execute(f'''
   WITH daily AS (
@@ -106,6 +107,10 @@ def run(code, *args):
     return out.stdout.strip()
 
 
+def last_line(text):
+    return text.strip().splitlines()[-1]
+
+
 def main():
     rows = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000_000
     ensure_venv()
@@ -119,9 +124,9 @@ def main():
     ours = subprocess.run([example, "run", path, "day"], check=True, capture_output=True, text=True).stdout
     print("this crate (one thread):\n" + ours)
     for threads in (1, 2):
-        secs, n = run(DUCKDB, path, threads).split()
+        secs, n = last_line(run(DUCKDB, path, threads)).split()
         print(f"duckdb exact summary, {threads} thread(s): {float(secs):.3f} s ({n} customers)")
-    secs, n = run(POLARS, path).split()
+    secs, n = last_line(run(POLARS, path)).split()
     print(f"polars exact summary (all threads): {float(secs):.3f} s ({n} customers)")
     print("\nlifetimes 0.11.3:")
     print(run(LIFETIMES, path))
