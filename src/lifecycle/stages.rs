@@ -671,7 +671,7 @@ impl StageModel {
         // Validation depends only on the definition, which the default
         // settings fix, so it fails on every call or on none, and the test
         // presets_are_valid_and_round_trip builds it: unreachable.
-        EcommerceLadder::default().build().expect("the default ladder is valid") // unreachable: see above
+        EcommerceLadder::default().build().expect("the default ladder is valid") // unreachable: constant input (tested)
     }
 
     /// The funnel: awareness → consideration → purchase → post_purchase →
@@ -730,7 +730,7 @@ impl StageModel {
         // Validation depends only on the definition, a constant here, so it
         // fails on every call or on none, and the test
         // presets_are_valid_and_round_trip builds it: unreachable.
-        .expect("the funnel is valid") // unreachable: see above
+        .expect("the funnel is valid") // unreachable: constant input (tested)
     }
 
     /// The five-phase model: interest → new_customer → regular_customer →
@@ -772,7 +772,7 @@ impl StageModel {
         // Validation depends only on the definition, a constant here, so it
         // fails on every call or on none, and the test
         // presets_are_valid_and_round_trip builds it: unreachable.
-        .expect("the five-phase model is valid") // unreachable: see above
+        .expect("the five-phase model is valid") // unreachable: constant input (tested)
     }
 }
 

@@ -615,27 +615,35 @@ impl Columns {
 
 /// The one reading of a row, for files and rows in memory alike: `get`
 /// returns a column's text.
-/// A text id's buffer, handed back by each row for the next one.
+/// What a loader carries from one row to the next: the last date text read
+/// and its instant (exports are usually in date order, so consecutive rows
+/// often share a date, and reading it again would cost more than the rest
+/// of the row's checks), and a text id's buffer, handed back by each row.
 #[derive(Default)]
-struct Spare {
-    text: String,
-}
-
-impl Spare {
-    fn recycle(&mut self, t: Transaction) {
-        if let CustomerId::Text(text) = t.customer {
-            self.text = text;
-        }
-    }
-}
-
-/// The last date text read and its instant: exports are usually in date
-/// order, so consecutive rows often share a date, and reading it again
-/// would cost more than the rest of the row's checks.
-#[derive(Default)]
-struct LastTime {
-    raw: String,
+struct RowState {
+    raw_date: String,
     at: Option<DateTime<Utc>>,
+    id_text: String,
+}
+
+impl RowState {
+    /// Parses one row and adds it to the log, keeping its id buffer.
+    fn add<'r>(
+        &mut self,
+        log: &mut TransactionLog,
+        o: &CsvOptions,
+        c: &Columns,
+        line: u64,
+        get: impl Fn(usize) -> Option<&'r str>,
+        rates: Option<&dyn ExchangeRates>,
+    ) -> Result<()> {
+        let t = parse_row(o, c, line, get, self)?;
+        add_row(log, &t, rates, line, o, c)?;
+        if let CustomerId::Text(text) = t.customer {
+            self.id_text = text;
+        }
+        Ok(())
+    }
 }
 
 fn parse_row<'r>(
@@ -643,8 +651,7 @@ fn parse_row<'r>(
     c: &Columns,
     line: u64,
     get: impl Fn(usize) -> Option<&'r str>,
-    last: &mut LastTime,
-    spare: &mut Spare,
+    state: &mut RowState,
 ) -> Result<Transaction> {
     let field = |col: usize, name: &str| -> Result<&'r str> {
         get(col).ok_or_else(|| Error::MalformedRow { line, reason: format!("no field {name:?}") })
@@ -668,7 +675,7 @@ fn parse_row<'r>(
     let customer = match o.id_kind {
         // A text id is copied into the last row's buffer, not a new one.
         IdKind::Text if !id_text.is_empty() => {
-            let mut text = std::mem::take(&mut spare.text);
+            let mut text = std::mem::take(&mut state.id_text);
             text.clear();
             text.push_str(id_text);
             CustomerId::Text(text)
@@ -676,13 +683,13 @@ fn parse_row<'r>(
         kind => kind.parse(id_text).map_err(|e| parse_err(&o.customer_column, raw_id, e.to_string()))?,
     };
     let raw_date = field(c.date, &o.date_column)?;
-    let at = match last.at {
-        Some(at) if last.raw == raw_date => at,
+    let at = match state.at {
+        Some(at) if state.raw_date == raw_date => at,
         _ => {
             let at = o.parse_time(raw_date).map_err(|r| parse_err(&o.date_column, raw_date, r))?;
-            last.raw.clear();
-            last.raw.push_str(raw_date);
-            last.at = Some(at);
+            state.raw_date.clear();
+            state.raw_date.push_str(raw_date);
+            state.at = Some(at);
             at
         }
     };
@@ -754,11 +761,9 @@ fn load_csv<R: Read>(reader: R, o: &CsvOptions, rates: Option<&dyn ExchangeRates
         None => Columns::find(&[], o)?,
     };
     let mut log = TransactionLog::new(o.currency);
-    let (mut last, mut spare) = (LastTime::default(), Spare::default());
+    let mut state = RowState::default();
     while let Some(line) = records.next_record()? {
-        let t = parse_row(o, &columns, line, |col| records.get(col), &mut last, &mut spare)?;
-        add_row(&mut log, &t, rates, line, o, &columns)?;
-        spare.recycle(t);
+        state.add(&mut log, o, &columns, line, |col| records.get(col), rates)?;
     }
     Ok(log)
 }
@@ -798,19 +803,10 @@ impl TransactionLog {
     {
         let columns = Columns::find(header, options)?;
         let mut log = TransactionLog::new(options.currency);
-        let mut last = LastTime::default();
+        let mut state = RowState::default();
         for (i, row) in rows.into_iter().enumerate() {
-            let line = i as u64 + 1;
             let row = row.as_ref();
-            let t = parse_row(
-                options,
-                &columns,
-                line,
-                |col| row.get(col).map(AsRef::as_ref),
-                &mut last,
-                &mut Spare::default(),
-            )?;
-            add_row(&mut log, &t, rates, line, options, &columns)?;
+            state.add(&mut log, options, &columns, i as u64 + 1, |col| row.get(col).map(AsRef::as_ref), rates)?;
         }
         Ok(log)
     }
@@ -843,7 +839,7 @@ impl TransactionLog {
     ) -> Result<TransactionLog> {
         let mut log = TransactionLog::new(options.currency);
         let mut layout: Option<(Vec<String>, Columns)> = None;
-        let mut last = LastTime::default();
+        let mut state = RowState::default();
         for (i, record) in records.into_iter().enumerate() {
             let line = i as u64 + 1;
             let bad = |reason: String| Error::MalformedRow { line, reason };
@@ -868,15 +864,7 @@ impl TransactionLog {
                     _ => Err(bad("a field is a list or a map, not a value".into())),
                 })
                 .collect::<Result<Vec<String>>>()?;
-            let t = parse_row(
-                options,
-                columns,
-                line,
-                |col| texts.get(col).map(String::as_str),
-                &mut last,
-                &mut Spare::default(),
-            )?;
-            add_row(&mut log, &t, rates, line, options, columns)?;
+            state.add(&mut log, options, columns, line, |col| texts.get(col).map(String::as_str), rates)?;
         }
         Ok(log)
     }
