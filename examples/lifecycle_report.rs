@@ -61,13 +61,12 @@ use customer_lifecycle::clv::{
     BetaGeo, Clv, FitOptions, GammaGamma, ParetoNbd, PurchaseModel, Span, ValueLedger, periods_per_year,
     segment_profitability,
 };
-use customer_lifecycle::lifecycle::{CustomerState, EngineOptions, Lifecycle, StageHistory, StageId, StageModel};
+use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageId, StageModel};
 use customer_lifecycle::metrics::{RfmOptions, RfmScores, SegmentMap};
 use customer_lifecycle::rust_decimal::Decimal;
 use customer_lifecycle::{
-    CohortAnalysis, CohortOptions, CsvOptions, Currency, CustomerTable, Event, EventKind, FixedRates, IdKind,
-    LifetimeSurvival, Money, NumberFormat, PurchaseKpis, PurchaseSummary, RetentionMode, SummaryOptions, TimeUnit,
-    TransactionKind, TransactionLog,
+    CohortAnalysis, CohortOptions, CsvOptions, Currency, CustomerTable, FixedRates, IdKind, LifetimeSurvival,
+    NumberFormat, PurchaseKpis, PurchaseSummary, RetentionMode, SummaryOptions, TimeUnit, TransactionLog,
 };
 
 const CDNOW_SAMPLE: &str = include_str!("../data/CDNOW_sample.txt");
@@ -495,13 +494,16 @@ fn clv_section(
 
     let clv = Clv::new(model, spend).horizon(horizon).annual_discount_rate(rate).margin(margin);
     let (x, t_x, age, mv) = (s.frequency(), s.recency(), s.age(), s.monetary_value());
-    let mut out = Predictions { p_alive: vec![], expected_purchases: vec![], expected_spend: vec![], clv: vec![] };
-    for i in 0..x.len() {
-        out.p_alive.push(model.probability_alive(x[i], t_x[i], age[i])?);
-        out.expected_purchases.push(clv.expected_purchases(x[i], t_x[i], age[i])?);
-        out.expected_spend.push(spend.conditional_expected_spend(x[i], mv[i])?);
-        out.clv.push(clv.customer(x[i], t_x[i], age[i], mv[i])?);
-    }
+    // Column functions: the parts that depend on (x, T) alone are computed
+    // once per distinct pair, not once per customer.
+    let out = Predictions {
+        p_alive: model.probability_alive_columns(x, t_x, age)?.to_vec(),
+        expected_purchases: model.conditional_expected_purchases_columns(clv.horizon_periods()?, x, t_x, age)?.to_vec(),
+        expected_spend: (0..x.len())
+            .map(|i| spend.conditional_expected_spend(x[i], mv[i]))
+            .collect::<Result<_, _>>()?,
+        clv: clv.compute_columns(x, t_x, age, mv)?.to_vec(),
+    };
     part(Part::Customers);
     println!(
         "\nCLV with {} + Gamma-Gamma: {horizon} ({} {}s), {:.1} % a year discount, margin {margin}",
@@ -904,41 +906,12 @@ fn lifecycle_section(log: &TransactionLog, s: &PurchaseSummary) -> Result<Vec<St
     let end_of = |d: NaiveDate| -> Result<DateTime<Utc>, Box<dyn StdError>> {
         Ok(s.periods().start_of_day(d + Days::new(1)) - TimeDelta::seconds(1))
     };
-    // Events in time order, one state per customer (dense ids).
-    let mut rows: Vec<_> = log.iter().collect();
-    rows.sort_by(|a, b| a.at().cmp(&b.at()).then_with(|| a.customer().cmp(b.customer())));
-    let mut states: Vec<Option<CustomerState>> = vec![None; log.customers().len()];
-    let mut history = StageHistory::new(model);
-    for (k, t) in rows.iter().enumerate() {
-        let kind = match t.kind() {
-            TransactionKind::Order => EventKind::OrderPlaced {
-                order_id: format!("o{k}"),
-                gross: t.amount(),
-                discount: Money::zero(t.amount().currency()),
-                items: 1,
-            },
-            TransactionKind::Return => EventKind::OrderReturned { order_id: format!("r{k}"), amount: t.amount() },
-        };
-        let event = Event::new(format!("e{k}"), t.customer().clone(), t.at(), kind)?;
-        let slot = &mut states[log.customers().get(t.customer()).ok_or("unknown customer")?.index()];
-        if slot.is_none() {
-            let state = engine.new_customer(t.customer().clone(), t.at());
-            history.start(t.customer().clone(), t.at(), state.stage())?;
-            *slot = Some(state);
-        }
-        let state = slot.as_mut().ok_or("no state")?;
-        for tr in engine.apply(state, &event)?.transitions.iter() {
-            history.record(t.customer(), &tr)?;
-        }
-    }
+    // Customer by customer from the log's storage, on every core.
     let end = end_of(s.observation_end())?;
-    for state in states.iter_mut().flatten() {
-        for tr in engine.advance_to(state, end)?.iter() {
-            history.record(state.customer(), &tr)?;
-        }
-    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let history = engine.replay_log(log, end, threads)?;
     // Quarter ends from the first transaction to the observation end.
-    let first = rows.first().map(|t| t.at().date_naive()).ok_or("empty log")?;
+    let first = log.time_span().map(|(first, _)| first.date_naive()).ok_or("empty log")?;
     let mut quarter_ends = Vec::new();
     let mut q = NaiveDate::from_ymd_opt(first.year(), (first.month0() / 3) * 3 + 1, 1).ok_or("bad date")?;
     loop {

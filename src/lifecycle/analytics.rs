@@ -63,8 +63,12 @@ impl Timeline {
 pub struct StageHistory {
     stages: Vec<String>,
     timelines: Vec<Timeline>,
-    index: HashMap<CustomerId, usize>,
+    index: HashMap<CustomerId, usize, IdHasher>,
 }
+
+/// The index's hasher: foldhash, seeded at random per map (customer ids
+/// come from outside, so they must not be able to force collisions).
+type IdHasher = foldhash::fast::RandomState;
 
 /// The serialised form of a [`StageHistory`] (the index is rebuilt on load).
 #[derive(Clone, Serialize, Deserialize)]
@@ -88,7 +92,7 @@ impl TryFrom<HistoryData> for StageHistory {
     fn try_from(d: HistoryData) -> Result<StageHistory> {
         let bad = |reason: String| Error::InvalidArgument { name: "saved stage history", reason };
         let stages = d.stages.len();
-        let mut index = HashMap::with_capacity(d.timelines.len());
+        let mut index = HashMap::with_capacity_and_hasher(d.timelines.len(), IdHasher::default());
         for (k, t) in d.timelines.iter().enumerate() {
             if index.insert(t.customer.clone(), k).is_some() {
                 return Err(bad(format!("customer {} appears twice", t.customer)));
@@ -150,7 +154,36 @@ pub struct FunnelStep {
 impl StageHistory {
     /// An empty history for `model`'s stages.
     pub fn new(model: &StageModel) -> StageHistory {
-        StageHistory { stages: model.definition().stages.clone(), timelines: Vec::new(), index: HashMap::new() }
+        StageHistory { stages: model.definition().stages.clone(), timelines: Vec::new(), index: HashMap::default() }
+    }
+
+    /// An empty history with room for `customers` timelines.
+    pub(crate) fn with_capacity(model: &StageModel, customers: usize) -> StageHistory {
+        StageHistory {
+            stages: model.definition().stages.clone(),
+            timelines: Vec::with_capacity(customers),
+            index: HashMap::with_capacity_and_hasher(customers, Default::default()),
+        }
+    }
+
+    /// Adds a whole timeline built by a replay: transitions in time order,
+    /// stages of the model (the engine produced them).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a customer already recorded.
+    pub(crate) fn push_timeline(
+        &mut self,
+        customer: CustomerId,
+        start: DateTime<Utc>,
+        initial: StageId,
+        transitions: Vec<Transition>,
+    ) -> Result<()> {
+        if self.index.contains_key(&customer) {
+            return Err(Error::InvalidArgument { name: "customer", reason: format!("{customer} is already recorded") });
+        }
+        self.index.insert(customer.clone(), self.timelines.len());
+        self.timelines.push(Timeline { customer, start, initial, transitions });
+        Ok(())
     }
 
     fn check_stage(&self, stage: StageId) -> Result<()> {

@@ -417,6 +417,11 @@ impl EngineOptions {
         self.lateness_seconds = window.num_seconds();
         self
     }
+
+    /// The currency of the engine's amounts.
+    pub(crate) fn currency(&self) -> Currency {
+        self.currency
+    }
 }
 
 /// A scoring function for model-based rules ([`Condition::ScoreBelow`](super::Condition::ScoreBelow)):
@@ -981,6 +986,55 @@ impl Lifecycle {
             discount,
             score,
         })
+    }
+
+    /// One customer's whole history at once, for a batch replay: a fresh
+    /// state at `first` (unix seconds), then each of `rows` (time, order or
+    /// return, amount in profile units; in time order, at or after
+    /// `first`), then the clock moved to `until`. Every transition is
+    /// passed to `out`, oldest first; the initial stage is returned. No
+    /// buffer, checkpoint or duplicate check: the rows come from a log,
+    /// already one per order, in order.
+    pub(crate) fn replay_rows(
+        &self,
+        first: i64,
+        rows: impl Iterator<Item = (i64, EventClass, i64)>,
+        until: i64,
+        out: &mut impl FnMut(Transition),
+    ) -> Result<StageId> {
+        let mut core = Core {
+            profile: Profile::new(self.options.periods, first),
+            stage: self.model.initial(),
+            since: first,
+            clock: first,
+        };
+        let initial = core.stage;
+        let mut moved = Transitions::default();
+        let mut flush = |moved: &mut Transitions| {
+            for t in moved.iter() {
+                out(t);
+            }
+            *moved = Transitions::default();
+        };
+        for (k, (at, class, amount)) in rows.enumerate() {
+            let e = CompactEvent {
+                at,
+                id_hash: k as u64,
+                content_hash: 0,
+                order_hash: 0,
+                class,
+                amount,
+                discount: 0,
+                score: 0,
+            };
+            self.step(&mut core, &e, Some(&mut moved))?;
+            if !moved.is_empty() {
+                flush(&mut moved);
+            }
+        }
+        self.advance_core(&mut core, until, Some(&mut moved))?;
+        flush(&mut moved);
+        Ok(initial)
     }
 
     /// Time-driven transitions up to `e.at`, the event, and its rules.

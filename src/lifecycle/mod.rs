@@ -41,6 +41,7 @@
 mod analytics;
 mod engine;
 mod profile;
+mod replay;
 pub(crate) mod stages;
 
 pub use analytics::{FunnelStep, StageHistory, StageTime, TransitionMatrix};

@@ -784,6 +784,26 @@ impl TransactionLog {
         Ok(out)
     }
 
+    /// The times of the earliest and the latest row (`None` for an empty log).
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Money, Transaction, TransactionLog};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let day = |d| Utc.with_ymd_and_hms(2024, 1, d, 12, 0, 0).unwrap();
+    /// let mut log = TransactionLog::new(Currency::EUR);
+    /// assert_eq!(log.time_span(), None);
+    /// for (who, d) in [("ana", 9), ("bo", 2), ("ana", 20)] {
+    ///     log.push(Transaction::order(CustomerId::from(who), day(d), Money::parse("5", Currency::EUR)?))?;
+    /// }
+    /// assert_eq!(log.time_span(), Some((day(2), day(20))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn time_span(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        let times = self.blocks.iter().flat_map(|b| b.at.iter().copied());
+        let (lo, hi) = times.fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
+        Some((DateTime::from_timestamp(lo, 0)?, DateTime::from_timestamp(hi, 0)?)).filter(|_| lo <= hi)
+    }
+
     /// The blocks, in order of their first customer: the interface of the
     /// summary, the cohorts and the KPIs to the log.
     pub(crate) fn blocks(&self) -> impl Iterator<Item = LogBlock<'_>> {
