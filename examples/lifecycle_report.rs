@@ -492,7 +492,8 @@ fn clv_section(
         charts::models(log, s, model, &[bgnbd.as_ref().ok(), mbgnbd.as_ref().ok()], pareto.as_ref().ok(), dir)?;
     }
 
-    let clv = Clv::new(model, spend).horizon(horizon).annual_discount_rate(rate).margin(margin);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let clv = Clv::new(model, spend).horizon(horizon).annual_discount_rate(rate).margin(margin).threads(threads);
     let (x, t_x, age, mv) = (s.frequency(), s.recency(), s.age(), s.monetary_value());
     // Column functions: the parts that depend on (x, T) alone are computed
     // once per distinct pair, not once per customer.

@@ -179,6 +179,7 @@ pub struct Clv<'a> {
     unit: Option<TimeUnit>,
     discounting: Discounting,
     margin: f64,
+    threads: usize,
 }
 
 impl fmt::Debug for Clv<'_> {
@@ -189,6 +190,7 @@ impl fmt::Debug for Clv<'_> {
             .field("unit", &self.unit)
             .field("discounting", &self.discounting)
             .field("margin", &self.margin)
+            .field("threads", &self.threads)
             .finish()
     }
 }
@@ -219,7 +221,32 @@ impl<'a> Clv<'a> {
             unit: None,
             discounting: Discounting::Annual(0.10),
             margin: 1.0,
+            threads: 1,
         }
+    }
+
+    /// Threads for [`Clv::compute`] and [`Clv::compute_columns`] (default
+    /// 1; 0 counts as 1): the discounted sums of the distinct (x, T) pairs
+    /// are shared out between them. The values do not depend on the number.
+    ///
+    /// ```
+    /// use customer_lifecycle::TimeUnit;
+    /// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma};
+    /// use customer_lifecycle::ndarray::Array1;
+    /// let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?.in_unit(TimeUnit::Week);
+    /// let spend = GammaGamma::new(6.2488, 3.7446, 15.4477)?;
+    /// let x = Array1::from_iter((0..500).map(|i| f64::from(i % 7)));
+    /// let t_x = Array1::from_iter((0..500).map(|i| f64::from(i % 7) * 3.0));
+    /// let age = Array1::from_iter((0..500).map(|i| 30.0 + f64::from(i % 11)));
+    /// let m = Array1::from_elem(500, 25.0);
+    /// let one = Clv::new(&purchases, &spend).compute_columns(x.view(), t_x.view(), age.view(), m.view())?;
+    /// let two = Clv::new(&purchases, &spend).threads(2).compute_columns(x.view(), t_x.view(), age.view(), m.view())?;
+    /// assert_eq!(one, two);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn threads(mut self, threads: usize) -> Clv<'a> {
+        self.threads = threads.max(1);
+        self
     }
 
     /// The horizon, in calendar terms, converted to the data's unit.
@@ -594,23 +621,63 @@ impl<'a> Clv<'a> {
                 reason: format!("columns of lengths {n}, {}, {}, {}", recency.len(), age.len(), mean_spend.len()),
             });
         }
-        let mut shared: HashMap<(u64, u64), f64, WordHasher> = HashMap::with_hasher(WordHasher);
+        // The discounted sum depends on (x, T) alone: one per distinct pair,
+        // shared out between the threads. Errors keep the serial order: the
+        // first failing row is reported.
+        let mut slot_of: HashMap<(u64, u64), usize, WordHasher> = HashMap::with_hasher(WordHasher);
+        let mut pairs: Vec<(f64, f64, usize)> = Vec::new();
+        let mut slots = Vec::with_capacity(n);
         let mut out = Array1::zeros(n);
+        let mut first_error: Option<(usize, Error)> = None;
         for i in 0..n {
             let (x, t_x, t) = (frequency[i], recency[i], age[i]);
-            let in_row = |e: Error| e.at_row(i);
-            let spend = self.spend.conditional_expected_spend(x, mean_spend[i]).map_err(in_row)?;
-            let alive = self.purchases.probability_alive(x, t_x, t).map_err(in_row)?;
-            let key = (x.to_bits(), t.to_bits());
-            let discounted = match shared.get(&key) {
-                Some(&v) => v,
-                None => {
-                    let v = self.discounted_purchases_if_alive(steps, x, t).map_err(in_row)?;
-                    shared.insert(key, v);
-                    v
+            let slot = *slot_of.entry((x.to_bits(), t.to_bits())).or_insert_with(|| {
+                pairs.push((x, t, i));
+                pairs.len() - 1
+            });
+            slots.push(slot);
+            let row = self
+                .spend
+                .conditional_expected_spend(x, mean_spend[i])
+                .and_then(|spend| Ok(self.margin * spend * self.purchases.probability_alive(x, t_x, t)?));
+            match row {
+                Ok(v) => out[i] = v,
+                Err(e) => {
+                    first_error = Some((i, e));
+                    break;
                 }
-            };
-            out[i] = self.margin * spend * alive * discounted;
+            }
+        }
+        let evaluate = |chunk: &[(f64, f64, usize)]| -> Vec<Result<f64>> {
+            chunk.iter().map(|&(x, t, _)| self.discounted_purchases_if_alive(steps, x, t)).collect()
+        };
+        let threads = self.threads.min(pairs.len() / 64).max(1);
+        let discounted: Vec<Result<f64>> = if threads == 1 {
+            evaluate(&pairs)
+        } else {
+            let per = pairs.len().div_ceil(threads);
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = pairs.chunks(per).map(|c| scope.spawn(move || evaluate(c))).collect();
+                handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+            })
+        };
+        let mut values = Vec::with_capacity(discounted.len());
+        for (r, &(_, _, row)) in discounted.into_iter().zip(&pairs) {
+            match r {
+                Ok(v) => values.push(v),
+                Err(e) => {
+                    if first_error.as_ref().is_none_or(|(k, _)| row < *k) {
+                        first_error = Some((row, e));
+                    }
+                    values.push(0.0);
+                }
+            }
+        }
+        if let Some((row, e)) = first_error {
+            return Err(e.at_row(row));
+        }
+        for (v, &slot) in out.iter_mut().zip(&slots) {
+            *v *= values[slot];
         }
         Ok(out)
     }
@@ -694,7 +761,7 @@ mod tests {
         let pareto = ParetoNbd::new(0.5533, 10.5776, 0.6062, 11.6679).unwrap().in_unit(TimeUnit::Week);
         let n = 500;
         let x: Array1<f64> = (0..n).map(|i| f64::from(i % 6)).collect();
-        let age: Array1<f64> = (0..n).map(|i| 20.0 + f64::from(i % 9)).collect();
+        let age: Array1<f64> = (0..n).map(|i| 20.0 + f64::from(i % 97) * 0.25).collect();
         let t_x: Array1<f64> =
             (0..n).map(|i| if i % 6 == 0 { 0.0 } else { age[i as usize] * f64::from(i % 4) / 4.0 }).collect();
         let m: Array1<f64> = (0..n).map(|i| 10.0 + f64::from(i % 13)).collect();
@@ -723,10 +790,26 @@ mod tests {
                 let conditional = model.conditional_expected_purchases(12.0, x[i], t_x[i], age[i]).unwrap();
                 assert!((if_alive * alive - conditional).abs() < 1e-14 * conditional.abs().max(1.0));
             }
+            // Shared out between threads: the same values, bit for bit, and
+            // the same first failing row.
+            let threaded = clv.threads(3).compute_columns(x.view(), t_x.view(), age.view(), m.view()).unwrap();
+            assert_eq!(threaded, columns);
             let mut bad = t_x.clone();
             bad[41] = -1.0;
-            let e = clv.compute_columns(x.view(), bad.view(), age.view(), m.view()).unwrap_err();
-            assert!(matches!(e, Error::InvalidModelInput { row: 41, .. }), "{e}");
+            for threads in [1, 3] {
+                let e = clv.threads(threads).compute_columns(x.view(), bad.view(), age.view(), m.view()).unwrap_err();
+                assert!(matches!(e, Error::InvalidModelInput { row: 41, .. }), "{e}");
+            }
+            // A bad age fails both in P(alive) and in the shared sum, at
+            // rows 300 and 450: the earlier row is named.
+            let mut bad_age = age.clone();
+            bad_age[300] = -5.0;
+            bad_age[450] = -5.0;
+            for threads in [1, 3] {
+                let e =
+                    clv.threads(threads).compute_columns(x.view(), t_x.view(), bad_age.view(), m.view()).unwrap_err();
+                assert!(matches!(e, Error::InvalidModelInput { row: 300, .. }), "{e}");
+            }
             let short: Array1<f64> = m.iter().take(3).copied().collect();
             assert!(clv.compute_columns(x.view(), t_x.view(), age.view(), short.view()).is_err());
         }
