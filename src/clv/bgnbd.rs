@@ -265,13 +265,21 @@ impl BetaGeo {
         let neg_ll = |p: &[f64]| -evaluator.log_likelihood(point(p));
         let neg_gradient = |p: &[f64]| -> Vec<f64> { evaluator.gradient(point(p)).iter().map(|g| -g).collect() };
         let neg_hessian = |p: &[f64]| -> Vec<f64> { evaluator.hessian(point(p)).iter().map(|h| -h).collect() };
+        let (ones, scaled) = ([1.0; 4], [1.0, mean_t.max(1e-3), 1.0, 1.0]);
+        let warm = fit::warm_start_sample(options, [frequency, recency, age])
+            .and_then(|[x, t_x, t]| BetaGeo::fit_variant(variant, x.view(), t_x.view(), t.view(), options).ok())
+            .map(|m| [m.r, m.alpha, m.a, m.b]);
+        let mut starts: Vec<&[f64]> = vec![&ones, &scaled];
+        if let Some(warm) = &warm {
+            starts.insert(0, warm);
+        }
         let report = fit::maximise_with_gradient(
             model_name,
             &["r", "alpha", "a", "b"],
             &neg_ll,
             Some(&neg_gradient),
             Some(&neg_hessian),
-            &[&[1.0; 4], &[1.0, mean_t.max(1e-3), 1.0, 1.0]],
+            &starts,
             rows.customers,
             options,
         )?;

@@ -220,11 +220,12 @@ impl GammaGamma {
         // sample of about 20,000 of them: it then needs two or three passes
         // over everyone instead of eight or nine, and ends at the same optimum.
         let mut starts = vec![vec![1.0, 1.0, mean_m]];
-        if x.len() > 4 * WARM_START_SAMPLE && !options.has_initial() {
-            let stride = x.len() / WARM_START_SAMPLE;
-            let sample_x: Vec<f64> = x.iter().step_by(stride).copied().collect();
-            let sample_m: Vec<f64> = m.iter().step_by(stride).copied().collect();
-            if let Ok(sample) = maximise_spend(&sample_x, &sample_m, &starts, options) {
+        if let Some([sample_x, sample_m]) =
+            fit::warm_start_sample(options, [ArrayView1::from(&x[..]), ArrayView1::from(&m[..])])
+        {
+            if let Ok(sample) =
+                maximise_spend(sample_x.as_slice().unwrap_or(&[]), sample_m.as_slice().unwrap_or(&[]), &starts, options)
+            {
                 starts.insert(0, sample.parameters);
             }
         }
@@ -386,9 +387,6 @@ impl GammaGamma {
         Ok(())
     }
 }
-
-/// Customers in the sample whose fit starts a fit on many more.
-const WARM_START_SAMPLE: usize = 20_000;
 
 /// Maximises the Gamma-Gamma likelihood of repeat customers (x > 0, m̄ > 0)
 /// from each start in turn.

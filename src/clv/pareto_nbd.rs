@@ -143,13 +143,21 @@ impl ParetoNbd {
             |p: &[f64]| -> Vec<f64> { derivatives.at(p).map_or_else(Vec::new, |j| negated(&j.gradient)) };
         let neg_hessian = |p: &[f64]| -> Vec<f64> { derivatives.at(p).map_or_else(Vec::new, |j| negated(&j.hessian)) };
         let start = mean_t.max(1e-3);
+        let (defaults, ones) = ([1.0, start, 1.0, start], [1.0; 4]);
+        let warm = fit::warm_start_sample(options, [frequency, recency, age])
+            .and_then(|[x, t_x, t]| ParetoNbd::fit_columns(x.view(), t_x.view(), t.view(), options).ok())
+            .map(|m| [m.r, m.alpha, m.s, m.beta]);
+        let mut starts: Vec<&[f64]> = vec![&defaults, &ones];
+        if let Some(warm) = &warm {
+            starts.insert(0, warm);
+        }
         let report = fit::maximise_with_gradient(
             MODEL,
             &["r", "alpha", "s", "beta"],
             &neg_ll,
             Some(&neg_gradient),
             Some(&neg_hessian),
-            &[&[1.0, start, 1.0, start], &[1.0; 4]],
+            &starts,
             rows.customers,
             options,
         )?;

@@ -115,3 +115,37 @@ fn sbg_recovers_its_parameters() {
     let fit = ShiftedBetaGeometric::fit_survivors(&survivors).unwrap();
     within_two_se(fit.report().unwrap(), &truth);
 }
+
+/// On many customers the fits start from a fit to an evenly spaced sample
+/// (`FitOptions` without starting values); given the default starting
+/// values explicitly they start cold. Both must reach the same optimum:
+/// log-likelihoods equal to 1e-9 relative, parameters within a thousandth
+/// of a standard error.
+#[test]
+fn warm_started_fits_reach_the_cold_optimum() {
+    // 85,000 customers with calendar-day ages: more than 4 times the sample.
+    let ages: Vec<f64> = (0..85_000).map(|i| 1.0 + f64::from(i % 1_000)).collect();
+    let agree = |warm: &FitReport, cold: &FitReport| {
+        assert!(
+            (warm.log_likelihood - cold.log_likelihood).abs() <= 1e-9 * cold.log_likelihood.abs(),
+            "{warm}\n{cold}"
+        );
+        for ((w, c), se) in warm.parameters.iter().zip(&cold.parameters).zip(&cold.standard_errors) {
+            assert!((w - c).abs() <= 1e-3 * se, "{warm}\n{cold}");
+        }
+    };
+    let sim = BetaGeo::new(0.4, 30.0, 0.7, 3.0).unwrap().simulate(&ages, 5).unwrap();
+    let (x, t_x, t) = (sim.frequency.view(), sim.recency.view(), sim.age.view());
+    let mean_t = t.mean().unwrap();
+    for variant in [BetaGeoVariant::Classic, BetaGeoVariant::Modified] {
+        let warm = BetaGeo::fit_variant(variant, x, t_x, t, &FitOptions::default()).unwrap();
+        let cold = BetaGeo::fit_variant(variant, x, t_x, t, &FitOptions::default().initial(vec![1.0; 4])).unwrap();
+        agree(warm.report().unwrap(), cold.report().unwrap());
+    }
+    let sim = ParetoNbd::new(0.6, 30.0, 0.7, 90.0).unwrap().simulate(&ages, 6).unwrap();
+    let (x, t_x, t) = (sim.frequency.view(), sim.recency.view(), sim.age.view());
+    let warm = ParetoNbd::fit_columns(x, t_x, t, &FitOptions::default()).unwrap();
+    let cold =
+        ParetoNbd::fit_columns(x, t_x, t, &FitOptions::default().initial(vec![1.0, mean_t, 1.0, mean_t])).unwrap();
+    agree(warm.report().unwrap(), cold.report().unwrap());
+}
