@@ -794,9 +794,16 @@ fn cohort_section(
     }
 
     // Lifetimes over the whole observation (no holdout split).
-    let whole = log.summarize(whole_period)?;
+    // Without a calibration split that is the report's summary already.
+    let split;
+    let whole = if s.calibration_end().is_some() {
+        split = log.summarize(whole_period)?;
+        &split
+    } else {
+        s
+    };
     let l = lapse(s, args);
-    let survival = LifetimeSurvival::kaplan_meier(&whole, l)?;
+    let survival = LifetimeSurvival::kaplan_meier(whole, l)?;
     let u = s.periods().unit().name();
     println!(
         "\nCustomer lifetime (Kaplan–Meier; lapsed after {l} {u}s without a purchase; {} of {} lapsed, the rest censored)",
