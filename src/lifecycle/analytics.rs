@@ -1,6 +1,8 @@
 //! Stage analytics over a population's transitions.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
 
 use chrono::{DateTime, Utc};
 use ndarray::{Array1, Array2};
@@ -58,17 +60,69 @@ impl Timeline {
 /// assert_eq!(counts[usize::from(s("new_customer").0)], 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(into = "HistoryData", try_from = "HistoryData")]
 pub struct StageHistory {
     stages: Vec<String>,
     timelines: Vec<Timeline>,
-    index: HashMap<CustomerId, usize, IdHasher>,
+    index: TimelineIndex,
 }
 
-/// The index's hasher: foldhash, seeded at random per map (customer ids
-/// come from outside, so they must not be able to force collisions).
-type IdHasher = foldhash::fast::RandomState;
+impl PartialEq for StageHistory {
+    /// The stages and the timelines (the index follows from them).
+    fn eq(&self, other: &StageHistory) -> bool {
+        self.stages == other.stages && self.timelines == other.timelines
+    }
+}
+
+/// Where each customer's timeline is: a table of positions in the
+/// timelines, hashed by the customer id stored there (no second copy of
+/// the id), with foldhash seeded at random per history (customer ids come
+/// from outside, so they must not be able to force collisions).
+#[derive(Clone, Default)]
+struct TimelineIndex {
+    table: HashTable<usize>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl std::fmt::Debug for TimelineIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TimelineIndex({} customers)", self.table.len())
+    }
+}
+
+impl TimelineIndex {
+    fn with_capacity(n: usize) -> TimelineIndex {
+        TimelineIndex { table: HashTable::with_capacity(n), hasher: Default::default() }
+    }
+
+    fn find(&self, timelines: &[Timeline], customer: &CustomerId) -> Option<usize> {
+        self.table.find(self.hasher.hash_one(customer), |&k| timelines[k].customer == *customer).copied()
+    }
+
+    /// Indexes `timelines[k]`, unless its customer is indexed already (`false`).
+    fn insert(&mut self, timelines: &[Timeline], k: usize) -> bool {
+        let TimelineIndex { table, hasher } = self;
+        let customer = &timelines[k].customer;
+        match table.entry(
+            hasher.hash_one(customer),
+            |&j| timelines[j].customer == *customer,
+            |&j| hasher.hash_one(&timelines[j].customer),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(_) => false,
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(k);
+                true
+            }
+        }
+    }
+
+    /// Forgets `customer`; their position, if indexed.
+    fn remove(&mut self, timelines: &[Timeline], customer: &CustomerId) -> Option<usize> {
+        let entry = self.table.find_entry(self.hasher.hash_one(customer), |&k| timelines[k].customer == *customer);
+        entry.ok().map(|e| e.remove().0)
+    }
+}
 
 /// The serialised form of a [`StageHistory`] (the index is rebuilt on load).
 #[derive(Clone, Serialize, Deserialize)]
@@ -92,9 +146,9 @@ impl TryFrom<HistoryData> for StageHistory {
     fn try_from(d: HistoryData) -> Result<StageHistory> {
         let bad = |reason: String| Error::InvalidArgument { name: "saved stage history", reason };
         let stages = d.stages.len();
-        let mut index = HashMap::with_capacity_and_hasher(d.timelines.len(), IdHasher::default());
+        let mut index = TimelineIndex::with_capacity(d.timelines.len());
         for (k, t) in d.timelines.iter().enumerate() {
-            if index.insert(t.customer.clone(), k).is_some() {
+            if !index.insert(&d.timelines, k) {
                 return Err(bad(format!("customer {} appears twice", t.customer)));
             }
             let ids = std::iter::once(t.initial).chain(t.transitions.iter().flat_map(|x| [x.from, x.to]));
@@ -154,7 +208,11 @@ pub struct FunnelStep {
 impl StageHistory {
     /// An empty history for `model`'s stages.
     pub fn new(model: &StageModel) -> StageHistory {
-        StageHistory { stages: model.definition().stages.clone(), timelines: Vec::new(), index: HashMap::default() }
+        StageHistory {
+            stages: model.definition().stages.clone(),
+            timelines: Vec::new(),
+            index: TimelineIndex::default(),
+        }
     }
 
     /// An empty history with room for `customers` timelines.
@@ -162,7 +220,7 @@ impl StageHistory {
         StageHistory {
             stages: model.definition().stages.clone(),
             timelines: Vec::with_capacity(customers),
-            index: HashMap::with_capacity_and_hasher(customers, Default::default()),
+            index: TimelineIndex::with_capacity(customers),
         }
     }
 
@@ -178,11 +236,17 @@ impl StageHistory {
         initial: StageId,
         transitions: Vec<Transition>,
     ) -> Result<()> {
-        if self.index.contains_key(&customer) {
+        self.push(Timeline { customer, start, initial, transitions })
+    }
+
+    /// Adds and indexes a timeline, unless its customer is recorded already.
+    fn push(&mut self, timeline: Timeline) -> Result<()> {
+        self.timelines.push(timeline);
+        if !self.index.insert(&self.timelines, self.timelines.len() - 1) {
+            let t = self.timelines.pop();
+            let customer = t.map(|t| t.customer.to_string()).unwrap_or_default();
             return Err(Error::InvalidArgument { name: "customer", reason: format!("{customer} is already recorded") });
         }
-        self.index.insert(customer.clone(), self.timelines.len());
-        self.timelines.push(Timeline { customer, start, initial, transitions });
         Ok(())
     }
 
@@ -202,12 +266,7 @@ impl StageHistory {
     /// [`Error::InvalidArgument`] for a customer already recorded or an unknown stage.
     pub fn start(&mut self, customer: CustomerId, at: DateTime<Utc>, stage: StageId) -> Result<()> {
         self.check_stage(stage)?;
-        if self.index.contains_key(&customer) {
-            return Err(Error::InvalidArgument { name: "customer", reason: format!("{customer} is already recorded") });
-        }
-        self.index.insert(customer.clone(), self.timelines.len());
-        self.timelines.push(Timeline { customer, start: at, initial: stage, transitions: Vec::new() });
-        Ok(())
+        self.push(Timeline { customer, start: at, initial: stage, transitions: Vec::new() })
     }
 
     /// Records a transition of a customer. A transition dated before the
@@ -219,7 +278,7 @@ impl StageHistory {
     pub fn record(&mut self, customer: &CustomerId, transition: &Transition) -> Result<()> {
         self.check_stage(transition.to)?;
         self.check_stage(transition.from)?;
-        let &k = self.index.get(customer).ok_or_else(|| Error::InvalidArgument {
+        let k = self.index.find(&self.timelines, customer).ok_or_else(|| Error::InvalidArgument {
             name: "customer",
             reason: format!("{customer} was not started"),
         })?;
@@ -234,9 +293,9 @@ impl StageHistory {
 
     /// Removes a customer's history (right to erasure); `true` when there was one.
     pub fn erase(&mut self, customer: &CustomerId) -> bool {
-        let Some(k) = self.index.remove(customer) else { return false };
+        let Some(k) = self.index.remove(&self.timelines, customer) else { return false };
         self.timelines.remove(k);
-        for v in self.index.values_mut() {
+        for v in self.index.table.iter_mut() {
             if *v > k {
                 *v -= 1;
             }
@@ -249,15 +308,15 @@ impl StageHistory {
     /// # Errors
     /// [`Error::InvalidArgument`] when the pseudonym is already recorded.
     pub fn pseudonymise(&mut self, customer: &CustomerId, pseudonym: &CustomerId) -> Result<bool> {
-        if self.index.contains_key(pseudonym) {
+        if self.index.find(&self.timelines, pseudonym).is_some() {
             return Err(Error::InvalidArgument {
                 name: "pseudonym",
                 reason: format!("{pseudonym} is already recorded"),
             });
         }
-        let Some(k) = self.index.remove(customer) else { return Ok(false) };
+        let Some(k) = self.index.remove(&self.timelines, customer) else { return Ok(false) };
         self.timelines[k].customer = pseudonym.clone();
-        self.index.insert(pseudonym.clone(), k);
+        self.index.insert(&self.timelines, k);
         Ok(true)
     }
 
@@ -273,7 +332,7 @@ impl StageHistory {
 
     /// The stage of a customer at `at`.
     pub fn stage_of(&self, customer: &CustomerId, at: DateTime<Utc>) -> Option<StageId> {
-        self.index.get(customer).and_then(|&k| self.timelines[k].stage_at(at))
+        self.index.find(&self.timelines, customer).and_then(|k| self.timelines[k].stage_at(at))
     }
 
     /// Customers in each stage at `at` (indexed by stage; customers first

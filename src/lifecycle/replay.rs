@@ -41,7 +41,7 @@ impl Lifecycle {
     /// let history = engine.replay_log(&log, day(12, 31), 1)?;
     /// assert_eq!(history.len(), 2);
     /// let stage = |who, at| history.stage_of(&CustomerId::from(who), at).map(|s| engine.model().stage_name(s));
-    /// assert_eq!(stage("ana", day(2, 2)), Some("repeat"));
+    /// assert_eq!(stage("ana", day(2, 2)), Some("active")); // a second order
     /// assert_eq!(stage("bo", day(3, 4)), Some("new"));
     /// assert_eq!(stage("bo", day(12, 31)), Some("lapsed")); // 180 days without an order
     /// # Ok::<(), Box<dyn std::error::Error>>(())
