@@ -326,6 +326,16 @@ impl CustomerIndex {
         }
     }
 
+    /// The dense ids of `ids` (`None` for those not in the index), into
+    /// `out`: a tight loop of lookups whose memory waits overlap.
+    pub(crate) fn find_each<'a>(&self, ids: impl Iterator<Item = &'a CustomerId>, out: &mut Vec<Option<DenseId>>) {
+        out.clear();
+        out.extend(ids.map(|id| {
+            let (hash, key) = self.key(id);
+            self.find(hash, &key, id).map(DenseId)
+        }));
+    }
+
     fn key(&self, id: &CustomerId) -> (u64, CompactKey) {
         (hash_id(&self.hasher, id), CompactKey::of(id))
     }

@@ -9,7 +9,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::customer::{CustomerId, IdKind};
+use crate::domain::customer::{CustomerId, DenseId, IdKind};
 use crate::domain::event::Event;
 use crate::domain::money::{Currency, ExchangeRates, Money, NumberFormat};
 use crate::domain::time::Clock;
@@ -68,6 +68,9 @@ pub struct CsvOptions {
     /// one fail to serialise rather than lose it.
     #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "refuse_id_map", skip_deserializing)]
     id_map: Option<IdMap>,
+    /// Threads of a file load (`None`: two when the machine has two cores).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    threads: Option<usize>,
 }
 
 /// A host's customer-id normalisation, applied to the raw text before
@@ -118,6 +121,7 @@ impl CsvOptions {
             time_zone: None,
             number_format: NumberFormat::PLAIN,
             id_map: None,
+            threads: None,
         }
     }
 
@@ -321,6 +325,28 @@ impl CsvOptions {
     pub fn map_ids(mut self, f: impl Fn(&str) -> String + Send + Sync + 'static) -> CsvOptions {
         self.id_map = Some(IdMap(Arc::new(f)));
         self
+    }
+
+    /// Threads for loading a file or reader: with 2 (the default when the
+    /// machine has two cores or more), one thread reads and parses rows
+    /// while the other adds them to the log; with 1 the caller's thread
+    /// does both. The log, and the first error, are the same either way.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CsvOptions, Currency, TransactionLog};
+    /// let csv = "customer_id,date,amount\na,2024-05-01,10\nb,2024-05-02,5\n";
+    /// let one = TransactionLog::from_csv_reader(csv.as_bytes(), &CsvOptions::new(Currency::EUR).threads(1))?;
+    /// let two = TransactionLog::from_csv_reader(csv.as_bytes(), &CsvOptions::new(Currency::EUR).threads(2))?;
+    /// assert_eq!(one.len(), two.len());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn threads(mut self, threads: usize) -> CsvOptions {
+        self.threads = Some(threads.clamp(1, 2));
+        self
+    }
+
+    fn load_threads(&self) -> usize {
+        self.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(2)))
     }
 
     fn clock(&self) -> Clock {
@@ -623,7 +649,8 @@ impl Columns {
 struct RowState {
     raw_date: String,
     at: Option<DateTime<Utc>>,
-    id_text: String,
+    /// Text-id buffers handed back by rows already added.
+    id_texts: Vec<String>,
 }
 
 impl RowState {
@@ -638,11 +665,16 @@ impl RowState {
         rates: Option<&dyn ExchangeRates>,
     ) -> Result<()> {
         let t = parse_row(o, c, line, get, self)?;
-        add_row(log, &t, rates, line, o, c)?;
-        if let CustomerId::Text(text) = t.customer {
-            self.id_text = text;
-        }
+        add_row(log, &t, rates, line, o, c, None)?;
+        self.recycle(t);
         Ok(())
+    }
+
+    /// Keeps a row's text-id buffer for a later row.
+    fn recycle(&mut self, t: Transaction) {
+        if let CustomerId::Text(text) = t.customer {
+            self.id_texts.push(text);
+        }
     }
 }
 
@@ -675,7 +707,7 @@ fn parse_row<'r>(
     let customer = match o.id_kind {
         // A text id is copied into the last row's buffer, not a new one.
         IdKind::Text if !id_text.is_empty() => {
-            let mut text = std::mem::take(&mut state.id_text);
+            let mut text = state.id_texts.pop().unwrap_or_default();
             text.clear();
             text.push_str(id_text);
             CustomerId::Text(text)
@@ -732,13 +764,19 @@ fn add_row(
     line: u64,
     o: &CsvOptions,
     c: &Columns,
+    known: Option<DenseId>,
 ) -> Result<()> {
     let added = match rates {
         Some(r) => t.amount.convert(log.currency(), t.at, r),
         None => Ok(t.amount),
     }
-    .and_then(|amount| log.push_ref(t, amount));
-    added.map(|_| ()).map_err(|e| {
+    .and_then(|amount| log.push_ref_known(t, amount, known));
+    added.map(|_| ()).map_err(|e| in_row(e, line, o, c))
+}
+
+/// A refusal of a row's values, with its line and the column it concerns.
+fn in_row(e: Error, line: u64, o: &CsvOptions, c: &Columns) -> Error {
+    {
         let column = match &e {
             Error::MixedCurrency { .. } | Error::MissingExchangeRate { .. } => {
                 Some(if c.currency.is_some() { &o.currency_column } else { &o.amount_column })
@@ -748,7 +786,7 @@ fn add_row(
             _ => None,
         };
         Error::InRow { line, column: column.cloned(), source: Box::new(e) }
-    })
+    }
 }
 
 fn load_csv<R: Read>(reader: R, o: &CsvOptions, rates: Option<&dyn ExchangeRates>) -> Result<TransactionLog> {
@@ -760,13 +798,139 @@ fn load_csv<R: Read>(reader: R, o: &CsvOptions, rates: Option<&dyn ExchangeRates
         }
         None => Columns::find(&[], o)?,
     };
-    let mut log = TransactionLog::new(o.currency);
     let mut state = RowState::default();
-    while let Some(line) = records.next_record()? {
-        state.add(&mut log, o, &columns, line, |col| records.get(col), rates)?;
+    let mut batch = Batch::default();
+    // The first batch is read in the caller's thread: a small input is
+    // loaded without starting another.
+    let first = read_batch(&mut records, o, &columns, rates, &mut state, &mut batch);
+    if o.load_threads() < 2 || first.is_some() {
+        let mut log = TransactionLog::new(o.currency);
+        let mut known = Vec::with_capacity(LOAD_BATCH);
+        let mut stop = first;
+        loop {
+            add_batch(&mut log, o, &columns, &mut batch, &mut known)?;
+            state.id_texts.append(&mut batch.texts);
+            if let Some(stop) = stop {
+                return stop.map(|()| log);
+            }
+            stop = read_batch(&mut records, o, &columns, rates, &mut state, &mut batch);
+        }
     }
-    Ok(log)
+    // Two threads: this one reads and parses batches of rows, the other
+    // adds them to the log, in order; emptied batches come back with their
+    // id buffers. Whichever fails first in file order is the error: the
+    // adder stops at its first refusal, and a parse error is reported only
+    // when every row before it was added.
+    let (to_adder, from_reader) = std::sync::mpsc::sync_channel::<Batch>(PIPELINE_DEPTH);
+    let (to_reader, from_adder) = std::sync::mpsc::channel::<Batch>();
+    std::thread::scope(|scope| {
+        let columns = &columns;
+        let adder = scope.spawn(move || -> Result<TransactionLog> {
+            let mut log = TransactionLog::new(o.currency);
+            let mut known = Vec::with_capacity(LOAD_BATCH);
+            for mut batch in from_reader {
+                add_batch(&mut log, o, columns, &mut batch, &mut known)?;
+                // The reader may have stopped; then the buffers are dropped.
+                let _ = to_reader.send(batch);
+            }
+            Ok(log)
+        });
+        let mut stop = None;
+        let mut pending = Some(batch);
+        while let Some(full) = pending.take() {
+            if to_adder.send(full).is_err() {
+                break; // the adder failed: its error is the first
+            }
+            if stop.is_some() {
+                break;
+            }
+            let mut next = from_adder.try_recv().unwrap_or_default();
+            state.id_texts.append(&mut next.texts);
+            next.rows.clear();
+            stop = read_batch(&mut records, o, columns, rates, &mut state, &mut next);
+            pending = Some(next);
+        }
+        drop(to_adder);
+        let log = adder.join().unwrap_or_else(|e| std::panic::resume_unwind(e))?;
+        match stop {
+            Some(Err(e)) => Err(e),
+            _ => Ok(log),
+        }
+    })
 }
+
+/// Parsed rows on their way to the log, and the text-id buffers of rows
+/// already added, on their way back.
+#[derive(Default)]
+struct Batch {
+    rows: Vec<(u64, Transaction)>,
+    texts: Vec<String>,
+}
+
+/// Reads and parses up to [`PIPELINE_BATCH`] rows into `batch`, each
+/// amount converted to the log's currency; `Some` when the input ended
+/// (`Ok`) or a row failed (`Err`, the rows before it in the batch).
+fn read_batch<R: BufRead>(
+    records: &mut Records<R>,
+    o: &CsvOptions,
+    columns: &Columns,
+    rates: Option<&dyn ExchangeRates>,
+    state: &mut RowState,
+    batch: &mut Batch,
+) -> Option<Result<()>> {
+    while batch.rows.len() < PIPELINE_BATCH {
+        let parsed = match records.next_record() {
+            Ok(Some(line)) => parse_row(o, columns, line, |col| records.get(col), state).and_then(|mut t| {
+                if let Some(r) = rates {
+                    t.amount = t.amount.convert(o.currency, t.at, r).map_err(|e| in_row(e, line, o, columns))?;
+                }
+                Ok((line, t))
+            }),
+            Ok(None) => return Some(Ok(())),
+            Err(e) => Err(e),
+        };
+        match parsed {
+            Ok(row) => batch.rows.push(row),
+            Err(e) => return Some(Err(e)),
+        }
+    }
+    None
+}
+
+/// Adds a batch's rows to the log in order, looking their customers up
+/// [`LOAD_BATCH`] at a time in one tight loop first (on large files the
+/// lookups miss the cache, and back to back their waits overlap); keeps
+/// the rows' text-id buffers in `batch.texts`.
+fn add_batch(
+    log: &mut TransactionLog,
+    o: &CsvOptions,
+    columns: &Columns,
+    batch: &mut Batch,
+    known: &mut Vec<Option<DenseId>>,
+) -> Result<()> {
+    for chunk in batch.rows.chunks(LOAD_BATCH) {
+        log.customers().find_each(chunk.iter().map(|(_, t)| &t.customer), known);
+        for ((line, t), &dense) in chunk.iter().zip(known.iter()) {
+            // Amounts were converted by the reader.
+            add_row(log, t, None, *line, o, columns, dense)?;
+        }
+    }
+    for (_, t) in batch.rows.drain(..) {
+        if let CustomerId::Text(text) = t.customer {
+            batch.texts.push(text);
+        }
+    }
+    Ok(())
+}
+
+/// Rows per batch handed from the reading thread to the adding one.
+const PIPELINE_BATCH: usize = 4096;
+
+/// Batches read ahead of the adding thread.
+const PIPELINE_DEPTH: usize = 4;
+
+/// Rows parsed before their customers are looked up together.
+const LOAD_BATCH: usize = 64;
 
 impl TransactionLog {
     /// Loads rows held in memory — a database cursor, a parsed API
@@ -1002,6 +1166,77 @@ mod tests {
         let long_bad = format!("customer_id,date,amount\na,2024-05-01,x{}\n", "y".repeat(10_000));
         let e = TransactionLog::from_csv_reader(long_bad.as_bytes(), &options).unwrap_err();
         assert!(e.to_string().len() < 500, "{} bytes", e.to_string().len());
+    }
+
+    /// A shop export of `rows` rows (e-mail ids, a second currency, order
+    /// ids, returns), with `edit` applied to chosen lines.
+    fn export(rows: usize, edit: impl Fn(usize, String) -> String) -> String {
+        let mut out = String::from("customer_id,date,amount,currency,order_id,kind\n");
+        for i in 0..rows {
+            let line = format!(
+                "Buyer{}@Example.com,2024-{:02}-{:02}T{:02}:15:00+01:00,{}.{:02},{},o{i},{}\n",
+                (i * 7919) % 3001,
+                1 + i % 12,
+                1 + i % 28,
+                i % 24,
+                i % 300,
+                i % 100,
+                if i % 5 == 0 { "CHF" } else { "EUR" },
+                if i % 17 == 0 { "return" } else { "order" }
+            );
+            out.push_str(&edit(i, line));
+        }
+        out
+    }
+
+    #[test]
+    fn two_threads_load_what_one_loads_and_fail_alike() {
+        let rates = FixedRates::new().with_rate(Currency::CHF, Currency::EUR, "1.05".parse().unwrap()).unwrap();
+        let load = |text: &str, threads: usize, rates: &dyn ExchangeRates| {
+            let options = CsvOptions::new(Currency::EUR).id_kind(IdKind::Email).threads(threads);
+            TransactionLog::from_csv_reader_with_rates(text.as_bytes(), &options, rates)
+        };
+        // Five batches of the pipeline and a part.
+        let text = export(5 * PIPELINE_BATCH + 123, |_, l| l);
+        let (one, two) = (load(&text, 1, &rates).unwrap(), load(&text, 2, &rates).unwrap());
+        assert_eq!(one.len(), 5 * PIPELINE_BATCH + 123);
+        assert_eq!(one.iter().collect::<Vec<_>>(), two.iter().collect::<Vec<_>>());
+        assert_eq!(one.customers().ids(), two.customers().ids());
+        // The first failing row in file order is the error, whichever
+        // thread finds it: a parse error (reader), a missing rate (reader),
+        // a conflicting order id (adder: its order id was used before).
+        let bad_amount = |at: usize| {
+            move |i: usize, l: String| {
+                if i != at {
+                    return l;
+                }
+                let mut fields: Vec<&str> = l.split(',').collect();
+                fields[2] = "12..5";
+                fields.join(",")
+            }
+        };
+        let conflict =
+            |at: usize| move |i: usize, l: String| if i == at { l.replace(&format!(",o{i},"), ",o3,") } else { l };
+        let no_rates = FixedRates::new();
+        let cases: Vec<(String, &dyn ExchangeRates, u64)> = vec![
+            (export(3 * PIPELINE_BATCH, bad_amount(9_000)), &rates, 9_002),
+            (export(3 * PIPELINE_BATCH, conflict(10_000)), &rates, 10_002),
+            (export(3 * PIPELINE_BATCH, |i, l| conflict(10_000)(i, bad_amount(11_000)(i, l))), &rates, 10_002),
+            (export(3 * PIPELINE_BATCH, |i, l| conflict(10_000)(i, bad_amount(6_000)(i, l))), &rates, 6_002),
+            (export(3 * PIPELINE_BATCH, |_, l| l), &no_rates, 2),
+            (export(3 * PIPELINE_BATCH, |i, l| if i < 8_000 { l.replace("CHF", "EUR") } else { l }), &no_rates, 8_002),
+        ];
+        for (k, (text, rates, line)) in cases.into_iter().enumerate() {
+            let errors: Vec<Error> = [1, 2].map(|threads| load(&text, threads, rates).unwrap_err()).into();
+            for e in &errors {
+                let at = match e {
+                    Error::InRow { line, .. } | Error::Parse { line, .. } => *line,
+                    other => panic!("case {k}: {other:?}"),
+                };
+                assert_eq!(at, line, "case {k}: {e}");
+            }
+            assert_eq!(errors[0].to_string(), errors[1].to_string(), "case {k}");
+        }
     }
 
     #[test]

@@ -431,7 +431,16 @@ impl TransactionLog {
     /// place of its own (converted, say): the loaders keep the row's id
     /// buffer for the next row.
     pub(crate) fn push_ref(&mut self, t: &Transaction, amount: Money) -> Result<bool> {
-        self.push_row(&t.customer, t.at, amount, t.kind, t.order_id.as_deref()).map(|row| row.is_some())
+        self.push_ref_known(t, amount, None)
+    }
+
+    /// [`TransactionLog::push_ref`] with the customer's dense id when the
+    /// caller already looked it up (`None`: look it up here). The loaders
+    /// look up a batch of rows' customers in one tight loop first, so that
+    /// the memory waits of the lookups overlap instead of queueing one per
+    /// row behind its parsing.
+    pub(crate) fn push_ref_known(&mut self, t: &Transaction, amount: Money, known: Option<DenseId>) -> Result<bool> {
+        self.push_row_known(&t.customer, t.at, amount, t.kind, t.order_id.as_deref(), known).map(|row| row.is_some())
     }
 
     /// Adds a transaction in any currency, converted to the log's currency
@@ -514,6 +523,21 @@ impl TransactionLog {
         kind: TransactionKind,
         order_id: Option<&str>,
     ) -> Result<Option<RowRef>> {
+        self.push_row_known(customer, at, amount, kind, order_id, None)
+    }
+
+    /// [`TransactionLog::push_row`]; `known`, when given, is the dense id
+    /// the index holds for `customer` (ids are never removed while rows are
+    /// pushed, so a dense id found before stays right).
+    fn push_row_known(
+        &mut self,
+        customer: &CustomerId,
+        at: DateTime<Utc>,
+        amount: Money,
+        kind: TransactionKind,
+        order_id: Option<&str>,
+        known: Option<DenseId>,
+    ) -> Result<Option<RowRef>> {
         if amount.currency() != self.currency {
             return Err(Error::MixedCurrency {
                 expected: self.currency.to_string(),
@@ -547,7 +571,10 @@ impl TransactionLog {
             }
         }
         let units = self.units_of(amount.amount(), field, customer)?;
-        let dense = self.customers.insert_ref(customer)?;
+        let dense = match known {
+            Some(dense) => dense,
+            None => self.customers.insert_ref(customer)?,
+        };
         let b = (dense.0 >> BLOCK_SHIFT) as usize;
         if b >= self.blocks.len() {
             self.blocks.resize_with(b + 1, Block::default);
