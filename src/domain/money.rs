@@ -703,6 +703,9 @@ fn strip_symbol(t: &str) -> (String, Option<&str>) {
 /// first as 1000).
 pub(crate) fn parse_decimal(text: &str) -> std::result::Result<Decimal, String> {
     let t = text.trim();
+    if let Some(d) = plain_decimal(t.as_bytes()) {
+        return Ok(d);
+    }
     let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let (mantissa, exponent) = match t.find(['e', 'E']) {
         Some(i) => (&t[..i], Some(&t[i + 1..])),
@@ -731,6 +734,35 @@ pub(crate) fn parse_decimal(text: &str) -> std::result::Result<Decimal, String> 
     }
     let parsed = if exponent.is_some() { Decimal::from_scientific(t) } else { Decimal::from_str(t) };
     parsed.map_err(|e| format!("not a decimal number ({e})"))
+}
+
+/// The commonest amounts in one pass over their bytes: an optional sign,
+/// at most 18 digits with at most one `.` among or around them (`12`,
+/// `12.50`, `.5`, `12.`), not a negative zero; the value and scale
+/// rust_decimal reads. `None` for anything else, which the general reading
+/// then takes (or refuses).
+fn plain_decimal(b: &[u8]) -> Option<Decimal> {
+    let (negative, digits) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        b'+' => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let (mut n, mut count, mut point, mut scale) = (0i64, 0u32, false, 0u32);
+    for &c in digits {
+        match c {
+            b'0'..=b'9' if count < 18 => {
+                n = n * 10 + i64::from(c - b'0');
+                count += 1;
+                scale += u32::from(point);
+            }
+            b'.' if !point => point = true,
+            _ => return None,
+        }
+    }
+    if count == 0 || (negative && n == 0) {
+        return None;
+    }
+    Some(Decimal::new(if negative { -n } else { n }, scale))
 }
 
 /// Scales a decimal to an integer count of `10^-scale` units, if exact and in range.
