@@ -510,6 +510,29 @@ impl BetaGeoBetaBinom {
         finite(self.if_alive(t, x, age))
     }
 
+    /// [`BetaGeoBetaBinom::expected_purchases_if_alive`] at each of `horizons`, for
+    /// one x and age, into `out` (one call per horizon: nothing to share).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeoBetaBinom;
+    /// let model = BetaGeoBetaBinom::new(1.2035, 0.7498, 0.6568, 2.7839)?;
+    /// let mut out = Vec::new();
+    /// model.expected_purchases_if_alive_at(&[1.0, 5.0], 3.0, 6.0, &mut out)?;
+    /// assert_eq!(out, [model.expected_purchases_if_alive(1.0, 3.0, 6.0)?, model.expected_purchases_if_alive(5.0, 3.0, 6.0)?]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`BetaGeoBetaBinom::expected_purchases_if_alive`], for the first horizon
+    /// that fails.
+    pub fn expected_purchases_if_alive_at(&self, horizons: &[f64], x: f64, age: f64, out: &mut Vec<f64>) -> Result<()> {
+        out.clear();
+        for &t in horizons {
+            out.push(self.expected_purchases_if_alive(t, x, age)?);
+        }
+        Ok(())
+    }
+
     fn if_alive(&self, t: f64, x: f64, n: f64) -> f64 {
         let (a, b, g, d) = self.parameters();
         let rate = (a + x) / (a + b + n);

@@ -17,7 +17,7 @@ use crate::domain::time::TimeUnit;
 use crate::error::{Error, Result};
 use crate::log::summary::PurchaseSummary;
 use crate::math::quadrature::{ln_sum_of_nodes, tanh_sinh_nodes};
-use crate::math::series::scaled_hyp2f1_with_loss;
+use crate::math::series::{scaled_hyp2f1_many, scaled_hyp2f1_with_loss};
 use crate::math::special::{digamma, ln_beta, ln_gamma, log_add_exp, trigamma};
 
 const MODEL: &str = "BG/NBD";
@@ -466,6 +466,59 @@ impl BetaGeo {
         check_horizon(t)?;
         data::check_row(self.variant.name(), 0, x, if x == 0.0 { 0.0 } else { age }, age)?;
         self.expected_if_alive(t, x, age)
+    }
+
+    /// [`BetaGeo::expected_purchases_if_alive`] at each of `horizons`, for
+    /// one x and T, into `out`: the hypergeometric series of the horizons
+    /// share their coefficients (they depend on x alone), so a CLV's
+    /// discounted sum over many steps costs a fraction of one call per
+    /// step. Equal to the one-by-one values to rounding.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeo;
+    /// let model = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// let mut out = Vec::new();
+    /// model.expected_purchases_if_alive_at(&[13.0, 26.0, 39.0], 2.0, 38.86, &mut out)?;
+    /// for (t, v) in [13.0, 26.0, 39.0].iter().zip(&out) {
+    ///     assert!((v - model.expected_purchases_if_alive(*t, 2.0, 38.86)?).abs() < 1e-12);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`BetaGeo::expected_purchases_if_alive`], for the first horizon
+    /// that fails.
+    pub fn expected_purchases_if_alive_at(&self, horizons: &[f64], x: f64, age: f64, out: &mut Vec<f64>) -> Result<()> {
+        out.clear();
+        for &t in horizons {
+            check_horizon(t)?;
+        }
+        data::check_row(self.variant.name(), 0, x, if x == 0.0 { 0.0 } else { age }, age)?;
+        let (r, alpha, a, b) = self.parameters();
+        let m = if self.variant == BetaGeoVariant::Modified { 1.0 } else { 0.0 };
+        let (k, b2) = (r + x, b + x + m);
+        let us: Vec<f64> = horizons.iter().map(|t| t / (alpha + age)).collect();
+        if (a - 1.0).abs() <= 1e-3 {
+            for &u in &us {
+                out.push(purchases_if_alive(k, u, a, b2)?);
+            }
+            return Ok(());
+        }
+        let zs: Vec<f64> = us.iter().map(|u| u / (1.0 + u)).collect();
+        let mut series = Vec::with_capacity(zs.len());
+        scaled_hyp2f1_many(k, b2, a + b2 - 1.0, &zs, &mut series);
+        for (&u, s) in us.iter().zip(series) {
+            let by_series = s.and_then(|(scaled, loss)| {
+                let value = (a + b2 - 1.0) / (a - 1.0) * (1.0 - scaled);
+                (loss <= MAX_SERIES_LOSS && value.is_finite() && value >= 0.0).then_some(value)
+            });
+            out.push(match by_series {
+                _ if u == 0.0 => 0.0,
+                Some(v) => v,
+                None => purchases_if_alive(k, u, a, b2)?,
+            });
+        }
+        Ok(())
     }
 
     /// The conditional expectation without its P(alive) factor: a function

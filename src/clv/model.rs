@@ -101,6 +101,13 @@ pub trait PurchaseModel: Send + Sync {
     /// # Errors
     /// As the model's own method.
     fn expected_purchases_if_alive(&self, t: f64, x: f64, age: f64) -> Result<f64>;
+    /// [`PurchaseModel::expected_purchases_if_alive`] at each of
+    /// `horizons` for one x and T, into `out` (a model shares what it can
+    /// between the horizons).
+    ///
+    /// # Errors
+    /// As the model's own method.
+    fn expected_purchases_if_alive_at(&self, horizons: &[f64], x: f64, age: f64, out: &mut Vec<f64>) -> Result<()>;
     /// Expected purchases of a new customer over a period of length `t`.
     ///
     /// # Errors
@@ -188,6 +195,15 @@ macro_rules! purchase_model {
             }
             fn expected_purchases_if_alive(&self, t: f64, x: f64, age: f64) -> Result<f64> {
                 <$model>::expected_purchases_if_alive(self, t, x, age)
+            }
+            fn expected_purchases_if_alive_at(
+                &self,
+                horizons: &[f64],
+                x: f64,
+                age: f64,
+                out: &mut Vec<f64>,
+            ) -> Result<()> {
+                <$model>::expected_purchases_if_alive_at(self, horizons, x, age, out)
             }
             fn expected_purchases_new_customer(&self, t: f64) -> Result<f64> {
                 <$model>::expected_purchases_new_customer(self, t)

@@ -503,6 +503,29 @@ impl ParetoNbd {
         Ok(self.expected_if_alive(t, x, age))
     }
 
+    /// [`ParetoNbd::expected_purchases_if_alive`] at each of `horizons`, for
+    /// one x and age, into `out` (one call per horizon: nothing to share).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::ParetoNbd;
+    /// let model = ParetoNbd::new(0.5532, 10.5763, 0.6062, 11.6715)?; // CDNOW, Fader, Hardie & Lee (2005)
+    /// let mut out = Vec::new();
+    /// model.expected_purchases_if_alive_at(&[26.0, 52.0], 26.0, 31.0, &mut out)?;
+    /// assert_eq!(out, [model.expected_purchases_if_alive(26.0, 26.0, 31.0)?, model.expected_purchases_if_alive(52.0, 26.0, 31.0)?]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`ParetoNbd::expected_purchases_if_alive`], for the first horizon
+    /// that fails.
+    pub fn expected_purchases_if_alive_at(&self, horizons: &[f64], x: f64, age: f64, out: &mut Vec<f64>) -> Result<()> {
+        out.clear();
+        for &t in horizons {
+            out.push(self.expected_purchases_if_alive(t, x, age)?);
+        }
+        Ok(())
+    }
+
     fn expected_if_alive(&self, t: f64, x: f64, age: f64) -> f64 {
         let (r, alpha, s, beta) = self.parameters();
         (r + x) * (beta + age) / (alpha + age) * growth(s, beta + age, t)

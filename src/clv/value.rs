@@ -500,12 +500,14 @@ impl<'a> Clv<'a> {
 
     /// Σᵢ (G(tᵢ) − G(tᵢ₋₁)) × discountᵢ: a function of x and T only.
     fn discounted_purchases_if_alive(&self, steps: &[(f64, f64)], x: f64, age: f64) -> Result<f64> {
+        let horizons: Vec<f64> = steps.iter().map(|s| s.0).collect();
+        let mut cumulative = Vec::with_capacity(steps.len());
+        self.purchases.expected_purchases_if_alive_at(&horizons, x, age, &mut cumulative)?;
         let mut previous = 0.0;
         let mut discounted = 0.0;
-        for &(t, factor) in steps {
-            let cumulative = self.purchases.expected_purchases_if_alive(t, x, age)?;
-            discounted += (cumulative - previous) * factor;
-            previous = cumulative;
+        for (&(_, factor), &g) in steps.iter().zip(&cumulative) {
+            discounted += (g - previous) * factor;
+            previous = g;
         }
         Ok(discounted)
     }

@@ -108,6 +108,91 @@ pub(crate) fn scaled_hyp2f1_with_loss(a: f64, b: f64, c: f64, z: f64) -> Option<
     (converged && value.is_finite()).then_some((value, largest / sum.abs()))
 }
 
+/// [`scaled_hyp2f1_with_loss`] at many arguments `zs` with the same a, b
+/// and c, into `out` (`None` where that function gives none): the term
+/// ratios' parts that do not depend on z, (p+k)(q+k)/((c+k)(k+1)), are
+/// computed once for all of them, so each further argument costs two
+/// multiplications and an addition per term. Each argument's sum stops by
+/// the same rule as the single one's; the values agree with it to rounding.
+pub(crate) fn scaled_hyp2f1_many(a: f64, b: f64, c: f64, zs: &[f64], out: &mut Vec<Option<(f64, f64)>>) {
+    out.clear();
+    if !(a > 0.0 && b > 0.0 && c > 0.0) {
+        out.resize(zs.len(), None);
+        return;
+    }
+    let (p, q) = (c - a, c - b);
+    let settle = p.abs().max(q.abs()) + 1.0;
+    // Per argument: term, sum, largest term while signs may mix, the sum
+    // when they settled, and whether it is still running.
+    struct Lane {
+        z: f64,
+        term: f64,
+        sum: f64,
+        largest: f64,
+        settled_sum: Option<f64>,
+        running: bool,
+        converged: bool,
+    }
+    let mut lanes: Vec<Lane> = zs
+        .iter()
+        .map(|&z| Lane {
+            z,
+            term: 1.0,
+            sum: 1.0,
+            largest: 1.0,
+            settled_sum: None,
+            running: (0.0..1.0).contains(&z),
+            converged: false,
+        })
+        .collect();
+    let mut running = lanes.iter().filter(|l| l.running).count();
+    let mut k = 0.0f64;
+    while running > 0 && k < 1e6 {
+        let ratio = (p + k) * (q + k) / ((c + k) * (k + 1.0));
+        let past_settle = k > settle + 1.0;
+        // As in the single sum, which takes terms in pairs: the head is
+        // noted at an even term.
+        let note_head = past_settle && k % 2.0 == 0.0;
+        for lane in lanes.iter_mut().filter(|l| l.running) {
+            let r = ratio * lane.z;
+            if past_settle {
+                let bound = r.abs().max(lane.z);
+                if bound < 1.0 && lane.term.abs() * bound <= lane.sum.abs() * 1e-17 * (1.0 - bound) {
+                    lane.converged = true;
+                    lane.running = false;
+                    running -= 1;
+                    continue;
+                }
+                if note_head && lane.settled_sum.is_none() {
+                    lane.settled_sum = Some(lane.sum);
+                }
+            }
+            lane.term *= r;
+            lane.sum += lane.term;
+            if lane.settled_sum.is_none() {
+                lane.largest = lane.largest.max(lane.term.abs());
+            }
+            if lane.term == 0.0 {
+                lane.converged = true;
+                lane.running = false;
+                running -= 1;
+            }
+        }
+        k += 1.0;
+    }
+    out.extend(lanes.iter().map(|l| {
+        if !l.converged {
+            return None;
+        }
+        let value = (q * (-l.z).ln_1p()).exp() * l.sum;
+        let mut largest = l.largest;
+        if let Some(head) = l.settled_sum {
+            largest = largest.max(head.abs()).max((l.sum - head).abs());
+        }
+        value.is_finite().then_some((value, largest / l.sum.abs()))
+    }));
+}
+
 /// ln ₂F₁(a, b; a + 1; z) for a, b > 0 and 0 ≤ z < 1, through Euler's
 /// transformation ₂F₁(a, b; c; z) = (1 − z)^(c−a−b) ₂F₁(c − a, c − b; c; z):
 /// with c = a + 1 the transformed series Σ (c−b)_k/(c)_k z^k has positive

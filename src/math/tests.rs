@@ -171,6 +171,43 @@ fn scaled_hyp2f1_against_the_direct_series_and_mpmath() -> Outcome {
 }
 
 #[test]
+fn scaled_hyp2f1_at_many_arguments_is_the_single_one() -> Outcome {
+    // BG/NBD-like parameters (k = r + x, b' = b + x, c = a + b' − 1), small
+    // and large frequencies, sign-mixing ones (a < 1), arguments across
+    // [0, 1) and outside it.
+    let mut out = Vec::new();
+    for (r, a, b) in [(0.24, 0.79, 2.43), (2.0, 3.5, 12.0), (0.5, 1.6, 0.3), (1.2, 0.4, 5.0)] {
+        for x in [0.0, 1.0, 3.0, 17.0, 250.0, 5000.0] {
+            let (k, b2) = (r + x, b + x);
+            let c = a + b2 - 1.0;
+            let zs: Vec<f64> = (0..60).map(|i| f64::from(i) / 59.5).chain([0.999, -0.1, 1.0, f64::NAN]).collect();
+            scaled_hyp2f1_many(k, b2, c, &zs, &mut out);
+            assert_eq!(out.len(), zs.len());
+            for (&z, many) in zs.iter().zip(&out) {
+                let single = scaled_hyp2f1_with_loss(k, b2, c, z);
+                match (single, *many) {
+                    (None, None) => {}
+                    (Some((v1, l1)), Some((v2, l2))) => {
+                        assert!(
+                            (v1 - v2).abs() <= 1e-13 * v1.abs().max(1e-300) * l1.max(1.0),
+                            "{k} {b2} {c} {z}: {v1} vs {v2}"
+                        );
+                        assert!(
+                            (l1 / l2 - 1.0).abs() < 1e-6 || (l1 - l2).abs() < 1e-9,
+                            "{k} {b2} {c} {z}: loss {l1} vs {l2}"
+                        );
+                    }
+                    (s, m) => panic!("{k} {b2} {c} {z}: {s:?} vs {m:?}"),
+                }
+            }
+        }
+    }
+    scaled_hyp2f1_many(-1.0, 2.0, 3.0, &[0.5], &mut out);
+    assert_eq!(out, [None]);
+    Ok(())
+}
+
+#[test]
 fn tricomi_u_against_mpmath() -> Outcome {
     // mpmath (dps 30): log(hyperu(a, a, z)).
     let cases = [
