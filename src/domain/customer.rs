@@ -253,6 +253,16 @@ struct CompactKey {
 
 const KEY_BYTES: usize = 24;
 
+/// The hasher of a [`CustomerIndex`].
+pub(crate) type IdHasher = foldhash::fast::RandomState;
+
+/// An id's hash and compact key, as the index looks it up.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LookupKey {
+    hash: u64,
+    key: CompactKey,
+}
+
 /// The index's hash of an id.
 fn hash_id(hasher: &foldhash::fast::RandomState, id: &CustomerId) -> u64 {
     match id {
@@ -326,14 +336,28 @@ impl CustomerIndex {
         }
     }
 
+    /// What a lookup of `id` hashes and compares, computed apart from the
+    /// index (a loader's reading thread does it for the thread that owns
+    /// the index) with the index's [`IdHasher`].
+    pub(crate) fn lookup_key(hasher: &IdHasher, id: &CustomerId) -> LookupKey {
+        LookupKey { hash: hash_id(hasher, id), key: CompactKey::of(id) }
+    }
+
+    /// The index's hasher (random per index), for [`CustomerIndex::lookup_key`].
+    pub(crate) fn hasher(&self) -> IdHasher {
+        self.hasher.clone()
+    }
+
     /// The dense ids of `ids` (`None` for those not in the index), into
-    /// `out`: a tight loop of lookups whose memory waits overlap.
-    pub(crate) fn find_each<'a>(&self, ids: impl Iterator<Item = &'a CustomerId>, out: &mut Vec<Option<DenseId>>) {
+    /// `out`: a tight loop of lookups whose memory waits overlap. Each
+    /// id comes with its [`LookupKey`] from this index's hasher.
+    pub(crate) fn find_each<'a>(
+        &self,
+        ids: impl Iterator<Item = (&'a CustomerId, &'a LookupKey)>,
+        out: &mut Vec<Option<DenseId>>,
+    ) {
         out.clear();
-        out.extend(ids.map(|id| {
-            let (hash, key) = self.key(id);
-            self.find(hash, &key, id).map(DenseId)
-        }));
+        out.extend(ids.map(|(id, k)| self.find(k.hash, &k.key, id).map(DenseId)));
     }
 
     fn key(&self, id: &CustomerId) -> (u64, CompactKey) {

@@ -9,7 +9,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::customer::{CustomerId, DenseId, IdKind};
+use crate::domain::customer::{CustomerId, CustomerIndex, DenseId, IdHasher, IdKind, LookupKey};
 use crate::domain::event::Event;
 use crate::domain::money::{Currency, ExchangeRates, Money, NumberFormat};
 use crate::domain::time::Clock;
@@ -800,11 +800,12 @@ fn load_csv<R: Read>(reader: R, o: &CsvOptions, rates: Option<&dyn ExchangeRates
     };
     let mut state = RowState::default();
     let mut batch = Batch::default();
+    let mut log = TransactionLog::new(o.currency);
+    let hasher = log.customers().hasher();
     // The first batch is read in the caller's thread: a small input is
     // loaded without starting another.
-    let first = read_batch(&mut records, o, &columns, rates, &mut state, &mut batch);
+    let first = read_batch(&mut records, o, &columns, rates, &mut state, &hasher, &mut batch);
     if o.load_threads() < 2 || first.is_some() {
-        let mut log = TransactionLog::new(o.currency);
         let mut known = Vec::with_capacity(LOAD_BATCH);
         let mut stop = first;
         loop {
@@ -813,7 +814,7 @@ fn load_csv<R: Read>(reader: R, o: &CsvOptions, rates: Option<&dyn ExchangeRates
             if let Some(stop) = stop {
                 return stop.map(|()| log);
             }
-            stop = read_batch(&mut records, o, &columns, rates, &mut state, &mut batch);
+            stop = read_batch(&mut records, o, &columns, rates, &mut state, &hasher, &mut batch);
         }
     }
     // Two threads: this one reads and parses batches of rows, the other
@@ -826,7 +827,6 @@ fn load_csv<R: Read>(reader: R, o: &CsvOptions, rates: Option<&dyn ExchangeRates
     std::thread::scope(|scope| {
         let columns = &columns;
         let adder = scope.spawn(move || -> Result<TransactionLog> {
-            let mut log = TransactionLog::new(o.currency);
             let mut known = Vec::with_capacity(LOAD_BATCH);
             for mut batch in from_reader {
                 add_batch(&mut log, o, columns, &mut batch, &mut known)?;
@@ -847,7 +847,8 @@ fn load_csv<R: Read>(reader: R, o: &CsvOptions, rates: Option<&dyn ExchangeRates
             let mut next = from_adder.try_recv().unwrap_or_default();
             state.id_texts.append(&mut next.texts);
             next.rows.clear();
-            stop = read_batch(&mut records, o, columns, rates, &mut state, &mut next);
+            next.keys.clear();
+            stop = read_batch(&mut records, o, columns, rates, &mut state, &hasher, &mut next);
             pending = Some(next);
         }
         drop(to_adder);
@@ -864,6 +865,8 @@ fn load_csv<R: Read>(reader: R, o: &CsvOptions, rates: Option<&dyn ExchangeRates
 #[derive(Default)]
 struct Batch {
     rows: Vec<(u64, Transaction)>,
+    /// Each row's customer lookup key, computed by the reading thread.
+    keys: Vec<LookupKey>,
     texts: Vec<String>,
 }
 
@@ -876,6 +879,7 @@ fn read_batch<R: BufRead>(
     columns: &Columns,
     rates: Option<&dyn ExchangeRates>,
     state: &mut RowState,
+    hasher: &IdHasher,
     batch: &mut Batch,
 ) -> Option<Result<()>> {
     while batch.rows.len() < PIPELINE_BATCH {
@@ -890,7 +894,10 @@ fn read_batch<R: BufRead>(
             Err(e) => Err(e),
         };
         match parsed {
-            Ok(row) => batch.rows.push(row),
+            Ok(row) => {
+                batch.keys.push(CustomerIndex::lookup_key(hasher, &row.1.customer));
+                batch.rows.push(row);
+            }
             Err(e) => return Some(Err(e)),
         }
     }
@@ -908,13 +915,14 @@ fn add_batch(
     batch: &mut Batch,
     known: &mut Vec<Option<DenseId>>,
 ) -> Result<()> {
-    for chunk in batch.rows.chunks(LOAD_BATCH) {
-        log.customers().find_each(chunk.iter().map(|(_, t)| &t.customer), known);
+    for (chunk, keys) in batch.rows.chunks(LOAD_BATCH).zip(batch.keys.chunks(LOAD_BATCH)) {
+        log.customers().find_each(chunk.iter().map(|(_, t)| &t.customer).zip(keys), known);
         for ((line, t), &dense) in chunk.iter().zip(known.iter()) {
             // Amounts were converted by the reader.
             add_row(log, t, None, *line, o, columns, dense)?;
         }
     }
+    batch.keys.clear();
     for (_, t) in batch.rows.drain(..) {
         if let CustomerId::Text(text) = t.customer {
             batch.texts.push(text);
