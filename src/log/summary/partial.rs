@@ -6,7 +6,7 @@ use crate::domain::customer::{CustomerId, CustomerIndex, DenseId};
 use crate::domain::money::Currency;
 use crate::domain::time;
 use crate::error::{Error, Result};
-use crate::log::transactions::{BlockRow, CUSTOMERS_PER_BLOCK, TransactionKind, TransactionLog};
+use crate::log::transactions::{BlockRow, CUSTOMERS_PER_BLOCK, LogBlock, TransactionKind, TransactionLog};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -175,38 +175,41 @@ pub struct PartialSummary {
 }
 }
 
-impl PartialSummary {
-    /// Accumulates a whole log, block by block of dense customer ids (each
-    /// block's state fits in L2, see [`TransactionLog`]).
-    fn from_log(log: &TransactionLog, options: &SummaryOptions) -> Result<PartialSummary> {
-        let periods = options.validate()?;
-        let n = log.customers().len();
-        let mut partial = PartialSummary {
-            format_version: FORMAT_VERSION,
-            options: *options,
-            currency: log.currency(),
-            scale: log.scale(),
-            ids: log.customers().shared_ids(),
-            calibration: vec![Window::default(); n],
-            holdout: options.calibration_end.map(|_| vec![Window::default(); n]),
-            last_day: None,
-        };
-        let clock = periods.clock();
-        let obs_day = options.observation_end.map_or(i32::MAX, time::day_number);
-        let cal_day = options.calibration_end.map_or(i32::MAX, time::day_number);
+/// What folding the log's rows into windows needs.
+struct Fold<'a> {
+    periods: Periods,
+    clock: time::Clock,
+    obs_day: i32,
+    cal_day: i32,
+    ids: &'a [CustomerId],
+}
+
+impl Fold<'_> {
+    /// Folds `blocks` (consecutive, the first starting at customer
+    /// `first`) into the windows of their customers (`calibration[0]` is
+    /// customer `first`'s); the latest day seen and whether a total
+    /// overflowed.
+    fn blocks(
+        &self,
+        blocks: &[LogBlock<'_>],
+        first: usize,
+        calibration: &mut [Window],
+        mut holdout: Option<&mut [Window]>,
+    ) -> Result<(i32, bool)> {
+        let (periods, clock, obs_day, cal_day) = (&self.periods, self.clock, self.obs_day, self.cal_day);
         let mut max_day = i32::MIN;
         let mut overflow = false;
-        for block in log.blocks() {
+        for block in blocks {
             let base = block.first_customer();
-            let end = (base + CUSTOMERS_PER_BLOCK).min(n);
-            let calibration = &mut partial.calibration[base..end];
-            let mut holdout = partial.holdout.as_mut().map(|h| &mut h[base..end]);
+            let (lo, hi) = (base - first, (base - first + CUSTOMERS_PER_BLOCK).min(calibration.len()));
+            let calibration = &mut calibration[lo..hi];
+            let mut holdout = holdout.as_deref_mut().map(|h| &mut h[lo..hi]);
             let mut fold = |row: BlockRow, calibration: &mut [Window], holdout: Option<&mut [Window]>| -> Result<u8> {
                 let day = clock.day_number(row.at);
                 if day > obs_day {
                     let dense = base + row.local;
                     return Err(Error::AfterObservationEnd {
-                        customer: partial.ids.get(dense).map(|id| id.to_string()).unwrap_or_default(),
+                        customer: self.ids.get(dense).map(|id| id.to_string()).unwrap_or_default(),
                         date: time::date_of_day_number(day),
                         observation_end: time::date_of_day_number(obs_day),
                     });
@@ -242,6 +245,66 @@ impl PartialSummary {
             }
             overflow |= flags & OVERFLOW != 0;
         }
+        Ok((max_day, overflow))
+    }
+}
+
+impl PartialSummary {
+    /// Accumulates a whole log, block by block of dense customer ids (each
+    /// block's state fits in L2, see [`TransactionLog`]).
+    fn from_log(log: &TransactionLog, options: &SummaryOptions) -> Result<PartialSummary> {
+        PartialSummary::from_log_on(log, options, cores())
+    }
+
+    /// [`PartialSummary::from_log`] on up to `threads` threads (two at most
+    /// are used).
+    fn from_log_on(log: &TransactionLog, options: &SummaryOptions, threads: usize) -> Result<PartialSummary> {
+        let periods = options.validate()?;
+        let n = log.customers().len();
+        let mut partial = PartialSummary {
+            format_version: FORMAT_VERSION,
+            options: *options,
+            currency: log.currency(),
+            scale: log.scale(),
+            ids: log.customers().shared_ids(),
+            calibration: vec![Window::default(); n],
+            holdout: options.calibration_end.map(|_| vec![Window::default(); n]),
+            last_day: None,
+        };
+        let fold = Fold {
+            periods,
+            clock: periods.clock(),
+            obs_day: options.observation_end.map_or(i32::MAX, time::day_number),
+            cal_day: options.calibration_end.map_or(i32::MAX, time::day_number),
+            ids: &partial.ids,
+        };
+        let blocks: Vec<LogBlock<'_>> = log.blocks().collect();
+        // Blocks are independent: on a large log the second half of them is
+        // folded on another core, into its own part of the windows. The
+        // result, and the error (the first in block order), are the same.
+        let threads = if blocks.len() >= 4 { threads } else { 1 };
+        let (max_day, overflow) = if threads < 2 {
+            fold.blocks(&blocks, 0, &mut partial.calibration, partial.holdout.as_deref_mut())?
+        } else {
+            let (early, late) = blocks.split_at(blocks.len() / 2);
+            let split = late[0].first_customer();
+            let (cal_early, cal_late) = partial.calibration.split_at_mut(split);
+            let (hold_early, hold_late) = match partial.holdout.as_deref_mut() {
+                Some(h) => {
+                    let (a, b) = h.split_at_mut(split);
+                    (Some(a), Some(b))
+                }
+                None => (None, None),
+            };
+            let fold = &fold;
+            let (first, second) = std::thread::scope(|scope| {
+                let second = scope.spawn(move || fold.blocks(late, split, cal_late, hold_late));
+                let first = fold.blocks(early, 0, cal_early, hold_early);
+                (first, second.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            });
+            let ((day_a, overflow_a), (day_b, overflow_b)) = (first?, second?);
+            (day_a.max(day_b), overflow_a || overflow_b)
+        };
         if overflow {
             return Err(Error::AmountOverflow { field: "per-customer totals", customer: None });
         }
@@ -495,10 +558,18 @@ impl PartialSummary {
     /// when the (default) observation end is not after the calibration end;
     /// [`Error::ReturnWithoutOrder`] for a customer with returns but no order.
     pub fn finish(&self) -> Result<PurchaseSummary> {
+        self.finish_on(cores())
+    }
+
+    /// [`PartialSummary::finish`] on up to `threads` threads (two at most
+    /// are used).
+    fn finish_on(&self, threads: usize) -> Result<PurchaseSummary> {
         // 1. The ends: the observation end (the last transaction's date by
         //    default), the calibration end before it, and the period that
         //    closes the calibration window, from which ages are measured.
-        self.check_consistent()?;
+        // Every way to a partial summary (a log, a merge, a validated load)
+        // leaves it consistent; the tests check that here.
+        debug_assert!(self.check_consistent().is_ok());
         let periods = self.options.validate()?;
         let last_day = self.last_day.ok_or(Error::Empty { what: "transaction log" })?;
         let observation_end = self.options.observation_end.unwrap_or_else(|| time::date_of_day_number(last_day));
@@ -515,36 +586,30 @@ impl PartialSummary {
         // 2. One row per customer with a calibration order, in customer-id
         //    order. A customer seen only in the holdout is counted, not
         //    listed (lifetimes' rule); returns without an order are errors.
+        //    Customers are read in id order, so each row is a random access
+        //    into the windows and the ids: on a large summary the two halves
+        //    of the order are built on two cores, then joined (the same
+        //    rows, and the first error in id order).
         let order = IdOrder::of(&self.ids);
         let n = self.ids.len();
-        let mut c = Columns::with_capacity(n);
-        let mut ids = Vec::with_capacity(n);
-        let mut h_columns = self.holdout.as_ref().map(|_| HoldoutColumns::with_capacity(n));
-        let mut first_seen_in_holdout = 0;
-        for k in 0..n {
-            let i = order.position(k);
-            let w = &self.calibration[i];
-            let h = self.holdout.as_ref().map(|h| &h[i]);
-            if w.orders == 0 {
-                let id = &self.ids[i];
-                if w.return_count > 0 {
-                    return Err(Error::ReturnWithoutOrder { customer: id.to_string(), date: window_end });
-                }
-                match h {
-                    Some(h) if h.orders > 0 => first_seen_in_holdout += 1,
-                    Some(h) if h.return_count > 0 => {
-                        return Err(Error::ReturnWithoutOrder { customer: id.to_string(), date: observation_end });
-                    }
-                    _ => {}
-                }
-                continue;
+        let ends = Ends { periods: &periods, end_period, unit_scale, window_end, observation_end };
+        let threads = if n >= MIN_CUSTOMERS_PER_THREAD * 2 { threads } else { 1 };
+        let (mut c, ids, h_columns, first_seen_in_holdout) = if threads < 2 {
+            self.rows(&order, 0..n, &ends)?
+        } else {
+            let (order, ends) = (&order, &ends);
+            let (first, second) = std::thread::scope(|scope| {
+                let second = scope.spawn(move || self.rows(order, n / 2..n, ends));
+                (self.rows(order, 0..n / 2, ends), second.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            });
+            let (mut first, second) = (first?, second?);
+            first.0.append(second.0);
+            first.1.extend(second.1);
+            if let (Some(a), Some(b)) = (first.2.as_mut(), second.2) {
+                a.append(b);
             }
-            ids.push(order.id(k, &self.ids));
-            c.push_window(w, &periods, end_period, unit_scale);
-            if let (Some(hc), Some(h)) = (h_columns.as_mut(), h) {
-                hc.push_window(h, unit_scale);
-            }
-        }
+            (first.0, first.1, first.2, first.3 + second.3)
+        };
         c.ids = Arc::new(ids);
         if c.ids.is_empty() {
             return Err(Error::Empty { what: "orders in the calibration period" });
@@ -586,6 +651,31 @@ impl Columns {
     }
 }
 
+impl Columns {
+    /// Appends another range's rows.
+    fn append(&mut self, mut other: Columns) {
+        self.frequency.append(&mut other.frequency);
+        self.recency.append(&mut other.recency);
+        self.age.append(&mut other.age);
+        self.monetary_value.append(&mut other.monetary_value);
+        self.orders.append(&mut other.orders);
+        self.gross.append(&mut other.gross);
+        self.returns.append(&mut other.returns);
+    }
+}
+
+impl HoldoutColumns {
+    /// Appends another range's rows.
+    fn append(&mut self, mut other: HoldoutColumns) {
+        self.frequency.append(&mut other.frequency);
+        self.monetary_value.append(&mut other.monetary_value);
+        self.monetary_value_per_period.append(&mut other.monetary_value_per_period);
+        self.orders.append(&mut other.orders);
+        self.gross.append(&mut other.gross);
+        self.returns.append(&mut other.returns);
+    }
+}
+
 impl HoldoutColumns {
     /// One customer's holdout row: distinct purchase periods, and the mean
     /// of the raw orders (lifetimes) beside the mean per period.
@@ -598,6 +688,63 @@ impl HoldoutColumns {
         self.orders.push(h.orders);
         self.gross.push(h.sum);
         self.returns.push(h.returns);
+    }
+}
+
+/// The machine's cores, for the summary's two halves.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Customers below which a summary's rows are built on one thread.
+const MIN_CUSTOMERS_PER_THREAD: usize = 1 << 15;
+
+/// The ends of a summary's windows, as [`PartialSummary::rows`] needs them.
+struct Ends<'a> {
+    periods: &'a Periods,
+    end_period: i32,
+    unit_scale: f64,
+    window_end: NaiveDate,
+    observation_end: NaiveDate,
+}
+
+/// Summary rows of a range of customers in id order: calibration columns,
+/// ids, holdout columns, customers first seen in the holdout.
+type Rows = (Columns, Vec<CustomerId>, Option<HoldoutColumns>, usize);
+
+impl PartialSummary {
+    /// The rows of the customers at `range` of the id order.
+    fn rows(&self, order: &IdOrder, range: std::ops::Range<usize>, e: &Ends<'_>) -> Result<Rows> {
+        let n = range.len();
+        let mut c = Columns::with_capacity(n);
+        let mut ids = Vec::with_capacity(n);
+        let mut h_columns = self.holdout.as_ref().map(|_| HoldoutColumns::with_capacity(n));
+        let mut first_seen_in_holdout = 0;
+        for k in range {
+            let i = order.position(k);
+            let w = &self.calibration[i];
+            let h = self.holdout.as_ref().map(|h| &h[i]);
+            if w.orders == 0 {
+                let id = &self.ids[i];
+                if w.return_count > 0 {
+                    return Err(Error::ReturnWithoutOrder { customer: id.to_string(), date: e.window_end });
+                }
+                match h {
+                    Some(h) if h.orders > 0 => first_seen_in_holdout += 1,
+                    Some(h) if h.return_count > 0 => {
+                        return Err(Error::ReturnWithoutOrder { customer: id.to_string(), date: e.observation_end });
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            ids.push(order.id(k, &self.ids));
+            c.push_window(w, e.periods, e.end_period, e.unit_scale);
+            if let (Some(hc), Some(h)) = (h_columns.as_mut(), h) {
+                hc.push_window(h, e.unit_scale);
+            }
+        }
+        Ok((c, ids, h_columns, first_seen_in_holdout))
     }
 }
 
@@ -768,7 +915,84 @@ impl TransactionLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::time::TimeUnit;
+    use chrono::TimeZone;
     use proptest::prelude::*;
+
+    /// 80,000 shop customers (e-mail ids, so the text order is taken;
+    /// returns; a calibration split), with `edit` adding rows.
+    fn shop_log(edit: impl Fn(&mut TransactionLog)) -> TransactionLog {
+        use crate::domain::money::Money;
+        use crate::log::Transaction;
+        use chrono::{TimeDelta, Utc};
+        let t0 = Utc.with_ymd_and_hms(2023, 1, 1, 9, 0, 0).unwrap();
+        let mut log = TransactionLog::new(Currency::EUR);
+        for i in 0..240_000u32 {
+            let c = (i * 7_919) % 80_000;
+            let id = CustomerId::Text(format!("shopper{c}@example.com"));
+            let at = t0 + TimeDelta::days(i64::from(i % 700)) + TimeDelta::hours(i64::from(c % 24));
+            let amount = Money::new(rust_decimal::Decimal::new(i64::from(100 + i % 9_000), 2), Currency::EUR);
+            let t = if i % 11 == 0 { Transaction::refund(id, at, amount) } else { Transaction::order(id, at, amount) };
+            log.push(t).unwrap();
+        }
+        // Customers first seen after the calibration end, early and late in id order.
+        let holdout = Utc.with_ymd_and_hms(2024, 9, 1, 12, 0, 0).unwrap();
+        for k in 0..300 {
+            for name in [format!("a-new-{k}@example.com"), format!("zz-new-{k}@example.com")] {
+                let amount = Money::new(rust_decimal::Decimal::new(1_999, 2), Currency::EUR);
+                log.push(Transaction::order(CustomerId::Text(name), holdout, amount)).unwrap();
+            }
+        }
+        edit(&mut log);
+        log
+    }
+
+    #[test]
+    fn two_halves_summarise_as_one() {
+        let cal = chrono::NaiveDate::from_ymd_opt(2024, 6, 30).unwrap();
+        let options = SummaryOptions::new(TimeUnit::Week).calibration_end(cal);
+        let log = shop_log(|_| {});
+        let one = PartialSummary::from_log_on(&log, &options, 1).unwrap();
+        let two = PartialSummary::from_log_on(&log, &options, 2).unwrap();
+        assert_eq!(one.calibration, two.calibration);
+        assert_eq!(one.holdout, two.holdout);
+        assert_eq!(one.last_day, two.last_day);
+        let summary = one.finish_on(1).unwrap();
+        assert!(summary.len() > 2 * MIN_CUSTOMERS_PER_THREAD);
+        assert_eq!(summary, two.finish_on(2).unwrap());
+        assert_eq!(summary.customers_first_seen_in_holdout(), 600);
+        // The first error in id order, whichever half holds it: a return
+        // without an order for a customer early and one late in the order.
+        let at = chrono::Utc.with_ymd_and_hms(2023, 3, 1, 0, 0, 0).unwrap();
+        let eur = crate::domain::money::Money::new(rust_decimal::Decimal::ONE, Currency::EUR);
+        for (who, also) in [("zz-late@example.com", None), ("zz-late@example.com", Some("aa-early@example.com"))] {
+            let log = shop_log(|log| {
+                for w in std::iter::once(who).chain(also) {
+                    log.push(crate::log::Transaction::refund(CustomerId::from(w), at, eur)).unwrap();
+                }
+            });
+            let partial = PartialSummary::from_log_on(&log, &options, 2).unwrap();
+            let errors = [partial.finish_on(1).unwrap_err(), partial.finish_on(2).unwrap_err()];
+            let expected = also.unwrap_or(who);
+            for e in &errors {
+                assert!(matches!(e, Error::ReturnWithoutOrder { customer, .. } if customer == expected), "{e}");
+            }
+        }
+        // A row after the observation end, in a late block and an early one.
+        let obs = chrono::NaiveDate::from_ymd_opt(2024, 12, 31).unwrap();
+        let late = chrono::Utc.with_ymd_and_hms(2025, 2, 1, 0, 0, 0).unwrap();
+        let log = shop_log(|log| {
+            log.push(crate::log::Transaction::order(CustomerId::from("new-late@example.com"), late, eur)).unwrap();
+            log.push(crate::log::Transaction::order(CustomerId::from("shopper3@example.com"), late, eur)).unwrap();
+        });
+        let options = SummaryOptions::new(TimeUnit::Week).observation_end(obs);
+        for threads in [1, 2] {
+            match PartialSummary::from_log_on(&log, &options, threads) {
+                Err(Error::AfterObservationEnd { customer, .. }) => assert_eq!(customer, "shopper3@example.com"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
 
     fn id() -> impl Strategy<Value = CustomerId> {
         prop_oneof![
