@@ -7,7 +7,9 @@
 //!
 //! * `pipeline/whole/*`: CSV text → summary → BG/NBD and Gamma-Gamma fits
 //!   → P(alive), purchases in 365 days and 12-month CLV (lifetimes' monthly
-//!   steps, 1 % a month) for every customer;
+//!   steps, 1 % a month) for every customer, on every core as
+//!   `examples/pipeline.rs` runs it (the loader's two threads, the
+//!   summary's two halves, the fits side by side, `Clv::threads`);
 //! * `pipeline/load/*`, `summary/*`, `fit_bgnbd/*`, `fit_gamma_gamma/*`,
 //!   `predict/*`, `clv/*`: the steps alone.
 //!
@@ -21,7 +23,9 @@
 //!   steps at 10 % a year).
 //!
 //! Run: `cargo bench --bench pipeline` (1M and 10M rows; about ten
-//! minutes). One thread unless a name says otherwise.
+//! minutes). The loader and the summary use two threads on a machine with
+//! two cores (their defaults); the other steps one, unless a name says
+//! otherwise.
 
 use std::hint::black_box;
 
@@ -54,7 +58,8 @@ fn predict(summary: &PurchaseSummary, purchases: &BetaGeo, spend: &GammaGamma) -
     let (x, t_x, age) = (summary.frequency(), summary.recency(), summary.age());
     black_box(purchases.probability_alive_columns(x, t_x, age).unwrap());
     black_box(purchases.conditional_expected_purchases_columns(365.0, x, t_x, age).unwrap());
-    let clv = Clv::new(purchases, spend).lifetimes_compatible(12, 0.01).compute(summary).unwrap();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let clv = Clv::new(purchases, spend).lifetimes_compatible(12, 0.01).threads(cores).compute(summary).unwrap();
     clv.column("clv").unwrap().mean().unwrap()
 }
 
@@ -66,8 +71,10 @@ fn bench(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("whole", label), &text, |b, text| {
             b.iter(|| {
                 let s = summary(&load(text));
-                let purchases = BetaGeo::fit(&s).unwrap();
-                let spend = GammaGamma::fit(&s).unwrap();
+                let (purchases, spend) = std::thread::scope(|scope| {
+                    let spend = scope.spawn(|| GammaGamma::fit(&s).unwrap());
+                    (BetaGeo::fit(&s).unwrap(), spend.join().unwrap())
+                });
                 black_box(predict(&s, &purchases, &spend))
             })
         });
