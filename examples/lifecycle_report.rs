@@ -885,9 +885,9 @@ fn kpi_section(log: &TransactionLog, s: &PurchaseSummary, args: &Args) -> Result
 fn profitability_section(s: &PurchaseSummary, segments: &[String], margin: f64) -> Result<(), Box<dyn StdError>> {
     let ledger = ValueLedger::from_summary(s);
     let rows = ledger.historic_clv(margin)?;
-    // Ledger rows and summary rows are both in customer-id order.
-    let segment_of: std::collections::HashMap<_, _> = s.ids().iter().zip(segments).collect();
-    let table = segment_profitability(&rows, |c| segment_of.get(c).map(|s| s.to_string()))?;
+    // The summary's ids are sorted: a customer's segment by binary search.
+    let ids = s.ids();
+    let table = segment_profitability(&rows, |c| ids.binary_search(c).ok().map(|k| segments[k].clone()))?;
     let total: f64 = table.iter().map(|t| t.profit.to_f64()).sum();
     println!("\nSegment profitability (historic CLV = {margin} × net revenue − costs; no costs recorded in this data)");
     println!("  segment               customers        profit   per customer   share");
@@ -1145,29 +1145,35 @@ fn write_predictions(
         header.extend(["churn_risk", "churn_band"]);
     }
     out.write_record(&header)?;
+    // Field by field through one reused buffer (no string per value).
+    let mut buf = String::new();
+    let mut field = |out: &mut csv::Writer<File>, value: &dyn std::fmt::Display| -> csv::Result<()> {
+        use std::fmt::Write;
+        buf.clear();
+        let _ = write!(buf, "{value}"); // writing to a String cannot fail
+        out.write_field(&buf)
+    };
     for (k, r) in s.rows().enumerate() {
-        let mut row = vec![
-            r.customer.to_string(),
-            r.frequency.to_string(),
-            r.recency.to_string(),
-            r.age.to_string(),
-            r.monetary_value.to_string(),
-        ];
+        field(&mut out, &r.customer)?;
+        field(&mut out, &r.frequency)?;
+        field(&mut out, &r.recency)?;
+        field(&mut out, &r.age)?;
+        field(&mut out, &r.monetary_value)?;
         if let Some(p) = p {
-            row.extend([
-                p.p_alive[k].to_string(),
-                p.expected_purchases[k].to_string(),
-                p.expected_spend[k].to_string(),
-                p.clv[k].to_string(),
-            ]);
+            for v in [p.p_alive[k], p.expected_purchases[k], p.expected_spend[k], p.clv[k]] {
+                field(&mut out, &v)?;
+            }
         }
-        row.push(segments[k].clone());
-        row.push(stages[k].clone());
+        out.write_field(&segments[k])?;
+        out.write_field(&stages[k])?;
         if let Some(c) = churn {
-            row.push(c[k].0.map_or(String::new(), |r| r.to_string()));
-            row.push(c[k].1.clone());
+            match c[k].0 {
+                Some(risk) => field(&mut out, &risk)?,
+                None => out.write_field("")?,
+            }
+            out.write_field(&c[k].1)?;
         }
-        out.write_record(&row)?;
+        out.write_record(None::<&[u8]>)?;
     }
     out.flush()?;
     Ok(())

@@ -599,16 +599,21 @@ pub fn segment_profitability(
     let mut segments: BTreeMap<String, SegmentProfit> = BTreeMap::new();
     for row in rows {
         let name = segment_of(&row.customer).unwrap_or_else(|| UNSEGMENTED.to_string());
-        let s = segments.entry(name.clone()).or_insert_with(|| SegmentProfit {
-            segment: name,
-            customers: 0,
-            net_revenue: zero,
-            contribution: zero,
-            costs: zero,
-            profit: zero,
-            profit_per_customer: zero,
-            worth_its_cost: false,
-        });
+        // The name is copied once per segment, not once per customer.
+        if !segments.contains_key(&name) {
+            let new = SegmentProfit {
+                segment: name.clone(),
+                customers: 0,
+                net_revenue: zero,
+                contribution: zero,
+                costs: zero,
+                profit: zero,
+                profit_per_customer: zero,
+                worth_its_cost: false,
+            };
+            segments.insert(name.clone(), new);
+        }
+        let Some(s) = segments.get_mut(&name) else { continue };
         s.customers += 1;
         s.net_revenue = s.net_revenue.checked_add(row.net_revenue)?;
         s.contribution = s.contribution.checked_add(row.contribution)?;
