@@ -122,7 +122,7 @@ def main():
         subprocess.check_call([example, "generate", str(rows), path])
     print(f"{rows:,} rows asked, {os.path.getsize(path) / 1e6:.0f} MB: {path}\n")
     ours = subprocess.run([example, "run", path, "day"], check=True, capture_output=True, text=True).stdout
-    print("this crate (the loader and the summary on two cores where the machine has them, the rest on one):\n" + ours)
+    print("this crate (both cores of the machine, as examples/pipeline.rs runs it):\n" + ours)
     for threads in (1, 2):
         secs, n = last_line(run(DUCKDB, path, threads)).split()
         print(f"duckdb exact summary, {threads} thread(s): {float(secs):.3f} s ({n} customers)")

@@ -595,12 +595,13 @@ impl PartialSummary {
         let ends = Ends { periods: &periods, end_period, unit_scale, window_end, observation_end };
         let threads = if n >= MIN_CUSTOMERS_PER_THREAD * 2 { threads } else { 1 };
         let (mut c, ids, h_columns, first_seen_in_holdout) = if threads < 2 {
-            self.rows(&order, 0..n, &ends)?
+            self.rows(&order, 0..n, n, &ends)?
         } else {
             let (order, ends) = (&order, &ends);
             let (first, second) = std::thread::scope(|scope| {
-                let second = scope.spawn(move || self.rows(order, n / 2..n, ends));
-                (self.rows(order, 0..n / 2, ends), second.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                let second = scope.spawn(move || self.rows(order, n / 2..n, n - n / 2, ends));
+                // The first half's columns have room for the second's.
+                (self.rows(order, 0..n / 2, n, ends), second.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             });
             let (mut first, second) = (first?, second?);
             first.0.append(second.0);
@@ -713,9 +714,10 @@ struct Ends<'a> {
 type Rows = (Columns, Vec<CustomerId>, Option<HoldoutColumns>, usize);
 
 impl PartialSummary {
-    /// The rows of the customers at `range` of the id order.
-    fn rows(&self, order: &IdOrder, range: std::ops::Range<usize>, e: &Ends<'_>) -> Result<Rows> {
-        let n = range.len();
+    /// The rows of the customers at `range` of the id order, in columns
+    /// with room for `capacity` rows.
+    fn rows(&self, order: &IdOrder, range: std::ops::Range<usize>, capacity: usize, e: &Ends<'_>) -> Result<Rows> {
+        let n = capacity;
         let mut c = Columns::with_capacity(n);
         let mut ids = Vec::with_capacity(n);
         let mut h_columns = self.holdout.as_ref().map(|_| HoldoutColumns::with_capacity(n));
