@@ -323,6 +323,17 @@ pub enum Error {
         reason: String,
     },
 
+    /// Arrow data or a Parquet file could not be read or written (feature
+    /// `arrow`): a column of a type the loader does not read, a file that
+    /// is not Parquet, a batch of another schema.
+    #[error("{what}: {reason}")]
+    Columnar {
+        /// The file, batch or column.
+        what: String,
+        /// What went wrong.
+        reason: String,
+    },
+
     /// More distinct customers than the dense index can hold (2^31 − 1).
     #[error("too many distinct customers for one index (limit {limit})")]
     TooManyCustomers {

@@ -167,9 +167,19 @@ pub mod automation;
 #[cfg(feature = "plots")]
 pub mod plots;
 
+/// Arrow arrays and record batches (feature `arrow`), the version the
+/// crate's batch functions take and give.
+#[cfg(feature = "arrow")]
+pub use arrow_array;
+/// Arrow schemas and data types (feature `arrow`).
+#[cfg(feature = "arrow")]
+pub use arrow_schema;
 pub use chrono;
 pub use chrono_tz;
 pub use ndarray;
+/// Parquet reading and writing (feature `arrow`).
+#[cfg(feature = "arrow")]
+pub use parquet;
 pub use rust_decimal;
 
 pub use domain::{

@@ -8,6 +8,14 @@ use ndarray::{Array1, Array2, ArrayView1};
 
 use crate::domain::customer::CustomerId;
 use crate::error::{Error, Result};
+#[cfg(feature = "arrow")]
+use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+#[cfg(feature = "arrow")]
+use arrow_schema::{DataType, Field, Schema};
+#[cfg(feature = "arrow")]
+use parquet::arrow::ArrowWriter;
+#[cfg(feature = "arrow")]
+use std::{fs::File, path::Path};
 
 validated_serde! {
 /// Per-customer results that carry their customers: the ids and named
@@ -305,6 +313,88 @@ impl CustomerTable {
         }
         w.flush().map_err(|e| Error::Io { path: "customer table CSV".into(), source: e })
     }
+
+    /// The table as an Arrow record batch: `customer_id` (integers when
+    /// every id is one, text otherwise), then one `Float64` column per
+    /// column of the table, under its name. Feature `arrow`.
+    ///
+    /// ```
+    /// use customer_lifecycle::{CustomerId, CustomerTable};
+    /// use customer_lifecycle::ndarray::array;
+    /// let t = CustomerTable::new(vec![CustomerId::from(1), CustomerId::from(2)]).with_column("p_alive", array![0.5, 0.9])?;
+    /// let batch = t.to_record_batch()?;
+    /// assert_eq!((batch.num_rows(), batch.schema().field(1).name().as_str()), (2, "p_alive"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Columnar`] if Arrow refuses the batch.
+    #[cfg(feature = "arrow")]
+    pub fn to_record_batch(&self) -> Result<arrow_array::RecordBatch> {
+        batch_of(&self.ids, self.names.iter().cloned().zip(self.columns.iter().map(|c| c.to_vec())).collect())
+    }
+
+    /// Writes [`CustomerTable::to_record_batch`] as a Parquet file.
+    /// Feature `arrow`.
+    ///
+    /// ```
+    /// use customer_lifecycle::{CustomerId, CustomerTable};
+    /// use customer_lifecycle::ndarray::array;
+    /// let t = CustomerTable::new(vec![CustomerId::from("ana@x.io")]).with_column("clv", array![120.5])?;
+    /// let path = std::env::temp_dir().join(format!("clm-doc-table-{}.parquet", std::process::id()));
+    /// t.write_parquet(&path)?;
+    /// assert!(std::fs::metadata(&path)?.len() > 0);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the file cannot be created; [`Error::Columnar`]
+    /// when writing fails.
+    #[cfg(feature = "arrow")]
+    pub fn write_parquet(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        write_parquet(&self.to_record_batch()?, path.as_ref())
+    }
+}
+
+/// An Arrow or Parquet failure as the crate's error.
+#[cfg(feature = "arrow")]
+pub(crate) fn columnar(what: impl Into<String>, reason: impl ToString) -> Error {
+    Error::Columnar { what: what.into(), reason: reason.to_string() }
+}
+
+#[cfg(feature = "arrow")]
+/// A column of customer ids: integers when every id is one, text otherwise.
+fn id_column(ids: &[CustomerId]) -> (DataType, ArrayRef) {
+    let numbers: Option<Vec<i64>> =
+        ids.iter().map(|id| if let CustomerId::Number(n) = id { Some(*n) } else { None }).collect();
+    match numbers {
+        Some(n) => (DataType::Int64, Arc::new(Int64Array::from(n))),
+        None => (DataType::Utf8, Arc::new(StringArray::from_iter_values(ids.iter().map(|id| id.to_string())))),
+    }
+}
+
+#[cfg(feature = "arrow")]
+/// A batch of an id column and float columns.
+pub(crate) fn batch_of(ids: &[CustomerId], columns: Vec<(String, Vec<f64>)>) -> Result<RecordBatch> {
+    let (id_type, id_array) = id_column(ids);
+    let mut fields = vec![Field::new("customer_id", id_type, false)];
+    let mut arrays = vec![id_array];
+    for (name, values) in columns {
+        fields.push(Field::new(name, DataType::Float64, false));
+        arrays.push(Arc::new(Float64Array::from(values)));
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| columnar("record batch", e))
+}
+
+#[cfg(feature = "arrow")]
+/// Writes one batch as a Parquet file.
+pub(crate) fn write_parquet(batch: &RecordBatch, path: &Path) -> Result<()> {
+    let shown = path.display().to_string();
+    let file = File::create(path).map_err(|e| Error::Io { path: shown.clone(), source: e })?;
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), None).map_err(|e| columnar(shown.clone(), e))?;
+    writer.write(batch).map_err(|e| columnar(shown.clone(), e))?;
+    writer.close().map(|_| ()).map_err(|e| columnar(shown, e))
 }
 
 fn bad(reason: String) -> Error {

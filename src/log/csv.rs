@@ -345,6 +345,27 @@ impl CsvOptions {
         self
     }
 
+    /// The names of the columns the loader reads: customer, date, amount,
+    /// order id, kind, currency.
+    #[cfg(feature = "arrow")]
+    pub(crate) fn column_names(&self) -> [&str; 6] {
+        [
+            &self.customer_column,
+            &self.date_column,
+            &self.amount_column,
+            &self.order_id_column,
+            &self.kind_column,
+            &self.currency_column,
+        ]
+    }
+
+    /// The same options reading dates and times in their ISO forms only
+    /// (for columns that carry typed dates, written out as ISO text).
+    #[cfg(feature = "arrow")]
+    pub(crate) fn iso_dates(&self) -> CsvOptions {
+        CsvOptions { date_format: None, ..self.clone() }
+    }
+
     fn load_threads(&self) -> usize {
         self.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(2)))
     }

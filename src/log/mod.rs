@@ -49,6 +49,8 @@
 //! Partial summaries ([`PartialSummary`]) merge: shards split by customer,
 //! or by contiguous time ranges, or both, combine into the one-pass result.
 
+#[cfg(feature = "arrow")]
+pub(crate) mod arrow;
 pub(crate) mod csv;
 pub(crate) mod records;
 pub(crate) mod summary;

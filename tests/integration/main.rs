@@ -6,6 +6,8 @@
 mod acquired_last_day;
 mod all_or_nothing;
 mod architecture;
+#[cfg(feature = "arrow")]
+mod arrow_parquet;
 mod bad_input;
 mod churn;
 mod clv_units;
