@@ -795,6 +795,60 @@ impl CohortAnalysis {
         self.masked(|r, n| self.orders[[r, n]] as f64)
     }
 
+    /// The complete cells as an Arrow record batch in long form, one row
+    /// per cohort and period: `cohort` (its first day, `Date32`),
+    /// `period` (N), `size`, `active`, `on_or_after` and `rolling` (customers
+    /// retained in each mode), `orders`, `revenue` and `returns` (in the
+    /// currency's units). Feature `arrow`.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CohortAnalysis, CohortOptions, TimeUnit, TransactionLog};
+    /// let cohorts = CohortAnalysis::compute(&TransactionLog::cdnow_sample()?, &CohortOptions::new(TimeUnit::Month))?;
+    /// let batch = cohorts.to_record_batch()?;
+    /// let complete = cohorts.complete_mask().iter().filter(|&&c| c).count();
+    /// assert_eq!((batch.num_rows(), batch.schema().field(3).name().as_str()), (complete, "active"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Columnar`] if Arrow refuses the batch.
+    #[cfg(feature = "arrow")]
+    pub fn to_record_batch(&self) -> Result<arrow_array::RecordBatch> {
+        use arrow_array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch};
+        use std::sync::Arc;
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+        let cohorts = self.cohorts();
+        let sizes = self.sizes();
+        let (revenue, returns, orders) = (self.revenue(), self.returns(), self.orders());
+        let cells: Vec<(usize, usize)> = (0..cohorts.len())
+            .flat_map(|r| (0..self.columns()).map(move |n| (r, n)))
+            .filter(|&(r, n)| self.is_complete(r, n))
+            .collect();
+        let counts = |m: &Array2<u64>| -> ArrayRef {
+            Arc::new(Int64Array::from_iter_values(cells.iter().map(|&(r, n)| m[[r, n]] as i64)))
+        };
+        let floats = |m: &Array2<f64>| -> ArrayRef {
+            Arc::new(Float64Array::from_iter_values(cells.iter().map(|&(r, n)| m[[r, n]])))
+        };
+        RecordBatch::try_from_iter([
+            (
+                "cohort",
+                Arc::new(Date32Array::from_iter_values(
+                    cells.iter().map(|&(r, _)| (cohorts[r] - epoch).num_days() as i32),
+                )) as ArrayRef,
+            ),
+            ("period", Arc::new(Int64Array::from_iter_values(cells.iter().map(|&(_, n)| n as i64))) as ArrayRef),
+            ("size", Arc::new(Int64Array::from_iter_values(cells.iter().map(|&(r, _)| sizes[r] as i64))) as ArrayRef),
+            ("active", counts(&self.active)),
+            ("on_or_after", counts(&self.on_or_after)),
+            ("rolling", counts(&self.rolling)),
+            ("orders", floats(&orders)),
+            ("revenue", floats(&revenue)),
+            ("returns", floats(&returns)),
+        ])
+        .map_err(|e| crate::domain::table::columnar("cohort batch", e))
+    }
+
     /// The average retention curve: for each offset `N`, retained customers
     /// ÷ acquired customers summed over the cohorts whose cell `N` is
     /// complete (so larger cohorts weigh more, and incomplete cells not at

@@ -240,3 +240,28 @@ fn bad_batches_get_the_loaders_typed_errors() {
     let log = TransactionLog::from_record_batches([numbers], &options.clone().id_kind(IdKind::Number), None).unwrap();
     assert_eq!(log.customers().ids(), [CustomerId::from(7), CustomerId::from(9)]);
 }
+
+/// Cohort matrices and RFM scores out as batches: the same numbers as the
+/// in-memory results.
+#[test]
+fn cohorts_and_rfm_as_batches() {
+    use customer_lifecycle::metrics::{RfmOptions, RfmScores};
+    use customer_lifecycle::{CohortAnalysis, CohortOptions, RetentionMode};
+    let log = TransactionLog::cdnow_sample().unwrap();
+    let cohorts = CohortAnalysis::compute(&log, &CohortOptions::new(TimeUnit::Month)).unwrap();
+    let batch = cohorts.to_record_batch().unwrap();
+    let active = batch.column(3).as_any().downcast_ref::<Int64Array>().unwrap();
+    let period = batch.column(1).as_any().downcast_ref::<Int64Array>().unwrap();
+    let on_period = cohorts.active_customers(RetentionMode::OnPeriod);
+    let expected: f64 = on_period.iter().filter(|v| !v.is_nan()).sum();
+    assert_eq!(active.values().iter().sum::<i64>() as f64, expected);
+    // Period 0 holds every cohort's whole size.
+    let sizes: i64 = cohorts.sizes().iter().map(|&s| s as i64).sum();
+    let first: i64 = active.values().iter().zip(period.values()).filter(|(_, p)| **p == 0).map(|(a, _)| *a).sum();
+    assert_eq!(first, sizes);
+    let summary = log.summarize(&SummaryOptions::new(TimeUnit::Week)).unwrap();
+    let rfm = RfmScores::compute(&summary, &RfmOptions::new()).unwrap().table().unwrap();
+    let batch = rfm.to_record_batch().unwrap();
+    assert_eq!(batch.num_rows(), summary.len());
+    assert_eq!(batch.num_columns(), 1 + rfm.names().len());
+}
