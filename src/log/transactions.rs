@@ -440,7 +440,7 @@ impl TransactionLog {
     /// the memory waits of the lookups overlap instead of queueing one per
     /// row behind its parsing.
     pub(crate) fn push_ref_known(&mut self, t: &Transaction, amount: Money, known: Option<DenseId>) -> Result<bool> {
-        self.push_row_known(&t.customer, t.at, amount, t.kind, t.order_id.as_deref(), known).map(|row| row.is_some())
+        self.push_row(&t.customer, t.at, amount, t.kind, t.order_id.as_deref(), known).map(|row| row.is_some())
     }
 
     /// Adds a transaction in any currency, converted to the log's currency
@@ -509,27 +509,16 @@ impl TransactionLog {
                 })
             };
         }
-        let row = self.push_row(&event.customer, event.at, amount, kind, order_id)?;
+        let row = self.push_row(&event.customer, event.at, amount, kind, order_id, None)?;
         self.event_rows
             .insert(event.id.clone(), row.or_else(|| order_id.and_then(|o| self.order_rows.get(o).copied())));
         Ok(row.is_some())
     }
 
+    /// Adds a row; `known`, when given, is the dense id the index holds for
+    /// `customer` (ids are never removed while rows are pushed, so a dense
+    /// id found before stays right).
     fn push_row(
-        &mut self,
-        customer: &CustomerId,
-        at: DateTime<Utc>,
-        amount: Money,
-        kind: TransactionKind,
-        order_id: Option<&str>,
-    ) -> Result<Option<RowRef>> {
-        self.push_row_known(customer, at, amount, kind, order_id, None)
-    }
-
-    /// [`TransactionLog::push_row`]; `known`, when given, is the dense id
-    /// the index holds for `customer` (ids are never removed while rows are
-    /// pushed, so a dense id found before stays right).
-    fn push_row_known(
         &mut self,
         customer: &CustomerId,
         at: DateTime<Utc>,
@@ -706,7 +695,7 @@ impl TransactionLog {
                     self.currency,
                 );
                 let order_id = if block.kind[i] == TransactionKind::Order { order_of.get(&old).copied() } else { None };
-                if let Some(new) = out.push_row(&customer, at, amount, block.kind[i], order_id)? {
+                if let Some(new) = out.push_row(&customer, at, amount, block.kind[i], order_id, None)? {
                     moved.insert(old, new);
                 }
             }
