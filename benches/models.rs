@@ -165,6 +165,9 @@ fn bench(c: &mut Criterion) {
             black_box((alive, expected))
         })
     });
+    g.bench_function("bgnbd/1M-p-alive-columns", |b| {
+        b.iter(|| black_box(truth.probability_alive_columns(cx.view(), ctx.view(), cage.view()).unwrap()))
+    });
     let spend = GammaGamma::new(6.2488, 3.7446, 15.4477).unwrap();
     let mean_spend: Array1<f64> = (0..1_000_000).map(|i| 10.0 + f64::from(i % 50)).collect();
     let clv = Clv::new(&truth, &spend).time_unit(TimeUnit::Week).horizon(Span::Weeks(52)).annual_discount_rate(0.1);

@@ -849,6 +849,27 @@ impl CohortAnalysis {
         .map_err(|e| crate::domain::table::columnar("cohort batch", e))
     }
 
+    /// Writes [`CohortAnalysis::to_record_batch`] as a Parquet file.
+    /// Feature `arrow`.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CohortAnalysis, CohortOptions, TimeUnit, TransactionLog};
+    /// let cohorts = CohortAnalysis::compute(&TransactionLog::cdnow_sample()?, &CohortOptions::new(TimeUnit::Month))?;
+    /// let path = std::env::temp_dir().join(format!("clm-doc-cohorts-{}.parquet", std::process::id()));
+    /// cohorts.write_parquet(&path)?;
+    /// assert!(std::fs::metadata(&path)?.len() > 0);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the file cannot be created; [`Error::Columnar`]
+    /// when writing fails.
+    #[cfg(feature = "arrow")]
+    pub fn write_parquet(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        crate::domain::table::write_parquet(&self.to_record_batch()?, path.as_ref())
+    }
+
     /// The average retention curve: for each offset `N`, retained customers
     /// ÷ acquired customers summed over the cohorts whose cell `N` is
     /// complete (so larger cohorts weigh more, and incomplete cells not at
