@@ -18,7 +18,9 @@
 //! * `id_mapping/*`: mapping the shop's ids to dense indices;
 //! * `csv_parsing/*`: reading the log from CSV text (numeric ids);
 //!   `csv_parsing_text_ids/*`: the same with random 63-bit ids read with
-//!   the default options (ids as text), as a shop's export would be;
+//!   the default options (ids as text), as a shop's export would be (two
+//!   threads on a two-core machine, the default), and
+//!   `csv_parsing_text_ids_one_thread/*` with `CsvOptions::threads(1)`;
 //!   `floor_hand_parse/*`: a hand-written parse of those bytes (split
 //!   lines and fields, read the id, date and amount digits, no checks, no
 //!   id mapping): what reading the text costs at least.
@@ -244,6 +246,10 @@ fn bench(c: &mut Criterion) {
             let defaults = CsvOptions::new(Currency::USD);
             g.bench_with_input(BenchmarkId::new("csv_parsing_text_ids", label), &text_ids, |b, text| {
                 b.iter(|| black_box(TransactionLog::from_csv_reader(text.as_bytes(), &defaults).unwrap().len()))
+            });
+            let one_thread = CsvOptions::new(Currency::USD).threads(1);
+            g.bench_with_input(BenchmarkId::new("csv_parsing_text_ids_one_thread", label), &text_ids, |b, text| {
+                b.iter(|| black_box(TransactionLog::from_csv_reader(text.as_bytes(), &one_thread).unwrap().len()))
             });
             g.bench_with_input(BenchmarkId::new("floor_hand_parse", label), &text_ids, |b, text| {
                 b.iter(|| black_box(hand_parse(text.as_bytes())))
