@@ -8,9 +8,10 @@ use chrono::{DateTime, Utc};
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
-use super::engine::Transition;
+use super::engine::{Applied, Transition};
 use super::stages::{StageId, StageModel};
 use crate::domain::customer::CustomerId;
+use crate::domain::event::Event;
 use crate::error::{Error, Result};
 
 /// One customer's stage history.
@@ -271,7 +272,9 @@ impl StageHistory {
 
     /// Records a transition of a customer. A transition dated before the
     /// customer's latest one (a restatement after a late event) replaces
-    /// those from its time on.
+    /// those after its time; those at the same instant stay, so record a
+    /// whole [`Applied`] with [`StageHistory::record_applied`], which knows
+    /// where a restatement starts.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for an unknown customer or stage.
@@ -288,6 +291,66 @@ impl StageHistory {
             t.truncate(keep);
         }
         t.push(*transition);
+        Ok(())
+    }
+
+    /// Records what [`Lifecycle::apply`](super::Lifecycle::apply) did with
+    /// `event`: nothing for a duplicate; for a restated late event, the
+    /// customer's transitions from the event's time on are replaced by the
+    /// replayed ones (also those at that very instant, which
+    /// [`StageHistory::record`], seeing one transition at a time, keeps);
+    /// otherwise each transition in turn. The history then equals the one
+    /// in-order delivery records.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Event, EventKind, Money};
+    /// use customer_lifecycle::chrono::{TimeDelta, TimeZone, Utc};
+    /// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageHistory, StageModel};
+    /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR).lateness(TimeDelta::days(2)))?;
+    /// let t0 = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let ana = CustomerId::from("ana@example.com");
+    /// let order = |id: &str, at| -> Result<Event, customer_lifecycle::Error> {
+    ///     let kind = EventKind::OrderPlaced { order_id: id.into(), gross: Money::parse("40", Currency::EUR)?, discount: Money::parse("0", Currency::EUR)?, items: 1 };
+    ///     Event::new(id, ana.clone(), at, kind)
+    /// };
+    /// let mut state = engine.new_customer(ana.clone(), t0);
+    /// let mut history = StageHistory::new(engine.model());
+    /// history.start(ana.clone(), t0, state.stage())?;
+    /// for e in [order("o-1", t0)?, order("o-3", t0 + TimeDelta::days(1))?, order("o-2", t0 + TimeDelta::hours(1))?] {
+    ///     let applied = engine.apply(&mut state, &e)?; // the last one arrives late: restated
+    ///     history.record_applied(&e, &applied)?;
+    /// }
+    /// assert_eq!(history.stage_of(&ana, t0 + TimeDelta::days(2)), Some(state.stage()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a customer not started or an unknown
+    /// stage; nothing is recorded then.
+    pub fn record_applied(&mut self, event: &Event, applied: &Applied) -> Result<()> {
+        if applied.duplicate {
+            return Ok(());
+        }
+        for t in applied.transitions.iter() {
+            self.check_stage(t.to)?;
+            self.check_stage(t.from)?;
+        }
+        let customer = event.customer();
+        let k = self.index.find(&self.timelines, customer).ok_or_else(|| Error::InvalidArgument {
+            name: "customer",
+            reason: format!("{customer} was not started"),
+        })?;
+        let t = &mut self.timelines[k].transitions;
+        let from = if applied.restated { Some(event.at()) } else { applied.transitions.iter().next().map(|x| x.at) };
+        if let Some(from) = from {
+            // Restated: everything from the event's time on is superseded.
+            // In order: what follows the first new transition's time (none,
+            // unless an earlier call recorded ahead of the clock).
+            let keep =
+                if applied.restated { t.partition_point(|x| x.at < from) } else { t.partition_point(|x| x.at <= from) };
+            t.truncate(keep);
+        }
+        t.extend(applied.transitions.iter());
         Ok(())
     }
 
@@ -460,5 +523,79 @@ impl StageHistory {
             .flat_map(|t| &t.transitions)
             .filter(|t| t.to == stage && t.at >= from && t.at < to)
             .count() as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::event::EventKind;
+    use crate::domain::money::{Currency, Money};
+    use crate::lifecycle::{EngineOptions, Lifecycle};
+    use crate::math::hash::{HASH_SEED, stable_hash};
+    use chrono::{TimeDelta, TimeZone};
+
+    /// Two orders at one instant, after the customer lapsed, arriving in
+    /// the order opposite to the engine's (the hash of their ids): the
+    /// second is restated. `record_applied` gives the in-order history;
+    /// recording transition by transition keeps the superseded ones at
+    /// that instant (a reactivation counted twice).
+    #[test]
+    fn a_restatement_at_one_instant_replaces_what_it_supersedes() {
+        let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR)).unwrap();
+        let t0 = Utc.with_ymd_and_hms(2024, 1, 1, 9, 0, 0).unwrap();
+        let back = t0 + TimeDelta::days(200);
+        let ana = CustomerId::from("ana@example.com");
+        let order = |id: &str, at| {
+            let kind = EventKind::OrderPlaced {
+                order_id: id.into(),
+                gross: Money::parse("40", Currency::EUR).unwrap(),
+                discount: Money::zero(Currency::EUR),
+                items: 1,
+            };
+            Event::new(id, ana.clone(), at, kind).unwrap()
+        };
+        // Two ids at `back`, the first to arrive with the larger hash.
+        let (mut a, mut b) = ("r-1".to_string(), "r-2".to_string());
+        if stable_hash(a.as_bytes(), HASH_SEED) < stable_hash(b.as_bytes(), HASH_SEED) {
+            std::mem::swap(&mut a, &mut b);
+        }
+        let events = [order("o-1", t0), order("o-2", t0 + TimeDelta::days(3)), order(&a, back), order(&b, back)];
+        let mut in_order = events.clone();
+        in_order[2..].sort_by_key(|e| stable_hash(e.id().0.as_bytes(), HASH_SEED));
+        let history = |events: &[Event], by_applied: bool| {
+            let mut state = engine.new_customer(ana.clone(), t0);
+            let mut h = StageHistory::new(engine.model());
+            h.start(ana.clone(), t0, state.stage()).unwrap();
+            let mut restated = false;
+            for e in events {
+                let applied = engine.apply(&mut state, e).unwrap();
+                restated |= applied.restated;
+                if by_applied {
+                    h.record_applied(e, &applied).unwrap();
+                } else {
+                    for t in applied.transitions.iter() {
+                        h.record(&ana, &t).unwrap();
+                    }
+                }
+            }
+            (h, restated)
+        };
+        let (expected, restated) = history(&in_order, true);
+        assert!(!restated);
+        let (got, restated) = history(&events, true);
+        assert!(restated, "the second order at one instant is restated");
+        assert_eq!(got, expected);
+        let reactivated = engine.model().stage("reactivated").unwrap();
+        let all = |h: &StageHistory| h.entries(reactivated, t0, back + TimeDelta::days(1));
+        assert_eq!(all(&got), 1);
+        let (one_by_one, _) = history(&events, false);
+        assert_eq!(all(&one_by_one), 2, "recording one transition at a time keeps the superseded entry");
+        // A duplicate records nothing; an unknown customer is refused.
+        let mut h = got.clone();
+        h.record_applied(&events[0], &Applied { duplicate: true, ..Applied::default() }).unwrap();
+        assert_eq!(h, got);
+        let mut empty = StageHistory::new(engine.model());
+        assert!(empty.record_applied(&events[0], &Applied::default()).is_err());
     }
 }
