@@ -14,6 +14,7 @@ use crate::domain::time::TimeUnit;
 use crate::error::{Error, Result};
 use crate::log::summary::PurchaseSummary;
 use crate::math::jet::Jet;
+use crate::math::parallel::{cores, join};
 use crate::math::quadrature;
 use crate::math::series::{EulerSeries, ln_hyp2f1_a_plus_one, ln_tricomi_u_equal};
 use crate::math::special::{digamma, ln_gamma, log_add_exp, trigamma};
@@ -913,17 +914,11 @@ fn total_log_likelihood_jet(rows: &RepeatRows, p: &[f64; 4]) -> Option<Jet> {
         range_log_likelihood_jet(rows, p, 0..n)?
     } else {
         let half = n / 2;
-        let (first, second) = if std::thread::available_parallelism().map_or(1, |c| c.get()) >= 2 {
-            std::thread::scope(|scope| {
-                let second = scope.spawn(|| range_log_likelihood_jet(rows, p, half..n));
-                (
-                    range_log_likelihood_jet(rows, p, 0..half),
-                    second.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
-                )
-            })
-        } else {
-            (range_log_likelihood_jet(rows, p, 0..half), range_log_likelihood_jet(rows, p, half..n))
-        };
+        let (first, second) = join(
+            cores() >= 2,
+            || range_log_likelihood_jet(rows, p, 0..half),
+            || range_log_likelihood_jet(rows, p, half..n),
+        );
         first?.add(&second?)
     };
     let finite = total.value.is_finite()

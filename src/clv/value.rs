@@ -13,6 +13,7 @@ use crate::domain::time::TimeUnit;
 use crate::error::{Error, Result};
 use crate::log::summary::PurchaseSummary;
 use crate::math::hash::WordHasher;
+use crate::math::parallel::map_in_runs;
 
 /// Periods of `unit` in a year: 365 days, 52 weeks, 12 months, 365/n for
 /// `Days(n)` — the conventions the CLV horizon and discounting use.
@@ -650,19 +651,9 @@ impl<'a> Clv<'a> {
                 }
             }
         }
-        let evaluate = |chunk: &[(f64, f64, usize)]| -> Vec<Result<f64>> {
-            chunk.iter().map(|&(x, t, _)| self.discounted_purchases_if_alive(steps, x, t)).collect()
-        };
-        let threads = self.threads.min(pairs.len() / 64).max(1);
-        let discounted: Vec<Result<f64>> = if threads == 1 {
-            evaluate(&pairs)
-        } else {
-            let per = pairs.len().div_ceil(threads);
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = pairs.chunks(per).map(|c| scope.spawn(move || evaluate(c))).collect();
-                handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
-            })
-        };
+        // At least 64 pairs per thread, or a thread costs more than it saves.
+        let threads = self.threads.min(pairs.len() / 64);
+        let discounted = map_in_runs(&pairs, threads, |&(x, t, _)| self.discounted_purchases_if_alive(steps, x, t));
         let mut values = Vec::with_capacity(discounted.len());
         for (r, &(_, _, row)) in discounted.into_iter().zip(&pairs) {
             match r {

@@ -281,11 +281,7 @@ impl StageHistory {
     pub fn record(&mut self, customer: &CustomerId, transition: &Transition) -> Result<()> {
         self.check_stage(transition.to)?;
         self.check_stage(transition.from)?;
-        let k = self.index.find(&self.timelines, customer).ok_or_else(|| Error::InvalidArgument {
-            name: "customer",
-            reason: format!("{customer} was not started"),
-        })?;
-        let t = &mut self.timelines[k].transitions;
+        let t = self.transitions_of(customer)?;
         let keep = t.partition_point(|x| x.at <= transition.at);
         if keep < t.len() {
             t.truncate(keep);
@@ -335,23 +331,27 @@ impl StageHistory {
             self.check_stage(t.to)?;
             self.check_stage(t.from)?;
         }
-        let customer = event.customer();
+        let t = self.transitions_of(event.customer())?;
+        // Restated: everything from the event's time on is superseded. In
+        // order: what follows the first new transition's time, as `record`
+        // keeps it (nothing, unless an earlier call recorded ahead).
+        let keep = match (applied.restated, applied.transitions.iter().next()) {
+            (true, _) => t.partition_point(|x| x.at < event.at()),
+            (false, Some(first)) => t.partition_point(|x| x.at <= first.at),
+            (false, None) => t.len(),
+        };
+        t.truncate(keep);
+        t.extend(applied.transitions.iter());
+        Ok(())
+    }
+
+    /// A started customer's transitions, for recording.
+    fn transitions_of(&mut self, customer: &CustomerId) -> Result<&mut Vec<Transition>> {
         let k = self.index.find(&self.timelines, customer).ok_or_else(|| Error::InvalidArgument {
             name: "customer",
             reason: format!("{customer} was not started"),
         })?;
-        let t = &mut self.timelines[k].transitions;
-        let from = if applied.restated { Some(event.at()) } else { applied.transitions.iter().next().map(|x| x.at) };
-        if let Some(from) = from {
-            // Restated: everything from the event's time on is superseded.
-            // In order: what follows the first new transition's time (none,
-            // unless an earlier call recorded ahead of the clock).
-            let keep =
-                if applied.restated { t.partition_point(|x| x.at < from) } else { t.partition_point(|x| x.at <= from) };
-            t.truncate(keep);
-        }
-        t.extend(applied.transitions.iter());
-        Ok(())
+        Ok(&mut self.timelines[k].transitions)
     }
 
     /// Removes a customer's history (right to erasure); `true` when there was one.

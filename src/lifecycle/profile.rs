@@ -96,6 +96,17 @@ pub(crate) fn profile_units(amount: Decimal) -> Option<i64> {
     }
 }
 
+/// [`profile_units`] of an amount given as integer units of `10^-scale`
+/// (a transaction log's storage), without going through a decimal.
+pub(crate) fn profile_units_of_minor(units: i64, scale: u32) -> Option<i64> {
+    if scale <= PROFILE_SCALE {
+        units.checked_mul(10i64.checked_pow(PROFILE_SCALE - scale)?)
+    } else {
+        let divisor = 10i64.checked_pow(scale - PROFILE_SCALE)?;
+        (units % divisor == 0).then(|| units / divisor)
+    }
+}
+
 /// Day buckets of engagement counts: `counts[d % 64]` holds day `d` for the
 /// 64 days up to `latest_day`; a bucket counts up to 255 events of a kind
 /// in a day (more saturate).

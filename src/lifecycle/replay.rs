@@ -4,12 +4,13 @@ use chrono::{DateTime, Utc};
 
 use super::analytics::StageHistory;
 use super::engine::{Lifecycle, Transition};
-use super::profile::PROFILE_SCALE;
+use super::profile::{PROFILE_SCALE, profile_units_of_minor};
 use crate::domain::customer::DenseId;
 use crate::domain::event::EventClass;
 use crate::error::{Error, Result};
 use crate::log::transactions::{CUSTOMERS_PER_BLOCK, LogBlock};
 use crate::log::{TransactionKind, TransactionLog};
+use crate::math::parallel::map_in_runs;
 
 impl Lifecycle {
     /// Every customer of `log` through the engine, into a [`StageHistory`]:
@@ -59,22 +60,9 @@ impl Lifecycle {
             return Err(Error::MixedCurrency { expected: currency.to_string(), found: log.currency().to_string() });
         }
         let blocks: Vec<_> = log.blocks().collect();
-        let threads = threads.clamp(1, blocks.len().max(1));
-        let replay_block = |block: &LogBlock<'_>| self.replay_block(log, block, until.timestamp());
-        let parts: Vec<Result<Vec<Replayed>>> = if threads == 1 {
-            blocks.iter().map(replay_block).collect()
-        } else {
-            // Contiguous runs of blocks per thread, so the parts come back in
-            // block order and the history does not depend on `threads`.
-            let per_thread = blocks.len().div_ceil(threads);
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = blocks
-                    .chunks(per_thread)
-                    .map(|run| scope.spawn(move || run.iter().map(replay_block).collect::<Vec<_>>()))
-                    .collect();
-                handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
-            })
-        };
+        // Contiguous runs of blocks per thread, so the parts come back in
+        // block order and the history does not depend on `threads`.
+        let parts = map_in_runs(&blocks, threads, |block| self.replay_block(log, block, until.timestamp()));
         let mut history = StageHistory::with_capacity(self.model(), log.customers().len());
         for part in parts {
             for r in part? {
@@ -132,24 +120,18 @@ impl Lifecycle {
                     clock: DateTime::from_timestamp(last, 0).unwrap_or_default(),
                 });
             }
-            let mut amounts_ok = Ok(());
-            let converted = mine.iter().map(|&(at, class, amount)| {
-                let units = profile_units(amount, scale).unwrap_or_else(|| {
-                    amounts_ok = Err((at, amount));
-                    0
-                });
-                (at, class, units)
-            });
-            let mut transitions = Vec::new();
-            let initial = self.replay_rows(first, converted, until, &mut |t: Transition| transitions.push(t))?;
-            if let Err((_, amount)) = amounts_ok {
-                return Err(Error::InvalidAmount {
+            // The log's minor units as the profile's, before anything is replayed.
+            for row in mine.iter_mut() {
+                row.2 = profile_units_of_minor(row.2, scale).ok_or_else(|| Error::InvalidAmount {
                     field: "transaction amount",
-                    value: format!("{amount}e-{scale}"),
+                    value: format!("{}e-{scale}", row.2),
                     customer: Some(customer()),
                     reason: format!("more than {PROFILE_SCALE} decimal places, or too large for the profile"),
-                });
+                })?;
             }
+            let mut transitions = Vec::new();
+            let initial =
+                self.replay_rows(first, mine.iter().copied(), until, &mut |t: Transition| transitions.push(t))?;
             out.push(Replayed { dense, start: first, initial, transitions });
         }
         Ok(out)
@@ -162,16 +144,6 @@ struct Replayed {
     start: i64,
     initial: super::stages::StageId,
     transitions: Vec<Transition>,
-}
-
-/// Minor units of `scale` as profile units (10⁻⁴), exactly, or `None`.
-fn profile_units(amount: i64, scale: u32) -> Option<i64> {
-    if scale <= PROFILE_SCALE {
-        amount.checked_mul(10i64.checked_pow(PROFILE_SCALE - scale)?)
-    } else {
-        let divisor = 10i64.checked_pow(scale - PROFILE_SCALE)?;
-        (amount % divisor == 0).then(|| amount / divisor)
-    }
 }
 
 #[cfg(test)]
@@ -347,10 +319,10 @@ mod tests {
 
     #[test]
     fn units_convert_exactly_or_not_at_all() {
-        assert_eq!(profile_units(1234, 2), Some(123_400));
-        assert_eq!(profile_units(1234, 4), Some(1234));
-        assert_eq!(profile_units(123_400, 6), Some(1234));
-        assert_eq!(profile_units(123_401, 6), None);
-        assert_eq!(profile_units(i64::MAX / 10, 0), None);
+        assert_eq!(profile_units_of_minor(1234, 2), Some(123_400));
+        assert_eq!(profile_units_of_minor(1234, 4), Some(1234));
+        assert_eq!(profile_units_of_minor(123_400, 6), Some(1234));
+        assert_eq!(profile_units_of_minor(123_401, 6), None);
+        assert_eq!(profile_units_of_minor(i64::MAX / 10, 0), None);
     }
 }

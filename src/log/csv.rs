@@ -367,7 +367,7 @@ impl CsvOptions {
     }
 
     fn load_threads(&self) -> usize {
-        self.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(2)))
+        self.threads.unwrap_or_else(|| crate::math::parallel::cores().min(2))
     }
 
     fn clock(&self) -> Clock {
@@ -685,8 +685,8 @@ impl RowState {
         get: impl Fn(usize) -> Option<&'r str>,
         rates: Option<&dyn ExchangeRates>,
     ) -> Result<()> {
-        let t = parse_row(o, c, line, get, self)?;
-        add_row(log, &t, rates, line, o, c, None)?;
+        let t = parse_row(o, c, line, get, self, rates)?;
+        add_row(log, &t, line, o, c, None)?;
         self.recycle(t);
         Ok(())
     }
@@ -705,6 +705,7 @@ fn parse_row<'r>(
     line: u64,
     get: impl Fn(usize) -> Option<&'r str>,
     state: &mut RowState,
+    rates: Option<&dyn ExchangeRates>,
 ) -> Result<Transaction> {
     let field = |col: usize, name: &str| -> Result<&'r str> {
         get(col).ok_or_else(|| Error::MalformedRow { line, reason: format!("no field {name:?}") })
@@ -773,7 +774,12 @@ fn parse_row<'r>(
         Some(col) => Some(field(col, &o.order_id_column)?.trim()).filter(|s| !s.is_empty()).map(str::to_string),
         None => None,
     };
-    Ok(Transaction { customer, at, amount: Money::new(amount, currency), kind, order_id })
+    // An amount in another currency is converted at the row's time.
+    let amount = match rates {
+        Some(r) => Money::new(amount, currency).convert(o.currency, at, r).map_err(|e| in_row(e, line, o, c))?,
+        None => Money::new(amount, currency),
+    };
+    Ok(Transaction { customer, at, amount, kind, order_id })
 }
 
 /// Adds a parsed row to the log; a refusal keeps its type, with the line
@@ -781,33 +787,25 @@ fn parse_row<'r>(
 fn add_row(
     log: &mut TransactionLog,
     t: &Transaction,
-    rates: Option<&dyn ExchangeRates>,
     line: u64,
     o: &CsvOptions,
     c: &Columns,
     known: Option<DenseId>,
 ) -> Result<()> {
-    let added = match rates {
-        Some(r) => t.amount.convert(log.currency(), t.at, r),
-        None => Ok(t.amount),
-    }
-    .and_then(|amount| log.push_ref_known(t, amount, known));
-    added.map(|_| ()).map_err(|e| in_row(e, line, o, c))
+    log.push_ref(t, known).map(|_| ()).map_err(|e| in_row(e, line, o, c))
 }
 
 /// A refusal of a row's values, with its line and the column it concerns.
 fn in_row(e: Error, line: u64, o: &CsvOptions, c: &Columns) -> Error {
-    {
-        let column = match &e {
-            Error::MixedCurrency { .. } | Error::MissingExchangeRate { .. } => {
-                Some(if c.currency.is_some() { &o.currency_column } else { &o.amount_column })
-            }
-            Error::InvalidAmount { .. } | Error::AmountOverflow { .. } => Some(&o.amount_column),
-            Error::ConflictingDuplicate { .. } => c.order.map(|_| &o.order_id_column),
-            _ => None,
-        };
-        Error::InRow { line, column: column.cloned(), source: Box::new(e) }
-    }
+    let column = match &e {
+        Error::MixedCurrency { .. } | Error::MissingExchangeRate { .. } => {
+            Some(if c.currency.is_some() { &o.currency_column } else { &o.amount_column })
+        }
+        Error::InvalidAmount { .. } | Error::AmountOverflow { .. } => Some(&o.amount_column),
+        Error::ConflictingDuplicate { .. } => c.order.map(|_| &o.order_id_column),
+        _ => None,
+    };
+    Error::InRow { line, column: column.cloned(), source: Box::new(e) }
 }
 
 fn load_csv<R: Read>(reader: R, o: &CsvOptions, rates: Option<&dyn ExchangeRates>) -> Result<TransactionLog> {
@@ -905,12 +903,7 @@ fn read_batch<R: BufRead>(
 ) -> Option<Result<()>> {
     while batch.rows.len() < PIPELINE_BATCH {
         let parsed = match records.next_record() {
-            Ok(Some(line)) => parse_row(o, columns, line, |col| records.get(col), state).and_then(|mut t| {
-                if let Some(r) = rates {
-                    t.amount = t.amount.convert(o.currency, t.at, r).map_err(|e| in_row(e, line, o, columns))?;
-                }
-                Ok((line, t))
-            }),
+            Ok(Some(line)) => parse_row(o, columns, line, |col| records.get(col), state, rates).map(|t| (line, t)),
             Ok(None) => return Some(Ok(())),
             Err(e) => Err(e),
         };
@@ -940,7 +933,7 @@ fn add_batch(
         log.customers().find_each(chunk.iter().map(|(_, t)| &t.customer).zip(keys), known);
         for ((line, t), &dense) in chunk.iter().zip(known.iter()) {
             // Amounts were converted by the reader.
-            add_row(log, t, None, *line, o, columns, dense)?;
+            add_row(log, t, *line, o, columns, dense)?;
         }
     }
     batch.keys.clear();

@@ -424,23 +424,17 @@ impl TransactionLog {
     /// [`Error::ConflictingDuplicate`] for an order id already used with other
     /// content; [`Error::TooManyCustomers`].
     pub fn push(&mut self, t: Transaction) -> Result<bool> {
-        self.push_ref(&t, t.amount)
+        self.push_ref(&t, None)
     }
 
-    /// [`TransactionLog::push`] of a borrowed transaction with `amount` in
-    /// place of its own (converted, say): the loaders keep the row's id
-    /// buffer for the next row.
-    pub(crate) fn push_ref(&mut self, t: &Transaction, amount: Money) -> Result<bool> {
-        self.push_ref_known(t, amount, None)
-    }
-
-    /// [`TransactionLog::push_ref`] with the customer's dense id when the
-    /// caller already looked it up (`None`: look it up here). The loaders
-    /// look up a batch of rows' customers in one tight loop first, so that
-    /// the memory waits of the lookups overlap instead of queueing one per
-    /// row behind its parsing.
-    pub(crate) fn push_ref_known(&mut self, t: &Transaction, amount: Money, known: Option<DenseId>) -> Result<bool> {
-        self.push_row(&t.customer, t.at, amount, t.kind, t.order_id.as_deref(), known).map(|row| row.is_some())
+    /// [`TransactionLog::push`] of a borrowed transaction (the loaders keep
+    /// the row's id buffer for the next row), with the customer's dense id
+    /// when the caller already looked it up (`None`: looked up here). The
+    /// loaders look up a batch of rows' customers in one tight loop first,
+    /// so that the memory waits of the lookups overlap instead of queueing
+    /// one per row behind its parsing.
+    pub(crate) fn push_ref(&mut self, t: &Transaction, known: Option<DenseId>) -> Result<bool> {
+        self.push_row(&t.customer, t.at, t.amount, t.kind, t.order_id.as_deref(), known).map(|row| row.is_some())
     }
 
     /// Adds a transaction in any currency, converted to the log's currency

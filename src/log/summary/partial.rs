@@ -7,6 +7,7 @@ use crate::domain::money::Currency;
 use crate::domain::time;
 use crate::error::{Error, Result};
 use crate::log::transactions::{BlockRow, CUSTOMERS_PER_BLOCK, LogBlock, TransactionKind, TransactionLog};
+use crate::math::parallel::{cores, join};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -297,11 +298,11 @@ impl PartialSummary {
                 None => (None, None),
             };
             let fold = &fold;
-            let (first, second) = std::thread::scope(|scope| {
-                let second = scope.spawn(move || fold.blocks(late, split, cal_late, hold_late));
-                let first = fold.blocks(early, 0, cal_early, hold_early);
-                (first, second.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            });
+            let (first, second) = join(
+                true,
+                || fold.blocks(early, 0, cal_early, hold_early),
+                || fold.blocks(late, split, cal_late, hold_late),
+            );
             let ((day_a, overflow_a), (day_b, overflow_b)) = (first?, second?);
             (day_a.max(day_b), overflow_a || overflow_b)
         };
@@ -598,11 +599,9 @@ impl PartialSummary {
             self.rows(&order, 0..n, n, &ends)?
         } else {
             let (order, ends) = (&order, &ends);
-            let (first, second) = std::thread::scope(|scope| {
-                let second = scope.spawn(move || self.rows(order, n / 2..n, n - n / 2, ends));
-                // The first half's columns have room for the second's.
-                (self.rows(order, 0..n / 2, n, ends), second.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            });
+            // The first half's columns have room for the second's.
+            let (first, second) =
+                join(true, || self.rows(order, 0..n / 2, n, ends), || self.rows(order, n / 2..n, n - n / 2, ends));
             let (mut first, second) = (first?, second?);
             first.0.append(second.0);
             first.1.extend(second.1);
@@ -690,11 +689,6 @@ impl HoldoutColumns {
         self.gross.push(h.sum);
         self.returns.push(h.returns);
     }
-}
-
-/// The machine's cores, for the summary's two halves.
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Customers below which a summary's rows are built on one thread.
