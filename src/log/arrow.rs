@@ -31,27 +31,18 @@ use crate::log::transactions::TransactionLog;
 
 use crate::domain::table::columnar;
 
-/// How one column's values become the loader's text.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Reading {
-    /// Not a column the loader reads: left empty.
-    Unused,
-    /// Text, numbers, booleans: their text.
-    Text,
-    /// Dates and timestamps: ISO text, read without the options' date format.
-    Time,
-}
-
-/// Which columns the loader reads, and whether any of them holds typed times.
-fn readings(schema: &Schema, options: &CsvOptions) -> Result<(Vec<Reading>, bool)> {
-    let used = options.column_names();
+/// Which columns the loader reads (the others are left empty), and
+/// whether any of them holds typed dates or times (written as ISO text,
+/// then read without the options' date format).
+fn readings(schema: &Schema, options: &CsvOptions) -> Result<(Vec<bool>, bool)> {
+    let names = options.column_names();
     let mut typed_time = false;
-    let readings = schema
+    let used = schema
         .fields()
         .iter()
         .map(|f| {
-            if !used.contains(&f.name().as_str()) {
-                return Ok(Reading::Unused);
+            if !names.contains(&f.name().as_str()) {
+                return Ok(false);
             }
             match f.data_type() {
                 DataType::Utf8
@@ -69,10 +60,10 @@ fn readings(schema: &Schema, options: &CsvOptions) -> Result<(Vec<Reading>, bool
                 | DataType::UInt64
                 | DataType::Float32
                 | DataType::Float64
-                | DataType::Decimal128(_, _) => Ok(Reading::Text),
+                | DataType::Decimal128(_, _) => Ok(true),
                 DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _) => {
                     typed_time = true;
-                    Ok(Reading::Time)
+                    Ok(true)
                 }
                 other => {
                     Err(columnar(format!("column {:?}", f.name()), format!("values of type {other} are not read")))
@@ -80,7 +71,7 @@ fn readings(schema: &Schema, options: &CsvOptions) -> Result<(Vec<Reading>, bool
             }
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok((readings, typed_time))
+    Ok((used, typed_time))
 }
 
 /// A decimal's exact text from its unscaled value and scale.
@@ -244,7 +235,7 @@ fn load_batches(
         }
         None => Arc::new(Schema::empty()),
     };
-    let (readings, typed_time) = readings(&schema, options)?;
+    let (used, typed_time) = readings(&schema, options)?;
     let options = if typed_time { options.iso_dates() } else { options.clone() };
     let header: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     // Rows as texts, batch after batch; a failure to produce one ends the
@@ -264,17 +255,12 @@ fn load_batches(
             }
         })
         .flat_map(|batch| {
-            let readings = readings.clone();
+            let used = used.clone();
             (0..batch.num_rows()).map(move |i| {
-                batch
-                    .columns()
-                    .iter()
-                    .zip(&readings)
-                    .map(|(column, reading)| match reading {
-                        Reading::Unused => String::new(),
-                        Reading::Text | Reading::Time => text(column, i).unwrap_or_default(),
-                    })
-                    .collect::<Vec<String>>()
+                let columns = batch.columns().iter().zip(&used);
+                columns
+                    .map(|(c, &used)| if used { text(c, i).unwrap_or_default() } else { String::new() })
+                    .collect::<Vec<_>>()
             })
         });
     let log = TransactionLog::from_rows(&header, rows, &options, rates);
