@@ -101,11 +101,22 @@ pub(crate) fn scaled_hyp2f1_with_loss(a: f64, b: f64, c: f64, z: f64) -> Option<
         }
         k += 2.0;
     }
-    let value = (q * (-z).ln_1p()).exp() * sum;
-    if let Some(head) = settled_sum {
-        largest = largest.max(head.abs()).max((sum - head).abs());
+    if !converged {
+        return None;
     }
-    (converged && value.is_finite()).then_some((value, largest / sum.abs()))
+    scaled_value(q, z, sum, largest, settled_sum)
+}
+
+/// The end of [`scaled_hyp2f1_with_loss`]'s sum: (1 − z)^q times the sum,
+/// and the precision lost (the largest term, or the head before the signs
+/// settled, or the tail after, over the sum); `None` when not finite.
+fn scaled_value(q: f64, z: f64, sum: f64, largest: f64, settled_sum: Option<f64>) -> Option<(f64, f64)> {
+    let value = (q * (-z).ln_1p()).exp() * sum;
+    let largest = match settled_sum {
+        Some(head) => largest.max(head.abs()).max((sum - head).abs()),
+        None => largest,
+    };
+    value.is_finite().then_some((value, largest / sum.abs()))
 }
 
 /// [`scaled_hyp2f1_with_loss`] at many arguments `zs` with the same a, b
@@ -180,17 +191,9 @@ pub(crate) fn scaled_hyp2f1_many(a: f64, b: f64, c: f64, zs: &[f64], out: &mut V
         }
         k += 1.0;
     }
-    out.extend(lanes.iter().map(|l| {
-        if !l.converged {
-            return None;
-        }
-        let value = (q * (-l.z).ln_1p()).exp() * l.sum;
-        let mut largest = l.largest;
-        if let Some(head) = l.settled_sum {
-            largest = largest.max(head.abs()).max((l.sum - head).abs());
-        }
-        value.is_finite().then_some((value, largest / l.sum.abs()))
-    }));
+    out.extend(
+        lanes.iter().map(|l| l.converged.then(|| scaled_value(q, l.z, l.sum, l.largest, l.settled_sum)).flatten()),
+    );
 }
 
 /// ln ₂F₁(a, b; a + 1; z) for a, b > 0 and 0 ≤ z < 1, through Euler's
