@@ -500,9 +500,7 @@ fn clv_section(
     let out = Predictions {
         p_alive: model.probability_alive_columns(x, t_x, age)?.to_vec(),
         expected_purchases: model.conditional_expected_purchases_columns(clv.horizon_periods()?, x, t_x, age)?.to_vec(),
-        expected_spend: (0..x.len())
-            .map(|i| spend.conditional_expected_spend(x[i], mv[i]))
-            .collect::<Result<_, _>>()?,
+        expected_spend: spend.conditional_expected_spend_all(s)?.column("expected_spend").ok_or("no spend")?.to_vec(),
         clv: clv.compute_columns(x, t_x, age, mv)?.to_vec(),
     };
     part(Part::Customers);
