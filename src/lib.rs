@@ -189,8 +189,9 @@ pub use domain::{
 };
 pub use error::{Error, Result};
 pub use log::{
-    CsvOptions, CustomerSummary, FORMAT_VERSION, HoldoutSummary, MAX_AMOUNT, MAX_AMOUNT_DECIMALS, PartialSummary,
-    PurchaseSummary, SummaryOptions, Transaction, TransactionKind, TransactionLog,
+    CsvOptions, CustomerAccumulator, CustomerSummary, FORMAT_VERSION, HoldoutSummary, MAX_AMOUNT, MAX_AMOUNT_DECIMALS,
+    PartialSummary, PurchaseSummary, SummaryOptions, SummaryRules, Transaction, TransactionKind, TransactionLog,
+    WindowAccumulator,
 };
 pub use metrics::{
     CohortAnalysis, CohortOptions, EngagementKpis, LifetimeSurvival, PurchaseKpis, RetentionCurve, RetentionMode,

@@ -72,6 +72,173 @@ pub(crate) fn predict_columns(
         .collect()
 }
 
+/// Customers' (x, t_x, T) as distinct rows with how many customers share
+/// each: what the BG/NBD, MBG/NBD and Pareto/NBD likelihoods read. A
+/// million customers fold to a few thousand rows, so a query engine can
+/// compute the histogram where the data lives (`GROUP BY x, t_x, T`) and
+/// hand only it to the fit ([`BetaGeo::fit_histogram`](crate::clv::BetaGeo::fit_histogram),
+/// [`ParetoNbd::fit_histogram`](crate::clv::ParetoNbd::fit_histogram)).
+///
+/// ```
+/// use customer_lifecycle::clv::PurchaseHistogram;
+/// // Three customers, two of them alike.
+/// let h = PurchaseHistogram::from_counts(&[1.0, 0.0, 1.0], &[3.0, 0.0, 3.0], &[9.0, 5.0, 9.0], &[2, 1, 3])?;
+/// assert_eq!((h.len(), h.customers()), (2, 6));
+/// # Ok::<(), customer_lifecycle::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct PurchaseHistogram {
+    pub(crate) rows: RepeatRows,
+}
+
+/// The name histogram checks give in their errors.
+const HISTOGRAM: &str = "purchase histogram";
+
+impl PurchaseHistogram {
+    /// Groups per-customer columns, as the fits from columns do.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// use customer_lifecycle::clv::PurchaseHistogram;
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let h = PurchaseHistogram::from_columns(summary.frequency(), summary.recency(), summary.age())?;
+    /// assert_eq!(h.customers(), summary.len() as u64);
+    /// assert!(h.len() < summary.len());
+    /// # Ok::<(), customer_lifecycle::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`BetaGeo::fit_columns`](crate::clv::BetaGeo::fit_columns) for its input.
+    pub fn from_columns(
+        frequency: ArrayView1<'_, f64>,
+        recency: ArrayView1<'_, f64>,
+        age: ArrayView1<'_, f64>,
+    ) -> Result<PurchaseHistogram> {
+        Ok(PurchaseHistogram { rows: group(HISTOGRAM, frequency, recency, age)? })
+    }
+
+    /// Builds the histogram from rows and their customer counts (a
+    /// `GROUP BY x, t_x, T` with `COUNT(*)`); rows may repeat and come in
+    /// any order. The result, and a fit from it, are those of the columns
+    /// the counts describe.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::PurchaseHistogram;
+    /// let a = PurchaseHistogram::from_counts(&[2.0, 0.0], &[4.0, 0.0], &[8.0, 8.0], &[5, 3])?;
+    /// let b = PurchaseHistogram::from_counts(&[0.0, 2.0, 2.0], &[0.0, 4.0, 4.0], &[8.0, 8.0, 8.0], &[3, 1, 4])?;
+    /// assert_eq!(a, b);
+    /// assert!(PurchaseHistogram::from_counts(&[1.0], &[2.0], &[1.0], &[4]).is_err()); // t_x > T
+    /// # Ok::<(), customer_lifecycle::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for columns of different lengths;
+    /// [`Error::InvalidModelInput`] for an impossible row (named by its
+    /// position); [`Error::Empty`], [`Error::NotIdentifiable`] as the fits
+    /// from columns.
+    pub fn from_counts(frequency: &[f64], recency: &[f64], age: &[f64], counts: &[u64]) -> Result<PurchaseHistogram> {
+        let n = frequency.len();
+        if recency.len() != n || age.len() != n || counts.len() != n {
+            return Err(Error::InvalidArgument {
+                name: "model input",
+                reason: format!(
+                    "{HISTOGRAM}: columns of lengths {n}, {}, {}, {}",
+                    recency.len(),
+                    age.len(),
+                    counts.len()
+                ),
+            });
+        }
+        let mut rows: Vec<(f64, f64, f64, u64)> = Vec::with_capacity(n);
+        for i in 0..n {
+            check_row(HISTOGRAM, i, frequency[i], recency[i], age[i])?;
+            if counts[i] > 0 {
+                rows.push((frequency[i], recency[i], age[i], counts[i]));
+            }
+        }
+        rows.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.total_cmp(&b.2)));
+        let mut grouped: Vec<(f64, f64, f64, u64)> = Vec::with_capacity(rows.len());
+        for r in rows {
+            match grouped.last_mut() {
+                Some(g) if (g.0, g.1, g.2) == (r.0, r.1, r.2) => {
+                    g.3 = g.3.checked_add(r.3).ok_or_else(|| Error::InvalidArgument {
+                        name: "model input",
+                        reason: format!("{HISTOGRAM}: customer counts overflow"),
+                    })?;
+                }
+                _ => grouped.push(r),
+            }
+        }
+        let customers: u64 = grouped.iter().map(|g| g.3).sum();
+        if customers == 0 {
+            return Err(Error::Empty { what: "customers to fit on" });
+        }
+        if customers < 2 {
+            return Err(Error::NotIdentifiable { model: HISTOGRAM, reason: "a single customer".into() });
+        }
+        if grouped.iter().all(|g| g.0 == 0.0) {
+            return Err(Error::NotIdentifiable { model: HISTOGRAM, reason: "nobody made a repeat purchase".into() });
+        }
+        let mut out = RepeatRows { customers: customers as f64, ..RepeatRows::default() };
+        for (x, t_x, t, count) in grouped {
+            if t == 0.0 {
+                out.age_zero += count as usize;
+                continue;
+            }
+            out.x.push(x);
+            out.t_x.push(t_x);
+            out.t.push(t);
+            out.weight.push(count as f64);
+        }
+        Ok(PurchaseHistogram { rows: out })
+    }
+
+    /// Distinct rows of positive age (customers of age 0 add nothing to a
+    /// likelihood and are only counted).
+    ///
+    /// ```
+    /// # use customer_lifecycle::clv::PurchaseHistogram;
+    /// let h = PurchaseHistogram::from_counts(&[1.0, 0.0], &[1.0, 0.0], &[2.0, 0.0], &[4, 6])?;
+    /// assert_eq!(h.len(), 1);
+    /// # Ok::<(), customer_lifecycle::Error>(())
+    /// ```
+    pub fn len(&self) -> usize {
+        self.rows.x.len()
+    }
+
+    /// True when every customer has age 0.
+    ///
+    /// ```
+    /// # use customer_lifecycle::clv::PurchaseHistogram;
+    /// let h = PurchaseHistogram::from_counts(&[1.0, 0.0], &[1.0, 0.0], &[2.0, 0.0], &[4, 6])?;
+    /// assert!(!h.is_empty());
+    /// # Ok::<(), customer_lifecycle::Error>(())
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.rows.x.is_empty()
+    }
+
+    /// Customers counted, those of age 0 included.
+    ///
+    /// ```
+    /// # use customer_lifecycle::clv::PurchaseHistogram;
+    /// let h = PurchaseHistogram::from_counts(&[1.0, 0.0], &[1.0, 0.0], &[2.0, 0.0], &[4, 6])?;
+    /// assert_eq!(h.customers(), 10);
+    /// # Ok::<(), customer_lifecycle::Error>(())
+    /// ```
+    pub fn customers(&self) -> u64 {
+        self.rows.customers as u64
+    }
+}
+
+impl PartialEq for PurchaseHistogram {
+    fn eq(&self, other: &PurchaseHistogram) -> bool {
+        let (a, b) = (&self.rows, &other.rows);
+        (&a.x, &a.t_x, &a.t, &a.weight, a.customers, a.age_zero)
+            == (&b.x, &b.t_x, &b.t, &b.weight, b.customers, b.age_zero)
+    }
+}
+
 /// Validates and groups the columns.
 pub(crate) fn group(
     model: &'static str,

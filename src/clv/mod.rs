@@ -69,6 +69,8 @@ mod bgnbd;
 mod data;
 mod model;
 
+pub use data::PurchaseHistogram;
+
 pub use model::PurchaseModel;
 
 pub use bgnbd::{BetaGeo, BetaGeoVariant};

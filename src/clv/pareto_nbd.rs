@@ -7,7 +7,7 @@
 
 use ndarray::{Array1, ArrayView1};
 
-use super::data::{self, RepeatRows};
+use super::data::{self, PurchaseHistogram, RepeatRows};
 use super::fit::{self, FitOptions, FitReport};
 use crate::domain::table::CustomerTable;
 use crate::domain::time::TimeUnit;
@@ -135,19 +135,47 @@ impl ParetoNbd {
         options: &FitOptions,
     ) -> Result<ParetoNbd> {
         let rows = data::group(MODEL, frequency, recency, age)?;
+        let warm = fit::warm_start_sample(options, [frequency, recency, age])
+            .and_then(|[x, t_x, t]| ParetoNbd::fit_columns(x.view(), t_x.view(), t.view(), options).ok())
+            .map(|m| [m.r, m.alpha, m.s, m.beta]);
+        ParetoNbd::fit_rows(&rows, warm, options)
+    }
+
+    /// Fits to a [`PurchaseHistogram`] of distinct (x, t_x, T) rows and
+    /// their customer counts (see [`BetaGeo::fit_histogram`](crate::clv::BetaGeo::fit_histogram)).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// # let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(
+    /// #     &SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)),
+    /// # )?;
+    /// use customer_lifecycle::clv::{FitOptions, ParetoNbd, PurchaseHistogram};
+    /// let histogram = PurchaseHistogram::from_columns(summary.frequency(), summary.recency(), summary.age())?;
+    /// let model = ParetoNbd::fit_histogram(&histogram, &FitOptions::default())?;
+    /// assert!((model.parameters().0 - 0.5533).abs() < 2e-3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`ParetoNbd::fit_with`].
+    pub fn fit_histogram(histogram: &PurchaseHistogram, options: &FitOptions) -> Result<ParetoNbd> {
+        ParetoNbd::fit_rows(&histogram.rows, None, options)
+    }
+
+    /// The fit to grouped rows, from `warm` first when given.
+    fn fit_rows(rows: &RepeatRows, warm: Option<[f64; 4]>, options: &FitOptions) -> Result<ParetoNbd> {
         let mean_t = rows.t.iter().zip(&rows.weight).map(|(t, w)| t * w).sum::<f64>() / rows.customers;
-        let derivatives = Derivatives::new(&rows);
+        let derivatives = Derivatives::new(rows);
         // The value from the jet too: a Newton step accepted whole (the
         // usual case) then has its next gradient and Hessian ready.
-        let neg_ll = |p: &[f64]| derivatives.at(p).map_or_else(|| -total_log_likelihood(&rows, p), |j| -j.value);
+        let neg_ll = |p: &[f64]| derivatives.at(p).map_or_else(|| -total_log_likelihood(rows, p), |j| -j.value);
         let neg_gradient =
             |p: &[f64]| -> Vec<f64> { derivatives.at(p).map_or_else(Vec::new, |j| negated(&j.gradient)) };
         let neg_hessian = |p: &[f64]| -> Vec<f64> { derivatives.at(p).map_or_else(Vec::new, |j| negated(&j.hessian)) };
         let start = mean_t.max(1e-3);
         let (defaults, ones) = ([1.0, start, 1.0, start], [1.0; 4]);
-        let warm = fit::warm_start_sample(options, [frequency, recency, age])
-            .and_then(|[x, t_x, t]| ParetoNbd::fit_columns(x.view(), t_x.view(), t.view(), options).ok())
-            .map(|m| [m.r, m.alpha, m.s, m.beta]);
         let mut starts: Vec<&[f64]> = vec![&defaults, &ones];
         if let Some(warm) = &warm {
             starts.insert(0, warm);

@@ -762,11 +762,8 @@ fn parse_row<'r>(
     let kind = match c.kind {
         Some(col) => {
             let raw = field(col, &o.kind_column)?;
-            match raw.trim().to_ascii_lowercase().as_str() {
-                "" | "order" | "purchase" => TransactionKind::Order,
-                "return" | "refund" => TransactionKind::Return,
-                _ => return Err(parse_err(&o.kind_column, raw, "expected order or return".into())),
-            }
+            TransactionKind::parse(raw)
+                .ok_or_else(|| parse_err(&o.kind_column, raw, "expected order or return".into()))?
         }
         None => TransactionKind::Order,
     };

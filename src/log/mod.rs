@@ -58,5 +58,8 @@ pub(crate) mod transactions;
 
 pub use csv::CsvOptions;
 pub use records::MAX_LINE_BYTES;
-pub use summary::{CustomerSummary, FORMAT_VERSION, HoldoutSummary, PartialSummary, PurchaseSummary, SummaryOptions};
+pub use summary::{
+    CustomerAccumulator, CustomerSummary, FORMAT_VERSION, HoldoutSummary, PartialSummary, PurchaseSummary,
+    SummaryOptions, SummaryRules, WindowAccumulator,
+};
 pub use transactions::{MAX_AMOUNT, MAX_AMOUNT_DECIMALS, Transaction, TransactionKind, TransactionLog};

@@ -11,6 +11,57 @@ use crate::domain::event::{Event, EventId, EventKind};
 use crate::domain::money::{self, Currency, ExchangeRates, Money};
 use crate::error::{Error, Result};
 
+/// Why a negative amount is refused.
+const NEGATIVE: &str = "must not be negative (record money going back as a return)";
+
+/// Why an amount (normalised) cannot be stored exactly, if it cannot: the
+/// one rule for every row of every log, so that whether a row is accepted
+/// never depends on the rows before it.
+fn size_refusal(amount: Decimal) -> Option<String> {
+    if amount.scale() > MAX_AMOUNT_DECIMALS {
+        return Some(format!("more than {MAX_AMOUNT_DECIMALS} decimal places"));
+    }
+    if amount.abs() > Decimal::from(MAX_AMOUNT) {
+        return Some(format!("larger than {MAX_AMOUNT} (the most one row can hold exactly)"));
+    }
+    None
+}
+
+/// An order's or return's amount as exact units of 10^-[`MAX_AMOUNT_DECIMALS`],
+/// refused as [`TransactionLog::push`] refuses it (negative, too precise,
+/// too large); `Err` holds the reason.
+pub(crate) fn finest_units(amount: Decimal) -> std::result::Result<i64, String> {
+    let negative = amount.is_sign_negative() && !amount.is_zero();
+    if negative {
+        return Err(NEGATIVE.into());
+    }
+    let amount = amount.normalize();
+    if let Some(reason) = size_refusal(amount) {
+        return Err(reason);
+    }
+    money::to_minor_units(amount, MAX_AMOUNT_DECIMALS).ok_or_else(|| "too large to store exactly".into())
+}
+
+impl TransactionKind {
+    /// The kind a text names, as the CSV loader reads a kind column
+    /// (case and surrounding spaces ignored): empty, `order` or
+    /// `purchase` for an order; `return` or `refund` for a return.
+    ///
+    /// ```
+    /// use customer_lifecycle::TransactionKind;
+    /// assert_eq!(TransactionKind::parse(" Refund"), Some(TransactionKind::Return));
+    /// assert_eq!(TransactionKind::parse(""), Some(TransactionKind::Order));
+    /// assert_eq!(TransactionKind::parse("gift"), None);
+    /// ```
+    pub fn parse(text: &str) -> Option<TransactionKind> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "" | "order" | "purchase" => Some(TransactionKind::Order),
+            "return" | "refund" => Some(TransactionKind::Return),
+            _ => None,
+        }
+    }
+}
+
 /// Whether a transaction is a purchase or money going back to the customer.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -536,7 +587,7 @@ impl TransactionLog {
                 field,
                 value: amount.amount().to_string(),
                 customer: Some(customer.to_string()),
-                reason: "must not be negative (record money going back as a return)".into(),
+                reason: NEGATIVE.into(),
             });
         }
         if kind == TransactionKind::Order {
@@ -603,11 +654,8 @@ impl TransactionLog {
         // and raising the scale never overflows a stored row. (Without it a
         // very precise amount made later large ones fail, and the reverse
         // order refused the precise one instead.)
-        if amount.scale() > MAX_AMOUNT_DECIMALS {
-            return Err(refuse(format!("more than {MAX_AMOUNT_DECIMALS} decimal places")));
-        }
-        if amount.abs() > Decimal::from(MAX_AMOUNT) {
-            return Err(refuse(format!("larger than {MAX_AMOUNT} (the most one row can hold exactly)")));
+        if let Some(reason) = size_refusal(amount) {
+            return Err(refuse(reason));
         }
         if amount.scale() > self.scale {
             let extra = amount.scale() - self.scale;

@@ -5,7 +5,8 @@
 use customer_lifecycle::chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use customer_lifecycle::rust_decimal::Decimal;
 use customer_lifecycle::{
-    Currency, CustomerId, Money, PartialSummary, PurchaseSummary, SummaryOptions, TimeUnit, Transaction, TransactionLog,
+    Currency, CustomerAccumulator, CustomerId, CustomerSummary, Money, PartialSummary, PurchaseSummary, SummaryOptions,
+    TimeUnit, Transaction, TransactionKind, TransactionLog,
 };
 use proptest::prelude::*;
 
@@ -149,4 +150,104 @@ proptest! {
         a.merge(&back).unwrap();
         prop_assert_eq!(a.finish().unwrap(), log_of(&rows).summarize(&opts).unwrap());
     }
+}
+
+/// Each customer's rows dealt to `groups` accumulators at random (rows in
+/// no order, periods interleaving freely), merged in a random order: the
+/// rows a query engine's aggregate computes.
+fn accumulated(rows: &[Row], opts: &SummaryOptions, groups: usize, seed: u64) -> Vec<CustomerSummary> {
+    let rules = opts.rules().unwrap();
+    let mut s = seed | 1;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    let mut customers: Vec<i64> = rows.iter().map(|r| r.customer).collect();
+    customers.sort_unstable();
+    customers.dedup();
+    let mut out = Vec::new();
+    for c in customers {
+        let id = CustomerId::from(c);
+        let mut parts = vec![CustomerAccumulator::default(); groups];
+        for r in rows.iter().filter(|r| r.customer == c) {
+            let kind = if r.is_return { TransactionKind::Return } else { TransactionKind::Order };
+            let k = (next() % groups as u64) as usize;
+            rules.add(&mut parts[k], &id, start() + Duration::hours(r.hour), kind, Decimal::new(r.cents, 2)).unwrap();
+        }
+        while parts.len() > 1 {
+            let j = (next() % parts.len() as u64) as usize;
+            let part = parts.swap_remove(j);
+            let i = (next() % parts.len() as u64) as usize;
+            parts[i].merge(&part).unwrap();
+        }
+        if let Some(row) = rules.summary(&parts[0]).unwrap() {
+            out.push(row);
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
+
+    #[test]
+    fn customer_accumulators_equal_the_summary(
+        rows in rows(),
+        groups in 1usize..5,
+        seed in any::<u64>(),
+        mode in 0usize..4,
+    ) {
+        let opts = options(mode);
+        let summary = log_of(&rows).summarize(&opts).unwrap();
+        let expected: Vec<CustomerSummary> = summary.rows().collect();
+        let got = accumulated(&rows, &opts, groups, seed);
+        prop_assert_eq!(got.len(), expected.len());
+        for (g, e) in got.iter().zip(&expected) {
+            // Bit for bit: the f64 fields compared exactly, the sums as decimals.
+            prop_assert_eq!(g, e);
+            prop_assert_eq!(g.monetary_value.to_bits(), e.monetary_value.to_bits());
+        }
+    }
+}
+
+#[test]
+fn customer_accumulator_refusals_change_nothing() {
+    let opts = options(0);
+    let rules = opts.rules().unwrap();
+    let id = CustomerId::from("ana@example.com");
+    let mut acc = CustomerAccumulator::default();
+    rules.add(&mut acc, &id, start(), TransactionKind::Order, Decimal::new(1250, 2)).unwrap();
+    let before = acc.clone();
+    let late = start() + Duration::days(120);
+    for (at, amount) in [
+        (late, Decimal::ONE),                                                    // after the observation end
+        (start(), Decimal::new(-5, 0)),                                          // negative
+        (start(), Decimal::new(1, 7)),                                           // seven decimals
+        (start(), Decimal::from(customer_lifecycle::MAX_AMOUNT) + Decimal::ONE), // too large
+    ] {
+        let e = rules.add(&mut acc, &id, at, TransactionKind::Order, amount).unwrap_err();
+        assert!(e.to_string().contains("ana@example.com"), "{e}");
+        assert_eq!(acc, before);
+    }
+    // Another customer's row, and a merge of two customers.
+    assert!(rules.add(&mut acc, &CustomerId::from(2), start(), TransactionKind::Order, Decimal::ONE).is_err());
+    let mut other = CustomerAccumulator::default();
+    rules.add(&mut other, &CustomerId::from(2), start(), TransactionKind::Order, Decimal::ONE).unwrap();
+    assert!(acc.merge(&other).is_err());
+    assert_eq!(acc, before);
+    // A return without an order is refused when the row is read, naming the customer.
+    let mut refund_only = CustomerAccumulator::default();
+    rules.add(&mut refund_only, &id, start(), TransactionKind::Return, Decimal::ONE).unwrap();
+    let e = rules.summary(&refund_only).unwrap_err();
+    assert!(
+        matches!(e, customer_lifecycle::Error::ReturnWithoutOrder { ref customer, .. } if customer == "ana@example.com")
+    );
+    // Hostile parts are refused.
+    use customer_lifecycle::WindowAccumulator;
+    assert!(WindowAccumulator::from_parts(vec![1, 1], 0, 0, 2, 0, 0).is_err());
+    assert!(WindowAccumulator::from_parts(vec![1], 5, 4, 1, 0, 0).is_err());
+    assert!(WindowAccumulator::from_parts(vec![], 0, 0, 1, 0, 0).is_err());
+    assert!(WindowAccumulator::from_parts(vec![1], 0, 0, 1, -1, 1).is_err());
 }

@@ -269,3 +269,39 @@ fn l2_penalty_shrinks_the_estimates() {
     assert!(norm(&penalised) < norm(&plain));
     assert!(penalised.report().unwrap().log_likelihood < plain.report().unwrap().log_likelihood);
 }
+
+/// A fit from a histogram of distinct (x, t_x, T) and customer counts (what
+/// `GROUP BY x, t_x, T` gives) is the fit from the columns, bit for bit
+/// below the warm-start size, for each purchase model.
+#[test]
+fn histogram_fits_equal_column_fits() {
+    use customer_lifecycle::clv::PurchaseHistogram;
+    use std::collections::BTreeMap;
+    let summary = cdnow_sample_summary();
+    let (x, t_x, t) = (summary.frequency(), summary.recency(), summary.age());
+    let mut counts: BTreeMap<(u64, u64, u64), u64> = BTreeMap::new();
+    for i in (0..x.len()).rev() {
+        *counts.entry((x[i].to_bits(), t_x[i].to_bits(), t[i].to_bits())).or_default() += 1;
+    }
+    // Split each count in two rows, as two partitions' group-bys would give.
+    let (mut hx, mut htx, mut ht, mut hc) = (vec![], vec![], vec![], vec![]);
+    for (&(a, b, c), &n) in &counts {
+        for part in [n / 2, n - n / 2] {
+            hx.push(f64::from_bits(a));
+            htx.push(f64::from_bits(b));
+            ht.push(f64::from_bits(c));
+            hc.push(part);
+        }
+    }
+    let histogram = PurchaseHistogram::from_counts(&hx, &htx, &ht, &hc).unwrap();
+    assert_eq!(histogram, PurchaseHistogram::from_columns(x, t_x, t).unwrap());
+    assert_eq!(histogram.customers(), summary.len() as u64);
+    let options = FitOptions::default();
+    for variant in [BetaGeoVariant::Classic, BetaGeoVariant::Modified] {
+        let from_columns = BetaGeo::fit_variant(variant, x, t_x, t, &options).unwrap();
+        let from_histogram = BetaGeo::fit_histogram(variant, &histogram, &options).unwrap();
+        assert_eq!(from_columns.parameters(), from_histogram.parameters());
+    }
+    let from_columns = ParetoNbd::fit_columns(x, t_x, t, &options).unwrap();
+    assert_eq!(from_columns.parameters(), ParetoNbd::fit_histogram(&histogram, &options).unwrap().parameters());
+}

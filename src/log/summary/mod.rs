@@ -14,9 +14,11 @@ use crate::domain::table::CustomerTable;
 use crate::domain::time::Periods;
 use crate::error::{Error, Result};
 
+mod customer;
 mod options;
 mod partial;
 
+pub use customer::{CustomerAccumulator, SummaryRules, WindowAccumulator};
 pub use options::SummaryOptions;
 pub use partial::PartialSummary;
 

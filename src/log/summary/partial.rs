@@ -14,23 +14,23 @@ use std::sync::Arc;
 /// What one customer did inside one window (calibration or holdout), in
 /// mergeable form.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
-struct Window {
+pub(super) struct Window {
     /// First purchase period (meaningless while `periods == 0`).
-    first: i32,
+    pub(super) first: i32,
     /// Last purchase period.
-    last: i32,
+    pub(super) last: i32,
     /// Distinct purchase periods.
-    periods: u32,
+    pub(super) periods: u32,
     /// Order rows.
-    orders: u32,
+    pub(super) orders: u32,
     /// Sum of the orders in the first period.
-    first_sum: i64,
+    pub(super) first_sum: i64,
     /// Sum of all orders.
-    sum: i64,
+    pub(super) sum: i64,
     /// Sum of returns.
-    returns: i64,
+    pub(super) returns: i64,
     /// Return rows.
-    return_count: u32,
+    pub(super) return_count: u32,
 }
 
 /// Outcome flags of the inner loop.
@@ -119,6 +119,32 @@ impl Window {
             returns,
             return_count,
         })
+    }
+
+    /// The calibration row's frequency (purchase periods − 1), recency and
+    /// age from the first period, and monetary value (the mean of the
+    /// repeat periods' sums), with sums in units of `1 / unit_scale`.
+    #[inline]
+    pub(super) fn calibration_values(
+        &self,
+        periods: &Periods,
+        end_period: i32,
+        unit_scale: f64,
+    ) -> (u32, f64, f64, f64) {
+        let frequency = self.periods.saturating_sub(1);
+        let repeat = self.sum.wrapping_sub(self.first_sum);
+        let monetary_value = if frequency == 0 { 0.0 } else { repeat as f64 / unit_scale / f64::from(frequency) };
+        (frequency, periods.span(self.first, self.last), periods.span(self.first, end_period), monetary_value)
+    }
+
+    /// The holdout row's distinct purchase periods, the mean of the raw
+    /// orders (lifetimes) and the mean per period.
+    #[inline]
+    pub(super) fn holdout_values(&self, unit_scale: f64) -> (u32, f64, f64) {
+        let gross = self.sum as f64 / unit_scale;
+        let per_order = if self.orders == 0 { 0.0 } else { gross / f64::from(self.orders) };
+        let per_period = if self.periods == 0 { 0.0 } else { gross / f64::from(self.periods) };
+        (self.periods, per_order, per_period)
     }
 
     /// Multiplies the sums by `factor` = 10^k, to bring two shards stored at
@@ -639,12 +665,11 @@ impl Columns {
     /// the mean of the repeat periods' sums.
     #[inline]
     fn push_window(&mut self, w: &Window, periods: &Periods, end_period: i32, unit_scale: f64) {
-        let frequency = w.periods.saturating_sub(1);
-        let repeat = w.sum.wrapping_sub(w.first_sum);
+        let (frequency, recency, age, monetary_value) = w.calibration_values(periods, end_period, unit_scale);
         self.frequency.push(f64::from(frequency));
-        self.recency.push(periods.span(w.first, w.last));
-        self.age.push(periods.span(w.first, end_period));
-        self.monetary_value.push(if frequency == 0 { 0.0 } else { repeat as f64 / unit_scale / f64::from(frequency) });
+        self.recency.push(recency);
+        self.age.push(age);
+        self.monetary_value.push(monetary_value);
         self.orders.push(w.orders);
         self.gross.push(w.sum);
         self.returns.push(w.returns);
@@ -681,10 +706,10 @@ impl HoldoutColumns {
     /// of the raw orders (lifetimes) beside the mean per period.
     #[inline]
     fn push_window(&mut self, h: &Window, unit_scale: f64) {
-        let gross = h.sum as f64 / unit_scale;
-        self.frequency.push(f64::from(h.periods));
-        self.monetary_value.push(if h.orders == 0 { 0.0 } else { gross / f64::from(h.orders) });
-        self.monetary_value_per_period.push(if h.periods == 0 { 0.0 } else { gross / f64::from(h.periods) });
+        let (frequency, monetary_value, per_period) = h.holdout_values(unit_scale);
+        self.frequency.push(f64::from(frequency));
+        self.monetary_value.push(monetary_value);
+        self.monetary_value_per_period.push(per_period);
         self.orders.push(h.orders);
         self.gross.push(h.sum);
         self.returns.push(h.returns);
