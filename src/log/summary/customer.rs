@@ -143,21 +143,30 @@ impl WindowAccumulator {
         self.return_count
     }
 
-    /// The window with an order of `units` in `period`; `None` on overflow.
-    fn with_order(&self, period: i32, units: i64) -> Option<WindowAccumulator> {
-        let mut w = self.clone();
-        w.sum = w.sum.checked_add(units)?;
-        w.orders = w.orders.checked_add(1)?;
-        match w.periods.binary_search(&period) {
-            Ok(0) => w.first_sum = w.first_sum.checked_add(units)?,
-            Ok(_) => {}
-            Err(0) => {
-                w.periods.insert(0, period);
-                w.first_sum = units;
-            }
-            Err(k) => w.periods.insert(k, period),
+    /// Adds an order of `units` in `period`; `None` on overflow, and then
+    /// the window is unchanged (every sum is checked before any is stored).
+    fn add_order(&mut self, period: i32, units: i64) -> Option<()> {
+        let sum = self.sum.checked_add(units)?;
+        let orders = self.orders.checked_add(1)?;
+        let slot = self.periods.binary_search(&period);
+        let first_sum = match slot {
+            Ok(0) => self.first_sum.checked_add(units)?,
+            Err(0) => units,
+            _ => self.first_sum,
+        };
+        if let Err(k) = slot {
+            self.periods.insert(k, period);
         }
-        Some(w)
+        (self.sum, self.orders, self.first_sum) = (sum, orders, first_sum);
+        Some(())
+    }
+
+    /// Adds a return of `units`; `None` on overflow (the window unchanged).
+    fn add_return(&mut self, units: i64) -> Option<()> {
+        let returns = self.returns.checked_add(units)?;
+        self.return_count = self.return_count.checked_add(1)?;
+        self.returns = returns;
+        Some(())
     }
 
     /// The merge of two windows; `None` on overflow.
@@ -477,6 +486,58 @@ impl SummaryRules {
                 reason: format!("a row of customer {customer} added to {c}'s"),
             });
         }
+        let CustomerAccumulator { customer: own, calibration, holdout } = acc;
+        self.fold_row(customer, calibration, holdout, at, kind, amount)?;
+        own.get_or_insert_with(|| customer.clone());
+        Ok(())
+    }
+
+    /// Adds a further row of the customer `acc` already holds (as
+    /// [`SummaryRules::add`] with that customer, without a copy of the id:
+    /// the hot loop of an engine's aggregate).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{CustomerAccumulator, CustomerId, SummaryOptions, TimeUnit, TransactionKind};
+    /// # use customer_lifecycle::chrono::{NaiveDate, TimeZone, Utc};
+    /// # use customer_lifecycle::rust_decimal::Decimal;
+    /// let rules = SummaryOptions::new(TimeUnit::Day).observation_end(NaiveDate::from_ymd_opt(2024, 1, 31).unwrap()).rules()?;
+    /// let at = |d| Utc.with_ymd_and_hms(2024, 1, d, 9, 0, 0).unwrap();
+    /// let mut acc = CustomerAccumulator::default();
+    /// assert!(rules.add_same_customer(&mut acc, at(3), TransactionKind::Order, Decimal::ONE).is_err()); // nobody yet
+    /// rules.add(&mut acc, &CustomerId::from(4), at(3), TransactionKind::Order, Decimal::ONE)?;
+    /// rules.add_same_customer(&mut acc, at(9), TransactionKind::Order, Decimal::TWO)?;
+    /// assert_eq!(rules.summary(&acc)?.unwrap().frequency, 1);
+    /// # Ok::<(), customer_lifecycle::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`SummaryRules::add`]; [`Error::InvalidArgument`] for an
+    /// accumulator that holds no customer yet.
+    pub fn add_same_customer(
+        &self,
+        acc: &mut CustomerAccumulator,
+        at: DateTime<Utc>,
+        kind: TransactionKind,
+        amount: Decimal,
+    ) -> Result<()> {
+        let CustomerAccumulator { customer, calibration, holdout } = acc;
+        let customer = customer.as_ref().ok_or_else(|| Error::InvalidArgument {
+            name: "customer accumulator",
+            reason: "holds no customer yet: add its first row with SummaryRules::add".into(),
+        })?;
+        self.fold_row(customer, calibration, holdout, at, kind, amount)
+    }
+
+    /// Folds one row of `customer` into the windows; on error nothing changed.
+    fn fold_row(
+        &self,
+        customer: &CustomerId,
+        calibration: &mut WindowAccumulator,
+        holdout: &mut WindowAccumulator,
+        at: DateTime<Utc>,
+        kind: TransactionKind,
+        amount: Decimal,
+    ) -> Result<()> {
         let field = match kind {
             TransactionKind::Order => "order amount",
             TransactionKind::Return => "return amount",
@@ -495,25 +556,12 @@ impl SummaryRules {
                 observation_end: self.observation_end,
             });
         }
-        let window = if day > self.cal_day { &acc.holdout } else { &acc.calibration };
-        let overflow = || Error::AmountOverflow { field: "per-customer totals", customer: Some(customer.to_string()) };
-        let updated = match kind {
-            TransactionKind::Order => window.with_order(self.periods.period_of_day(day), units),
-            TransactionKind::Return => {
-                let mut w = window.clone();
-                w.returns.checked_add(units).zip(w.return_count.checked_add(1)).map(|(r, n)| {
-                    (w.returns, w.return_count) = (r, n);
-                    w
-                })
-            }
+        let window = if day > self.cal_day { holdout } else { calibration };
+        match kind {
+            TransactionKind::Order => window.add_order(self.periods.period_of_day(day), units),
+            TransactionKind::Return => window.add_return(units),
         }
-        .ok_or_else(overflow)?;
-        if day > self.cal_day {
-            acc.holdout = updated;
-        } else {
-            acc.calibration = updated;
-        }
-        acc.customer.get_or_insert_with(|| customer.clone());
+        .ok_or_else(|| Error::AmountOverflow { field: "per-customer totals", customer: Some(customer.to_string()) })?;
         Ok(())
     }
 
