@@ -1,0 +1,102 @@
+//! SQL over a directory of Parquet order files → the per-customer
+//! prediction table: the exact summary computed by the `purchase_summary`
+//! aggregate in DataFusion, BG/NBD and Gamma-Gamma fitted from it, and
+//! P(alive), expected purchases, churn risk and CLV scored in SQL.
+//!
+//! ```text
+//! cargo run -p customer-lifecycle-datafusion --example sql_predictions -- generate DIR [CUSTOMERS]
+//! cargo run -p customer-lifecycle-datafusion --example sql_predictions -- run DIR [OUT.parquet]
+//! ```
+//!
+//! `run` reads every Parquet file of DIR (columns `customer_id`,
+//! `ordered_at`, `amount`, `kind`), with the observation end 2024-12-31,
+//! Berlin days and weeks as the unit.
+
+mod generator;
+
+use std::path::Path;
+use std::time::Instant;
+
+use customer_lifecycle::chrono_tz::Europe::Berlin;
+use customer_lifecycle::churn::ModelRisk;
+use customer_lifecycle::clv::FitOptions;
+use customer_lifecycle::{SummaryOptions, TimeUnit};
+use customer_lifecycle_datafusion::{ClvSettings, ModelKind, OrderColumns, fit_orders, register, register_scoring};
+use datafusion::arrow::util::pretty::pretty_format_batches;
+use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+
+const PREDICTIONS: &str = r#"
+WITH t AS (
+    SELECT customer_id, purchase_summary(customer_id, ordered_at, amount, kind) AS s
+    FROM orders GROUP BY customer_id
+)
+SELECT customer_id,
+       s['frequency'] AS frequency, s['recency'] AS recency, s['T'] AS "T",
+       s['monetary_value'] AS monetary_value, s['net'] AS net_spend,
+       p_alive(s['frequency'], s['recency'], s['T']) AS p_alive,
+       expected_purchases(52, s['frequency'], s['recency'], s['T']) AS expected_purchases_52w,
+       churn_risk(s['frequency'], s['recency'], s['T']) AS churn_risk,
+       clv(s['frequency'], s['recency'], s['T'], s['monetary_value']) AS clv_12m
+FROM t WHERE s IS NOT NULL
+ORDER BY clv_12m DESC, customer_id"#;
+
+async fn run(dir: &Path, out: Option<&Path>) -> Result<(), Box<dyn std::error::Error>> {
+    let options = SummaryOptions::new(TimeUnit::Week).time_zone(Berlin).observation_end(generator::last_day());
+    let ctx = SessionContext::new();
+    let dir = dir.to_str().ok_or("the directory's name is not UTF-8")?;
+    let started = Instant::now();
+    let orders = ctx.read_parquet(dir, ParquetReadOptions::default()).await?;
+    let columns =
+        OrderColumns { ordered_at: "ordered_at".into(), kind: Some("kind".into()), ..OrderColumns::default() };
+    let fitted = fit_orders(orders, &columns, &options, ModelKind::BgNbd, &FitOptions::default()).await?;
+    println!(
+        "fitted BG/NBD on {} customers ({} distinct (x, t_x, T) rows) and Gamma-Gamma in {:.2?}",
+        fitted.histogram.customers(),
+        fitted.histogram.len(),
+        started.elapsed()
+    );
+    println!(
+        "BG/NBD (r, alpha, a, b) = {:?}",
+        fitted.purchases.estimates().map(|(p, _)| p.to_vec()).unwrap_or_default()
+    );
+    println!("Gamma-Gamma (p, q, gamma) = {:?}", fitted.spend.parameters());
+
+    register(&ctx, &options)?;
+    register_scoring(&ctx, fitted.purchases, fitted.spend, ModelRisk::NoPurchaseWithin(13.0), ClvSettings::default())?;
+    ctx.register_parquet("orders", dir, ParquetReadOptions::default()).await?;
+    let started = Instant::now();
+    let predictions = ctx.sql(PREDICTIONS).await?;
+    if let Some(path) = out {
+        let path = path.to_str().ok_or("the output's name is not UTF-8")?;
+        predictions
+            .clone()
+            .write_parquet(path, DataFrameWriteOptions::new().with_single_file_output(true), None)
+            .await?;
+        println!("wrote the prediction table to {path} in {:.2?}", started.elapsed());
+    }
+    let top = predictions.limit(0, Some(5))?.collect().await?;
+    println!("the five most valuable customers:\n{}", pretty_format_batches(&top)?);
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["generate", dir, rest @ ..] => {
+            let customers = rest.first().map_or(Ok(20_000), |n| n.parse())?;
+            let log = generator::shop_log(2024, customers);
+            let batches = generator::batches_of(&log, 2024, 8)?;
+            generator::write_parts(Path::new(dir), &batches)?;
+            println!(
+                "wrote {} orders and refunds of {} customers as 8 Parquet files in {dir}",
+                log.len(),
+                log.customers().len()
+            );
+            Ok(())
+        }
+        ["run", dir, rest @ ..] => runtime.block_on(run(Path::new(dir), rest.first().map(Path::new))),
+        _ => Err("usage: sql_predictions generate DIR [CUSTOMERS] | run DIR [OUT.parquet]".into()),
+    }
+}
