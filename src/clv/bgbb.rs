@@ -713,7 +713,7 @@ fn by_row(
     frequency: ArrayView1<'_, f64>,
     recency: ArrayView1<'_, f64>,
     opportunities: ArrayView1<'_, f64>,
-    prediction: impl Fn(f64, f64, f64) -> Result<f64>,
+    prediction: impl Fn(f64, f64, f64) -> Result<f64> + Sync,
 ) -> Result<Array1<f64>> {
     super::data::predict_columns(MODEL, [frequency, recency, opportunities], check_row, prediction)
 }

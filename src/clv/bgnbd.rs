@@ -598,10 +598,10 @@ impl BetaGeo {
     ) -> Result<Array1<f64>> {
         check_horizon(t)?;
         let name = self.variant.name();
-        let mut shared: std::collections::HashMap<(u64, u64), f64, crate::math::hash::WordHasher> =
-            std::collections::HashMap::with_hasher(crate::math::hash::WordHasher);
+        type Shared = std::collections::HashMap<(u64, u64), f64, crate::math::hash::WordHasher>;
         let check = |i, x, t_x, big_t| data::check_row(name, i, x, t_x, big_t);
-        data::predict_columns(name, [frequency, recency, age], check, |x, t_x, big_t| {
+        let state = || Shared::with_hasher(crate::math::hash::WordHasher);
+        data::predict_columns_with(name, [frequency, recency, age], check, state, |shared, x, t_x, big_t| {
             let key = (x.to_bits(), big_t.to_bits());
             let numerator = match shared.get(&key) {
                 Some(&v) => v,

@@ -3,6 +3,7 @@
 use ndarray::{Array1, ArrayView1};
 
 use crate::error::{Error, Result};
+use crate::math::parallel::{cores, map_in_runs};
 
 /// Distinct (x, t_x, T) rows with how many customers share each.
 #[derive(Clone, Debug, Default)]
@@ -53,8 +54,28 @@ pub(crate) fn check_row(model: &'static str, row: usize, x: f64, t_x: f64, t: f6
 pub(crate) fn predict_columns(
     model: &'static str,
     columns: [ArrayView1<'_, f64>; 3],
-    check: impl Fn(usize, f64, f64, f64) -> Result<()>,
-    mut prediction: impl FnMut(f64, f64, f64) -> Result<f64>,
+    check: impl Fn(usize, f64, f64, f64) -> Result<()> + Sync,
+    prediction: impl Fn(f64, f64, f64) -> Result<f64> + Sync,
+) -> Result<Array1<f64>> {
+    predict_columns_with(model, columns, check, || (), |_, x, t_x, t| prediction(x, t_x, t))
+}
+
+/// Rows of a column prediction computed together (with one `state`).
+const PREDICTION_RUN: usize = 1 << 14;
+
+/// Columns from which predictions are shared out between the cores.
+const PARALLEL_PREDICTIONS: usize = 1 << 16;
+
+/// [`predict_columns`] with a state made once per run of rows (a cache of
+/// what rows share, say): the rows are predicted in fixed runs, on the
+/// cores for long columns, and the values come back in order — the same
+/// bits, and the same first failing row, on any number of cores.
+pub(crate) fn predict_columns_with<S>(
+    model: &'static str,
+    columns: [ArrayView1<'_, f64>; 3],
+    check: impl Fn(usize, f64, f64, f64) -> Result<()> + Sync,
+    state: impl Fn() -> S + Sync,
+    prediction: impl Fn(&mut S, f64, f64, f64) -> Result<f64> + Sync,
 ) -> Result<Array1<f64>> {
     let [x, t_x, t] = columns;
     let n = x.len();
@@ -64,12 +85,23 @@ pub(crate) fn predict_columns(
             reason: format!("{model}: columns of lengths {n}, {}, {}", t_x.len(), t.len()),
         });
     }
-    (0..n)
-        .map(|i| {
-            check(i, x[i], t_x[i], t[i])?;
-            prediction(x[i], t_x[i], t[i])
-        })
-        .collect()
+    let runs: Vec<std::ops::Range<usize>> =
+        (0..n.div_ceil(PREDICTION_RUN)).map(|k| k * PREDICTION_RUN..((k + 1) * PREDICTION_RUN).min(n)).collect();
+    let threads = if n >= PARALLEL_PREDICTIONS { cores() } else { 1 };
+    let parts = map_in_runs(&runs, threads, |run| {
+        let mut s = state();
+        run.clone()
+            .map(|i| {
+                check(i, x[i], t_x[i], t[i])?;
+                prediction(&mut s, x[i], t_x[i], t[i])
+            })
+            .collect::<Result<Vec<f64>>>()
+    });
+    let mut out = Vec::with_capacity(n);
+    for part in parts {
+        out.extend(part?);
+    }
+    Ok(Array1::from(out))
 }
 
 /// Customers' (x, t_x, T) as distinct rows with how many customers share
@@ -286,4 +318,57 @@ pub(crate) fn group(
         return Err(Error::NotIdentifiable { model, reason: "nobody made a repeat purchase".into() });
     }
     Ok(out)
+}
+
+#[cfg(all(test, feature = "parallel"))]
+mod parallel_tests {
+    use crate::clv::{BetaGeo, ParetoNbd, PurchaseModel};
+    use crate::error::Error;
+    use ndarray::Array1;
+
+    /// Long columns (shared out between the cores) give the bits of one
+    /// thread and of the per-customer functions, and the first bad row.
+    #[test]
+    fn long_columns_are_the_same_on_any_number_of_threads() {
+        let n = 150_000;
+        let x: Array1<f64> = (0..n).map(|i| f64::from((i % 37) as u32)).collect();
+        let age: Array1<f64> = (0..n).map(|i| 1.0 + f64::from((i % 1_001) as u32) * 0.25).collect();
+        let t_x: Array1<f64> = (0..n).map(|i| if x[i] == 0.0 { 0.0 } else { age[i] * 0.6 }).collect();
+        let models: Vec<Box<dyn PurchaseModel>> = vec![
+            Box::new(BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259).unwrap()),
+            Box::new(ParetoNbd::new(0.5532, 10.5763, 0.6062, 11.6715).unwrap()),
+        ];
+        let in_pool = |threads: usize, f: &(dyn Fn() -> Vec<u64> + Sync)| {
+            rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(f)
+        };
+        for m in &models {
+            let bits = || -> Vec<u64> {
+                let alive = m.probability_alive_columns(x.view(), t_x.view(), age.view()).unwrap();
+                let expected =
+                    m.conditional_expected_purchases_columns(13.0, x.view(), t_x.view(), age.view()).unwrap();
+                alive.iter().chain(expected.iter()).map(|v| v.to_bits()).collect()
+            };
+            let one = in_pool(1, &bits);
+            for threads in [2, 3] {
+                assert_eq!(in_pool(threads, &bits), one, "{}", m.name());
+            }
+            for i in (0..n).step_by(9_973) {
+                assert_eq!(m.probability_alive(x[i], t_x[i], age[i]).unwrap().to_bits(), one[i], "{}", m.name());
+            }
+            // Two bad rows in different runs: the first is named.
+            let mut bad = t_x.clone();
+            bad[140_000] = 1e9;
+            bad[90_001] = 1e9;
+            for threads in [1, 2] {
+                let e = in_pool(threads, &|| {
+                    let e = m.probability_alive_columns(x.view(), bad.view(), age.view()).unwrap_err();
+                    vec![match e {
+                        Error::InvalidModelInput { row, .. } => row as u64,
+                        _ => u64::MAX,
+                    }]
+                });
+                assert_eq!(e, vec![90_001]);
+            }
+        }
+    }
 }

@@ -14,7 +14,7 @@ use crate::domain::time::TimeUnit;
 use crate::error::{Error, Result};
 use crate::log::summary::PurchaseSummary;
 use crate::math::jet::Jet;
-use crate::math::parallel::{cores, join};
+use crate::math::parallel::{cores, map_in_runs};
 use crate::math::quadrature;
 use crate::math::series::{EulerSeries, ln_hyp2f1_a_plus_one, ln_tricomi_u_equal};
 use crate::math::special::{digamma, ln_gamma, log_add_exp, trigamma};
@@ -690,7 +690,7 @@ fn by_row(
     frequency: ArrayView1<'_, f64>,
     recency: ArrayView1<'_, f64>,
     age: ArrayView1<'_, f64>,
-    prediction: impl Fn(f64, f64, f64) -> Result<f64>,
+    prediction: impl Fn(f64, f64, f64) -> Result<f64> + Sync,
 ) -> Result<Array1<f64>> {
     let check = |i, x, t_x, t| data::check_row(MODEL, i, x, t_x, t);
     data::predict_columns(MODEL, [frequency, recency, age], check, prediction)
@@ -932,22 +932,24 @@ impl<'a> Derivatives<'a> {
 
 /// The log-likelihood summed over the rows, as a jet in (r, α, s, β).
 ///
-/// On many rows the sum is taken in two fixed halves, on two cores when
-/// the machine has them, and the halves added: the same split and the
+/// On many rows the sum is taken in fixed chunks of rows, shared out
+/// between the cores, and the chunks added in order: the same split and the
 /// same order of additions on any machine, so a fit gives the same bits
-/// with one core or two.
+/// on any number of cores.
 fn total_log_likelihood_jet(rows: &RepeatRows, p: &[f64; 4]) -> Option<Jet> {
     let n = rows.x.len();
     let total = if n < SPLIT_ROWS {
         range_log_likelihood_jet(rows, p, 0..n)?
     } else {
-        let half = n / 2;
-        let (first, second) = join(
-            cores() >= 2,
-            || range_log_likelihood_jet(rows, p, 0..half),
-            || range_log_likelihood_jet(rows, p, half..n),
-        );
-        first?.add(&second?)
+        // Fixed chunks, summed in order: the same bits on any number of cores.
+        let chunks: Vec<std::ops::Range<usize>> =
+            (0..n.div_ceil(CHUNK_ROWS)).map(|k| k * CHUNK_ROWS..((k + 1) * CHUNK_ROWS).min(n)).collect();
+        let parts = map_in_runs(&chunks, cores(), |range| range_log_likelihood_jet(rows, p, range.clone()));
+        let mut total = Jet::constant(0.0);
+        for part in parts {
+            total = total.add(&part?);
+        }
+        total
     };
     let finite = total.value.is_finite()
         && total.gradient.iter().all(|v| v.is_finite())
@@ -955,8 +957,9 @@ fn total_log_likelihood_jet(rows: &RepeatRows, p: &[f64; 4]) -> Option<Jet> {
     finite.then_some(total)
 }
 
-/// Rows from which the likelihood's sum is split in two halves.
+/// Rows from which the likelihood's sum is split in chunks of `CHUNK_ROWS`.
 const SPLIT_ROWS: usize = 20_000;
+const CHUNK_ROWS: usize = 10_000;
 
 /// The log-likelihood summed over `range` of the rows, as a jet.
 fn range_log_likelihood_jet(rows: &RepeatRows, p: &[f64; 4], range: std::ops::Range<usize>) -> Option<Jet> {
@@ -1094,7 +1097,7 @@ mod tests {
             for (a, b) in split.gradient.iter().chain(&split.hessian).zip(one.gradient.iter().chain(&one.hessian)) {
                 assert!((a - b).abs() <= 1e-9 * b.abs().max(1.0), "{a} vs {b}");
             }
-            // And the same bits every time (the halves are fixed).
+            // And the same bits every time (the chunks are fixed).
             assert_eq!(total_log_likelihood_jet(&rows, &p).unwrap().value, split.value);
             assert!((split.value - total_log_likelihood(&rows, &p)).abs() <= 1e-10 * split.value.abs());
         }

@@ -1,42 +1,55 @@
-//! The crate's one way of using a second core: work split in fixed,
+//! The crate's one way of using several cores: work split in fixed,
 //! contiguous parts whose results come back in order, so that every result
-//! is the same whether the parts run on one thread or several.
+//! is the same whether the parts run on one thread or several. With the
+//! `parallel` feature (on by default) the parts run on rayon's thread pool
+//! (as many threads as cores, or `RAYON_NUM_THREADS`); without it, on the
+//! calling thread.
 
-/// The machine's cores (1 when unknown).
+/// The threads work is shared out to: the rayon pool's size with the
+/// `parallel` feature, else 1.
 pub(crate) fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    #[cfg(feature = "parallel")]
+    {
+        rayon::current_num_threads().max(1)
+    }
+    #[cfg(not(feature = "parallel"))]
+    {
+        1
+    }
 }
 
-/// `(a(), b())`, with `b` on another thread when `parallel`.
+/// `(a(), b())`, possibly at the same time when `parallel`.
 pub(crate) fn join<A: Send, B: Send>(
     parallel: bool,
     a: impl FnOnce() -> A + Send,
     b: impl FnOnce() -> B + Send,
 ) -> (A, B) {
-    if !parallel {
-        return (a(), b());
+    #[cfg(feature = "parallel")]
+    if parallel {
+        return rayon::join(a, b);
     }
-    std::thread::scope(|scope| {
-        let second = scope.spawn(b);
-        let first = a();
-        (first, second.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-    })
+    let _ = parallel;
+    (a(), b())
 }
 
 /// `f` of every item, in order, the items dealt out in `threads`
-/// contiguous runs (one thread for 0 or 1).
+/// contiguous runs (one run for 0 or 1).
 pub(crate) fn map_in_runs<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = threads.clamp(1, items.len().max(1));
     if threads == 1 {
         return items.iter().map(f).collect();
     }
-    let per_thread = items.len().div_ceil(threads);
-    let f = &f;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> =
-            items.chunks(per_thread).map(|run| scope.spawn(move || run.iter().map(f).collect::<Vec<R>>())).collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
-    })
+    let per_run = items.len().div_ceil(threads);
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        let runs: Vec<Vec<R>> = items.par_chunks(per_run).map(|run| run.iter().map(&f).collect()).collect();
+        runs.into_iter().flatten().collect()
+    }
+    #[cfg(not(feature = "parallel"))]
+    {
+        items.chunks(per_run).flat_map(|run| run.iter().map(&f).collect::<Vec<R>>()).collect()
+    }
 }
 
 #[cfg(test)]

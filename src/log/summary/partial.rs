@@ -212,6 +212,38 @@ struct Fold<'a> {
 }
 
 impl Fold<'_> {
+    /// [`Fold::blocks`] in up to `parts` contiguous parts (halves of
+    /// halves, each of at least two blocks) on the cores.
+    fn split(
+        &self,
+        blocks: &[LogBlock<'_>],
+        first: usize,
+        calibration: &mut [Window],
+        holdout: Option<&mut [Window]>,
+        parts: usize,
+    ) -> Result<(i32, bool)> {
+        if parts < 2 || blocks.len() < 4 {
+            return self.blocks(blocks, first, calibration, holdout);
+        }
+        let (early, late) = blocks.split_at(blocks.len() / 2);
+        let split = late[0].first_customer();
+        let (cal_early, cal_late) = calibration.split_at_mut(split - first);
+        let (hold_early, hold_late) = match holdout {
+            Some(h) => {
+                let (a, b) = h.split_at_mut(split - first);
+                (Some(a), Some(b))
+            }
+            None => (None, None),
+        };
+        let (a, b) = join(
+            true,
+            || self.split(early, first, cal_early, hold_early, parts / 2),
+            || self.split(late, split, cal_late, hold_late, parts - parts / 2),
+        );
+        let ((day_a, overflow_a), (day_b, overflow_b)) = (a?, b?);
+        Ok((day_a.max(day_b), overflow_a || overflow_b))
+    }
+
     /// Folds `blocks` (consecutive, the first starting at customer
     /// `first`) into the windows of their customers (`calibration[0]` is
     /// customer `first`'s); the latest day seen and whether a total
@@ -283,8 +315,7 @@ impl PartialSummary {
         PartialSummary::from_log_on(log, options, cores())
     }
 
-    /// [`PartialSummary::from_log`] on up to `threads` threads (two at most
-    /// are used).
+    /// [`PartialSummary::from_log`] in up to `threads` parts on the cores.
     fn from_log_on(log: &TransactionLog, options: &SummaryOptions, threads: usize) -> Result<PartialSummary> {
         let periods = options.validate()?;
         let n = log.customers().len();
@@ -306,32 +337,12 @@ impl PartialSummary {
             ids: &partial.ids,
         };
         let blocks: Vec<LogBlock<'_>> = log.blocks().collect();
-        // Blocks are independent: on a large log the second half of them is
-        // folded on another core, into its own part of the windows. The
-        // result, and the error (the first in block order), are the same.
-        let threads = if blocks.len() >= 4 { threads } else { 1 };
-        let (max_day, overflow) = if threads < 2 {
-            fold.blocks(&blocks, 0, &mut partial.calibration, partial.holdout.as_deref_mut())?
-        } else {
-            let (early, late) = blocks.split_at(blocks.len() / 2);
-            let split = late[0].first_customer();
-            let (cal_early, cal_late) = partial.calibration.split_at_mut(split);
-            let (hold_early, hold_late) = match partial.holdout.as_deref_mut() {
-                Some(h) => {
-                    let (a, b) = h.split_at_mut(split);
-                    (Some(a), Some(b))
-                }
-                None => (None, None),
-            };
-            let fold = &fold;
-            let (first, second) = join(
-                true,
-                || fold.blocks(early, 0, cal_early, hold_early),
-                || fold.blocks(late, split, cal_late, hold_late),
-            );
-            let ((day_a, overflow_a), (day_b, overflow_b)) = (first?, second?);
-            (day_a.max(day_b), overflow_a || overflow_b)
-        };
+        // Blocks are independent: on a large log they are folded in
+        // contiguous parts on the cores, each into its own part of the
+        // windows. The result, and the error (the first in block order),
+        // are the same.
+        let (max_day, overflow) =
+            fold.split(&blocks, 0, &mut partial.calibration, partial.holdout.as_deref_mut(), threads)?;
         if overflow {
             return Err(Error::AmountOverflow { field: "per-customer totals", customer: None });
         }
@@ -588,8 +599,7 @@ impl PartialSummary {
         self.finish_on(cores())
     }
 
-    /// [`PartialSummary::finish`] on up to `threads` threads (two at most
-    /// are used).
+    /// [`PartialSummary::finish`] in up to `threads` parts on the cores.
     fn finish_on(&self, threads: usize) -> Result<PurchaseSummary> {
         // 1. The ends: the observation end (the last transaction's date by
         //    default), the calibration end before it, and the period that
@@ -620,22 +630,7 @@ impl PartialSummary {
         let order = IdOrder::of(&self.ids);
         let n = self.ids.len();
         let ends = Ends { periods: &periods, end_period, unit_scale, window_end, observation_end };
-        let threads = if n >= MIN_CUSTOMERS_PER_THREAD * 2 { threads } else { 1 };
-        let (mut c, ids, h_columns, first_seen_in_holdout) = if threads < 2 {
-            self.rows(&order, 0..n, n, &ends)?
-        } else {
-            let (order, ends) = (&order, &ends);
-            // The first half's columns have room for the second's.
-            let (first, second) =
-                join(true, || self.rows(order, 0..n / 2, n, ends), || self.rows(order, n / 2..n, n - n / 2, ends));
-            let (mut first, second) = (first?, second?);
-            first.0.append(second.0);
-            first.1.extend(second.1);
-            if let (Some(a), Some(b)) = (first.2.as_mut(), second.2) {
-                a.append(b);
-            }
-            (first.0, first.1, first.2, first.3 + second.3)
-        };
+        let (mut c, ids, h_columns, first_seen_in_holdout) = self.rows_split(&order, 0..n, n, &ends, threads)?;
         c.ids = Arc::new(ids);
         if c.ids.is_empty() {
             return Err(Error::Empty { what: "orders in the calibration period" });
@@ -733,6 +728,37 @@ struct Ends<'a> {
 type Rows = (Columns, Vec<CustomerId>, Option<HoldoutColumns>, usize);
 
 impl PartialSummary {
+    /// [`PartialSummary::rows`] in up to `parts` contiguous parts of the id
+    /// order (halves of halves, each of at least `MIN_CUSTOMERS_PER_THREAD`
+    /// customers) on the cores, joined in order: the same rows, and the
+    /// first error in id order. The first part's columns have room for
+    /// `capacity` rows, so the others append without moving them.
+    fn rows_split(
+        &self,
+        order: &IdOrder,
+        range: std::ops::Range<usize>,
+        capacity: usize,
+        e: &Ends<'_>,
+        parts: usize,
+    ) -> Result<Rows> {
+        if parts < 2 || range.len() < MIN_CUSTOMERS_PER_THREAD * 2 {
+            return self.rows(order, range, capacity, e);
+        }
+        let mid = range.start + range.len() / 2;
+        let (first, second) = join(
+            true,
+            || self.rows_split(order, range.start..mid, capacity, e, parts / 2),
+            || self.rows_split(order, mid..range.end, range.end - mid, e, parts - parts / 2),
+        );
+        let (mut first, second) = (first?, second?);
+        first.0.append(second.0);
+        first.1.extend(second.1);
+        if let (Some(a), Some(b)) = (first.2.as_mut(), second.2) {
+            a.append(b);
+        }
+        Ok((first.0, first.1, first.2, first.3 + second.3))
+    }
+
     /// The rows of the customers at `range` of the id order, in columns
     /// with room for `capacity` rows.
     fn rows(&self, order: &IdOrder, range: std::ops::Range<usize>, capacity: usize, e: &Ends<'_>) -> Result<Rows> {
@@ -974,13 +1000,15 @@ mod tests {
         let options = SummaryOptions::new(TimeUnit::Week).calibration_end(cal);
         let log = shop_log(|_| {});
         let one = PartialSummary::from_log_on(&log, &options, 1).unwrap();
-        let two = PartialSummary::from_log_on(&log, &options, 2).unwrap();
-        assert_eq!(one.calibration, two.calibration);
-        assert_eq!(one.holdout, two.holdout);
-        assert_eq!(one.last_day, two.last_day);
         let summary = one.finish_on(1).unwrap();
         assert!(summary.len() > 2 * MIN_CUSTOMERS_PER_THREAD);
-        assert_eq!(summary, two.finish_on(2).unwrap());
+        for parts in [2, 3, 4, 7] {
+            let many = PartialSummary::from_log_on(&log, &options, parts).unwrap();
+            assert_eq!(one.calibration, many.calibration);
+            assert_eq!(one.holdout, many.holdout);
+            assert_eq!(one.last_day, many.last_day);
+            assert_eq!(summary, many.finish_on(parts).unwrap());
+        }
         assert_eq!(summary.customers_first_seen_in_holdout(), 600);
         // The first error in id order, whichever half holds it: a return
         // without an order for a customer early and one late in the order.
@@ -993,7 +1021,11 @@ mod tests {
                 }
             });
             let partial = PartialSummary::from_log_on(&log, &options, 2).unwrap();
-            let errors = [partial.finish_on(1).unwrap_err(), partial.finish_on(2).unwrap_err()];
+            let errors = [
+                partial.finish_on(1).unwrap_err(),
+                partial.finish_on(2).unwrap_err(),
+                partial.finish_on(4).unwrap_err(),
+            ];
             let expected = also.unwrap_or(who);
             for e in &errors {
                 assert!(matches!(e, Error::ReturnWithoutOrder { customer, .. } if customer == expected), "{e}");
@@ -1007,7 +1039,7 @@ mod tests {
             log.push(crate::log::Transaction::order(CustomerId::from("shopper3@example.com"), late, eur)).unwrap();
         });
         let options = SummaryOptions::new(TimeUnit::Week).observation_end(obs);
-        for threads in [1, 2] {
+        for threads in [1, 2, 4] {
             match PartialSummary::from_log_on(&log, &options, threads) {
                 Err(Error::AfterObservationEnd { customer, .. }) => assert_eq!(customer, "shopper3@example.com"),
                 other => panic!("{other:?}"),

@@ -11,6 +11,16 @@
 //! `run` reads every Parquet file of DIR (columns `customer_id`,
 //! `ordered_at`, `amount`, `kind`), with the observation end 2024-12-31,
 //! Berlin days and weeks as the unit.
+//!
+//! ```text
+//! cargo run --release -p customer-lifecycle-datafusion --example sql_predictions -- summary FILE.parquet
+//! ```
+//!
+//! `summary` times the exact summary (days, observation end = the last
+//! date) of a Parquet file of `customer_id, date, amount` (as
+//! `benches/compare/parquet.py` writes it) two ways: in DataFusion with
+//! `purchase_summary`, and in process with `TransactionLog::from_parquet_path`
+//! and `summarize`; both on all cores.
 
 mod generator;
 
@@ -80,6 +90,43 @@ async fn run(dir: &Path, out: Option<&Path>) -> Result<(), Box<dyn std::error::E
     Ok(())
 }
 
+/// The exact summary of a Parquet file, in DataFusion and in process.
+async fn summary(file: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    use customer_lifecycle::chrono::NaiveDate;
+    use customer_lifecycle::{CsvOptions, Currency, TransactionLog};
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::Date32Type;
+    let path = file.to_str().ok_or("the file's name is not UTF-8")?;
+    let ctx = SessionContext::new();
+    let started = Instant::now();
+    ctx.register_parquet("orders", path, ParquetReadOptions::default()).await?;
+    let last = ctx.sql("SELECT max(CAST(date AS DATE)) FROM orders").await?.collect().await?;
+    let days = last[0].column(0).as_primitive::<Date32Type>().value(0);
+    let end = NaiveDate::from_ymd_opt(1970, 1, 1).ok_or("epoch")?
+        + customer_lifecycle::chrono::TimeDelta::days(i64::from(days));
+    let options = SummaryOptions::new(TimeUnit::Day).observation_end(end);
+    register(&ctx, &options)?;
+    let rows = ctx
+        .sql("SELECT count(*) FROM (SELECT purchase_summary(customer_id, date, amount) AS s FROM orders GROUP BY customer_id) WHERE s IS NOT NULL")
+        .await?
+        .collect()
+        .await?;
+    let customers = rows[0].column(0).as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0);
+    println!("DataFusion purchase_summary: {:.3} s ({customers} customers)", started.elapsed().as_secs_f64());
+    let started = Instant::now();
+    let log = TransactionLog::from_parquet_path(file, &CsvOptions::new(Currency::USD))?;
+    let loaded = started.elapsed();
+    let summary = log.summarize(&options)?;
+    println!(
+        "in process: {:.3} s (load {:.3} s, summary {:.3} s; {} customers)",
+        started.elapsed().as_secs_f64(),
+        loaded.as_secs_f64(),
+        (started.elapsed() - loaded).as_secs_f64(),
+        summary.len()
+    );
+    Ok(())
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -97,6 +144,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         }
         ["run", dir, rest @ ..] => runtime.block_on(run(Path::new(dir), rest.first().map(Path::new))),
-        _ => Err("usage: sql_predictions generate DIR [CUSTOMERS] | run DIR [OUT.parquet]".into()),
+        ["summary", file] => runtime.block_on(summary(Path::new(file))),
+        _ => {
+            Err("usage: sql_predictions generate DIR [CUSTOMERS] | run DIR [OUT.parquet] | summary FILE.parquet".into())
+        }
     }
 }
