@@ -91,6 +91,33 @@ fn decimal_text(value: i128, scale: i8) -> String {
     format!("{}{int}.{frac}", if value < 0 { "-" } else { "" })
 }
 
+/// Value `i` of an Arrow `Timestamp` column of any unit as an instant.
+/// Arrow timestamps count from the Unix epoch in UTC; a time zone in the
+/// type only says how to show them. `None` for a null, a column of
+/// another type or an instant beyond chrono's range. Feature `arrow`.
+///
+/// ```
+/// use std::sync::Arc;
+/// use customer_lifecycle::arrow_array::{ArrayRef, TimestampMillisecondArray};
+/// use customer_lifecycle::log::timestamp_at;
+/// let a: ArrayRef = Arc::new(TimestampMillisecondArray::from(vec![1_714_557_600_000]).with_timezone("Europe/Berlin"));
+/// assert_eq!(timestamp_at(&a, 0).unwrap().to_rfc3339(), "2024-05-01T10:00:00+00:00");
+/// ```
+pub fn timestamp_at(array: &ArrayRef, i: usize) -> Option<DateTime<chrono::Utc>> {
+    if array.is_null(i) {
+        return None;
+    }
+    let DataType::Timestamp(unit, _) = array.data_type() else { return None };
+    let (v, per_second) = match unit {
+        ArrowUnit::Second => (array.as_primitive::<TimestampSecondType>().value(i), 1),
+        ArrowUnit::Millisecond => (array.as_primitive::<TimestampMillisecondType>().value(i), 1_000),
+        ArrowUnit::Microsecond => (array.as_primitive::<TimestampMicrosecondType>().value(i), 1_000_000),
+        ArrowUnit::Nanosecond => (array.as_primitive::<TimestampNanosecondType>().value(i), 1_000_000_000),
+    };
+    let nanos = (v.rem_euclid(per_second) * (1_000_000_000 / per_second)) as u32;
+    DateTime::from_timestamp(v.div_euclid(per_second), nanos)
+}
+
 /// Value `i` of a column as the loader's text (empty for a null).
 fn text(array: &ArrayRef, i: usize) -> Option<String> {
     if array.is_null(i) {
@@ -123,18 +150,7 @@ fn text(array: &ArrayRef, i: usize) -> Option<String> {
             let ms = array.as_primitive::<Date64Type>().value(i);
             instant(ms.div_euclid(1000), 0)?.date_naive().to_string()
         }
-        DataType::Timestamp(unit, _) => {
-            // Arrow timestamps count from the Unix epoch in UTC; a time
-            // zone in the type only says how to show them.
-            let (v, per_second) = match unit {
-                ArrowUnit::Second => (array.as_primitive::<TimestampSecondType>().value(i), 1),
-                ArrowUnit::Millisecond => (array.as_primitive::<TimestampMillisecondType>().value(i), 1_000),
-                ArrowUnit::Microsecond => (array.as_primitive::<TimestampMicrosecondType>().value(i), 1_000_000),
-                ArrowUnit::Nanosecond => (array.as_primitive::<TimestampNanosecondType>().value(i), 1_000_000_000),
-            };
-            let nanos = (v.rem_euclid(per_second) * (1_000_000_000 / per_second)) as u32;
-            iso(instant(v.div_euclid(per_second), nanos)?)
-        }
+        DataType::Timestamp(_, _) => iso(timestamp_at(array, i)?),
         _ => return None,
     })
 }

@@ -51,6 +51,8 @@
 
 #[cfg(feature = "arrow")]
 pub(crate) mod arrow;
+#[cfg(feature = "arrow")]
+pub use arrow::timestamp_at;
 pub(crate) mod csv;
 pub(crate) mod records;
 pub(crate) mod summary;

@@ -23,8 +23,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::{
-    DataType, Date32Type, Decimal128Type, Field, FieldRef, Fields, Float64Type, Int32Type, TimeUnit,
-    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
+    DataType, Date32Type, Decimal128Type, Field, FieldRef, Fields, Float64Type, Int32Type,
 };
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -291,8 +290,8 @@ enum Ids<'a> {
 }
 
 enum Times<'a> {
-    /// Values and their count per second.
-    Instant(&'a ArrayRef, TimeUnit),
+    /// Instants (a timestamp of any unit).
+    Instant(&'a ArrayRef),
     Date(&'a ArrayRef),
 }
 
@@ -331,7 +330,7 @@ impl<'a> Rows<'a> {
             _ => return Err(bad(0)),
         };
         let times = match values[1].data_type() {
-            DataType::Timestamp(unit, _) => Times::Instant(&values[1], *unit),
+            DataType::Timestamp(_, _) => Times::Instant(&values[1]),
             DataType::Date32 => Times::Date(&values[1]),
             _ => return Err(bad(1)),
         };
@@ -376,19 +375,9 @@ impl<'a> Rows<'a> {
     ) -> Result<(DateTime<Utc>, TransactionKind, Decimal)> {
         let missing = |column: &str| columnar(column.into(), format!("customer {id}: no value"));
         let at = match &self.times {
-            Times::Instant(a, _) | Times::Date(a) if a.is_null(i) => return Err(missing("ordered_at")),
-            Times::Instant(a, unit) => {
-                let (v, per_second) = match unit {
-                    TimeUnit::Second => (a.as_primitive::<TimestampSecondType>().value(i), 1),
-                    TimeUnit::Millisecond => (a.as_primitive::<TimestampMillisecondType>().value(i), 1_000),
-                    TimeUnit::Microsecond => (a.as_primitive::<TimestampMicrosecondType>().value(i), 1_000_000),
-                    TimeUnit::Nanosecond => (a.as_primitive::<TimestampNanosecondType>().value(i), 1_000_000_000),
-                };
-                let nanos = (v.rem_euclid(per_second) * (1_000_000_000 / per_second)) as u32;
-                DateTime::from_timestamp(v.div_euclid(per_second), nanos).ok_or_else(|| {
-                    columnar("ordered_at".into(), format!("customer {id}: timestamp {v} out of range"))
-                })?
-            }
+            Times::Instant(a) | Times::Date(a) if a.is_null(i) => return Err(missing("ordered_at")),
+            Times::Instant(a) => customer_lifecycle::log::timestamp_at(a, i)
+                .ok_or_else(|| columnar("ordered_at".into(), format!("customer {id}: timestamp out of range")))?,
             Times::Date(a) => {
                 let days = a.as_primitive::<Date32Type>().value(i);
                 let date = NaiveDate::from_ymd_opt(1970, 1, 1)
@@ -458,37 +447,6 @@ fn periods_of(acc: &CustomerAccumulator) -> usize {
 }
 
 impl SummaryGroups {
-    fn fold(
-        &mut self,
-        values: &[ArrayRef],
-        groups: &[usize],
-        filter: Option<&BooleanArray>,
-        total: usize,
-    ) -> Result<()> {
-        let rows = Rows::of(values)?;
-        self.accs.resize_with(total.max(self.accs.len()), CustomerAccumulator::default);
-        for (i, &g) in groups.iter().enumerate() {
-            if filter.is_some_and(|f| !f.is_valid(i) || !f.value(i)) {
-                continue;
-            }
-            let acc = &mut self.accs[g];
-            let before = periods_of(acc);
-            match acc.customer() {
-                Some(id) if rows.id_is(i, id) => {
-                    let (at, kind, amount) = rows.row(i, &self.rules, id)?;
-                    self.rules.add_same_customer(acc, at, kind, amount).map_err(core_error)?;
-                }
-                _ => {
-                    let id = rows.id(i)?;
-                    let (at, kind, amount) = rows.row(i, &self.rules, &id)?;
-                    self.rules.add(acc, &id, at, kind, amount).map_err(core_error)?;
-                }
-            }
-            self.periods_held += periods_of(acc) - before;
-        }
-        Ok(())
-    }
-
     fn take(&mut self, emit_to: EmitTo) -> Vec<CustomerAccumulator> {
         let taken = emit_to.take_needed(&mut self.accs);
         self.periods_held = self.periods_held.saturating_sub(taken.iter().map(periods_of).sum());
@@ -682,7 +640,28 @@ impl GroupsAccumulator for SummaryGroups {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        self.fold(values, group_indices, opt_filter, total_num_groups)
+        let rows = Rows::of(values)?;
+        self.accs.resize_with(total_num_groups.max(self.accs.len()), CustomerAccumulator::default);
+        for (i, &g) in group_indices.iter().enumerate() {
+            if opt_filter.is_some_and(|f| !f.is_valid(i) || !f.value(i)) {
+                continue;
+            }
+            let acc = &mut self.accs[g];
+            let before = periods_of(acc);
+            match acc.customer() {
+                Some(id) if rows.id_is(i, id) => {
+                    let (at, kind, amount) = rows.row(i, &self.rules, id)?;
+                    self.rules.add_same_customer(acc, at, kind, amount).map_err(core_error)?;
+                }
+                _ => {
+                    let id = rows.id(i)?;
+                    let (at, kind, amount) = rows.row(i, &self.rules, &id)?;
+                    self.rules.add(acc, &id, at, kind, amount).map_err(core_error)?;
+                }
+            }
+            self.periods_held += periods_of(acc) - before;
+        }
+        Ok(())
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
@@ -714,7 +693,7 @@ impl GroupsAccumulator for SummaryGroups {
         let mut each =
             SummaryGroups { rules: Arc::clone(&self.rules), holdout: self.holdout, accs: Vec::new(), periods_held: 0 };
         let groups: Vec<usize> = (0..n).collect();
-        each.fold(values, &groups, opt_filter, n)?;
+        each.update_batch(values, &groups, opt_filter, n)?;
         Ok(encode(&each.accs))
     }
 
@@ -734,7 +713,7 @@ struct SummaryAccumulator {
 impl Accumulator for SummaryAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         let n = values.first().map_or(0, |v| v.len());
-        self.groups.fold(values, &vec![0; n], None, 1)
+        self.groups.update_batch(values, &vec![0; n], None, 1)
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
