@@ -160,6 +160,56 @@ pub struct CutPoints {
     pub monetary: Vec<f64>,
 }
 
+impl CutPoints {
+    /// One customer's value-based scores (1..=k) from these cut points:
+    /// the scores [`RfmScores::compute`] gives with
+    /// [`TiePolicy::ValueBased`] (the default) to a customer with these
+    /// values — the time since the last purchase (`T − recency`, scored
+    /// inversely), the order count and the monetary value (net spend or
+    /// average order value, as the options chose). Scores a customer
+    /// outside the scored summary, in a query engine say.
+    ///
+    /// ```
+    /// use customer_lifecycle::{RfmOptions, RfmScores, SummaryOptions, TimeUnit, TransactionLog};
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let rfm = RfmScores::compute(&summary, &RfmOptions::new())?;
+    /// let row = summary.row(7).unwrap();
+    /// let since = row.age - row.recency;
+    /// let net: f64 = row.net.try_into()?;
+    /// assert_eq!(rfm.cut_points().scores_of(since, f64::from(row.orders), net)?, rfm.scores(7));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a value that is not finite, or cut
+    /// points of different lengths per dimension or more than 254.
+    pub fn scores_of(&self, since_last_purchase: f64, orders: f64, monetary: f64) -> Result<(u8, u8, u8)> {
+        let n = self.recency.len();
+        if self.frequency.len() != n || self.monetary.len() != n || n > 254 {
+            return Err(Error::InvalidArgument {
+                name: "RFM cut points",
+                reason: format!("{n}, {} and {} cut points", self.frequency.len(), self.monetary.len()),
+            });
+        }
+        for (name, v) in
+            [("time since the last purchase", since_last_purchase), ("orders", orders), ("monetary value", monetary)]
+        {
+            if !v.is_finite() {
+                return Err(Error::InvalidArgument { name: "RFM value", reason: format!("{name} {v} is not finite") });
+            }
+        }
+        // As the scoring pass of `score`: 1 + the cut points strictly below.
+        let score =
+            |cuts: &[f64], v: f64| 1 + cuts.iter().filter(|&&c| f64_order_key(v) > f64_order_key(c)).count() as u8;
+        let k = n as u8 + 1;
+        Ok((
+            k + 1 - score(&self.recency, since_last_purchase),
+            score(&self.frequency, orders),
+            score(&self.monetary, monetary),
+        ))
+    }
+}
+
 validated_serde! {
 /// RFM scores of every customer of a summary, in the summary's row order.
 #[derive(Clone, PartialEq, Debug)]

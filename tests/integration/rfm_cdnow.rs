@@ -71,3 +71,28 @@ fn segments_cover_the_population() {
     assert!(SegmentMap::standard().assign(&four).is_err());
     assert!(RfmScores::compute(&s, &RfmOptions::new().bins(10)).is_err());
 }
+
+/// One customer scored from the cut points alone gets the scores of the
+/// whole computation, for every CDNOW_master customer and both monetary
+/// measures (value-based bins).
+#[test]
+fn scores_from_cut_points_equal_the_computed_scores() {
+    let log =
+        TransactionLog::from_cdnow_master_path(concat!(env!("CARGO_MANIFEST_DIR"), "/data/CDNOW_master.txt")).unwrap();
+    let summary = log.summarize(&SummaryOptions::new(TimeUnit::Week)).unwrap();
+    for (monetary, bins) in [(RfmMonetary::NetSpend, 5), (RfmMonetary::AverageOrderValue, 4)] {
+        let rfm = RfmScores::compute(&summary, &RfmOptions::new().bins(bins).monetary(monetary)).unwrap();
+        for (k, row) in summary.rows().enumerate() {
+            let net: f64 = row.net.try_into().unwrap();
+            let m = match monetary {
+                RfmMonetary::NetSpend => net,
+                _ => net / f64::from(row.orders.max(1)),
+            };
+            let scores = rfm.cut_points().scores_of(row.age - row.recency, f64::from(row.orders), m).unwrap();
+            assert_eq!(scores, rfm.scores(k), "{}", row.customer);
+        }
+    }
+    assert!(
+        RfmScores::compute(&summary, &RfmOptions::new()).unwrap().cut_points().scores_of(f64::NAN, 1.0, 1.0).is_err()
+    );
+}

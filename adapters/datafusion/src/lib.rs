@@ -11,7 +11,7 @@
 //!   the purchase models' likelihoods need, and the fits from it.
 //! * [`p_alive`], [`expected_purchases`], [`churn_risk`], [`clv`]: scalar
 //!   functions holding a fitted model, bit for bit the core's column
-//!   functions.
+//!   functions; [`rfm_segment`] from given RFM cut points and segment map.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -57,7 +57,9 @@ use datafusion::common::{DataFusionError, Result};
 use datafusion::prelude::SessionContext;
 
 pub use fitting::{FittedModels, ModelKind, OrderColumns, fit_orders, purchase_histogram, summarize_orders};
-pub use scoring::{ClvSettings, ScoringFunction, churn_risk, clv, expected_purchases, p_alive};
+pub use scoring::{
+    ClvSettings, RfmSegmentFunction, ScoringFunction, churn_risk, clv, expected_purchases, p_alive, rfm_segment,
+};
 pub use summary::{PurchaseSummaryFunction, SUM_SCALE, purchase_summary, purchase_summary_named};
 
 /// A core error as DataFusion carries it.

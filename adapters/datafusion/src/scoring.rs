@@ -1,5 +1,6 @@
 //! Scalar functions that score customers with fitted models: `p_alive`,
-//! `expected_purchases`, `churn_risk` and `clv`.
+//! `expected_purchases`, `churn_risk` and `clv`; and `rfm_segment` from
+//! given RFM cut points.
 //!
 //! Each function holds its model and calls the core crate's column
 //! functions on every batch, so a value computed in SQL is the value
@@ -13,8 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use customer_lifecycle::churn::ModelRisk;
 use customer_lifecycle::clv::{Clv, GammaGamma, PurchaseModel, Span};
+use customer_lifecycle::metrics::{CutPoints, SegmentMap};
 use customer_lifecycle::ndarray::{Array1, ArrayView1};
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
@@ -244,5 +246,90 @@ impl ScalarUDFImpl for ScoringFunction {
         let mut scores = scores.into_iter();
         let out: Float64Array = valid.iter().map(|&ok| if ok { scores.next() } else { None }).collect();
         Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
+/// `rfm_segment(since_last_purchase, orders, monetary)`: the RFM segment
+/// label of `segments` for the value-based scores from `cut_points` (the
+/// core's [`CutPoints::scores_of`](customer_lifecycle::metrics::CutPoints::scores_of)):
+/// the label `RfmScores::compute` and `SegmentMap::assign` give to a
+/// customer with these values. `since_last_purchase` is `T − recency`,
+/// `monetary` the measure the cut points were computed on (net spend or
+/// average order value).
+///
+/// ```
+/// use customer_lifecycle::{RfmOptions, RfmScores, SummaryOptions, TimeUnit, TransactionLog};
+/// use customer_lifecycle::metrics::SegmentMap;
+/// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+/// let rfm = RfmScores::compute(&summary, &RfmOptions::new())?;
+/// let udf = customer_lifecycle_datafusion::rfm_segment(rfm.cut_points().clone(), SegmentMap::standard());
+/// assert_eq!(udf.name(), "rfm_segment");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn rfm_segment(cut_points: CutPoints, segments: SegmentMap) -> ScalarUDF {
+    ScalarUDF::from(RfmSegmentFunction {
+        cut_points,
+        segments,
+        signature: Signature::uniform(3, vec![DataType::Float64], Volatility::Immutable),
+        instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
+    })
+}
+
+/// The `rfm_segment` function (see [`rfm_segment`]).
+pub struct RfmSegmentFunction {
+    cut_points: CutPoints,
+    segments: SegmentMap,
+    signature: Signature,
+    /// As [`ScoringFunction`]'s: clones are equal, functions made apart never.
+    instance: u64,
+}
+
+impl std::fmt::Debug for RfmSegmentFunction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RfmSegmentFunction").field("instance", &self.instance).finish()
+    }
+}
+
+impl PartialEq for RfmSegmentFunction {
+    fn eq(&self, other: &Self) -> bool {
+        self.instance == other.instance
+    }
+}
+
+impl Eq for RfmSegmentFunction {}
+
+impl Hash for RfmSegmentFunction {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.instance.hash(state);
+    }
+}
+
+impl ScalarUDFImpl for RfmSegmentFunction {
+    fn name(&self) -> &str {
+        "rfm_segment"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let (arrays, valid) = arguments(&args.args, args.number_rows)?;
+        let column = |k: usize| arrays[k].as_primitive::<Float64Type>().values();
+        let (since, orders, monetary) = (column(0), column(1), column(2));
+        let mut out = StringBuilder::with_capacity(args.number_rows, 16 * args.number_rows);
+        for (i, &ok) in valid.iter().enumerate() {
+            if ok {
+                let scores = self.cut_points.scores_of(since[i], orders[i], monetary[i]).map_err(core_error)?;
+                out.append_value(self.segments.segment(scores));
+            } else {
+                out.append_null();
+            }
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
     }
 }

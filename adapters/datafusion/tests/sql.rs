@@ -290,3 +290,41 @@ async fn bad_rows_are_typed_errors_naming_the_customer() {
     let gross = b[0].column(0).as_primitive::<Decimal128Type>().value(0);
     assert_eq!(Decimal::from_i128_with_scale(gross, 6), Decimal::new(1235, 2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfm_segments_in_sql_equal_the_core() {
+    use customer_lifecycle::metrics::SegmentMap;
+    use customer_lifecycle::{RfmOptions, RfmScores};
+    let log = cdnow_master();
+    let dir = parquet_dir("cdnow-rfm", &log, 5, 3);
+    let options = SummaryOptions::new(TimeUnit::Week).observation_end(date(1998, 6, 30));
+    let summary = log.summarize(&options).unwrap();
+    let rfm = RfmScores::compute(&summary, &RfmOptions::new()).unwrap();
+    let map = SegmentMap::standard();
+    let labels = map.assign(&rfm).unwrap();
+    let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(4).with_batch_size(700));
+    register(&ctx, &options).unwrap();
+    ctx.register_udf(customer_lifecycle_datafusion::rfm_segment(rfm.cut_points().clone(), map.clone()));
+    ctx.register_parquet("orders", dir.to_str().unwrap(), ParquetReadOptions::default()).await.unwrap();
+    let batches = ctx
+        .sql(
+            "WITH t AS (SELECT customer_id, purchase_summary(customer_id, ordered_at, amount, kind) AS s FROM orders GROUP BY customer_id)
+             SELECT customer_id, rfm_segment(s['T'] - s['recency'], s['orders'], s['net']) FROM t",
+        )
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let mut seen = 0;
+    for b in &batches {
+        let text =
+            datafusion::arrow::compute::cast(b.column(1), &datafusion::arrow::datatypes::DataType::Utf8).unwrap();
+        for i in 0..b.num_rows() {
+            let k = summary.position(&CustomerId::Number(b.column(0).as_primitive::<Int64Type>().value(i))).unwrap();
+            assert_eq!(text.as_string::<i32>().value(i), labels[k]);
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, summary.len());
+}
