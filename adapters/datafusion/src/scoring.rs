@@ -69,19 +69,27 @@ impl std::fmt::Debug for ScoringFunction {
     }
 }
 
-impl PartialEq for ScoringFunction {
-    fn eq(&self, other: &Self) -> bool {
-        self.instance == other.instance
-    }
+/// Equality and hash by the instance number (see [`ScoringFunction`]'s field).
+macro_rules! identity_by_instance {
+    ($t:ty) => {
+        impl PartialEq for $t {
+            fn eq(&self, other: &Self) -> bool {
+                self.instance == other.instance
+            }
+        }
+
+        impl Eq for $t {}
+
+        impl Hash for $t {
+            fn hash<H: Hasher>(&self, state: &mut H) {
+                self.instance.hash(state);
+            }
+        }
+    };
 }
 
-impl Eq for ScoringFunction {}
-
-impl Hash for ScoringFunction {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.instance.hash(state);
-    }
-}
+identity_by_instance!(ScoringFunction);
+identity_by_instance!(RfmSegmentFunction);
 
 /// Instances made so far: each function's identity.
 static INSTANCES: AtomicU64 = AtomicU64::new(0);
@@ -287,20 +295,6 @@ pub struct RfmSegmentFunction {
 impl std::fmt::Debug for RfmSegmentFunction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RfmSegmentFunction").field("instance", &self.instance).finish()
-    }
-}
-
-impl PartialEq for RfmSegmentFunction {
-    fn eq(&self, other: &Self) -> bool {
-        self.instance == other.instance
-    }
-}
-
-impl Eq for RfmSegmentFunction {}
-
-impl Hash for RfmSegmentFunction {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.instance.hash(state);
     }
 }
 
