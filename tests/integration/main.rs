@@ -22,6 +22,8 @@ mod merge_props;
 mod model_harness;
 mod model_recovery;
 mod models_cdnow;
+#[cfg(feature = "parallel")]
+mod parallel;
 mod rfm_cdnow;
 mod saved_data;
 mod serde_ids;

@@ -247,18 +247,16 @@ impl PurchaseSummaryFunction {
     }
 }
 
-/// The parts of a window in the state, in order.
-const WINDOW_PARTS: [(&str, DataType); 6] = [
-    ("periods", DataType::Null), // a list of Int32; see `state_fields`
-    ("first_period_sum", DataType::Int64),
-    ("order_sum", DataType::Int64),
-    ("orders", DataType::UInt32),
-    ("return_sum", DataType::Int64),
-    ("returns", DataType::UInt32),
-];
-
-fn periods_type() -> DataType {
-    DataType::List(Arc::new(Field::new_list_field(DataType::Int32, true)))
+/// The parts of a window in the state, in order, with their types.
+fn window_parts() -> [(&'static str, DataType); 6] {
+    [
+        ("periods", DataType::List(Arc::new(Field::new_list_field(DataType::Int32, true)))),
+        ("first_period_sum", DataType::Int64),
+        ("order_sum", DataType::Int64),
+        ("orders", DataType::UInt32),
+        ("return_sum", DataType::Int64),
+        ("returns", DataType::UInt32),
+    ]
 }
 
 /// The state's fields: the customer (as a number or a text) and both windows.
@@ -268,8 +266,7 @@ fn state_fields(name: &str) -> Vec<FieldRef> {
         Arc::new(Field::new(format!("{name}[customer_text]"), DataType::Utf8, true)),
     ];
     for window in ["calibration", "holdout"] {
-        for (part, ty) in WINDOW_PARTS {
-            let ty = if part == "periods" { periods_type() } else { ty };
+        for (part, ty) in window_parts() {
             fields.push(Arc::new(Field::new(format!("{name}[{window}_{part}]"), ty, true)));
         }
     }
@@ -561,7 +558,7 @@ fn encode(accs: &[CustomerAccumulator]) -> Vec<ArrayRef> {
 /// is checked as the core checks a saved accumulator).
 fn decode(states: &[ArrayRef]) -> Result<Vec<CustomerAccumulator>> {
     let corrupt = |what: &str| columnar("purchase_summary state".into(), what.to_string());
-    if states.len() != 2 + 2 * WINDOW_PARTS.len() {
+    if states.len() != 2 + 2 * window_parts().len() {
         return Err(corrupt("wrong number of state columns"));
     }
     let n = states[0].len();
@@ -583,7 +580,7 @@ fn decode(states: &[ArrayRef]) -> Result<Vec<CustomerAccumulator>> {
     };
     let number = int64(0)?;
     let text = states[1].as_string_opt::<i32>().ok_or_else(|| corrupt("the customer text is not Utf8"))?;
-    let windows = [2, 2 + WINDOW_PARTS.len()];
+    let windows = [2, 2 + window_parts().len()];
     let mut parts = Vec::with_capacity(2);
     for base in windows {
         parts.push((
@@ -710,6 +707,15 @@ struct SummaryAccumulator {
     groups: SummaryGroups,
 }
 
+impl SummaryAccumulator {
+    /// Makes sure the one group exists (an empty accumulator before any row).
+    fn ensure_group(&mut self) {
+        if self.groups.accs.is_empty() {
+            self.groups.accs.push(CustomerAccumulator::default());
+        }
+    }
+}
+
 impl Accumulator for SummaryAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         let n = values.first().map_or(0, |v| v.len());
@@ -717,9 +723,8 @@ impl Accumulator for SummaryAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let accs =
-            if self.groups.accs.is_empty() { vec![CustomerAccumulator::default()] } else { self.groups.accs.clone() };
-        ScalarValue::try_from_array(&self.groups.output(&accs)?, 0)
+        self.ensure_group();
+        ScalarValue::try_from_array(&self.groups.output(&self.groups.accs)?, 0)
     }
 
     fn size(&self) -> usize {
@@ -727,9 +732,8 @@ impl Accumulator for SummaryAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let accs =
-            if self.groups.accs.is_empty() { vec![CustomerAccumulator::default()] } else { self.groups.accs.clone() };
-        encode(&accs).iter().map(|a| ScalarValue::try_from_array(a, 0)).collect()
+        self.ensure_group();
+        encode(&self.groups.accs).iter().map(|a| ScalarValue::try_from_array(a, 0)).collect()
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {

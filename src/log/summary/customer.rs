@@ -15,10 +15,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::partial::Window;
+use super::partial::{RowDays, Window};
 use super::{CustomerSummary, HoldoutSummary, SummaryOptions, decimal, i128_sub};
 use crate::domain::customer::CustomerId;
-use crate::domain::time::{self, Clock, Periods};
+use crate::domain::time::Periods;
 use crate::error::{Error, Result};
 use crate::log::transactions::{MAX_AMOUNT_DECIMALS, TransactionKind, finest_units};
 
@@ -177,32 +177,10 @@ impl WindowAccumulator {
             (Some(_), Some(_)) | (None, _) => other.first_sum,
             (Some(_), None) => self.first_sum,
         };
-        let mut periods = Vec::with_capacity(self.periods.len() + other.periods.len());
-        let (mut i, mut j) = (0, 0);
-        while i < self.periods.len() || j < other.periods.len() {
-            let (a, b) = (self.periods.get(i), other.periods.get(j));
-            let next = match (a, b) {
-                (Some(a), Some(b)) if a == b => {
-                    i += 1;
-                    j += 1;
-                    *a
-                }
-                (Some(a), Some(b)) if a < b => {
-                    i += 1;
-                    *a
-                }
-                (Some(a), None) => {
-                    i += 1;
-                    *a
-                }
-                (_, Some(b)) => {
-                    j += 1;
-                    *b
-                }
-                (None, None) => break,
-            };
-            periods.push(next);
-        }
+        // The union of two short increasing lists.
+        let mut periods = [self.periods.as_slice(), other.periods.as_slice()].concat();
+        periods.sort_unstable();
+        periods.dedup();
         Some(WindowAccumulator {
             periods,
             first_sum,
@@ -364,9 +342,7 @@ impl CustomerAccumulator {
 pub struct SummaryRules {
     options: SummaryOptions,
     periods: Periods,
-    clock: Clock,
-    obs_day: i32,
-    cal_day: i32,
+    days: RowDays,
     observation_end: NaiveDate,
     window_end: NaiveDate,
     end_period: i32,
@@ -400,9 +376,7 @@ impl SummaryOptions {
         let window_end = self.calibration_end.unwrap_or(observation_end);
         Ok(SummaryRules {
             options: *self,
-            clock: periods.clock(),
-            obs_day: time::day_number(observation_end),
-            cal_day: self.calibration_end.map_or(i32::MAX, time::day_number),
+            days: RowDays::of(self, &periods),
             observation_end,
             window_end,
             end_period: periods.period_of_date(window_end),
@@ -548,15 +522,9 @@ impl SummaryRules {
             customer: Some(customer.to_string()),
             reason,
         })?;
-        let day = self.clock.day_number(at.timestamp());
-        if day > self.obs_day {
-            return Err(Error::AfterObservationEnd {
-                customer: customer.to_string(),
-                date: time::date_of_day_number(day),
-                observation_end: self.observation_end,
-            });
-        }
-        let window = if day > self.cal_day { holdout } else { calibration };
+        let (day, in_holdout) =
+            self.days.place(at.timestamp()).map_err(|day| self.days.after_end(customer.to_string(), day))?;
+        let window = if in_holdout { holdout } else { calibration };
         match kind {
             TransactionKind::Order => window.add_order(self.periods.period_of_day(day), units),
             TransactionKind::Return => window.add_return(units),

@@ -202,12 +202,47 @@ pub struct PartialSummary {
 }
 }
 
-/// What folding the log's rows into windows needs.
-struct Fold<'a> {
-    periods: Periods,
+/// Where a row falls: its day on the options' clock, and its window
+/// (calibration or holdout), or after the observation end — the one rule
+/// of the log's summary and of [`SummaryRules`](super::SummaryRules).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct RowDays {
     clock: time::Clock,
     obs_day: i32,
     cal_day: i32,
+}
+
+impl RowDays {
+    pub(super) fn of(options: &SummaryOptions, periods: &Periods) -> RowDays {
+        RowDays {
+            clock: periods.clock(),
+            obs_day: options.observation_end.map_or(i32::MAX, time::day_number),
+            cal_day: options.calibration_end.map_or(i32::MAX, time::day_number),
+        }
+    }
+
+    /// The day of a row at `unix_seconds` and whether it is in the
+    /// holdout; `Err(day)` for a row after the observation end.
+    #[inline(always)]
+    pub(super) fn place(&self, unix_seconds: i64) -> std::result::Result<(i32, bool), i32> {
+        let day = self.clock.day_number(unix_seconds);
+        if day > self.obs_day { Err(day) } else { Ok((day, day > self.cal_day)) }
+    }
+
+    /// The refusal of a row of `customer` on `day`, after the observation end.
+    pub(super) fn after_end(&self, customer: String, day: i32) -> Error {
+        Error::AfterObservationEnd {
+            customer,
+            date: time::date_of_day_number(day),
+            observation_end: time::date_of_day_number(self.obs_day),
+        }
+    }
+}
+
+/// What folding the log's rows into windows needs.
+struct Fold<'a> {
+    periods: Periods,
+    days: RowDays,
     ids: &'a [CustomerId],
 }
 
@@ -255,7 +290,7 @@ impl Fold<'_> {
         calibration: &mut [Window],
         mut holdout: Option<&mut [Window]>,
     ) -> Result<(i32, bool)> {
-        let (periods, clock, obs_day, cal_day) = (&self.periods, self.clock, self.obs_day, self.cal_day);
+        let (periods, days) = (&self.periods, self.days);
         let mut max_day = i32::MIN;
         let mut overflow = false;
         for block in blocks {
@@ -264,18 +299,12 @@ impl Fold<'_> {
             let calibration = &mut calibration[lo..hi];
             let mut holdout = holdout.as_deref_mut().map(|h| &mut h[lo..hi]);
             let mut fold = |row: BlockRow, calibration: &mut [Window], holdout: Option<&mut [Window]>| -> Result<u8> {
-                let day = clock.day_number(row.at);
-                if day > obs_day {
-                    let dense = base + row.local;
-                    return Err(Error::AfterObservationEnd {
-                        customer: self.ids.get(dense).map(|id| id.to_string()).unwrap_or_default(),
-                        date: time::date_of_day_number(day),
-                        observation_end: time::date_of_day_number(obs_day),
-                    });
-                }
+                let (day, in_holdout) = days.place(row.at).map_err(|day| {
+                    days.after_end(self.ids.get(base + row.local).map(|id| id.to_string()).unwrap_or_default(), day)
+                })?;
                 max_day = max_day.max(day);
                 let window = match holdout {
-                    Some(h) if day > cal_day => &mut h[row.local],
+                    Some(h) if in_holdout => &mut h[row.local],
                     _ => &mut calibration[row.local],
                 };
                 Ok(match row.kind {
@@ -329,13 +358,7 @@ impl PartialSummary {
             holdout: options.calibration_end.map(|_| vec![Window::default(); n]),
             last_day: None,
         };
-        let fold = Fold {
-            periods,
-            clock: periods.clock(),
-            obs_day: options.observation_end.map_or(i32::MAX, time::day_number),
-            cal_day: options.calibration_end.map_or(i32::MAX, time::day_number),
-            ids: &partial.ids,
-        };
+        let fold = Fold { periods, days: RowDays::of(options, &periods), ids: &partial.ids };
         let blocks: Vec<LogBlock<'_>> = log.blocks().collect();
         // Blocks are independent: on a large log they are folded in
         // contiguous parts on the cores, each into its own part of the
@@ -624,9 +647,9 @@ impl PartialSummary {
         //    order. A customer seen only in the holdout is counted, not
         //    listed (lifetimes' rule); returns without an order are errors.
         //    Customers are read in id order, so each row is a random access
-        //    into the windows and the ids: on a large summary the two halves
-        //    of the order are built on two cores, then joined (the same
-        //    rows, and the first error in id order).
+        //    into the windows and the ids: on a large summary contiguous
+        //    parts of the order are built on the cores, then joined (the
+        //    same rows, and the first error in id order).
         let order = IdOrder::of(&self.ids);
         let n = self.ids.len();
         let ends = Ends { periods: &periods, end_period, unit_scale, window_end, observation_end };
