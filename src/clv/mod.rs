@@ -71,7 +71,7 @@ mod model;
 
 pub use data::PurchaseHistogram;
 
-pub use model::PurchaseModel;
+pub use model::{AnyPurchaseModel, PurchaseModel};
 
 pub use bgnbd::{BetaGeo, BetaGeoVariant};
 mod bgbb;

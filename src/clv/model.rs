@@ -1,6 +1,7 @@
 //! The one shape every purchase model has: the [`PurchaseModel`] trait.
 
 use ndarray::{Array1, Array2, ArrayView1};
+use serde::{Deserialize, Serialize};
 
 use super::bgbb::BetaGeoBetaBinom;
 use super::bgnbd::{BetaGeo, BetaGeoVariant};
@@ -167,7 +168,91 @@ pub trait PurchaseModel: Send + Sync {
     /// # Errors
     /// When the parameters are invalid.
     fn with_parameters(&self, parameters: &[f64]) -> Result<Box<dyn PurchaseModel>>;
+    /// The model as an [`AnyPurchaseModel`], to save or send it (with its
+    /// fit report and unit); `None` for a model defined outside this crate.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::{BetaGeo, PurchaseModel};
+    /// let model: Box<dyn PurchaseModel> = Box::new(BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?);
+    /// let any = model.to_any().expect("a built-in model");
+    /// assert_eq!(any.model().name(), "BG/NBD");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn to_any(&self) -> Option<AnyPurchaseModel> {
+        None
+    }
 }
+
+/// Any of this crate's purchase models as one value: what a fitted model
+/// of a kind chosen at run time is saved as (serde), sent in a query plan,
+/// or loaded back. The saved form carries the parameters, the unit and the
+/// fit report; loading checks it as the model's own loader does.
+///
+/// ```
+/// use customer_lifecycle::clv::{AnyPurchaseModel, ParetoNbd, PurchaseModel};
+/// let any = AnyPurchaseModel::from(ParetoNbd::new(0.5534, 10.5802, 0.6061, 11.6562)?);
+/// let json = serde_json::to_string(&any)?;
+/// let back: AnyPurchaseModel = serde_json::from_str(&json)?;
+/// assert_eq!(back, any);
+/// assert_eq!(back.model().probability_alive(2.0, 30.4, 38.9)?, any.model().probability_alive(2.0, 30.4, 38.9)?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub enum AnyPurchaseModel {
+    /// BG/NBD or MBG/NBD.
+    BetaGeo(BetaGeo),
+    /// Pareto/NBD.
+    ParetoNbd(ParetoNbd),
+    /// BG/BB.
+    BetaGeoBetaBinom(BetaGeoBetaBinom),
+}
+
+impl AnyPurchaseModel {
+    /// The model behind the common trait.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::{AnyPurchaseModel, BetaGeoBetaBinom};
+    /// let any = AnyPurchaseModel::from(BetaGeoBetaBinom::new(1.2035, 0.7498, 0.6568, 2.7839)?);
+    /// assert_eq!(any.model().name(), "BG/BB");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn model(&self) -> &dyn PurchaseModel {
+        match self {
+            AnyPurchaseModel::BetaGeo(m) => m,
+            AnyPurchaseModel::ParetoNbd(m) => m,
+            AnyPurchaseModel::BetaGeoBetaBinom(m) => m,
+        }
+    }
+
+    /// The model as a shared trait object (what CLV, churn scoring and the
+    /// DataFusion functions take).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::{AnyPurchaseModel, BetaGeo};
+    /// let shared = AnyPurchaseModel::from(BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?).into_shared();
+    /// assert_eq!(shared.name(), "BG/NBD");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into_shared(self) -> std::sync::Arc<dyn PurchaseModel> {
+        match self {
+            AnyPurchaseModel::BetaGeo(m) => std::sync::Arc::new(m),
+            AnyPurchaseModel::ParetoNbd(m) => std::sync::Arc::new(m),
+            AnyPurchaseModel::BetaGeoBetaBinom(m) => std::sync::Arc::new(m),
+        }
+    }
+}
+
+macro_rules! into_any {
+    ($($model:ident),*) => {
+        $(impl From<$model> for AnyPurchaseModel {
+            fn from(model: $model) -> AnyPurchaseModel {
+                AnyPurchaseModel::$model(model)
+            }
+        })*
+    };
+}
+
+into_any!(BetaGeo, ParetoNbd, BetaGeoBetaBinom);
 
 /// The trait's methods forward to the models' inherent ones, which carry
 /// the formulas and the docs; one list, so that no model can miss one.
@@ -241,6 +326,9 @@ macro_rules! purchase_model {
                     Some(unit) => rebuilt.in_unit(unit),
                     None => rebuilt,
                 }))
+            }
+            fn to_any(&self) -> Option<AnyPurchaseModel> {
+                Some(AnyPurchaseModel::from(self.clone()))
             }
         }
     };

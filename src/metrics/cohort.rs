@@ -8,6 +8,7 @@ use crate::domain::money::{self, Currency, Money};
 use crate::domain::time::{self, Clock, DurationMode, Periods, TimeUnit};
 use crate::error::{Error, Result};
 use crate::log::transactions::{CUSTOMERS_PER_BLOCK, LogBlock, TransactionKind, TransactionLog};
+use crate::math::parallel::{cores, join};
 
 /// Version of the serialised form of [`CohortAnalysis`].
 pub const COHORT_FORMAT_VERSION: u32 = 1;
@@ -373,6 +374,51 @@ impl Tally {
         Ok(())
     }
 
+    /// The tally of `blocks` (consecutive), in up to `parts` contiguous
+    /// parts (halves of halves, each of at least two blocks) on the cores.
+    /// The parts' counts and sums add up to those of one pass exactly:
+    /// counts are integers, and amounts are never negative, so a cell's
+    /// revenue overflows in a part or in the merge exactly when it
+    /// overflows in one pass. An error is the first block's in log order.
+    fn of_blocks(blocks: &[LogBlock<'_>], grid: &Grid, log: &TransactionLog, parts: usize) -> Result<Tally> {
+        if parts < 2 || blocks.len() < 4 {
+            let mut tally = Tally::new(grid.width);
+            let mut scratch = BlockScratch::new(grid.width);
+            for block in blocks {
+                tally.add_block(block, grid, &mut scratch, log)?;
+            }
+            return Ok(tally);
+        }
+        let (early, late) = blocks.split_at(blocks.len() / 2);
+        let (a, b) = join(
+            true,
+            || Tally::of_blocks(early, grid, log, parts / 2),
+            || Tally::of_blocks(late, grid, log, parts - parts / 2),
+        );
+        let (mut a, b) = (a?, b?);
+        a.merge(&b);
+        Ok(a)
+    }
+
+    /// Adds `other`'s counts and sums.
+    fn merge(&mut self, other: &Tally) {
+        let add = |into: &mut [u64], from: &[u64]| into.iter_mut().zip(from).for_each(|(a, b)| *a += b);
+        add(&mut self.sizes, &other.sizes);
+        add(&mut self.active, &other.active);
+        add(&mut self.last_counts, &other.last_counts);
+        add(&mut self.run_counts, &other.run_counts);
+        add(&mut self.orders, &other.orders);
+        let mut overflow = self.overflow || other.overflow;
+        for (into, from) in [(&mut self.revenue, &other.revenue), (&mut self.returns, &other.returns)] {
+            for (a, b) in into.iter_mut().zip(from) {
+                let (value, o) = a.overflowing_add(*b);
+                *a = value;
+                overflow |= o;
+            }
+        }
+        self.overflow = overflow;
+    }
+
     /// Phase 3: the cohorts that acquired someone, as matrices; suffix sums
     /// give the "on or after" and "rolling" counts.
     fn into_analysis(self, grid: Grid, log: &TransactionLog) -> CohortAnalysis {
@@ -438,11 +484,12 @@ impl CohortAnalysis {
         // the per-cell counts block by block, and the matrices of the
         // cohorts that acquired someone.
         let grid = Grid::new(log, options)?;
-        let mut tally = Tally::new(grid.width);
-        let mut scratch = BlockScratch::new(grid.width);
-        for block in log.blocks() {
-            tally.add_block(&block, &grid, &mut scratch, log)?;
-        }
+        let blocks: Vec<LogBlock<'_>> = log.blocks().collect();
+        // A part's tally is a grid of its own: parts only where the grids
+        // together stay below the log's own size.
+        let cells = grid.width * grid.width;
+        let parts = cores().min(log.len() / cells.max(1)).min(blocks.len() / 2);
+        let tally = Tally::of_blocks(&blocks, &grid, log, parts)?;
         if tally.overflow {
             return Err(Error::AmountOverflow { field: "cohort revenue", customer: None });
         }

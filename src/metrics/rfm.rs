@@ -8,7 +8,12 @@ use crate::domain::customer::CustomerId;
 use crate::domain::table::CustomerTable;
 use crate::error::{Error, Result};
 use crate::log::summary::PurchaseSummary;
+use crate::math::parallel::{cores, join};
 use crate::math::sort::{f64_from_order_key, f64_order_key};
+
+/// From this many customers, the three RFM dimensions are scored at the
+/// same time (below it, the threads cost more than they save).
+const PARALLEL_CUSTOMERS: usize = 65_536;
 
 /// What the M score measures.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
@@ -279,23 +284,35 @@ impl RfmScores {
             return Err(Error::Empty { what: "customers to score" });
         }
         let k = options.bins;
-        // One key buffer for the three dimensions: keys are the f64 values'
-        // order-preserving bit patterns.
-        let mut keys = Vec::with_capacity(summary.len());
+        // The three dimensions are scored independently (on two cores
+        // from PARALLEL_CUSTOMERS customers: the same scores either way).
+        // Keys are the f64 values' order-preserving bit patterns.
         let (age, recency) = (summary.age(), summary.recency());
-        keys.extend(age.iter().zip(recency.iter()).map(|(t, r)| f64_order_key(t - r)));
-        let (r_raw, r_cuts) = score(&keys, k, options.ties);
-        keys.clear();
-        keys.extend(summary.orders().iter().map(|&o| f64_order_key(f64::from(o))));
-        let (frequency, f_cuts) = score(&keys, k, options.ties);
-        keys.clear();
-        match options.monetary {
-            RfmMonetary::NetSpend => keys.extend(summary.net_spend_iter().map(f64_order_key)),
-            RfmMonetary::AverageOrderValue => keys.extend(
-                summary.net_spend_iter().zip(summary.orders()).map(|(v, &o)| f64_order_key(v / f64::from(o.max(1)))),
-            ),
-        }
-        let (monetary, m_cuts) = score(&keys, k, options.ties);
+        let recency_keys =
+            || -> Vec<u64> { age.iter().zip(recency.iter()).map(|(t, r)| f64_order_key(t - r)).collect() };
+        let frequency_keys = || -> Vec<u64> { summary.orders().iter().map(|&o| f64_order_key(f64::from(o))).collect() };
+        let monetary_keys = || -> Vec<u64> {
+            match options.monetary {
+                RfmMonetary::NetSpend => summary.net_spend_iter().map(f64_order_key).collect(),
+                RfmMonetary::AverageOrderValue => summary
+                    .net_spend_iter()
+                    .zip(summary.orders())
+                    .map(|(v, &o)| f64_order_key(v / f64::from(o.max(1))))
+                    .collect(),
+            }
+        };
+        let parallel = summary.len() >= PARALLEL_CUSTOMERS && cores() > 1;
+        let ((r_raw, r_cuts), ((frequency, f_cuts), (monetary, m_cuts))) = join(
+            parallel,
+            || score(&recency_keys(), k, options.ties),
+            || {
+                join(
+                    parallel,
+                    || score(&frequency_keys(), k, options.ties),
+                    || score(&monetary_keys(), k, options.ties),
+                )
+            },
+        );
         // Recency is scored inversely: the shortest time since the last purchase scores k.
         let recency = r_raw.iter().map(|s| k + 1 - s).collect();
         Ok(RfmScores {

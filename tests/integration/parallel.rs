@@ -51,3 +51,74 @@ fn long_columns_are_the_same_on_any_number_of_threads() {
         }
     }
 }
+
+/// A shop of `customers` customers joining every day of 2024 up to the
+/// last, with repeat orders and refunds (seeded).
+fn big_shop(customers: u64) -> customer_lifecycle::TransactionLog {
+    use customer_lifecycle::chrono::{TimeZone, Utc};
+    use customer_lifecycle::rust_decimal::Decimal;
+    use customer_lifecycle::{Currency, CustomerId, Money, Transaction, TransactionLog};
+    let mut log = TransactionLog::new(Currency::EUR);
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let start = Utc.with_ymd_and_hms(2024, 1, 1, 9, 0, 0).unwrap().timestamp();
+    for c in 0..customers {
+        let id = CustomerId::Text(format!("c{c}@shop.example"));
+        let first = start + (next() % 366) as i64 * 86_400;
+        let orders = 1 + next() % 4;
+        let mut at = first;
+        for o in 0..orders {
+            if at >= start + 366 * 86_400 {
+                break;
+            }
+            let amount = Money::new(Decimal::new((500 + next() % 20_000) as i64, 2), Currency::EUR);
+            let when = Utc.timestamp_opt(at, 0).unwrap();
+            log.push(Transaction::order(id.clone(), when, amount)).unwrap();
+            if o == 0 && next() % 10 == 0 {
+                log.push(Transaction::refund(id.clone(), when, amount)).unwrap();
+            }
+            at += (1 + next() % 120) as i64 * 86_400;
+        }
+    }
+    log
+}
+
+/// RFM scores and cohort matrices are computed in parts on several
+/// threads from a size on: the same values as one thread.
+#[test]
+fn rfm_and_cohorts_are_the_same_on_any_number_of_threads() {
+    use customer_lifecycle::chrono::NaiveDate;
+    use customer_lifecycle::metrics::{RfmMonetary, TiePolicy};
+    use customer_lifecycle::{
+        CohortAnalysis, CohortOptions, RetentionMode, RfmOptions, RfmScores, SummaryOptions, TimeUnit,
+    };
+    let log = big_shop(80_000);
+    let end = NaiveDate::from_ymd_opt(2024, 12, 31).unwrap();
+    let summary = log.summarize(&SummaryOptions::new(TimeUnit::Day).observation_end(end)).unwrap();
+    assert!(summary.len() >= 65_536);
+    let pool = |threads: usize| rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    for options in
+        [RfmOptions::new(), RfmOptions::new().ties(TiePolicy::EqualSizedBins).monetary(RfmMonetary::AverageOrderValue)]
+    {
+        let one = pool(1).install(|| RfmScores::compute(&summary, &options).unwrap());
+        for threads in [2, 3] {
+            assert_eq!(pool(threads).install(|| RfmScores::compute(&summary, &options).unwrap()), one);
+        }
+    }
+    for unit in [TimeUnit::Month, TimeUnit::Week] {
+        let options = CohortOptions::new(unit).observation_end(end);
+        let one = pool(1).install(|| CohortAnalysis::compute(&log, &options).unwrap());
+        assert_eq!(one.sizes().sum(), summary.len() as u64);
+        for threads in [2, 3, 4] {
+            let many = pool(threads).install(|| CohortAnalysis::compute(&log, &options).unwrap());
+            assert_eq!(many, one);
+            let bits = |c: &CohortAnalysis| c.retention(RetentionMode::Rolling).mapv(f64::to_bits);
+            assert_eq!(bits(&many), bits(&one));
+        }
+    }
+}
