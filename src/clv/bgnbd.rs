@@ -969,14 +969,14 @@ struct RowTerms {
 
 /// Log-likelihood, gradient and Hessian of the grouped rows, with the
 /// shared per-row terms cached between calls at the same point.
-struct Evaluator<'a> {
+pub(super) struct Evaluator<'a> {
     variant: BetaGeoVariant,
     rows: &'a RepeatRows,
     terms: std::cell::RefCell<RowTerms>,
 }
 
 impl<'a> Evaluator<'a> {
-    fn new(variant: BetaGeoVariant, rows: &'a RepeatRows) -> Evaluator<'a> {
+    pub(super) fn new(variant: BetaGeoVariant, rows: &'a RepeatRows) -> Evaluator<'a> {
         let n = rows.x.len();
         Evaluator {
             variant,
@@ -1039,7 +1039,7 @@ impl<'a> Evaluator<'a> {
         self.terms.borrow()
     }
 
-    fn log_likelihood(&self, p: [f64; 4]) -> f64 {
+    pub(super) fn log_likelihood(&self, p: [f64; 4]) -> f64 {
         let [r, alpha, a, b] = p;
         let terms = self.terms(p);
         let rows = self.rows;
@@ -1064,7 +1064,7 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Gradient with respect to (r, α, a, b), the ψ terms once per distinct x.
-    fn gradient(&self, p: [f64; 4]) -> [f64; 4] {
+    pub(super) fn gradient(&self, p: [f64; 4]) -> [f64; 4] {
         let [r, alpha, a, b] = p;
         let terms = self.terms(p);
         let rows = self.rows;
@@ -1100,7 +1100,7 @@ impl<'a> Evaluator<'a> {
     /// Hessian (row-major, order r, α, a, b). Per row, with L = ln(e^A3 + e^A4)
     /// and w the share of the A4 term:
     /// ∇²L = (1−w) ∇²A3 + w ∇²A4 + w(1−w) (∇A3 − ∇A4)(∇A3 − ∇A4)ᵀ.
-    fn hessian(&self, p: [f64; 4]) -> [f64; 16] {
+    pub(super) fn hessian(&self, p: [f64; 4]) -> [f64; 16] {
         let [r, alpha, a, b] = p;
         let terms = self.terms(p);
         let rows = self.rows;

@@ -271,8 +271,27 @@ impl PartialEq for PurchaseHistogram {
     }
 }
 
-/// Validates and groups the columns.
+/// Validates and groups the columns of a whole fit: [`group_rows`], and
+/// at least two customers, some with a repeat purchase.
 pub(crate) fn group(
+    model: &'static str,
+    x: ArrayView1<'_, f64>,
+    t_x: ArrayView1<'_, f64>,
+    t: ArrayView1<'_, f64>,
+) -> Result<RepeatRows> {
+    let out = group_rows(model, x, t_x, t)?;
+    if x.len() < 2 {
+        return Err(Error::NotIdentifiable { model, reason: "a single customer".into() });
+    }
+    if out.x.iter().all(|&v| v == 0.0) {
+        return Err(Error::NotIdentifiable { model, reason: "nobody made a repeat purchase".into() });
+    }
+    Ok(out)
+}
+
+/// Validates the rows and groups equal (x, t_x, T) with their counts
+/// (customers of age 0 counted apart).
+pub(crate) fn group_rows(
     model: &'static str,
     x: ArrayView1<'_, f64>,
     t_x: ArrayView1<'_, f64>,
@@ -310,12 +329,6 @@ pub(crate) fn group(
             out.t.push(r.2);
             out.weight.push(1.0);
         }
-    }
-    if x.len() < 2 {
-        return Err(Error::NotIdentifiable { model, reason: "a single customer".into() });
-    }
-    if out.x.iter().all(|&v| v == 0.0) {
-        return Err(Error::NotIdentifiable { model, reason: "nobody made a repeat purchase".into() });
     }
     Ok(out)
 }

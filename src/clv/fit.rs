@@ -115,14 +115,17 @@ impl FitOptions {
         self.max_iterations
     }
 
-    fn validate(&self, model: &'static str, parameters: usize) -> Result<()> {
+    /// Checks the options for `parameters` parameters, the first
+    /// `positive` of them positive (the others, covariate effects, any
+    /// real number).
+    fn validate(&self, model: &'static str, parameters: usize, positive: usize) -> Result<()> {
         let bad = |reason: String| Error::InvalidArgument { name: "fit options", reason: format!("{model}: {reason}") };
         if let Some(init) = &self.initial {
             if init.len() != parameters {
                 return Err(bad(format!("{} initial values for {parameters} parameters", init.len())));
             }
-            if init.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
-                return Err(bad("initial values must be finite and positive".into()));
+            if init.iter().any(|v| !v.is_finite()) || init[..positive.min(init.len())].iter().any(|v| *v <= 0.0) {
+                return Err(bad(format!("initial values must be finite, the first {positive} positive")));
             }
         }
         if self.max_iterations == 0 {
@@ -197,30 +200,52 @@ pub(crate) type NaturalGradient<'a> = &'a dyn Fn(&[f64]) -> Vec<f64>;
 /// The Hessian (row-major) of a negative log-likelihood in the natural parameters.
 pub(crate) type NaturalHessian<'a> = &'a dyn Fn(&[f64]) -> Vec<f64>;
 
+/// The objective in the optimiser's coordinates θ: the first `positive`
+/// parameters p = e^θ (the models' positive parameters), the others p = θ
+/// (covariate effects, any real number).
 struct LogSpaceProblem<'a> {
     neg_ll: &'a dyn Fn(&[f64]) -> f64,
     /// The gradient of `neg_ll` in the natural parameters, when the model has one.
     gradient: Option<NaturalGradient<'a>>,
     /// Its Hessian in the natural parameters, when the model has one.
     hessian: Option<NaturalHessian<'a>>,
-    l2: f64,
+    /// How many leading parameters are positive (optimised in logs).
+    positive: usize,
+    /// The L2 penalty's weight of each parameter: Σ wᵢ pᵢ² is added to the
+    /// negative log-likelihood.
+    penalty: Vec<f64>,
 }
 
 impl LogSpaceProblem<'_> {
+    /// The natural parameters at θ.
+    fn natural(&self, theta: &[f64]) -> Vec<f64> {
+        theta.iter().enumerate().map(|(i, t)| if i < self.positive { t.exp() } else { *t }).collect()
+    }
+
+    /// dp/dθ of parameter `i` at the natural value `p`.
+    fn chain(&self, i: usize, p: f64) -> f64 {
+        if i < self.positive { p } else { 1.0 }
+    }
+
     fn value(&self, theta: &[f64]) -> f64 {
-        let natural: Vec<f64> = theta.iter().map(|t| t.exp()).collect();
-        let penalty: f64 = natural.iter().map(|p| p * p).sum::<f64>() * self.l2;
+        let natural = self.natural(theta);
+        let penalty: f64 = natural.iter().zip(&self.penalty).map(|(p, w)| w * p * p).sum();
         let v = (self.neg_ll)(&natural) + penalty;
         if v.is_finite() { v } else { f64::INFINITY }
     }
 
-    /// Gradient of the penalised objective with respect to the log-parameters.
+    /// Gradient of the penalised objective with respect to θ.
     fn gradient_at(&self, theta: &[f64]) -> Vec<f64> {
         if let Some(natural_gradient) = self.gradient {
-            let natural: Vec<f64> = theta.iter().map(|t| t.exp()).collect();
+            let natural = self.natural(theta);
             let g = natural_gradient(&natural);
-            // Chain rule: ∂f/∂θ = ∂f/∂p · p, plus the penalty's 2 λ p · p.
-            let chained: Vec<f64> = g.iter().zip(&natural).map(|(gi, p)| (gi + 2.0 * self.l2 * p) * p).collect();
+            // Chain rule: ∂f/∂θ = ∂f/∂p · dp/dθ, with the penalty's 2 w p.
+            let chained: Vec<f64> = g
+                .iter()
+                .zip(&natural)
+                .enumerate()
+                .map(|(i, (gi, p))| (gi + 2.0 * self.penalty[i] * p) * self.chain(i, *p))
+                .collect();
             if chained.len() == theta.len() && chained.iter().all(|v| v.is_finite()) {
                 return chained;
             }
@@ -234,18 +259,21 @@ impl LogSpaceProblem<'_> {
     fn hessian_at(&self, theta: &[f64]) -> Vec<f64> {
         let k = theta.len();
         if let (Some(natural_gradient), Some(natural_hessian)) = (self.gradient, self.hessian) {
-            // θ = ln p: ∂²f/∂θi∂θj = p_i p_j ∂²f/∂p_i∂p_j + [i = j] p_i ∂f/∂p_i.
-            let p: Vec<f64> = theta.iter().map(|t| t.exp()).collect();
+            // θ = ln p: ∂²f/∂θi∂θj = p_i p_j ∂²f/∂p_i∂p_j + [i = j] p_i ∂f/∂p_i
+            // (θ = p for a free parameter: its factor is 1, no second term).
+            let p = self.natural(theta);
             let g = natural_gradient(&p);
             let h = natural_hessian(&p);
             if g.len() == k && h.len() == k * k {
                 let mut out = vec![0.0; k * k];
                 for i in 0..k {
                     for j in 0..k {
-                        let penalty = if i == j { 2.0 * self.l2 } else { 0.0 };
-                        out[i * k + j] = p[i] * p[j] * (h[i * k + j] + penalty);
+                        let penalty = if i == j { 2.0 * self.penalty[i] } else { 0.0 };
+                        out[i * k + j] = self.chain(i, p[i]) * self.chain(j, p[j]) * (h[i * k + j] + penalty);
                     }
-                    out[i * k + i] += p[i] * (g[i] + 2.0 * self.l2 * p[i]);
+                    if i < self.positive {
+                        out[i * k + i] += p[i] * (g[i] + 2.0 * self.penalty[i] * p[i]);
+                    }
                 }
                 if out.iter().all(|v| v.is_finite()) {
                     return out;
@@ -299,6 +327,21 @@ pub(crate) fn maximise(
     maximise_with_gradient(model, names, neg_ll, None, None, default_starts, observations, options)
 }
 
+/// What a fit of some positive parameters and some free ones (covariate
+/// effects) maximises.
+pub(crate) struct Objective<'a> {
+    /// The negative log-likelihood in the natural parameters (∞ where undefined).
+    pub neg_ll: &'a dyn Fn(&[f64]) -> f64,
+    /// Its gradient, when the model has one.
+    pub gradient: Option<NaturalGradient<'a>>,
+    /// Its Hessian, when the model has one.
+    pub hessian: Option<NaturalHessian<'a>>,
+    /// How many leading parameters are positive.
+    pub positive: usize,
+    /// The L2 penalty's weight of each parameter.
+    pub penalty: Vec<f64>,
+}
+
 /// [`maximise`] with the analytic gradient of `neg_ll` in the natural
 /// parameters, which makes each Newton step cost 2k + 1 gradient
 /// evaluations instead of ~2k² likelihood evaluations; with the analytic
@@ -315,15 +358,49 @@ pub(crate) fn maximise_with_gradient(
     options: &FitOptions,
 ) -> Result<FitReport> {
     let k = names.len();
-    options.validate(model, k)?;
+    let objective = Objective { neg_ll, gradient, hessian, positive: k, penalty: vec![options.l2_penalty; k] };
+    maximise_objective(model, names, &objective, default_starts, observations, options)
+}
+
+/// Maximises a penalised log-likelihood of positive and free parameters:
+/// Newton from each start in turn, then Nelder–Mead and Newton (see
+/// [`maximise_with_gradient`]). The report's covariance is that of the
+/// natural parameters.
+pub(crate) fn maximise_objective(
+    model: &'static str,
+    names: &[&str],
+    objective: &Objective<'_>,
+    default_starts: &[&[f64]],
+    observations: f64,
+    options: &FitOptions,
+) -> Result<FitReport> {
+    let k = names.len();
+    options.validate(model, k, objective.positive)?;
+    if objective.penalty.len() != k || objective.penalty.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
+        return Err(Error::InvalidArgument {
+            name: "fit options",
+            reason: format!("{model}: penalty weights must be {k} finite values ≥ 0"),
+        });
+    }
+    let (neg_ll, gradient, hessian) = (objective.neg_ll, objective.gradient, objective.hessian);
+    let make = || LogSpaceProblem {
+        neg_ll,
+        gradient,
+        hessian,
+        positive: objective.positive,
+        penalty: objective.penalty.clone(),
+    };
+    let to_theta = |p: &[f64]| -> Vec<f64> {
+        p.iter().enumerate().map(|(i, v)| if i < objective.positive { v.ln() } else { *v }).collect()
+    };
     let starts: Vec<Vec<f64>> = match &options.initial {
         Some(init) => vec![init.clone()],
         None => default_starts.iter().map(|s| s.to_vec()).collect(),
     };
-    let problem = LogSpaceProblem { neg_ll, gradient, hessian, l2: options.l2_penalty };
+    let problem = make();
     let mut steps = 0;
     for start in &starts {
-        let mut theta: Vec<f64> = start.iter().map(|v| v.ln()).collect();
+        let mut theta: Vec<f64> = to_theta(start);
         if !problem.value(&theta).is_finite() {
             continue;
         }
@@ -333,7 +410,7 @@ pub(crate) fn maximise_with_gradient(
         }
     }
     let initial = starts.first().cloned().unwrap_or_else(|| vec![1.0; k]);
-    let theta0: Vec<f64> = initial.iter().map(|v| v.ln()).collect();
+    let theta0: Vec<f64> = to_theta(&initial);
     if !problem.value(&theta0).is_finite() {
         return Err(Error::FitFailed { model, reason: "the likelihood is not finite at the starting values".into() });
     }
@@ -351,7 +428,7 @@ pub(crate) fn maximise_with_gradient(
         simplex.push(vertex);
     }
     let solver = NelderMead::new(simplex).with_sd_tolerance(1e-5).map_err(failed)?;
-    let run = Executor::new(LogSpaceProblem { neg_ll, gradient, hessian, l2: options.l2_penalty }, solver)
+    let run = Executor::new(make(), solver)
         .configure(|state| state.max_iters(options.max_iterations))
         .run()
         .map_err(failed)?;
@@ -378,9 +455,10 @@ fn conclude(
     let gradient = problem.gradient_at(theta);
     let worst = gradient.iter().fold(0.0f64, |m, g| m.max(g.abs()));
     let converged = worst <= options.tolerance * problem.value(theta).abs().max(1.0);
-    let natural: Vec<f64> = theta.iter().map(|t| t.exp()).collect();
+    let natural = problem.natural(theta);
     let objective = problem.value(theta);
-    if !converged || !objective.is_finite() || natural.iter().any(|p| !p.is_finite() || *p <= 0.0) {
+    let out_of_range = natural.iter().enumerate().any(|(i, p)| !p.is_finite() || (i < problem.positive && *p <= 0.0));
+    if !converged || !objective.is_finite() || out_of_range {
         return Err(Error::FitFailed {
             model,
             reason: format!(
@@ -390,7 +468,7 @@ fn conclude(
         });
     }
     let numerical = || {
-        let penalised = |p: &[f64]| neg_ll(p) + options.l2_penalty * p.iter().map(|v| v * v).sum::<f64>();
+        let penalised = |p: &[f64]| neg_ll(p) + p.iter().zip(&problem.penalty).map(|(v, w)| w * v * v).sum::<f64>();
         hessian(&penalised, &natural)
     };
     let hessian = match (problem.gradient, problem.hessian) {
@@ -403,7 +481,7 @@ fn conclude(
                 numerical()
             } else {
                 for i in 0..k {
-                    out[i * k + i] += 2.0 * options.l2_penalty;
+                    out[i * k + i] += 2.0 * problem.penalty[i];
                 }
                 out
             }
@@ -414,9 +492,15 @@ fn conclude(
                 if gp.len() != k {
                     return vec![f64::NAN; k]; // not differentiable there: the check below refuses it
                 }
-                gp.iter().zip(p).map(|(gi, pi)| gi + 2.0 * options.l2_penalty * pi).collect()
+                gp.iter().zip(p).zip(&problem.penalty).map(|((gi, pi), w)| gi + 2.0 * w * pi).collect()
             };
-            let steps: Vec<f64> = natural.iter().map(|v| 1e-5 * v.abs().max(1e-8)).collect();
+            // Relative steps for the positive parameters; a free one (a
+            // covariate effect, often near 0) steps on the scale of 1.
+            let steps: Vec<f64> = natural
+                .iter()
+                .enumerate()
+                .map(|(i, v)| 1e-5 * v.abs().max(if i < problem.positive { 1e-8 } else { 1.0 }))
+                .collect();
             hessian_from_gradient(&penalised_gradient, &natural, &steps)
         }
         (None, None) => numerical(),

@@ -74,6 +74,9 @@ pub use data::PurchaseHistogram;
 pub use model::{AnyPurchaseModel, PurchaseModel};
 
 pub use bgnbd::{BetaGeo, BetaGeoVariant};
+mod covariates;
+
+pub use covariates::{BetaGeoCovariates, CovariateOptions, Covariates, CovariatesBuilder};
 mod bgbb;
 mod gamma_gamma;
 mod sbg;

@@ -12,6 +12,7 @@ mod bad_input;
 mod churn;
 mod clv_units;
 mod cohorts_cdnow;
+mod covariates;
 mod doc_examples;
 mod erasure;
 mod fuzz_oracles;
