@@ -1,26 +1,6 @@
-//! Time-invariant covariates in the purchase and drop-out processes of
-//! BG/NBD and MBG/NBD, in CLVTools' parametrisation (so estimates compare
-//! one to one).
-//!
-//! Customer *i* with purchase covariates z_P and drop-out covariates z_D
-//! (row vectors) has its own BG/NBD parameters
-//!
-//! * α_i = α · exp(−γ_P · z_P): a positive γ_P effect lowers the scale of
-//!   the purchase-rate distribution, so it **raises** the purchase rate
-//!   (the mean rate is r/α_i);
-//! * a_i = a · exp(γ_D · z_D) and b_i = b · exp(γ_D · z_D): one drop-out
-//!   vector moves both, so the mean drop-out probability a/(a + b) **does
-//!   not move** with the covariates — they change its dispersion (how
-//!   concentrated the drop-out probabilities are), as in CLVTools;
-//! * r is shared by all customers.
-//!
-//! The effects are per unit of the covariate as given (standardise a
-//! numeric column yourself if you want effects per standard deviation).
-//! The log-likelihood is the sum of each customer's BG/NBD (or MBG/NBD)
-//! log-likelihood at their own parameters; its gradient and Hessian in
-//! (r, α, a, b, γ_P, γ_D) follow from the model's exact ones by the chain
-//! rule. Customers are grouped by their covariate vector (and, within a
-//! group, by (x, t_x, T)), so categorical covariates cost little.
+//! Time-invariant covariates in BG/NBD and MBG/NBD: [`Covariates`],
+//! [`CovariateOptions`] and [`BetaGeoCovariates`] (whose docs give the
+//! parametrisation).
 
 use std::collections::BTreeMap;
 
@@ -342,8 +322,29 @@ impl CovariateOptions {
     }
 }
 
-/// BG/NBD or MBG/NBD with time-invariant covariates (see the [module
-/// docs](self) for the parametrisation).
+/// BG/NBD or MBG/NBD with time-invariant covariates in the purchase and
+/// drop-out processes, in CLVTools' parametrisation (so estimates compare
+/// one to one).
+///
+/// Customer *i* with purchase covariates z_P and drop-out covariates z_D
+/// (row vectors) has its own BG/NBD parameters
+///
+/// * α_i = α · exp(−γ_P · z_P): a positive γ_P effect lowers the scale of
+///   the purchase-rate distribution, so it **raises** the purchase rate
+///   (the mean rate is r/α_i);
+/// * a_i = a · exp(γ_D · z_D) and b_i = b · exp(γ_D · z_D): one drop-out
+///   vector moves both, so the mean drop-out probability a/(a + b) **does
+///   not move** with the covariates — they change its dispersion (how
+///   concentrated the drop-out probabilities are), as in CLVTools;
+/// * r is shared by all customers.
+///
+/// The effects are per unit of the covariate as given (standardise a
+/// numeric column yourself if you want effects per standard deviation).
+/// The log-likelihood is the sum of each customer's BG/NBD (or MBG/NBD)
+/// log-likelihood at their own parameters; its gradient and Hessian in
+/// (r, α, a, b, γ_P, γ_D) follow from the model's exact ones by the chain
+/// rule. Customers are grouped by their covariate vector (and, within a
+/// group, by (x, t_x, T)), so categorical covariates cost little.
 ///
 /// ```
 /// use customer_lifecycle::clv::{BetaGeo, BetaGeoCovariates};
