@@ -45,6 +45,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "ballista")]
+mod cluster;
+#[cfg(feature = "ballista")]
+mod codec;
 mod fitting;
 mod scoring;
 mod summary;
@@ -56,6 +60,10 @@ use customer_lifecycle::churn::ModelRisk;
 use datafusion::common::{DataFusionError, Result};
 use datafusion::prelude::SessionContext;
 
+#[cfg(feature = "ballista")]
+pub use cluster::{LocalCluster, ballista_config, connect};
+#[cfg(feature = "ballista")]
+pub use codec::{LifecycleLogicalCodec, LifecyclePhysicalCodec};
 pub use fitting::{FittedModels, ModelKind, OrderColumns, fit_orders, purchase_histogram, summarize_orders};
 pub use scoring::{
     ClvSettings, RfmSegmentFunction, ScoringFunction, churn_risk, clv, expected_purchases, p_alive, rfm_segment,

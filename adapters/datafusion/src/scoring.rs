@@ -35,6 +35,7 @@ enum Score {
 
 /// The CLV settings a `clv` function applies (see [`Clv`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "ballista", derive(serde::Serialize, serde::Deserialize))]
 pub struct ClvSettings {
     /// The horizon.
     pub horizon: Span,
@@ -228,6 +229,35 @@ impl ScoringFunction {
     }
 }
 
+#[cfg(feature = "ballista")]
+impl ScoringFunction {
+    /// The definition the plan codec sends; `None` when a model has no
+    /// saved form (one defined outside the core crate).
+    pub(crate) fn wire(&self) -> Option<crate::codec::ScoreWire> {
+        use crate::codec::ScoreWire;
+        Some(match &self.score {
+            Score::PAlive(m) => ScoreWire::PAlive(m.to_any()?),
+            Score::ExpectedPurchases(m) => ScoreWire::ExpectedPurchases(m.to_any()?),
+            Score::ChurnRisk(m, risk) => ScoreWire::ChurnRisk(m.to_any()?, *risk),
+            Score::Clv(m, spend, settings) => {
+                ScoreWire::Clv(m.to_any()?, Box::new(GammaGamma::clone(spend)), *settings)
+            }
+        })
+    }
+
+    /// The function a definition describes, built by the public
+    /// constructors (so with their checks).
+    pub(crate) fn from_wire(wire: crate::codec::ScoreWire) -> Result<ScalarUDF> {
+        use crate::codec::ScoreWire;
+        Ok(match wire {
+            ScoreWire::PAlive(m) => p_alive(m.into_shared()),
+            ScoreWire::ExpectedPurchases(m) => expected_purchases(m.into_shared()),
+            ScoreWire::ChurnRisk(m, risk) => churn_risk(m.into_shared(), risk)?,
+            ScoreWire::Clv(m, spend, settings) => clv(m.into_shared(), Arc::new(*spend), settings),
+        })
+    }
+}
+
 impl ScalarUDFImpl for ScoringFunction {
     fn name(&self) -> &str {
         &self.name
@@ -295,6 +325,14 @@ pub struct RfmSegmentFunction {
 impl std::fmt::Debug for RfmSegmentFunction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RfmSegmentFunction").field("instance", &self.instance).finish()
+    }
+}
+
+#[cfg(feature = "ballista")]
+impl RfmSegmentFunction {
+    /// The definition the plan codec sends.
+    pub(crate) fn wire(&self) -> crate::codec::Wire {
+        crate::codec::Wire::RfmSegment { cut_points: self.cut_points.clone(), segments: self.segments.clone() }
     }
 }
 

@@ -109,6 +109,14 @@ pub struct PurchaseSummaryFunction {
     signature: Signature,
 }
 
+#[cfg(feature = "ballista")]
+impl PurchaseSummaryFunction {
+    /// The name and options (what the plan codec sends).
+    pub(crate) fn definition(&self) -> (&str, SummaryOptions) {
+        (&self.name, *self.rules.options())
+    }
+}
+
 impl PartialEq for PurchaseSummaryFunction {
     fn eq(&self, other: &Self) -> bool {
         self.name == other.name && self.rules.options() == other.rules.options()

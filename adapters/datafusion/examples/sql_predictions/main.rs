@@ -16,12 +16,25 @@
 //! cargo run --release -p customer-lifecycle-datafusion --example sql_predictions -- summary FILE.parquet
 //! ```
 //!
+//! With the feature `ballista`, the same job runs on Apache DataFusion
+//! Ballista, in processes of this example (each with the plan codec that
+//! carries the crate's functions) or on a loopback cluster in one process:
+//!
+//! ```text
+//! cargo run -p customer-lifecycle-datafusion --features ballista --example sql_predictions -- scheduler 50050
+//! cargo run -p customer-lifecycle-datafusion --features ballista --example sql_predictions -- executor localhost:50050 50051
+//! cargo run -p customer-lifecycle-datafusion --features ballista --example sql_predictions -- run DIR OUT.parquet --scheduler http://localhost:50050
+//! cargo run -p customer-lifecycle-datafusion --features ballista --example sql_predictions -- local-cluster DIR EXECUTORS
+//! ```
+//!
 //! `summary` times the exact summary (days, observation end = the last
 //! date) of a Parquet file of `customer_id, date, amount` (as
 //! `benches/compare/parquet.py` writes it) two ways: in DataFusion with
 //! `purchase_summary`, and in process with `TransactionLog::from_parquet_path`
 //! and `summarize`; both on all cores.
 
+#[cfg(feature = "ballista")]
+mod cluster;
 mod generator;
 
 use std::path::Path;
@@ -51,9 +64,16 @@ SELECT customer_id,
 FROM t WHERE s IS NOT NULL
 ORDER BY clv_12m DESC, customer_id"#;
 
-async fn run(dir: &Path, out: Option<&Path>) -> Result<(), Box<dyn std::error::Error>> {
+/// Fits from the orders of `dir` and writes (or shows) the prediction
+/// table. `remote`: the session is a Ballista client, whose result is
+/// collected here and written by this process.
+async fn run(
+    ctx: SessionContext,
+    dir: &Path,
+    out: Option<&Path>,
+    remote: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
     let options = SummaryOptions::new(TimeUnit::Week).time_zone(Berlin).observation_end(generator::last_day());
-    let ctx = SessionContext::new();
     let dir = dir.to_str().ok_or("the directory's name is not UTF-8")?;
     let started = Instant::now();
     let orders = ctx.read_parquet(dir, ParquetReadOptions::default()).await?;
@@ -77,13 +97,27 @@ async fn run(dir: &Path, out: Option<&Path>) -> Result<(), Box<dyn std::error::E
     ctx.register_parquet("orders", dir, ParquetReadOptions::default()).await?;
     let started = Instant::now();
     let predictions = ctx.sql(PREDICTIONS).await?;
-    if let Some(path) = out {
-        let path = path.to_str().ok_or("the output's name is not UTF-8")?;
-        predictions
-            .clone()
-            .write_parquet(path, DataFrameWriteOptions::new().with_single_file_output(true), None)
-            .await?;
-        println!("wrote the prediction table to {path} in {:.2?}", started.elapsed());
+    match out {
+        Some(path) if remote => {
+            let schema = std::sync::Arc::new(predictions.schema().as_arrow().clone());
+            let batches = predictions.clone().collect().await?;
+            let mut writer =
+                datafusion::parquet::arrow::ArrowWriter::try_new(std::fs::File::create(path)?, schema, None)?;
+            for b in &batches {
+                writer.write(b)?;
+            }
+            writer.close()?;
+            println!("wrote the prediction table to {} in {:.2?}", path.display(), started.elapsed());
+        }
+        Some(path) => {
+            let path = path.to_str().ok_or("the output's name is not UTF-8")?;
+            predictions
+                .clone()
+                .write_parquet(path, DataFrameWriteOptions::new().with_single_file_output(true), None)
+                .await?;
+            println!("wrote the prediction table to {path} in {:.2?}", started.elapsed());
+        }
+        None => {}
     }
     let top = predictions.limit(0, Some(5))?.collect().await?;
     println!("the five most valuable customers:\n{}", pretty_format_batches(&top)?);
@@ -143,7 +177,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
             Ok(())
         }
-        ["run", dir, rest @ ..] => runtime.block_on(run(Path::new(dir), rest.first().map(Path::new))),
+        #[cfg(feature = "ballista")]
+        ["run", dir, out, "--scheduler", url] => runtime.block_on(async {
+            let ctx = customer_lifecycle_datafusion::connect(url).await?;
+            run(ctx, Path::new(dir), Some(Path::new(out)), true).await
+        }),
+        ["run", dir, rest @ ..] => {
+            runtime.block_on(run(SessionContext::new(), Path::new(dir), rest.first().map(Path::new), false))
+        }
+        #[cfg(feature = "ballista")]
+        ["scheduler", port] => runtime.block_on(cluster::scheduler(port.parse()?)),
+        #[cfg(feature = "ballista")]
+        ["executor", scheduler, port] => runtime.block_on(cluster::executor(scheduler, port.parse()?)),
+        #[cfg(feature = "ballista")]
+        ["local-cluster", dir, executors] => runtime.block_on(async {
+            let cluster = customer_lifecycle_datafusion::LocalCluster::start(executors.parse()?, 1).await?;
+            println!("a scheduler and {} executors on loopback at {}", cluster.executors(), cluster.scheduler_url());
+            run(cluster.context().await?, Path::new(dir), None, true).await
+        }),
         ["summary", file] => runtime.block_on(summary(Path::new(file))),
         _ => {
             Err("usage: sql_predictions generate DIR [CUSTOMERS] | run DIR [OUT.parquet] | summary FILE.parquet".into())
