@@ -139,6 +139,36 @@ fn ours(buf: &[u8]) -> bool {
     buf.starts_with(b"{\"customer_lifecycle_function\":")
 }
 
+/// The function methods both codecs share: this crate's functions here,
+/// everything else handed to the wrapped codec (one list for both traits).
+macro_rules! function_methods {
+    () => {
+        fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
+            if ours(buf) { decode_udf(name, buf) } else { self.inner.try_decode_udf(name, buf) }
+        }
+
+        fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
+            if encode_udf(node, buf)? { Ok(()) } else { self.inner.try_encode_udf(node, buf) }
+        }
+
+        fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
+            if ours(buf) { decode_udaf(name, buf) } else { self.inner.try_decode_udaf(name, buf) }
+        }
+
+        fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
+            if encode_udaf(node, buf)? { Ok(()) } else { self.inner.try_encode_udaf(node, buf) }
+        }
+
+        fn try_decode_udwf(&self, name: &str, buf: &[u8]) -> Result<Arc<WindowUDF>> {
+            self.inner.try_decode_udwf(name, buf)
+        }
+
+        fn try_encode_udwf(&self, node: &WindowUDF, buf: &mut Vec<u8>) -> Result<()> {
+            self.inner.try_encode_udwf(node, buf)
+        }
+    };
+}
+
 /// The logical plan codec that carries this crate's functions, wrapping
 /// another codec for everything else (Ballista's by default).
 ///
@@ -219,29 +249,7 @@ impl LogicalExtensionCodec for LifecycleLogicalCodec {
         self.inner.try_encode_file_format(buf, node)
     }
 
-    fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-        if ours(buf) { decode_udf(name, buf) } else { self.inner.try_decode_udf(name, buf) }
-    }
-
-    fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
-        if encode_udf(node, buf)? { Ok(()) } else { self.inner.try_encode_udf(node, buf) }
-    }
-
-    fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
-        if ours(buf) { decode_udaf(name, buf) } else { self.inner.try_decode_udaf(name, buf) }
-    }
-
-    fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
-        if encode_udaf(node, buf)? { Ok(()) } else { self.inner.try_encode_udaf(node, buf) }
-    }
-
-    fn try_decode_udwf(&self, name: &str, buf: &[u8]) -> Result<Arc<WindowUDF>> {
-        self.inner.try_decode_udwf(name, buf)
-    }
-
-    fn try_encode_udwf(&self, node: &WindowUDF, buf: &mut Vec<u8>) -> Result<()> {
-        self.inner.try_encode_udwf(node, buf)
-    }
+    function_methods!();
 }
 
 /// The physical plan codec that carries this crate's functions (what a
@@ -309,29 +317,7 @@ impl PhysicalExtensionCodec for LifecyclePhysicalCodec {
         self.inner.try_encode(node, buf, proto_converter)
     }
 
-    fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-        if ours(buf) { decode_udf(name, buf) } else { self.inner.try_decode_udf(name, buf) }
-    }
-
-    fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
-        if encode_udf(node, buf)? { Ok(()) } else { self.inner.try_encode_udf(node, buf) }
-    }
-
-    fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
-        if ours(buf) { decode_udaf(name, buf) } else { self.inner.try_decode_udaf(name, buf) }
-    }
-
-    fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
-        if encode_udaf(node, buf)? { Ok(()) } else { self.inner.try_encode_udaf(node, buf) }
-    }
-
-    fn try_decode_udwf(&self, name: &str, buf: &[u8]) -> Result<Arc<WindowUDF>> {
-        self.inner.try_decode_udwf(name, buf)
-    }
-
-    fn try_encode_udwf(&self, node: &WindowUDF, buf: &mut Vec<u8>) -> Result<()> {
-        self.inner.try_encode_udwf(node, buf)
-    }
+    function_methods!();
 }
 
 #[cfg(test)]
