@@ -6,6 +6,12 @@
 //!   100,000 customers simulated from the CDNOW estimates (seed 1);
 //! * `fit/pareto_nbd/100k-lopsided`: Pareto/NBD on 100,000 customers
 //!   simulated with β = 60 α (many rows by quadrature);
+//! * `fit/bgnbd_covariates/100k-3-categorical`: BG/NBD with three static
+//!   covariates (income −1/0/1 in both processes, a gold tier in the
+//!   purchase process, the app in the drop-out process: 12 distinct
+//!   vectors) on 100,000 customers simulated with known effects (seed 5);
+//!   `…/100k-3-continuous`: the same with income a continuous value, so
+//!   every customer has a covariate vector of their own;
 //! * `fit/gamma_gamma/1M`: Gamma-Gamma on 1,000,000 customers, 81 % of
 //!   them repeat buyers, spend simulated from the CDNOW estimates (seed 7);
 //! * `predict/*/1M`: P(alive) + conditional expected purchases over 52 weeks
@@ -21,8 +27,12 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use customer_lifecycle::CustomerId;
 use customer_lifecycle::TimeUnit;
-use customer_lifecycle::clv::{BetaGeo, Clv, FitOptions, GammaGamma, ParetoNbd, Span};
+use customer_lifecycle::clv::{
+    BetaGeo, BetaGeoCovariates, BetaGeoVariant, Clv, CovariateOptions, Covariates, FitOptions, GammaGamma, ParetoNbd,
+    Span,
+};
 use customer_lifecycle::ndarray::Array1;
 
 fn cdnow() -> (Array1<f64>, Array1<f64>, Array1<f64>, Array1<f64>) {
@@ -83,6 +93,45 @@ fn spend_population() -> (Array1<f64>, Array1<f64>) {
     (x, m)
 }
 
+/// 100,000 customers with income (−1/0/1, or continuous in [−1, 1]),
+/// gold (0/1) and app (0/1), simulated with known effects.
+fn covariate_population(continuous: bool) -> (Vec<CustomerId>, [Array1<f64>; 3], Covariates) {
+    let base = BetaGeo::new(0.9, 5.0, 0.8, 3.0).unwrap();
+    let truth = BetaGeoCovariates::new(
+        &base,
+        vec![("income".into(), 0.4), ("gold".into(), -0.5)],
+        vec![("income".into(), -0.6), ("app".into(), 0.7)],
+    )
+    .unwrap();
+    let n = 100_000;
+    let (mut x, mut t_x, mut t) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut income, mut gold, mut app) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..n {
+        let h = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11;
+        let inc = if continuous { (h % 2001) as f64 / 1000.0 - 1.0 } else { (h % 3) as f64 - 1.0 };
+        let (g, a) = (((h >> 20) % 2) as f64, ((h >> 30) % 2) as f64);
+        let model = truth.customer_model(&[inc, g], &[inc, a]).unwrap();
+        let sim = model.simulate(&[20.0 + (i % 20) as f64], 5 + i as u64).unwrap();
+        x.push(sim.frequency[0]);
+        t_x.push(sim.recency[0]);
+        t.push(sim.age[0]);
+        income.push(inc);
+        gold.push(g);
+        app.push(a);
+    }
+    let ids: Vec<CustomerId> = (0..n as i64).map(CustomerId::from).collect();
+    let covariates = Covariates::builder(ids.clone())
+        .numeric("income", income)
+        .unwrap()
+        .numeric("gold", gold)
+        .unwrap()
+        .numeric("app", app)
+        .unwrap()
+        .build()
+        .unwrap();
+    (ids, [x.into(), t_x.into(), t.into()], covariates)
+}
+
 fn bench(c: &mut Criterion) {
     let (x, t_x, t, zbar) = cdnow();
     let options = FitOptions::default();
@@ -109,6 +158,28 @@ fn bench(c: &mut Criterion) {
             black_box(BetaGeo::fit_columns(sim.frequency.view(), sim.recency.view(), sim.age.view(), &options).unwrap())
         })
     });
+    let covariate_options = CovariateOptions::new().purchase(&["income", "gold"]).dropout(&["income", "app"]);
+    for (name, continuous) in
+        [("bgnbd_covariates/100k-3-categorical", false), ("bgnbd_covariates/100k-3-continuous", true)]
+    {
+        let (ids, [cx, ctx, ct], covariates) = covariate_population(continuous);
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                black_box(
+                    BetaGeoCovariates::fit_columns(
+                        BetaGeoVariant::Classic,
+                        &ids,
+                        cx.view(),
+                        ctx.view(),
+                        ct.view(),
+                        &covariates,
+                        &covariate_options,
+                    )
+                    .unwrap(),
+                )
+            })
+        });
+    }
     let pareto_truth = ParetoNbd::new(0.5533, 10.5776, 0.6062, 11.6679).unwrap();
     let pareto_sim = pareto_truth.simulate(&ages, 1).unwrap();
     g.bench_function("pareto_nbd/100k", |b| {
