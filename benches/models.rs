@@ -12,6 +12,8 @@
 //!   vectors) on 100,000 customers simulated with known effects (seed 5);
 //!   `…/100k-3-continuous`: the same with income a continuous value, so
 //!   every customer has a covariate vector of their own;
+//!   `fit/pareto_nbd_covariates/100k-3-categorical`: Pareto/NBD with those
+//!   three covariates at the same levels (same effects, on α and β);
 //! * `fit/gamma_gamma/1M`: Gamma-Gamma on 1,000,000 customers, 81 % of
 //!   them repeat buyers, spend simulated from the CDNOW estimates (seed 7);
 //! * `predict/*/1M`: P(alive) + conditional expected purchases over 52 weeks
@@ -31,7 +33,7 @@ use customer_lifecycle::CustomerId;
 use customer_lifecycle::TimeUnit;
 use customer_lifecycle::clv::{
     BetaGeo, BetaGeoCovariates, BetaGeoVariant, Clv, CovariateOptions, Covariates, FitOptions, GammaGamma, ParetoNbd,
-    Span,
+    ParetoNbdCovariates, Span,
 };
 use customer_lifecycle::ndarray::Array1;
 
@@ -94,15 +96,14 @@ fn spend_population() -> (Array1<f64>, Array1<f64>) {
 }
 
 /// 100,000 customers with income (−1/0/1, or continuous in [−1, 1]),
-/// gold (0/1) and app (0/1), simulated with known effects.
-fn covariate_population(continuous: bool) -> (Vec<CustomerId>, [Array1<f64>; 3], Covariates) {
-    let base = BetaGeo::new(0.9, 5.0, 0.8, 3.0).unwrap();
-    let truth = BetaGeoCovariates::new(
-        &base,
-        vec![("income".into(), 0.4), ("gold".into(), -0.5)],
-        vec![("income".into(), -0.6), ("app".into(), 0.7)],
-    )
-    .unwrap();
+/// gold (0/1) and app (0/1), simulated with known effects, from BG/NBD or
+/// Pareto/NBD.
+fn covariate_population(continuous: bool, pareto: bool) -> (Vec<CustomerId>, [Array1<f64>; 3], Covariates) {
+    let purchase = vec![("income".into(), 0.4), ("gold".into(), -0.5)];
+    let dropout = vec![("income".into(), -0.6), ("app".into(), 0.7)];
+    let bgnbd =
+        BetaGeoCovariates::new(&BetaGeo::new(0.9, 5.0, 0.8, 3.0).unwrap(), purchase.clone(), dropout.clone()).unwrap();
+    let pnbd = ParetoNbdCovariates::new(&ParetoNbd::new(0.9, 5.0, 0.7, 9.0).unwrap(), purchase, dropout).unwrap();
     let n = 100_000;
     let (mut x, mut t_x, mut t) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
     let (mut income, mut gold, mut app) = (Vec::new(), Vec::new(), Vec::new());
@@ -110,8 +111,12 @@ fn covariate_population(continuous: bool) -> (Vec<CustomerId>, [Array1<f64>; 3],
         let h = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11;
         let inc = if continuous { (h % 2001) as f64 / 1000.0 - 1.0 } else { (h % 3) as f64 - 1.0 };
         let (g, a) = (((h >> 20) % 2) as f64, ((h >> 30) % 2) as f64);
-        let model = truth.customer_model(&[inc, g], &[inc, a]).unwrap();
-        let sim = model.simulate(&[20.0 + (i % 20) as f64], 5 + i as u64).unwrap();
+        let (age, seed) = ([20.0 + (i % 20) as f64], 5 + i as u64);
+        let sim = if pareto {
+            pnbd.customer_model(&[inc, g], &[inc, a]).unwrap().simulate(&age, seed).unwrap()
+        } else {
+            bgnbd.customer_model(&[inc, g], &[inc, a]).unwrap().simulate(&age, seed).unwrap()
+        };
         x.push(sim.frequency[0]);
         t_x.push(sim.recency[0]);
         t.push(sim.age[0]);
@@ -162,7 +167,7 @@ fn bench(c: &mut Criterion) {
     for (name, continuous) in
         [("bgnbd_covariates/100k-3-categorical", false), ("bgnbd_covariates/100k-3-continuous", true)]
     {
-        let (ids, [cx, ctx, ct], covariates) = covariate_population(continuous);
+        let (ids, [cx, ctx, ct], covariates) = covariate_population(continuous, false);
         g.bench_function(name, |b| {
             b.iter(|| {
                 black_box(
@@ -180,6 +185,22 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    let (ids, [cx, ctx, ct], covariates) = covariate_population(false, true);
+    g.bench_function("pareto_nbd_covariates/100k-3-categorical", |b| {
+        b.iter(|| {
+            black_box(
+                ParetoNbdCovariates::fit_columns(
+                    &ids,
+                    cx.view(),
+                    ctx.view(),
+                    ct.view(),
+                    &covariates,
+                    &covariate_options,
+                )
+                .unwrap(),
+            )
+        })
+    });
     let pareto_truth = ParetoNbd::new(0.5533, 10.5776, 0.6062, 11.6679).unwrap();
     let pareto_sim = pareto_truth.simulate(&ages, 1).unwrap();
     g.bench_function("pareto_nbd/100k", |b| {

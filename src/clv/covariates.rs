@@ -9,6 +9,7 @@ use ndarray::{Array1, Array2, ArrayView1};
 use super::bgnbd::{BetaGeo, BetaGeoVariant, Evaluator};
 use super::data::{self, RepeatRows};
 use super::fit::{self, FitOptions, FitReport, Objective};
+use super::pareto_nbd::{Derivatives as ParetoDerivatives, ParetoNbd};
 use crate::domain::customer::CustomerId;
 use crate::domain::table::CustomerTable;
 use crate::error::{Error, Result};
@@ -371,32 +372,133 @@ struct Group {
     rows: RepeatRows,
 }
 
-/// A group's own parameters (r, α_i, a_i, b_i) at the model's
-/// (r, α, a, b, γ_P, γ_D) = `p`.
-fn group_point(p: &[f64], purchase: &[f64], dropout: &[f64]) -> [f64; 4] {
-    let kp = purchase.len();
-    let dot = |z: &[f64], gamma: &[f64]| z.iter().zip(gamma).map(|(z, c)| z * c).sum::<f64>();
-    let purchase = (-dot(purchase, &p[4..4 + kp])).exp();
-    let dropout = dot(dropout, &p[4 + kp..]).exp();
-    [p[0], p[1] * purchase, p[2] * dropout, p[3] * dropout]
+/// How the covariates move one of a model's four parameters q_m:
+/// q_m = p_m · exp(sign · γ · z) with the process's effects and covariates.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Link {
+    /// Shared by all customers.
+    Fixed,
+    /// Moved by the purchase covariates, with this sign.
+    Purchase(f64),
+    /// Moved by the drop-out covariates, with this sign.
+    Dropout(f64),
 }
 
-/// The Jacobian ∂q/∂p (4 × k, row-major) of a group's parameters
-/// q = (r, α_i, a_i, b_i) in the model's p.
-fn jacobian(p: &[f64], q: &[f64; 4], g: &Group) -> Vec<f64> {
-    let k = p.len();
-    let kp = g.purchase.len();
-    let mut j = vec![0.0; 4 * k];
-    j[0] = 1.0;
-    j[k + 1] = q[1] / p[1];
-    j[2 * k + 2] = q[2] / p[2];
-    j[3 * k + 3] = q[3] / p[3];
-    for (c, z) in g.purchase.iter().enumerate() {
-        j[k + 4 + c] = -z * q[1];
+/// The model a covariate fit is built on.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Kind {
+    BetaGeo(BetaGeoVariant),
+    Pareto,
+}
+
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::BetaGeo(BetaGeoVariant::Classic) => "BG/NBD with covariates",
+            Kind::BetaGeo(BetaGeoVariant::Modified) => "MBG/NBD with covariates",
+            Kind::Pareto => "Pareto/NBD with covariates",
+        }
     }
-    for (c, z) in g.dropout.iter().enumerate() {
-        j[2 * k + 4 + kp + c] = z * q[2];
-        j[3 * k + 4 + kp + c] = z * q[3];
+
+    fn names(self) -> [&'static str; 4] {
+        match self {
+            Kind::BetaGeo(_) => ["r", "alpha", "a", "b"],
+            Kind::Pareto => ["r", "alpha", "s", "beta"],
+        }
+    }
+
+    /// CLVTools' parametrisation: BG/NBD α e^{−γ_P z_P}, a e^{γ_D z_D},
+    /// b e^{γ_D z_D}; Pareto/NBD α e^{−γ_P z_P}, β e^{−γ_D z_D}.
+    fn links(self) -> [Link; 4] {
+        match self {
+            Kind::BetaGeo(_) => [Link::Fixed, Link::Purchase(-1.0), Link::Dropout(1.0), Link::Dropout(1.0)],
+            Kind::Pareto => [Link::Fixed, Link::Purchase(-1.0), Link::Fixed, Link::Dropout(-1.0)],
+        }
+    }
+
+    fn evaluator<'a>(self, rows: &'a RepeatRows) -> GroupEval<'a> {
+        match self {
+            Kind::BetaGeo(variant) => GroupEval::BetaGeo(Evaluator::new(variant, rows)),
+            Kind::Pareto => GroupEval::Pareto(ParetoDerivatives::new(rows)),
+        }
+    }
+
+    /// The fit without covariates (a start for the fit with them).
+    fn free_fit(self, [x, t_x, t]: [ArrayView1<'_, f64>; 3]) -> Option<[f64; 4]> {
+        match self {
+            Kind::BetaGeo(variant) => BetaGeo::fit_variant(variant, x, t_x, t, &FitOptions::default()).ok().map(|m| {
+                let (r, alpha, a, b) = m.parameters();
+                [r, alpha, a, b]
+            }),
+            Kind::Pareto => ParetoNbd::fit_columns(x, t_x, t, &FitOptions::default()).ok().map(|m| {
+                let (r, alpha, s, beta) = m.parameters();
+                [r, alpha, s, beta]
+            }),
+        }
+    }
+}
+
+/// One group's log-likelihood with its derivatives in the model's four
+/// parameters, from the model's own exact code.
+enum GroupEval<'a> {
+    BetaGeo(Evaluator<'a>),
+    Pareto(ParetoDerivatives<'a>),
+}
+
+impl GroupEval<'_> {
+    fn value(&self, q: [f64; 4]) -> f64 {
+        match self {
+            GroupEval::BetaGeo(e) => e.log_likelihood(q),
+            GroupEval::Pareto(d) => d.log_likelihood(&q),
+        }
+    }
+
+    /// Gradient and Hessian; `None` where the model has none (a Pareto/NBD
+    /// series that fails at an extreme point).
+    fn derivatives(&self, q: [f64; 4]) -> Option<([f64; 4], [f64; 16])> {
+        match self {
+            GroupEval::BetaGeo(e) => Some((e.gradient(q), e.hessian(q))),
+            GroupEval::Pareto(d) => d.at(&q).map(|j| (j.gradient, j.hessian)),
+        }
+    }
+}
+
+/// The offset of a link's effects in p = (four parameters, γ_P, γ_D), its
+/// covariates and sign.
+fn link_effects(link: Link, g: &Group) -> Option<(usize, f64, &[f64])> {
+    match link {
+        Link::Fixed => None,
+        Link::Purchase(sign) => Some((4, sign, &g.purchase)),
+        Link::Dropout(sign) => Some((4 + g.purchase.len(), sign, &g.dropout)),
+    }
+}
+
+/// A group's own parameters q at the model's p = (four parameters, γ_P, γ_D).
+fn group_point(links: &[Link; 4], p: &[f64], g: &Group) -> [f64; 4] {
+    let mut q = [p[0], p[1], p[2], p[3]];
+    for (m, link) in links.iter().enumerate() {
+        if let Some((offset, sign, z)) = link_effects(*link, g) {
+            let dot: f64 = z.iter().zip(&p[offset..offset + z.len()]).map(|(z, c)| z * c).sum();
+            q[m] *= (sign * dot).exp();
+        }
+    }
+    q
+}
+
+/// The Jacobian ∂q/∂p (4 × k, row-major).
+fn jacobian(links: &[Link; 4], p: &[f64], q: &[f64; 4], g: &Group) -> Vec<f64> {
+    let k = p.len();
+    let mut j = vec![0.0; 4 * k];
+    for (m, link) in links.iter().enumerate() {
+        match link_effects(*link, g) {
+            None => j[m * k + m] = 1.0,
+            Some((offset, sign, z)) => {
+                j[m * k + m] = q[m] / p[m];
+                for (c, z) in z.iter().enumerate() {
+                    j[m * k + offset + c] = sign * z * q[m];
+                }
+            }
+        }
     }
     j
 }
@@ -441,35 +543,35 @@ fn groups(
 }
 
 /// The log-likelihood of all groups with its gradient and Hessian in the
-/// model's parameters p = (r, α, a, b, γ_P, γ_D): each group's BG/NBD ones
-/// at its own point q, by the chain rule (∇ = Jᵀ∇_q, ∇² = Jᵀ∇²_q J +
+/// model's parameters p = (four parameters, γ_P, γ_D): each group's own at
+/// its point q, by the chain rule (∇ = Jᵀ∇_q, ∇² = Jᵀ∇²_q J +
 /// Σ_m ∂ℓ/∂q_m ∇²q_m).
 struct Likelihood<'a> {
+    links: [Link; 4],
     groups: &'a [Group],
-    evaluators: Vec<Evaluator<'a>>,
+    evaluators: Vec<GroupEval<'a>>,
     k: usize,
 }
 
 impl<'a> Likelihood<'a> {
-    fn new(variant: BetaGeoVariant, groups: &'a [Group], k: usize) -> Likelihood<'a> {
-        Likelihood { groups, evaluators: groups.iter().map(|g| Evaluator::new(variant, &g.rows)).collect(), k }
+    fn new(kind: Kind, groups: &'a [Group], k: usize) -> Likelihood<'a> {
+        let evaluators = groups.iter().map(|g| kind.evaluator(&g.rows)).collect();
+        Likelihood { links: kind.links(), groups, evaluators, k }
     }
 
     fn log_likelihood(&self, p: &[f64]) -> f64 {
-        self.groups
-            .iter()
-            .zip(&self.evaluators)
-            .map(|(g, e)| e.log_likelihood(group_point(p, &g.purchase, &g.dropout)))
-            .sum()
+        self.groups.iter().zip(&self.evaluators).map(|(g, e)| e.value(group_point(&self.links, p, g))).sum()
     }
 
+    /// The gradient; empty where a group has none (the optimiser then
+    /// takes differences).
     fn gradient(&self, p: &[f64]) -> Vec<f64> {
         let k = self.k;
         let mut out = vec![0.0; k];
         for (g, e) in self.groups.iter().zip(&self.evaluators) {
-            let q = group_point(p, &g.purchase, &g.dropout);
-            let gq = e.gradient(q);
-            let j = jacobian(p, &q, g);
+            let q = group_point(&self.links, p, g);
+            let Some((gq, _)) = e.derivatives(q) else { return Vec::new() };
+            let j = jacobian(&self.links, p, &q, g);
             for (c, o) in out.iter_mut().enumerate() {
                 *o += (0..4).map(|m| gq[m] * j[m * k + c]).sum::<f64>();
             }
@@ -477,26 +579,22 @@ impl<'a> Likelihood<'a> {
         out
     }
 
+    /// The Hessian (row-major); empty where a group has none.
     fn hessian(&self, p: &[f64]) -> Vec<f64> {
         let k = self.k;
         let mut out = vec![0.0; k * k];
         for (g, e) in self.groups.iter().zip(&self.evaluators) {
-            let kp = g.purchase.len();
-            let q = group_point(p, &g.purchase, &g.dropout);
-            let (gq, hq) = (e.gradient(q), e.hessian(q));
-            let j = jacobian(p, &q, g);
-            // ∂²q_m/∂p_u∂p_v of q_1 = α e^{−γ_P z_P}, q_2 = a e^{γ_D z_D}, q_3 = b e^{γ_D z_D}.
+            let q = group_point(&self.links, p, g);
+            let Some((gq, hq)) = e.derivatives(q) else { return Vec::new() };
+            let j = jacobian(&self.links, p, &q, g);
+            // ∂²q_m/∂p_u∂p_v for q_m = p_m e^{sign γ·z}: sign z_v q_m / p_m
+            // for (p_m, γ_v), z_u z_v q_m for (γ_u, γ_v), else 0.
             let second = |m: usize, u: usize, v: usize| -> f64 {
-                let (base, effects, sign, z): (usize, usize, f64, &[f64]) = match m {
-                    1 => (1, 4, -1.0, &g.purchase),
-                    2 => (2, 4 + kp, 1.0, &g.dropout),
-                    3 => (3, 4 + kp, 1.0, &g.dropout),
-                    _ => return 0.0,
-                };
-                let effect = |i: usize| (i >= effects && i < effects + z.len()).then(|| sign * z[i - effects]);
-                match (u == base, effect(u), v == base, effect(v)) {
+                let Some((offset, sign, z)) = link_effects(self.links[m], g) else { return 0.0 };
+                let effect = |i: usize| (i >= offset && i < offset + z.len()).then(|| sign * z[i - offset]);
+                match (u == m, effect(u), v == m, effect(v)) {
                     (_, Some(zu), _, Some(zv)) => zu * zv * q[m],
-                    (true, None, _, Some(zv)) | (_, Some(zv), true, None) => zv * q[m] / p[base],
+                    (true, None, _, Some(zv)) | (_, Some(zv), true, None) => zv * q[m] / p[m],
                     _ => 0.0,
                 }
             };
@@ -508,13 +606,126 @@ impl<'a> Likelihood<'a> {
                             sum += j[m * k + u] * hq[m * 4 + n] * j[n * k + v];
                         }
                     }
-                    sum += (1..4).map(|m| gq[m] * second(m, u, v)).sum::<f64>();
+                    sum += (0..4).map(|m| gq[m] * second(m, u, v)).sum::<f64>();
                     out[u * k + v] += sum;
                 }
             }
         }
         out
     }
+}
+
+/// Named effects, in the order of their columns.
+type Effects = Vec<(String, f64)>;
+
+/// What a covariate fit finds: the four parameters, the named effects and
+/// the report.
+struct Fitted {
+    parameters: [f64; 4],
+    purchase: Vec<(String, f64)>,
+    dropout: Vec<(String, f64)>,
+    report: FitReport,
+}
+
+/// The covariate fit of `kind` to the columns of the customers `ids`.
+fn fit_kind(
+    kind: Kind,
+    ids: &[CustomerId],
+    [frequency, recency, age]: [ArrayView1<'_, f64>; 3],
+    covariates: &Covariates,
+    options: &CovariateOptions,
+) -> Result<Fitted> {
+    let model = kind.label();
+    let n = ids.len();
+    if frequency.len() != n || recency.len() != n || age.len() != n {
+        return Err(Error::InvalidArgument {
+            name: "model input",
+            reason: format!(
+                "{model}: {n} customers for columns of lengths {}, {}, {}",
+                frequency.len(),
+                recency.len(),
+                age.len()
+            ),
+        });
+    }
+    let (kp, kd) = (options.purchase.len(), options.dropout.len());
+    let zp = covariates.rows_of(ids, &options.purchase, model)?;
+    let zd = covariates.rows_of(ids, &options.dropout, model)?;
+    check_design(model, "purchase", &options.purchase, &zp, n)?;
+    check_design(model, "drop-out", &options.dropout, &zd, n)?;
+    // The whole data's checks (two customers, some repeat purchases).
+    data::group(model, frequency, recency, age).map_err(|e| e.naming_customer(ids))?;
+    let groups = groups(model, ids, [frequency, recency, age], (&zp, kp), (&zd, kd))?;
+    let k = 4 + kp + kd;
+    let likelihood = Likelihood::new(kind, &groups, k);
+    let neg_ll = |p: &[f64]| -likelihood.log_likelihood(p);
+    let neg_gradient = |p: &[f64]| -> Vec<f64> { likelihood.gradient(p).iter().map(|g| -g).collect() };
+    let neg_hessian = |p: &[f64]| -> Vec<f64> { likelihood.hessian(p).iter().map(|h| -h).collect() };
+    // Starts: the fit without covariates, effects 0; then ones.
+    let with_zeros = |base: [f64; 4]| -> Vec<f64> {
+        let mut start = base.to_vec();
+        start.resize(k, 0.0);
+        start
+    };
+    let from_free = kind.free_fit([frequency, recency, age]).map(with_zeros);
+    let ones = with_zeros([1.0; 4]);
+    let mut starts: Vec<&[f64]> = vec![&ones];
+    if let Some(s) = &from_free {
+        starts.insert(0, s);
+    }
+    let names: Vec<String> = kind
+        .names()
+        .iter()
+        .map(|s| s.to_string())
+        .chain(options.purchase.iter().map(|n| format!("purchase:{n}")))
+        .chain(options.dropout.iter().map(|n| format!("dropout:{n}")))
+        .collect();
+    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut penalty = vec![0.0; 4];
+    penalty.extend(std::iter::repeat_n(options.l2_purchase, kp));
+    penalty.extend(std::iter::repeat_n(options.l2_dropout, kd));
+    let objective =
+        Objective { neg_ll: &neg_ll, gradient: Some(&neg_gradient), hessian: Some(&neg_hessian), positive: 4, penalty };
+    let age_zero: usize = groups.iter().map(|g| g.rows.age_zero).sum();
+    let report = fit::maximise_objective(model, &name_refs, &objective, &starts, n as f64, &options.fit)?;
+    let p = &report.parameters;
+    let named = |names: &[String], values: &[f64]| names.iter().cloned().zip(values.iter().copied()).collect();
+    Ok(Fitted {
+        parameters: [p[0], p[1], p[2], p[3]],
+        purchase: named(&options.purchase, &p[4..4 + kp]),
+        dropout: named(&options.dropout, &p[4 + kp..]),
+        report: FitReport { age_zero, ..report },
+    })
+}
+
+/// The effects' values after the four parameters, checking the customer's
+/// covariates against the effects.
+fn point_of(
+    parameters: [f64; 4],
+    effects: (&Effects, &Effects),
+    purchase: &[f64],
+    dropout: &[f64],
+) -> Result<(Vec<f64>, Group)> {
+    let (pe, de) = effects;
+    if purchase.len() != pe.len() || dropout.len() != de.len() {
+        return Err(Error::InvalidArgument {
+            name: "covariates",
+            reason: format!(
+                "{} purchase and {} drop-out values for {} and {} effects",
+                purchase.len(),
+                dropout.len(),
+                pe.len(),
+                de.len()
+            ),
+        });
+    }
+    if let Some(v) = purchase.iter().chain(dropout).find(|v| !v.is_finite()) {
+        return Err(Error::InvalidArgument { name: "covariates", reason: format!("{v} is not finite") });
+    }
+    let mut p = parameters.to_vec();
+    p.extend(pe.iter().map(|(_, v)| v));
+    p.extend(de.iter().map(|(_, v)| v));
+    Ok((p, Group { purchase: purchase.to_vec(), dropout: dropout.to_vec(), rows: RepeatRows::default() }))
 }
 
 impl BetaGeoCovariates {
@@ -613,131 +824,13 @@ impl BetaGeoCovariates {
         covariates: &Covariates,
         options: &CovariateOptions,
     ) -> Result<BetaGeoCovariates> {
-        let model = match variant {
-            BetaGeoVariant::Classic => "BG/NBD with covariates",
-            BetaGeoVariant::Modified => "MBG/NBD with covariates",
-        };
-        let n = ids.len();
-        if frequency.len() != n || recency.len() != n || age.len() != n {
-            return Err(Error::InvalidArgument {
-                name: "model input",
-                reason: format!(
-                    "{model}: {n} customers for columns of lengths {}, {}, {}",
-                    frequency.len(),
-                    recency.len(),
-                    age.len()
-                ),
-            });
-        }
-        let (kp, kd) = (options.purchase.len(), options.dropout.len());
-        let zp = covariates.rows_of(ids, &options.purchase, model)?;
-        let zd = covariates.rows_of(ids, &options.dropout, model)?;
-        check_design(model, "purchase", &options.purchase, &zp, n)?;
-        check_design(model, "drop-out", &options.dropout, &zd, n)?;
-        // The whole data's checks (two customers, some repeat purchases).
-        data::group(model, frequency, recency, age).map_err(|e| e.naming_customer(ids))?;
-        let groups = groups(model, ids, [frequency, recency, age], (&zp, kp), (&zd, kd))?;
-        let likelihood = Likelihood::new(variant, &groups, 4 + kp + kd);
-        let k = 4 + kp + kd;
-        let neg_ll = |p: &[f64]| -likelihood.log_likelihood(p);
-        let neg_gradient = |p: &[f64]| -> Vec<f64> { likelihood.gradient(p).iter().map(|g| -g).collect() };
-        let neg_hessian = |p: &[f64]| -> Vec<f64> { likelihood.hessian(p).iter().map(|h| -h).collect() };
-        // Starts: the fit without covariates, effects 0; then ones.
-        let free = BetaGeo::fit_variant(variant, frequency, recency, age, &FitOptions::default()).ok();
-        let mut from_free = free.map(|m| {
-            let (r, alpha, a, b) = m.parameters();
-            vec![r, alpha, a, b]
-        });
-        if let Some(s) = from_free.as_mut() {
-            s.resize(k, 0.0);
-        }
-        let mut ones = vec![1.0; 4];
-        ones.resize(k, 0.0);
-        let mut starts: Vec<&[f64]> = vec![&ones];
-        if let Some(s) = &from_free {
-            starts.insert(0, s);
-        }
-        let names: Vec<String> = ["r", "alpha", "a", "b"]
-            .iter()
-            .map(|s| s.to_string())
-            .chain(options.purchase.iter().map(|n| format!("purchase:{n}")))
-            .chain(options.dropout.iter().map(|n| format!("dropout:{n}")))
-            .collect();
-        let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let mut penalty = vec![0.0; 4];
-        penalty.extend(std::iter::repeat_n(options.l2_purchase, kp));
-        penalty.extend(std::iter::repeat_n(options.l2_dropout, kd));
-        let objective = Objective {
-            neg_ll: &neg_ll,
-            gradient: Some(&neg_gradient),
-            hessian: Some(&neg_hessian),
-            positive: 4,
-            penalty,
-        };
-        let age_zero: usize = groups.iter().map(|g| g.rows.age_zero).sum();
-        let report = fit::maximise_objective(model, &name_refs, &objective, &starts, n as f64, &options.fit)?;
-        let p = &report.parameters;
+        let fitted = fit_kind(Kind::BetaGeo(variant), ids, [frequency, recency, age], covariates, options)?;
+        let [r, alpha, a, b] = fitted.parameters;
         let base = match variant {
-            BetaGeoVariant::Classic => BetaGeo::new(p[0], p[1], p[2], p[3])?,
-            BetaGeoVariant::Modified => BetaGeo::modified(p[0], p[1], p[2], p[3])?,
+            BetaGeoVariant::Classic => BetaGeo::new(r, alpha, a, b)?,
+            BetaGeoVariant::Modified => BetaGeo::modified(r, alpha, a, b)?,
         };
-        let named = |names: &[String], values: &[f64]| names.iter().cloned().zip(values.iter().copied()).collect();
-        Ok(BetaGeoCovariates {
-            base,
-            purchase: named(&options.purchase, &p[4..4 + kp]),
-            dropout: named(&options.dropout, &p[4 + kp..]),
-            report: Some(FitReport { age_zero, ..report }),
-        })
-    }
-
-    /// The base model: r, α, a, b (a customer whose covariates are all 0).
-    ///
-    /// ```
-    /// use customer_lifecycle::clv::{BetaGeo, BetaGeoCovariates};
-    /// let base = BetaGeo::new(0.25, 4.4, 0.79, 2.4)?;
-    /// assert_eq!(BetaGeoCovariates::new(&base, vec![], vec![])?.base().parameters(), base.parameters());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn base(&self) -> &BetaGeo {
-        &self.base
-    }
-
-    /// The purchase effects γ_P, by column.
-    ///
-    /// ```
-    /// use customer_lifecycle::clv::{BetaGeo, BetaGeoCovariates};
-    /// let m = BetaGeoCovariates::new(&BetaGeo::new(0.25, 4.4, 0.79, 2.4)?, vec![("vip".into(), 0.4)], vec![])?;
-    /// assert_eq!(m.purchase_effects(), [("vip".to_string(), 0.4)]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn purchase_effects(&self) -> &[(String, f64)] {
-        &self.purchase
-    }
-
-    /// The drop-out effects γ_D, by column.
-    ///
-    /// ```
-    /// use customer_lifecycle::clv::{BetaGeo, BetaGeoCovariates};
-    /// let m = BetaGeoCovariates::new(&BetaGeo::new(0.25, 4.4, 0.79, 2.4)?, vec![], vec![("vip".into(), -0.2)])?;
-    /// assert_eq!(m.dropout_effects().len(), 1);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn dropout_effects(&self) -> &[(String, f64)] {
-        &self.dropout
-    }
-
-    /// The fit report (parameters in the order r, α, a, b, the purchase
-    /// effects, the drop-out effects, with standard errors and covariance),
-    /// when the model was fitted.
-    ///
-    /// ```
-    /// use customer_lifecycle::clv::{BetaGeo, BetaGeoCovariates};
-    /// let m = BetaGeoCovariates::new(&BetaGeo::new(0.25, 4.4, 0.79, 2.4)?, vec![], vec![])?;
-    /// assert!(m.report().is_none());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn report(&self) -> Option<&FitReport> {
-        self.report.as_ref()
+        Ok(BetaGeoCovariates { base, purchase: fitted.purchase, dropout: fitted.dropout, report: Some(fitted.report) })
     }
 
     /// The BG/NBD (or MBG/NBD) of a customer with covariates `purchase`
@@ -760,26 +853,10 @@ impl BetaGeoCovariates {
     /// finite, or parameters out of range (an effect so large that α_i, a_i
     /// or b_i leave the floating-point range).
     pub fn customer_model(&self, purchase: &[f64], dropout: &[f64]) -> Result<BetaGeo> {
-        if purchase.len() != self.purchase.len() || dropout.len() != self.dropout.len() {
-            return Err(Error::InvalidArgument {
-                name: "covariates",
-                reason: format!(
-                    "{} purchase and {} drop-out values for {} and {} effects",
-                    purchase.len(),
-                    dropout.len(),
-                    self.purchase.len(),
-                    self.dropout.len()
-                ),
-            });
-        }
-        if let Some(v) = purchase.iter().chain(dropout).find(|v| !v.is_finite()) {
-            return Err(Error::InvalidArgument { name: "covariates", reason: format!("{v} is not finite") });
-        }
         let (r, alpha, a, b) = self.base.parameters();
-        let mut p = vec![r, alpha, a, b];
-        p.extend(self.purchase.iter().map(|(_, v)| v));
-        p.extend(self.dropout.iter().map(|(_, v)| v));
-        let [r, alpha, a, b] = group_point(&p, purchase, dropout);
+        let kind = Kind::BetaGeo(self.base.variant());
+        let (p, g) = point_of([r, alpha, a, b], (&self.purchase, &self.dropout), purchase, dropout)?;
+        let [r, alpha, a, b] = group_point(&kind.links(), &p, &g);
         let model = match self.base.variant() {
             BetaGeoVariant::Classic => BetaGeo::new(r, alpha, a, b)?,
             BetaGeoVariant::Modified => BetaGeo::modified(r, alpha, a, b)?,
@@ -789,106 +866,300 @@ impl BetaGeoCovariates {
             None => model,
         })
     }
+}
 
-    /// Each customer's BG/NBD from the covariates, in the summary's order.
-    fn customer_models(&self, summary: &PurchaseSummary, covariates: &Covariates) -> Result<Vec<BetaGeo>> {
-        let model = "BG/NBD with covariates";
-        let names = |effects: &[(String, f64)]| effects.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
-        let (pn, dn) = (names(&self.purchase), names(&self.dropout));
-        let ids = summary.ids();
-        let (zp, zd) = (covariates.rows_of(ids, &pn, model)?, covariates.rows_of(ids, &dn, model)?);
-        let (kp, kd) = (pn.len(), dn.len());
-        (0..summary.len())
-            .map(|i| self.customer_model(&zp[i * kp..(i + 1) * kp], &zd[i * kd..(i + 1) * kd]))
-            .collect::<Result<Vec<_>>>()
-            .map_err(|e| e.naming_customer(summary.ids()))
-    }
+/// The methods both covariate models share, with their doc examples.
+macro_rules! covariate_model {
+    ($ty:ident, $base:ident, $new:literal) => {
+        impl $ty {
+            #[doc = concat!(
+                "The base model (a customer whose covariates are all 0).\n\n```\n",
+                "use customer_lifecycle::clv::{", stringify!($base), ", ", stringify!($ty), "};\n",
+                "let base = ", $new, ";\n",
+                "assert_eq!(", stringify!($ty), "::new(&base, vec![], vec![])?.base().parameters(), base.parameters());\n",
+                "# Ok::<(), Box<dyn std::error::Error>>(())\n```"
+            )]
+            pub fn base(&self) -> &$base {
+                &self.base
+            }
 
-    /// The total log-likelihood of the summary's customers.
-    ///
-    /// ```
-    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
-    /// use customer_lifecycle::clv::{BetaGeo, BetaGeoCovariates, Covariates};
-    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
-    /// let zeros = vec![0.0; summary.len()];
-    /// let covariates = Covariates::builder(summary.ids().to_vec()).numeric("z", zeros)?.build()?;
-    /// let base = BetaGeo::new(0.25, 4.4, 0.79, 2.4)?;
-    /// let model = BetaGeoCovariates::new(&base, vec![("z".into(), 3.0)], vec![])?;
-    /// // Effects on a covariate that is 0 for everyone change nothing.
-    /// let plain: f64 = (0..summary.len()).map(|i| base.log_likelihood(summary.frequency()[i], summary.recency()[i], summary.age()[i]).unwrap()).sum();
-    /// assert!((model.log_likelihood(&summary, &covariates)? - plain).abs() < 1e-9 * plain.abs());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    ///
-    /// # Errors
-    /// As [`BetaGeoCovariates::probability_alive_all`].
-    pub fn log_likelihood(&self, summary: &PurchaseSummary, covariates: &Covariates) -> Result<f64> {
-        let models = self.customer_models(summary, covariates)?;
-        let (x, t_x, t) = (summary.frequency(), summary.recency(), summary.age());
-        let mut sum = 0.0;
-        for (i, m) in models.iter().enumerate() {
-            sum += summary.naming(m.log_likelihood(x[i], t_x[i], t[i]).map_err(|e| e.at_row(i)))?;
+            #[doc = concat!(
+                "The purchase effects γ_P, by column.\n\n```\n",
+                "use customer_lifecycle::clv::{", stringify!($base), ", ", stringify!($ty), "};\n",
+                "let m = ", stringify!($ty), "::new(&", $new, ", vec![(\"vip\".into(), 0.4)], vec![])?;\n",
+                "assert_eq!(m.purchase_effects(), [(\"vip\".to_string(), 0.4)]);\n",
+                "# Ok::<(), Box<dyn std::error::Error>>(())\n```"
+            )]
+            pub fn purchase_effects(&self) -> &[(String, f64)] {
+                &self.purchase
+            }
+
+            #[doc = concat!(
+                "The drop-out effects γ_D, by column.\n\n```\n",
+                "use customer_lifecycle::clv::{", stringify!($base), ", ", stringify!($ty), "};\n",
+                "let m = ", stringify!($ty), "::new(&", $new, ", vec![], vec![(\"vip\".into(), -0.2)])?;\n",
+                "assert_eq!(m.dropout_effects().len(), 1);\n",
+                "# Ok::<(), Box<dyn std::error::Error>>(())\n```"
+            )]
+            pub fn dropout_effects(&self) -> &[(String, f64)] {
+                &self.dropout
+            }
+
+            #[doc = concat!(
+                "The fit report (the four parameters, the purchase effects, the drop-out effects, ",
+                "with standard errors and covariance), when the model was fitted.\n\n```\n",
+                "use customer_lifecycle::clv::{", stringify!($base), ", ", stringify!($ty), "};\n",
+                "let m = ", stringify!($ty), "::new(&", $new, ", vec![], vec![])?;\n",
+                "assert!(m.report().is_none());\n",
+                "# Ok::<(), Box<dyn std::error::Error>>(())\n```"
+            )]
+            pub fn report(&self) -> Option<&FitReport> {
+                self.report.as_ref()
+            }
+
+            /// Each customer's own model from the covariates, in the summary's order.
+            fn customer_models(&self, summary: &PurchaseSummary, covariates: &Covariates) -> Result<Vec<$base>> {
+                let model = "a model with covariates";
+                let names = |effects: &[(String, f64)]| effects.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+                let (pn, dn) = (names(&self.purchase), names(&self.dropout));
+                let ids = summary.ids();
+                let (zp, zd) = (covariates.rows_of(ids, &pn, model)?, covariates.rows_of(ids, &dn, model)?);
+                let (kp, kd) = (pn.len(), dn.len());
+                (0..summary.len())
+                    .map(|i| self.customer_model(&zp[i * kp..(i + 1) * kp], &zd[i * kd..(i + 1) * kd]))
+                    .collect::<Result<Vec<_>>>()
+                    .map_err(|e| e.naming_customer(ids))
+            }
+
+            #[doc = concat!(
+                "The total log-likelihood of the summary's customers, each at their own parameters.\n\n```\n",
+                "# use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};\n",
+                "use customer_lifecycle::clv::{", stringify!($base), ", ", stringify!($ty), ", Covariates};\n",
+                "let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;\n",
+                "let covariates = Covariates::builder(summary.ids().to_vec()).numeric(\"z\", vec![0.0; summary.len()])?.build()?;\n",
+                "let base = ", $new, ";\n",
+                "let model = ", stringify!($ty), "::new(&base, vec![(\"z\".into(), 3.0)], vec![])?;\n",
+                "// Effects on a covariate that is 0 for everyone change nothing.\n",
+                "let (x, t_x, t) = (summary.frequency(), summary.recency(), summary.age());\n",
+                "let plain: f64 = (0..summary.len()).map(|i| base.log_likelihood(x[i], t_x[i], t[i]).unwrap()).sum();\n",
+                "assert!((model.log_likelihood(&summary, &covariates)? - plain).abs() < 1e-9 * plain.abs());\n",
+                "# Ok::<(), Box<dyn std::error::Error>>(())\n```\n\n",
+                "# Errors\n[`Error::InvalidModelInput`] naming a customer without covariates or with an impossible row."
+            )]
+            pub fn log_likelihood(&self, summary: &PurchaseSummary, covariates: &Covariates) -> Result<f64> {
+                let models = self.customer_models(summary, covariates)?;
+                let (x, t_x, t) = (summary.frequency(), summary.recency(), summary.age());
+                let mut sum = 0.0;
+                for (i, m) in models.iter().enumerate() {
+                    sum += summary.naming(m.log_likelihood(x[i], t_x[i], t[i]).map_err(|e| e.at_row(i)))?;
+                }
+                Ok(sum)
+            }
+
+            #[doc = concat!(
+                "P(alive) of every customer of the summary, each at their own parameters.\n\n```\n",
+                "# use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};\n",
+                "use customer_lifecycle::clv::{", stringify!($base), ", ", stringify!($ty), ", Covariates};\n",
+                "let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;\n",
+                "let z: Vec<f64> = (0..summary.len()).map(|i| (i % 2) as f64).collect();\n",
+                "let covariates = Covariates::builder(summary.ids().to_vec()).numeric(\"z\", z)?.build()?;\n",
+                "let model = ", stringify!($ty), "::new(&", $new, ", vec![], vec![(\"z\".into(), 0.5)])?;\n",
+                "let alive = model.probability_alive_all(&summary, &covariates)?;\n",
+                "assert_eq!(alive.len(), summary.len());\n",
+                "# Ok::<(), Box<dyn std::error::Error>>(())\n```\n\n",
+                "# Errors\n[`Error::InvalidModelInput`] naming a customer without covariates or with an impossible row."
+            )]
+            pub fn probability_alive_all(
+                &self,
+                summary: &PurchaseSummary,
+                covariates: &Covariates,
+            ) -> Result<CustomerTable> {
+                let models = self.customer_models(summary, covariates)?;
+                let (x, t_x, t) = (summary.frequency(), summary.recency(), summary.age());
+                let values = (0..summary.len())
+                    .map(|i| models[i].probability_alive(x[i], t_x[i], t[i]).map_err(|e| e.at_row(i)))
+                    .collect::<Result<Array1<f64>>>();
+                summary.keyed("p_alive", values)
+            }
+
+            #[doc = concat!(
+                "Expected purchases of every customer in the next `t`, each at their own parameters.\n\n```\n",
+                "# use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};\n",
+                "use customer_lifecycle::clv::{", stringify!($base), ", ", stringify!($ty), ", Covariates};\n",
+                "let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;\n",
+                "let z: Vec<f64> = (0..summary.len()).map(|i| (i % 2) as f64).collect();\n",
+                "let covariates = Covariates::builder(summary.ids().to_vec()).numeric(\"z\", z)?.build()?;\n",
+                "let model = ", stringify!($ty), "::new(&", $new, ", vec![(\"z\".into(), 0.5)], vec![])?;\n",
+                "let expected = model.conditional_expected_purchases_all(52.0, &summary, &covariates)?;\n",
+                "assert_eq!(expected.names(), [\"expected_purchases\"]);\n",
+                "# Ok::<(), Box<dyn std::error::Error>>(())\n```\n\n",
+                "# Errors\nAs `probability_alive_all`, and for a horizon that is negative or not finite."
+            )]
+            pub fn conditional_expected_purchases_all(
+                &self,
+                t: f64,
+                summary: &PurchaseSummary,
+                covariates: &Covariates,
+            ) -> Result<CustomerTable> {
+                let models = self.customer_models(summary, covariates)?;
+                let (x, t_x, age) = (summary.frequency(), summary.recency(), summary.age());
+                let values = (0..summary.len())
+                    .map(|i| {
+                        models[i].conditional_expected_purchases(t, x[i], t_x[i], age[i]).map_err(|e| e.at_row(i))
+                    })
+                    .collect::<Result<Array1<f64>>>();
+                summary.keyed("expected_purchases", values)
+            }
         }
-        Ok(sum)
-    }
+    };
+}
 
-    /// P(alive) of every customer of the summary, each at their own
-    /// parameters.
+covariate_model!(BetaGeoCovariates, BetaGeo, "BetaGeo::new(0.25, 4.4, 0.79, 2.4)?");
+covariate_model!(ParetoNbdCovariates, ParetoNbd, "ParetoNbd::new(0.55, 10.6, 0.61, 11.7)?");
+
+/// Pareto/NBD with time-invariant covariates in the purchase and drop-out
+/// processes, in CLVTools' parametrisation: customer *i* has
+/// α_i = α · exp(−γ_P · z_P) and β_i = β · exp(−γ_D · z_D), r and s shared.
+/// A positive purchase effect raises the purchase rate (mean r/α_i), a
+/// positive drop-out effect raises the drop-out rate (mean s/β_i). The fit
+/// is exact maximum likelihood with the gradient and Hessian of the
+/// model's own exact derivatives (its jets) by the chain rule, over
+/// customers grouped by covariate vector and (x, t_x, T).
+///
+/// ```
+/// use customer_lifecycle::clv::{ParetoNbd, ParetoNbdCovariates};
+/// let base = ParetoNbd::new(0.55, 10.6, 0.61, 11.7)?;
+/// let model = ParetoNbdCovariates::new(&base, vec![("vip".into(), 0.5)], vec![("vip".into(), -0.3)])?;
+/// let vip = model.customer_model(&[1.0], &[1.0])?;
+/// let (_, alpha, _, beta) = vip.parameters();
+/// assert!((alpha - 10.6 * (-0.5f64).exp()).abs() < 1e-12 && (beta - 11.7 * 0.3f64.exp()).abs() < 1e-12);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Debug)]
+pub struct ParetoNbdCovariates {
+    base: ParetoNbd,
+    purchase: Vec<(String, f64)>,
+    dropout: Vec<(String, f64)>,
+    report: Option<FitReport>,
+}
+
+impl ParetoNbdCovariates {
+    /// A model with given parameters: the base model (r, α, s, β) and the
+    /// named purchase and drop-out effects.
     ///
     /// ```
-    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
-    /// use customer_lifecycle::clv::{BetaGeo, BetaGeoCovariates, Covariates};
-    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
-    /// let z: Vec<f64> = (0..summary.len()).map(|i| (i % 2) as f64).collect();
-    /// let covariates = Covariates::builder(summary.ids().to_vec()).numeric("z", z)?.build()?;
-    /// let model = BetaGeoCovariates::new(&BetaGeo::new(0.25, 4.4, 0.79, 2.4)?, vec![], vec![("z".into(), 0.5)])?;
-    /// let alive = model.probability_alive_all(&summary, &covariates)?;
-    /// assert_eq!(alive.len(), summary.len());
+    /// use customer_lifecycle::clv::{ParetoNbd, ParetoNbdCovariates};
+    /// let model = ParetoNbdCovariates::new(&ParetoNbd::new(0.55, 10.6, 0.61, 11.7)?, vec![], vec![("age".into(), 0.02)])?;
+    /// assert_eq!(model.dropout_effects()[0].1, 0.02);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidModelInput`] naming a customer without covariates or
-    /// with an impossible row.
-    pub fn probability_alive_all(&self, summary: &PurchaseSummary, covariates: &Covariates) -> Result<CustomerTable> {
-        let models = self.customer_models(summary, covariates)?;
-        let (x, t_x, t) = (summary.frequency(), summary.recency(), summary.age());
-        let values = (0..summary.len())
-            .map(|i| models[i].probability_alive(x[i], t_x[i], t[i]).map_err(|e| e.at_row(i)))
-            .collect::<Result<Array1<f64>>>();
-        summary.keyed("p_alive", values)
+    /// [`Error::InvalidArgument`] for an effect that is not finite.
+    pub fn new(
+        base: &ParetoNbd,
+        purchase: Vec<(String, f64)>,
+        dropout: Vec<(String, f64)>,
+    ) -> Result<ParetoNbdCovariates> {
+        if let Some((name, v)) = purchase.iter().chain(&dropout).find(|(_, v)| !v.is_finite()) {
+            return Err(Error::InvalidArgument { name: "covariate effect", reason: format!("{name}: {v}") });
+        }
+        let (r, alpha, s, beta) = base.parameters();
+        Ok(ParetoNbdCovariates { base: ParetoNbd::new(r, alpha, s, beta)?, purchase, dropout, report: None })
     }
 
-    /// Expected purchases of every customer in the next `t`, each at their
-    /// own parameters.
+    /// Fits the model to a summary and its customers' covariates (see
+    /// [`BetaGeoCovariates::fit`] for the options and errors).
     ///
     /// ```
     /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
-    /// use customer_lifecycle::clv::{BetaGeo, BetaGeoCovariates, Covariates};
+    /// use customer_lifecycle::clv::{CovariateOptions, Covariates, ParetoNbdCovariates};
     /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
-    /// let z: Vec<f64> = (0..summary.len()).map(|i| (i % 2) as f64).collect();
-    /// let covariates = Covariates::builder(summary.ids().to_vec()).numeric("z", z)?.build()?;
-    /// let model = BetaGeoCovariates::new(&BetaGeo::new(0.25, 4.4, 0.79, 2.4)?, vec![("z".into(), 0.5)], vec![])?;
-    /// let expected = model.conditional_expected_purchases_all(52.0, &summary, &covariates)?;
-    /// assert_eq!(expected.names(), ["expected_purchases"]);
+    /// let half: Vec<&str> = (0..summary.len()).map(|i| if i % 2 == 0 { "a" } else { "b" }).collect();
+    /// let covariates = Covariates::builder(summary.ids().to_vec()).categorical("half", &half, Some("a"))?.build()?;
+    /// let options = CovariateOptions::new().purchase(&["half=b"]).dropout(&["half=b"]);
+    /// let model = ParetoNbdCovariates::fit(&summary, &covariates, &options)?;
+    /// assert_eq!(model.report().unwrap().parameter_names, ["r", "alpha", "s", "beta", "purchase:half=b", "dropout:half=b"]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors
-    /// As [`BetaGeoCovariates::probability_alive_all`], and for a horizon
-    /// that is negative or not finite.
-    pub fn conditional_expected_purchases_all(
-        &self,
-        t: f64,
+    /// As [`BetaGeoCovariates::fit`].
+    pub fn fit(
         summary: &PurchaseSummary,
         covariates: &Covariates,
-    ) -> Result<CustomerTable> {
-        let models = self.customer_models(summary, covariates)?;
-        let (x, t_x, age) = (summary.frequency(), summary.recency(), summary.age());
-        let values = (0..summary.len())
-            .map(|i| models[i].conditional_expected_purchases(t, x[i], t_x[i], age[i]).map_err(|e| e.at_row(i)))
-            .collect::<Result<Array1<f64>>>();
-        summary.keyed("expected_purchases", values)
+        options: &CovariateOptions,
+    ) -> Result<ParetoNbdCovariates> {
+        let (x, t_x, t) = (summary.frequency(), summary.recency(), summary.age());
+        let model = ParetoNbdCovariates::fit_columns(summary.ids(), x, t_x, t, covariates, options)?;
+        Ok(ParetoNbdCovariates { base: model.base.in_unit(summary.periods().unit()), ..model })
+    }
+
+    /// [`ParetoNbdCovariates::fit`] to columns `x`, `t_x`, `T` of the
+    /// customers `ids`.
+    ///
+    /// ```
+    /// use customer_lifecycle::CustomerId;
+    /// use customer_lifecycle::clv::{CovariateOptions, Covariates, ParetoNbd, ParetoNbdCovariates};
+    /// // Two groups simulated apart: the second drops out at twice the rate (β halved).
+    /// let ages = vec![52.0; 1500];
+    /// let steady = ParetoNbd::new(0.8, 6.0, 0.7, 12.0)?.simulate(&ages, 1)?;
+    /// let fickle = ParetoNbd::new(0.8, 6.0, 0.7, 6.0)?.simulate(&ages, 2)?;
+    /// let join = |a: &customer_lifecycle::ndarray::Array1<f64>, b: &customer_lifecycle::ndarray::Array1<f64>| -> customer_lifecycle::ndarray::Array1<f64> { a.iter().chain(b).copied().collect() };
+    /// let (x, t_x, t) = (join(&steady.frequency, &fickle.frequency), join(&steady.recency, &fickle.recency), join(&steady.age, &fickle.age));
+    /// let ids: Vec<CustomerId> = (0..3000).map(CustomerId::from).collect();
+    /// let z: Vec<f64> = (0..3000).map(|i| if i < 1500 { 0.0 } else { 1.0 }).collect();
+    /// let covariates = Covariates::builder(ids.clone()).numeric("fickle", z)?.build()?;
+    /// let options = CovariateOptions::new().dropout(&["fickle"]);
+    /// let model = ParetoNbdCovariates::fit_columns(&ids, x.view(), t_x.view(), t.view(), &covariates, &options)?;
+    /// let (effect, se) = (model.dropout_effects()[0].1, model.report().unwrap().standard_errors[4]);
+    /// assert!((effect - 2f64.ln()).abs() < 3.0 * se, "{effect} ± {se}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`BetaGeoCovariates::fit_columns`].
+    pub fn fit_columns(
+        ids: &[CustomerId],
+        frequency: ArrayView1<'_, f64>,
+        recency: ArrayView1<'_, f64>,
+        age: ArrayView1<'_, f64>,
+        covariates: &Covariates,
+        options: &CovariateOptions,
+    ) -> Result<ParetoNbdCovariates> {
+        let fitted = fit_kind(Kind::Pareto, ids, [frequency, recency, age], covariates, options)?;
+        let [r, alpha, s, beta] = fitted.parameters;
+        Ok(ParetoNbdCovariates {
+            base: ParetoNbd::new(r, alpha, s, beta)?,
+            purchase: fitted.purchase,
+            dropout: fitted.dropout,
+            report: Some(fitted.report),
+        })
+    }
+
+    /// The Pareto/NBD of a customer with covariates `purchase` and
+    /// `dropout` (in the order of the effects): every prediction of
+    /// [`ParetoNbd`] for that customer, an existing or a new one.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::{ParetoNbd, ParetoNbdCovariates};
+    /// let m = ParetoNbdCovariates::new(&ParetoNbd::new(0.55, 10.6, 0.61, 11.7)?, vec![], vec![("fickle".into(), 0.7)])?;
+    /// let (fickle, steady) = (m.customer_model(&[], &[1.0])?, m.customer_model(&[], &[0.0])?);
+    /// assert!(fickle.probability_alive(2.0, 30.0, 38.0)? < steady.probability_alive(2.0, 30.0, 38.0)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`BetaGeoCovariates::customer_model`].
+    pub fn customer_model(&self, purchase: &[f64], dropout: &[f64]) -> Result<ParetoNbd> {
+        let (r, alpha, s, beta) = self.base.parameters();
+        let (p, g) = point_of([r, alpha, s, beta], (&self.purchase, &self.dropout), purchase, dropout)?;
+        let [r, alpha, s, beta] = group_point(&Kind::Pareto.links(), &p, &g);
+        let model = ParetoNbd::new(r, alpha, s, beta)?;
+        Ok(match self.base.time_unit() {
+            Some(unit) => model.in_unit(unit),
+            None => model,
+        })
     }
 }
 
@@ -937,45 +1208,51 @@ fn check_design(model: &'static str, process: &str, names: &[String], rows: &[f6
 mod tests {
     use super::*;
 
-    /// The fixture's rows: (variant, point p, customer (x, t_x, T), z_P, z_D, ln L).
-    type FixtureRow = (BetaGeoVariant, Vec<f64>, [f64; 3], Vec<f64>, Vec<f64>, f64);
+    /// The fixture's rows: (kind, point p, customer (x, t_x, T), z_P, z_D, ln L).
+    type FixtureRow = (Kind, Vec<f64>, [f64; 3], Vec<f64>, Vec<f64>, f64);
 
-    fn fixture() -> Vec<FixtureRow> {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/bgnbd_covariates.csv"))
-            .unwrap();
+    /// A fixture file's rows; the BG/NBD file starts with the variant.
+    fn fixture(file: &str) -> Vec<FixtureRow> {
+        let text = std::fs::read_to_string(format!("{}/tests/fixtures/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
         text.lines()
             .skip(1)
             .map(|line| {
                 let f: Vec<&str> = line.split(',').collect();
-                let v = |i: usize| f[i].parse::<f64>().unwrap();
-                let variant = if f[0] == "classic" { BetaGeoVariant::Classic } else { BetaGeoVariant::Modified };
-                (variant, (1..8).map(v).collect(), [v(8), v(9), v(10)], vec![v(11), v(12)], vec![v(13)], v(14))
+                let (kind, o) = match f[0] {
+                    "classic" => (Kind::BetaGeo(BetaGeoVariant::Classic), 1),
+                    "modified" => (Kind::BetaGeo(BetaGeoVariant::Modified), 1),
+                    _ => (Kind::Pareto, 0),
+                };
+                let v = |i: usize| f[i + o].parse::<f64>().unwrap();
+                (kind, (0..7).map(v).collect(), [v(7), v(8), v(9)], vec![v(10), v(11)], vec![v(12)], v(13))
             })
             .collect()
     }
 
-    /// The fixture's customers at each (variant, point), as groups.
-    fn cases() -> Vec<(BetaGeoVariant, Vec<f64>, Vec<Group>, f64)> {
-        let rows = fixture();
+    /// The fixtures' customers at each (kind, point), as groups.
+    fn cases() -> Vec<(Kind, Vec<f64>, Vec<Group>, f64)> {
+        let mut rows = fixture("bgnbd_covariates.csv");
+        rows.extend(fixture("pareto_nbd_covariates.csv"));
         let mut out = Vec::new();
         for chunk in rows.chunks(8) {
-            let (variant, p) = (chunk[0].0, chunk[0].1.clone());
+            let (kind, p) = (chunk[0].0, chunk[0].1.clone());
             let ids: Vec<CustomerId> = (0..8).map(CustomerId::from).collect();
             let col = |k: usize| -> Array1<f64> { chunk.iter().map(|r| r.2[k]).collect() };
             let zp: Vec<f64> = chunk.iter().flat_map(|r| r.3.clone()).collect();
             let zd: Vec<f64> = chunk.iter().flat_map(|r| r.4.clone()).collect();
             let groups =
                 groups("test", &ids, [col(0).view(), col(1).view(), col(2).view()], (&zp, 2), (&zd, 1)).unwrap();
-            out.push((variant, p, groups, chunk.iter().map(|r| r.5).sum::<f64>()));
+            out.push((kind, p, groups, chunk.iter().map(|r| r.5).sum::<f64>()));
         }
+        assert_eq!(out.len(), 12);
         out
     }
 
     #[test]
     fn grouped_likelihood_matches_mpmath() {
-        for (variant, p, groups, expected) in cases() {
-            let got = Likelihood::new(variant, &groups, 7).log_likelihood(&p);
-            assert!(((got - expected) / expected).abs() < 1e-10, "{variant:?} {p:?}: {got} against {expected}");
+        for (kind, p, groups, expected) in cases() {
+            let got = Likelihood::new(kind, &groups, 7).log_likelihood(&p);
+            assert!(((got - expected) / expected).abs() < 1e-10, "{kind:?} {p:?}: {got} against {expected}");
         }
     }
 

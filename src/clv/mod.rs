@@ -76,7 +76,7 @@ pub use model::{AnyPurchaseModel, PurchaseModel};
 pub use bgnbd::{BetaGeo, BetaGeoVariant};
 mod covariates;
 
-pub use covariates::{BetaGeoCovariates, CovariateOptions, Covariates, CovariatesBuilder};
+pub use covariates::{BetaGeoCovariates, CovariateOptions, Covariates, CovariatesBuilder, ParetoNbdCovariates};
 mod bgbb;
 mod gamma_gamma;
 mod sbg;

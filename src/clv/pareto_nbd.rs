@@ -170,7 +170,7 @@ impl ParetoNbd {
         let derivatives = Derivatives::new(rows);
         // The value from the jet too: a Newton step accepted whole (the
         // usual case) then has its next gradient and Hessian ready.
-        let neg_ll = |p: &[f64]| derivatives.at(p).map_or_else(|| -total_log_likelihood(rows, p), |j| -j.value);
+        let neg_ll = |p: &[f64]| -derivatives.log_likelihood(p);
         let neg_gradient =
             |p: &[f64]| -> Vec<f64> { derivatives.at(p).map_or_else(Vec::new, |j| negated(&j.gradient)) };
         let neg_hessian = |p: &[f64]| -> Vec<f64> { derivatives.at(p).map_or_else(Vec::new, |j| negated(&j.hessian)) };
@@ -906,18 +906,24 @@ const BETA: usize = 3;
 /// The total log-likelihood with its exact gradient and Hessian, from one
 /// pass over the rows on [`Jet`]s; the last point's result is kept, since
 /// the optimiser asks for the gradient and the Hessian at the same point.
-struct Derivatives<'a> {
+pub(super) struct Derivatives<'a> {
     rows: &'a RepeatRows,
     last: std::cell::RefCell<Option<([f64; 4], Option<Jet>)>>,
 }
 
 impl<'a> Derivatives<'a> {
-    fn new(rows: &'a RepeatRows) -> Derivatives<'a> {
+    pub(super) fn new(rows: &'a RepeatRows) -> Derivatives<'a> {
         Derivatives { rows, last: std::cell::RefCell::new(None) }
     }
 
+    /// The log-likelihood at `p`: the jet's value, or the plain sum where
+    /// the jet's series fails.
+    pub(super) fn log_likelihood(&self, p: &[f64]) -> f64 {
+        self.at(p).map_or_else(|| total_log_likelihood(self.rows, p), |j| j.value)
+    }
+
     /// The log-likelihood jet at `p`; `None` where a series fails.
-    fn at(&self, p: &[f64]) -> Option<Jet> {
+    pub(super) fn at(&self, p: &[f64]) -> Option<Jet> {
         let p = [p[0], p[1], p[2], p[3]];
         if let Some((point, jet)) = *self.last.borrow() {
             if point == p {

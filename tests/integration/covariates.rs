@@ -3,7 +3,10 @@
 //! recovery on data simulated with known effects, a covariate without
 //! effect, and the bad inputs.
 
-use customer_lifecycle::clv::{BetaGeo, BetaGeoCovariates, BetaGeoVariant, CovariateOptions, Covariates, FitOptions};
+use customer_lifecycle::clv::{
+    BetaGeo, BetaGeoCovariates, BetaGeoVariant, CovariateOptions, Covariates, FitOptions, ParetoNbd,
+    ParetoNbdCovariates, SimulatedCustomers,
+};
 use customer_lifecycle::ndarray::Array1;
 use customer_lifecycle::{CustomerId, Error, SummaryOptions, TimeUnit, TransactionLog};
 
@@ -31,6 +34,27 @@ fn likelihood_matches_mpmath() {
     assert_eq!(rows, 64);
 }
 
+#[test]
+fn pareto_likelihood_matches_mpmath() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pareto_nbd_covariates.csv"))
+            .unwrap();
+    let mut rows = 0;
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let v = |i: usize| f[i].parse::<f64>().unwrap();
+        let base = ParetoNbd::new(v(0), v(1), v(2), v(3)).unwrap();
+        let model =
+            ParetoNbdCovariates::new(&base, vec![("p1".into(), v(4)), ("p2".into(), v(5))], vec![("d1".into(), v(6))])
+                .unwrap();
+        let customer = model.customer_model(&[v(10), v(11)], &[v(12)]).unwrap();
+        let got = customer.log_likelihood(v(7), v(8), v(9)).unwrap();
+        assert!(((got - v(13)) / v(13)).abs() < 1e-10, "{line}: {got}");
+        rows += 1;
+    }
+    assert_eq!(rows, 32);
+}
+
 /// `n` customers with covariates income (−1, 0, 1), tier (basic/gold) and
 /// app (0/1), simulated with known effects; their ids and columns.
 struct Simulated {
@@ -41,7 +65,14 @@ struct Simulated {
     covariates: Covariates,
 }
 
-fn simulate(variant: BetaGeoVariant, truth: &BetaGeoCovariates, per_group: usize, seed: u64) -> Simulated {
+/// Simulates customers of given purchase and drop-out covariates, ages and seed.
+type Simulator<'a> = &'a dyn Fn(&[f64], &[f64], &[f64], u64) -> SimulatedCustomers;
+
+fn simulate(
+    customer: Simulator<'_>,
+    per_group: usize,
+    seed: u64,
+) -> Simulated {
     let (mut x, mut t_x, mut t) = (Vec::new(), Vec::new(), Vec::new());
     let (mut income, mut tier, mut app) = (Vec::new(), Vec::new(), Vec::new());
     let mut group = 0;
@@ -49,10 +80,8 @@ fn simulate(variant: BetaGeoVariant, truth: &BetaGeoCovariates, per_group: usize
         for gold in [0.0, 1.0] {
             for a in [0.0, 1.0] {
                 group += 1;
-                let model = truth.customer_model(&[inc, gold], &[inc, a]).unwrap();
-                assert_eq!(model.variant(), variant);
                 let ages: Vec<f64> = (0..per_group).map(|i| 26.0 + (i % 27) as f64).collect();
-                let sim = model.simulate(&ages, seed * 1_000 + group).unwrap();
+                let sim = customer(&[inc, gold], &[inc, a], &ages, seed * 1_000 + group);
                 x.extend(sim.frequency.iter());
                 t_x.extend(sim.recency.iter());
                 t.extend(sim.age.iter());
@@ -89,7 +118,15 @@ fn known_effects_are_recovered_within_their_standard_errors() {
             vec![("income".into(), -0.6), ("app".into(), 0.7)],
         )
         .unwrap();
-        let sim = simulate(variant, &truth, 700, 7);
+        let sim = simulate(
+            &|zp, zd, ages, seed| {
+                let model = truth.customer_model(zp, zd).unwrap();
+                assert_eq!(model.variant(), variant);
+                model.simulate(ages, seed).unwrap()
+            },
+            700,
+            7,
+        );
         let options = CovariateOptions::new().purchase(&["income", "tier=gold"]).dropout(&["income", "app"]);
         let fitted = BetaGeoCovariates::fit_columns(
             variant,
@@ -127,20 +164,53 @@ fn known_effects_are_recovered_within_their_standard_errors() {
 }
 
 #[test]
+fn known_pareto_effects_are_recovered_within_their_standard_errors() {
+    let base = ParetoNbd::new(0.9, 5.0, 0.7, 9.0).unwrap();
+    let truth = ParetoNbdCovariates::new(
+        &base,
+        vec![("income".into(), 0.4), ("tier=gold".into(), -0.5)],
+        vec![("income".into(), -0.6), ("app".into(), 0.7)],
+    )
+    .unwrap();
+    let sim =
+        simulate(&|zp, zd, ages, seed| truth.customer_model(zp, zd).unwrap().simulate(ages, seed).unwrap(), 700, 11);
+    let options = CovariateOptions::new().purchase(&["income", "tier=gold"]).dropout(&["income", "app"]);
+    let fitted = ParetoNbdCovariates::fit_columns(
+        &sim.ids,
+        sim.x.view(),
+        sim.t_x.view(),
+        sim.t.view(),
+        &sim.covariates,
+        &options,
+    )
+    .unwrap();
+    let report = fitted.report().unwrap();
+    let (r, alpha, s, beta) = base.parameters();
+    let true_values = [r, alpha, s, beta, 0.4, -0.5, -0.6, 0.7];
+    let mut within_two = 0;
+    for (i, truth) in true_values.iter().enumerate() {
+        let (estimate, se) = (report.parameters[i], report.standard_errors[i]);
+        let z = (estimate - truth) / se;
+        assert!(z.abs() < 3.0, "{}: {estimate} ± {se} (truth {truth})", report.parameter_names[i]);
+        within_two += usize::from(z.abs() < 2.0);
+    }
+    assert!(within_two >= 7, "{within_two} of 8 within two standard errors");
+    let per_customer: f64 = (0..sim.ids.len())
+        .map(|i| {
+            let id = &sim.ids[i];
+            let z = |n: &str| sim.covariates.value(id, n).unwrap();
+            let m = fitted.customer_model(&[z("income"), z("tier=gold")], &[z("income"), z("app")]).unwrap();
+            m.log_likelihood(sim.x[i], sim.t_x[i], sim.t[i]).unwrap()
+        })
+        .sum();
+    assert!(((report.log_likelihood - per_customer) / per_customer).abs() < 1e-11);
+}
+
+#[test]
 fn a_covariate_without_effect_changes_little_and_the_fit_without_it_is_its_zero() {
     let truth = BetaGeoCovariates::new(&BetaGeo::new(0.9, 5.0, 0.8, 3.0).unwrap(), vec![], vec![]).unwrap();
     // No effects in the truth: the covariate columns are noise.
-    let base_sim = simulate(
-        BetaGeoVariant::Classic,
-        &BetaGeoCovariates::new(
-            truth.base(),
-            vec![("income".into(), 0.0), ("tier=gold".into(), 0.0)],
-            vec![("income".into(), 0.0), ("app".into(), 0.0)],
-        )
-        .unwrap(),
-        400,
-        3,
-    );
+    let base_sim = simulate(&|_, _, ages, seed| truth.base().simulate(ages, seed).unwrap(), 400, 3);
     let options = CovariateOptions::new().purchase(&["income"]).dropout(&["app"]);
     let fitted = BetaGeoCovariates::fit_columns(
         BetaGeoVariant::Classic,
