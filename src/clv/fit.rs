@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::math::linalg::invert;
+use crate::math::special::upper_regularized_gamma;
 
 /// How to fit a model: starting values, iteration limit, convergence
 /// tolerance and an optional L2 penalty on the parameters.
@@ -189,6 +190,100 @@ impl fmt::Display for FitReport {
         }
         writeln!(f, "  log-likelihood {:.2}   AIC {:.2}   BIC {:.2}", self.log_likelihood, self.aic, self.bic)?;
         write!(f, "  {} iterations, converged: {}", self.iterations, self.converged)
+    }
+}
+
+/// A likelihood-ratio test of a restricted fit against a fuller one of the
+/// same data (the restricted model nested in the full one): the statistic
+/// 2 (ℓ_full − ℓ_restricted), its degrees of freedom (the difference in
+/// parameters) and the χ² p-value.
+///
+/// ```
+/// use customer_lifecycle::clv::LikelihoodRatioTest;
+/// let test = LikelihoodRatioTest::from_log_likelihoods(-1000.0, -998.0, 1)?;
+/// assert_eq!(test.statistic, 4.0);
+/// assert!((test.p_value - 0.0455).abs() < 1e-4); // χ²(1) above 4
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Debug, Serialize, Deserialize)]
+pub struct LikelihoodRatioTest {
+    /// 2 (ℓ_full − ℓ_restricted).
+    pub statistic: f64,
+    /// The difference in the number of free parameters.
+    pub degrees_of_freedom: usize,
+    /// P(χ²(df) ≥ statistic).
+    pub p_value: f64,
+}
+
+impl LikelihoodRatioTest {
+    /// The test of two fit reports on the same data.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// use customer_lifecycle::clv::{BetaGeo, FitOptions, LikelihoodRatioTest};
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let bgnbd = BetaGeo::fit(&summary)?;
+    /// let same = BetaGeo::fit_with(&summary, &FitOptions::default())?;
+    /// // Two fits with as many parameters are not nested: refused.
+    /// assert!(LikelihoodRatioTest::between(bgnbd.report().unwrap(), same.report().unwrap()).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when the fits are of different numbers
+    /// of observations, the full fit has no more parameters, or it is less
+    /// likely than the restricted one beyond rounding (not nested, or a
+    /// fit that stopped short).
+    pub fn between(restricted: &FitReport, full: &FitReport) -> Result<LikelihoodRatioTest> {
+        if restricted.observations != full.observations {
+            return Err(Error::InvalidArgument {
+                name: "likelihood-ratio test",
+                reason: format!(
+                    "the fits are of {} and {} observations: not the same data",
+                    restricted.observations, full.observations
+                ),
+            });
+        }
+        let (k0, k1) = (restricted.parameters.len(), full.parameters.len());
+        if k1 <= k0 {
+            return Err(Error::InvalidArgument {
+                name: "likelihood-ratio test",
+                reason: format!("the full fit has {k1} parameters, the restricted one {k0}: not nested"),
+            });
+        }
+        LikelihoodRatioTest::from_log_likelihoods(restricted.log_likelihood, full.log_likelihood, k1 - k0)
+    }
+
+    /// The test from the two log-likelihoods and the degrees of freedom.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::LikelihoodRatioTest;
+    /// let test = LikelihoodRatioTest::from_log_likelihoods(-500.0, -490.0, 2)?;
+    /// assert!(test.p_value < 1e-4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for log-likelihoods that are not finite,
+    /// no degrees of freedom, or a full fit less likely than the
+    /// restricted one beyond rounding (1e-9 relative).
+    pub fn from_log_likelihoods(restricted: f64, full: f64, degrees_of_freedom: usize) -> Result<LikelihoodRatioTest> {
+        let bad = |reason: String| Error::InvalidArgument { name: "likelihood-ratio test", reason };
+        if !(restricted.is_finite() && full.is_finite()) || degrees_of_freedom == 0 {
+            return Err(bad(format!(
+                "log-likelihoods {restricted} and {full} with {degrees_of_freedom} degrees of freedom"
+            )));
+        }
+        let statistic = 2.0 * (full - restricted);
+        if statistic < -1e-9 * restricted.abs().max(1.0) {
+            return Err(bad(format!(
+                "the full fit (log-likelihood {full}) is less likely than the restricted one ({restricted}): \
+                 not nested, or a fit did not reach its optimum"
+            )));
+        }
+        let statistic = statistic.max(0.0);
+        let p_value = upper_regularized_gamma(degrees_of_freedom as f64 / 2.0, statistic / 2.0).clamp(0.0, 1.0);
+        Ok(LikelihoodRatioTest { statistic, degrees_of_freedom, p_value })
     }
 }
 
@@ -800,6 +895,23 @@ mod tests {
         ] {
             assert!(matches!(maximise("t", &["a"], &neg_ll, &[&[1.0]], 1.0, &o), Err(Error::InvalidArgument { .. })));
         }
+    }
+
+    #[test]
+    fn chi_squared_tails_match_scipy() {
+        // scipy.stats.chi2.sf(x, k)
+        for (x, k, expected) in [
+            (3.841458820694124, 1, 0.04999999999999989),
+            (13.815510557964274, 2, 0.0010000000000000002),
+            (0.5, 3, 0.9188914116546758),
+            (25.0, 4, 5.0309817823062075e-05),
+            (100.0, 6, 2.509303552201055e-19),
+        ] {
+            let p = LikelihoodRatioTest::from_log_likelihoods(0.0, x / 2.0, k).unwrap().p_value;
+            assert!(((p - expected) / expected).abs() < 1e-9, "χ²({k}) at {x}: {p} against {expected}");
+        }
+        assert!(LikelihoodRatioTest::from_log_likelihoods(-10.0, -11.0, 1).is_err());
+        assert_eq!(LikelihoodRatioTest::from_log_likelihoods(-10.0, -10.0 - 1e-12, 1).unwrap().p_value, 1.0);
     }
 
     #[test]

@@ -63,7 +63,7 @@ fn check_parameters(model: &'static str, parameters: &[(&str, f64)]) -> Result<(
 
 mod fit;
 
-pub use fit::{FitOptions, FitReport};
+pub use fit::{FitOptions, FitReport, LikelihoodRatioTest};
 
 mod bgnbd;
 mod data;

@@ -4,8 +4,8 @@
 //! effect, and the bad inputs.
 
 use customer_lifecycle::clv::{
-    BetaGeo, BetaGeoCovariates, BetaGeoVariant, CovariateOptions, Covariates, FitOptions, ParetoNbd,
-    ParetoNbdCovariates, SimulatedCustomers,
+    BetaGeo, BetaGeoCovariates, BetaGeoVariant, CovariateOptions, Covariates, FitOptions, LikelihoodRatioTest,
+    ParetoNbd, ParetoNbdCovariates, SimulatedCustomers,
 };
 use customer_lifecycle::ndarray::Array1;
 use customer_lifecycle::{CustomerId, Error, SummaryOptions, TimeUnit, TransactionLog};
@@ -68,11 +68,7 @@ struct Simulated {
 /// Simulates customers of given purchase and drop-out covariates, ages and seed.
 type Simulator<'a> = &'a dyn Fn(&[f64], &[f64], &[f64], u64) -> SimulatedCustomers;
 
-fn simulate(
-    customer: Simulator<'_>,
-    per_group: usize,
-    seed: u64,
-) -> Simulated {
+fn simulate(customer: Simulator<'_>, per_group: usize, seed: u64) -> Simulated {
     let (mut x, mut t_x, mut t) = (Vec::new(), Vec::new(), Vec::new());
     let (mut income, mut tier, mut app) = (Vec::new(), Vec::new(), Vec::new());
     let mut group = 0;
@@ -160,6 +156,11 @@ fn known_effects_are_recovered_within_their_standard_errors() {
             })
             .sum();
         assert!(((report.log_likelihood - per_customer) / per_customer).abs() < 1e-11);
+        // Against the fit without covariates, the effects are plain.
+        let free =
+            BetaGeo::fit_variant(variant, sim.x.view(), sim.t_x.view(), sim.t.view(), &FitOptions::default()).unwrap();
+        let test = LikelihoodRatioTest::between(free.report().unwrap(), report).unwrap();
+        assert!(test.degrees_of_freedom == 4 && test.p_value < 1e-6, "{test:?}");
     }
 }
 
@@ -228,7 +229,9 @@ fn a_covariate_without_effect_changes_little_and_the_fit_without_it_is_its_zero(
     // Nested fits: the richer one is at least as likely, and the likelihood-ratio
     // statistic of two null effects is below χ²(2)'s 99.9 % point (13.8).
     assert!(with >= without - 1e-6, "{with} < {without}");
-    assert!(2.0 * (with - without) < 13.8, "LR {}", 2.0 * (with - without));
+    let test = LikelihoodRatioTest::between(free.report().unwrap(), fitted.report().unwrap()).unwrap();
+    assert_eq!(test.degrees_of_freedom, 2);
+    assert!(test.p_value > 0.001, "{test:?}");
     // The covariate model at zero effects is the model without covariates.
     let zero = BetaGeoCovariates::new(&free, vec![("income".into(), 0.0)], vec![("app".into(), 0.0)]).unwrap();
     let m = zero.customer_model(&[1.0], &[1.0]).unwrap();
