@@ -259,6 +259,10 @@ pub struct CovariateOptions {
     l2_purchase: f64,
     l2_dropout: f64,
     fit: FitOptions,
+    /// Columns whose effect is the same in both processes.
+    same: Vec<String>,
+    /// Effects held at a value: (process is purchase, column, value).
+    fixed: Vec<(bool, String, f64)>,
 }
 
 impl CovariateOptions {
@@ -309,8 +313,48 @@ impl CovariateOptions {
         self
     }
 
+    /// Columns whose effect is one parameter for both processes
+    /// (γ_P = γ_D for each; the column must be in both lists): the report
+    /// names it `both:<column>`. A likelihood-ratio test against the fit
+    /// without the constraint tests the equality.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::CovariateOptions;
+    /// let options = CovariateOptions::new().purchase(&["age"]).dropout(&["age"]).same_effect(&["age"]);
+    /// # let _ = options;
+    /// ```
+    pub fn same_effect(mut self, names: &[&str]) -> CovariateOptions {
+        self.same = names.iter().map(|n| n.to_string()).collect();
+        self
+    }
+
+    /// Holds the purchase effect of `column` at `value` (not estimated;
+    /// absent from the report).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::CovariateOptions;
+    /// let options = CovariateOptions::new().purchase(&["age", "vip"]).fix_purchase("vip", 0.3);
+    /// # let _ = options;
+    /// ```
+    pub fn fix_purchase(mut self, column: &str, value: f64) -> CovariateOptions {
+        self.fixed.push((true, column.to_string(), value));
+        self
+    }
+
+    /// Holds the drop-out effect of `column` at `value`.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::CovariateOptions;
+    /// let options = CovariateOptions::new().dropout(&["vip"]).fix_dropout("vip", 0.0);
+    /// # let _ = options;
+    /// ```
+    pub fn fix_dropout(mut self, column: &str, value: f64) -> CovariateOptions {
+        self.fixed.push((false, column.to_string(), value));
+        self
+    }
+
     /// The optimiser's options (starting values, when given, in the order
-    /// r, α, a, b, the purchase effects, the drop-out effects).
+    /// of the report's parameters: the four, then the estimated effects).
     ///
     /// ```
     /// use customer_lifecycle::clv::{CovariateOptions, FitOptions};
@@ -618,6 +662,118 @@ impl<'a> Likelihood<'a> {
 /// Named effects, in the order of their columns.
 type Effects = Vec<(String, f64)>;
 
+/// Where each of the likelihood's parameters p = (four, γ_P, γ_D) comes
+/// from: an estimated parameter θ_j, or a fixed value.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Slot {
+    Free(usize),
+    Fixed(f64),
+}
+
+/// The map from the estimated parameters θ to the likelihood's p, with the
+/// names of θ.
+struct Parametrisation {
+    slots: Vec<Slot>,
+    names: Vec<String>,
+    /// Each θ's penalty weight (the sum over the effects it stands for).
+    penalty: Vec<f64>,
+}
+
+impl Parametrisation {
+    fn new(kind: Kind, options: &CovariateOptions) -> Result<Parametrisation> {
+        let bad = |reason: String| Error::InvalidArgument { name: "covariate options", reason };
+        for name in &options.same {
+            if !(options.purchase.contains(name) && options.dropout.contains(name)) {
+                return Err(bad(format!("{name:?} has one effect for both processes but is not in both")));
+            }
+        }
+        for (purchase, name, value) in &options.fixed {
+            let list = if *purchase { &options.purchase } else { &options.dropout };
+            if !list.contains(name) || !value.is_finite() {
+                return Err(bad(format!(
+                    "a fixed effect of {name:?} = {value}: not a column of its process, or not finite"
+                )));
+            }
+        }
+        let fixed = |purchase: bool, name: &str| {
+            options.fixed.iter().rev().find(|(p, n, _)| *p == purchase && n == name).map(|(_, _, v)| *v)
+        };
+        let mut slots: Vec<Slot> = (0..4).map(Slot::Free).collect();
+        let mut names: Vec<String> = kind.names().iter().map(|s| s.to_string()).collect();
+        let mut penalty = vec![0.0; 4];
+        let mut shared: Vec<(String, usize)> = Vec::new();
+        for (purchase, list, weight) in
+            [(true, &options.purchase, options.l2_purchase), (false, &options.dropout, options.l2_dropout)]
+        {
+            for name in list {
+                if let Some(v) = fixed(purchase, name) {
+                    slots.push(Slot::Fixed(v));
+                } else if options.same.contains(name) {
+                    match shared.iter().find(|(n, _)| n == name) {
+                        Some((_, j)) => {
+                            penalty[*j] += weight;
+                            slots.push(Slot::Free(*j));
+                        }
+                        None => {
+                            shared.push((name.clone(), names.len()));
+                            slots.push(Slot::Free(names.len()));
+                            names.push(format!("both:{name}"));
+                            penalty.push(weight);
+                        }
+                    }
+                } else {
+                    slots.push(Slot::Free(names.len()));
+                    names.push(format!("{}:{name}", if purchase { "purchase" } else { "dropout" }));
+                    penalty.push(weight);
+                }
+            }
+        }
+        Ok(Parametrisation { slots, names, penalty })
+    }
+
+    /// The likelihood's parameters at θ.
+    fn expand(&self, theta: &[f64]) -> Vec<f64> {
+        self.slots
+            .iter()
+            .map(|s| match s {
+                Slot::Free(j) => theta[*j],
+                Slot::Fixed(v) => *v,
+            })
+            .collect()
+    }
+
+    /// A gradient in p as one in θ (the sum over the slots of each θ).
+    fn reduce_gradient(&self, g: &[f64]) -> Vec<f64> {
+        if g.len() != self.slots.len() {
+            return Vec::new();
+        }
+        let mut out = vec![0.0; self.names.len()];
+        for (i, s) in self.slots.iter().enumerate() {
+            if let Slot::Free(j) = s {
+                out[*j] += g[i];
+            }
+        }
+        out
+    }
+
+    /// A Hessian in p as one in θ.
+    fn reduce_hessian(&self, h: &[f64]) -> Vec<f64> {
+        let (k, m) = (self.slots.len(), self.names.len());
+        if h.len() != k * k {
+            return Vec::new();
+        }
+        let mut out = vec![0.0; m * m];
+        for (i, si) in self.slots.iter().enumerate() {
+            for (l, sl) in self.slots.iter().enumerate() {
+                if let (Slot::Free(a), Slot::Free(b)) = (si, sl) {
+                    out[a * m + b] += h[i * k + l];
+                }
+            }
+        }
+        out
+    }
+}
+
 /// What a covariate fit finds: the four parameters, the named effects and
 /// the report.
 struct Fitted {
@@ -658,13 +814,18 @@ fn fit_kind(
     let groups = groups(model, ids, [frequency, recency, age], (&zp, kp), (&zd, kd))?;
     let k = 4 + kp + kd;
     let likelihood = Likelihood::new(kind, &groups, k);
-    let neg_ll = |p: &[f64]| -likelihood.log_likelihood(p);
-    let neg_gradient = |p: &[f64]| -> Vec<f64> { likelihood.gradient(p).iter().map(|g| -g).collect() };
-    let neg_hessian = |p: &[f64]| -> Vec<f64> { likelihood.hessian(p).iter().map(|h| -h).collect() };
+    let map = Parametrisation::new(kind, options)?;
+    let neg_ll = |theta: &[f64]| -likelihood.log_likelihood(&map.expand(theta));
+    let neg_gradient = |theta: &[f64]| -> Vec<f64> {
+        map.reduce_gradient(&likelihood.gradient(&map.expand(theta))).iter().map(|g| -g).collect()
+    };
+    let neg_hessian = |theta: &[f64]| -> Vec<f64> {
+        map.reduce_hessian(&likelihood.hessian(&map.expand(theta))).iter().map(|h| -h).collect()
+    };
     // Starts: the fit without covariates, effects 0; then ones.
     let with_zeros = |base: [f64; 4]| -> Vec<f64> {
         let mut start = base.to_vec();
-        start.resize(k, 0.0);
+        start.resize(map.names.len(), 0.0);
         start
     };
     let from_free = kind.free_fit([frequency, recency, age]).map(with_zeros);
@@ -673,22 +834,17 @@ fn fit_kind(
     if let Some(s) = &from_free {
         starts.insert(0, s);
     }
-    let names: Vec<String> = kind
-        .names()
-        .iter()
-        .map(|s| s.to_string())
-        .chain(options.purchase.iter().map(|n| format!("purchase:{n}")))
-        .chain(options.dropout.iter().map(|n| format!("dropout:{n}")))
-        .collect();
-    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let mut penalty = vec![0.0; 4];
-    penalty.extend(std::iter::repeat_n(options.l2_purchase, kp));
-    penalty.extend(std::iter::repeat_n(options.l2_dropout, kd));
-    let objective =
-        Objective { neg_ll: &neg_ll, gradient: Some(&neg_gradient), hessian: Some(&neg_hessian), positive: 4, penalty };
+    let name_refs: Vec<&str> = map.names.iter().map(String::as_str).collect();
+    let objective = Objective {
+        neg_ll: &neg_ll,
+        gradient: Some(&neg_gradient),
+        hessian: Some(&neg_hessian),
+        positive: 4,
+        penalty: map.penalty.clone(),
+    };
     let age_zero: usize = groups.iter().map(|g| g.rows.age_zero).sum();
     let report = fit::maximise_objective(model, &name_refs, &objective, &starts, n as f64, &options.fit)?;
-    let p = &report.parameters;
+    let p = map.expand(&report.parameters);
     let named = |names: &[String], values: &[f64]| names.iter().cloned().zip(values.iter().copied()).collect();
     Ok(Fitted {
         parameters: [p[0], p[1], p[2], p[3]],

@@ -296,3 +296,99 @@ fn bad_covariates_are_typed_errors() {
     let effect = held.purchase_effects()[0].1;
     assert!(effect.is_finite() && effect.abs() < 20.0, "{effect}");
 }
+
+/// The constraints: one effect for both processes, and effects held at a
+/// value. A likelihood-ratio test keeps a true equality (at about its
+/// level across seeds) and rejects a false one.
+#[test]
+fn equality_and_fixed_constraints_and_their_tests() {
+    let base = BetaGeo::new(0.9, 5.0, 0.8, 3.0).unwrap();
+    let fit = |sim: &Simulated, options: &CovariateOptions| {
+        BetaGeoCovariates::fit_columns(
+            BetaGeoVariant::Classic,
+            &sim.ids,
+            sim.x.view(),
+            sim.t_x.view(),
+            sim.t.view(),
+            &sim.covariates,
+            options,
+        )
+        .unwrap()
+    };
+    let free = CovariateOptions::new().purchase(&["income", "tier=gold"]).dropout(&["income", "app"]);
+    let same = free.clone().same_effect(&["income"]);
+    let (mut kept, mut rejected) = (0, 0);
+    let seeds = 8;
+    for seed in 0..seeds {
+        for (equal, income_dropout) in [(true, 0.5), (false, -0.6)] {
+            let truth = BetaGeoCovariates::new(
+                &base,
+                vec![("income".into(), 0.5), ("tier=gold".into(), -0.5)],
+                vec![("income".into(), income_dropout), ("app".into(), 0.7)],
+            )
+            .unwrap();
+            let sim = simulate(
+                &|zp, zd, ages, s| truth.customer_model(zp, zd).unwrap().simulate(ages, s).unwrap(),
+                300,
+                100 + seed,
+            );
+            let (unrestricted, restricted) = (fit(&sim, &free), fit(&sim, &same));
+            let names = &restricted.report().unwrap().parameter_names;
+            assert_eq!(names[4..], ["both:income", "purchase:tier=gold", "dropout:app"]);
+            // The shared parameter is both processes' effect.
+            assert_eq!(restricted.purchase_effects()[0].1, restricted.dropout_effects()[0].1);
+            let test =
+                LikelihoodRatioTest::between(restricted.report().unwrap(), unrestricted.report().unwrap()).unwrap();
+            assert_eq!(test.degrees_of_freedom, 1);
+            match equal {
+                true => kept += usize::from(test.p_value >= 0.05),
+                false => rejected += usize::from(test.p_value < 0.001),
+            }
+        }
+    }
+    // A true equality is rejected at 5 % about once in twenty; three or more
+    // rejections of eight would happen by chance about once in a hundred.
+    assert!(kept >= seeds as usize - 2, "a true equality kept {kept} times of {seeds}");
+    assert_eq!(rejected, seeds as usize, "a false equality rejected {rejected} times of {seeds}");
+
+    // A fixed effect is not estimated and keeps its value.
+    let truth = BetaGeoCovariates::new(
+        &base,
+        vec![("income".into(), 0.5), ("tier=gold".into(), -0.5)],
+        vec![("income".into(), -0.6), ("app".into(), 0.7)],
+    )
+    .unwrap();
+    let sim = simulate(&|zp, zd, ages, s| truth.customer_model(zp, zd).unwrap().simulate(ages, s).unwrap(), 300, 9);
+    let held = fit(&sim, &free.clone().fix_dropout("app", 0.7));
+    assert_eq!(held.dropout_effects()[1], ("app".to_string(), 0.7));
+    assert_eq!(held.report().unwrap().parameters.len(), 7);
+    let unrestricted = fit(&sim, &free);
+    let test = LikelihoodRatioTest::between(held.report().unwrap(), unrestricted.report().unwrap()).unwrap();
+    assert!(test.degrees_of_freedom == 1 && test.p_value > 0.001, "{test:?}");
+    // Bad constraints are typed errors.
+    let options = CovariateOptions::new().purchase(&["income"]).same_effect(&["income"]);
+    let e = BetaGeoCovariates::fit_columns(
+        BetaGeoVariant::Classic,
+        &sim.ids,
+        sim.x.view(),
+        sim.t_x.view(),
+        sim.t.view(),
+        &sim.covariates,
+        &options,
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::InvalidArgument { .. }), "{e}");
+    let options = CovariateOptions::new().purchase(&["income"]).fix_purchase("app", 1.0);
+    assert!(
+        BetaGeoCovariates::fit_columns(
+            BetaGeoVariant::Classic,
+            &sim.ids,
+            sim.x.view(),
+            sim.t_x.view(),
+            sim.t.view(),
+            &sim.covariates,
+            &options
+        )
+        .is_err()
+    );
+}
