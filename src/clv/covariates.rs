@@ -36,6 +36,8 @@ use crate::math::linalg::invert;
 #[derive(Clone, PartialEq, Debug)]
 pub struct Covariates {
     table: CustomerTable,
+    /// The (mean, standard deviation) of each standardised column.
+    scales: Vec<(String, f64, f64)>,
 }
 
 /// Builds [`Covariates`] column by column.
@@ -44,6 +46,7 @@ pub struct CovariatesBuilder {
     table: CustomerTable,
     /// A customer given twice (refused at the next step).
     repeated: Option<CustomerId>,
+    scales: Vec<(String, f64, f64)>,
 }
 
 fn bad(reason: String) -> Error {
@@ -63,7 +66,7 @@ impl Covariates {
     pub fn builder(ids: Vec<CustomerId>) -> CovariatesBuilder {
         let mut seen = std::collections::HashSet::with_capacity(ids.len());
         let repeated = ids.iter().find(|id| !seen.insert(*id)).cloned();
-        CovariatesBuilder { table: CustomerTable::new(ids), repeated }
+        CovariatesBuilder { table: CustomerTable::new(ids), repeated, scales: Vec::new() }
     }
 
     /// The column names (a categorical column's as `name=level`).
@@ -118,6 +121,26 @@ impl Covariates {
         self.table.value(customer, name)
     }
 
+    /// A new customer's covariate value as the column holds it: the value
+    /// standardised like the column when it was, else the value itself;
+    /// `None` for a column that is not there.
+    ///
+    /// ```
+    /// use customer_lifecycle::CustomerId;
+    /// use customer_lifecycle::clv::Covariates;
+    /// let c = Covariates::builder(vec![CustomerId::from(1), CustomerId::from(2)]).numeric("x", vec![0.0, 1.0])?.build()?;
+    /// assert_eq!(c.encode("x", 7.0), Some(7.0));
+    /// assert_eq!(c.encode("nope", 7.0), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn encode(&self, name: &str, value: f64) -> Option<f64> {
+        self.table.column(name)?;
+        Some(match self.scales.iter().find(|(n, _, _)| n == name) {
+            Some((_, mean, sd)) => (value - mean) / sd,
+            None => value,
+        })
+    }
+
     /// The covariates as a table keyed by customer.
     ///
     /// ```
@@ -170,7 +193,40 @@ impl CovariatesBuilder {
     pub fn numeric(self, name: &str, values: Vec<f64>) -> Result<CovariatesBuilder> {
         let repeated = self.checked()?;
         let table = self.table.with_column(name, Array1::from(values))?;
-        Ok(CovariatesBuilder { table, repeated })
+        Ok(CovariatesBuilder { table, repeated, scales: self.scales })
+    }
+
+    /// Adds a numeric column standardised: (value − mean) / standard
+    /// deviation (the population's, over these customers), so that its
+    /// effects are per standard deviation. [`Covariates::encode`] applies the
+    /// same transform to a new customer's value.
+    ///
+    /// ```
+    /// use customer_lifecycle::CustomerId;
+    /// use customer_lifecycle::clv::Covariates;
+    /// let ids: Vec<CustomerId> = (1..=4).map(CustomerId::from).collect();
+    /// let c = Covariates::builder(ids).numeric_standardised("age", vec![20.0, 30.0, 40.0, 50.0])?.build()?;
+    /// assert_eq!(c.value(&CustomerId::from(1), "age"), c.encode("age", 20.0));
+    /// assert!((c.encode("age", 35.0).unwrap()).abs() < 1e-15); // the mean
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`CovariatesBuilder::numeric`], and for a column whose values are
+    /// all equal (no spread to scale by).
+    pub fn numeric_standardised(self, name: &str, values: Vec<f64>) -> Result<CovariatesBuilder> {
+        if let Some(row) = values.iter().position(|v| !v.is_finite()) {
+            return Err(bad(format!("column {name:?}: {} for customer {}", values[row], self.table.ids()[row])));
+        }
+        let n = values.len().max(1) as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let sd = (values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n).sqrt();
+        if !(sd > 0.0 && sd.is_finite()) {
+            return Err(bad(format!("column {name:?} has no spread to standardise by")));
+        }
+        let mut next = self.numeric(name, values.iter().map(|v| (v - mean) / sd).collect())?;
+        next.scales.push((name.to_string(), mean, sd));
+        Ok(next)
     }
 
     /// Refuses a customer given twice.
@@ -220,7 +276,7 @@ impl CovariatesBuilder {
             let indicator: Array1<f64> = values.iter().map(|v| f64::from(u8::from(v == level))).collect();
             table = table.with_column(format!("{name}={level}"), indicator)?;
         }
-        Ok(CovariatesBuilder { table, repeated })
+        Ok(CovariatesBuilder { table, repeated, scales: self.scales })
     }
 
     /// The covariates.
@@ -240,7 +296,7 @@ impl CovariatesBuilder {
         if table.names().is_empty() || table.is_empty() {
             return Err(bad("covariates need at least one customer and one column".into()));
         }
-        Ok(Covariates { table })
+        Ok(Covariates { table, scales: self.scales })
     }
 }
 

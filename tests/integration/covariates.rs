@@ -392,3 +392,49 @@ fn equality_and_fixed_constraints_and_their_tests() {
         .is_err()
     );
 }
+
+/// Standardising a covariate reparametrises the model: the same
+/// likelihood, the effect scaled by the standard deviation.
+#[test]
+fn a_standardised_covariate_scales_its_effect_and_keeps_the_likelihood() {
+    let base = BetaGeo::new(0.9, 5.0, 0.8, 3.0).unwrap();
+    let truth = BetaGeoCovariates::new(
+        &base,
+        vec![("income".into(), 0.5), ("tier=gold".into(), -0.5)],
+        vec![("income".into(), -0.4), ("app".into(), 0.7)],
+    )
+    .unwrap();
+    let sim = simulate(&|zp, zd, ages, s| truth.customer_model(zp, zd).unwrap().simulate(ages, s).unwrap(), 300, 21);
+    // Income in thousands rather than in the simulated units.
+    let raw: Vec<f64> = sim.ids.iter().map(|id| 40.0 + 10.0 * sim.covariates.value(id, "income").unwrap()).collect();
+    let n = raw.len() as f64;
+    let mean = raw.iter().sum::<f64>() / n;
+    let sd = (raw.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n).sqrt();
+    let plain = Covariates::builder(sim.ids.clone()).numeric("income", raw.clone()).unwrap().build().unwrap();
+    let standard = Covariates::builder(sim.ids.clone()).numeric_standardised("income", raw).unwrap().build().unwrap();
+    let options = CovariateOptions::new().purchase(&["income"]).dropout(&["income"]);
+    let fit = |c: &Covariates| {
+        BetaGeoCovariates::fit_columns(
+            BetaGeoVariant::Classic,
+            &sim.ids,
+            sim.x.view(),
+            sim.t_x.view(),
+            sim.t.view(),
+            c,
+            &options,
+        )
+        .unwrap()
+    };
+    let (a, b) = (fit(&plain), fit(&standard));
+    let (la, lb) = (a.report().unwrap().log_likelihood, b.report().unwrap().log_likelihood);
+    assert!(((la - lb) / la).abs() < 1e-9, "{la} {lb}");
+    for (x, y) in a
+        .purchase_effects()
+        .iter()
+        .chain(a.dropout_effects())
+        .zip(b.purchase_effects().iter().chain(b.dropout_effects()))
+    {
+        assert!((x.1 * sd - y.1).abs() < 1e-4 * y.1.abs().max(1e-3), "{} × {sd} against {}", x.1, y.1);
+    }
+    assert!(Covariates::builder(sim.ids.clone()).numeric_standardised("c", vec![3.0; sim.ids.len()]).is_err());
+}
