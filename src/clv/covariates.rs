@@ -9,6 +9,7 @@ use ndarray::{Array1, Array2, ArrayView1};
 use super::bgnbd::{BetaGeo, BetaGeoVariant, Evaluator};
 use super::data::{self, RepeatRows};
 use super::fit::{self, FitOptions, FitReport, Objective};
+use super::gamma_gamma::{GammaGamma, SpendLikelihood};
 use super::pareto_nbd::{Derivatives as ParetoDerivatives, ParetoNbd};
 use crate::domain::customer::CustomerId;
 use crate::domain::table::CustomerTable;
@@ -1375,6 +1376,330 @@ impl ParetoNbdCovariates {
     }
 }
 
+/// Gamma-Gamma spend with time-invariant covariates — a model no anchor
+/// offers: the scale of the spend heterogeneity γ_i = γ · exp(δ · z), p
+/// and q shared. A customer's expected mean spend per transaction is
+/// p γ_i / (q − 1), so a positive effect raises the typical spend in
+/// proportion (e^δ per unit). The fit is exact maximum likelihood over the
+/// repeat customers with spend (as [`GammaGamma::fit`]), grouped by
+/// covariate vector, with the model's analytic gradient and Hessian
+/// carried to δ by the chain rule.
+///
+/// ```
+/// use customer_lifecycle::clv::{GammaGamma, GammaGammaCovariates};
+/// let model = GammaGammaCovariates::new(&GammaGamma::new(6.25, 3.74, 15.44)?, vec![("vip".into(), 0.4)])?;
+/// let vip = model.customer_model(&[1.0])?;
+/// assert!((vip.mean_spend()? / model.base().mean_spend()? - 0.4f64.exp()).abs() < 1e-12);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Debug)]
+pub struct GammaGammaCovariates {
+    base: GammaGamma,
+    effects: Effects,
+    report: Option<FitReport>,
+}
+
+impl GammaGammaCovariates {
+    /// A model with given parameters: the base model (p, q, γ) and the
+    /// named effects δ.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::{GammaGamma, GammaGammaCovariates};
+    /// let model = GammaGammaCovariates::new(&GammaGamma::new(6.25, 3.74, 15.44)?, vec![("vip".into(), 0.4)])?;
+    /// assert_eq!(model.effects()[0].1, 0.4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for an effect that is not finite.
+    pub fn new(base: &GammaGamma, effects: Effects) -> Result<GammaGammaCovariates> {
+        if let Some((name, v)) = effects.iter().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::InvalidArgument { name: "covariate effect", reason: format!("{name}: {v}") });
+        }
+        let (p, q, gamma) = base.parameters();
+        Ok(GammaGammaCovariates { base: GammaGamma::new(p, q, gamma)?, effects, report: None })
+    }
+
+    /// Fits the model to a summary's repeat customers and their covariates
+    /// `columns`, with an L2 penalty `l2` on the effects.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// use customer_lifecycle::clv::{Covariates, FitOptions, GammaGammaCovariates};
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let half: Vec<f64> = (0..summary.len()).map(|i| (i % 2) as f64).collect();
+    /// let covariates = Covariates::builder(summary.ids().to_vec()).numeric("half", half)?.build()?;
+    /// let model = GammaGammaCovariates::fit(&summary, &covariates, &["half"], 0.0, &FitOptions::default())?;
+    /// assert_eq!(model.report().unwrap().parameter_names, ["p", "q", "gamma", "spend:half"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`GammaGamma::fit`], and as [`BetaGeoCovariates::fit`] for the
+    /// covariates (a customer without them named, a constant or collinear
+    /// design, an unknown column).
+    pub fn fit(
+        summary: &PurchaseSummary,
+        covariates: &Covariates,
+        columns: &[&str],
+        l2: f64,
+        options: &FitOptions,
+    ) -> Result<GammaGammaCovariates> {
+        GammaGammaCovariates::fit_columns(
+            summary.ids(),
+            summary.frequency(),
+            summary.monetary_value(),
+            covariates,
+            columns,
+            l2,
+            options,
+        )
+    }
+
+    /// [`GammaGammaCovariates::fit`] to the columns of the customers `ids`.
+    ///
+    /// ```
+    /// use customer_lifecycle::CustomerId;
+    /// use customer_lifecycle::clv::{Covariates, FitOptions, GammaGamma, GammaGammaCovariates};
+    /// // Big spenders: γ doubled.
+    /// let x: Vec<f64> = (0..4000).map(|i| 1.0 + (i % 9) as f64).collect();
+    /// let low = GammaGamma::new(6.0, 4.0, 15.0)?.simulate(&x[..2000], 1)?;
+    /// let high = GammaGamma::new(6.0, 4.0, 30.0)?.simulate(&x[2000..], 2)?;
+    /// let m: Vec<f64> = low.iter().chain(high.iter()).copied().collect();
+    /// let ids: Vec<CustomerId> = (0..4000).map(CustomerId::from).collect();
+    /// let z: Vec<f64> = (0..4000).map(|i| if i < 2000 { 0.0 } else { 1.0 }).collect();
+    /// let covariates = Covariates::builder(ids.clone()).numeric("big", z)?.build()?;
+    /// let (x, m) = (customer_lifecycle::ndarray::Array1::from(x), customer_lifecycle::ndarray::Array1::from(m));
+    /// let model = GammaGammaCovariates::fit_columns(&ids, x.view(), m.view(), &covariates, &["big"], 0.0, &FitOptions::default())?;
+    /// let (effect, se) = (model.effects()[0].1, model.report().unwrap().standard_errors[3]);
+    /// assert!((effect - 2f64.ln()).abs() < 3.0 * se, "{effect} ± {se}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`GammaGammaCovariates::fit`], and [`Error::InvalidArgument`] for
+    /// columns of different lengths.
+    pub fn fit_columns(
+        ids: &[CustomerId],
+        frequency: ArrayView1<'_, f64>,
+        monetary_value: ArrayView1<'_, f64>,
+        covariates: &Covariates,
+        columns: &[&str],
+        l2: f64,
+        options: &FitOptions,
+    ) -> Result<GammaGammaCovariates> {
+        let model = "Gamma-Gamma with covariates";
+        let n = ids.len();
+        if frequency.len() != n || monetary_value.len() != n {
+            return Err(Error::InvalidArgument {
+                name: "model input",
+                reason: format!(
+                    "{model}: {n} customers for columns of lengths {} and {}",
+                    frequency.len(),
+                    monetary_value.len()
+                ),
+            });
+        }
+        // The base fit checks the rows and gives the start.
+        let free = GammaGamma::fit_columns(frequency, monetary_value, &FitOptions::default())
+            .map_err(|e| e.naming_customer(ids))?;
+        let names: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+        let k = names.len();
+        let z = covariates.rows_of(ids, &names, model)?;
+        // The repeat customers with spend, as the base fit takes them.
+        let kept: Vec<usize> = (0..n).filter(|&i| frequency[i] > 0.0 && monetary_value[i] > 0.0).collect();
+        let kept_z: Vec<f64> = kept.iter().flat_map(|&i| z[i * k..(i + 1) * k].iter().copied()).collect();
+        check_design(model, "spend", &names, &kept_z, kept.len())?;
+        let groups = spend_groups(&kept, frequency, monetary_value, &z, k);
+        let likelihood = SpendCovariateLikelihood::new(&groups, k);
+        let neg_ll = |theta: &[f64]| -likelihood.value(theta);
+        let neg_gradient = |theta: &[f64]| -> Vec<f64> { likelihood.gradient(theta).iter().map(|g| -g).collect() };
+        let neg_hessian = |theta: &[f64]| -> Vec<f64> { likelihood.hessian(theta).iter().map(|h| -h).collect() };
+        let dim = 3 + k;
+        let (p0, q0, g0) = free.parameters();
+        let mut start = vec![p0, q0, g0];
+        start.resize(dim, 0.0);
+        let mut param_names: Vec<String> = ["p", "q", "gamma"].iter().map(|s| s.to_string()).collect();
+        param_names.extend(names.iter().map(|n| format!("spend:{n}")));
+        let name_refs: Vec<&str> = param_names.iter().map(String::as_str).collect();
+        let mut penalty = vec![0.0; 3];
+        penalty.extend(std::iter::repeat_n(l2, k));
+        let objective = Objective {
+            neg_ll: &neg_ll,
+            gradient: Some(&neg_gradient),
+            hessian: Some(&neg_hessian),
+            positive: 3,
+            penalty,
+        };
+        let report = fit::maximise_objective(model, &name_refs, &objective, &[&start], kept.len() as f64, options)?;
+        let t = &report.parameters;
+        Ok(GammaGammaCovariates {
+            base: GammaGamma::new(t[0], t[1], t[2])?,
+            effects: names.into_iter().zip(t[3..].iter().copied()).collect(),
+            report: Some(report),
+        })
+    }
+
+    /// The base model (a customer whose covariates are all 0).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::{GammaGamma, GammaGammaCovariates};
+    /// let base = GammaGamma::new(6.25, 3.74, 15.44)?;
+    /// assert_eq!(GammaGammaCovariates::new(&base, vec![])?.base().parameters(), base.parameters());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn base(&self) -> &GammaGamma {
+        &self.base
+    }
+
+    /// The effects δ, by column.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::{GammaGamma, GammaGammaCovariates};
+    /// let m = GammaGammaCovariates::new(&GammaGamma::new(6.25, 3.74, 15.44)?, vec![("vip".into(), 0.4)])?;
+    /// assert_eq!(m.effects().len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn effects(&self) -> &[(String, f64)] {
+        &self.effects
+    }
+
+    /// The fit report (p, q, γ, the effects), when the model was fitted.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::{GammaGamma, GammaGammaCovariates};
+    /// let m = GammaGammaCovariates::new(&GammaGamma::new(6.25, 3.74, 15.44)?, vec![])?;
+    /// assert!(m.report().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn report(&self) -> Option<&FitReport> {
+        self.report.as_ref()
+    }
+
+    /// The Gamma-Gamma of a customer with covariates `z` (in the order of
+    /// the effects): their expected spend, CLV with [`crate::clv::Clv`].
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::{GammaGamma, GammaGammaCovariates};
+    /// let m = GammaGammaCovariates::new(&GammaGamma::new(6.25, 3.74, 15.44)?, vec![("vip".into(), 0.4)])?;
+    /// assert!(m.customer_model(&[1.0])?.conditional_expected_spend(3.0, 40.0)? > m.customer_model(&[0.0])?.conditional_expected_spend(3.0, 40.0)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for covariates of the wrong number or not
+    /// finite, or a γ_i out of range.
+    pub fn customer_model(&self, z: &[f64]) -> Result<GammaGamma> {
+        if z.len() != self.effects.len() || z.iter().any(|v| !v.is_finite()) {
+            return Err(Error::InvalidArgument {
+                name: "covariates",
+                reason: format!("{z:?} for {} effects: the wrong number, or not finite", self.effects.len()),
+            });
+        }
+        let (p, q, gamma) = self.base.parameters();
+        let dot: f64 = z.iter().zip(&self.effects).map(|(z, (_, d))| z * d).sum();
+        GammaGamma::new(p, q, gamma * dot.exp())
+    }
+}
+
+/// Customers `rows` grouped by covariate vector (a fixed order): each
+/// group's covariates, frequencies and mean spends.
+type SpendGroup = (Vec<f64>, Vec<f64>, Vec<f64>);
+
+fn spend_groups(
+    rows: &[usize],
+    frequency: ArrayView1<'_, f64>,
+    monetary_value: ArrayView1<'_, f64>,
+    z: &[f64],
+    k: usize,
+) -> Vec<SpendGroup> {
+    let mut members: BTreeMap<Vec<u64>, SpendGroup> = BTreeMap::new();
+    for &i in rows {
+        let zi = &z[i * k..(i + 1) * k];
+        let key = zi.iter().map(|v| (v + 0.0).to_bits()).collect();
+        let entry = members.entry(key).or_insert_with(|| (zi.to_vec(), Vec::new(), Vec::new()));
+        entry.1.push(frequency[i]);
+        entry.2.push(monetary_value[i]);
+    }
+    members.into_values().collect()
+}
+
+/// The Gamma-Gamma log-likelihood of groups of customers at
+/// θ = (p, q, γ, δ), each group at (p, q, γ e^{δ·z}), with its gradient
+/// and Hessian by the chain rule from the model's.
+struct SpendCovariateLikelihood<'a> {
+    groups: &'a [SpendGroup],
+    likelihoods: Vec<SpendLikelihood<'a>>,
+    dim: usize,
+}
+
+impl<'a> SpendCovariateLikelihood<'a> {
+    fn new(groups: &'a [SpendGroup], k: usize) -> SpendCovariateLikelihood<'a> {
+        let likelihoods = groups.iter().map(|(_, x, m)| SpendLikelihood::new(x, m)).collect();
+        SpendCovariateLikelihood { groups, likelihoods, dim: 3 + k }
+    }
+
+    fn point(theta: &[f64], z: &[f64]) -> [f64; 3] {
+        let dot: f64 = z.iter().zip(&theta[3..]).map(|(z, d)| z * d).sum();
+        [theta[0], theta[1], theta[2] * dot.exp()]
+    }
+
+    fn value(&self, theta: &[f64]) -> f64 {
+        self.groups.iter().zip(&self.likelihoods).map(|((z, _, _), l)| l.value(Self::point(theta, z))).sum()
+    }
+
+    /// ∂q/∂θ_u for q = (p, q, γ_g): the identity for p and q; γ_g/γ for γ
+    /// and z_u γ_g for δ_u.
+    fn dq(theta: &[f64], z: &[f64], gamma_g: f64, m: usize, u: usize) -> f64 {
+        match (m, u) {
+            (2, 2) => gamma_g / theta[2],
+            (2, u) if u >= 3 => z[u - 3] * gamma_g,
+            (m, u) => f64::from(u8::from(m == u)),
+        }
+    }
+
+    fn gradient(&self, theta: &[f64]) -> Vec<f64> {
+        let mut out = vec![0.0; self.dim];
+        for ((z, _, _), l) in self.groups.iter().zip(&self.likelihoods) {
+            let q = Self::point(theta, z);
+            let g = l.gradient(q);
+            for (u, o) in out.iter_mut().enumerate() {
+                *o += (0..3).map(|m| g[m] * Self::dq(theta, z, q[2], m, u)).sum::<f64>();
+            }
+        }
+        out
+    }
+
+    fn hessian(&self, theta: &[f64]) -> Vec<f64> {
+        let dim = self.dim;
+        let mut out = vec![0.0; dim * dim];
+        for ((z, _, _), l) in self.groups.iter().zip(&self.likelihoods) {
+            let q = Self::point(theta, z);
+            let (g, h) = (l.gradient(q), l.hessian(q));
+            // ∂²γ_g/∂θ_u∂θ_v: z_v γ_g/γ for (γ, δ_v), z_u z_v γ_g for (δ_u, δ_v).
+            let second = |u: usize, v: usize| -> f64 {
+                match (u, v) {
+                    (2, v) | (v, 2) if v >= 3 => z[v - 3] * q[2] / theta[2],
+                    (u, v) if u >= 3 && v >= 3 => z[u - 3] * z[v - 3] * q[2],
+                    _ => 0.0,
+                }
+            };
+            for u in 0..dim {
+                for v in 0..dim {
+                    let mut sum = g[2] * second(u, v);
+                    for m in 0..3 {
+                        for n in 0..3 {
+                            sum += Self::dq(theta, z, q[2], m, u) * h[m * 3 + n] * Self::dq(theta, z, q[2], n, v);
+                        }
+                    }
+                    out[u * dim + v] += sum;
+                }
+            }
+        }
+        out
+    }
+}
+
 /// Refuses a process's design that cannot identify its effects: a
 /// constant column (it would be the base parameter again) or columns that
 /// are linear combinations of each other (with the constant).
@@ -1493,6 +1818,54 @@ mod tests {
                     assert!(
                         (analytic - numeric).abs() <= 1e-5 * numeric.abs().max(1.0),
                         "{variant:?} ∂²{i}{j}: {analytic} {numeric}"
+                    );
+                }
+            }
+        }
+    }
+    /// The spend fixture's customers at each point, as groups.
+    fn spend_cases() -> Vec<(Vec<f64>, Vec<SpendGroup>, f64)> {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/gamma_gamma_covariates.csv"))
+                .unwrap();
+        let rows: Vec<Vec<f64>> =
+            text.lines().skip(1).map(|l| l.split(',').map(|v| v.parse::<f64>().unwrap()).collect()).collect();
+        rows.chunks(8)
+            .map(|chunk| {
+                let theta = chunk[0][0..5].to_vec();
+                let x: Array1<f64> = chunk.iter().map(|r| r[5]).collect();
+                let m: Array1<f64> = chunk.iter().map(|r| r[6]).collect();
+                let z: Vec<f64> = chunk.iter().flat_map(|r| [r[7], r[8]]).collect();
+                let all: Vec<usize> = (0..8).collect();
+                let groups = spend_groups(&all, x.view(), m.view(), &z, 2);
+                (theta, groups, chunk.iter().map(|r| r[9]).sum())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn spend_likelihood_matches_mpmath_and_its_derivatives_match_differences() {
+        let cases = spend_cases();
+        assert_eq!(cases.len(), 4);
+        for (theta, groups, expected) in cases {
+            let l = SpendCovariateLikelihood::new(&groups, 2);
+            let got = l.value(&theta);
+            assert!(((got - expected) / expected).abs() < 1e-10, "{theta:?}: {got} against {expected}");
+            let (g, h) = (l.gradient(&theta), l.hessian(&theta));
+            for i in 0..5 {
+                let step = 1e-5 * theta[i].abs().max(0.1);
+                let (mut up, mut down) = (theta.clone(), theta.clone());
+                up[i] += step;
+                down[i] -= step;
+                let numeric = (l.value(&up) - l.value(&down)) / (2.0 * step);
+                assert!((g[i] - numeric).abs() <= 1e-6 * numeric.abs().max(1.0), "∂{i}: {} {numeric}", g[i]);
+                let (gu, gd) = (l.gradient(&up), l.gradient(&down));
+                for j in 0..5 {
+                    let numeric = (gu[j] - gd[j]) / (2.0 * step);
+                    assert!(
+                        (h[i * 5 + j] - numeric).abs() <= 1e-5 * numeric.abs().max(1.0),
+                        "∂²{i}{j}: {} {numeric}",
+                        h[i * 5 + j]
                     );
                 }
             }

@@ -438,7 +438,7 @@ fn row_log_likelihood(p: f64, q: f64, gamma: f64, x: f64, m: f64) -> f64 {
 /// 25 times smaller than the terms that would cancel, which keeps a fit on
 /// a million customers as precise as on a thousand (written the other way
 /// Newton stalled at 1M from rounding in the value).
-struct SpendLikelihood<'a> {
+pub(super) struct SpendLikelihood<'a> {
     x: &'a [f64],
     /// x·m̄ per customer.
     z: Vec<f64>,
@@ -464,7 +464,7 @@ struct GammaSums {
 }
 
 impl<'a> SpendLikelihood<'a> {
-    fn new(x: &'a [f64], m: &[f64]) -> SpendLikelihood<'a> {
+    pub(super) fn new(x: &'a [f64], m: &[f64]) -> SpendLikelihood<'a> {
         let z: Vec<f64> = x.iter().zip(m).map(|(x, m)| x * m).collect();
         let sum_ln_z = z.iter().map(|z| z.ln()).sum();
         let sum_ln_m = m.iter().map(|m| m.ln()).sum();
@@ -519,13 +519,13 @@ impl<'a> SpendLikelihood<'a> {
         s.u + self.sum_ln_z - self.n * gamma.ln()
     }
 
-    fn value(&self, [p, q, gamma]: [f64; 3]) -> f64 {
+    pub(super) fn value(&self, [p, q, gamma]: [f64; 3]) -> f64 {
         let s = self.sums(gamma);
         let by_x: f64 = self.groups.iter().map(|&(x, n)| n * (ln_gamma(p * x + q) - ln_gamma(p * x))).sum();
         by_x - self.n * ln_gamma(q) - self.sum_ln_m - p * s.xu - q * self.sum_v(&s, gamma)
     }
 
-    fn gradient(&self, [p, q, gamma]: [f64; 3]) -> [f64; 3] {
+    pub(super) fn gradient(&self, [p, q, gamma]: [f64; 3]) -> [f64; 3] {
         let s = self.sums(gamma);
         let (mut gp, mut gq) = (0.0, 0.0);
         for &(x, n) in &self.groups {
@@ -537,7 +537,7 @@ impl<'a> SpendLikelihood<'a> {
     }
 
     /// Row-major 3 × 3.
-    fn hessian(&self, [p, q, gamma]: [f64; 3]) -> Vec<f64> {
+    pub(super) fn hessian(&self, [p, q, gamma]: [f64; 3]) -> Vec<f64> {
         let s = self.sums(gamma);
         let (mut pp, mut pq, mut qq) = (0.0, 0.0, 0.0);
         for &(x, n) in &self.groups {

@@ -76,7 +76,9 @@ pub use model::{AnyPurchaseModel, PurchaseModel};
 pub use bgnbd::{BetaGeo, BetaGeoVariant};
 mod covariates;
 
-pub use covariates::{BetaGeoCovariates, CovariateOptions, Covariates, CovariatesBuilder, ParetoNbdCovariates};
+pub use covariates::{
+    BetaGeoCovariates, CovariateOptions, Covariates, CovariatesBuilder, GammaGammaCovariates, ParetoNbdCovariates,
+};
 mod bgbb;
 mod gamma_gamma;
 mod sbg;
