@@ -70,6 +70,74 @@ impl Covariates {
         CovariatesBuilder { table: CustomerTable::new(ids), repeated, scales: Vec::new() }
     }
 
+    /// Reads covariates from CSV: a header `customer_id,<column>,…`, one
+    /// row per customer. A column whose every value is a number is
+    /// numeric; any other is categorical (indicators against its most
+    /// frequent level). Ids are read as `id_kind` reads them (use the
+    /// transaction log's, so that the ids match).
+    ///
+    /// ```
+    /// use customer_lifecycle::{CustomerId, IdKind};
+    /// use customer_lifecycle::clv::Covariates;
+    /// let csv = "customer_id,age,channel\n1,31,web\n2,45,store\n3,27,web\n";
+    /// let c = Covariates::from_csv_reader(csv.as_bytes(), IdKind::Number)?;
+    /// assert_eq!(c.names(), ["age", "channel=store"]);
+    /// assert_eq!(c.value(&CustomerId::Number(2), "age"), Some(45.0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming the
+    /// line and column: a header without `customer_id` first or without
+    /// other columns, a row of another width, an empty value, an id the
+    /// id kind refuses, a customer twice; and the builder's errors.
+    pub fn from_csv_reader<R: std::io::Read>(
+        reader: R,
+        id_kind: crate::domain::customer::IdKind,
+    ) -> Result<Covariates> {
+        let mut csv = ::csv::ReaderBuilder::new().has_headers(true).from_reader(reader);
+        let header: Vec<String> = csv
+            .headers()
+            .map_err(|e| bad(format!("covariates header: {e}")))?
+            .iter()
+            .map(|h| h.trim().to_string())
+            .collect();
+        if header.first().map(String::as_str) != Some("customer_id") || header.len() < 2 {
+            return Err(bad(format!("the header must be customer_id and at least one column, not {header:?}")));
+        }
+        let mut ids = Vec::new();
+        let mut columns: Vec<Vec<String>> = vec![Vec::new(); header.len() - 1];
+        for (k, record) in csv.records().enumerate() {
+            let line = k + 2;
+            let record = record.map_err(|e| bad(format!("line {line}: {e}")))?;
+            if record.len() != header.len() {
+                return Err(bad(format!("line {line}: {} values for {} columns", record.len(), header.len())));
+            }
+            let id = id_kind.parse(record[0].trim()).map_err(|e| bad(format!("line {line}: customer id: {e}")))?;
+            for (c, value) in record.iter().skip(1).enumerate() {
+                let value = value.trim();
+                if value.is_empty() {
+                    return Err(bad(format!("line {line}: customer {id} has no value of {:?}", header[c + 1])));
+                }
+                columns[c].push(value.to_string());
+            }
+            ids.push(id);
+        }
+        let mut builder = Covariates::builder(ids);
+        for (name, values) in header[1..].iter().zip(&columns) {
+            let numbers: Option<Vec<f64>> =
+                values.iter().map(|v| v.parse::<f64>().ok().filter(|x| x.is_finite())).collect();
+            builder = match numbers {
+                Some(numbers) => builder.numeric(name, numbers)?,
+                None => {
+                    let levels: Vec<&str> = values.iter().map(String::as_str).collect();
+                    builder.categorical(name, &levels, None)?
+                }
+            };
+        }
+        builder.build()
+    }
+
     /// The column names (a categorical column's as `name=level`).
     ///
     /// ```

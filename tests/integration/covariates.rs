@@ -100,6 +100,51 @@ fn simulate(customer: Simulator<'_>, per_group: usize, seed: u64) -> Simulated {
     Simulated { ids, x: x.into(), t_x: t_x.into(), t: t.into(), covariates }
 }
 
+/// BG/NBD with covariates fitted to simulated customers.
+fn fit_classic(sim: &Simulated, options: &CovariateOptions) -> customer_lifecycle::Result<BetaGeoCovariates> {
+    BetaGeoCovariates::fit_columns(
+        BetaGeoVariant::Classic,
+        &sim.ids,
+        sim.x.view(),
+        sim.t_x.view(),
+        sim.t.view(),
+        &sim.covariates,
+        options,
+    )
+}
+
+/// Customer `i`'s log-likelihood under their own model, from their
+/// purchase and drop-out covariates.
+type OwnLogLikelihood<'a> = &'a dyn Fn(usize, &[f64], &[f64]) -> f64;
+
+/// Checks a fit to simulated data: each of the eight parameters within
+/// three standard errors of the truth and seven of eight within two, and
+/// the fit's (grouped, chain-rule) log-likelihood equal to the sum of each
+/// customer's own model's (`own_ll(i, z_P, z_D)`).
+fn check_recovery(
+    what: &str,
+    report: &customer_lifecycle::clv::FitReport,
+    true_values: [f64; 8],
+    sim: &Simulated,
+    own_ll: OwnLogLikelihood<'_>,
+) {
+    let mut within_two = 0;
+    for (i, truth) in true_values.iter().enumerate() {
+        let (estimate, se) = (report.parameters[i], report.standard_errors[i]);
+        let z = (estimate - truth) / se;
+        assert!(z.abs() < 3.0, "{what} {}: {estimate} ± {se} (truth {truth})", report.parameter_names[i]);
+        within_two += usize::from(z.abs() < 2.0);
+    }
+    assert!(within_two >= 7, "{what}: {within_two} of 8 within two standard errors");
+    let per_customer: f64 = (0..sim.ids.len())
+        .map(|i| {
+            let z = |n: &str| sim.covariates.value(&sim.ids[i], n).unwrap();
+            own_ll(i, &[z("income"), z("tier=gold")], &[z("income"), z("app")])
+        })
+        .sum();
+    assert!(((report.log_likelihood - per_customer) / per_customer).abs() < 1e-11);
+}
+
 #[test]
 fn known_effects_are_recovered_within_their_standard_errors() {
     for (variant, base) in [
@@ -136,26 +181,9 @@ fn known_effects_are_recovered_within_their_standard_errors() {
         .unwrap();
         let report = fitted.report().unwrap();
         let (r, alpha, a, b) = base.parameters();
-        let true_values = [r, alpha, a, b, 0.4, -0.5, -0.6, 0.7];
-        let mut within_two = 0;
-        for (i, truth) in true_values.iter().enumerate() {
-            let (estimate, se) = (report.parameters[i], report.standard_errors[i]);
-            let z = (estimate - truth) / se;
-            assert!(z.abs() < 3.0, "{variant:?} {}: {estimate} ± {se} (truth {truth})", report.parameter_names[i]);
-            within_two += usize::from(z.abs() < 2.0);
-        }
-        assert!(within_two >= 7, "{variant:?}: {within_two} of 8 within two standard errors");
-        // The fit's log-likelihood (grouped, through the chain rule) is the sum
-        // of each customer's own BG/NBD log-likelihood.
-        let per_customer: f64 = (0..sim.ids.len())
-            .map(|i| {
-                let id = &sim.ids[i];
-                let z = |n: &str| sim.covariates.value(id, n).unwrap();
-                let m = fitted.customer_model(&[z("income"), z("tier=gold")], &[z("income"), z("app")]).unwrap();
-                m.log_likelihood(sim.x[i], sim.t_x[i], sim.t[i]).unwrap()
-            })
-            .sum();
-        assert!(((report.log_likelihood - per_customer) / per_customer).abs() < 1e-11);
+        check_recovery(&format!("{variant:?}"), report, [r, alpha, a, b, 0.4, -0.5, -0.6, 0.7], &sim, &|i, zp, zd| {
+            fitted.customer_model(zp, zd).unwrap().log_likelihood(sim.x[i], sim.t_x[i], sim.t[i]).unwrap()
+        });
         // Against the fit without covariates, the effects are plain.
         let free =
             BetaGeo::fit_variant(variant, sim.x.view(), sim.t_x.view(), sim.t.view(), &FitOptions::default()).unwrap();
@@ -187,24 +215,9 @@ fn known_pareto_effects_are_recovered_within_their_standard_errors() {
     .unwrap();
     let report = fitted.report().unwrap();
     let (r, alpha, s, beta) = base.parameters();
-    let true_values = [r, alpha, s, beta, 0.4, -0.5, -0.6, 0.7];
-    let mut within_two = 0;
-    for (i, truth) in true_values.iter().enumerate() {
-        let (estimate, se) = (report.parameters[i], report.standard_errors[i]);
-        let z = (estimate - truth) / se;
-        assert!(z.abs() < 3.0, "{}: {estimate} ± {se} (truth {truth})", report.parameter_names[i]);
-        within_two += usize::from(z.abs() < 2.0);
-    }
-    assert!(within_two >= 7, "{within_two} of 8 within two standard errors");
-    let per_customer: f64 = (0..sim.ids.len())
-        .map(|i| {
-            let id = &sim.ids[i];
-            let z = |n: &str| sim.covariates.value(id, n).unwrap();
-            let m = fitted.customer_model(&[z("income"), z("tier=gold")], &[z("income"), z("app")]).unwrap();
-            m.log_likelihood(sim.x[i], sim.t_x[i], sim.t[i]).unwrap()
-        })
-        .sum();
-    assert!(((report.log_likelihood - per_customer) / per_customer).abs() < 1e-11);
+    check_recovery("Pareto/NBD", report, [r, alpha, s, beta, 0.4, -0.5, -0.6, 0.7], &sim, &|i, zp, zd| {
+        fitted.customer_model(zp, zd).unwrap().log_likelihood(sim.x[i], sim.t_x[i], sim.t[i]).unwrap()
+    });
 }
 
 #[test]
@@ -213,16 +226,7 @@ fn a_covariate_without_effect_changes_little_and_the_fit_without_it_is_its_zero(
     // No effects in the truth: the covariate columns are noise.
     let base_sim = simulate(&|_, _, ages, seed| truth.base().simulate(ages, seed).unwrap(), 400, 3);
     let options = CovariateOptions::new().purchase(&["income"]).dropout(&["app"]);
-    let fitted = BetaGeoCovariates::fit_columns(
-        BetaGeoVariant::Classic,
-        &base_sim.ids,
-        base_sim.x.view(),
-        base_sim.t_x.view(),
-        base_sim.t.view(),
-        &base_sim.covariates,
-        &options,
-    )
-    .unwrap();
+    let fitted = fit_classic(&base_sim, &options).unwrap();
     let free = BetaGeo::fit_columns(base_sim.x.view(), base_sim.t_x.view(), base_sim.t.view(), &FitOptions::default())
         .unwrap();
     let (with, without) = (fitted.report().unwrap().log_likelihood, free.report().unwrap().log_likelihood);
@@ -303,18 +307,7 @@ fn bad_covariates_are_typed_errors() {
 #[test]
 fn equality_and_fixed_constraints_and_their_tests() {
     let base = BetaGeo::new(0.9, 5.0, 0.8, 3.0).unwrap();
-    let fit = |sim: &Simulated, options: &CovariateOptions| {
-        BetaGeoCovariates::fit_columns(
-            BetaGeoVariant::Classic,
-            &sim.ids,
-            sim.x.view(),
-            sim.t_x.view(),
-            sim.t.view(),
-            &sim.covariates,
-            options,
-        )
-        .unwrap()
-    };
+    let fit = |sim: &Simulated, options: &CovariateOptions| fit_classic(sim, options).unwrap();
     let free = CovariateOptions::new().purchase(&["income", "tier=gold"]).dropout(&["income", "app"]);
     let same = free.clone().same_effect(&["income"]);
     let (mut kept, mut rejected) = (0, 0);
@@ -367,30 +360,10 @@ fn equality_and_fixed_constraints_and_their_tests() {
     assert!(test.degrees_of_freedom == 1 && test.p_value > 0.001, "{test:?}");
     // Bad constraints are typed errors.
     let options = CovariateOptions::new().purchase(&["income"]).same_effect(&["income"]);
-    let e = BetaGeoCovariates::fit_columns(
-        BetaGeoVariant::Classic,
-        &sim.ids,
-        sim.x.view(),
-        sim.t_x.view(),
-        sim.t.view(),
-        &sim.covariates,
-        &options,
-    )
-    .unwrap_err();
+    let e = fit_classic(&sim, &options).unwrap_err();
     assert!(matches!(e, Error::InvalidArgument { .. }), "{e}");
     let options = CovariateOptions::new().purchase(&["income"]).fix_purchase("app", 1.0);
-    assert!(
-        BetaGeoCovariates::fit_columns(
-            BetaGeoVariant::Classic,
-            &sim.ids,
-            sim.x.view(),
-            sim.t_x.view(),
-            sim.t.view(),
-            &sim.covariates,
-            &options
-        )
-        .is_err()
-    );
+    assert!(fit_classic(&sim, &options).is_err());
 }
 
 /// Standardising a covariate reparametrises the model: the same
@@ -437,4 +410,45 @@ fn a_standardised_covariate_scales_its_effect_and_keeps_the_likelihood() {
         assert!((x.1 * sd - y.1).abs() < 1e-4 * y.1.abs().max(1e-3), "{} × {sd} against {}", x.1, y.1);
     }
     assert!(Covariates::builder(sim.ids.clone()).numeric_standardised("c", vec![3.0; sim.ids.len()]).is_err());
+}
+
+/// `lifecycle_report --covariates`: every column in both processes by
+/// default, or chosen per process; a customer missing from the file is a
+/// typed error naming them.
+#[test]
+fn the_report_fits_and_predicts_with_a_covariates_file() {
+    use crate::lifecycle_report::run_cli;
+    let summary = TransactionLog::cdnow_sample().unwrap().summarize(&SummaryOptions::new(TimeUnit::Week)).unwrap();
+    let dir = std::env::temp_dir().join(format!("clm-covariates-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut csv = String::from("customer_id,age,channel\n");
+    for (i, id) in summary.ids().iter().enumerate() {
+        let channel = ["web", "store", "web", "app"][i % 4];
+        csv.push_str(&format!("{id},{},{channel}\n", 20 + (i * 7) % 50));
+    }
+    let path = dir.join("covariates.csv");
+    std::fs::write(&path, &csv).unwrap();
+    let predictions = dir.join("predictions.csv");
+    let p = path.to_str().unwrap();
+    run_cli(&["--covariates", p, "--predictions-csv", predictions.to_str().unwrap()]).unwrap();
+    let written = std::fs::read_to_string(&predictions).unwrap();
+    assert_eq!(written.lines().count(), summary.len() + 1);
+    run_cli(&[
+        "--covariates",
+        p,
+        "--model",
+        "pareto",
+        "--covariates-purchase",
+        "age",
+        "--covariates-dropout",
+        "channel=app",
+    ])
+    .unwrap();
+    // One customer left out of the file.
+    let short: String = csv.lines().take(csv.lines().count() - 1).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&path, short).unwrap();
+    let e = run_cli(&["--covariates", p]).unwrap_err().to_string();
+    let last = summary.ids().last().unwrap().to_string();
+    assert!(e.contains(&last) && e.contains("no covariates"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
