@@ -593,7 +593,14 @@ impl Kind {
     }
 
     /// The fit without covariates (a start for the fit with them).
-    fn free_fit(self, [x, t_x, t]: [ArrayView1<'_, f64>; 3]) -> Option<[f64; 4]> {
+    /// On many customers, the fit to an evenly spaced sample of them (as
+    /// the models' own fits start): a start needs no more.
+    fn free_fit(self, columns: [ArrayView1<'_, f64>; 3]) -> Option<[f64; 4]> {
+        let sample = fit::warm_start_sample(&FitOptions::default(), columns);
+        let [x, t_x, t] = match &sample {
+            Some([x, t_x, t]) => [x.view(), t_x.view(), t.view()],
+            None => columns,
+        };
         match self {
             Kind::BetaGeo(variant) => BetaGeo::fit_variant(variant, x, t_x, t, &FitOptions::default()).ok().map(|m| {
                 let (r, alpha, a, b) = m.parameters();
