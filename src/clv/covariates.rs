@@ -941,9 +941,9 @@ fn fit_kind(
     let zd = covariates.rows_of(ids, &options.dropout, model)?;
     check_design(model, "purchase", &options.purchase, &zp, n)?;
     check_design(model, "drop-out", &options.dropout, &zd, n)?;
-    // The whole data's checks (two customers, some repeat purchases).
-    data::group(model, frequency, recency, age).map_err(|e| e.naming_customer(ids))?;
     let groups = groups(model, ids, [frequency, recency, age], (&zp, kp), (&zd, kd))?;
+    // The whole data's checks (two customers, some repeat purchases), over the groups.
+    data::check_identifiable(model, n, groups.iter().map(|g| &g.rows))?;
     let k = 4 + kp + kd;
     let likelihood = Likelihood::new(kind, &groups, k);
     let map = Parametrisation::new(kind, options)?;
@@ -1229,7 +1229,7 @@ macro_rules! covariate_model {
                 "let model = ", stringify!($ty), "::new(&base, vec![(\"z\".into(), 3.0)], vec![])?;\n",
                 "// Effects on a covariate that is 0 for everyone change nothing.\n",
                 "let (x, t_x, t) = (summary.frequency(), summary.recency(), summary.age());\n",
-                "let plain: f64 = (0..summary.len()).map(|i| base.log_likelihood(x[i], t_x[i], t[i]).unwrap()).sum();\n",
+                "let plain = (0..summary.len()).map(|i| base.log_likelihood(x[i], t_x[i], t[i])).sum::<customer_lifecycle::Result<f64>>()?;\n",
                 "assert!((model.log_likelihood(&summary, &covariates)? - plain).abs() < 1e-9 * plain.abs());\n",
                 "# Ok::<(), Box<dyn std::error::Error>>(())\n```\n\n",
                 "# Errors\n[`Error::InvalidModelInput`] naming a customer without covariates or with an impossible row."

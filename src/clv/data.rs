@@ -280,13 +280,24 @@ pub(crate) fn group(
     t: ArrayView1<'_, f64>,
 ) -> Result<RepeatRows> {
     let out = group_rows(model, x, t_x, t)?;
-    if x.len() < 2 {
+    check_identifiable(model, x.len(), [&out])?;
+    Ok(out)
+}
+
+/// What every purchase-model fit needs of its data, grouped in one or more
+/// parts: at least two customers, and someone with a repeat purchase.
+pub(crate) fn check_identifiable<'a>(
+    model: &'static str,
+    customers: usize,
+    parts: impl IntoIterator<Item = &'a RepeatRows>,
+) -> Result<()> {
+    if customers < 2 {
         return Err(Error::NotIdentifiable { model, reason: "a single customer".into() });
     }
-    if out.x.iter().all(|&v| v == 0.0) {
+    if parts.into_iter().all(|rows| rows.x.iter().all(|&v| v == 0.0)) {
         return Err(Error::NotIdentifiable { model, reason: "nobody made a repeat purchase".into() });
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Validates the rows and groups equal (x, t_x, T) with their counts
