@@ -334,12 +334,77 @@ pub enum Error {
         reason: String,
     },
 
+    /// Time-varying covariates that do not fit a customer's history: a gap
+    /// or an overlap between periods, periods that do not cover the
+    /// history, none for the prediction horizon, or none at all.
+    #[error("time-varying covariates of customer {customer}: {problem}")]
+    CovariatePeriods {
+        /// The customer.
+        customer: String,
+        /// What is wrong.
+        problem: CovariateProblem,
+    },
+
     /// More distinct customers than the dense index can hold (2^31 − 1).
     #[error("too many distinct customers for one index (limit {limit})")]
     TooManyCustomers {
         /// The limit.
         limit: u64,
     },
+}
+
+/// What is wrong with a customer's time-varying covariate periods (see
+/// [`Error::CovariatePeriods`]). Dates are the periods' first days (an
+/// end is the first day after).
+///
+/// ```
+/// use customer_lifecycle::CovariateProblem;
+/// use customer_lifecycle::chrono::NaiveDate;
+/// let day = |d| NaiveDate::from_ymd_opt(2024, 1, d).unwrap();
+/// let gap = CovariateProblem::Gap { from: day(8), to: day(15) };
+/// assert_eq!(gap.to_string(), "no covariates for the days from 2024-01-08 to 2024-01-15");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CovariateProblem {
+    /// Days between two periods without a period.
+    #[error("no covariates for the days from {from} to {to}")]
+    Gap {
+        /// The first day without covariates.
+        from: NaiveDate,
+        /// The first day with covariates again.
+        to: NaiveDate,
+    },
+    /// A period that starts before the one before it has ended (or twice).
+    #[error("the period starting {start} overlaps the one before")]
+    Overlap {
+        /// The overlapping period's start.
+        start: NaiveDate,
+    },
+    /// Periods that do not cover the customer's history, from the first
+    /// purchase period to the end of the calibration (inclusive).
+    #[error("the periods cover {given_from} to {given_to}, the history needs {needed_from} to {needed_to}")]
+    History {
+        /// The first day the history needs.
+        needed_from: NaiveDate,
+        /// The first day after the history.
+        needed_to: NaiveDate,
+        /// The first day covered.
+        given_from: NaiveDate,
+        /// The first day after the periods.
+        given_to: NaiveDate,
+    },
+    /// Periods that end before the prediction horizon.
+    #[error("the periods end {given_to}, the prediction horizon needs covariates to {needed_to}")]
+    Horizon {
+        /// The first day after the horizon.
+        needed_to: NaiveDate,
+        /// The first day after the periods.
+        given_to: NaiveDate,
+    },
+    /// The customer has no rows in the covariate table.
+    #[error("the customer has no covariate periods")]
+    Missing,
 }
 
 impl Error {

@@ -187,7 +187,7 @@ pub use domain::{
     CustomerId, CustomerIndex, CustomerTable, DenseId, DurationMode, Engagement, Event, EventClass, EventId, EventKind,
     ExchangeRates, FixedRates, IdKind, LegalBasis, Money, NpsScore, NumberFormat, Periods, Purpose, TimeUnit,
 };
-pub use error::{Error, Result};
+pub use error::{CovariateProblem, Error, Result};
 pub use log::{
     CsvOptions, CustomerAccumulator, CustomerSummary, FORMAT_VERSION, HoldoutSummary, MAX_AMOUNT, MAX_AMOUNT_DECIMALS,
     PartialSummary, PurchaseSummary, SummaryOptions, SummaryRules, Transaction, TransactionKind, TransactionLog,

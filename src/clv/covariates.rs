@@ -379,11 +379,11 @@ impl CovariatesBuilder {
 /// ```
 #[derive(Clone, PartialEq, Debug, Default)]
 pub struct CovariateOptions {
-    purchase: Vec<String>,
-    dropout: Vec<String>,
+    pub(super) purchase: Vec<String>,
+    pub(super) dropout: Vec<String>,
     l2_purchase: f64,
     l2_dropout: f64,
-    fit: FitOptions,
+    pub(super) fit: FitOptions,
     /// Columns whose effect is the same in both processes.
     same: Vec<String>,
     /// Effects held at a value: (process is purchase, column, value).
@@ -555,7 +555,7 @@ enum Link {
 
 /// The model a covariate fit is built on.
 #[derive(Clone, Copy, PartialEq, Debug)]
-enum Kind {
+pub(super) enum Kind {
     BetaGeo(BetaGeoVariant),
     Pareto,
 }
@@ -595,7 +595,7 @@ impl Kind {
     /// The fit without covariates (a start for the fit with them).
     /// On many customers, the fit to an evenly spaced sample of them (as
     /// the models' own fits start): a start needs no more.
-    fn free_fit(self, columns: [ArrayView1<'_, f64>; 3]) -> Option<[f64; 4]> {
+    pub(super) fn free_fit(self, columns: [ArrayView1<'_, f64>; 3]) -> Option<[f64; 4]> {
         let sample = fit::warm_start_sample(&FitOptions::default(), columns);
         let [x, t_x, t] = match &sample {
             Some([x, t_x, t]) => [x.view(), t_x.view(), t.view()],
@@ -792,7 +792,7 @@ impl<'a> Likelihood<'a> {
 }
 
 /// Named effects, in the order of their columns.
-type Effects = Vec<(String, f64)>;
+pub(super) type Effects = Vec<(String, f64)>;
 
 /// Where each of the likelihood's parameters p = (four, γ_P, γ_D) comes
 /// from: an estimated parameter θ_j, or a fixed value.
@@ -804,15 +804,15 @@ enum Slot {
 
 /// The map from the estimated parameters θ to the likelihood's p, with the
 /// names of θ.
-struct Parametrisation {
+pub(super) struct Parametrisation {
     slots: Vec<Slot>,
-    names: Vec<String>,
+    pub(super) names: Vec<String>,
     /// Each θ's penalty weight (the sum over the effects it stands for).
-    penalty: Vec<f64>,
+    pub(super) penalty: Vec<f64>,
 }
 
 impl Parametrisation {
-    fn new(kind: Kind, options: &CovariateOptions) -> Result<Parametrisation> {
+    pub(super) fn new(kind: Kind, options: &CovariateOptions) -> Result<Parametrisation> {
         let bad = |reason: String| Error::InvalidArgument { name: "covariate options", reason };
         for name in &options.same {
             if !(options.purchase.contains(name) && options.dropout.contains(name)) {
@@ -864,7 +864,7 @@ impl Parametrisation {
     }
 
     /// The likelihood's parameters at θ.
-    fn expand(&self, theta: &[f64]) -> Vec<f64> {
+    pub(super) fn expand(&self, theta: &[f64]) -> Vec<f64> {
         self.slots
             .iter()
             .map(|s| match s {
@@ -875,7 +875,7 @@ impl Parametrisation {
     }
 
     /// A gradient in p as one in θ (the sum over the slots of each θ).
-    fn reduce_gradient(&self, g: &[f64]) -> Vec<f64> {
+    pub(super) fn reduce_gradient(&self, g: &[f64]) -> Vec<f64> {
         if g.len() != self.slots.len() {
             return Vec::new();
         }
@@ -1778,7 +1778,7 @@ impl<'a> SpendCovariateLikelihood<'a> {
 /// Refuses a process's design that cannot identify its effects: a
 /// constant column (it would be the base parameter again) or columns that
 /// are linear combinations of each other (with the constant).
-fn check_design(model: &'static str, process: &str, names: &[String], rows: &[f64], n: usize) -> Result<()> {
+pub(super) fn check_design(model: &'static str, process: &str, names: &[String], rows: &[f64], n: usize) -> Result<()> {
     let k = names.len();
     if k == 0 {
         return Ok(());

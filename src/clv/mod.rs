@@ -87,8 +87,10 @@ pub use bgbb::{BetaGeoBetaBinom, MAX_OPPORTUNITIES};
 pub use gamma_gamma::{GammaGamma, MATERIAL_CORRELATION, SpendData};
 pub use sbg::ShiftedBetaGeometric;
 mod pareto_nbd;
+mod time_varying;
 
 pub use pareto_nbd::ParetoNbd;
+pub use time_varying::{ParetoNbdTimeVarying, TimeVaryingCovariates, TimeVaryingCovariatesBuilder, TimeVaryingHistory};
 mod value;
 
 pub use value::{Clv, MAX_HORIZON_PERIODS, Span, periods_per_year};
