@@ -26,11 +26,11 @@ pub struct SimulatedCustomers {
     pub age: Array1<f64>,
 }
 
-fn rng(seed: u64) -> Xoshiro256PlusPlus {
+pub(super) fn rng(seed: u64) -> Xoshiro256PlusPlus {
     Xoshiro256PlusPlus::seed_from_u64(seed)
 }
 
-fn distribution_error(what: &str, e: impl std::fmt::Display) -> Error {
+pub(super) fn distribution_error(what: &str, e: impl std::fmt::Display) -> Error {
     Error::InvalidArgument { name: "simulation", reason: format!("{what}: {e}") }
 }
 

@@ -30,6 +30,7 @@ mod saved_data;
 mod serde_ids;
 mod shop_export;
 mod support;
+mod time_varying;
 
 /// The main example, driven by the tests that run the README's commands.
 #[path = "../../examples/lifecycle_report.rs"]
