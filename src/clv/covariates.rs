@@ -889,7 +889,7 @@ impl Parametrisation {
     }
 
     /// A Hessian in p as one in θ.
-    fn reduce_hessian(&self, h: &[f64]) -> Vec<f64> {
+    pub(super) fn reduce_hessian(&self, h: &[f64]) -> Vec<f64> {
         let (k, m) = (self.slots.len(), self.names.len());
         if h.len() != k * k {
             return Vec::new();

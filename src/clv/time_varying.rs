@@ -53,7 +53,7 @@ use crate::error::{CovariateProblem, Error, Result};
 use crate::log::summary::{CustomerAccumulator, SummaryOptions};
 use crate::log::transactions::TransactionLog;
 use crate::math::parallel;
-use crate::math::special::{digamma, ln_gamma};
+use crate::math::special::{digamma, ln_gamma, trigamma};
 
 const MODEL: &str = "Pareto/NBD with time-varying covariates";
 
@@ -793,6 +793,254 @@ fn nodes_for(e: f64, change: f64) -> Option<usize> {
     }
 }
 
+/// What [`Paths::total`] computes: the value, or with its gradient and Hessian.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Want {
+    Value,
+    Hessian,
+}
+
+/// Index of (i, j) in the upper triangle of a symmetric 6 × 6, row-major.
+const fn sym(i: usize, j: usize) -> usize {
+    let (i, j) = if i <= j { (i, j) } else { (j, i) };
+    i * 6 - i * (i + 1) / 2 + j
+}
+
+/// A piece's sums over its nodes: Σw, Σw φᵢ, Σw (φᵢφⱼ + ηᵢⱼ) (upper
+/// triangle) and Σw ζ for the two second-derivative matrices.
+#[derive(Clone, Copy, Debug, Default)]
+struct NodeSums {
+    w: f64,
+    g: [f64; 6],
+    m: [f64; 21],
+    za: f64,
+    zc: f64,
+    hessian: bool,
+}
+
+/// The second derivatives of a node's ψ in the six vectors (the nonzero
+/// ηᵢⱼ of i ≤ j) and the weights of ∂²A/∂γ_P² and ∂²C/∂γ_D².
+#[derive(Clone, Copy, Debug, Default)]
+struct Eta {
+    e01: f64,
+    e04: f64,
+    e11: f64,
+    e14: f64,
+    e44: f64,
+    e22: f64,
+    e23: f64,
+    e25: f64,
+    e33: f64,
+    e35: f64,
+    e55: f64,
+    za: f64,
+    zc: f64,
+}
+
+impl NodeSums {
+    fn add(&mut self, w: f64, phi: &[f64; 6], eta: Option<&Eta>) {
+        self.w += w;
+        let wp = [w * phi[0], w * phi[1], w * phi[2], w * phi[3], w * phi[4], w * phi[5]];
+        for (g, v) in self.g.iter_mut().zip(&wp) {
+            *g += v;
+        }
+        if let Some(e) = eta {
+            self.hessian = true;
+            let mut at = 0;
+            for (i, wi) in wp.iter().enumerate() {
+                for pj in &phi[i..] {
+                    self.m[at] += wi * pj;
+                    at += 1;
+                }
+            }
+            self.m[sym(0, 1)] += w * e.e01;
+            self.m[sym(0, 4)] += w * e.e04;
+            self.m[sym(1, 1)] += w * e.e11;
+            self.m[sym(1, 4)] += w * e.e14;
+            self.m[sym(4, 4)] += w * e.e44;
+            self.m[sym(2, 2)] += w * e.e22;
+            self.m[sym(2, 3)] += w * e.e23;
+            self.m[sym(2, 5)] += w * e.e25;
+            self.m[sym(3, 3)] += w * e.e33;
+            self.m[sym(3, 5)] += w * e.e35;
+            self.m[sym(5, 5)] += w * e.e55;
+            self.za += w * e.za;
+            self.zc += w * e.zc;
+        }
+    }
+}
+
+/// One customer's running derivatives (∂A/∂γ_P, ∂C/∂γ_D and their second
+/// derivatives at the current piece; Σ w ∇ψ and Σ w (∇ψ∇ψᵀ + ∇²ψ)), and
+/// the totals over the customers evaluated so far.
+struct Derivatives {
+    kp: usize,
+    kd: usize,
+    want_hessian: bool,
+    da: Vec<f64>,
+    dc: Vec<f64>,
+    da2: Vec<f64>,
+    dc2: Vec<f64>,
+    gradient: Vec<f64>,
+    hessian: Vec<f64>,
+    total_gradient: Vec<f64>,
+    total_hessian: Vec<f64>,
+}
+
+impl Derivatives {
+    fn new(kp: usize, kd: usize, want_hessian: bool) -> Derivatives {
+        let k = 4 + kp + kd;
+        let hk = if want_hessian { k * k } else { 0 };
+        Derivatives {
+            kp,
+            kd,
+            want_hessian,
+            da: vec![0.0; kp],
+            dc: vec![0.0; kd],
+            da2: vec![0.0; kp * kp],
+            dc2: vec![0.0; kd * kd],
+            gradient: vec![0.0; k],
+            hessian: vec![0.0; hk],
+            total_gradient: vec![0.0; k],
+            total_hessian: vec![0.0; hk],
+        }
+    }
+
+    /// A new customer.
+    fn start(&mut self, kp: usize, kd: usize) {
+        debug_assert!(kp == self.kp && kd == self.kd);
+        for v in [&mut self.da, &mut self.dc, &mut self.da2, &mut self.dc2, &mut self.gradient, &mut self.hessian] {
+            v.iter_mut().for_each(|x| *x = 0.0);
+        }
+    }
+
+    /// Past a piece: A grew by `da_step` = a·d with covariates `zp`, C by `dc_step`.
+    fn advance(&mut self, da_step: f64, zp: &[f64], dc_step: f64, zd: &[f64]) {
+        let (kp, kd) = (self.kp, self.kd);
+        for (d, z) in self.da.iter_mut().zip(zp) {
+            *d += da_step * z;
+        }
+        for (d, z) in self.dc.iter_mut().zip(zd) {
+            *d += dc_step * z;
+        }
+        if self.want_hessian {
+            for u in 0..kp {
+                for v in 0..kp {
+                    self.da2[u * kp + v] += da_step * zp[u] * zp[v];
+                }
+            }
+            for u in 0..kd {
+                for v in 0..kd {
+                    self.dc2[u * kd + v] += dc_step * zd[u] * zd[v];
+                }
+            }
+        }
+    }
+
+    /// Adds a piece's sums, expanded on its vectors b₀…b₅ = e_r, e_α + ∂A,
+    /// e_s, e_β + ∂C, z_P, z_D (empty z: the alive term, whose φ₄ = φ₅ = 0):
+    /// ∇ += Σᵢ Gᵢ bᵢ, ∇² += Σᵢⱼ Mᵢⱼ bᵢ bⱼᵀ + ζ_A ∂²A + ζ_C ∂²C, the upper
+    /// triangle only (mirrored at [`Derivatives::finish`]).
+    fn expand(&mut self, sums: &NodeSums, zp: &[f64], zd: &[f64]) {
+        let (kp, kd) = (self.kp, self.kd);
+        let k = 4 + kp + kd;
+        let (pa, da) = (4, 4 + kp);
+        let g = &sums.g;
+        let zp_of = |l: usize| zp.get(l).copied().unwrap_or(0.0);
+        let zd_of = |l: usize| zd.get(l).copied().unwrap_or(0.0);
+        for (t, v) in self.gradient.iter_mut().zip(&g[..4]) {
+            *t += v;
+        }
+        for l in 0..kp {
+            self.gradient[pa + l] += g[1] * self.da[l] + g[4] * zp_of(l);
+        }
+        for l in 0..kd {
+            self.gradient[da + l] += g[3] * self.dc[l] + g[5] * zd_of(l);
+        }
+        if !(self.want_hessian && sums.hessian) {
+            return;
+        }
+        let m = |i: usize, j: usize| sums.m[sym(i, j)];
+        let h = &mut self.hessian;
+        for i in 0..4 {
+            for j in i..4 {
+                h[i * k + j] += m(i, j);
+            }
+            // With the purchase and the drop-out blocks.
+            let (m1, m4, m3, m5) = (m(i, 1), m(i, 4), m(i, 3), m(i, 5));
+            for l in 0..kp {
+                h[i * k + pa + l] += m1 * self.da[l] + m4 * zp_of(l);
+            }
+            for l in 0..kd {
+                h[i * k + da + l] += m3 * self.dc[l] + m5 * zd_of(l);
+            }
+        }
+        let (m11, m14, m44) = (m(1, 1), m(1, 4), m(4, 4));
+        let (m13, m15, m34, m45) = (m(1, 3), m(1, 5), m(3, 4), m(4, 5));
+        let (m33, m35, m55) = (m(3, 3), m(3, 5), m(5, 5));
+        for u in 0..kp {
+            let (au, zu) = (self.da[u], zp_of(u));
+            let row = (pa + u) * k;
+            for v in u..kp {
+                let (av, zv) = (self.da[v], zp_of(v));
+                h[row + pa + v] +=
+                    m11 * au * av + m14 * (au * zv + zu * av) + m44 * zu * zv + sums.za * self.da2[u * kp + v];
+            }
+            for v in 0..kd {
+                let (cv, wv) = (self.dc[v], zd_of(v));
+                h[row + da + v] += m13 * au * cv + m15 * au * wv + m34 * zu * cv + m45 * zu * wv;
+            }
+        }
+        for u in 0..kd {
+            let (cu, wu) = (self.dc[u], zd_of(u));
+            let row = (da + u) * k;
+            for v in u..kd {
+                let (cv, wv) = (self.dc[v], zd_of(v));
+                h[row + da + v] +=
+                    m33 * cu * cv + m35 * (cu * wv + wu * cv) + m55 * wu * wv + sums.zc * self.dc2[u * kd + v];
+            }
+        }
+    }
+
+    /// The customer's ∇ ln L and ∇² ln L from the sums (S = `total`, in
+    /// the reference's scale) and the closed-form terms; added to the totals.
+    fn finish(&mut self, total: f64, [r, alpha, s, beta, x]: [f64; 5], timing: &[f64]) {
+        let k = 4 + self.kp + self.kd;
+        let inv = 1.0 / total;
+        // ∇ ln S = G/S; ∇² ln S = H/S − G Gᵀ/S².
+        let g: Vec<f64> = self.gradient.iter().map(|v| v * inv).collect();
+        let mut own = g.clone();
+        own[0] += digamma(r + x) - digamma(r) + alpha.ln();
+        own[1] += r / alpha;
+        own[2] += beta.ln();
+        own[3] += s / beta;
+        for (o, t) in own[4..4 + self.kp].iter_mut().zip(timing) {
+            *o += t;
+        }
+        for (t, o) in self.total_gradient.iter_mut().zip(&own) {
+            *t += o;
+        }
+        if self.want_hessian {
+            for u in 0..k {
+                for v in u..k {
+                    let value = self.hessian[u * k + v] * inv - g[u] * g[v];
+                    self.total_hessian[u * k + v] += value;
+                    if v != u {
+                        self.total_hessian[v * k + u] += value;
+                    }
+                }
+            }
+            self.total_hessian[0] += trigamma(r + x) - trigamma(r);
+            self.total_hessian[1] += 1.0 / alpha;
+            self.total_hessian[k] += 1.0 / alpha;
+            self.total_hessian[k + 1] -= r / (alpha * alpha);
+            self.total_hessian[2 * k + 3] += 1.0 / beta;
+            self.total_hessian[3 * k + 2] += 1.0 / beta;
+            self.total_hessian[3 * k + 3] -= s / (beta * beta);
+        }
+    }
+}
+
 /// One customer's evaluation: ln L, P(alive) and (when asked) ∂ ln L.
 struct Evaluation {
     ln_l: f64,
@@ -802,10 +1050,18 @@ struct Evaluation {
 }
 
 impl Paths {
-    /// Evaluates customer `i` at p = (r, α, s, β, γ_P, γ_D); adds the
-    /// gradient of ln L to `gradient` when given (length 4 + kp + kd).
-    /// `scratch` holds 2 (kp + kd) values.
-    fn evaluate(&self, i: usize, p: &[f64], gradient: Option<&mut [f64]>, scratch: &mut Vec<f64>) -> Evaluation {
+    /// Evaluates customer `i` at p = (r, α, s, β, γ_P, γ_D); with
+    /// `derivatives`, adds the gradient of ln L to its `gradient` and (when
+    /// it holds one) the Hessian to its `hessian` (row-major).
+    ///
+    /// ln L = γ_P·Σz_P(tⱼ) + ln Γ(r+x) − ln Γ(r) + r ln α + s ln β + ln S,
+    /// S = Σₜ e^{ψₜ} over the alive term and the integral's nodes. Every
+    /// ∇ψₜ is a combination Σᵢ φᵢ bᵢ of six vectors fixed on a piece —
+    /// e_r, e_α + ∂A/∂γ_P, e_s, e_β + ∂C/∂γ_D, z_P, z_D — and every ∇²ψₜ
+    /// one of their outer products plus the pieces' ∂²A/∂γ_P², ∂²C/∂γ_D²;
+    /// so a piece sums scalars over its nodes and expands them into the
+    /// parameters once.
+    fn evaluate(&self, i: usize, p: &[f64], mut derivatives: Option<&mut Derivatives>) -> Evaluation {
         let (kp, kd) = (self.kp, self.kd);
         let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
         let (gp, gd) = (&p[4..4 + kp], &p[4 + kp..4 + kp + kd]);
@@ -813,18 +1069,15 @@ impl Paths {
         let (x, t_x) = (info.x, info.t_x);
         let m = r + x;
         let n1 = s + 1.0;
-        let want = gradient.is_some();
-        scratch.clear();
-        scratch.resize(2 * (kp + kd), 0.0);
-        // da, dc: ∂A/∂γ_P and ∂C/∂γ_D at the current piece's start; then
-        // the integral's γ gradients.
-        let (da, rest) = scratch.split_at_mut(kp);
-        let (dc, rest) = rest.split_at_mut(kd);
-        let (gip, gid) = rest.split_at_mut(kp);
+        let want_hessian = derivatives.as_ref().is_some_and(|d| d.want_hessian);
+        if let Some(d) = derivatives.as_deref_mut() {
+            d.start(kp, kd);
+        }
         let (mut a_cum, mut c_cum) = (0.0f64, 0.0f64);
         // The reference ψ_ref = −m ln P(t_x) − s ln Q(t_x), set on reaching t_x.
         let mut reference: Option<(f64, f64, f64)> = None; // (ln P_x, ln Q_x, Q_x)
-        let (mut w_sum, mut g_r, mut g_a, mut g_s, mut g_b) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        let mut w_sum = 0.0;
+        let nan = Evaluation { ln_l: f64::NAN, p_alive: f64::NAN, at_end: (f64::NAN, f64::NAN) };
         let pieces = &self.pieces[info.first..info.first + info.fit];
         for (k, piece) in pieces.iter().enumerate() {
             let row = info.first + k;
@@ -840,8 +1093,7 @@ impl Paths {
             }
             if let Some((ln_px, ln_qx, qx)) = reference {
                 let lo = u0.max(t_x);
-                // Σ w, Σ w ln P, Σ w/P, Σ w/P (v − u0), Σ w ln Q, Σ w/Q, Σ w/Q (v − u0)
-                let mut sums = [0.0f64; 7];
+                let mut sums = NodeSums::default();
                 let mut v = lo;
                 let scale = s * c / qx;
                 let mut guard = 0;
@@ -852,7 +1104,7 @@ impl Paths {
                     let nodes = loop {
                         let (e1, e2) = (a * h / p0, c * h / q0);
                         if !(e1.is_finite() && e2.is_finite()) {
-                            return Evaluation { ln_l: f64::NAN, p_alive: f64::NAN, at_end: (f64::NAN, f64::NAN) };
+                            return nan;
                         }
                         if let Some(n) = nodes_for(e1.max(e2), m * e1 + n1 * e2) {
                             break n;
@@ -865,46 +1117,45 @@ impl Paths {
                         let qq = q0 + c * h * u;
                         let (ln_p, ln_q) = (pp.ln(), qq.ln());
                         let weight = w * h * scale * (-m * (ln_p - ln_px) - n1 * (ln_q - ln_qx)).exp();
-                        sums[0] += weight;
-                        if want {
-                            let (ip, iq) = (weight / pp, weight / qq);
-                            sums[1] += weight * ln_p;
-                            sums[2] += ip;
-                            sums[3] += ip * offset;
-                            sums[4] += weight * ln_q;
-                            sums[5] += iq;
-                            sums[6] += iq * offset;
+                        if derivatives.is_none() {
+                            sums.w += weight;
+                        } else {
+                            let (ip, iq) = (1.0 / pp, 1.0 / qq);
+                            let (ao, co) = (a * offset, c * offset);
+                            let phi = [-ln_p, -m * ip, 1.0 / s - ln_q, -n1 * iq, -m * ao * ip, 1.0 - n1 * co * iq];
+                            let eta = want_hessian.then(|| Eta {
+                                e01: -ip,
+                                e04: -ao * ip,
+                                e11: m * ip * ip,
+                                e14: m * ao * ip * ip,
+                                e44: m * ao * ao * ip * ip - m * ao * ip,
+                                e22: -1.0 / (s * s),
+                                e23: -iq,
+                                e25: -co * iq,
+                                e33: n1 * iq * iq,
+                                e35: n1 * co * iq * iq,
+                                e55: n1 * co * co * iq * iq - n1 * co * iq,
+                                za: -m * ip,
+                                zc: -n1 * iq,
+                            });
+                            sums.add(weight, &phi, eta.as_ref());
                         }
                     }
                     v += h;
                     guard += 1;
                     if guard > 100_000 {
-                        return Evaluation { ln_l: f64::NAN, p_alive: f64::NAN, at_end: (f64::NAN, f64::NAN) };
+                        return nan;
                     }
                 }
-                w_sum += sums[0];
-                if want {
-                    g_r -= sums[1];
-                    g_a -= m * sums[2];
-                    g_s += sums[0] / s - sums[4];
-                    g_b -= n1 * sums[5];
-                    for j in 0..kp {
-                        gip[j] -= m * (sums[2] * da[j] + a * sums[3] * zp[j]);
-                    }
-                    for j in 0..kd {
-                        gid[j] += sums[0] * zd[j] - n1 * (sums[5] * dc[j] + c * sums[6] * zd[j]);
-                    }
+                w_sum += sums.w;
+                if let Some(d) = derivatives.as_deref_mut() {
+                    d.expand(&sums, zp, zd);
                 }
             }
             a_cum += a * piece.length;
             c_cum += c * piece.length;
-            if want {
-                for j in 0..kp {
-                    da[j] += a * piece.length * zp[j];
-                }
-                for j in 0..kd {
-                    dc[j] += c * piece.length * zd[j];
-                }
+            if let Some(d) = derivatives.as_deref_mut() {
+                d.advance(a * piece.length, zp, c * piece.length, zd);
             }
         }
         let (pt, qt) = (alpha + a_cum, beta + c_cum);
@@ -912,55 +1163,61 @@ impl Paths {
         let (ln_px, ln_qx, _) = reference.unwrap_or((ln_pt, ln_qt, qt));
         let w_alive = (-m * (ln_pt - ln_px) - s * (ln_qt - ln_qx)).exp();
         let total = w_sum + w_alive;
-        let timing: f64 =
-            if kp == 0 { 0.0 } else { gp.iter().zip(&self.timing[i * kp..(i + 1) * kp]).map(|(g, z)| g * z).sum() };
-        let ln_l = timing + ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln() + s * beta.ln() - m * ln_px - s * ln_qx
+        let timing = &self.timing[i * kp..(i + 1) * kp];
+        let linear: f64 = gp.iter().zip(timing).map(|(g, z)| g * z).sum();
+        let ln_l = linear + ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln() + s * beta.ln() - m * ln_px - s * ln_qx
             + total.ln();
-        if let Some(g) = gradient {
-            let inv = 1.0 / total;
-            g[0] += digamma(r + x) - digamma(r) + alpha.ln() + (g_r - w_alive * ln_pt) * inv;
-            g[1] += r / alpha + (g_a - w_alive * m / pt) * inv;
-            g[2] += beta.ln() + (g_s - w_alive * ln_qt) * inv;
-            g[3] += s / beta + (g_b - w_alive * s / qt) * inv;
-            let (sp, sd) = g[4..].split_at_mut(kp);
-            let timing = &self.timing[i * kp..(i + 1) * kp];
-            for j in 0..kp {
-                sp[j] += timing[j] + (gip[j] - w_alive * m / pt * da[j]) * inv;
-            }
-            for j in 0..kd {
-                sd[j] += (gid[j] - w_alive * s / qt * dc[j]) * inv;
-            }
+        if let Some(d) = derivatives {
+            // The alive term: a node at T with its own φ and η.
+            let mut sums = NodeSums::default();
+            let (ip, iq) = (1.0 / pt, 1.0 / qt);
+            let phi = [-ln_pt, -m * ip, -ln_qt, -s * iq, 0.0, 0.0];
+            let eta = Eta {
+                e01: -ip,
+                e11: m * ip * ip,
+                e23: -iq,
+                e33: s * iq * iq,
+                za: -m * ip,
+                zc: -s * iq,
+                ..Eta::default()
+            };
+            sums.add(w_alive, &phi, want_hessian.then_some(&eta));
+            d.expand(&sums, &[], &[]);
+            d.finish(total, [r, alpha, s, beta, x], timing);
         }
         Evaluation { ln_l, p_alive: w_alive / total, at_end: (pt, qt) }
     }
 
-    /// Σ ln L over everyone, with its gradient when asked, on every core
-    /// (contiguous runs summed in order: the same result on any number of
-    /// threads).
-    fn total(&self, p: &[f64], want_gradient: bool) -> (f64, Vec<f64>) {
+    /// Σ ln L over everyone, with its gradient and Hessian when asked, on
+    /// every core (contiguous runs summed in order: the same result on any
+    /// number of threads).
+    fn total(&self, p: &[f64], want: Want) -> (f64, Vec<f64>, Vec<f64>) {
         let k = p.len();
         let n = self.customers.len();
         let runs = (parallel::cores() * 4).clamp(1, n.div_ceil(256).max(1));
         let bounds: Vec<(usize, usize)> = (0..runs).map(|j| (j * n / runs, (j + 1) * n / runs)).collect();
         let parts = parallel::map_in_runs(&bounds, parallel::cores(), |&(lo, hi)| {
-            let mut scratch = Vec::new();
-            let mut g = vec![0.0; if want_gradient { k } else { 0 }];
+            let mut d = Derivatives::new(self.kp, self.kd, want == Want::Hessian);
             let mut sum = 0.0;
             for i in lo..hi {
-                let e = self.evaluate(i, p, want_gradient.then_some(g.as_mut_slice()), &mut scratch);
+                let e = self.evaluate(i, p, (want != Want::Value).then_some(&mut d));
                 sum += e.ln_l;
             }
-            (sum, g)
+            (sum, d.total_gradient, d.total_hessian)
         });
         let mut value = 0.0;
-        let mut gradient = vec![0.0; if want_gradient { k } else { 0 }];
-        for (v, g) in parts {
+        let mut gradient = vec![0.0; if want == Want::Value { 0 } else { k }];
+        let mut hessian = vec![0.0; if want == Want::Hessian { k * k } else { 0 }];
+        for (v, g, h) in parts {
             value += v;
             for (a, b) in gradient.iter_mut().zip(&g) {
                 *a += b;
             }
+            for (a, b) in hessian.iter_mut().zip(&h) {
+                *a += b;
+            }
         }
-        (value, gradient)
+        (value, gradient, hessian)
     }
 
     /// Every customer's second process factor for predictions: the
@@ -1225,7 +1482,7 @@ impl ParetoNbdTimeVarying {
     /// have; [`Error::NonFinite`] where the likelihood is not finite.
     pub fn log_likelihood(&self, history: &TimeVaryingHistory) -> Result<f64> {
         let paths = self.paths(history, 0.0)?;
-        let (value, _) = paths.total(&self.point(), false);
+        let (value, _, _) = paths.total(&self.point(), Want::Value);
         if value.is_finite() { Ok(value) } else { Err(Error::NonFinite { field: "log-likelihood", value }) }
     }
 
@@ -1252,8 +1509,7 @@ impl ParetoNbdTimeVarying {
     pub fn probability_alive_all(&self, history: &TimeVaryingHistory) -> Result<CustomerTable> {
         let paths = self.paths(history, 0.0)?;
         let p = self.point();
-        let values =
-            self.per_customer(&paths, history, "P(alive)", |i, scratch| paths.evaluate(i, &p, None, scratch).p_alive)?;
+        let values = self.per_customer(&paths, history, "P(alive)", |i| paths.evaluate(i, &p, None).p_alive)?;
         CustomerTable::new(history.ids()).with_column("p_alive", values)
     }
 
@@ -1335,8 +1591,8 @@ impl ParetoNbdTimeVarying {
         let paths = self.paths(history, t)?;
         let p = self.point();
         let r = p[0];
-        let values = self.per_customer(&paths, history, "expected purchases", |i, scratch| {
-            let e = paths.evaluate(i, &p, None, scratch);
+        let values = self.per_customer(&paths, history, "expected purchases", |i| {
+            let e = paths.evaluate(i, &p, None);
             let (pt, qt) = e.at_end;
             let x = paths.customers[i].x;
             e.p_alive * (r + x) / pt * paths.future(i, &p, t, rate, qt)
@@ -1351,15 +1607,13 @@ impl ParetoNbdTimeVarying {
         paths: &Paths,
         history: &TimeVaryingHistory,
         what: &str,
-        f: impl Fn(usize, &mut Vec<f64>) -> f64 + Sync,
+        f: impl Fn(usize) -> f64 + Sync,
     ) -> Result<Array1<f64>> {
         let n = paths.customers.len();
         let runs = (parallel::cores() * 4).clamp(1, n.max(1));
         let bounds: Vec<(usize, usize)> = (0..runs).map(|j| (j * n / runs, (j + 1) * n / runs)).collect();
-        let parts = parallel::map_in_runs(&bounds, parallel::cores(), |&(lo, hi)| {
-            let mut scratch = Vec::new();
-            (lo..hi).map(|i| f(i, &mut scratch)).collect::<Vec<f64>>()
-        });
+        let parts =
+            parallel::map_in_runs(&bounds, parallel::cores(), |&(lo, hi)| (lo..hi).map(&f).collect::<Vec<f64>>());
         let values: Array1<f64> = parts.into_iter().flatten().collect();
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
             return Err(Error::InvalidModelInput {
@@ -1545,11 +1799,24 @@ fn fit_paths(
     columns: [ndarray::ArrayView1<'_, f64>; 3],
     stride: usize,
 ) -> Result<FitReport> {
-    let neg_ll = |theta: &[f64]| -paths.total(&map.expand(theta), false).0;
-    let neg_gradient = |theta: &[f64]| -> Vec<f64> {
-        let (_, g) = paths.total(&map.expand(theta), true);
-        map.reduce_gradient(&g).iter().map(|g| -g).collect()
+    // Newton asks at each point for the value (the line search), then the
+    // gradient and the Hessian: one pass computes all three, kept for the
+    // point until the next. (A rejected trial point costs a full pass; near
+    // the optimum, where the fit starts from the sample's, there are few.)
+    type Pass = (Vec<f64>, f64, Vec<f64>, Vec<f64>);
+    let last: std::cell::RefCell<Option<Pass>> = std::cell::RefCell::new(None);
+    let full_pass = |theta: &[f64]| -> (f64, Vec<f64>, Vec<f64>) {
+        if let Some((_, v, g, h)) = last.borrow().as_ref().filter(|(t, ..)| t.as_slice() == theta) {
+            return (*v, g.clone(), h.clone());
+        }
+        let (v, g, h) = paths.total(&map.expand(theta), Want::Hessian);
+        let reduced = (v, map.reduce_gradient(&g), map.reduce_hessian(&h));
+        *last.borrow_mut() = Some((theta.to_vec(), reduced.0, reduced.1.clone(), reduced.2.clone()));
+        reduced
     };
+    let neg_ll = |theta: &[f64]| -> f64 { -full_pass(theta).0 };
+    let neg_gradient = |theta: &[f64]| -> Vec<f64> { full_pass(theta).1.iter().map(|g| -g).collect() };
+    let neg_hessian = |theta: &[f64]| -> Vec<f64> { full_pass(theta).2.iter().map(|h| -h).collect() };
     let with_zeros = |base: [f64; 4]| -> Vec<f64> {
         let mut s = base.to_vec();
         s.resize(map.names.len(), 0.0);
@@ -1571,7 +1838,7 @@ fn fit_paths(
     let objective = Objective {
         neg_ll: &neg_ll,
         gradient: Some(&neg_gradient),
-        hessian: None,
+        hessian: Some(&neg_hessian),
         positive: 4,
         penalty: map.penalty.clone(),
     };
@@ -1625,7 +1892,7 @@ mod tests {
         assert_eq!(rows.len(), 120);
         let mut worst = 0.0f64;
         for (point, paths, expected) in &rows {
-            let got = paths.evaluate(0, point, None, &mut Vec::new()).ln_l;
+            let got = paths.evaluate(0, point, None).ln_l;
             let error = (got - expected).abs() / expected.abs().max(1.0);
             worst = worst.max(error);
             assert!(error < 1e-10, "{point:?}: {got} against {expected}");
@@ -1634,24 +1901,40 @@ mod tests {
     }
 
     #[test]
-    fn gradient_matches_differences() {
-        for (point, paths, _) in fixture().iter().step_by(7) {
+    fn gradient_and_hessian_match_differences() {
+        for (point, paths, _) in fixture().iter().step_by(5) {
             let k = point.len();
-            let mut g = vec![0.0; k];
-            paths.evaluate(0, point, Some(&mut g), &mut Vec::new());
+            let derivatives = |q: &[f64]| {
+                let mut d = Derivatives::new(2, 1, true);
+                let with = paths.evaluate(0, q, Some(&mut d));
+                let without = paths.evaluate(0, q, None);
+                assert_eq!((with.ln_l, with.p_alive), (without.ln_l, without.p_alive));
+                (d.total_gradient, d.total_hessian)
+            };
+            let (g, h) = derivatives(point);
             for j in 0..k {
-                let h = 1e-6 * point[j].abs().max(1.0);
+                let step = 1e-6 * point[j].abs().max(1.0);
                 let at = |d: f64| {
                     let mut q = point.clone();
                     q[j] += d;
-                    paths.evaluate(0, &q, None, &mut Vec::new()).ln_l
+                    q
                 };
-                let numeric = (at(h) - at(-h)) / (2.0 * h);
+                let value = |q: &[f64]| paths.evaluate(0, q, None).ln_l;
+                let numeric = (value(&at(step)) - value(&at(-step))) / (2.0 * step);
                 assert!(
                     (g[j] - numeric).abs() < 1e-6 * numeric.abs().max(1.0),
                     "{point:?} [{j}]: {} vs {numeric}",
                     g[j]
                 );
+                let (up, down) = (derivatives(&at(step)).0, derivatives(&at(-step)).0);
+                for i in 0..k {
+                    let numeric = (up[i] - down[i]) / (2.0 * step);
+                    let got = h[i * k + j];
+                    assert!(
+                        (got - numeric).abs() < 1e-5 * numeric.abs().max(1.0),
+                        "{point:?} H[{i}][{j}]: {got} vs {numeric}"
+                    );
+                }
             }
         }
     }
@@ -1688,7 +1971,7 @@ mod tests {
             };
             let r = 0.5;
             let m = r + x;
-            let got = paths.evaluate(0, &[r, alpha, s, beta], None, &mut Vec::new()).ln_l;
+            let got = paths.evaluate(0, &[r, alpha, s, beta], None).ln_l;
             let g = |u: f64| s.ln() - m * (alpha + u).ln() - (s + 1.0) * (beta + u).ln();
             let nodes = tanh_sinh_nodes(&g, 0.0, 1.0).unwrap();
             let top = nodes.iter().map(|n| n.1).fold(f64::NEG_INFINITY, f64::max);
