@@ -14,6 +14,12 @@
 //!   every customer has a covariate vector of their own;
 //!   `fit/pareto_nbd_covariates/100k-3-categorical`: Pareto/NBD with those
 //!   three covariates at the same levels (same effects, on α and β);
+//! * `fit/pareto_nbd_time_varying/100k-104w`: Pareto/NBD with three
+//!   time-varying covariates (a season shared by everyone and a weekly
+//!   campaign flag in the purchase process, a price that follows the
+//!   season with noise in the drop-out process) on 100,000 customers
+//!   acquired over the first year of a 104-week window with 104 weekly
+//!   periods each, their log simulated from the model (seed 1);
 //! * `fit/gamma_gamma/1M`: Gamma-Gamma on 1,000,000 customers, 81 % of
 //!   them repeat buyers, spend simulated from the CDNOW estimates (seed 7);
 //! * `predict/*/1M`: P(alive) + conditional expected purchases over 52 weeks
@@ -31,11 +37,13 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use customer_lifecycle::CustomerId;
 use customer_lifecycle::TimeUnit;
+use customer_lifecycle::chrono::{Duration, NaiveDate};
 use customer_lifecycle::clv::{
     BetaGeo, BetaGeoCovariates, BetaGeoVariant, Clv, CovariateOptions, Covariates, FitOptions, GammaGamma, ParetoNbd,
-    ParetoNbdCovariates, Span,
+    ParetoNbdCovariates, ParetoNbdTimeVarying, Span, TimeVaryingCovariates, TimeVaryingHistory,
 };
 use customer_lifecycle::ndarray::Array1;
+use customer_lifecycle::{Currency, Money, SummaryOptions};
 
 fn cdnow() -> (Array1<f64>, Array1<f64>, Array1<f64>, Array1<f64>) {
     let text = include_str!("../tests/fixtures/cdnow_customers_summary_with_transactions.csv");
@@ -137,6 +145,42 @@ fn covariate_population(continuous: bool, pareto: bool) -> (Vec<CustomerId>, [Ar
     (ids, [x.into(), t_x.into(), t.into()], covariates)
 }
 
+/// 100,000 customers acquired over a year, 104 weekly periods of season,
+/// campaign and price each, their log simulated from known effects.
+fn time_varying_history() -> TimeVaryingHistory {
+    let monday = NaiveDate::from_ymd_opt(2023, 1, 2).unwrap();
+    let mut builder = TimeVaryingCovariates::builder(&["season", "campaign", "price"], 7).unwrap();
+    let mut acquisitions = Vec::with_capacity(100_000);
+    let mut state = 12345u64;
+    let mut uniform = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    for c in 0..100_000i64 {
+        let id = CustomerId::from(c);
+        for w in 0..104i64 {
+            let season = (2.0 * std::f64::consts::PI * w as f64 / 52.0).sin();
+            let campaign = if uniform() < 0.25 { 1.0 } else { 0.0 };
+            let price = 0.6 * season + 2.0 * (uniform() - 0.5);
+            builder = builder.row(id.clone(), monday + Duration::weeks(w), &[season, campaign, price]).unwrap();
+        }
+        acquisitions.push((id, monday + Duration::days((uniform() * 364.0) as i64)));
+    }
+    let table = builder.build().unwrap();
+    let options =
+        SummaryOptions::new(TimeUnit::Week).observation_end(monday + Duration::weeks(104) - Duration::days(1));
+    let truth = ParetoNbdTimeVarying::new(
+        &ParetoNbd::new(0.9, 21.0, 0.6, 8.0).unwrap(),
+        vec![("season".into(), 0.5), ("campaign".into(), 0.8)],
+        vec![("price".into(), 0.9)],
+    )
+    .unwrap();
+    let log = truth.simulate(&acquisitions, &table, &options, Money::parse("20", Currency::EUR).unwrap(), 1).unwrap();
+    TimeVaryingHistory::new(&log, &options, &table).unwrap()
+}
+
 fn bench(c: &mut Criterion) {
     let (x, t_x, t, zbar) = cdnow();
     let options = FitOptions::default();
@@ -216,6 +260,12 @@ fn bench(c: &mut Criterion) {
             )
         })
     });
+    let history = time_varying_history();
+    let varying = CovariateOptions::new().purchase(&["season", "campaign"]).dropout(&["price"]);
+    g.bench_function("pareto_nbd_time_varying/100k-104w", |b| {
+        b.iter(|| black_box(ParetoNbdTimeVarying::fit(&history, &varying).unwrap()))
+    });
+    drop(history);
     // β sixty times α: the one-time buyers' rows (and others with small
     // t_x) take the drop-out integral by quadrature.
     let lopsided = ParetoNbd::new(0.8, 0.5, 0.4, 30.0).unwrap().simulate(&ages, 1).unwrap();
