@@ -661,24 +661,6 @@ fn group_point(links: &[Link; 4], p: &[f64], g: &Group) -> [f64; 4] {
     q
 }
 
-/// The Jacobian ∂q/∂p (4 × k, row-major).
-fn jacobian(links: &[Link; 4], p: &[f64], q: &[f64; 4], g: &Group) -> Vec<f64> {
-    let k = p.len();
-    let mut j = vec![0.0; 4 * k];
-    for (m, link) in links.iter().enumerate() {
-        match link_effects(*link, g) {
-            None => j[m * k + m] = 1.0,
-            Some((offset, sign, z)) => {
-                j[m * k + m] = q[m] / p[m];
-                for (c, z) in z.iter().enumerate() {
-                    j[m * k + offset + c] = sign * z * q[m];
-                }
-            }
-        }
-    }
-    j
-}
-
 /// The customers grouped by covariate vector (in a fixed order: by the
 /// covariates' bit patterns), each group by (x, t_x, T).
 fn groups(
@@ -735,59 +717,67 @@ impl<'a> Likelihood<'a> {
         Likelihood { links: kind.links(), groups, evaluators, k }
     }
 
-    fn log_likelihood(&self, p: &[f64]) -> f64 {
-        self.groups.iter().zip(&self.evaluators).map(|(g, e)| e.value(group_point(&self.links, p, g))).sum()
-    }
-
-    /// The gradient; empty where a group has none (the optimiser then
-    /// takes differences).
-    fn gradient(&self, p: &[f64]) -> Vec<f64> {
+    /// The log-likelihood with its gradient and Hessian (row-major) in one
+    /// pass over the groups; the derivatives empty where a group has none
+    /// (the optimiser then takes differences). The chain rule runs on the
+    /// Jacobian's nonzeros: row m of ∂q/∂p is ∂q_m/∂p_m and the effects of
+    /// q_m's link.
+    fn all(&self, p: &[f64]) -> (f64, Vec<f64>, Vec<f64>) {
         let k = self.k;
-        let mut out = vec![0.0; k];
+        let mut value = 0.0;
+        let mut gradient = vec![0.0; k];
+        let mut hessian = vec![0.0; k * k];
+        let mut derivatives = true;
         for (g, e) in self.groups.iter().zip(&self.evaluators) {
             let q = group_point(&self.links, p, g);
-            let Some((gq, _)) = e.derivatives(q) else { return Vec::new() };
-            let j = jacobian(&self.links, p, &q, g);
-            for (c, o) in out.iter_mut().enumerate() {
-                *o += (0..4).map(|m| gq[m] * j[m * k + c]).sum::<f64>();
+            value += e.value(q);
+            if !derivatives {
+                continue;
             }
-        }
-        out
-    }
-
-    /// The Hessian (row-major); empty where a group has none.
-    fn hessian(&self, p: &[f64]) -> Vec<f64> {
-        let k = self.k;
-        let mut out = vec![0.0; k * k];
-        for (g, e) in self.groups.iter().zip(&self.evaluators) {
-            let q = group_point(&self.links, p, g);
-            let Some((gq, hq)) = e.derivatives(q) else { return Vec::new() };
-            let j = jacobian(&self.links, p, &q, g);
-            // ∂²q_m/∂p_u∂p_v for q_m = p_m e^{sign γ·z}: sign z_v q_m / p_m
-            // for (p_m, γ_v), z_u z_v q_m for (γ_u, γ_v), else 0.
-            let second = |m: usize, u: usize, v: usize| -> f64 {
-                let Some((offset, sign, z)) = link_effects(self.links[m], g) else { return 0.0 };
-                let effect = |i: usize| (i >= offset && i < offset + z.len()).then(|| sign * z[i - offset]);
-                match (u == m, effect(u), v == m, effect(v)) {
-                    (_, Some(zu), _, Some(zv)) => zu * zv * q[m],
-                    (true, None, _, Some(zv)) | (_, Some(zv), true, None) => zv * q[m] / p[m],
-                    _ => 0.0,
-                }
+            let Some((gq, hq)) = e.derivatives(q) else {
+                derivatives = false;
+                continue;
             };
-            for u in 0..k {
-                for v in 0..k {
-                    let mut sum = 0.0;
-                    for m in 0..4 {
-                        for n in 0..4 {
-                            sum += j[m * k + u] * hq[m * 4 + n] * j[n * k + v];
+            // Row m's nonzeros: (m, ∂q_m/∂p_m), then (offset + c, sign z_c q_m).
+            let row = |m: usize| {
+                let effects = link_effects(self.links[m], g);
+                let diagonal = if effects.is_some() { q[m] / p[m] } else { 1.0 };
+                let tail = effects.into_iter().flat_map(move |(offset, sign, z)| {
+                    z.iter().enumerate().map(move |(c, z)| (offset + c, sign * z * q[m]))
+                });
+                std::iter::once((m, diagonal)).chain(tail)
+            };
+            for m in 0..4 {
+                for (i, a) in row(m) {
+                    gradient[i] += gq[m] * a;
+                }
+                for n in 0..4 {
+                    let h = hq[m * 4 + n];
+                    if h == 0.0 {
+                        continue;
+                    }
+                    for (i, a) in row(m) {
+                        let ha = h * a;
+                        for (j, b) in row(n) {
+                            hessian[i * k + j] += ha * b;
                         }
                     }
-                    sum += (0..4).map(|m| gq[m] * second(m, u, v)).sum::<f64>();
-                    out[u * k + v] += sum;
+                }
+                // Σ_m ∂ℓ/∂q_m ∇²q_m: q_m = p_m e^{sign γ·z} has
+                // ∂²/∂p_m∂γ_v = sign z_v q_m/p_m and ∂²/∂γ_u∂γ_v = z_u z_v q_m.
+                if let Some((offset, sign, z)) = link_effects(self.links[m], g) {
+                    for (u, zu) in z.iter().enumerate() {
+                        let cross = gq[m] * sign * zu * q[m] / p[m];
+                        hessian[m * k + offset + u] += cross;
+                        hessian[(offset + u) * k + m] += cross;
+                        for (v, zv) in z.iter().enumerate() {
+                            hessian[(offset + u) * k + offset + v] += gq[m] * zu * zv * q[m];
+                        }
+                    }
                 }
             }
         }
-        out
+        if derivatives { (value, gradient, hessian) } else { (value, Vec::new(), Vec::new()) }
     }
 }
 
@@ -947,13 +937,14 @@ fn fit_kind(
     let k = 4 + kp + kd;
     let likelihood = Likelihood::new(kind, &groups, k);
     let map = Parametrisation::new(kind, options)?;
-    let neg_ll = |theta: &[f64]| -likelihood.log_likelihood(&map.expand(theta));
-    let neg_gradient = |theta: &[f64]| -> Vec<f64> {
-        map.reduce_gradient(&likelihood.gradient(&map.expand(theta))).iter().map(|g| -g).collect()
+    let pass = |theta: &[f64]| {
+        let (v, g, h) = likelihood.all(&map.expand(theta));
+        (v, map.reduce_gradient(&g), map.reduce_hessian(&h))
     };
-    let neg_hessian = |theta: &[f64]| -> Vec<f64> {
-        map.reduce_hessian(&likelihood.hessian(&map.expand(theta))).iter().map(|h| -h).collect()
-    };
+    let cache = fit::PointCache::new(&pass);
+    let neg_ll = |theta: &[f64]| cache.neg_ll(theta);
+    let neg_gradient = |theta: &[f64]| cache.neg_gradient(theta);
+    let neg_hessian = |theta: &[f64]| cache.neg_hessian(theta);
     // Starts: the fit without covariates, effects 0; then ones.
     let with_zeros = |base: [f64; 4]| -> Vec<f64> {
         let mut start = base.to_vec();
@@ -1863,7 +1854,7 @@ mod tests {
     #[test]
     fn grouped_likelihood_matches_mpmath() {
         for (kind, p, groups, expected) in cases() {
-            let got = Likelihood::new(kind, &groups, 7).log_likelihood(&p);
+            let got = Likelihood::new(kind, &groups, 7).all(&p).0;
             assert!(((got - expected) / expected).abs() < 1e-10, "{kind:?} {p:?}: {got} against {expected}");
         }
     }
@@ -1872,21 +1863,20 @@ mod tests {
     fn analytic_derivatives_match_differences() {
         for (variant, p, groups, _) in cases() {
             let l = Likelihood::new(variant, &groups, 7);
-            let g = l.gradient(&p);
-            let h = l.hessian(&p);
+            let (_, g, h) = l.all(&p);
             for i in 0..7 {
                 let step = 1e-5 * p[i].abs().max(0.1);
                 let mut up = p.clone();
                 up[i] += step;
                 let mut down = p.clone();
                 down[i] -= step;
-                let numeric = (l.log_likelihood(&up) - l.log_likelihood(&down)) / (2.0 * step);
+                let numeric = (l.all(&up).0 - l.all(&down).0) / (2.0 * step);
                 assert!(
                     (g[i] - numeric).abs() <= 1e-6 * numeric.abs().max(1.0),
                     "{variant:?} ∂{i}: {} {numeric}",
                     g[i]
                 );
-                let (gu, gd) = (l.gradient(&up), l.gradient(&down));
+                let (gu, gd) = (l.all(&up).1, l.all(&down).1);
                 for j in 0..7 {
                     let numeric = (gu[j] - gd[j]) / (2.0 * step);
                     let analytic = h[i * 7 + j];

@@ -625,6 +625,54 @@ fn conclude(
     })
 }
 
+/// A likelihood whose value, gradient and Hessian come from one pass,
+/// kept for the last point asked: Newton asks for the value (its line
+/// search), the gradient and the Hessian at each point in turn, so each
+/// point costs one pass (a rejected trial point costs a whole pass too).
+/// The pass returns the log-likelihood and its derivatives in the
+/// optimiser's natural parameters (empty derivatives: none there).
+pub(crate) struct PointCache<'a> {
+    pass: &'a PointPass<'a>,
+    last: std::cell::RefCell<Option<(Vec<f64>, PointValues)>>,
+}
+
+/// (ℓ, ∇ℓ, ∇²ℓ) at a point.
+type PointValues = (f64, Vec<f64>, Vec<f64>);
+
+/// One pass of a likelihood: (ℓ, ∇ℓ, ∇²ℓ) at a point.
+pub(crate) type PointPass<'a> = dyn Fn(&[f64]) -> PointValues + 'a;
+
+impl<'a> PointCache<'a> {
+    pub(crate) fn new(pass: &'a PointPass<'a>) -> PointCache<'a> {
+        PointCache { pass, last: std::cell::RefCell::new(None) }
+    }
+
+    fn at<T>(&self, theta: &[f64], pick: impl Fn(&PointValues) -> T) -> T {
+        if let Some((_, values)) = self.last.borrow().as_ref().filter(|(point, _)| point.as_slice() == theta) {
+            return pick(values);
+        }
+        let values = (self.pass)(theta);
+        let out = pick(&values);
+        *self.last.borrow_mut() = Some((theta.to_vec(), values));
+        out
+    }
+
+    /// −ℓ.
+    pub(crate) fn neg_ll(&self, theta: &[f64]) -> f64 {
+        self.at(theta, |v| -v.0)
+    }
+
+    /// −∇ℓ (empty where there is none).
+    pub(crate) fn neg_gradient(&self, theta: &[f64]) -> Vec<f64> {
+        self.at(theta, |v| v.1.iter().map(|g| -g).collect())
+    }
+
+    /// −∇²ℓ (empty where there is none).
+    pub(crate) fn neg_hessian(&self, theta: &[f64]) -> Vec<f64> {
+        self.at(theta, |v| v.2.iter().map(|h| -h).collect())
+    }
+}
+
 /// The longest Newton step, in log-parameters.
 const MAX_LOG_STEP: f64 = 2.0;
 

@@ -1799,24 +1799,14 @@ fn fit_paths(
     columns: [ndarray::ArrayView1<'_, f64>; 3],
     stride: usize,
 ) -> Result<FitReport> {
-    // Newton asks at each point for the value (the line search), then the
-    // gradient and the Hessian: one pass computes all three, kept for the
-    // point until the next. (A rejected trial point costs a full pass; near
-    // the optimum, where the fit starts from the sample's, there are few.)
-    type Pass = (Vec<f64>, f64, Vec<f64>, Vec<f64>);
-    let last: std::cell::RefCell<Option<Pass>> = std::cell::RefCell::new(None);
-    let full_pass = |theta: &[f64]| -> (f64, Vec<f64>, Vec<f64>) {
-        if let Some((_, v, g, h)) = last.borrow().as_ref().filter(|(t, ..)| t.as_slice() == theta) {
-            return (*v, g.clone(), h.clone());
-        }
+    let pass = |theta: &[f64]| {
         let (v, g, h) = paths.total(&map.expand(theta), Want::Hessian);
-        let reduced = (v, map.reduce_gradient(&g), map.reduce_hessian(&h));
-        *last.borrow_mut() = Some((theta.to_vec(), reduced.0, reduced.1.clone(), reduced.2.clone()));
-        reduced
+        (v, map.reduce_gradient(&g), map.reduce_hessian(&h))
     };
-    let neg_ll = |theta: &[f64]| -> f64 { -full_pass(theta).0 };
-    let neg_gradient = |theta: &[f64]| -> Vec<f64> { full_pass(theta).1.iter().map(|g| -g).collect() };
-    let neg_hessian = |theta: &[f64]| -> Vec<f64> { full_pass(theta).2.iter().map(|h| -h).collect() };
+    let cache = fit::PointCache::new(&pass);
+    let neg_ll = |theta: &[f64]| cache.neg_ll(theta);
+    let neg_gradient = |theta: &[f64]| cache.neg_gradient(theta);
+    let neg_hessian = |theta: &[f64]| cache.neg_hessian(theta);
     let with_zeros = |base: [f64; 4]| -> Vec<f64> {
         let mut s = base.to_vec();
         s.resize(map.names.len(), 0.0);
