@@ -90,7 +90,9 @@ mod pareto_nbd;
 mod time_varying;
 
 pub use pareto_nbd::ParetoNbd;
-pub use time_varying::{ParetoNbdTimeVarying, TimeVaryingCovariates, TimeVaryingCovariatesBuilder, TimeVaryingHistory};
+pub use time_varying::{
+    MAX_PERIOD_DAYS, ParetoNbdTimeVarying, TimeVaryingCovariates, TimeVaryingCovariatesBuilder, TimeVaryingHistory,
+};
 mod value;
 
 pub use value::{Clv, MAX_HORIZON_PERIODS, Span, periods_per_year};

@@ -321,6 +321,24 @@ fn bad_input_is_a_typed_error() {
     }
     let e = ParetoNbdTimeVarying::fit(&history, &CovariateOptions::new().dropout(&["weather"])).unwrap_err();
     assert!(e.to_string().contains("weather"), "{e}");
+    // Hostile values: a period longer than a century, a horizon of 1e300
+    // units, covariates so large the rates overflow — typed errors, no panic.
+    assert!(TimeVaryingCovariates::builder(&["c"], u32::MAX).is_err());
+    let e = truth().conditional_expected_purchases_all(1e300, &history).unwrap_err();
+    assert!(matches!(e, Error::CovariatePeriods { problem: CovariateProblem::Horizon { .. }, .. }), "{e}");
+    let mut b = TimeVaryingCovariates::builder(&["season", "campaign", "price", "vip"], 7).unwrap();
+    for (c, _) in &shop.acquisitions {
+        for w in 0..WEEKS {
+            b = b.row(c.clone(), monday() + Duration::weeks(w), &[1e300, 0.0, 0.0, 0.0]).unwrap();
+        }
+    }
+    let huge_table = b.build().unwrap();
+    let e = truth().simulate(&shop.acquisitions, &huge_table, &options(), order(), 1).unwrap_err();
+    assert!(matches!(e, Error::InvalidArgument { name: "simulation", .. }), "{e}");
+    let huge = TimeVaryingHistory::new(&log, &options(), &huge_table).unwrap();
+    assert!(matches!(truth().log_likelihood(&huge), Err(Error::NonFinite { .. })));
+    let e = truth().probability_alive_all(&huge).unwrap_err();
+    assert!(matches!(e, Error::InvalidModelInput { customer: Some(_), .. }), "{e}");
     // Hostile values never get in.
     let builder = TimeVaryingCovariates::builder(&["c"], 7).unwrap();
     assert!(builder.clone().row(id.clone(), monday(), &[f64::INFINITY]).is_err());
