@@ -21,18 +21,21 @@ mod model_fit;
 mod saved_json;
 #[path = "../../fuzz/oracles/segments.rs"]
 mod segments;
+#[path = "../../fuzz/oracles/time_varying.rs"]
+mod time_varying;
 #[path = "../../fuzz/oracles/triggers.rs"]
 mod triggers;
 
 type Oracle = fn(&[u8]);
 
-const TARGETS: [(&str, Oracle); 7] = [
+const TARGETS: [(&str, Oracle); 8] = [
     ("analytics", analytics::check),
     ("csv_loader", csv_loader::check),
     ("engine_events", engine_events::check),
     ("model_fit", model_fit::check),
     ("saved_json", saved_json::check),
     ("segments", segments::check),
+    ("time_varying", time_varying::check),
     ("triggers", triggers::check),
 ];
 
@@ -114,6 +117,11 @@ proptest! {
     #[test]
     fn triggers_oracle(input in mutated("triggers", 200)) {
         triggers::check(&input);
+    }
+
+    #[test]
+    fn time_varying_oracle(input in mutated("time_varying", 300)) {
+        time_varying::check(&input);
     }
 }
 
