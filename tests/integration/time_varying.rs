@@ -352,3 +352,30 @@ fn bad_input_is_a_typed_error() {
     );
     assert!(TimeVaryingCovariates::from_csv_reader("customer_id,c\nx,1\n".as_bytes(), IdKind::Text, 7).is_err());
 }
+
+#[test]
+fn separation_is_a_typed_error_or_a_finite_estimate_and_a_penalty_bounds_it() {
+    // Nobody buys in a campaign week (an effect of −30): the likelihood
+    // rises as the campaign effect falls without end.
+    let shop = shop(400, 17);
+    let never = ParetoNbdTimeVarying::new(
+        &ParetoNbd::new(0.9, 21.0, 0.6, 8.0).unwrap(),
+        vec![("campaign".into(), -30.0)],
+        vec![],
+    )
+    .unwrap();
+    let log = never.simulate(&shop.acquisitions, &shop.covariates, &options(), order(), 4).unwrap();
+    let history = TimeVaryingHistory::new(&log, &options(), &shop.covariates).unwrap();
+    let free = CovariateOptions::new().purchase(&["campaign"]);
+    match ParetoNbdTimeVarying::fit(&history, &free) {
+        Ok(model) => {
+            let effect = model.purchase_effects()[0].1;
+            assert!(effect.is_finite() && effect < -3.0, "{effect}");
+            assert!(model.report().unwrap().standard_errors.iter().all(|s| s.is_finite()));
+        }
+        Err(e) => assert!(matches!(e, Error::FitFailed { .. } | Error::NotIdentifiable { .. }), "{e}"),
+    }
+    let penalised = ParetoNbdTimeVarying::fit(&history, &free.clone().l2(1.0, 0.0)).unwrap();
+    let effect = penalised.purchase_effects()[0].1;
+    assert!(effect.is_finite() && (-6.0..-0.5).contains(&effect), "{effect}");
+}
