@@ -26,6 +26,8 @@
 //!   for 1,000,000 customers, one thread, customer by customer;
 //! * `predict/bgnbd/1M-columns`: the same through the column functions, for
 //!   a million customers with calendar-day ages (43,800 distinct (x, T));
+//! * `predict/next_purchase_median_*/1M-columns`: the median waiting time
+//!   to the next purchase for those customers (BG/NBD, Pareto/NBD);
 //! * `predict/clv_bgnbd/*`: BG/NBD + Gamma-Gamma CLV over 52 weekly periods,
 //!   10 % a year, for those customers through `Clv::compute_columns`, and
 //!   for 10,000 of them one by one through `Clv::customer`.
@@ -40,7 +42,7 @@ use customer_lifecycle::TimeUnit;
 use customer_lifecycle::chrono::{Duration, NaiveDate};
 use customer_lifecycle::clv::{
     BetaGeo, BetaGeoCovariates, BetaGeoVariant, Clv, CovariateOptions, Covariates, FitOptions, GammaGamma, ParetoNbd,
-    ParetoNbdCovariates, ParetoNbdTimeVarying, Span, TimeVaryingCovariates, TimeVaryingHistory,
+    ParetoNbdCovariates, ParetoNbdTimeVarying, PurchaseModel, Span, TimeVaryingCovariates, TimeVaryingHistory,
 };
 use customer_lifecycle::ndarray::Array1;
 use customer_lifecycle::{Currency, Money, SummaryOptions};
@@ -305,6 +307,15 @@ fn bench(c: &mut Criterion) {
             let expected =
                 truth.conditional_expected_purchases_columns(52.0, cx.view(), ctx.view(), cage.view()).unwrap();
             black_box((alive, expected))
+        })
+    });
+    g.bench_function("next_purchase_median_bgnbd/1M-columns", |b| {
+        b.iter(|| black_box(truth.next_purchase_quantile_columns(0.5, cx.view(), ctx.view(), cage.view()).unwrap()))
+    });
+    let pareto_fit = ParetoNbd::new(0.5532, 10.5763, 0.6062, 11.6715).unwrap();
+    g.bench_function("next_purchase_median_pareto_nbd/1M-columns", |b| {
+        b.iter(|| {
+            black_box(pareto_fit.next_purchase_quantile_columns(0.5, cx.view(), ctx.view(), cage.view()).unwrap())
         })
     });
     g.bench_function("bgnbd/1M-p-alive-columns", |b| {

@@ -80,7 +80,8 @@ pub fn check(data: &[u8]) {
         return;
     }
     let options = SummaryOptions::new(TimeUnit::Day).observation_end(end);
-    let buyers_table: Vec<CustomerId> = spans.iter().filter(|(_, (f, _))| *f <= end).map(|(id, _)| id.clone()).collect();
+    let buyers_table: Vec<CustomerId> =
+        spans.iter().filter(|(_, (f, _))| *f <= end).map(|(id, _)| id.clone()).collect();
     let history = TimeVaryingHistory::new(&log, &options, &table).expect("periods that cover every history");
     assert_eq!(history.ids(), buyers_table);
     let base = ParetoNbd::new(0.5, 30.0, 0.6, 40.0).expect("a model");

@@ -15,6 +15,7 @@ use crate::domain::table::CustomerTable;
 use crate::domain::time::TimeUnit;
 use crate::error::{Error, Result};
 use crate::log::summary::PurchaseSummary;
+use crate::math::quadrature;
 use crate::math::series::hyp2f1_positive;
 use crate::math::special::{ln_beta, ln_gamma, ln_gamma_ratio, log_add_exp};
 
@@ -342,6 +343,49 @@ impl BetaGeoBetaBinom {
     pub fn log_likelihood(&self, x: f64, t_x: f64, age: f64) -> Result<f64> {
         check_row(0, x, t_x, age)?;
         Ok(row_log_likelihood(&self.array(), x, t_x, age))
+    }
+
+    /// P(any further purchase) after the `age` = n opportunities: P(alive)
+    /// times the chance that an alive customer buys at some later
+    /// opportunity before dying, E[p(1−θ)/(p + θ − pθ)] with
+    /// p ~ Beta(α+x, β+n−x) and θ ~ Beta(γ, δ+n) (their distribution given
+    /// the history and alive; at each opportunity the customer first
+    /// survives with 1 − θ, then buys with p), by nested quadrature.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeoBetaBinom;
+    /// let model = BetaGeoBetaBinom::new(1.2035, 0.7498, 0.6568, 2.7839)?;
+    /// let any = model.probability_any_purchase(3.0, 4.0, 6.0)?;
+    /// assert!(0.0 < any && any < model.probability_alive(3.0, 4.0, 6.0)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`BetaGeoBetaBinom::probability_alive`].
+    pub fn probability_any_purchase(&self, x: f64, t_x: f64, age: f64) -> Result<f64> {
+        let alive = self.probability_alive(x, t_x, age)?;
+        let (a, b, g, d) = self.parameters();
+        let (pa, pb) = (a + x, b + age - x);
+        let (ta, tb) = (g, d + age);
+        let (ln_bp, ln_bt) = (ln_beta(pa, pb), ln_beta(ta, tb));
+        let failed = std::cell::Cell::new(false);
+        // ln of the inner integral over p at θ: E_p[p/(p + θ(1−p))].
+        let inner = |theta: f64| -> f64 {
+            let h = |p: f64, q: f64| pa * p.ln() + (pb - 1.0) * q.ln() - ln_bp - (p + theta * q).ln();
+            quadrature::ln_integral_unit(&h).unwrap_or_else(|| {
+                failed.set(true);
+                f64::NAN
+            })
+        };
+        let outer = |theta: f64, one_minus: f64| (ta - 1.0) * theta.ln() + tb * one_minus.ln() - ln_bt + inner(theta);
+        let ln_share =
+            quadrature::ln_integral_unit(&outer).filter(|_| !failed.get()).ok_or_else(|| Error::InvalidModelInput {
+                model: "BG/BB",
+                row: 0,
+                customer: None,
+                reason: format!("P(any further purchase) could not be integrated at x = {x}, n = {age}"),
+            })?;
+        Ok((alive * ln_share.exp().min(1.0)).clamp(0.0, 1.0))
     }
 
     /// P(alive) now, at the last of the n = `age` opportunities, given x

@@ -405,6 +405,24 @@ impl BetaGeo {
         Ok(row_log_likelihood(self.variant, self.r, self.alpha, self.a, self.b, x, t_x, age))
     }
 
+    /// P(any further purchase) after the observation: the probability the
+    /// customer ever buys again. BG/NBD and MBG/NBD customers drop out only
+    /// just after a purchase (or, MBG/NBD, at the first), so one still alive
+    /// buys again: this is P(alive).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeo;
+    /// let model = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?;
+    /// assert_eq!(model.probability_any_purchase(2.0, 30.0, 39.0)?, model.probability_alive(2.0, 30.0, 39.0)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`BetaGeo::probability_alive`].
+    pub fn probability_any_purchase(&self, x: f64, t_x: f64, age: f64) -> Result<f64> {
+        self.probability_alive(x, t_x, age)
+    }
+
     /// P(alive) at the end of the observation, given (x, t_x, T).
     ///
     /// Customers with no repeat purchase have P(alive) = 1 under BG/NBD: they

@@ -11,6 +11,22 @@
 //! that cannot identify the model, is an [`Error`], never NaN
 //! parameters.
 //!
+//! # Timing of the next purchase
+//!
+//! Every [`PurchaseModel`] gives the distribution of the waiting time τ
+//! from the end of the observation to the next purchase:
+//! F(t) = P(τ ≤ t) = 1 − P(no purchase in the next t)
+//! ([`PurchaseModel::probability_purchase_within`]), which rises to
+//! F(∞) = P(any further purchase) ([`PurchaseModel::probability_any_purchase`]:
+//! P(alive) under BG/NBD and MBG/NBD, whose customers drop out only just
+//! after a purchase; P(alive) times the chance of buying before dropping
+//! out under Pareto/NBD and BG/BB). The q-quantile
+//! ([`PurchaseModel::next_purchase_quantile`]) is the least t with
+//! F(t) ≥ q and exists only for q < F(∞): the median is "none expected"
+//! (`None`; +∞ in the column forms) when P(any further purchase) ≤ 0.5.
+//! [`PurchaseModel::expected_wait_within`] is E[τ | τ ≤ h] =
+//! h − ∫₀ʰ F(t) dt / F(h). Under BG/BB time runs in whole opportunities.
+//!
 //! The deterministic side — historic CLV net of returns, discounts, service
 //! and acquisition costs ([`ValueLedger`]), the margin-based
 //! ([`simple_clv`]) and retention-based ([`retention_clv`]) formulas, and
@@ -88,6 +104,7 @@ pub use gamma_gamma::{GammaGamma, MATERIAL_CORRELATION, SpendData};
 pub use sbg::ShiftedBetaGeometric;
 mod pareto_nbd;
 mod time_varying;
+mod timing;
 
 pub use pareto_nbd::ParetoNbd;
 pub use time_varying::{

@@ -95,6 +95,117 @@ pub trait PurchaseModel: Send + Sync {
     /// # Errors
     /// As the model's own method.
     fn probability_no_purchase(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64>;
+    /// P(any further purchase): the probability the customer ever buys
+    /// again after the observation.
+    ///
+    /// # Errors
+    /// As the model's own method.
+    fn probability_any_purchase(&self, x: f64, t_x: f64, age: f64) -> Result<f64>;
+    /// True when time runs in whole opportunities (BG/BB): horizons and
+    /// waiting times are then whole numbers.
+    fn discrete_time(&self) -> bool;
+    /// P(next purchase within `t`): 1 − P(no purchase in the next `t`).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::{BetaGeo, PurchaseModel};
+    /// let model = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?;
+    /// let soon = model.probability_purchase_within(4.0, 2.0, 30.0, 39.0)?;
+    /// assert!(soon > 0.0 && soon < model.probability_purchase_within(52.0, 2.0, 30.0, 39.0)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`PurchaseModel::probability_no_purchase`].
+    fn probability_purchase_within(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
+        Ok((1.0 - self.probability_no_purchase(t, x, t_x, age)?).clamp(0.0, 1.0))
+    }
+    /// The `q`-quantile of the waiting time from the end of the observation
+    /// to the next purchase (the least t with P(next purchase within t) ≥ q),
+    /// or `None` — no purchase expected with that probability — when
+    /// P(any further purchase) ≤ q (or, for BG/BB, when the quantile lies
+    /// beyond [`MAX_OPPORTUNITIES`](crate::clv::MAX_OPPORTUNITIES)). For
+    /// BG/BB a whole number of opportunities. See the [module docs](crate::clv#timing-of-the-next-purchase).
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::{ParetoNbd, PurchaseModel};
+    /// let model = ParetoNbd::new(0.55, 10.6, 0.61, 11.7)?;
+    /// // A frequent, recent buyer: the next purchase is expected.
+    /// let median = model.next_purchase_quantile(0.5, 10.0, 38.0, 39.0)?.expect("expected");
+    /// assert!((model.probability_purchase_within(median, 10.0, 38.0, 39.0)? - 0.5).abs() < 1e-9);
+    /// // A one-time buyer of long ago: "none expected".
+    /// assert_eq!(model.next_purchase_quantile(0.5, 0.0, 0.0, 39.0)?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for `q`
+    /// outside (0, 1); as [`PurchaseModel::probability_no_purchase`].
+    fn next_purchase_quantile(&self, q: f64, x: f64, t_x: f64, age: f64) -> Result<Option<f64>> {
+        let no_purchase = |t: f64| self.probability_no_purchase(t, x, t_x, age);
+        let timing = super::timing::Timing {
+            no_purchase: &no_purchase,
+            any: self.probability_any_purchase(x, t_x, age)?,
+            discrete: self.discrete_time(),
+            scale: age.max(1.0),
+            longest: if self.discrete_time() { super::bgbb::MAX_OPPORTUNITIES - age } else { f64::INFINITY },
+        };
+        timing.quantile(q)
+    }
+    /// The expected waiting time to the next purchase given one within the
+    /// horizon `h`: E[τ | τ ≤ h]; `None` when no purchase is possible by h.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::{BetaGeo, PurchaseModel};
+    /// let model = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?;
+    /// let wait = model.expected_wait_within(52.0, 2.0, 30.0, 39.0)?.expect("possible");
+    /// assert!(wait > 0.0 && wait < 26.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a
+    /// horizon that is not positive (for BG/BB, not whole); as
+    /// [`PurchaseModel::probability_no_purchase`].
+    fn expected_wait_within(&self, h: f64, x: f64, t_x: f64, age: f64) -> Result<Option<f64>> {
+        let no_purchase = |t: f64| self.probability_no_purchase(t, x, t_x, age);
+        let timing = super::timing::Timing {
+            no_purchase: &no_purchase,
+            any: self.probability_any_purchase(x, t_x, age)?,
+            discrete: self.discrete_time(),
+            scale: age.max(1.0),
+            longest: if self.discrete_time() { super::bgbb::MAX_OPPORTUNITIES - age } else { f64::INFINITY },
+        };
+        timing.mean_within(h)
+    }
+    /// [`PurchaseModel::next_purchase_quantile`] for columns of x, t_x and
+    /// T, with +∞ where no purchase is expected (never NaN); the distinct
+    /// (x, t_x, T) rows are computed once each, on every core.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::{BetaGeo, PurchaseModel};
+    /// use customer_lifecycle::ndarray::array;
+    /// let model = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?;
+    /// let (x, t_x, age) = (array![2.0, 5.0, 2.0], array![30.0, 2.0, 30.0], array![39.0, 39.0, 39.0]);
+    /// let median = model.next_purchase_quantile_columns(0.5, x.view(), t_x.view(), age.view())?;
+    /// assert_eq!(median[0], median[2]);
+    /// assert_eq!(median[1], f64::INFINITY); // five purchases early on, then silence: likely gone
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`PurchaseModel::next_purchase_quantile`], naming the row.
+    fn next_purchase_quantile_columns(
+        &self,
+        q: f64,
+        x: ArrayView1<'_, f64>,
+        t_x: ArrayView1<'_, f64>,
+        age: ArrayView1<'_, f64>,
+    ) -> Result<Array1<f64>> {
+        super::timing::per_distinct_row(x, t_x, age, |x, t_x, age| {
+            Ok(self.next_purchase_quantile(q, x, t_x, age)?.unwrap_or(f64::INFINITY))
+        })
+    }
+
     /// Expected purchases in the next `t` given alive, a function of x and
     /// T only: `conditional_expected_purchases` is `probability_alive`
     /// times this.
@@ -257,7 +368,7 @@ into_any!(BetaGeo, ParetoNbd, BetaGeoBetaBinom);
 /// The trait's methods forward to the models' inherent ones, which carry
 /// the formulas and the docs; one list, so that no model can miss one.
 macro_rules! purchase_model {
-    ($model:ty, |$me:ident| $name:expr, |$p:ident| $rebuild:expr) => {
+    ($model:ty, |$me:ident| $name:expr, |$p:ident| $rebuild:expr, $discrete:literal) => {
         impl PurchaseModel for $model {
             fn name(&self) -> &'static str {
                 let $me = self;
@@ -274,6 +385,12 @@ macro_rules! purchase_model {
             }
             fn conditional_expected_purchases(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
                 <$model>::conditional_expected_purchases(self, t, x, t_x, age)
+            }
+            fn probability_any_purchase(&self, x: f64, t_x: f64, age: f64) -> Result<f64> {
+                <$model>::probability_any_purchase(self, x, t_x, age)
+            }
+            fn discrete_time(&self) -> bool {
+                $discrete
             }
             fn probability_no_purchase(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
                 <$model>::probability_no_purchase(self, t, x, t_x, age)
@@ -343,7 +460,8 @@ purchase_model!(
     |p| match me.variant() {
         BetaGeoVariant::Classic => BetaGeo::new(p[0], p[1], p[2], p[3]),
         BetaGeoVariant::Modified => BetaGeo::modified(p[0], p[1], p[2], p[3]),
-    }
+    },
+    false
 );
-purchase_model!(ParetoNbd, |_me| "Pareto/NBD", |p| ParetoNbd::new(p[0], p[1], p[2], p[3]));
-purchase_model!(BetaGeoBetaBinom, |_me| "BG/BB", |p| BetaGeoBetaBinom::new(p[0], p[1], p[2], p[3]));
+purchase_model!(ParetoNbd, |_me| "Pareto/NBD", |p| ParetoNbd::new(p[0], p[1], p[2], p[3]), false);
+purchase_model!(BetaGeoBetaBinom, |_me| "BG/BB", |p| BetaGeoBetaBinom::new(p[0], p[1], p[2], p[3]), true);

@@ -16,7 +16,7 @@ use crate::log::summary::PurchaseSummary;
 use crate::math::jet::Jet;
 use crate::math::parallel::{cores, map_in_runs};
 use crate::math::quadrature;
-use crate::math::series::{EulerSeries, ln_hyp2f1_a_plus_one, ln_tricomi_u_equal};
+use crate::math::series::{EulerSeries, hyp2f1_positive, ln_hyp2f1_a_plus_one, ln_tricomi_u_equal};
 use crate::math::special::{digamma, ln_gamma, log_add_exp, trigamma};
 
 const MODEL: &str = "Pareto/NBD";
@@ -271,6 +271,63 @@ impl ParetoNbd {
         }
         let ll = row_log_likelihood(&self.array(), x, t_x, age);
         if ll.is_finite() { Ok(ll) } else { Err(series_failure()) }
+    }
+
+    /// P(any further purchase) after the observation: P(alive) times the
+    /// chance that an alive customer buys before dropping out,
+    /// E[λ/(λ+μ)] with λ ~ Gamma(r+x, α+T) and μ ~ Gamma(s, β+T) (their
+    /// distribution given the history and alive), which is
+    /// ∫₀¹ A (1−w)^(A+s−1) (1 + (κ−1) w)^(−s) dw with A = r+x and
+    /// κ = (α+T)/(β+T): A/(A+s) ₂F₁(s, 1; A+s+1; 1−κ) (A/(A+s) when κ = 1),
+    /// by the series or, for κ far from 1, by quadrature.
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::ParetoNbd;
+    /// let model = ParetoNbd::new(0.55, 10.6, 0.61, 11.7)?;
+    /// let any = model.probability_any_purchase(2.0, 30.0, 39.0)?;
+    /// assert!(0.0 < any && any < model.probability_alive(2.0, 30.0, 39.0)?);
+    /// // The same rates: λ/(λ+μ) is Beta(r+x, s), of mean (r+x)/(r+x+s).
+    /// let even = ParetoNbd::new(0.5, 10.0, 0.7, 10.0)?;
+    /// let (alive, any) = (even.probability_alive(1.0, 5.0, 8.0)?, even.probability_any_purchase(1.0, 5.0, 8.0)?);
+    /// assert!((any - alive * 1.5 / 2.2).abs() < 1e-12);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`ParetoNbd::probability_alive`].
+    pub fn probability_any_purchase(&self, x: f64, t_x: f64, age: f64) -> Result<f64> {
+        let alive = self.probability_alive(x, t_x, age)?;
+        let (r, alpha, s, beta) = self.parameters();
+        let a = r + x;
+        let kappa = (alpha + age) / (beta + age);
+        // Euler's integral: A/(A+s) ₂F₁(s, 1; A+s+1; 1−κ), for κ > 1 by
+        // Pfaff's transformation (1/κ) ₂F₁(A+1, 1; A+s+1; (κ−1)/κ), so the
+        // series has positive terms; near an argument of 1 (κ far from 1)
+        // the series is slow and the integral is taken by quadrature.
+        let series = if kappa <= 1.0 {
+            Some(1.0 - kappa).filter(|z| *z <= 0.9).and_then(|z| hyp2f1_positive(s, 1.0, a + s + 1.0, z))
+        } else {
+            Some((kappa - 1.0) / kappa)
+                .filter(|z| *z <= 0.9)
+                .and_then(|z| hyp2f1_positive(a + 1.0, 1.0, a + s + 1.0, z))
+                .map(|f| f / kappa)
+        };
+        let share = match series {
+            Some(f) => a / (a + s) * f,
+            None => {
+                let g = |w: f64, one_minus_w: f64| {
+                    a.ln() + (a + s - 1.0) * one_minus_w.ln() - s * ((kappa - 1.0) * w).ln_1p()
+                };
+                let ln_share = quadrature::ln_integral_unit(&g).ok_or_else(|| Error::InvalidModelInput {
+                    model: "Pareto/NBD",
+                    row: 0,
+                    customer: None,
+                    reason: format!("P(any further purchase) could not be integrated at x = {x}, T = {age}"),
+                })?;
+                ln_share.exp()
+            }
+        };
+        Ok((alive * share.min(1.0)).clamp(0.0, 1.0))
     }
 
     /// P(alive) at the end of the observation, given (x, t_x, T).

@@ -77,6 +77,21 @@ pub(crate) fn ln_sum_of_nodes(nodes: &[(f64, f64)]) -> f64 {
     top + nodes.iter().map(|n| (n.1 - top).exp()).sum::<f64>().ln()
 }
 
+/// ln ∫₀¹ e^(g(w, 1 − w)) dw, by tanh-sinh on each half with the end it
+/// meets at 0, so that an integrable singularity at either end is resolved
+/// (g gets both w and 1 − w, the small one exact). `None` when the rule
+/// does not converge or g is not finite at a half's midpoint.
+pub(crate) fn ln_integral_unit(g: &dyn Fn(f64, f64) -> f64) -> Option<f64> {
+    let low = tanh_sinh_nodes(&|w: f64| g(w, 1.0 - w), 0.0, 0.5)?;
+    let high = tanh_sinh_nodes(&|w: f64| g(1.0 - w, w), 0.0, 0.5)?;
+    Some(log_add(ln_sum_of_nodes(&low), ln_sum_of_nodes(&high)))
+}
+
+fn log_add(a: f64, b: f64) -> f64 {
+    let top = a.max(b);
+    if top == f64::NEG_INFINITY { top } else { top + ((a - top).exp() + (b - top).exp()).ln() }
+}
+
 /// Tanh-sinh nodes (as [`tanh_sinh_nodes`]) for ∫ₐᵇ e^(φ(w)) dw with φ
 /// concave, so the integrand is unimodal: the peak is `peak` when known,
 /// else found by golden-section search, and the parts of [a, b] where φ

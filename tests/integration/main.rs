@@ -23,6 +23,7 @@ mod merge_props;
 mod model_harness;
 mod model_recovery;
 mod models_cdnow;
+mod next_purchase;
 #[cfg(feature = "parallel")]
 mod parallel;
 mod rfm_cdnow;
