@@ -74,6 +74,9 @@ impl Model {
     }
 }
 
+/// A model, histories (x, t_x, T) and horizons.
+type Case = (Model, Vec<(f64, f64, f64)>, Vec<f64>);
+
 fn within(a: f64, b: f64, p: f64, what: &str) {
     let se = (p * (1.0 - p) / DRAWS as f64).sqrt();
     assert!((a - b).abs() <= 4.0 * se + 1e-4, "{what}: model {a}, simulated {b} (se {se})");
@@ -81,7 +84,7 @@ fn within(a: f64, b: f64, p: f64, what: &str) {
 
 #[test]
 fn timing_matches_simulation_for_every_model() {
-    let cases: Vec<(Model, Vec<(f64, f64, f64)>, Vec<f64>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             Model::BetaGeo(BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259).unwrap()),
             vec![(2.0, 30.0, 39.0), (5.0, 10.0, 39.0), (0.0, 0.0, 20.0)],
