@@ -494,6 +494,35 @@ impl BetaGeoBetaBinom {
         finite(total)
     }
 
+    /// P(X(n, n + t] = k | x, t_x, n): the probability that the customer
+    /// makes exactly `k` purchases in the next `t` opportunities. A
+    /// customer gone buys nothing; one alive (probability P(alive))
+    /// continues as a new BG/BB customer would whose p and θ follow their
+    /// distribution given the history, Beta(α+x, β+n−x) and Beta(γ, δ+n),
+    /// so this is (1 − P(alive)) [k = 0] + P(alive) P(X(t) = k) at
+    /// (α+x, β+n−x, γ, δ+n). The probabilities sum to 1 and their mean is
+    /// [`BetaGeoBetaBinom::conditional_expected_purchases`].
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeoBetaBinom;
+    /// let model = BetaGeoBetaBinom::new(1.2035, 0.7498, 0.6568, 2.7839)?;
+    /// let p: Vec<f64> = (0..=5).map(|k| model.conditional_probability_of_purchases(5.0, k, 3.0, 4.0, 6.0).unwrap()).collect();
+    /// assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    /// let mean: f64 = p.iter().enumerate().map(|(k, p)| k as f64 * p).sum();
+    /// assert!((mean - model.conditional_expected_purchases(5.0, 3.0, 4.0, 6.0)?).abs() < 1e-10);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`BetaGeoBetaBinom::conditional_expected_purchases`].
+    pub fn conditional_probability_of_purchases(&self, t: f64, k: u32, x: f64, t_x: f64, age: f64) -> Result<f64> {
+        let alive = self.probability_alive(x, t_x, age)?;
+        let (a, b, g, d) = self.parameters();
+        let ahead = BetaGeoBetaBinom::new(a + x, b + age - x, g, d + age)?;
+        let gone = if k == 0 { 1.0 - alive } else { 0.0 };
+        Ok((gone + alive * ahead.probability_of_purchases(t, k)?).clamp(0.0, 1.0))
+    }
+
     /// Expected purchases of a new customer over the first `t` opportunities:
     /// α/(α+β) · δ/(γ−1) · [1 − Γ(γ+δ)Γ(1+δ+t) / (Γ(γ+δ+t)Γ(1+δ))].
     ///

@@ -748,6 +748,38 @@ impl BetaGeo {
         finite(alive_part + dead_part, "P(X(t) = n)")
     }
 
+    /// P(X(T, T + t] = k | x, t_x, T): the probability that the customer
+    /// makes exactly `k` purchases in the next `t`. A customer gone buys
+    /// nothing; one alive (probability P(alive)) continues as a new BG/NBD
+    /// customer would whose λ and p follow their distribution given the
+    /// history — Gamma(r+x, α+T) and Beta(a, b+x) (b+x+1 under MBG/NBD,
+    /// which also survived the first chance to drop out) — so this is
+    /// (1 − P(alive)) [k = 0] + P(alive) P(X(t) = k) at (r+x, α+T, a, b+x(+1)),
+    /// with BG/NBD's P(X(t) = k). The probabilities sum to 1 and their mean
+    /// is [`BetaGeo::conditional_expected_purchases`].
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::BetaGeo;
+    /// let model = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?;
+    /// let p: Vec<f64> = (0..200).map(|k| model.conditional_probability_of_purchases(52.0, k, 2.0, 30.0, 39.0).unwrap()).collect();
+    /// assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+    /// let mean: f64 = p.iter().enumerate().map(|(k, p)| k as f64 * p).sum();
+    /// assert!((mean - model.conditional_expected_purchases(52.0, 2.0, 30.0, 39.0)?).abs() < 1e-9);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`BetaGeo::conditional_expected_purchases`].
+    pub fn conditional_probability_of_purchases(&self, t: f64, k: u32, x: f64, t_x: f64, age: f64) -> Result<f64> {
+        check_horizon(t)?;
+        data::check_row(self.variant.name(), 0, x, t_x, age)?;
+        let alive = self.p_alive_unchecked(x, t_x, age);
+        let survived = if self.variant == BetaGeoVariant::Modified { 1.0 } else { 0.0 };
+        let ahead = BetaGeo::new(self.r + x, self.alpha + age, self.a, self.b + x + survived)?;
+        let gone = if k == 0 { 1.0 - alive } else { 0.0 };
+        Ok((gone + alive * ahead.probability_of_purchases(t, k)?).clamp(0.0, 1.0))
+    }
+
     /// Delta-method standard error of any prediction of this fitted model,
     /// given as a function of the model: the prediction's gradient with
     /// respect to (r, α, a, b), by central differences, against the fit's

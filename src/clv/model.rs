@@ -231,6 +231,15 @@ pub trait PurchaseModel: Send + Sync {
     /// # Errors
     /// As the model's own method.
     fn probability_of_purchases(&self, t: f64, n: u32) -> Result<f64>;
+    /// P(X(T, T + t] = k | x, t_x, T): the probability that the customer
+    /// makes exactly `k` purchases in the next `t` (gone, or alive and
+    /// continuing as a new customer with their parameters' distribution
+    /// given the history); the probabilities sum to 1 with mean
+    /// [`PurchaseModel::conditional_expected_purchases`].
+    ///
+    /// # Errors
+    /// As the model's own method.
+    fn conditional_probability_of_purchases(&self, t: f64, k: u32, x: f64, t_x: f64, age: f64) -> Result<f64>;
     /// P(alive) for columns of x, t_x and T.
     ///
     /// # Errors
@@ -385,6 +394,9 @@ macro_rules! purchase_model {
             }
             fn conditional_expected_purchases(&self, t: f64, x: f64, t_x: f64, age: f64) -> Result<f64> {
                 <$model>::conditional_expected_purchases(self, t, x, t_x, age)
+            }
+            fn conditional_probability_of_purchases(&self, t: f64, k: u32, x: f64, t_x: f64, age: f64) -> Result<f64> {
+                <$model>::conditional_probability_of_purchases(self, t, k, x, t_x, age)
             }
             fn probability_any_purchase(&self, x: f64, t_x: f64, age: f64) -> Result<f64> {
                 <$model>::probability_any_purchase(self, x, t_x, age)

@@ -448,6 +448,35 @@ impl ParetoNbd {
         checked_probability(p, t, n)
     }
 
+    /// P(X(T, T + t] = k | x, t_x, T): the probability that the customer
+    /// makes exactly `k` purchases in the next `t`. A customer gone buys
+    /// nothing; one alive (probability P(alive)) continues as a new
+    /// Pareto/NBD customer would whose λ and μ follow their distribution
+    /// given the history, Gamma(r+x, α+T) and Gamma(s, β+T) (the lifetime
+    /// is memoryless), so this is (1 − P(alive)) [k = 0] + P(alive)
+    /// P(X(t) = k) at (r+x, α+T, s, β+T). The probabilities sum to 1 and
+    /// their mean is [`ParetoNbd::conditional_expected_purchases`].
+    ///
+    /// ```
+    /// use customer_lifecycle::clv::ParetoNbd;
+    /// let model = ParetoNbd::new(0.55, 10.6, 0.61, 11.7)?;
+    /// let p: Vec<f64> = (0..300).map(|k| model.conditional_probability_of_purchases(52.0, k, 2.0, 30.0, 39.0).unwrap()).collect();
+    /// assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-8);
+    /// let mean: f64 = p.iter().enumerate().map(|(k, p)| k as f64 * p).sum();
+    /// assert!((mean - model.conditional_expected_purchases(52.0, 2.0, 30.0, 39.0)?).abs() < 1e-8);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`ParetoNbd::conditional_expected_purchases`].
+    pub fn conditional_probability_of_purchases(&self, t: f64, k: u32, x: f64, t_x: f64, age: f64) -> Result<f64> {
+        let alive = self.probability_alive(x, t_x, age)?;
+        let (r, alpha, s, beta) = self.parameters();
+        let ahead = ParetoNbd::new(r + x, alpha + age, s, beta + age)?;
+        let gone = if k == 0 { 1.0 - alive } else { 0.0 };
+        Ok((gone + alive * ahead.probability_of_purchases(t, k)?).clamp(0.0, 1.0))
+    }
+
     /// ln of the probability of n purchases in (0, τ] and drop-out at some
     /// τ < t: ∫₀ᵗ s βˢ (β+τ)^−(s+1) · NBD(n; τ) dτ with NBD(n; τ) =
     /// Γ(r+n)/(Γ(r) n!) (α/(α+τ))^r (τ/(α+τ))^n, by quadrature in

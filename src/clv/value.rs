@@ -493,6 +493,29 @@ impl<'a> Clv<'a> {
         self.value(&steps, x, t_x, age, mean_spend)
     }
 
+    /// CLV of a new customer over the horizon from their acquisition (the
+    /// value at that date, for CLV:CAC decisions): a customer with no
+    /// history (x = t_x = T = 0) spending the population's mean per
+    /// purchase, [`GammaGamma::mean_spend`].
+    ///
+    /// ```
+    /// use customer_lifecycle::TimeUnit;
+    /// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma, PurchaseModel, Span};
+    /// let purchases = BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259)?.in_unit(TimeUnit::Week);
+    /// let spend = GammaGamma::new(6.2488, 3.7446, 15.4477)?;
+    /// let clv = Clv::new(&purchases, &spend).horizon(Span::Weeks(52)).annual_discount_rate(0.0);
+    /// // Without discounting: the expected purchases of a new customer times the mean spend.
+    /// let expected = purchases.expected_purchases_new_customer(52.0)? * spend.mean_spend()?;
+    /// assert!((clv.new_customer()? - expected).abs() < 1e-9 * expected);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Clv::customer`] and [`GammaGamma::mean_spend`].
+    pub fn new_customer(&self) -> Result<f64> {
+        self.customer(0.0, 0.0, 0.0, self.spend.mean_spend()?)
+    }
+
     fn value(&self, steps: &[(f64, f64)], x: f64, t_x: f64, age: f64, mean_spend: f64) -> Result<f64> {
         let spend = self.spend.conditional_expected_spend(x, mean_spend)?;
         let alive = self.purchases.probability_alive(x, t_x, age)?;

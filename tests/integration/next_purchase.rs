@@ -203,3 +203,50 @@ fn any_purchase_matches_mpmath() {
     }
     assert_eq!(rows, 18);
 }
+
+/// A model, histories, the horizon and the largest count summed.
+type CountCase = (Box<dyn PurchaseModel>, Vec<(f64, f64, f64)>, f64, u32);
+
+#[test]
+fn conditional_purchase_counts_sum_to_one_with_the_conditional_mean() {
+    let models: Vec<CountCase> = vec![
+        (
+            Box::new(BetaGeo::new(0.2426, 4.4136, 0.7929, 2.4259).unwrap()),
+            vec![(2.0, 30.0, 39.0), (0.0, 0.0, 20.0), (12.0, 35.0, 39.0)],
+            52.0,
+            400,
+        ),
+        (
+            Box::new(BetaGeo::modified(0.525, 6.183, 0.891, 1.614).unwrap()),
+            vec![(2.0, 30.0, 39.0), (0.0, 0.0, 39.0)],
+            52.0,
+            400,
+        ),
+        (
+            Box::new(ParetoNbd::new(0.5533, 10.5776, 0.6062, 11.6679).unwrap()),
+            vec![(2.0, 30.0, 39.0), (0.0, 0.0, 39.0), (10.0, 38.0, 39.0)],
+            39.0,
+            400,
+        ),
+        (
+            Box::new(BetaGeoBetaBinom::new(1.2035, 0.7498, 0.6568, 2.7839).unwrap()),
+            vec![(3.0, 4.0, 6.0), (0.0, 0.0, 6.0), (6.0, 6.0, 6.0)],
+            5.0,
+            5,
+        ),
+    ];
+    for (m, histories, t, top) in &models {
+        for &(x, t_x, age) in histories {
+            let p: Vec<f64> =
+                (0..=*top).map(|k| m.conditional_probability_of_purchases(*t, k, x, t_x, age).unwrap()).collect();
+            let what = format!("{} ({x}, {t_x}, {age})", m.name());
+            assert!(p.iter().all(|v| (0.0..=1.0).contains(v)), "{what}");
+            assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-9, "{what}: Σ {}", p.iter().sum::<f64>());
+            let mean: f64 = p.iter().enumerate().map(|(k, p)| k as f64 * p).sum();
+            let expected = m.conditional_expected_purchases(*t, x, t_x, age).unwrap();
+            assert!((mean - expected).abs() < 1e-8 * expected.max(1.0), "{what}: mean {mean}, expected {expected}");
+            let none = m.probability_no_purchase(*t, x, t_x, age).unwrap();
+            assert!((p[0] - none).abs() < 1e-12, "{what}: P(0) {} against {none}", p[0]);
+        }
+    }
+}
