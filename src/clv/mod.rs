@@ -102,10 +102,12 @@ mod sbg;
 pub use bgbb::{BetaGeoBetaBinom, MAX_OPPORTUNITIES};
 pub use gamma_gamma::{GammaGamma, MATERIAL_CORRELATION, SpendData};
 pub use sbg::ShiftedBetaGeometric;
+mod groups;
 mod pareto_nbd;
 mod time_varying;
 mod timing;
 
+pub use groups::{GroupFit, GroupFits};
 pub use pareto_nbd::ParetoNbd;
 pub use time_varying::{
     MAX_PERIOD_DAYS, ParetoNbdTimeVarying, TimeVaryingCovariates, TimeVaryingCovariatesBuilder, TimeVaryingHistory,

@@ -283,6 +283,9 @@ pub trait PurchaseModel: Send + Sync {
     fn time_unit(&self) -> Option<TimeUnit>;
     /// The fit's estimates and covariance, when the model was fitted.
     fn estimates(&self) -> Option<(&[f64], &Array2<f64>)>;
+    /// The fit report (parameter names, estimates, standard errors,
+    /// log-likelihood), when the model was fitted.
+    fn fit_report(&self) -> Option<&super::fit::FitReport>;
     /// The same model with other parameters (for uncertainty propagation).
     ///
     /// # Errors
@@ -447,6 +450,9 @@ macro_rules! purchase_model {
             }
             fn estimates(&self) -> Option<(&[f64], &Array2<f64>)> {
                 self.report().map(|r| (&r.parameters[..], &r.covariance))
+            }
+            fn fit_report(&self) -> Option<&super::fit::FitReport> {
+                self.report()
             }
             fn with_parameters(&self, $p: &[f64]) -> Result<Box<dyn PurchaseModel>> {
                 let $me = self;

@@ -16,6 +16,7 @@ mod covariates;
 mod doc_examples;
 mod erasure;
 mod fuzz_oracles;
+mod group_fits;
 mod lifecycle_cdnow;
 mod lifetimes_compat;
 mod loading;

@@ -447,6 +447,33 @@ impl PurchaseSummary {
         self.duration_holdout
     }
 
+    /// The first day of each customer's first purchase period, in the rows'
+    /// order: the calibration's end period less the age T (the acquisition
+    /// date, for cohorts; in continuous mode the purchase day itself). In
+    /// calendar months it is the month's first day.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// # use customer_lifecycle::chrono::NaiveDate;
+    /// # let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// let summary = TransactionLog::cdnow_sample()?.summarize(
+    ///     &SummaryOptions::new(TimeUnit::Week).calibration_end(date(1997, 9, 30)).observation_end(date(1998, 6, 30)),
+    /// )?;
+    /// let first = summary.first_purchase_dates();
+    /// // Every CDNOW sample customer first bought in Q1 1997.
+    /// assert!(first.iter().all(|d| *d >= date(1997, 1, 1) && *d <= date(1997, 3, 31)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn first_purchase_dates(&self) -> Vec<NaiveDate> {
+        let end = self.calibration_end.unwrap_or(self.observation_end);
+        let end_period = self.periods.period_of_date(end);
+        let per_unit = match self.periods.mode() {
+            crate::domain::time::DurationMode::Calendar => 1.0,
+            crate::domain::time::DurationMode::Continuous => f64::from(self.periods.unit().days().unwrap_or(1)),
+        };
+        self.age().iter().map(|t| self.periods.period_start(end_period - (t * per_unit).round() as i32)).collect()
+    }
+
     /// Customers whose first order falls in the holdout period; they have no
     /// calibration data and are not among the rows (as in lifetimes).
     ///
