@@ -188,9 +188,9 @@ impl GroupFits {
             .map(|(group, customers, report)| {
                 let mut shrunk = Vec::with_capacity(k);
                 let mut shrinkage = Vec::with_capacity(k);
-                for j in 0..k {
+                for (j, tau2) in between_variance.iter().enumerate() {
                     let s2 = (report.standard_errors[j] / report.parameters[j]).powi(2);
-                    let b = if between_variance[j] > 0.0 { s2 / (s2 + between_variance[j]) } else { 1.0 };
+                    let b = if *tau2 > 0.0 { s2 / (s2 + tau2) } else { 1.0 };
                     let value = b * pooled.parameters[j].ln() + (1.0 - b) * report.parameters[j].ln();
                     shrunk.push(value.exp());
                     shrinkage.push(b);

@@ -3,35 +3,7 @@
 //! campaign, a price change — that move the purchase and the drop-out rate
 //! while they hold.
 //!
-//! # The model
-//!
-//! A customer observed on [0, T] (in the summary's unit, from the start of
-//! their first purchase period) buys at rate λ·a(u) while alive and drops
-//! out at rate μ·c(u), with
-//!
-//! * a(u) = exp(γ_P · z_P(u)) and c(u) = exp(γ_D · z_D(u)), constant on each
-//!   covariate period (a piecewise-constant rate);
-//! * λ ~ Gamma(r, α) and μ ~ Gamma(s, β) across customers, as in the
-//!   Pareto/NBD.
-//!
-//! A positive purchase effect raises the purchase rate while the covariate
-//! holds, a positive drop-out effect raises the drop-out rate — the signs of
-//! [`ParetoNbdCovariates`](super::ParetoNbdCovariates), whose model this is
-//! when the covariates do not change over time (the tests check that to
-//! rounding). With A(u) = ∫₀ᵘ a, C(u) = ∫₀ᵘ c and the repeat purchases at
-//! t₁ … t_x (the last at t_x), integrating λ and μ out of the density of
-//! the purchase times gives the likelihood
-//!
-//! L = e^{γ_P · Σⱼ z_P(tⱼ)} Γ(r+x)/Γ(r) α^r β^s
-//!     [ (α + A(T))^−(r+x) (β + C(T))^−s
-//!       + s ∫_{t_x}^T c(u) (α + A(u))^−(r+x) (β + C(u))^−(s+1) du ].
-//!
-//! The integral runs over the covariate periods between t_x and T; on each
-//! the integrand is smooth, and Gauss–Legendre rules of 4 to 10 nodes,
-//! chosen from how much the integrand changes over the piece (a piece that
-//! changes too much is halved), give it to 10⁻¹² relative. The gradient is
-//! exact (the derivatives of the integrand under the integral, on the same
-//! nodes); the fit is maximum likelihood over all customers on every core.
+//! The model and its likelihood are described at [`ParetoNbdTimeVarying`].
 //!
 //! Predictions given the covariates of the horizon: P(alive) at T, the
 //! expected purchases in (T, T + t] and their discounted value (see
@@ -1281,9 +1253,40 @@ impl Paths {
 }
 
 /// Pareto/NBD with time-varying covariates in the purchase and drop-out
-/// processes (see the [module docs](self) for the model and its
-/// likelihood): r, α, s, β and the effects γ_P, γ_D, each effect per unit
+/// processes: r, α, s, β and the effects γ_P, γ_D, each effect per unit
 /// of its covariate while the covariate holds.
+///
+/// # The model
+///
+/// A customer observed on [0, T] (in the summary's unit, from the start of
+/// their first purchase period) buys at rate λ·a(u) while alive and drops
+/// out at rate μ·c(u), with
+///
+/// * a(u) = exp(γ_P · z_P(u)) and c(u) = exp(γ_D · z_D(u)), constant on each
+///   covariate period (a piecewise-constant rate);
+/// * λ ~ Gamma(r, α) and μ ~ Gamma(s, β) across customers, as in the
+///   Pareto/NBD.
+///
+/// A positive purchase effect raises the purchase rate while the covariate
+/// holds, a positive drop-out effect raises the drop-out rate — the signs of
+/// [`ParetoNbdCovariates`](super::ParetoNbdCovariates), whose model this is
+/// when the covariates do not change over time (the tests check that to
+/// rounding). With A(u) = ∫₀ᵘ a, C(u) = ∫₀ᵘ c and the repeat purchases at
+/// t₁ … t_x (the last at t_x), integrating λ and μ out of the density of
+/// the purchase times gives the likelihood
+///
+/// L = e^{γ_P · Σⱼ z_P(tⱼ)} Γ(r+x)/Γ(r) α^r β^s
+///     [ (α + A(T))^−(r+x) (β + C(T))^−s
+///       + s ∫_{t_x}^T c(u) (α + A(u))^−(r+x) (β + C(u))^−(s+1) du ].
+///
+/// The integral runs over the covariate periods between t_x and T; on each
+/// the integrand is smooth, and Gauss–Legendre rules of 4 to 10 nodes,
+/// chosen from how much the integrand changes over the piece (a piece that
+/// changes too much is halved), give it to 10⁻¹² relative. The gradient and
+/// the Hessian are exact (the derivatives of the integrand under the
+/// integral, on the same nodes, in the same pass); the fit is maximum
+/// likelihood over all customers on every core.
+///
 ///
 /// Predictions use each customer's covariates over the horizon, which the
 /// [`TimeVaryingCovariates`] must hold (future campaigns, seasons, planned
