@@ -853,6 +853,13 @@ impl Parametrisation {
         Ok(Parametrisation { slots, names, penalty })
     }
 
+    /// θ for the four base parameters with every estimated effect at 0.
+    pub(super) fn with_zeros(&self, base: [f64; 4]) -> Vec<f64> {
+        let mut theta = base.to_vec();
+        theta.resize(self.names.len(), 0.0);
+        theta
+    }
+
     /// The likelihood's parameters at θ.
     pub(super) fn expand(&self, theta: &[f64]) -> Vec<f64> {
         self.slots
@@ -896,6 +903,42 @@ impl Parametrisation {
     }
 }
 
+/// Maximises a covariate likelihood given as one pass — (ℓ, ∇ℓ, ∇²ℓ) in
+/// the likelihood's parameters p — over the estimated θ of `map` (one pass
+/// per Newton point, [`fit::PointCache`]), from `start` (θ, when given)
+/// and then from ones with the effects at 0.
+pub(super) fn maximise_effects(
+    model: &'static str,
+    map: &Parametrisation,
+    pass: &fit::PointPass<'_>,
+    start: Option<Vec<f64>>,
+    observations: f64,
+    options: &FitOptions,
+) -> Result<FitReport> {
+    let reduced = |theta: &[f64]| {
+        let (v, g, h) = pass(&map.expand(theta));
+        (v, map.reduce_gradient(&g), map.reduce_hessian(&h))
+    };
+    let cache = fit::PointCache::new(&reduced);
+    let neg_ll = |theta: &[f64]| cache.neg_ll(theta);
+    let neg_gradient = |theta: &[f64]| cache.neg_gradient(theta);
+    let neg_hessian = |theta: &[f64]| cache.neg_hessian(theta);
+    let ones = map.with_zeros([1.0; 4]);
+    let mut starts: Vec<&[f64]> = vec![&ones];
+    if let Some(s) = &start {
+        starts.insert(0, s);
+    }
+    let names: Vec<&str> = map.names.iter().map(String::as_str).collect();
+    let objective = Objective {
+        neg_ll: &neg_ll,
+        gradient: Some(&neg_gradient),
+        hessian: Some(&neg_hessian),
+        positive: 4,
+        penalty: map.penalty.clone(),
+    };
+    fit::maximise_objective(model, &names, &objective, &starts, observations, options)
+}
+
 /// What a covariate fit finds: the four parameters, the named effects and
 /// the report.
 struct Fitted {
@@ -937,36 +980,11 @@ fn fit_kind(
     let k = 4 + kp + kd;
     let likelihood = Likelihood::new(kind, &groups, k);
     let map = Parametrisation::new(kind, options)?;
-    let pass = |theta: &[f64]| {
-        let (v, g, h) = likelihood.all(&map.expand(theta));
-        (v, map.reduce_gradient(&g), map.reduce_hessian(&h))
-    };
-    let cache = fit::PointCache::new(&pass);
-    let neg_ll = |theta: &[f64]| cache.neg_ll(theta);
-    let neg_gradient = |theta: &[f64]| cache.neg_gradient(theta);
-    let neg_hessian = |theta: &[f64]| cache.neg_hessian(theta);
+    let pass = |p: &[f64]| likelihood.all(p);
     // Starts: the fit without covariates, effects 0; then ones.
-    let with_zeros = |base: [f64; 4]| -> Vec<f64> {
-        let mut start = base.to_vec();
-        start.resize(map.names.len(), 0.0);
-        start
-    };
-    let from_free = kind.free_fit([frequency, recency, age]).map(with_zeros);
-    let ones = with_zeros([1.0; 4]);
-    let mut starts: Vec<&[f64]> = vec![&ones];
-    if let Some(s) = &from_free {
-        starts.insert(0, s);
-    }
-    let name_refs: Vec<&str> = map.names.iter().map(String::as_str).collect();
-    let objective = Objective {
-        neg_ll: &neg_ll,
-        gradient: Some(&neg_gradient),
-        hessian: Some(&neg_hessian),
-        positive: 4,
-        penalty: map.penalty.clone(),
-    };
+    let start = kind.free_fit([frequency, recency, age]).map(|base| map.with_zeros(base));
     let age_zero: usize = groups.iter().map(|g| g.rows.age_zero).sum();
-    let report = fit::maximise_objective(model, &name_refs, &objective, &starts, n as f64, &options.fit)?;
+    let report = maximise_effects(model, &map, &pass, start, n as f64, &options.fit)?;
     let p = map.expand(&report.parameters);
     let named = |names: &[String], values: &[f64]| names.iter().cloned().zip(values.iter().copied()).collect();
     Ok(Fitted {

@@ -141,15 +141,7 @@ pub trait PurchaseModel: Send + Sync {
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for `q`
     /// outside (0, 1); as [`PurchaseModel::probability_no_purchase`].
     fn next_purchase_quantile(&self, q: f64, x: f64, t_x: f64, age: f64) -> Result<Option<f64>> {
-        let no_purchase = |t: f64| self.probability_no_purchase(t, x, t_x, age);
-        let timing = super::timing::Timing {
-            no_purchase: &no_purchase,
-            any: self.probability_any_purchase(x, t_x, age)?,
-            discrete: self.discrete_time(),
-            scale: age.max(1.0),
-            longest: if self.discrete_time() { super::bgbb::MAX_OPPORTUNITIES - age } else { f64::INFINITY },
-        };
-        timing.quantile(q)
+        super::timing::with_timing(self, x, t_x, age, |timing| timing.quantile(q))
     }
     /// The expected waiting time to the next purchase given one within the
     /// horizon `h`: E[τ | τ ≤ h]; `None` when no purchase is possible by h.
@@ -167,15 +159,7 @@ pub trait PurchaseModel: Send + Sync {
     /// horizon that is not positive (for BG/BB, not whole); as
     /// [`PurchaseModel::probability_no_purchase`].
     fn expected_wait_within(&self, h: f64, x: f64, t_x: f64, age: f64) -> Result<Option<f64>> {
-        let no_purchase = |t: f64| self.probability_no_purchase(t, x, t_x, age);
-        let timing = super::timing::Timing {
-            no_purchase: &no_purchase,
-            any: self.probability_any_purchase(x, t_x, age)?,
-            discrete: self.discrete_time(),
-            scale: age.max(1.0),
-            longest: if self.discrete_time() { super::bgbb::MAX_OPPORTUNITIES - age } else { f64::INFINITY },
-        };
-        timing.mean_within(h)
+        super::timing::with_timing(self, x, t_x, age, |timing| timing.mean_within(h))
     }
     /// [`PurchaseModel::next_purchase_quantile`] for columns of x, t_x and
     /// T, with +∞ where no purchase is expected (never NaN); the distinct

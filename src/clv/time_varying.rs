@@ -15,8 +15,8 @@ use std::sync::OnceLock;
 use chrono::{Datelike, NaiveDate};
 use ndarray::Array1;
 
-use super::covariates::{CovariateOptions, Effects, Kind, Parametrisation, check_design};
-use super::fit::{self, FitReport, Objective, WARM_START_SAMPLE};
+use super::covariates::{CovariateOptions, Effects, Kind, Parametrisation, check_design, maximise_effects};
+use super::fit::{FitReport, WARM_START_SAMPLE};
 use super::pareto_nbd::ParetoNbd;
 use crate::domain::customer::{CustomerId, IdKind};
 use crate::domain::table::CustomerTable;
@@ -246,6 +246,29 @@ impl TimeVaryingCovariates {
         (period < series.periods).then(|| series.values[period * self.names.len() + column])
     }
 
+    /// The customer's periods (and their index), checked to cover the days
+    /// from `origin` to `end` inclusive.
+    fn covering(&self, id: &CustomerId, origin: i32, end: i32) -> Result<(usize, &Series)> {
+        let index = *self
+            .index
+            .get(id)
+            .ok_or_else(|| Error::CovariatePeriods { customer: id.to_string(), problem: CovariateProblem::Missing })?;
+        let series = &self.series[index];
+        let given_to = series.first_day + series.periods as i32 * self.period_days as i32;
+        if series.first_day > origin || given_to <= end {
+            return Err(Error::CovariatePeriods {
+                customer: id.to_string(),
+                problem: CovariateProblem::History {
+                    needed_from: date_of_day_number(origin),
+                    needed_to: date_of_day_number(end + 1),
+                    given_from: date_of_day_number(series.first_day),
+                    given_to: date_of_day_number(given_to),
+                },
+            });
+        }
+        Ok((index, series))
+    }
+
     /// The positions of `names` among the columns.
     fn columns(&self, names: &[String]) -> Result<Vec<usize>> {
         names
@@ -445,23 +468,7 @@ impl TimeVaryingHistory {
             let Some(&first) = purchase_periods.first() else { continue };
             let origin = day_of_period(first);
             let end = origin + (row.age * unit_days).round() as i32;
-            let series_index = *covariates.index.get(id).ok_or_else(|| Error::CovariatePeriods {
-                customer: id.to_string(),
-                problem: CovariateProblem::Missing,
-            })?;
-            let series = &covariates.series[series_index];
-            let given_to = series.first_day + (series.periods as i32) * covariates.period_days as i32;
-            if series.first_day > origin || given_to <= end {
-                return Err(Error::CovariatePeriods {
-                    customer: id.to_string(),
-                    problem: CovariateProblem::History {
-                        needed_from: date_of_day_number(origin),
-                        needed_to: date_of_day_number(end + 1),
-                        given_from: date_of_day_number(series.first_day),
-                        given_to: date_of_day_number(given_to),
-                    },
-                });
-            }
+            let (series_index, _) = covariates.covering(id, origin, end)?;
             customers.push(Customer {
                 id: id.clone(),
                 x: f64::from(row.frequency),
@@ -1716,21 +1723,7 @@ impl ParetoNbdTimeVarying {
                 });
             }
             let origin = day_number(periods.period_start(periods.period_of_date(*acquired)));
-            let series = covariates.index.get(id).map(|&j| &covariates.series[j]).ok_or_else(|| {
-                Error::CovariatePeriods { customer: id.to_string(), problem: CovariateProblem::Missing }
-            })?;
-            let given_to = series.first_day + series.periods as i32 * length;
-            if series.first_day > origin || given_to <= end_day {
-                return Err(Error::CovariatePeriods {
-                    customer: id.to_string(),
-                    problem: CovariateProblem::History {
-                        needed_from: date_of_day_number(origin),
-                        needed_to: date_of_day_number(end_day + 1),
-                        given_from: date_of_day_number(series.first_day),
-                        given_to: date_of_day_number(given_to),
-                    },
-                });
-            }
+            let (_, series) = covariates.covering(id, origin, end_day)?;
             let at = |day: i32| periods.start_of_day(date_of_day_number(day)) + chrono::Duration::hours(12);
             log.push(crate::log::transactions::Transaction::order(id.clone(), at(first), order))?;
             let lambda: f64 = rate.sample(&mut g);
@@ -1823,40 +1816,15 @@ fn fit_paths(
     columns: [ndarray::ArrayView1<'_, f64>; 3],
     stride: usize,
 ) -> Result<FitReport> {
-    let pass = |theta: &[f64]| {
-        let (v, g, h) = paths.total(&map.expand(theta), Want::Hessian);
-        (v, map.reduce_gradient(&g), map.reduce_hessian(&h))
-    };
-    let cache = fit::PointCache::new(&pass);
-    let neg_ll = |theta: &[f64]| cache.neg_ll(theta);
-    let neg_gradient = |theta: &[f64]| cache.neg_gradient(theta);
-    let neg_hessian = |theta: &[f64]| cache.neg_hessian(theta);
-    let with_zeros = |base: [f64; 4]| -> Vec<f64> {
-        let mut s = base.to_vec();
-        s.resize(map.names.len(), 0.0);
-        s
-    };
-    let free = match start {
+    let pass = |p: &[f64]| paths.total(p, Want::Hessian);
+    let start = match start {
         Some(s) => Some(s),
         None => {
             let sampled: [Array1<f64>; 3] = columns.map(|c| c.iter().step_by(stride.max(1)).copied().collect());
-            Kind::Pareto.free_fit([sampled[0].view(), sampled[1].view(), sampled[2].view()]).map(with_zeros)
+            Kind::Pareto.free_fit([sampled[0].view(), sampled[1].view(), sampled[2].view()]).map(|b| map.with_zeros(b))
         }
     };
-    let ones = with_zeros([1.0; 4]);
-    let mut starts: Vec<&[f64]> = vec![&ones];
-    if let Some(s) = &free {
-        starts.insert(0, s);
-    }
-    let names: Vec<&str> = map.names.iter().map(String::as_str).collect();
-    let objective = Objective {
-        neg_ll: &neg_ll,
-        gradient: Some(&neg_gradient),
-        hessian: Some(&neg_hessian),
-        positive: 4,
-        penalty: map.penalty.clone(),
-    };
-    fit::maximise_objective(MODEL, &names, &objective, &starts, paths.customers.len() as f64, &options.fit)
+    maximise_effects(MODEL, map, &pass, start, paths.customers.len() as f64, &options.fit)
 }
 
 #[cfg(test)]

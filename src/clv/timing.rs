@@ -18,9 +18,31 @@ use std::collections::HashMap;
 
 use ndarray::{Array1, ArrayView1};
 
+use super::bgbb::MAX_OPPORTUNITIES;
+use super::model::PurchaseModel;
 use crate::error::{Error, Result};
 use crate::math::parallel;
 use crate::math::quadrature::{ln_sum_of_nodes, tanh_sinh_nodes};
+
+/// `f` of the waiting time's distribution of a customer of `model`.
+pub(crate) fn with_timing<M: PurchaseModel + ?Sized, T>(
+    model: &M,
+    x: f64,
+    t_x: f64,
+    age: f64,
+    f: impl FnOnce(&Timing<'_>) -> Result<T>,
+) -> Result<T> {
+    let no_purchase = |t: f64| model.probability_no_purchase(t, x, t_x, age);
+    let discrete = model.discrete_time();
+    let timing = Timing {
+        no_purchase: &no_purchase,
+        any: model.probability_any_purchase(x, t_x, age)?,
+        discrete,
+        scale: age.max(1.0),
+        longest: if discrete { MAX_OPPORTUNITIES - age } else { f64::INFINITY },
+    };
+    f(&timing)
+}
 
 /// The most a quantile search extends its bracket: 2⁶⁰ times the start.
 const DOUBLINGS: u32 = 60;
