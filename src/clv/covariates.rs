@@ -54,6 +54,36 @@ fn bad(reason: String) -> Error {
     Error::InvalidArgument { name: "covariates", reason }
 }
 
+/// Reads a CSV file keyed by customer: the header must start with
+/// `leading` and name at least one more column; each record, of the
+/// header's width, goes to `row` with its line number and customer id (the
+/// first field, read by `id_kind`). Returns the header. Errors come from
+/// `bad`, naming the line.
+pub(super) fn read_keyed_csv<R: std::io::Read>(
+    reader: R,
+    id_kind: crate::domain::customer::IdKind,
+    leading: &[&str],
+    bad: fn(String) -> Error,
+    mut row: impl FnMut(&[String], usize, CustomerId, &::csv::StringRecord) -> Result<()>,
+) -> Result<Vec<String>> {
+    let mut csv = ::csv::ReaderBuilder::new().has_headers(true).from_reader(reader);
+    let header: Vec<String> =
+        csv.headers().map_err(|e| bad(format!("header: {e}")))?.iter().map(|h| h.trim().to_string()).collect();
+    if header.len() <= leading.len() || header.iter().zip(leading).any(|(h, l)| h != l) {
+        return Err(bad(format!("the header must be {} and at least one column, not {header:?}", leading.join(", "))));
+    }
+    for (k, record) in csv.records().enumerate() {
+        let line = k + 2;
+        let record = record.map_err(|e| bad(format!("line {line}: {e}")))?;
+        if record.len() != header.len() {
+            return Err(bad(format!("line {line}: {} values for {} columns", record.len(), header.len())));
+        }
+        let id = id_kind.parse(record[0].trim()).map_err(|e| bad(format!("line {line}: customer id: {e}")))?;
+        row(&header, line, id, &record)?;
+    }
+    Ok(header)
+}
+
 impl Covariates {
     /// A builder for covariates of these customers (one row each).
     ///
@@ -95,25 +125,10 @@ impl Covariates {
         reader: R,
         id_kind: crate::domain::customer::IdKind,
     ) -> Result<Covariates> {
-        let mut csv = ::csv::ReaderBuilder::new().has_headers(true).from_reader(reader);
-        let header: Vec<String> = csv
-            .headers()
-            .map_err(|e| bad(format!("covariates header: {e}")))?
-            .iter()
-            .map(|h| h.trim().to_string())
-            .collect();
-        if header.first().map(String::as_str) != Some("customer_id") || header.len() < 2 {
-            return Err(bad(format!("the header must be customer_id and at least one column, not {header:?}")));
-        }
         let mut ids = Vec::new();
-        let mut columns: Vec<Vec<String>> = vec![Vec::new(); header.len() - 1];
-        for (k, record) in csv.records().enumerate() {
-            let line = k + 2;
-            let record = record.map_err(|e| bad(format!("line {line}: {e}")))?;
-            if record.len() != header.len() {
-                return Err(bad(format!("line {line}: {} values for {} columns", record.len(), header.len())));
-            }
-            let id = id_kind.parse(record[0].trim()).map_err(|e| bad(format!("line {line}: customer id: {e}")))?;
+        let mut columns: Vec<Vec<String>> = Vec::new();
+        let header = read_keyed_csv(reader, id_kind, &["customer_id"], bad, |header, line, id, record| {
+            columns.resize(header.len() - 1, Vec::new());
             for (c, value) in record.iter().skip(1).enumerate() {
                 let value = value.trim();
                 if value.is_empty() {
@@ -122,7 +137,9 @@ impl Covariates {
                 columns[c].push(value.to_string());
             }
             ids.push(id);
-        }
+            Ok(())
+        })?;
+        columns.resize(header.len() - 1, Vec::new());
         let mut builder = Covariates::builder(ids);
         for (name, values) in header[1..].iter().zip(&columns) {
             let numbers: Option<Vec<f64>> =

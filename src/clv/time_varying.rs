@@ -15,7 +15,9 @@ use std::sync::OnceLock;
 use chrono::{Datelike, NaiveDate};
 use ndarray::Array1;
 
-use super::covariates::{CovariateOptions, Effects, Kind, Parametrisation, check_design, maximise_effects};
+use super::covariates::{
+    CovariateOptions, Effects, Kind, Parametrisation, check_design, maximise_effects, read_keyed_csv,
+};
 use super::fit::{FitReport, WARM_START_SAMPLE};
 use super::pareto_nbd::ParetoNbd;
 use crate::domain::customer::{CustomerId, IdKind};
@@ -146,24 +148,16 @@ impl TimeVaryingCovariates {
         id_kind: IdKind,
         period_days: u32,
     ) -> Result<TimeVaryingCovariates> {
-        let mut csv = ::csv::ReaderBuilder::new().has_headers(true).from_reader(reader);
-        let header: Vec<String> =
-            csv.headers().map_err(|e| bad(format!("header: {e}")))?.iter().map(|h| h.trim().to_string()).collect();
-        if header.len() < 3 || header[0] != "customer_id" || header[1] != "period_start" {
-            return Err(bad(format!(
-                "the header must be customer_id, period_start and at least one column, not {header:?}"
-            )));
-        }
-        let names: Vec<&str> = header[2..].iter().map(String::as_str).collect();
-        let mut builder = TimeVaryingCovariates::builder(&names, period_days)?;
-        let mut values = Vec::with_capacity(names.len());
-        for (k, record) in csv.records().enumerate() {
-            let line = k + 2;
-            let record = record.map_err(|e| bad(format!("line {line}: {e}")))?;
-            if record.len() != header.len() {
-                return Err(bad(format!("line {line}: {} values for {} columns", record.len(), header.len())));
-            }
-            let id = id_kind.parse(record[0].trim()).map_err(|e| bad(format!("line {line}: customer id: {e}")))?;
+        let mut builder: Option<TimeVaryingCovariatesBuilder> = None;
+        let mut values = Vec::new();
+        read_keyed_csv(reader, id_kind, &["customer_id", "period_start"], bad, |header, line, id, record| {
+            let names = &header[2..];
+            let b = match builder.take() {
+                Some(b) => b,
+                None => {
+                    TimeVaryingCovariates::builder(&names.iter().map(String::as_str).collect::<Vec<_>>(), period_days)?
+                }
+            };
             let start = NaiveDate::parse_from_str(record[1].trim(), "%Y-%m-%d")
                 .map_err(|e| bad(format!("line {line}: period_start {:?}: {e}", &record[1])))?;
             values.clear();
@@ -173,9 +167,18 @@ impl TimeVaryingCovariates {
                     bad(format!("line {line}: {:?} of customer {id} is {v:?}, not a finite number", names[c]))
                 })?);
             }
-            builder = builder.row(id, start, &values)?;
-        }
-        builder.build()
+            builder = Some(b.row(id, start, &values)?);
+            Ok(())
+        })
+        .and_then(|header| match builder {
+            Some(b) => b.build(),
+            // No rows: the table of the header's columns, empty.
+            None => TimeVaryingCovariates::builder(
+                &header[2..].iter().map(String::as_str).collect::<Vec<_>>(),
+                period_days,
+            )?
+            .build(),
+        })
     }
 
     /// The column names.
