@@ -103,11 +103,13 @@ pub use bgbb::{BetaGeoBetaBinom, MAX_OPPORTUNITIES};
 pub use gamma_gamma::{GammaGamma, MATERIAL_CORRELATION, SpendData};
 pub use sbg::ShiftedBetaGeometric;
 mod groups;
+mod intervals;
 mod pareto_nbd;
 mod time_varying;
 mod timing;
 
 pub use groups::{GroupFit, GroupFits};
+pub use intervals::ParameterDraws;
 pub use pareto_nbd::ParetoNbd;
 pub use time_varying::{
     MAX_PERIOD_DAYS, ParetoNbdTimeVarying, TimeVaryingCovariates, TimeVaryingCovariatesBuilder, TimeVaryingHistory,

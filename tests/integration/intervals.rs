@@ -1,0 +1,108 @@
+//! Prediction intervals: the 90 % parameter-plus-process intervals of the
+//! holdout purchase counts cover the realised counts of customers
+//! simulated from BG/NBD and Pareto/NBD at least 90 % of the time; the
+//! parameter intervals narrow as the data grow; draws are reproducible.
+
+use customer_lifecycle::clv::{BetaGeo, FitOptions, ParameterDraws, ParetoNbd, PurchaseModel};
+use customer_lifecycle::ndarray::Array1;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Beta, Distribution, Exp, Gamma};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+/// Customers simulated over a calibration T and a holdout `t`: (x, t_x, T)
+/// and the holdout count. `pareto` picks Pareto/NBD (r, α, s, β), else
+/// BG/NBD (r, α, a, b).
+fn simulate(pareto: bool, p: [f64; 4], n: usize, t: f64, seed: u64) -> (Vec<[f64; 3]>, Vec<u32>) {
+    let mut g = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let (mut rows, mut holdout) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..n {
+        let age = 20.0 + (i % 30) as f64;
+        let lambda: f64 = Gamma::new(p[0], 1.0 / p[1]).unwrap().sample(&mut g);
+        let (mut now, mut x, mut t_x, mut later) = (0.0, 0.0, 0.0, 0u32);
+        let lifetime: f64 = if pareto {
+            Exp::new(Gamma::new(p[2], 1.0 / p[3]).unwrap().sample(&mut g)).unwrap().sample(&mut g)
+        } else {
+            f64::INFINITY
+        };
+        let drop: f64 = if pareto { 0.0 } else { Beta::new(p[2], p[3]).unwrap().sample(&mut g) };
+        loop {
+            now += Exp::new(lambda).unwrap().sample(&mut g);
+            if now > age + t || now > lifetime {
+                break;
+            }
+            if now <= age {
+                x += 1.0;
+                t_x = now;
+            } else {
+                later += 1;
+            }
+            if !pareto && g.random::<f64>() < drop {
+                break;
+            }
+        }
+        rows.push([x, t_x, age]);
+        holdout.push(later);
+    }
+    (rows, holdout)
+}
+
+fn coverage(model: &dyn PurchaseModel, rows: &[[f64; 3]], holdout: &[u32], t: f64, draws: usize) -> f64 {
+    let draws = ParameterDraws::new(model, draws, 11).unwrap();
+    let mut inside = 0;
+    for (row, &count) in rows.iter().zip(holdout) {
+        let [low, high] = draws.purchase_count_interval(t, row[0], row[1], row[2], [0.05, 0.95]).unwrap();
+        if (low..=high).contains(&count) {
+            inside += 1;
+        }
+    }
+    inside as f64 / rows.len() as f64
+}
+
+fn columns(rows: &[[f64; 3]]) -> [Array1<f64>; 3] {
+    [0, 1, 2].map(|j| rows.iter().map(|r| r[j]).collect())
+}
+
+#[test]
+fn ninety_percent_count_intervals_cover_at_least_ninety_percent() {
+    let t = 26.0;
+    // BG/NBD, the CDNOW estimates.
+    let (rows, holdout) = simulate(false, [0.2426, 4.4136, 0.7929, 2.4259], 1500, t, 3);
+    let [x, t_x, age] = columns(&rows);
+    let model = BetaGeo::fit_columns(x.view(), t_x.view(), age.view(), &FitOptions::default()).unwrap();
+    let share = coverage(&model, &rows, &holdout, t, 40);
+    assert!(share >= 0.9, "BG/NBD: {share}");
+    // Pareto/NBD, the CDNOW estimates.
+    let (rows, holdout) = simulate(true, [0.5533, 10.5776, 0.6062, 11.6679], 1500, t, 4);
+    let [x, t_x, age] = columns(&rows);
+    let model = ParetoNbd::fit_columns(x.view(), t_x.view(), age.view(), &FitOptions::default()).unwrap();
+    let share = coverage(&model, &rows, &holdout, t, 40);
+    assert!(share >= 0.9, "Pareto/NBD: {share}");
+}
+
+#[test]
+fn parameter_intervals_narrow_with_more_data_and_contain_the_point_estimate() {
+    let truth = [0.2426, 4.4136, 0.7929, 2.4259];
+    let width = |n: usize| {
+        let (rows, _) = simulate(false, truth, n, 1.0, 9);
+        let [x, t_x, age] = columns(&rows);
+        let model = BetaGeo::fit_columns(x.view(), t_x.view(), age.view(), &FitOptions::default()).unwrap();
+        let draws = ParameterDraws::new(&model, 300, 5).unwrap();
+        let [low, mid, high] = draws.expected_purchases_interval(26.0, 3.0, 20.0, 30.0, [0.05, 0.5, 0.95]).unwrap();
+        let point = model.conditional_expected_purchases(26.0, 3.0, 20.0, 30.0).unwrap();
+        assert!(low < point && point < high, "{low} {point} {high}");
+        assert!((mid - point).abs() < 0.5 * (high - low));
+        let [a, b] = draws.probability_alive_interval(3.0, 20.0, 30.0, [0.05, 0.95]).unwrap();
+        assert!(0.0 <= a && a <= b && b <= 1.0);
+        high - low
+    };
+    let (small, large) = (width(1000), width(16000));
+    // Sixteen times the data: about a quarter of the width.
+    assert!(large < 0.4 * small, "{small} → {large}");
+    // Bad levels are typed errors.
+    let (rows, _) = simulate(false, truth, 500, 1.0, 2);
+    let [x, t_x, age] = columns(&rows);
+    let model = BetaGeo::fit_columns(x.view(), t_x.view(), age.view(), &FitOptions::default()).unwrap();
+    let draws = ParameterDraws::new(&model, 10, 1).unwrap();
+    assert!(draws.probability_alive_interval(1.0, 2.0, 3.0, [1.5]).is_err());
+    assert!(ParameterDraws::new(&model, 0, 1).is_err());
+}
