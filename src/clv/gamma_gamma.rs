@@ -303,6 +303,37 @@ impl GammaGamma {
         fit::standard_error_of(self.report.as_ref(), |p| GammaGamma::new(p[0], p[1], p[2]), prediction)
     }
 
+    /// `draws` Gamma-Gamma models with parameters drawn from this fit's
+    /// asymptotic normal distribution on the log scale (seeded), for
+    /// intervals (see [`ParameterDraws::clv_interval`](super::ParameterDraws::clv_interval)).
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// use customer_lifecycle::clv::GammaGamma;
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let spend = GammaGamma::fit(&summary)?;
+    /// let draws = spend.parameter_draws(100, 1)?;
+    /// assert_eq!(draws.len(), 100);
+    /// assert!(GammaGamma::new(6.25, 3.74, 15.44)?.parameter_draws(10, 1).is_err()); // not fitted
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a model that was not fitted, no
+    /// draws, or a covariance that is not positive definite.
+    pub fn parameter_draws(&self, draws: usize, seed: u64) -> Result<Vec<GammaGamma>> {
+        let report = self.report().ok_or_else(|| Error::InvalidArgument {
+            name: "parameter draws",
+            reason: "the Gamma-Gamma model was not fitted: there is no covariance to draw from".into(),
+        })?;
+        // A draw without a finite mean spend (q ≤ 1) is drawn again.
+        super::intervals::log_normal_draws(&report.parameters, &report.covariance, draws, seed, |p| {
+            let model = GammaGamma::new(p[0], p[1], p[2])?;
+            model.mean_spend()?;
+            Ok(model)
+        })
+    }
+
     /// The population mean spend per transaction, p γ / (q − 1).
     ///
     /// ```

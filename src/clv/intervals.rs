@@ -17,7 +17,9 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
+use super::gamma_gamma::GammaGamma;
 use super::model::PurchaseModel;
+use super::value::Clv;
 use crate::error::{Error, Result};
 
 /// Draws of a fitted purchase model's parameters: the models at each draw.
@@ -64,38 +66,7 @@ impl ParameterDraws {
             name: "parameter draws",
             reason: format!("the {} model was not fitted: there is no covariance to draw from", model.name()),
         })?;
-        if draws == 0 {
-            return Err(Error::InvalidArgument { name: "parameter draws", reason: "0 draws".into() });
-        }
-        let k = estimates.len();
-        // The covariance of the log-parameters, and its Cholesky factor.
-        let log_cov: Vec<f64> =
-            (0..k * k).map(|e| covariance[[e / k, e % k]] / (estimates[e / k] * estimates[e % k])).collect();
-        let factor = cholesky(&log_cov, k).ok_or_else(|| Error::InvalidArgument {
-            name: "parameter draws",
-            reason: "the fit's covariance is not positive definite".into(),
-        })?;
-        let mut g = Xoshiro256PlusPlus::seed_from_u64(seed);
-        let mut models = Vec::with_capacity(draws);
-        let mut attempts = 0usize;
-        while models.len() < draws {
-            // A draw the model refuses (an extreme tail, a parameter that
-            // overflows) is drawn again, up to ten times the draws in all.
-            attempts += 1;
-            if attempts > 10 * draws + 100 {
-                return Err(Error::InvalidArgument {
-                    name: "parameter draws",
-                    reason: format!("the model refused {} of {attempts} draws", attempts - models.len()),
-                });
-            }
-            let z: Vec<f64> = (0..k).map(|_| StandardNormal.sample(&mut g)).collect();
-            let point: Vec<f64> = (0..k)
-                .map(|i| (estimates[i].ln() + (0..=i).map(|j| factor[i * k + j] * z[j]).sum::<f64>()).exp())
-                .collect();
-            if let Ok(m) = model.with_parameters(&point) {
-                models.push(m);
-            }
-        }
+        let models = log_normal_draws(estimates, covariance, draws, seed, |p| model.with_parameters(p))?;
         Ok(ParameterDraws { models })
     }
 
@@ -177,6 +148,60 @@ impl ParameterDraws {
         self.quantiles(levels, |m| m.conditional_expected_purchases(t, x, t_x, age))
     }
 
+    /// Parameter-uncertainty interval of a customer's CLV under the
+    /// settings of `clv` (horizon, discount, margin): its quantiles over
+    /// the draws, each draw's purchase model paired with the same draw of
+    /// `spend` ([`GammaGamma::parameter_draws`]) — or with the spend model of
+    /// `clv` when `spend` is empty.
+    ///
+    /// ```
+    /// # use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    /// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma, ParameterDraws};
+    /// # let summary = TransactionLog::cdnow_sample()?.summarize(&SummaryOptions::new(TimeUnit::Week))?;
+    /// let (purchases, spend) = (BetaGeo::fit(&summary)?, GammaGamma::fit(&summary)?);
+    /// let clv = Clv::new(&purchases, &spend);
+    /// let draws = ParameterDraws::new(&purchases, 200, 1)?;
+    /// let spend_draws = spend.parameter_draws(200, 2)?;
+    /// let [low, high] = draws.clv_interval(&clv, &spend_draws, 2.0, 30.43, 38.86, 22.35, [0.05, 0.95])?;
+    /// let point = clv.customer(2.0, 30.43, 38.86, 22.35)?;
+    /// assert!(low < point && point < high);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`ParameterDraws::probability_alive_interval`] and
+    /// [`Clv::customer`]; [`Error::InvalidArgument`] for spend draws of
+    /// another number than the purchase draws.
+    #[allow(clippy::too_many_arguments)]
+    pub fn clv_interval<const N: usize>(
+        &self,
+        clv: &Clv<'_>,
+        spend: &[GammaGamma],
+        x: f64,
+        t_x: f64,
+        age: f64,
+        mean_spend: f64,
+        levels: [f64; N],
+    ) -> Result<[f64; N]> {
+        if !spend.is_empty() && spend.len() != self.models.len() {
+            return Err(Error::InvalidArgument {
+                name: "spend draws",
+                reason: format!("{} spend draws for {} purchase draws", spend.len(), self.models.len()),
+            });
+        }
+        check_levels(&levels)?;
+        let mut values = Vec::with_capacity(self.models.len());
+        for (i, m) in self.models.iter().enumerate() {
+            let at = match spend.get(i) {
+                Some(s) => clv.with_models(m.as_ref(), s),
+                None => clv.with_purchases(m.as_ref()),
+            };
+            values.push(at.customer(x, t_x, age, mean_spend)?);
+        }
+        values.sort_by(f64::total_cmp);
+        Ok(levels.map(|q| quantile_of_sorted(&values, q)))
+    }
+
     /// Interval of the number of purchases in the next `t` with parameter
     /// and process uncertainty: the quantiles `levels` of the mixture over
     /// the draws of each draw's distribution of the count (the least k whose
@@ -230,6 +255,55 @@ impl ParameterDraws {
             reason: format!("the levels {levels:?} lie beyond 100,000 purchases"),
         })
     }
+}
+
+/// `draws` values of `build` at parameters drawn on the log scale from
+/// N(ln θ̂, D⁻¹ Σ D⁻¹), D = diag(θ̂) (seeded); a draw `build` refuses is
+/// drawn again, at most ten times the draws in all.
+pub(crate) fn log_normal_draws<T>(
+    estimates: &[f64],
+    covariance: &ndarray::Array2<f64>,
+    draws: usize,
+    seed: u64,
+    build: impl Fn(&[f64]) -> Result<T>,
+) -> Result<Vec<T>> {
+    if draws == 0 {
+        return Err(Error::InvalidArgument { name: "parameter draws", reason: "0 draws".into() });
+    }
+    let k = estimates.len();
+    if covariance.dim() != (k, k) || estimates.iter().any(|e| !(e.is_finite() && *e > 0.0)) {
+        return Err(Error::InvalidArgument {
+            name: "parameter draws",
+            reason: "estimates must be positive with a k × k covariance".into(),
+        });
+    }
+    // The covariance of the log-parameters, and its Cholesky factor.
+    let log_cov: Vec<f64> =
+        (0..k * k).map(|e| covariance[[e / k, e % k]] / (estimates[e / k] * estimates[e % k])).collect();
+    let factor = cholesky(&log_cov, k).ok_or_else(|| Error::InvalidArgument {
+        name: "parameter draws",
+        reason: "the fit's covariance is not positive definite".into(),
+    })?;
+    let mut g = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut out = Vec::with_capacity(draws);
+    let mut attempts = 0usize;
+    while out.len() < draws {
+        attempts += 1;
+        if attempts > 10 * draws + 100 {
+            return Err(Error::InvalidArgument {
+                name: "parameter draws",
+                reason: format!("the model refused {} of {attempts} draws", attempts - out.len()),
+            });
+        }
+        let z: Vec<f64> = (0..k).map(|_| StandardNormal.sample(&mut g)).collect();
+        let point: Vec<f64> = (0..k)
+            .map(|i| (estimates[i].ln() + (0..=i).map(|j| factor[i * k + j] * z[j]).sum::<f64>()).exp())
+            .collect();
+        if let Ok(value) = build(&point) {
+            out.push(value);
+        }
+    }
+    Ok(out)
 }
 
 fn check_levels(levels: &[f64]) -> Result<()> {

@@ -226,6 +226,50 @@ impl<'a> Clv<'a> {
         }
     }
 
+    /// The same settings on other models (a draw of the purchase and spend
+    /// models' parameters, say).
+    ///
+    /// ```
+    /// use customer_lifecycle::TimeUnit;
+    /// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma, Span};
+    /// let (a, b) = (BetaGeo::new(0.24, 4.4, 0.79, 2.4)?.in_unit(TimeUnit::Week), BetaGeo::new(0.3, 4.4, 0.79, 2.4)?.in_unit(TimeUnit::Week));
+    /// let spend = GammaGamma::new(6.25, 3.74, 15.44)?;
+    /// let clv = Clv::new(&a, &spend).horizon(Span::Weeks(26));
+    /// let other = clv.with_models(&b, &spend);
+    /// assert_eq!(other.horizon_periods()?, 26.0);
+    /// assert!(other.customer(2.0, 30.0, 39.0, 20.0)? != clv.customer(2.0, 30.0, 39.0, 20.0)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_models<'b>(&self, purchases: &'b dyn PurchaseModel, spend: &'b GammaGamma) -> Clv<'b> {
+        Clv {
+            purchases,
+            spend,
+            horizon: self.horizon,
+            unit: self.unit,
+            discounting: self.discounting,
+            margin: self.margin,
+            threads: self.threads,
+        }
+    }
+
+    /// The same settings and spend model on another purchase model.
+    ///
+    /// ```
+    /// use customer_lifecycle::TimeUnit;
+    /// use customer_lifecycle::clv::{BetaGeo, Clv, GammaGamma};
+    /// let (a, b) = (BetaGeo::new(0.24, 4.4, 0.79, 2.4)?.in_unit(TimeUnit::Week), BetaGeo::new(0.3, 4.4, 0.79, 2.4)?.in_unit(TimeUnit::Week));
+    /// let spend = GammaGamma::new(6.25, 3.74, 15.44)?;
+    /// let clv = Clv::new(&a, &spend);
+    /// assert!(clv.with_purchases(&b).customer(2.0, 30.0, 39.0, 20.0)? > 0.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_purchases<'b>(&self, purchases: &'b dyn PurchaseModel) -> Clv<'b>
+    where
+        'a: 'b,
+    {
+        Clv { purchases, ..*self }
+    }
+
     /// Threads for [`Clv::compute`] and [`Clv::compute_columns`] (default
     /// 1; 0 counts as 1): the discounted sums of the distinct (x, T) pairs
     /// are shared out between them. The values do not depend on the number.

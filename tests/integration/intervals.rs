@@ -106,3 +106,32 @@ fn parameter_intervals_narrow_with_more_data_and_contain_the_point_estimate() {
     assert!(draws.probability_alive_interval(1.0, 2.0, 3.0, [1.5]).is_err());
     assert!(ParameterDraws::new(&model, 0, 1).is_err());
 }
+
+#[test]
+fn clv_intervals_contain_the_estimate_and_widen_with_the_spend_uncertainty() {
+    use customer_lifecycle::clv::{Clv, GammaGamma};
+    use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    let summary = TransactionLog::cdnow_sample().unwrap().summarize(&SummaryOptions::new(TimeUnit::Week)).unwrap();
+    let (purchases, spend) = (BetaGeo::fit(&summary).unwrap(), GammaGamma::fit(&summary).unwrap());
+    let clv = Clv::new(&purchases, &spend).margin(0.3);
+    let draws = ParameterDraws::new(&purchases, 300, 21).unwrap();
+    let spend_draws = spend.parameter_draws(300, 22).unwrap();
+    let mut widths = Vec::new();
+    for (x, t_x, age, m) in [(2.0, 30.43, 38.86, 22.35), (0.0, 0.0, 38.86, 0.0), (10.0, 38.0, 39.0, 45.0)] {
+        let point = clv.customer(x, t_x, age, m).unwrap();
+        let [low, high] = draws.clv_interval(&clv, &[], x, t_x, age, m, [0.05, 0.95]).unwrap();
+        let [low_s, high_s] = draws.clv_interval(&clv, &spend_draws, x, t_x, age, m, [0.05, 0.95]).unwrap();
+        assert!(low <= point && point <= high, "({x}, {t_x}, {age}): {low} {point} {high}");
+        assert!(low_s <= point && point <= high_s, "({x}, {t_x}, {age}): {low_s} {point} {high_s}");
+        println!("({x}, {t_x}, {age}): {} with the spend draws, {} without", high_s - low_s, high - low);
+        widths.push((high - low, high_s - low_s));
+    }
+    // Customers with few repeat purchases are valued near the population's
+    // mean spend, whose uncertainty the spend draws add: their intervals
+    // widen (by 26 % and 13 % here). A customer with ten purchases is
+    // valued mostly at their own mean, and the width barely moves (< 5 %).
+    assert!(widths[0].1 > 1.1 * widths[0].0, "{widths:?}");
+    assert!(widths[1].1 > 1.1 * widths[1].0, "{widths:?}");
+    assert!((widths[2].1 / widths[2].0 - 1.0).abs() < 0.05, "{widths:?}");
+    assert!(draws.clv_interval(&clv, &spend_draws[..10], 1.0, 2.0, 3.0, 10.0, [0.5]).is_err());
+}
