@@ -28,6 +28,9 @@
 //!   a million customers with calendar-day ages (43,800 distinct (x, T));
 //! * `predict/next_purchase_median_*/1M-columns`: the median waiting time
 //!   to the next purchase for those customers (BG/NBD, Pareto/NBD);
+//! * `predict/intervals_bgnbd/1M-columns-200-draws`: the 5–95 % parameter
+//!   intervals of P(alive) and of the expected purchases over 52 weeks for
+//!   those customers from 200 draws of the CDNOW fit;
 //! * `predict/clv_bgnbd/*`: BG/NBD + Gamma-Gamma CLV over 52 weekly periods,
 //!   10 % a year, for those customers through `Clv::compute_columns`, and
 //!   for 10,000 of them one by one through `Clv::customer`.
@@ -41,8 +44,9 @@ use customer_lifecycle::CustomerId;
 use customer_lifecycle::TimeUnit;
 use customer_lifecycle::chrono::{Duration, NaiveDate};
 use customer_lifecycle::clv::{
-    BetaGeo, BetaGeoCovariates, BetaGeoVariant, Clv, CovariateOptions, Covariates, FitOptions, GammaGamma, ParetoNbd,
-    ParetoNbdCovariates, ParetoNbdTimeVarying, PurchaseModel, Span, TimeVaryingCovariates, TimeVaryingHistory,
+    BetaGeo, BetaGeoCovariates, BetaGeoVariant, Clv, CovariateOptions, Covariates, FitOptions, GammaGamma,
+    ParameterDraws, ParetoNbd, ParetoNbdCovariates, ParetoNbdTimeVarying, PurchaseModel, Span, TimeVaryingCovariates,
+    TimeVaryingHistory,
 };
 use customer_lifecycle::ndarray::Array1;
 use customer_lifecycle::{Currency, Money, SummaryOptions};
@@ -316,6 +320,17 @@ fn bench(c: &mut Criterion) {
     g.bench_function("next_purchase_median_pareto_nbd/1M-columns", |b| {
         b.iter(|| {
             black_box(pareto_fit.next_purchase_quantile_columns(0.5, cx.view(), ctx.view(), cage.view()).unwrap())
+        })
+    });
+    // Intervals over 200 parameter draws of the CDNOW fit, those 1M customers.
+    let fitted = BetaGeo::fit_columns(x.view(), t_x.view(), t.view(), &options).unwrap();
+    let draws = ParameterDraws::new(&fitted, 200, 1).unwrap();
+    g.bench_function("intervals_bgnbd/1M-columns-200-draws", |b| {
+        b.iter(|| {
+            let alive = draws.probability_alive_interval_columns(cx.view(), ctx.view(), cage.view(), [0.05, 0.95]);
+            let expected =
+                draws.expected_purchases_interval_columns(52.0, cx.view(), ctx.view(), cage.view(), [0.05, 0.95]);
+            black_box((alive.unwrap(), expected.unwrap()))
         })
     });
     g.bench_function("bgnbd/1M-p-alive-columns", |b| {

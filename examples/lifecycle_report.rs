@@ -24,7 +24,15 @@
 //!   summary's window — the calibration end when split); with a calibration
 //!   end also `churn_risk,churn_band`: the learned scorer's calibrated
 //!   probability of no purchase in the next quarter, and `low`, `medium` or
-//!   `high`.
+//!   `high`. Then the predictive profile (without `--covariates`):
+//!   `historic_clv,predicted_clv,predicted_clv_low,predicted_clv_high,p_any_order,avg_days_between_orders,next_order_date`
+//!   — margin × net spend so far, the CLV over the horizon with its 5–95 %
+//!   parameter interval, P(any order within the horizon), t_x / x in days
+//!   (empty without a repeat order), and the median date of the next order
+//!   (ISO; empty where none is expected, P(any further order) < 0.5).
+//! * `--clv-interval-draws N` — parameter draws for the CLV interval
+//!   (default 200; 0 leaves the bounds empty: each draw costs one more CLV
+//!   of every customer).
 //! * `--model bgnbd|pareto|mbgnbd` — the purchase model behind the
 //!   predictions (default BG/NBD; all three are fitted and compared).
 //! * `--covariates FILE.csv` — header `customer_id,<column>,…`, one row
@@ -63,7 +71,8 @@ use std::process::ExitCode;
 use customer_lifecycle::chrono::{DateTime, Datelike, Days, Months, NaiveDate, TimeDelta, Utc};
 use customer_lifecycle::chrono_tz::Tz;
 use customer_lifecycle::churn::{
-    Evaluation, Features, LearnedChurn, LogisticOptions, ModelRisk, RiskBands, ScoreScale, cadence_risk, model_risk,
+    CustomerPrediction, Evaluation, Features, LearnedChurn, LogisticOptions, ModelRisk, ProfileOptions, RiskBands,
+    ScoreScale, cadence_risk, model_risk,
 };
 use customer_lifecycle::clv::{
     BetaGeo, BetaGeoCovariates, BetaGeoVariant, Clv, CovariateOptions, Covariates, FitOptions, GammaGamma,
@@ -167,6 +176,7 @@ struct Args {
     covariates: Option<String>,
     covariates_purchase: Option<Vec<String>>,
     covariates_dropout: Option<Vec<String>>,
+    clv_interval_draws: Option<usize>,
 }
 
 const USAGE: &str = "usage: lifecycle_report [--transactions FILE.csv] [--currency CODE] [--unit day|week|month] \
@@ -174,7 +184,8 @@ const USAGE: &str = "usage: lifecycle_report [--transactions FILE.csv] [--curren
 [--summary-csv OUT] [--predictions-csv OUT] [--model bgnbd|pareto|mbgnbd] [--horizon SPAN] \
 [--discount-rate D] [--margin M] [--cohort-unit day|week|month] [--lapse N] [--plots DIR] \
 [--time-zone NAME] [--decimal-comma] [--delimiter C] [--normalize-ids email|trim] [--rate CUR=RATE]... \
-[--column NAME=HEADER]... [--covariates FILE.csv] [--covariates-purchase A,B] [--covariates-dropout C,D]";
+[--column NAME=HEADER]... [--covariates FILE.csv] [--covariates-purchase A,B] [--covariates-dropout C,D] \
+[--clv-interval-draws N]";
 
 fn parse_args(cli: impl IntoIterator<Item = String>) -> Result<Args, String> {
     let mut args = Args::default();
@@ -211,6 +222,11 @@ fn parse_args(cli: impl IntoIterator<Item = String>) -> Result<Args, String> {
             "--margin" => {
                 let v = value()?;
                 args.margin = Some(v.parse().map_err(|_| format!("--margin {v:?} is not a number"))?);
+            }
+            "--clv-interval-draws" => {
+                let v = value()?;
+                args.clv_interval_draws =
+                    Some(v.parse().map_err(|_| format!("--clv-interval-draws {v:?} is not a whole number"))?);
             }
             "--time-zone" => {
                 let v = value()?;
@@ -388,7 +404,20 @@ struct Predictions {
     expected_purchases: Vec<f64>,
     expected_spend: Vec<f64>,
     clv: Vec<f64>,
+    /// The predictive profile (not with covariates): keyed like the summary.
+    profile: Option<CustomerTable>,
 }
+
+/// The profile's columns in `--predictions-csv`, in order.
+const PROFILE_COLUMNS: [&str; 7] = [
+    "historic_clv",
+    "predicted_clv",
+    "predicted_clv_low",
+    "predicted_clv_high",
+    "p_any_order",
+    "avg_days_between_orders",
+    "next_order_date",
+];
 
 /// Fits and prints the CLV models; `None` (with a note) when the data cannot support them.
 fn clv_section(
@@ -521,6 +550,7 @@ fn clv_section(
         expected_purchases: model.conditional_expected_purchases_columns(clv.horizon_periods()?, x, t_x, age)?.to_vec(),
         expected_spend: spend.conditional_expected_spend_all(s)?.column("expected_spend").ok_or("no spend")?.to_vec(),
         clv: clv.compute_columns(x, t_x, age, mv)?.to_vec(),
+        profile: None,
     };
     if let Some(path) = &args.covariates {
         let free_report = match choice {
@@ -530,6 +560,8 @@ fn clv_section(
         };
         let settings = (horizon, rate, margin, clv.horizon_periods()?);
         out = covariate_section(s, args, path, choice, free_report, spend, settings)?;
+    } else {
+        out.profile = profile_section(s, model, spend, args, (horizon, rate, margin))?;
     }
     part(Part::Customers);
     println!(
@@ -560,6 +592,58 @@ fn clv_section(
         );
     }
     Ok(Some(out))
+}
+
+/// The predictive profile of every customer (`--predictions-csv` appends
+/// it): prints the eligibility warnings and a digest.
+fn profile_section(
+    s: &PurchaseSummary,
+    model: &dyn PurchaseModel,
+    spend: &GammaGamma,
+    args: &Args,
+    (horizon, rate, margin): (Span, f64, f64),
+) -> Result<Option<CustomerTable>, Box<dyn StdError>> {
+    let draws = args.clv_interval_draws.unwrap_or(200);
+    let mut options =
+        ProfileOptions::new().window(horizon).annual_discount_rate(rate).margin(margin).warn_when_ineligible();
+    if draws > 0 {
+        options = options.clv_intervals(draws, 2024);
+    }
+    let profile = CustomerPrediction::compute(s, model, spend, &options)?;
+    part(Part::Customers);
+    println!(
+        "
+Predictive profile from {} over {horizon} (the columns {} of --predictions-csv)",
+        profile.as_of(),
+        PROFILE_COLUMNS.join(", ")
+    );
+    for w in profile.warnings() {
+        println!("  warning: not enough data for predictions: {w}");
+    }
+    let t = profile.table();
+    let n = t.len().max(1) as f64;
+    let sum = |c: &str| t.column(c).map_or(0.0, |v| v.sum());
+    let dated = t.dates("next_order_date").map_or(0, |d| d.iter().flatten().count());
+    println!(
+        "  historic CLV {:.2}, predicted {:.2}, total {:.2} {}",
+        sum("historic_clv"),
+        sum("predicted_clv"),
+        sum("total_clv"),
+        s.currency()
+    );
+    if draws > 0 {
+        println!(
+            "  predicted CLV summed over the customers' 5 % and 95 % bounds: {:.2} to {:.2} ({draws} parameter draws)",
+            sum("predicted_clv_low"),
+            sum("predicted_clv_high")
+        );
+    }
+    println!(
+        "  mean P(any order in the window) {:.3}; {dated} of {} customers have an expected next-order date (the others: none expected)",
+        sum("p_any_order") / n,
+        t.len()
+    );
+    Ok(Some(profile.into_table()))
 }
 
 /// A customer's own purchase model from their purchase and drop-out covariates.
@@ -629,6 +713,7 @@ fn covariate_section(
         expected_purchases: Vec::new(),
         expected_spend: Vec::new(),
         clv: Vec::new(),
+        profile: None,
     };
     for (i, id) in s.ids().iter().enumerate() {
         let own = models(&row(&purchase, id)?, &row(&dropout, id)?)?;
@@ -1246,6 +1331,10 @@ fn write_predictions(
     if p.is_some() {
         header.extend(["p_alive", "expected_purchases", "expected_spend", "clv"]);
     }
+    let profile = p.and_then(|p| p.profile.as_ref());
+    if profile.is_some() {
+        header.extend(PROFILE_COLUMNS);
+    }
     header.extend(["rfm_segment", "stage"]);
     if churn.is_some() {
         header.extend(["churn_risk", "churn_band"]);
@@ -1259,6 +1348,19 @@ fn write_predictions(
         let _ = write!(buf, "{value}"); // writing to a String cannot fail
         out.write_field(&buf)
     };
+    // The profile's columns, row-aligned with the summary (blank: empty).
+    let mut profile_columns: Vec<Vec<String>> = Vec::new();
+    if let Some(t) = profile {
+        for name in PROFILE_COLUMNS {
+            let text: Vec<String> = match (t.optional_column(name), t.dates(name)) {
+                (Some(values), _) => values.iter().map(|v| v.map_or(String::new(), |v| v.to_string())).collect(),
+                (None, Some(dates)) => dates.iter().map(|d| d.map_or(String::new(), |d| d.to_string())).collect(),
+                // Without intervals the bounds are empty.
+                (None, None) => vec![String::new(); t.len()],
+            };
+            profile_columns.push(text);
+        }
+    }
     for (k, r) in s.rows().enumerate() {
         field(&mut out, &r.customer)?;
         field(&mut out, &r.frequency)?;
@@ -1269,6 +1371,9 @@ fn write_predictions(
             for v in [p.p_alive[k], p.expected_purchases[k], p.expected_spend[k], p.clv[k]] {
                 field(&mut out, &v)?;
             }
+        }
+        for column in &profile_columns {
+            out.write_field(&column[k])?;
         }
         out.write_field(&segments[k])?;
         out.write_field(&stages[k])?;

@@ -260,6 +260,19 @@ pub enum Error {
         reason: String,
     },
 
+    /// The data falls short of an eligibility check for predictions (too
+    /// few customers, too short a history, no recent orders, no repeat
+    /// customers): see `churn::Eligibility`.
+    #[error("not enough data for predictions: {check}: {found}, needed {needed}")]
+    NotEligible {
+        /// The check.
+        check: &'static str,
+        /// What the data has.
+        found: String,
+        /// What the check needs.
+        needed: String,
+    },
+
     /// A cohort period in which no customer was acquired.
     #[error("no customer was acquired in the cohort period starting {period_start}")]
     EmptyCohort {

@@ -113,10 +113,27 @@ pub fn check(data: &[u8]) {
         let _ = twice.merge(&partial);
     }
     if let Some(table) = round_trip::<CustomerTable>(text) {
-        // A loaded table is one the code could build: every value finite,
-        // one per customer, and a join with itself keeps it.
-        assert!(table.to_matrix().iter().all(|v| v.is_finite()));
-        assert_eq!(table.to_matrix().nrows(), table.len());
+        // A loaded table is one the code could build: every column one of
+        // numbers (finite where not blank), dates or labels, one value per
+        // customer; it writes as CSV, and a join with itself keeps it.
+        for name in table.names() {
+            let numbers = table.optional_column(name).map(|c| {
+                assert!(c.iter().flatten().all(|v| v.is_finite()));
+                c.len()
+            });
+            let dates = table.dates(name).map(|c| c.len());
+            let labels = table.labels(name).map(|c| c.len());
+            match (numbers, dates, labels) {
+                (Some(n), None, None) | (None, Some(n), None) | (None, None, Some(n)) => assert_eq!(n, table.len()),
+                other => panic!("column {name:?} is not of exactly one kind: {other:?}"),
+            }
+        }
+        if let Ok(matrix) = table.to_matrix() {
+            assert_eq!(matrix.nrows(), table.len());
+        }
+        let mut csv = Vec::new();
+        table.write_csv(&mut csv).unwrap();
+        assert!(csv.iter().filter(|b| **b == b'\n').count() > table.len()); // a header and a line per customer
         if let Ok(copy) = CustomerTable::new(table.ids().to_vec()).join(&table) {
             assert_eq!(copy, table);
         }

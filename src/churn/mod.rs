@@ -14,6 +14,12 @@
 //!   explanations. Customers who objected to profiling are not scored.
 //! * [`RiskBands`] turn a risk into `low`, `medium`, `high`.
 //!
+//! **The predictive profile** ([`CustomerPrediction`]): one row per
+//! customer with historic and predicted CLV (and its interval), churn risk
+//! and band, P(alive), expected orders, the probability of any order, the
+//! average days between orders and the expected date of the next order,
+//! after [`Eligibility`] checks on the data.
+//!
 //! **Evaluation** ([`Evaluation`]): ROC AUC with ties, PR AUC (average
 //! precision), Brier score, log loss, the decile table (calibration and
 //! lift). Honest use, as a shop would on live data: pick a horizon H; train
@@ -24,10 +30,12 @@
 
 mod evaluation;
 mod logistic;
+mod profile;
 mod score;
 
 pub use evaluation::{Evaluation, ScoreBin, ScoreScale, brier_score, log_loss, pr_auc, roc_auc, score_bins};
 pub use logistic::{LogisticOptions, LogisticRegression, PlattScaling};
+pub use profile::{CustomerPrediction, Eligibility, EligibilityProblem, ProfileOptions};
 pub use score::{
     Features, LEAN_SUMMARY_FEATURES, LearnedChurn, ModelRisk, RiskBand, RiskBands, SUMMARY_FEATURES, cadence_risk,
     model_risk, objected_to_profiling,

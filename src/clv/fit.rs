@@ -9,10 +9,13 @@ use std::fmt;
 use argmin::core::{CostFunction, Executor, State};
 use argmin::solver::neldermead::NelderMead;
 use ndarray::{Array1, Array2, ArrayView1};
+use rand::SeedableRng;
+use rand_distr::{Distribution, StandardNormal};
+use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::math::linalg::invert;
+use crate::math::linalg::{cholesky, invert};
 use crate::math::special::upper_regularized_gamma;
 
 /// How to fit a model: starting values, iteration limit, convergence
@@ -910,6 +913,55 @@ fn hessian_with_steps(f: &dyn Fn(&[f64]) -> f64, x: &[f64], h: &[f64]) -> Vec<f6
         }
     }
     out
+}
+
+/// `draws` values of `build` at parameters drawn on the log scale from
+/// N(ln θ̂, D⁻¹ Σ D⁻¹), D = diag(θ̂) (seeded); a draw `build` refuses is
+/// drawn again, at most ten times the draws in all.
+pub(crate) fn log_normal_draws<T>(
+    estimates: &[f64],
+    covariance: &ndarray::Array2<f64>,
+    draws: usize,
+    seed: u64,
+    build: impl Fn(&[f64]) -> Result<T>,
+) -> Result<Vec<T>> {
+    if draws == 0 {
+        return Err(Error::InvalidArgument { name: "parameter draws", reason: "0 draws".into() });
+    }
+    let k = estimates.len();
+    if covariance.dim() != (k, k) || estimates.iter().any(|e| !(e.is_finite() && *e > 0.0)) {
+        return Err(Error::InvalidArgument {
+            name: "parameter draws",
+            reason: "estimates must be positive with a k × k covariance".into(),
+        });
+    }
+    // The covariance of the log-parameters, and its Cholesky factor.
+    let log_cov: Vec<f64> =
+        (0..k * k).map(|e| covariance[[e / k, e % k]] / (estimates[e / k] * estimates[e % k])).collect();
+    let factor = cholesky(&log_cov, k).ok_or_else(|| Error::InvalidArgument {
+        name: "parameter draws",
+        reason: "the fit's covariance is not positive definite".into(),
+    })?;
+    let mut g = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut out = Vec::with_capacity(draws);
+    let mut attempts = 0usize;
+    while out.len() < draws {
+        attempts += 1;
+        if attempts > 10 * draws + 100 {
+            return Err(Error::InvalidArgument {
+                name: "parameter draws",
+                reason: format!("the model refused {} of {attempts} draws", attempts - out.len()),
+            });
+        }
+        let z: Vec<f64> = (0..k).map(|_| StandardNormal.sample(&mut g)).collect();
+        let point: Vec<f64> = (0..k)
+            .map(|i| (estimates[i].ln() + (0..=i).map(|j| factor[i * k + j] * z[j]).sum::<f64>()).exp())
+            .collect();
+        if let Ok(value) = build(&point) {
+            out.push(value);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -327,7 +327,7 @@ impl GammaGamma {
             reason: "the Gamma-Gamma model was not fitted: there is no covariance to draw from".into(),
         })?;
         // A draw without a finite mean spend (q ≤ 1) is drawn again.
-        super::intervals::log_normal_draws(&report.parameters, &report.covariance, draws, seed, |p| {
+        fit::log_normal_draws(&report.parameters, &report.covariance, draws, seed, |p| {
             let model = GammaGamma::new(p[0], p[1], p[2])?;
             model.mean_spend()?;
             Ok(model)

@@ -108,8 +108,10 @@ mod pareto_nbd;
 mod time_varying;
 mod timing;
 
+pub(crate) use timing::per_distinct_rows;
+
 pub use groups::{GroupFit, GroupFits};
-pub use intervals::ParameterDraws;
+pub use intervals::{ParameterDraws, PopulationInterval};
 pub use pareto_nbd::ParetoNbd;
 pub use time_varying::{
     MAX_PERIOD_DAYS, ParetoNbdTimeVarying, TimeVaryingCovariates, TimeVaryingCovariatesBuilder, TimeVaryingHistory,

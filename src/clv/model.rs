@@ -3,7 +3,7 @@
 use ndarray::{Array1, Array2, ArrayView1};
 use serde::{Deserialize, Serialize};
 
-use super::bgbb::BetaGeoBetaBinom;
+use super::bgbb::{BetaGeoBetaBinom, MAX_OPPORTUNITIES};
 use super::bgnbd::{BetaGeo, BetaGeoVariant};
 use super::pareto_nbd::ParetoNbd;
 use crate::domain::table::CustomerTable;
@@ -141,7 +141,7 @@ pub trait PurchaseModel: Send + Sync {
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for `q`
     /// outside (0, 1); as [`PurchaseModel::probability_no_purchase`].
     fn next_purchase_quantile(&self, q: f64, x: f64, t_x: f64, age: f64) -> Result<Option<f64>> {
-        super::timing::with_timing(self, x, t_x, age, |timing| timing.quantile(q))
+        with_timing(self, x, t_x, age, |timing| timing.quantile(q))
     }
     /// The expected waiting time to the next purchase given one within the
     /// horizon `h`: E[τ | τ ≤ h]; `None` when no purchase is possible by h.
@@ -159,7 +159,7 @@ pub trait PurchaseModel: Send + Sync {
     /// horizon that is not positive (for BG/BB, not whole); as
     /// [`PurchaseModel::probability_no_purchase`].
     fn expected_wait_within(&self, h: f64, x: f64, t_x: f64, age: f64) -> Result<Option<f64>> {
-        super::timing::with_timing(self, x, t_x, age, |timing| timing.mean_within(h))
+        with_timing(self, x, t_x, age, |timing| timing.mean_within(h))
     }
     /// [`PurchaseModel::next_purchase_quantile`] for columns of x, t_x and
     /// T, with +∞ where no purchase is expected (never NaN); the distinct
@@ -467,3 +467,23 @@ purchase_model!(
 );
 purchase_model!(ParetoNbd, |_me| "Pareto/NBD", |p| ParetoNbd::new(p[0], p[1], p[2], p[3]), false);
 purchase_model!(BetaGeoBetaBinom, |_me| "BG/BB", |p| BetaGeoBetaBinom::new(p[0], p[1], p[2], p[3]), true);
+
+/// `f` of the waiting time's distribution of a customer of `model`.
+fn with_timing<M: PurchaseModel + ?Sized, T>(
+    model: &M,
+    x: f64,
+    t_x: f64,
+    age: f64,
+    f: impl FnOnce(&super::timing::Timing<'_>) -> Result<T>,
+) -> Result<T> {
+    let no_purchase = |t: f64| model.probability_no_purchase(t, x, t_x, age);
+    let discrete = model.discrete_time();
+    let timing = super::timing::Timing {
+        no_purchase: &no_purchase,
+        any: model.probability_any_purchase(x, t_x, age)?,
+        discrete,
+        scale: age.max(1.0),
+        longest: if discrete { MAX_OPPORTUNITIES - age } else { f64::INFINITY },
+    };
+    f(&timing)
+}

@@ -18,31 +18,9 @@ use std::collections::HashMap;
 
 use ndarray::{Array1, ArrayView1};
 
-use super::bgbb::MAX_OPPORTUNITIES;
-use super::model::PurchaseModel;
 use crate::error::{Error, Result};
 use crate::math::parallel;
 use crate::math::quadrature::{ln_sum_of_nodes, tanh_sinh_nodes};
-
-/// `f` of the waiting time's distribution of a customer of `model`.
-pub(crate) fn with_timing<M: PurchaseModel + ?Sized, T>(
-    model: &M,
-    x: f64,
-    t_x: f64,
-    age: f64,
-    f: impl FnOnce(&Timing<'_>) -> Result<T>,
-) -> Result<T> {
-    let no_purchase = |t: f64| model.probability_no_purchase(t, x, t_x, age);
-    let discrete = model.discrete_time();
-    let timing = Timing {
-        no_purchase: &no_purchase,
-        any: model.probability_any_purchase(x, t_x, age)?,
-        discrete,
-        scale: age.max(1.0),
-        longest: if discrete { MAX_OPPORTUNITIES - age } else { f64::INFINITY },
-    };
-    f(&timing)
-}
 
 /// The most a quantile search extends its bracket: 2⁶⁰ times the start.
 const DOUBLINGS: u32 = 60;
@@ -225,6 +203,17 @@ pub(crate) fn per_distinct_row(
     age: ArrayView1<'_, f64>,
     f: impl Fn(f64, f64, f64) -> Result<f64> + Sync,
 ) -> Result<Array1<f64>> {
+    let [values] = per_distinct_rows(x, t_x, age, |x, t_x, age| f(x, t_x, age).map(|v| [v]))?;
+    Ok(values)
+}
+
+/// [`per_distinct_row`] for `K` values of each row at once.
+pub(crate) fn per_distinct_rows<const K: usize>(
+    x: ArrayView1<'_, f64>,
+    t_x: ArrayView1<'_, f64>,
+    age: ArrayView1<'_, f64>,
+    f: impl Fn(f64, f64, f64) -> Result<[f64; K]> + Sync,
+) -> Result<[Array1<f64>; K]> {
     let n = x.len();
     if t_x.len() != n || age.len() != n {
         return Err(Error::InvalidArgument {
@@ -247,6 +236,6 @@ pub(crate) fn per_distinct_row(
     let values = parallel::map_in_runs(&distinct, parallel::cores(), |&(i, [x, t_x, age])| {
         f(x, t_x, age).map_err(|e| e.at_row(i))
     });
-    let values = values.into_iter().collect::<Result<Vec<f64>>>()?;
-    Ok(slot.into_iter().map(|k| values[k]).collect())
+    let values = values.into_iter().collect::<Result<Vec<[f64; K]>>>()?;
+    Ok(std::array::from_fn(|j| slot.iter().map(|&k| values[k][j]).collect()))
 }

@@ -4,12 +4,13 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use ndarray::{Array1, Array2, ArrayView1};
 
 use crate::domain::customer::CustomerId;
 use crate::error::{Error, Result};
 #[cfg(feature = "arrow")]
-use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
 #[cfg(feature = "arrow")]
 use arrow_schema::{DataType, Field, Schema};
 #[cfg(feature = "arrow")]
@@ -44,12 +45,69 @@ validated_serde! {
 /// assert_eq!(String::from_utf8(csv)?, "customer_id,p_alive,clv\nana,0.9,80\nben,0.4,12\n");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, PartialEq, Debug)]
+#[derive(Clone, Debug)]
 pub struct CustomerTable {
     ids: Arc<Vec<CustomerId>>,
     names: Vec<String>,
     columns: Vec<Array1<f64>>,
+    /// What each column holds (numbers, dates, labels; its blanks). Empty
+    /// in a table saved before columns had kinds: all numbers, no blanks.
+    #[serde(default)]
+    kinds: Vec<ColumnKind>,
 }
+}
+
+/// What a column holds beyond its values: the form they take and which
+/// rows are blank. A date is stored as its day number since 1970-01-01 and
+/// a label as its index in the column's levels; a blank row holds 0.
+#[derive(Clone, PartialEq, Debug, serde::Serialize, serde::Deserialize)]
+struct ColumnKind {
+    form: Form,
+    /// One flag per row, true where the value is blank; empty when none is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    blank: Vec<bool>,
+}
+
+#[derive(Clone, PartialEq, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Form {
+    Number,
+    Date,
+    Label(Vec<String>),
+}
+
+/// Equal tables hold the same customers in the same order and the same
+/// columns; a table saved before columns had kinds equals its rebuilt
+/// self.
+impl PartialEq for CustomerTable {
+    fn eq(&self, other: &CustomerTable) -> bool {
+        self.ids == other.ids
+            && self.names == other.names
+            && self.columns == other.columns
+            && (0..self.columns.len()).all(|k| self.kind(k) == other.kind(k))
+    }
+}
+
+/// The kind of a column of numbers without blanks.
+static NUMBER: ColumnKind = ColumnKind { form: Form::Number, blank: Vec::new() };
+
+impl ColumnKind {
+    fn is_blank(&self, row: usize) -> bool {
+        self.blank.get(row).copied().unwrap_or(false)
+    }
+}
+
+/// Day numbers of dates: days since 1970-01-01 (Arrow's `Date32`).
+fn day_number(date: NaiveDate) -> i32 {
+    // Every `NaiveDate` is within ±262,143 years: the count fits an i32.
+    (date - NaiveDate::default()).num_days() as i32
+}
+
+fn date_of(day: f64) -> Option<NaiveDate> {
+    if day.fract() != 0.0 || day.abs() > f64::from(i32::MAX) {
+        return None;
+    }
+    NaiveDate::default().checked_add_signed(chrono::TimeDelta::try_days(day as i64)?)
 }
 
 impl CustomerTable {
@@ -58,17 +116,74 @@ impl CustomerTable {
         if self.names.len() != self.columns.len() {
             return Err(bad(format!("{} names for {} columns", self.names.len(), self.columns.len())));
         }
+        if !self.kinds.is_empty() && self.kinds.len() != self.columns.len() {
+            return Err(bad(format!("{} column kinds for {} columns", self.kinds.len(), self.columns.len())));
+        }
+        for (k, (name, column)) in self.names.iter().zip(&self.columns).enumerate() {
+            let kind = self.kind(k);
+            if !kind.blank.is_empty() && kind.blank.len() != column.len() {
+                return Err(bad(format!(
+                    "column {name:?}: {} blank flags for {} rows",
+                    kind.blank.len(),
+                    column.len()
+                )));
+            }
+            for (row, v) in column.iter().enumerate() {
+                let fits = if kind.is_blank(row) {
+                    *v == 0.0
+                } else {
+                    match &kind.form {
+                        Form::Number => true,
+                        Form::Date => date_of(*v).is_some(),
+                        Form::Label(levels) => v.fract() == 0.0 && *v >= 0.0 && (*v as usize) < levels.len(),
+                    }
+                };
+                if !fits {
+                    return Err(bad(format!("column {name:?}: {v} is not a value of its kind (row {row})")));
+                }
+            }
+        }
         let mut seen = HashMap::with_capacity(self.ids.len());
         for (row, id) in self.ids.iter().enumerate() {
             if seen.insert(id, row).is_some() {
                 return Err(bad(format!("customer {id} appears twice")));
             }
         }
-        let mut table = CustomerTable { ids: Arc::clone(&self.ids), names: Vec::new(), columns: Vec::new() };
+        let mut table = CustomerTable::over(Arc::clone(&self.ids));
         for (name, column) in self.names.iter().zip(&self.columns) {
             table = table.with_column(name, column.clone())?;
         }
         Ok(())
+    }
+
+    fn kind(&self, k: usize) -> &ColumnKind {
+        self.kinds.get(k).unwrap_or(&NUMBER)
+    }
+
+    fn index(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
+    }
+
+    /// Adds a checked column of any kind.
+    fn push(mut self, name: String, values: Array1<f64>, kind: ColumnKind) -> Result<CustomerTable> {
+        if name.is_empty() || self.names.contains(&name) {
+            return Err(bad(format!("empty or repeated column name {name:?}")));
+        }
+        if values.len() != self.ids.len() {
+            return Err(bad(format!("column {name:?} has {} values for {} customers", values.len(), self.ids.len())));
+        }
+        if let Some(row) = values.iter().position(|v| !v.is_finite()) {
+            return Err(bad(format!("column {name:?}: {} for customer {}", values[row], self.ids[row])));
+        }
+        // A table loaded from before kinds existed gets them now.
+        while self.kinds.len() < self.columns.len() {
+            self.kinds.push(NUMBER.clone());
+        }
+        let blank = if kind.blank.iter().any(|b| *b) { kind.blank } else { Vec::new() };
+        self.names.push(name);
+        self.columns.push(values);
+        self.kinds.push(ColumnKind { form: kind.form, blank });
+        Ok(self)
     }
 
     /// A table of these customers, without columns yet.
@@ -79,12 +194,12 @@ impl CustomerTable {
     /// assert_eq!((table.len(), table.names().len()), (2, 0));
     /// ```
     pub fn new(ids: Vec<CustomerId>) -> CustomerTable {
-        CustomerTable { ids: Arc::new(ids), names: Vec::new(), columns: Vec::new() }
+        CustomerTable::over(Arc::new(ids))
     }
 
     /// A table over ids shared with a summary, without copying them.
     pub(crate) fn over(ids: Arc<Vec<CustomerId>>) -> CustomerTable {
-        CustomerTable { ids, names: Vec::new(), columns: Vec::new() }
+        CustomerTable { ids, names: Vec::new(), columns: Vec::new(), kinds: Vec::new() }
     }
 
     /// The table with one more column.
@@ -102,20 +217,109 @@ impl CustomerTable {
     /// [`Error::InvalidArgument`] for a column of another length, an empty
     /// or repeated name, or a value that is not finite (naming the
     /// customer).
-    pub fn with_column(mut self, name: impl Into<String>, values: Array1<f64>) -> Result<CustomerTable> {
-        let name = name.into();
-        if name.is_empty() || self.names.contains(&name) {
-            return Err(bad(format!("empty or repeated column name {name:?}")));
-        }
-        if values.len() != self.ids.len() {
-            return Err(bad(format!("column {name:?} has {} values for {} customers", values.len(), self.ids.len())));
-        }
-        if let Some(row) = values.iter().position(|v| !v.is_finite()) {
-            return Err(bad(format!("column {name:?}: {} for customer {}", values[row], self.ids[row])));
-        }
-        self.names.push(name);
-        self.columns.push(values);
-        Ok(self)
+    pub fn with_column(self, name: impl Into<String>, values: Array1<f64>) -> Result<CustomerTable> {
+        self.push(name.into(), values, NUMBER.clone())
+    }
+
+    /// The table with one more column of numbers, blank where a value is
+    /// `None` (what is not defined for a customer: the time between
+    /// orders of a customer with one order, say). Blanks are empty in CSV
+    /// and null in Arrow; [`CustomerTable::value`] gives `None` for them,
+    /// and [`CustomerTable::column`] gives only columns without blanks.
+    ///
+    /// ```
+    /// use customer_lifecycle::{CustomerId, CustomerTable};
+    /// let t = CustomerTable::new(vec![CustomerId::from(1), CustomerId::from(2)])
+    ///     .with_optional_column("days_between_orders", [Some(12.5), None])?;
+    /// assert_eq!(t.value(&CustomerId::from(1), "days_between_orders"), Some(12.5));
+    /// assert_eq!(t.value(&CustomerId::from(2), "days_between_orders"), None);
+    /// assert!(t.column("days_between_orders").is_none()); // it has a blank
+    /// assert_eq!(t.optional_column("days_between_orders"), Some(vec![Some(12.5), None]));
+    /// let mut csv = Vec::new();
+    /// t.write_csv(&mut csv)?;
+    /// assert_eq!(String::from_utf8(csv)?, "customer_id,days_between_orders\n1,12.5\n2,\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`CustomerTable::with_column`].
+    pub fn with_optional_column(
+        self,
+        name: impl Into<String>,
+        values: impl IntoIterator<Item = Option<f64>>,
+    ) -> Result<CustomerTable> {
+        let (values, blank): (Vec<f64>, Vec<bool>) =
+            values.into_iter().map(|v| (v.unwrap_or(0.0), v.is_none())).unzip();
+        self.push(name.into(), Array1::from(values), ColumnKind { form: Form::Number, blank })
+    }
+
+    /// The table with one more column of dates, blank where a date is
+    /// `None` (ISO dates in CSV, `Date32` in Arrow).
+    ///
+    /// ```
+    /// use customer_lifecycle::{CustomerId, CustomerTable};
+    /// use customer_lifecycle::chrono::NaiveDate;
+    /// let day = NaiveDate::from_ymd_opt(2025, 1, 31).unwrap();
+    /// let t = CustomerTable::new(vec![CustomerId::from("ana"), CustomerId::from("ben")])
+    ///     .with_date_column("next_order_date", [Some(day), None])?;
+    /// assert_eq!(t.date(&CustomerId::from("ana"), "next_order_date"), Some(day));
+    /// assert_eq!(t.date(&CustomerId::from("ben"), "next_order_date"), None);
+    /// assert_eq!(t.value(&CustomerId::from("ana"), "next_order_date"), None); // not a number
+    /// let mut csv = Vec::new();
+    /// t.write_csv(&mut csv)?;
+    /// assert_eq!(String::from_utf8(csv)?, "customer_id,next_order_date\nana,2025-01-31\nben,\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`CustomerTable::with_column`].
+    pub fn with_date_column(
+        self,
+        name: impl Into<String>,
+        dates: impl IntoIterator<Item = Option<NaiveDate>>,
+    ) -> Result<CustomerTable> {
+        let (values, blank): (Vec<f64>, Vec<bool>) =
+            dates.into_iter().map(|d| (d.map_or(0.0, |d| f64::from(day_number(d))), d.is_none())).unzip();
+        self.push(name.into(), Array1::from(values), ColumnKind { form: Form::Date, blank })
+    }
+
+    /// The table with one more column of labels (a segment, a stage, a
+    /// risk band): text in CSV and Arrow.
+    ///
+    /// ```
+    /// use customer_lifecycle::{CustomerId, CustomerTable};
+    /// let t = CustomerTable::new(vec![CustomerId::from(1), CustomerId::from(2)])
+    ///     .with_label_column("churn_band", ["high", "low"])?;
+    /// assert_eq!(t.label(&CustomerId::from(2), "churn_band"), Some("low"));
+    /// assert_eq!(t.labels("churn_band"), Some(vec!["high", "low"]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`CustomerTable::with_column`].
+    pub fn with_label_column<S: AsRef<str>>(
+        self,
+        name: impl Into<String>,
+        labels: impl IntoIterator<Item = S>,
+    ) -> Result<CustomerTable> {
+        let mut levels: Vec<String> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let codes: Vec<f64> = labels
+            .into_iter()
+            .map(|l| {
+                let l = l.as_ref();
+                let code = match index.get(l) {
+                    Some(c) => *c,
+                    None => {
+                        levels.push(l.to_string());
+                        index.insert(l.to_string(), levels.len() - 1);
+                        levels.len() - 1
+                    }
+                };
+                code as f64
+            })
+            .collect();
+        self.push(name.into(), Array1::from(codes), ColumnKind { form: Form::Label(levels), blank: Vec::new() })
     }
 
     /// Number of customers (rows).
@@ -172,7 +376,118 @@ impl CustomerTable {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn column(&self, name: &str) -> Option<ArrayView1<'_, f64>> {
-        self.names.iter().position(|n| n == name).map(|k| self.columns[k].view())
+        let k = self.index(name)?;
+        let kind = self.kind(k);
+        (kind.form == Form::Number && kind.blank.is_empty()).then(|| self.columns[k].view())
+    }
+
+    /// A column of numbers with its blanks as `None` (any column of
+    /// numbers; `None` for a column of dates or labels). See
+    /// [`CustomerTable::with_optional_column`].
+    ///
+    /// ```
+    /// use customer_lifecycle::{CustomerId, CustomerTable};
+    /// use customer_lifecycle::ndarray::array;
+    /// let t = CustomerTable::new(vec![CustomerId::from(1), CustomerId::from(2)])
+    ///     .with_column("clv", array![3.0, 4.0])?
+    ///     .with_optional_column("gap", [None, Some(7.0)])?;
+    /// assert_eq!(t.optional_column("clv"), Some(vec![Some(3.0), Some(4.0)])); // any column of numbers
+    /// assert_eq!(t.optional_column("gap"), Some(vec![None, Some(7.0)]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn optional_column(&self, name: &str) -> Option<Vec<Option<f64>>> {
+        let k = self.index(name)?;
+        let kind = self.kind(k);
+        (kind.form == Form::Number)
+            .then(|| self.columns[k].iter().enumerate().map(|(row, v)| (!kind.is_blank(row)).then_some(*v)).collect())
+    }
+
+    /// A column of dates, blanks as `None`. See
+    /// [`CustomerTable::with_date_column`].
+    ///
+    /// ```
+    /// use customer_lifecycle::{CustomerId, CustomerTable};
+    /// use customer_lifecycle::chrono::NaiveDate;
+    /// let day = NaiveDate::from_ymd_opt(2025, 6, 1);
+    /// let t = CustomerTable::new(vec![CustomerId::from(1), CustomerId::from(2)]).with_date_column("next", [None, day])?;
+    /// assert_eq!(t.dates("next"), Some(vec![None, day]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn dates(&self, name: &str) -> Option<Vec<Option<NaiveDate>>> {
+        let k = self.index(name)?;
+        let kind = self.kind(k);
+        (kind.form == Form::Date).then(|| {
+            self.columns[k]
+                .iter()
+                .enumerate()
+                .map(|(row, v)| if kind.is_blank(row) { None } else { date_of(*v) })
+                .collect()
+        })
+    }
+
+    /// A column of labels. See [`CustomerTable::with_label_column`].
+    ///
+    /// ```
+    /// use customer_lifecycle::{CustomerId, CustomerTable};
+    /// let t = CustomerTable::new(vec![CustomerId::from(1), CustomerId::from(2)]).with_label_column("stage", ["new", "loyal"])?;
+    /// assert_eq!(t.labels("stage"), Some(vec!["new", "loyal"]));
+    /// assert_eq!(t.labels("nope"), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn labels(&self, name: &str) -> Option<Vec<&str>> {
+        let k = self.index(name)?;
+        match &self.kind(k).form {
+            Form::Label(levels) => Some(self.columns[k].iter().map(|c| levels[*c as usize].as_str()).collect()),
+            _ => None,
+        }
+    }
+
+    /// One customer's date in a column of dates (`None` when blank).
+    ///
+    /// ```
+    /// use customer_lifecycle::{CustomerId, CustomerTable};
+    /// use customer_lifecycle::chrono::NaiveDate;
+    /// let day = NaiveDate::from_ymd_opt(2025, 6, 1);
+    /// let t = CustomerTable::new(vec![CustomerId::from("ana")]).with_date_column("next", [day])?;
+    /// assert_eq!(t.date(&CustomerId::from("ana"), "next"), day);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn date(&self, customer: &CustomerId, name: &str) -> Option<NaiveDate> {
+        let (row, k) = (self.position(customer)?, self.index(name)?);
+        let kind = self.kind(k);
+        (kind.form == Form::Date && !kind.is_blank(row)).then(|| date_of(self.columns[k][row])).flatten()
+    }
+
+    /// One customer's label in a column of labels.
+    ///
+    /// ```
+    /// use customer_lifecycle::{CustomerId, CustomerTable};
+    /// let t = CustomerTable::new(vec![CustomerId::from("ana")]).with_label_column("band", ["high"])?;
+    /// assert_eq!(t.label(&CustomerId::from("ana"), "band"), Some("high"));
+    /// assert_eq!(t.label(&CustomerId::from("ben"), "band"), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn label(&self, customer: &CustomerId, name: &str) -> Option<&str> {
+        let (row, k) = (self.position(customer)?, self.index(name)?);
+        match &self.kind(k).form {
+            Form::Label(levels) => Some(levels[self.columns[k][row] as usize].as_str()),
+            _ => None,
+        }
+    }
+
+    /// A cell as CSV text: a number in Rust's shortest round-trip form, an
+    /// ISO date, a label; empty when blank.
+    fn cell(&self, k: usize, row: usize) -> String {
+        let kind = self.kind(k);
+        let v = self.columns[k][row];
+        if kind.is_blank(row) {
+            return String::new();
+        }
+        match &kind.form {
+            Form::Number => v.to_string(),
+            Form::Date => date_of(v).map(|d| d.to_string()).unwrap_or_default(),
+            Form::Label(levels) => levels[v as usize].clone(),
+        }
     }
 
     /// The row of a customer.
@@ -203,8 +518,9 @@ impl CustomerTable {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn value(&self, customer: &CustomerId, name: &str) -> Option<f64> {
-        let row = self.position(customer)?;
-        self.column(name).map(|c| c[row])
+        let (row, k) = (self.position(customer)?, self.index(name)?);
+        let kind = self.kind(k);
+        (kind.form == Form::Number && !kind.is_blank(row)).then(|| self.columns[k][row])
     }
 
     /// The columns of both tables by customer, in this table's row order.
@@ -243,8 +559,14 @@ impl CustomerTable {
                 .collect::<Result<_>>()?
         };
         let mut out = self.clone();
-        for (name, column) in other.names.iter().zip(&other.columns) {
-            out = out.with_column(name, rows.iter().map(|&k| column[k]).collect())?;
+        for (j, (name, column)) in other.names.iter().zip(&other.columns).enumerate() {
+            let kind = other.kind(j);
+            let blank = if kind.blank.is_empty() { Vec::new() } else { rows.iter().map(|&k| kind.blank[k]).collect() };
+            out = out.push(
+                name.clone(),
+                rows.iter().map(|&k| column[k]).collect(),
+                ColumnKind { form: kind.form.clone(), blank },
+            )?;
         }
         Ok(out)
     }
@@ -267,24 +589,42 @@ impl CustomerTable {
             values.remove(row);
             *column = Array1::from(values);
         }
+        for kind in &mut self.kinds {
+            if !kind.blank.is_empty() {
+                kind.blank.remove(row);
+                if !kind.blank.contains(&true) {
+                    kind.blank.clear(); // a column has flags only while it has a blank
+                }
+            }
+        }
         true
     }
 
-    /// All columns as a matrix, one row per customer.
+    /// All columns as a matrix, one row per customer. Every column must be
+    /// one of numbers without blanks.
     ///
     /// ```
     /// use customer_lifecycle::{CustomerId, CustomerTable};
     /// use customer_lifecycle::ndarray::array;
     /// let t = CustomerTable::new(vec![CustomerId::from(1)]).with_column("a", array![1.0])?.with_column("b", array![2.0])?;
-    /// assert_eq!(t.to_matrix(), array![[1.0, 2.0]]);
+    /// assert_eq!(t.to_matrix()?, array![[1.0, 2.0]]);
+    /// assert!(t.with_label_column("band", ["low"])?.to_matrix().is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn to_matrix(&self) -> Array2<f64> {
-        Array2::from_shape_fn((self.len(), self.columns.len()), |(i, j)| self.columns[j][i])
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming a column of dates or labels, or
+    /// with blanks.
+    pub fn to_matrix(&self) -> Result<Array2<f64>> {
+        if let Some(name) = self.names.iter().find(|n| self.column(n).is_none()) {
+            return Err(bad(format!("column {name:?} is not one of numbers without blanks")));
+        }
+        Ok(Array2::from_shape_fn((self.len(), self.columns.len()), |(i, j)| self.columns[j][i]))
     }
 
     /// Writes CSV: `customer_id` then the columns, one line per customer
-    /// (numbers in Rust's shortest round-trip form).
+    /// (numbers in Rust's shortest round-trip form, ISO dates, labels; a
+    /// blank is empty).
     ///
     /// ```
     /// use customer_lifecycle::{CustomerId, CustomerTable};
@@ -308,15 +648,16 @@ impl CustomerTable {
         for (i, id) in self.ids.iter().enumerate() {
             record.clear();
             record.push(id.to_string());
-            record.extend(self.columns.iter().map(|c| c[i].to_string()));
+            record.extend((0..self.columns.len()).map(|k| self.cell(k, i)));
             w.write_record(&record).map_err(io)?;
         }
         w.flush().map_err(|e| Error::Io { path: "customer table CSV".into(), source: e })
     }
 
     /// The table as an Arrow record batch: `customer_id` (integers when
-    /// every id is one, text otherwise), then one `Float64` column per
-    /// column of the table, under its name. Feature `arrow`.
+    /// every id is one, text otherwise), then each column under its name:
+    /// numbers as `Float64` (nullable where the column has blanks), dates
+    /// as `Date32`, labels as `Utf8`. Feature `arrow`.
     ///
     /// ```
     /// use customer_lifecycle::{CustomerId, CustomerTable};
@@ -331,7 +672,38 @@ impl CustomerTable {
     /// [`Error::Columnar`] if Arrow refuses the batch.
     #[cfg(feature = "arrow")]
     pub fn to_record_batch(&self) -> Result<arrow_array::RecordBatch> {
-        batch_of(&self.ids, self.names.iter().cloned().zip(self.columns.iter().map(|c| c.to_vec())).collect())
+        let (id_type, id_array) = id_column(&self.ids);
+        let mut fields = vec![Field::new("customer_id", id_type, false)];
+        let mut arrays = vec![id_array];
+        for (k, (name, column)) in self.names.iter().zip(&self.columns).enumerate() {
+            let kind = self.kind(k);
+            let present = |row: usize| !kind.is_blank(row);
+            let (data_type, array): (DataType, ArrayRef) = match &kind.form {
+                Form::Number => (
+                    DataType::Float64,
+                    Arc::new(
+                        column.iter().enumerate().map(|(r, v)| present(r).then_some(*v)).collect::<Float64Array>(),
+                    ),
+                ),
+                Form::Date => (
+                    DataType::Date32,
+                    Arc::new(
+                        column
+                            .iter()
+                            .enumerate()
+                            .map(|(r, v)| present(r).then_some(*v as i32))
+                            .collect::<Date32Array>(),
+                    ),
+                ),
+                Form::Label(levels) => (
+                    DataType::Utf8,
+                    Arc::new(StringArray::from_iter_values(column.iter().map(|c| levels[*c as usize].as_str()))),
+                ),
+            };
+            fields.push(Field::new(name, data_type, !kind.blank.is_empty()));
+            arrays.push(array);
+        }
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| columnar("record batch", e))
     }
 
     /// Writes [`CustomerTable::to_record_batch`] as a Parquet file.
@@ -430,6 +802,87 @@ mod tests {
         ] {
             assert!(serde_json::from_str::<CustomerTable>(&tampered).is_err(), "{tampered}");
         }
+        Ok(())
+    }
+
+    fn mixed() -> Result<CustomerTable> {
+        let day = |d| NaiveDate::from_ymd_opt(2025, 3, d);
+        CustomerTable::new(vec![CustomerId::from(1), CustomerId::from("b"), CustomerId::from(3)])
+            .with_column("x", array![1.5, 2.0, -1.0])?
+            .with_optional_column("gap", [Some(3.0), None, Some(0.5)])?
+            .with_date_column("next", [day(1), day(30), None])?
+            .with_label_column("band", ["low", "high", "low"])
+    }
+
+    #[test]
+    fn columns_of_every_kind_round_trip_and_refuse_tampering() -> Result<()> {
+        let t = mixed()?;
+        let json = serde_json::to_string(&t).map_err(|e| bad(e.to_string()))?;
+        let back: CustomerTable = serde_json::from_str(&json).map_err(|e| bad(e.to_string()))?;
+        assert_eq!(back, t);
+        assert_eq!(back.dates("next").unwrap()[1], NaiveDate::from_ymd_opt(2025, 3, 30));
+        assert_eq!(back.labels("band").unwrap(), ["low", "high", "low"]);
+        // A table saved before columns had kinds loads as numbers.
+        let old = r#"{"ids":[1,2],"names":["x"],"columns":[{"v":1,"dim":[2],"data":[1.0,2.0]}]}"#;
+        let old: CustomerTable = serde_json::from_str(old).map_err(|e| bad(e.to_string()))?;
+        assert_eq!(old.value(&CustomerId::from(2), "x"), Some(2.0));
+        let newer = old.with_label_column("l", ["a", "b"])?; // kinds filled in for the old columns
+        assert_eq!(newer.column("x").map(|c| c.sum()), Some(3.0));
+        for tampered in [
+            json.replace("[\"low\",\"high\"]", "[\"low\"]"), // a label code without its level
+            json.replace("[false,true,false]", "[true,true,false]"), // a blank over a value
+            json.replace("[false,true,false]", "[false,true]"), // short flags
+        ] {
+            assert_ne!(tampered, json);
+            assert!(serde_json::from_str::<CustomerTable>(&tampered).is_err(), "{tampered}");
+        }
+        // A day number that is not whole is no date.
+        let day = t.columns[2][0];
+        let tampered = json.replacen(&format!("{day:?}"), &format!("{}", day + 0.5), 1);
+        assert_ne!(tampered, json);
+        assert!(serde_json::from_str::<CustomerTable>(&tampered).is_err(), "{tampered}");
+        Ok(())
+    }
+
+    #[test]
+    fn kinds_follow_joins_erasures_and_writers() -> Result<()> {
+        let t = mixed()?;
+        // Joined in another order, every kind and blank moves with its customer.
+        let ids = vec![CustomerId::from(3), CustomerId::from(1), CustomerId::from("b")];
+        let other = CustomerTable::new(ids).with_column("y", array![30.0, 10.0, 20.0])?;
+        let joined = other.join(&t)?;
+        assert_eq!(joined.optional_column("gap"), Some(vec![Some(0.5), Some(3.0), None]));
+        assert_eq!(joined.labels("band"), Some(vec!["low", "low", "high"]));
+        assert_eq!(joined.date(&CustomerId::from(3), "next"), None);
+        assert!(joined.to_matrix().is_err());
+        let mut erased = t.clone();
+        assert!(erased.erase(&CustomerId::from("b")));
+        assert_eq!(erased.optional_column("gap"), Some(vec![Some(3.0), Some(0.5)]));
+        assert_eq!(erased.column("gap").map(|c| c.to_vec()), Some(vec![3.0, 0.5])); // its only blank went
+        assert!(t.column("gap").is_none());
+        assert_eq!(erased.value(&CustomerId::from(3), "gap"), Some(0.5));
+        let mut csv = Vec::new();
+        t.write_csv(&mut csv)?;
+        assert_eq!(
+            String::from_utf8(csv).unwrap(),
+            "customer_id,x,gap,next,band\n1,1.5,3,2025-03-01,low\nb,2,,2025-03-30,high\n3,-1,0.5,,low\n"
+        );
+        Ok(())
+    }
+
+    #[cfg(feature = "arrow")]
+    #[test]
+    fn arrow_has_nulls_dates_and_text() -> Result<()> {
+        use arrow_array::Array;
+        let batch = mixed()?.to_record_batch()?;
+        let schema = batch.schema();
+        assert_eq!(schema.field(1).data_type(), &DataType::Float64);
+        assert!(!schema.field(1).is_nullable());
+        assert!(schema.field(2).is_nullable());
+        assert_eq!(batch.column(2).null_count(), 1);
+        assert_eq!(schema.field(3).data_type(), &DataType::Date32);
+        assert_eq!(batch.column(3).null_count(), 1);
+        assert_eq!(schema.field(4).data_type(), &DataType::Utf8);
         Ok(())
     }
 

@@ -37,3 +37,24 @@ pub(crate) fn invert(matrix: &[f64], n: usize) -> Option<Vec<f64>> {
     }
     inv.iter().all(|v| v.is_finite()).then_some(inv)
 }
+
+/// The lower Cholesky factor (row-major) of a symmetric positive-definite
+/// matrix.
+pub(crate) fn cholesky(a: &[f64], n: usize) -> Option<Vec<f64>> {
+    let mut l = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let sum: f64 = (0..j).map(|k| l[i * n + k] * l[j * n + k]).sum();
+            if i == j {
+                let d = a[i * n + i] - sum;
+                if !(d > 0.0 && d.is_finite()) {
+                    return None;
+                }
+                l[i * n + i] = d.sqrt();
+            } else {
+                l[i * n + j] = (a[i * n + j] - sum) / l[j * n + j];
+            }
+        }
+    }
+    Some(l)
+}

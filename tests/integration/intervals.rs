@@ -135,3 +135,89 @@ fn clv_intervals_contain_the_estimate_and_widen_with_the_spend_uncertainty() {
     assert!((widths[2].1 / widths[2].0 - 1.0).abs() < 0.05, "{widths:?}");
     assert!(draws.clv_interval(&clv, &spend_draws[..10], 1.0, 2.0, 3.0, 10.0, [0.5]).is_err());
 }
+
+#[test]
+fn column_intervals_equal_the_customer_by_customer_ones() {
+    use customer_lifecycle::clv::{Clv, GammaGamma};
+    use customer_lifecycle::{SummaryOptions, TimeUnit, TransactionLog};
+    let summary = TransactionLog::cdnow_sample().unwrap().summarize(&SummaryOptions::new(TimeUnit::Week)).unwrap();
+    let (purchases, spend) = (BetaGeo::fit(&summary).unwrap(), GammaGamma::fit(&summary).unwrap());
+    let draws = ParameterDraws::new(&purchases, 40, 3).unwrap();
+    let spend_draws = spend.parameter_draws(40, 4).unwrap();
+    let clv = Clv::new(&purchases, &spend);
+    let (x, t_x, age, m) = (summary.frequency(), summary.recency(), summary.age(), summary.monetary_value());
+    let levels = [0.05, 0.5, 0.95];
+    let alive = draws.probability_alive_interval_columns(x, t_x, age, levels).unwrap();
+    let expected = draws.expected_purchases_interval_columns(26.0, x, t_x, age, levels).unwrap();
+    let values = draws.clv_interval_columns(&clv, &spend_draws, x, t_x, age, m, levels).unwrap();
+    let close = |a: [f64; 3], b: [f64; 3]| a.iter().zip(&b).all(|(u, v)| (u - v).abs() <= 1e-12 * v.abs().max(1.0));
+    // Every customer (2,357 rows, in blocks in (x, T) order, back in place).
+    for k in 0..summary.len() {
+        let one_alive = draws.probability_alive_interval(x[k], t_x[k], age[k], levels).unwrap();
+        let one_expected = draws.expected_purchases_interval(26.0, x[k], t_x[k], age[k], levels).unwrap();
+        let one_clv = draws.clv_interval(&clv, &spend_draws, x[k], t_x[k], age[k], m[k], levels).unwrap();
+        assert!(close(alive[k], one_alive), "row {k}: {:?} {one_alive:?}", alive[k]);
+        assert!(close(expected[k], one_expected), "row {k}: {:?} {one_expected:?}", expected[k]);
+        assert!(close(values[k], one_clv), "row {k}: {:?} {one_clv:?}", values[k]);
+    }
+    // A bad row is named by its place in the input, not in a block.
+    let mut bad = t_x.to_owned();
+    bad[1_234] = age[1_234] + 1.0;
+    match draws.expected_purchases_interval_columns(26.0, x, bad.view(), age, levels) {
+        Err(customer_lifecycle::Error::InvalidModelInput { row, .. }) => assert_eq!(row, 1_234),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn population_and_bootstrap_intervals_are_honest() {
+    let truth = [0.25, 4.0, 0.8, 2.5];
+    let t = 26.0;
+    let mut widths = Vec::new();
+    for n in [1_000, 16_000] {
+        let (rows, holdout) = simulate(false, truth, n, t, 41);
+        let [x, t_x, age] = columns(&rows);
+        let model = BetaGeo::fit_columns(x.view(), t_x.view(), age.view(), &FitOptions::default()).unwrap();
+        let draws = ParameterDraws::new(&model, 200, 5).unwrap();
+        let p = draws.population_interval(t, x.view(), t_x.view(), age.view(), [0.025, 0.975]).unwrap();
+        let point = model.conditional_expected_purchases_columns(t, x.view(), t_x.view(), age.view()).unwrap().sum();
+        let alive = model.probability_alive_columns(x.view(), t_x.view(), age.view()).unwrap().sum();
+        assert!(p.expected_purchases[0] < point && point < p.expected_purchases[1], "{p:?} {point}");
+        assert!(p.alive[0] < alive && alive < p.alive[1] && p.alive[1] <= n as f64, "{p:?} {alive}");
+        // The realised holdout total: inside the parameter interval widened
+        // by the process's Poisson-like spread (3 √total).
+        let actual: f64 = holdout.iter().map(|&c| f64::from(c)).sum();
+        let spread = 3.0 * actual.sqrt();
+        assert!(
+            p.expected_purchases[0] - spread <= actual && actual <= p.expected_purchases[1] + spread,
+            "n {n}: {actual} outside {p:?} ± {spread}"
+        );
+        widths.push((p.expected_purchases[1] - p.expected_purchases[0]) / point);
+        if n == 1_000 {
+            // The full data bootstrap agrees with the asymptotic draws on a
+            // customer's interval width (within a factor 1.6).
+            let boot = ParameterDraws::bootstrap([x.view(), t_x.view(), age.view()], 100, 9, |x, t_x, t| {
+                BetaGeo::fit_columns(x, t_x, t, &FitOptions::default())
+            })
+            .unwrap();
+            assert_eq!(boot.models().len(), 100);
+            for (cx, ctx, cage) in [(0.0, 0.0, 30.0), (3.0, 25.0, 35.0), (8.0, 40.0, 45.0)] {
+                let [bl, bh] = boot.expected_purchases_interval(t, cx, ctx, cage, [0.05, 0.95]).unwrap();
+                let [al, ah] = draws.expected_purchases_interval(t, cx, ctx, cage, [0.05, 0.95]).unwrap();
+                let ratio = (bh - bl) / (ah - al);
+                assert!(
+                    (1.0 / 1.6..=1.6).contains(&ratio),
+                    "({cx}, {ctx}, {cage}): bootstrap {bl}..{bh}, asymptotic {al}..{ah}"
+                );
+            }
+            assert!(
+                ParameterDraws::bootstrap([x.view(), t_x.view(), age.view()], 0, 1, |x, t_x, t| {
+                    BetaGeo::fit_columns(x, t_x, t, &FitOptions::default())
+                })
+                .is_err()
+            );
+        }
+    }
+    // Sixteen times the customers: the relative width shrinks about four times.
+    assert!(widths[1] < widths[0] / 2.5, "{widths:?}");
+}

@@ -28,6 +28,7 @@ mod models_cdnow;
 mod next_purchase;
 #[cfg(feature = "parallel")]
 mod parallel;
+mod profile;
 mod rfm_cdnow;
 mod saved_data;
 mod serde_ids;

@@ -4,6 +4,7 @@
 //! across daylight-saving changes, refunds, EUR and CHF, a decimal-comma
 //! variant, orders exported twice.
 
+use customer_lifecycle::chrono::NaiveDate;
 use customer_lifecycle::chrono_tz::Europe::Berlin;
 use customer_lifecycle::rust_decimal::Decimal;
 use customer_lifecycle::{
@@ -110,10 +111,26 @@ fn the_report_runs_on_a_shop_export_end_to_end() -> TestResult {
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().ok_or("a header")?.split(',').collect();
     let col = |name: &str| header.iter().position(|h| *h == name).ok_or(format!("column {name}"));
-    let numeric = ["frequency", "recency", "T", "p_alive", "expected_purchases", "expected_spend", "clv", "churn_risk"];
+    let numeric = [
+        "frequency",
+        "recency",
+        "T",
+        "p_alive",
+        "expected_purchases",
+        "expected_spend",
+        "clv",
+        "churn_risk",
+        "historic_clv",
+        "predicted_clv",
+        "predicted_clv_low",
+        "predicted_clv_high",
+        "p_any_order",
+    ];
     let columns: Vec<usize> = numeric.iter().map(|n| col(n)).collect::<Result<_, _>>()?;
-    let t_col = col("T")?;
-    let (mut rows, mut at_calibration_end) = (0, 0);
+    let (t_col, x_col, gap_col, next_col) =
+        (col("T")?, col("frequency")?, col("avg_days_between_orders")?, col("next_order_date")?);
+    let (clv_col, predicted_col) = (col("clv")?, col("predicted_clv")?);
+    let (mut rows, mut at_calibration_end, mut dated) = (0, 0, 0);
     for line in lines {
         let fields: Vec<&str> = line.split(',').collect();
         for &c in &columns {
@@ -123,8 +140,18 @@ fn the_report_runs_on_a_shop_export_end_to_end() -> TestResult {
         if fields[t_col] == "0" {
             at_calibration_end += 1;
         }
+        // The profile: the same CLV as the model columns; a gap exactly for
+        // repeat buyers; a next-order date after the calibration end or none.
+        assert_eq!(fields[clv_col], fields[predicted_col], "{line}");
+        assert_eq!(fields[gap_col].is_empty(), fields[x_col] == "0", "{line}");
+        if !fields[next_col].is_empty() {
+            let next = NaiveDate::parse_from_str(fields[next_col], "%Y-%m-%d")?;
+            assert!(next > calibration_end(&cfg), "{line}");
+            dated += 1;
+        }
         rows += 1;
     }
+    assert!(dated > 0, "some customers have an expected next-order date");
     // One row per calibration customer: first order up to the calibration
     // end, local Berlin days.
     let log = load(&export, ExportStyle::DecimalComma)?;
