@@ -568,7 +568,7 @@ impl BetaGeo {
         for (&u, s) in us.iter().zip(series) {
             let by_series = s.and_then(|(scaled, loss)| {
                 let value = (a + b2 - 1.0) / (a - 1.0) * (1.0 - scaled);
-                (loss <= MAX_SERIES_LOSS && value.is_finite() && value >= 0.0).then_some(value)
+                closed_form_keeps_digits(u, b2, scaled, loss, value).then_some(value)
             });
             out.push(match by_series {
                 _ if u == 0.0 => 0.0,
@@ -870,9 +870,11 @@ const MAX_SERIES_LOSS: f64 = 1e4;
 /// where k is the rate's posterior shape (r + x) and u the span over the
 /// rate's posterior scale (t / (α + T)). The closed form is
 /// (a+b'−1)/(a−1) · [1 − (1 − z)^k ₂F₁(k, b'; a+b'−1; z)], z = u/(1+u);
-/// where its series cancels (k far above a + b', as for r in the hundreds)
-/// or a is near 1 (0 × ∞), the integral is taken by tanh-sinh quadrature
-/// instead. Non-negative and finite, or a typed error.
+/// where that does not keep ten digits (see `closed_form_keeps_digits`:
+/// its series cancels, as for r in the hundreds; 1 − S cancels, over short
+/// horizons or at tiny rates; z near 1) or a is near 1 (0 × ∞), the power
+/// series in u where it keeps its digits, and otherwise tanh-sinh
+/// quadrature. Non-negative and finite, or a typed error.
 fn purchases_if_alive(k: f64, u: f64, a: f64, b2: f64) -> Result<f64> {
     if u == 0.0 {
         return Ok(0.0);
@@ -881,10 +883,13 @@ fn purchases_if_alive(k: f64, u: f64, a: f64, b2: f64) -> Result<f64> {
     if (a - 1.0).abs() > 1e-3 {
         if let Some((scaled, loss)) = scaled_hyp2f1_with_loss(k, b2, a + b2 - 1.0, z) {
             let value = (a + b2 - 1.0) / (a - 1.0) * (1.0 - scaled);
-            if loss <= MAX_SERIES_LOSS && value.is_finite() && value >= 0.0 {
+            if closed_form_keeps_digits(u, b2, scaled, loss, value) {
                 return Ok(value);
             }
         }
+    }
+    if let Some(value) = purchases_if_alive_short(k, u, a, b2) {
+        return Ok(value);
     }
     // ∫ p^(a−2) (1−p)^(b'−1) (1 − (1+pu)^−k) dp / B(a, b'), in logs.
     let ln_b = ln_beta(a, b2);
@@ -893,6 +898,54 @@ fn purchases_if_alive(k: f64, u: f64, a: f64, b2: f64) -> Result<f64> {
         (a - 2.0) * p.ln() + (b2 - 1.0) * q.ln() + gained.ln() - ln_b
     };
     by_quadrature(&g, k * u, a, b2, "expected purchases")
+}
+
+/// The closed form (a+b'−1)/(a−1) · (1 − S) of [`purchases_if_alive`]
+/// keeps its digits: the series of S lost few (`loss`), and 1 − S does
+/// not cancel more than six (|1 − S| below 1e-6 |S| leaves it with a
+/// relative error of 1e-10 or more: tiny rates r + x, short horizons; for
+/// u above 10³, where the series' tail is summed less closely, 1e-3 |S|);
+/// and z = u/(1+u) is not within 1e-6 of 1 (its rounding, relative
+/// 1e-16/(1 − z) in 1 − z, is raised to the power k); and b' is at most
+/// 10⁶ (beyond, the series' coefficients in b' and a + b' − 1 cancel to
+/// 1e-8 at b' = 1e8).
+fn closed_form_keeps_digits(u: f64, b2: f64, scaled: f64, loss: f64, value: f64) -> bool {
+    // Near z = 1 the series' tail is summed to about 1e-13 of S, not 1e-16.
+    let cancels = if u > 1e3 { 1e-3 } else { 1e-6 };
+    u < 1e6
+        && b2 <= 1e6
+        && loss <= MAX_SERIES_LOSS
+        && (1.0 - scaled).abs() >= cancels * scaled.abs()
+        && value.is_finite()
+        && value >= 0.0
+}
+
+/// [`purchases_if_alive`] by its power series in u, where that keeps its
+/// digits: E[(1 − (1 + p·u)^−k) / p] over p ~ Beta(a, b') is
+/// Σₙ (−1)ⁿ⁺¹ (k)ₙ/n! · (a)ₙ₋₁/(a+b')ₙ₋₁ · uⁿ (for u < 1). Over short
+/// horizons (k·u small), or when b' is so large that p is tiny, its terms
+/// alternate and fall fast, where the closed form's 1 − (1 − z)^k ₂F₁
+/// cancels (all of its digits as u → 0); it has no (a+b'−1)/(a−1), 0 × ∞ at
+/// a = 1. `None` when u ≥ ½, or a term exceeds a thousand times the sum
+/// (the digits it would lose), or it has not converged in 2,000 terms.
+fn purchases_if_alive_short(k: f64, u: f64, a: f64, b2: f64) -> Option<f64> {
+    if u.is_nan() || u >= 0.5 {
+        return None;
+    }
+    // term₁ = k·u; termₙ₊₁ = −termₙ · (k+n)·u·(a+n−1) / ((n+1)·(a+b'+n−1)).
+    let mut term = k * u;
+    let (mut sum, mut largest) = (term, term.abs());
+    let mut n = 1.0;
+    while term.abs() > 1e-17 * sum.abs() {
+        if n >= 2000.0 || largest > 1e3 * sum.abs() {
+            return None;
+        }
+        term *= -(k + n) * u * (a + n - 1.0) / ((n + 1.0) * (a + b2 + n - 1.0));
+        sum += term;
+        largest = largest.max(term.abs());
+        n += 1.0;
+    }
+    (largest <= 1e3 * sum.abs() && sum.is_finite() && sum >= 0.0).then_some(sum)
 }
 
 /// The chance that a customer alive at the start of a span is still alive
@@ -987,19 +1040,34 @@ fn finite(v: f64, what: &str) -> Result<f64> {
 /// summed in logs. MBG/NBD: B(a, b+x+1)/B(a, b) and a/(b+x) for every x.
 #[allow(clippy::too_many_arguments)]
 fn row_log_likelihood(variant: BetaGeoVariant, r: f64, alpha: f64, a: f64, b: f64, x: f64, t_x: f64, t: f64) -> f64 {
-    let a1 = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln();
-    let a3 = -(r + x) * (alpha + t).ln();
+    // r ln α − (r+x) ln(α+T) = −x ln α − (r+x) ln(1 + T/α): no cancellation
+    // of two logarithms when T ≪ α.
+    let a1 = ln_gamma(r + x) - ln_gamma(r) - x * alpha.ln();
+    let a3 = -(r + x) * (t / alpha).ln_1p();
     let (a2, a4) = match variant {
         BetaGeoVariant::Classic => (
-            ln_gamma(a + b) + ln_gamma(b + x) - ln_gamma(b) - ln_gamma(a + b + x),
-            if x > 0.0 { a.ln() - (b + x - 1.0).ln() - (r + x) * (alpha + t_x).ln() } else { f64::NEG_INFINITY },
+            ln_beta_shift(a, b, x),
+            if x > 0.0 { a.ln() - (b + x - 1.0).ln() - (r + x) * (t_x / alpha).ln_1p() } else { f64::NEG_INFINITY },
         ),
-        BetaGeoVariant::Modified => (
-            ln_gamma(a + b) + ln_gamma(b + x + 1.0) - ln_gamma(b) - ln_gamma(a + b + x + 1.0),
-            a.ln() - (b + x).ln() - (r + x) * (alpha + t_x).ln(),
-        ),
+        BetaGeoVariant::Modified => {
+            (ln_beta_shift(a, b, x + 1.0), a.ln() - (b + x).ln() - (r + x) * (t_x / alpha).ln_1p())
+        }
     };
     a1 + a2 + log_add_exp(a3, a4)
+}
+
+/// ln B(a, b + n) − ln B(a, b): for a whole n ≤ 10⁴ with b above 10⁴, as
+/// Σⱼ ln(1 − a/(a+b+j)), j < n (the ln Γ differences of b in the
+/// millions cancel to a few digits); otherwise by ln Γ.
+fn ln_beta_shift(a: f64, b: f64, n: f64) -> f64 {
+    if n == 0.0 {
+        return 0.0; // exactly, not two rounded ln Γ cancelling
+    }
+    if b > 1e4 && n.fract() == 0.0 && n <= 1e4 {
+        (0..n as u32).map(|j| (-a / (a + b + f64::from(j))).ln_1p()).sum()
+    } else {
+        ln_gamma(a + b) + ln_gamma(b + n) - ln_gamma(b) - ln_gamma(a + b + n)
+    }
 }
 
 /// The per-row quantities the log-likelihood, its gradient and its Hessian

@@ -26,6 +26,7 @@ mod model_harness;
 mod model_recovery;
 mod models_cdnow;
 mod next_purchase;
+mod numerical_corners;
 #[cfg(feature = "parallel")]
 mod parallel;
 mod profile;
