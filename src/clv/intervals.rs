@@ -321,13 +321,8 @@ impl ParameterDraws {
             let (x, t_x, t) = (column(0), column(1), column(2));
             let mut values = vec![0.0; block.len() * draws];
             for (d, model) in self.models.iter().enumerate() {
-                let v = f(model.as_ref(), x.view(), t_x.view(), t.view()).map_err(|e| match &e {
-                    Error::InvalidModelInput { row, .. } => {
-                        let original = block.get(*row).map_or(*row, |&k| distinct[k].0);
-                        e.at_row(original)
-                    }
-                    _ => e,
-                })?;
+                let v = f(model.as_ref(), x.view(), t_x.view(), t.view())
+                    .map_err(|e| renumbered(e, |row| block.get(row).map_or(row, |&k| distinct[k].0)))?;
                 for (r, value) in v.iter().enumerate() {
                     values[r * draws + d] = *value;
                 }
@@ -510,16 +505,9 @@ impl ParameterDraws {
                     Some(g) => clv.with_models(model.as_ref(), g),
                     None => clv.with_purchases(model.as_ref()),
                 };
-                let column = at.compute_columns(x.view(), t_x.view(), t.view(), m.view()).map_err(|e| {
-                    // The block's row back to the input's.
-                    match &e {
-                        Error::InvalidModelInput { row, .. } => {
-                            let original = rows.get(*row).copied().unwrap_or(*row);
-                            e.at_row(original)
-                        }
-                        _ => e,
-                    }
-                })?;
+                let column = at
+                    .compute_columns(x.view(), t_x.view(), t.view(), m.view())
+                    .map_err(|e| renumbered(e, |row| rows.get(row).copied().unwrap_or(row)))?;
                 for (r, v) in column.iter().enumerate() {
                     values[r * draws + d] = *v;
                 }
@@ -583,6 +571,17 @@ impl ParameterDraws {
             name: "purchase count interval",
             reason: format!("the levels {levels:?} lie beyond 100,000 purchases"),
         })
+    }
+}
+
+/// A model-input error of a block's row, renumbered to the input's row.
+fn renumbered(e: Error, original: impl Fn(usize) -> usize) -> Error {
+    match &e {
+        Error::InvalidModelInput { row, .. } => {
+            let row = original(*row);
+            e.at_row(row)
+        }
+        _ => e,
     }
 }
 
