@@ -278,6 +278,17 @@ impl ParameterDraws {
         })
     }
 
+    /// Spend draws pair one to one with the purchase draws, or are none.
+    fn check_spend(&self, spend: &[GammaGamma]) -> Result<()> {
+        if !spend.is_empty() && spend.len() != self.models.len() {
+            return Err(Error::InvalidArgument {
+                name: "spend draws",
+                reason: format!("{} spend draws for {} purchase draws", spend.len(), self.models.len()),
+            });
+        }
+        Ok(())
+    }
+
     /// Quantiles over the draws of `f` of each distinct row, per row.
     fn interval_columns<const N: usize>(
         &self,
@@ -417,20 +428,11 @@ impl ParameterDraws {
         mean_spend: f64,
         levels: [f64; N],
     ) -> Result<[f64; N]> {
-        if !spend.is_empty() && spend.len() != self.models.len() {
-            return Err(Error::InvalidArgument {
-                name: "spend draws",
-                reason: format!("{} spend draws for {} purchase draws", spend.len(), self.models.len()),
-            });
-        }
+        self.check_spend(spend)?;
         check_levels(&levels)?;
         let mut values = Vec::with_capacity(self.models.len());
         for (i, m) in self.models.iter().enumerate() {
-            let at = match spend.get(i) {
-                Some(s) => clv.with_models(m.as_ref(), s),
-                None => clv.with_purchases(m.as_ref()),
-            };
-            values.push(at.customer(x, t_x, age, mean_spend)?);
+            values.push(clv_at(clv, m.as_ref(), spend.get(i)).customer(x, t_x, age, mean_spend)?);
         }
         values.sort_by(f64::total_cmp);
         Ok(levels.map(|q| quantile_of_sorted(&values, q)))
@@ -473,12 +475,7 @@ impl ParameterDraws {
         levels: [f64; N],
     ) -> Result<Vec<[f64; N]>> {
         const BLOCK: usize = 4096;
-        if !spend.is_empty() && spend.len() != self.models.len() {
-            return Err(Error::InvalidArgument {
-                name: "spend draws",
-                reason: format!("{} spend draws for {} purchase draws", spend.len(), self.models.len()),
-            });
-        }
+        self.check_spend(spend)?;
         check_levels(&levels)?;
         let n = frequency.len();
         if recency.len() != n || age.len() != n || mean_spend.len() != n {
@@ -501,11 +498,7 @@ impl ParameterDraws {
             let gather = |c: &ArrayView1<'_, f64>| rows.iter().map(|&i| c[i]).collect::<Array1<f64>>();
             let (x, t_x, t, m) = (gather(&frequency), gather(&recency), gather(&age), gather(&mean_spend));
             for (d, model) in self.models.iter().enumerate() {
-                let at = match spend.get(d) {
-                    Some(g) => clv.with_models(model.as_ref(), g),
-                    None => clv.with_purchases(model.as_ref()),
-                };
-                let column = at
+                let column = clv_at(clv, model.as_ref(), spend.get(d))
                     .compute_columns(x.view(), t_x.view(), t.view(), m.view())
                     .map_err(|e| renumbered(e, |row| rows.get(row).copied().unwrap_or(row)))?;
                 for (r, v) in column.iter().enumerate() {
@@ -571,6 +564,15 @@ impl ParameterDraws {
             name: "purchase count interval",
             reason: format!("the levels {levels:?} lie beyond 100,000 purchases"),
         })
+    }
+}
+
+/// The settings of `clv` on one draw: its purchase model with the draw's
+/// spend model, or with the spend model of `clv` when there is none.
+fn clv_at<'b>(clv: &Clv<'b>, purchases: &'b dyn PurchaseModel, spend: Option<&'b GammaGamma>) -> Clv<'b> {
+    match spend {
+        Some(g) => clv.with_models(purchases, g),
+        None => clv.with_purchases(purchases),
     }
 }
 
