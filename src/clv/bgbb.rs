@@ -17,7 +17,9 @@ use crate::error::{Error, Result};
 use crate::log::summary::PurchaseSummary;
 use crate::math::quadrature;
 use crate::math::series::hyp2f1_positive;
-use crate::math::special::{ln_beta, ln_gamma, ln_gamma_ratio, log_add_exp};
+use crate::math::special::{
+    exp_m1_over, ln_1p_over, ln_beta, ln_beta_shift, ln_gamma, ln_gamma_ratio, ln_gamma_slope, softplus,
+};
 
 const MODEL: &str = "BG/BB";
 
@@ -365,7 +367,7 @@ impl BetaGeoBetaBinom {
     pub fn probability_any_purchase(&self, x: f64, t_x: f64, age: f64) -> Result<f64> {
         let alive = self.probability_alive(x, t_x, age)?;
         let (a, b, g, d) = self.parameters();
-        let (pa, pb) = (a + x, b + age - x);
+        let (pa, pb) = (a + x, b + (age - x));
         let (ta, tb) = (g, d + age);
         let (ln_bp, ln_bt) = (ln_beta(pa, pb), ln_beta(ta, tb));
         let failed = std::cell::Cell::new(false);
@@ -427,9 +429,12 @@ impl BetaGeoBetaBinom {
     }
 
     fn p_alive_unchecked(&self, t: f64, x: f64, t_x: f64, n: f64) -> f64 {
-        let (a, b, g, d) = self.parameters();
-        let alive = ln_beta(a + x, b + n - x) - ln_beta(a, b) + ln_beta(g, d + n + t) - ln_beta(g, d);
-        (alive - row_log_likelihood(&self.array(), x, t_x, n)).exp().min(1.0)
+        // Alive through the n opportunities and the next t, over L: the
+        // likelihood's first term cancels, leaving 1 / (1 + dropped/alive)
+        // and the Beta factor of the t more opportunities survived.
+        let (_, _, g, d) = self.parameters();
+        let later = ln_beta_shift(g, d + n, t);
+        (later - softplus(ln_dropped_over_alive(&self.array(), x, t_x, n))).exp().min(1.0)
     }
 
     /// Probability of no purchase in the next `t` opportunities:
@@ -518,7 +523,7 @@ impl BetaGeoBetaBinom {
     pub fn conditional_probability_of_purchases(&self, t: f64, k: u32, x: f64, t_x: f64, age: f64) -> Result<f64> {
         let alive = self.probability_alive(x, t_x, age)?;
         let (a, b, g, d) = self.parameters();
-        let ahead = BetaGeoBetaBinom::new(a + x, b + age - x, g, d + age)?;
+        let ahead = BetaGeoBetaBinom::new(a + x, b + (age - x), g, d + age)?;
         let gone = if k == 0 { 1.0 - alive } else { 0.0 };
         Ok((gone + alive * ahead.probability_of_purchases(t, k)?).clamp(0.0, 1.0))
     }
@@ -608,14 +613,34 @@ impl BetaGeoBetaBinom {
 
     fn if_alive(&self, t: f64, x: f64, n: f64) -> f64 {
         let (a, b, g, d) = self.parameters();
-        let rate = (a + x) / (a + b + n);
-        // Γ(1+δ+m)/Γ(γ+δ+m) at m = n and n + t, each in the stable form; the
-        // difference is not negative (the ratio falls in m for γ > 1 and
-        // rises for γ < 1, where δ/(γ−1) flips the sign back).
-        let ratio = |m: f64| ln_gamma_ratio(1.0 + d + m, g - 1.0).exp();
-        let tail =
-            (ratio(n) - ratio(n + t)) * (ln_gamma(g + d) - ln_gamma(1.0 + d) + ln_beta(g, d) - ln_beta(g, d + n)).exp();
-        rate * d / (g - 1.0) * tail
+        if t == 0.0 {
+            return 0.0;
+        }
+        // The published form's Γ(γ+δ)/Γ(1+δ) · Γ(1+δ+n)/Γ(γ+δ+n) ·
+        // B(γ, δ)/B(γ, δ+n) is (δ+n)/δ, so this is
+        // (α+x)/(α+β+n) · (δ+n) · (1 − e^D)/(γ − 1), with c = 1+δ+n, ε = γ−1 and
+        // D = ln Γ(c+t) − ln Γ(c) − ln Γ(c+ε+t) + ln Γ(c+ε) = −ε Q:
+        // Q = Σⱼ ln(1 + ε/(c+j)) / ε over j < t (a whole t, short next to c),
+        // or the difference of ln Γ's slopes over [c+t, c+t+ε] and [c, c+ε].
+        // (1 − e^D)/ε = Q (e^(−εQ) − 1)/(−εQ): no 0/0 as γ → 1, whose limit
+        // is δ [ψ(1+δ+n+t) − ψ(1+δ+n)] · B(γ, δ+n)/B(γ, δ) · (δ+n)/δ.
+        let (c, e) = (1.0 + d + n, g - 1.0);
+        let whole = t.fract() == 0.0;
+        let q = if whole && (t <= 64.0 || (t <= MAX_OPPORTUNITIES && 100.0 * t < c + e.max(0.0))) {
+            let mut q = 0.0;
+            let mut j = 0.0;
+            while j < t {
+                q += ln_1p_over(e / (c + j)) / (c + j);
+                j += 1.0;
+            }
+            q
+        } else {
+            ln_gamma_slope(c + t, e) - ln_gamma_slope(c, e)
+        };
+        // Away from γ = 1 as (1 − e^D)/ε itself, which rises with the horizon
+        // to the last digit (Q · E(−εQ) rounds twice).
+        let share = if (e * q).abs() > 0.5 { -(-e * q).exp_m1() / e } else { q * exp_m1_over(-e * q) };
+        (a + x) / (a + b + n) * (d + n) * share
     }
 
     /// Discounted expected residual purchases (DERT) of a customer with
@@ -647,7 +672,7 @@ impl BetaGeoBetaBinom {
         let (a, b, g, dl) = self.parameters();
         let n = age;
         let ll = row_log_likelihood(&self.array(), x, t_x, n);
-        let lead = ln_beta(a + x + 1.0, b + n - x) - ln_beta(a, b) + ln_beta(g, dl + n + 1.0) - ln_beta(g, dl) - ll;
+        let lead = ln_beta(a + x + 1.0, b + (n - x)) - ln_beta(a, b) + ln_beta(g, dl + n + 1.0) - ln_beta(g, dl) - ll;
         let series =
             hyp2f1_positive(1.0, dl + n + 1.0, g + dl + n + 1.0, 1.0 / (1.0 + discount_rate)).ok_or_else(|| {
                 Error::InvalidArgument { name: "BG/BB parameters", reason: "the DERT series did not converge".into() }
@@ -834,19 +859,64 @@ fn finite(v: f64) -> Result<f64> {
     }
 }
 
-/// ln L(α, β, γ, δ | x, t_x, n): alive through all n opportunities, plus
-/// the sum over the opportunities after t_x at which the customer may have
-/// dropped out, in log-sum-exp form.
+/// ln L(α, β, γ, δ | x, t_x, n): alive through all n opportunities
+/// (`ln_alive`), plus the sum over the opportunities after t_x at which the
+/// customer may have dropped out, as ln_alive + ln(1 + dropped/alive).
 fn row_log_likelihood(p: &[f64], x: f64, t_x: f64, n: f64) -> f64 {
-    let (a, b, g, d) = (p[0], p[1], p[2], p[3]);
-    let base = ln_beta(a, b) + ln_beta(g, d);
-    let mut ll = ln_beta(a + x, b + n - x) + ln_beta(g, d + n) - base;
-    let gaps = (n - t_x) as u64;
-    for i in 0..gaps {
-        let i = i as f64;
-        ll = log_add_exp(ll, ln_beta(a + x, b + t_x - x + i) + ln_beta(g + 1.0, d + t_x + i) - base);
+    let (first, rest) = dropped_over_alive(p, x, t_x, n);
+    let u = first + rest.ln_1p();
+    if u <= 0.0 {
+        return ln_alive(p, x, n) + softplus(u);
     }
-    ll
+    // The drop-out terms dominate: from their first term, ln t₀ + ln(1 + rest
+    // + alive/t₀), so that a likelihood near 1 is not the difference of two
+    // large logarithms (ln_alive + u).
+    let (a, b, g, d) = (p[0], p[1], p[2], p[3]);
+    let ln_t0 = ln_beta_shift(b + (t_x - x), a, x)
+        + ln_beta_shift(a, b, t_x - x)
+        + (g / (g + d + t_x)).ln()
+        + ln_beta_shift(g, d, t_x);
+    ln_t0 + (rest + (-first).exp()).ln_1p()
+}
+
+/// ln of B(α+x, β+n−x)/B(α, β) · B(γ, δ+n)/B(γ, δ), the chance of the
+/// pattern with the customer alive throughout, as three Beta shifts (no
+/// ln Γ of n-sized arguments subtracted: at n = 10⁵ those leave 1e-10).
+fn ln_alive(p: &[f64], x: f64, n: f64) -> f64 {
+    let (a, b, g, d) = (p[0], p[1], p[2], p[3]);
+    ln_beta_shift(b + (n - x), a, x) + ln_beta_shift(a, b, n - x) + ln_beta_shift(g, d, n)
+}
+
+/// ln of the likelihood's drop-out terms over its alive term:
+/// Σᵢ B(α+x, β+t_x−x+i) B(γ+1, δ+t_x+i), i < n − t_x, over
+/// B(α+x, β+n−x) B(γ, δ+n) (−∞ when t_x = n).
+fn ln_dropped_over_alive(p: &[f64], x: f64, t_x: f64, n: f64) -> f64 {
+    let (first, rest) = dropped_over_alive(p, x, t_x, n);
+    first + rest.ln_1p()
+}
+
+/// The drop-out terms of the likelihood as (ln t₀/alive, Σᵢ₌₁ tᵢ/t₀): the
+/// first term over the alive one is two Beta shifts over the n − t_x
+/// opportunities and γ/(γ+δ+t_x); each further term is the one before
+/// times (β+t_x−x+i)/(α+β+t_x+i) · (δ+t_x+i)/(γ+δ+1+t_x+i) < 1, so the rest
+/// is summed relative to the first, without logarithms or underflow
+/// ((−∞, 0) when t_x = n). Whole counts are differenced before β is added:
+/// β + t_x − x would round a β of 1e-4 to ten digits at t_x = 500.
+fn dropped_over_alive(p: &[f64], x: f64, t_x: f64, n: f64) -> (f64, f64) {
+    let (a, b, g, d) = (p[0], p[1], p[2], p[3]);
+    let gaps = n - t_x;
+    if gaps <= 0.0 {
+        return (f64::NEG_INFINITY, 0.0);
+    }
+    let first = -ln_beta_shift(a + x, b + (t_x - x), gaps) + (g / (g + d + t_x)).ln() - ln_beta_shift(g, d + t_x, gaps);
+    let (mut rest, mut term) = (0.0, 1.0);
+    let mut i = 0.0;
+    while i + 1.0 < gaps {
+        term *= (b + (t_x - x + i)) / (a + b + t_x + i) * ((d + t_x + i) / (g + d + 1.0 + t_x + i));
+        rest += term;
+        i += 1.0;
+    }
+    (first, rest)
 }
 
 #[cfg(test)]

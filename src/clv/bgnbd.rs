@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::log::summary::PurchaseSummary;
 use crate::math::quadrature::{ln_sum_of_nodes, tanh_sinh_nodes};
 use crate::math::series::{scaled_hyp2f1_many, scaled_hyp2f1_with_loss};
-use crate::math::special::{digamma, ln_beta, ln_gamma, log_add_exp, trigamma};
+use crate::math::special::{digamma, ln_beta, ln_beta_shift, ln_gamma, log_add_exp, trigamma};
 
 const MODEL: &str = "BG/NBD";
 const MODIFIED: &str = "MBG/NBD";
@@ -454,7 +454,7 @@ impl BetaGeo {
         };
         // Two logarithms: of the ratios, not of each term.
         let log_odds =
-            (self.a / (self.b + x + shift)).ln() + (self.r + x) * ((self.alpha + age) / (self.alpha + t_x)).ln();
+            (self.a / (self.b + (x + shift))).ln() + (self.r + x) * ((self.alpha + age) / (self.alpha + t_x)).ln();
         1.0 / (1.0 + log_odds.exp())
     }
 
@@ -1044,30 +1044,22 @@ fn row_log_likelihood(variant: BetaGeoVariant, r: f64, alpha: f64, a: f64, b: f6
     // of two logarithms when T ≪ α.
     let a1 = ln_gamma(r + x) - ln_gamma(r) - x * alpha.ln();
     let a3 = -(r + x) * (t / alpha).ln_1p();
+    if variant == BetaGeoVariant::Modified && x == 0.0 {
+        // b/(a+b) (1+T/α)^−r + a/(a+b) = 1 − b/(a+b) (1 − (1+T/α)^−r): near 1
+        // over short spans, so in ln_1p and expm1 rather than as the sum of
+        // ln(b/(a+b)) and a bracket that cancel.
+        return (b / (a + b) * a3.exp_m1()).ln_1p();
+    }
     let (a2, a4) = match variant {
         BetaGeoVariant::Classic => (
             ln_beta_shift(a, b, x),
-            if x > 0.0 { a.ln() - (b + x - 1.0).ln() - (r + x) * (t_x / alpha).ln_1p() } else { f64::NEG_INFINITY },
+            if x > 0.0 { a.ln() - (b + (x - 1.0)).ln() - (r + x) * (t_x / alpha).ln_1p() } else { f64::NEG_INFINITY },
         ),
         BetaGeoVariant::Modified => {
             (ln_beta_shift(a, b, x + 1.0), a.ln() - (b + x).ln() - (r + x) * (t_x / alpha).ln_1p())
         }
     };
     a1 + a2 + log_add_exp(a3, a4)
-}
-
-/// ln B(a, b + n) − ln B(a, b): for a whole n ≤ 10⁴ with b above 10⁴, as
-/// Σⱼ ln(1 − a/(a+b+j)), j < n (the ln Γ differences of b in the
-/// millions cancel to a few digits); otherwise by ln Γ.
-fn ln_beta_shift(a: f64, b: f64, n: f64) -> f64 {
-    if n == 0.0 {
-        return 0.0; // exactly, not two rounded ln Γ cancelling
-    }
-    if b > 1e4 && n.fract() == 0.0 && n <= 1e4 {
-        (0..n as u32).map(|j| (-a / (a + b + f64::from(j))).ln_1p()).sum()
-    } else {
-        ln_gamma(a + b) + ln_gamma(b + n) - ln_gamma(b) - ln_gamma(a + b + n)
-    }
 }
 
 /// The per-row quantities the log-likelihood, its gradient and its Hessian
