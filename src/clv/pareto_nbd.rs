@@ -16,8 +16,10 @@ use crate::log::summary::PurchaseSummary;
 use crate::math::jet::Jet;
 use crate::math::parallel::{cores, map_in_runs};
 use crate::math::quadrature;
-use crate::math::series::{EulerSeries, hyp2f1_positive, ln_hyp2f1_a_plus_one, ln_tricomi_u_equal};
-use crate::math::special::{digamma, ln_gamma, log_add_exp, trigamma};
+use crate::math::series::{
+    EulerSeries, hyp2f1_positive, ln_hyp2f1_a_plus_one, ln_hyp2f1_a_plus_one_fall, ln_tricomi_u_equal,
+};
+use crate::math::special::{digamma, ln_gamma, ln_gamma_slope, log_add_exp, trigamma};
 
 const MODEL: &str = "Pareto/NBD";
 
@@ -348,9 +350,10 @@ impl ParetoNbd {
 
     fn p_alive_unchecked(&self, x: f64, t_x: f64, t: f64) -> Result<f64> {
         let (r, alpha, s, beta) = self.parameters();
-        // 1 / (1 + s/(r+s+x) (α+T)^(r+x) (β+T)^s A0)
-        let ln_a0 = ln_a0(&self.array(), x, t_x, t).ok_or_else(series_failure)?;
-        let log_odds = (s / (r + s + x)).ln() + (r + x) * (alpha + t).ln() + s * (beta + t).ln() + ln_a0;
+        // 1 / (1 + s/(r+s+x) (α+T)^(r+x) (β+T)^s A0), with A0 scaled by
+        // α^(r+x) β^s and the powers as (1 + T/α)^(r+x) (1 + T/β)^s.
+        let ln_a0 = ln_a0_scaled(&self.array(), x, t_x, t).ok_or_else(series_failure)?;
+        let log_odds = (s / (r + s + x)).ln() + (r + x) * (t / alpha).ln_1p() + s * (t / beta).ln_1p() + ln_a0;
         Ok(1.0 / (1.0 + log_odds.exp()))
     }
 
@@ -900,21 +903,94 @@ fn drop_out_integral_jet(p: &[f64; 4], x: f64, t_x: f64, t: f64) -> Option<Jet> 
 }
 
 /// One customer's log-likelihood.
+///
+/// Written as Γ(r+x)/Γ(r) α^−x [(1 + T/α)^−(r+x) (1 + T/β)^−s + s/(r+s+x)
+/// A0 α^(r+x) β^s]: the value the fits sum as ln Γ(r+x)/Γ(r) α^r β^s plus
+/// ln[(α+T)^−(r+x) (β+T)^−s + s/(r+s+x) A0], without r ln α + s ln β cancelling
+/// against (r+x) ln(α+T) + s ln(β+T) when T is short next to α and β or
+/// s is large, nor ln Γ(r+x) against ln Γ(r) when r is; a likelihood near
+/// 1 keeps its digits (ln(e^a + e^b) in ln_1p).
 fn row_log_likelihood(p: &[f64; 4], x: f64, t_x: f64, t: f64) -> f64 {
     let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
-    let lead = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln() + s * beta.ln();
-    lead + row_bracket(p, x, t_x, t, (s / (r + s + x)).ln())
-}
-
-/// The row's log-likelihood without the terms that depend on x alone:
-/// ln[(α+T)^−(r+x) (β+T)^−s + s/(r+s+x) · A0], given ln(s/(r+s+x)).
-fn row_bracket(p: &[f64; 4], x: f64, t_x: f64, t: f64, ln_share: f64) -> f64 {
-    let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
-    let alive = -(r + x) * (alpha + t).ln() - s * (beta + t).ln();
-    match ln_a0(p, x, t_x, t) {
-        Some(a0) => log_add_exp(alive, ln_share + a0),
+    // G ≤ (r/α) ∫₀ᵀ (1+y/β)^−s dy, in closed form (its limit at s = 1).
+    let bound = || {
+        let g = (t / beta).ln_1p();
+        let integral = if s == 1.0 { beta * g } else { -beta * (-(s - 1.0) * g).exp_m1() / (s - 1.0) };
+        r / alpha * integral
+    };
+    if x == 0.0 && t > 0.0 && bound() < 0.5 {
+        // No purchase in (0, T]: 1 − G, G = (r/α) ∫₀ᵀ (1+y/α)^−(r+1) (1+y/β)^−s dy
+        // the chance of a first purchase before dropping out and before T —
+        // the drop-out term of the model with the roles of the two processes
+        // swapped. Near 1 the likelihood is ln(1 − G), not the sum of an
+        // alive and a drop-out term that cancel.
+        let swapped = [s, beta, r, alpha];
+        if let Some(g) = ln_a0_scaled(&swapped, 0.0, 0.0, t).map(|a0| ((r / (r + s)).ln() + a0).exp()) {
+            if g < 0.5 {
+                return (-g).ln_1p();
+            }
+        }
+    }
+    // ln Γ(r+x) − ln Γ(r): as x times the slope where r is large (the two
+    // cancel to x ln r there), else the difference.
+    let shift = if r > 1e3 { x * ln_gamma_slope(r, x) } else { ln_gamma(r + x) - ln_gamma(r) };
+    let lead = shift - x * alpha.ln();
+    let alive = -(r + x) * (t / alpha).ln_1p() - s * (t / beta).ln_1p();
+    match ln_a0_scaled(p, x, t_x, t) {
+        Some(a0) => lead + log_add_exp(alive, (s / (r + s + x)).ln() + a0),
         None => f64::NAN,
     }
+}
+
+/// ln(A0 α^(r+x) β^s), A0 as in [`ln_a0`]: where the series is used,
+/// ln F(u) = ln ₂F₁(…; z(u)) − (r+s+x) ln(m+u) enters only through
+/// differences — F(T)/F(t_x), and (m+t_x) against α and β — each taken as
+/// ln_1p of a small ratio, so that exponents r+s+x in the millions do not
+/// leave the 1e-10 a logarithm of 10⁶ carries; −∞ when t_x = T.
+fn ln_a0_scaled(p: &[f64; 4], x: f64, t_x: f64, t: f64) -> Option<f64> {
+    let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
+    let a = r + s + x;
+    let (m, b) = if alpha >= beta { (alpha, s + 1.0) } else { (beta, r + x) };
+    let diff = (alpha - beta).abs();
+    if t <= t_x {
+        return Some(f64::NEG_INFINITY);
+    }
+    let (z_hi, z_lo) = (diff / (m + t_x), diff / (m + t));
+    let by_series = || -> Option<f64> {
+        let gap = diff * (t - t_x) / ((m + t_x) * (m + t));
+        let (h_first, h_fall) = ln_hyp2f1_a_plus_one_fall(a, b, z_hi, z_lo, gap)?;
+        // ln F(T) − ln F(t_x) < 0, and (m+t_x)^−a α^(r+x) β^s.
+        let fall = h_fall - a * ((t - t_x) / (m + t_x)).ln_1p();
+        if fall >= 0.0 {
+            return Some(f64::NEG_INFINITY);
+        }
+        let scale = -(r + x) * ((m - alpha + t_x) / alpha).ln_1p() - s * ((m - beta + t_x) / beta).ln_1p();
+        Some(h_first + (-fall.exp_m1()).ln() + scale)
+    };
+    if z_hi <= SERIES_UP_TO {
+        return by_series();
+    }
+    // Lopsided rates: the quadrature, whose interval in ln(min(α, β) + τ)
+    // loses the digits of a span short next to min(α, β) + t_x. Over a span
+    // on which the log-integrand changes by at most 1, ten Gauss–Legendre
+    // nodes in τ itself (to rounding); over other short spans the series,
+    // slow so close to z = 1 but one row only, while it converges.
+    let span = t - t_x;
+    if (r + x) * span / (alpha + t_x) + (s + 1.0) * span / (beta + t_x) <= 1.0 {
+        // ln ∫ (1 + τ/α)^−(r+x) (1 + τ/β)^−(s+1) dτ − ln β = ln(J α^(r+x) β^s).
+        let f = |tau: f64| -(r + x) * (tau / alpha).ln_1p() - (s + 1.0) * (tau / beta).ln_1p();
+        let nodes: Vec<(f64, f64)> = quadrature::gauss_legendre_unit(10)
+            .iter()
+            .map(|&(u, w)| (0.0, (w * span).ln() + f(t_x + u * span)))
+            .collect();
+        return Some(a.ln() + quadrature::ln_sum_of_nodes(&nodes) - beta.ln());
+    }
+    if span < 1e-3 * (alpha.min(beta) + t_x) {
+        if let Some(v) = by_series() {
+            return Some(v);
+        }
+    }
+    Some(ln_a0(p, x, t_x, t)? + (r + x) * alpha.ln() + s * beta.ln())
 }
 
 /// The total log-likelihood of the grouped rows. Rows are sorted by x:
@@ -950,7 +1026,9 @@ fn series_parameters(p: &[f64; 4], x: f64) -> (f64, f64) {
     if alpha >= beta { (r + x, c) } else { (s + 1.0, c) }
 }
 
-/// [`row_bracket`] with the series' coefficients from a table for this x.
+/// The row's log-likelihood without the terms that depend on x alone,
+/// ln[(α+T)^−(r+x) (β+T)^−s + s/(r+s+x) · A0] given ln(s/(r+s+x)), with
+/// the series' coefficients from a table for this x.
 fn table_row_bracket(p: &[f64; 4], x: f64, t_x: f64, t: f64, ln_share: f64, series: &mut EulerSeries) -> f64 {
     let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
     let alive = -(r + x) * (alpha + t).ln() - s * (beta + t).ln();
@@ -1117,7 +1195,7 @@ fn series_argument(larger: (usize, f64), smaller: (usize, f64), u: f64) -> Jet {
 }
 
 /// ln[(α+T)^−(r+x) (β+T)^−s + s/(r+s+x) (F(t_x) − F(T))] as a jet: the
-/// jet form of [`row_bracket`], with ln F(u) written out per branch after
+/// jet form of [`table_row_bracket`], with ln F(u) written out per branch after
 /// Euler's transformation (see [`ln_a0`]):
 /// α ≥ β: ln F = −s ln(β+u) − (r+x) ln(α+u) + ln S(r+x, r+s+x+1, (α−β)/(α+u));
 /// α < β: ln F = (1−r−x) ln(α+u) − (s+1) ln(β+u) + ln S(s+1, r+s+x+1, (β−α)/(β+u)).

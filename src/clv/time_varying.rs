@@ -10,7 +10,6 @@
 //! [`ParetoNbdTimeVarying`]).
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 use chrono::{Datelike, NaiveDate};
 use ndarray::Array1;
@@ -27,6 +26,7 @@ use crate::error::{CovariateProblem, Error, Result};
 use crate::log::summary::{CustomerAccumulator, SummaryOptions};
 use crate::log::transactions::TransactionLog;
 use crate::math::parallel;
+use crate::math::quadrature::gauss_legendre_unit;
 use crate::math::special::{digamma, ln_gamma, trigamma};
 
 const MODEL: &str = "Pareto/NBD with time-varying covariates";
@@ -711,49 +711,6 @@ struct Paths {
     timing: Vec<f64>,
 }
 
-/// Gauss–Legendre rules on [0, 1] of 4 to 10 nodes: (node, weight).
-fn gauss_rule(nodes: usize) -> &'static [(f64, f64)] {
-    static RULES: OnceLock<Vec<Vec<(f64, f64)>>> = OnceLock::new();
-    let rules = RULES.get_or_init(|| (0..=10).map(legendre_rule).collect());
-    &rules[nodes.clamp(4, 10)]
-}
-
-/// The n-node Gauss–Legendre rule on [0, 1], by Newton's method on the
-/// Legendre polynomial from Chebyshev-like starts.
-fn legendre_rule(n: usize) -> Vec<(f64, f64)> {
-    let mut out = Vec::with_capacity(n);
-    for i in 0..n {
-        let mut x = (std::f64::consts::PI * (i as f64 + 0.75) / (n as f64 + 0.5)).cos();
-        let mut derivative = 1.0;
-        for _ in 0..100 {
-            // P_n(x) and P_n'(x) by the three-term recurrence.
-            let (mut p0, mut p1) = (1.0, x);
-            for k in 2..=n {
-                let kf = k as f64;
-                let p2 = ((2.0 * kf - 1.0) * x * p1 - (kf - 1.0) * p0) / kf;
-                p0 = p1;
-                p1 = p2;
-            }
-            let (pn, pn1) = if n == 0 {
-                (1.0, 0.0)
-            } else if n == 1 {
-                (x, 1.0)
-            } else {
-                (p1, p0)
-            };
-            derivative = n as f64 * (x * pn - pn1) / (x * x - 1.0);
-            let step = pn / derivative;
-            x -= step;
-            if step.abs() < 1e-16 {
-                break;
-            }
-        }
-        let weight = 2.0 / ((1.0 - x * x) * derivative * derivative);
-        out.push((0.5 * (1.0 - x), 0.5 * weight));
-    }
-    out
-}
-
 /// Nodes for a piece on which the integrand's factors grow by e = the
 /// larger relative growth of α + A and β + C, and its logarithm changes by
 /// at most `change`: 10⁻¹² relative (measured against 40-digit quadrature
@@ -1099,7 +1056,7 @@ impl Paths {
                         }
                         h *= 0.5;
                     };
-                    for &(u, w) in gauss_rule(nodes) {
+                    for &(u, w) in gauss_legendre_unit(nodes) {
                         let offset = v - u0 + h * u;
                         let pp = p0 + a * h * u;
                         let qq = q0 + c * h * u;
@@ -1249,7 +1206,7 @@ impl Paths {
                         }
                         h *= 0.5;
                     };
-                    for &(u, w) in gauss_rule(nodes) {
+                    for &(u, w) in gauss_legendre_unit(nodes) {
                         let at = v + h * u;
                         total += a * w * h * (-rate * (delay + at)).exp() * (q_end / (q0 + c * at)).powf(s);
                     }
@@ -1920,18 +1877,6 @@ mod tests {
                         "{point:?} H[{i}][{j}]: {got} vs {numeric}"
                     );
                 }
-            }
-        }
-    }
-
-    #[test]
-    fn gauss_rules_integrate_polynomials_exactly() {
-        for n in 4..=10 {
-            let rule = gauss_rule(n);
-            assert_eq!(rule.len(), n);
-            for degree in 0..2 * n {
-                let q: f64 = rule.iter().map(|(u, w)| w * u.powi(degree as i32)).sum();
-                assert!((q - 1.0 / (degree as f64 + 1.0)).abs() < 1e-14, "n {n} degree {degree}: {q}");
             }
         }
     }

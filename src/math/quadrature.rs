@@ -1,5 +1,7 @@
 //! Tanh-sinh quadrature of integrands given in log space, and the nodes of a concave log-integrand cut at its negligible tails.
 
+use std::sync::OnceLock;
+
 /// Nodes of the tanh-sinh (double-exponential) rule for ∫ₐᵇ e^(g(w)) dw,
 /// g given in log space: pairs (wₖ, ln ωₖ + g(wₖ)) whose exponentials sum to
 /// the integral. The step in t, with w = c + h·tanh(π/2·sinh t), halves from
@@ -136,4 +138,64 @@ pub(crate) fn concave_log_integral_nodes(
         outside
     };
     tanh_sinh_nodes(phi, cut(peak, a), cut(peak, b))
+}
+
+/// Gauss–Legendre rules on [0, 1] of 4 to 10 nodes: (node, weight).
+pub(crate) fn gauss_legendre_unit(nodes: usize) -> &'static [(f64, f64)] {
+    static RULES: OnceLock<Vec<Vec<(f64, f64)>>> = OnceLock::new();
+    let rules = RULES.get_or_init(|| (0..=10).map(legendre_rule).collect());
+    &rules[nodes.clamp(4, 10)]
+}
+
+/// The n-node Gauss–Legendre rule on [0, 1], by Newton's method on the
+/// Legendre polynomial from Chebyshev-like starts.
+fn legendre_rule(n: usize) -> Vec<(f64, f64)> {
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut x = (std::f64::consts::PI * (i as f64 + 0.75) / (n as f64 + 0.5)).cos();
+        let mut derivative = 1.0;
+        for _ in 0..100 {
+            // P_n(x) and P_n'(x) by the three-term recurrence.
+            let (mut p0, mut p1) = (1.0, x);
+            for k in 2..=n {
+                let kf = k as f64;
+                let p2 = ((2.0 * kf - 1.0) * x * p1 - (kf - 1.0) * p0) / kf;
+                p0 = p1;
+                p1 = p2;
+            }
+            let (pn, pn1) = if n == 0 {
+                (1.0, 0.0)
+            } else if n == 1 {
+                (x, 1.0)
+            } else {
+                (p1, p0)
+            };
+            derivative = n as f64 * (x * pn - pn1) / (x * x - 1.0);
+            let step = pn / derivative;
+            x -= step;
+            if step.abs() < 1e-16 {
+                break;
+            }
+        }
+        let weight = 2.0 / ((1.0 - x * x) * derivative * derivative);
+        out.push((0.5 * (1.0 - x), 0.5 * weight));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gauss_rules_integrate_polynomials_exactly() {
+        for n in 4..=10 {
+            let rule = gauss_legendre_unit(n);
+            assert_eq!(rule.len(), n);
+            for degree in 0..2 * n {
+                let q: f64 = rule.iter().map(|(u, w)| w * u.powi(degree as i32)).sum();
+                assert!((q - 1.0 / (degree as f64 + 1.0)).abs() < 1e-14, "n {n} degree {degree}: {q}");
+            }
+        }
+    }
 }

@@ -31,8 +31,8 @@ pub(crate) fn log_add_exp(a: f64, b: f64) -> f64 {
     if b == f64::NEG_INFINITY {
         return a;
     }
-    let m = a.max(b);
-    m + ((a - m).exp() + (b - m).exp()).ln()
+    // The larger plus ln(1 + e^−|a−b|), in ln_1p: a sum near 1 keeps its digits.
+    a.max(b) + (-(a - b).abs()).exp().ln_1p()
 }
 
 /// ln(1 + e^u) without overflow.

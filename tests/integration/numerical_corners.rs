@@ -14,7 +14,7 @@
 //! refusals are counted against the stated list in each test.
 
 use customer_lifecycle::Result;
-use customer_lifecycle::clv::{BetaGeo, BetaGeoBetaBinom};
+use customer_lifecycle::clv::{BetaGeo, BetaGeoBetaBinom, ParetoNbd};
 
 struct Row {
     function: String,
@@ -144,4 +144,19 @@ fn mbgnbd_matches_mpmath_on_the_corner_grid() {
     // periods (8). No P(alive) or log-likelihood is refused.
     assert!(refused.iter().all(|r| r.starts_with("expected(") && r.contains("did not converge")), "{refused:#?}");
     assert!(refused.len() <= 71, "{} refused (71 when the grid was committed)", refused.len());
+}
+
+#[test]
+fn pareto_nbd_matches_mpmath_on_the_corner_grid() {
+    let refused = check(include_str!("../fixtures/pareto_nbd_corners.csv"), ["r", "α", "s", "β"], |row| {
+        let [r, alpha, s, beta] = row.p;
+        let m = ParetoNbd::new(r, alpha, s, beta)?;
+        match row.function.as_str() {
+            "log_likelihood" => m.log_likelihood(row.x, row.t_x, row.age),
+            "p_alive" => m.probability_alive(row.x, row.t_x, row.age),
+            "expected" => m.conditional_expected_purchases(row.t, row.x, row.t_x, row.age),
+            other => panic!("unknown function {other}"),
+        }
+    });
+    assert!(refused.is_empty(), "{refused:#?}");
 }
