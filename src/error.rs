@@ -358,6 +358,18 @@ pub enum Error {
         problem: CovariateProblem,
     },
 
+    /// An identity link refused by the graph's policy (a blocked identifier,
+    /// a limit per kind) or as a link of an identifier to itself; nothing
+    /// was changed.
+    #[error("cannot link {a} and {b}: {reason}")]
+    IdentityLinkRefused {
+        /// One side, as `kind:value`.
+        a: String,
+        /// The other side.
+        b: String,
+        /// Why.
+        reason: String,
+    },
     /// More distinct customers than the dense index can hold (2^31 − 1).
     #[error("too many distinct customers for one index (limit {limit})")]
     TooManyCustomers {

@@ -185,7 +185,8 @@ pub use rust_decimal;
 pub use domain::{
     Channel, ConsentChange, ConsentHistory, ConsentLedger, ConsentRecord, ConsentStatus, Currency, Customer,
     CustomerId, CustomerIndex, CustomerTable, DenseId, DurationMode, Engagement, Event, EventClass, EventId, EventKind,
-    ExchangeRates, FixedRates, IdKind, LegalBasis, Money, NpsScore, NumberFormat, Periods, Purpose, TimeUnit,
+    ExchangeRates, FixedRates, IdKind, Identifier, IdentifierKind, IdentityGraph, IdentityLink, IdentityPolicy,
+    LegalBasis, LinkOutcome, LinkSource, Money, NpsScore, NumberFormat, Periods, Purpose, TimeUnit,
 };
 pub use error::{CovariateProblem, Error, Result};
 pub use log::{

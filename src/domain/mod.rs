@@ -2,7 +2,7 @@
 //!
 //! The lowest floor: it imports nothing from the rest of the crate, and within it
 //! `customer`, `money` and `time` import nothing but the error type, `consent` only
-//! `customer`, `table` only `customer`, `bounded` nothing, and `event` the three of them and `consent`.
+//! `customer`, `table` only `customer`, `identity` only `customer` and `bounded`, `bounded` nothing, and `event` the three of them and `consent`.
 //!
 //! ## Money
 //!
@@ -50,6 +50,7 @@ pub(crate) mod bounded;
 pub(crate) mod consent;
 pub(crate) mod customer;
 pub(crate) mod event;
+pub(crate) mod identity;
 pub(crate) mod ledger;
 pub(crate) mod money;
 pub(crate) mod table;
@@ -58,6 +59,10 @@ pub(crate) mod time;
 pub use consent::{Channel, ConsentChange, ConsentHistory, ConsentRecord, ConsentStatus, LegalBasis, Purpose};
 pub use customer::{Customer, CustomerId, CustomerIndex, DenseId, IdKind, MAX_CUSTOMERS};
 pub use event::{Engagement, Event, EventClass, EventId, EventKind, NpsScore};
+pub use identity::{
+    Identifier, IdentifierKind, IdentityGraph, IdentityLink, IdentityPolicy, LinkOutcome, LinkSource,
+    MAX_IDENTIFIER_BYTES, MAX_LINKS,
+};
 pub use ledger::ConsentLedger;
 pub use money::{Currency, ExchangeRates, FixedRates, Money, NumberFormat};
 pub use table::CustomerTable;

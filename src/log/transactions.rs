@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::customer::{CustomerId, CustomerIndex, DenseId};
 use crate::domain::event::{Event, EventId, EventKind};
+use crate::domain::identity::IdentityGraph;
 use crate::domain::money::{self, Currency, ExchangeRates, Money};
 use crate::error::{Error, Result};
 
@@ -815,6 +816,34 @@ impl TransactionLog {
         }
         *self = self.rebuilt(|c| Some(if c == customer { pseudonym.clone() } else { c.clone() }))?;
         Ok(true)
+    }
+
+    /// The log keyed by person: every row under its customer's canonical id
+    /// in `graph` ([`IdentityGraph::resolve`]; ids the graph does not know
+    /// stay as they are). A person's rows under several ids become one
+    /// customer's, so the summary, RFM, cohorts, KPIs and CLV of the result
+    /// are those of the log written with one id per person. Order and event
+    /// ids carry over (an order id is already unique across the log).
+    ///
+    /// ```
+    /// use customer_lifecycle::{Currency, CustomerId, Identifier, IdentityGraph, IdentityPolicy, LinkSource, Money, Transaction, TransactionLog};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    /// let day = |d| Utc.with_ymd_and_hms(2024, 1, d, 12, 0, 0).unwrap();
+    /// let mut log = TransactionLog::new(Currency::EUR);
+    /// log.push(Transaction::order(CustomerId::from("guest-7"), day(1), Money::parse("20", Currency::EUR)?))?;
+    /// log.push(Transaction::order(CustomerId::from("ana"), day(9), Money::parse("35", Currency::EUR)?))?;
+    /// let mut graph = IdentityGraph::new(IdentityPolicy::default());
+    /// graph.link(&Identifier::customer("guest-7"), &Identifier::customer("ana"), LinkSource::Login, day(9))?;
+    /// let people = log.resolved(&graph)?;
+    /// assert_eq!(people.customers().len(), 1);
+    /// assert!(people.iter().all(|t| t.customer() == &CustomerId::from("ana")));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// None in practice (the rows were valid in this log); typed as `push`.
+    pub fn resolved(&self, graph: &IdentityGraph) -> Result<TransactionLog> {
+        self.rebuilt(|c| Some(graph.resolve(c)))
     }
 
     /// A new log with the rows dated before `end` (for analyses "as of" an

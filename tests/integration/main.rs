@@ -17,6 +17,7 @@ mod doc_examples;
 mod erasure;
 mod fuzz_oracles;
 mod group_fits;
+mod identity;
 mod intervals;
 mod lifecycle_cdnow;
 mod lifetimes_compat;
