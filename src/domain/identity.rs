@@ -449,7 +449,7 @@ struct Edge {
 }
 
 /// The identity graph: identifiers, the links between them, and the people
-/// they form (see the [module documentation](self)).
+/// they form: connected groups of identifiers, each named by its smallest.
 ///
 /// ```
 /// use customer_lifecycle::{Identifier, IdentityGraph, IdentityPolicy, LinkSource};
