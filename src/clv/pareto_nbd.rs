@@ -16,9 +16,7 @@ use crate::log::summary::PurchaseSummary;
 use crate::math::jet::Jet;
 use crate::math::parallel::{cores, map_in_runs};
 use crate::math::quadrature;
-use crate::math::series::{
-    EulerSeries, hyp2f1_positive, ln_hyp2f1_a_plus_one, ln_hyp2f1_a_plus_one_fall, ln_tricomi_u_equal,
-};
+use crate::math::series::{EulerSeries, hyp2f1_positive, ln_hyp2f1_a_plus_one_fall, ln_tricomi_u_equal};
 use crate::math::special::{digamma, ln_gamma, ln_gamma_slope, log_add_exp, trigamma};
 
 const MODEL: &str = "Pareto/NBD";
@@ -810,29 +808,6 @@ fn series_failure() -> Error {
     Error::InvalidArgument { name: "Pareto/NBD", reason: "the hypergeometric series did not converge".into() }
 }
 
-/// ln A0 of Fader & Hardie's note: the difference F(t_x) − F(T) with
-/// F(t) = ₂F₁(r+s+x, b; r+s+x+1; |α−β|/(m+t)) / (m+t)^(r+s+x), m = max(α, β),
-/// b = s+1 when α ≥ β else r+x. `None` when a series fails; −∞ when t_x = T.
-/// When |α−β|/(m+t_x) exceeds [`SERIES_UP_TO`], A0 = (r+s+x) ∫_{t_x}^T … dτ
-/// by quadrature instead (see [`drop_out_integral_nodes`]).
-fn ln_a0(p: &[f64; 4], x: f64, t_x: f64, t: f64) -> Option<f64> {
-    let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
-    let a = r + s + x;
-    let (m, b) = if alpha >= beta { (alpha, s + 1.0) } else { (beta, r + x) };
-    let diff = (alpha - beta).abs();
-    if diff / (m + t_x) > SERIES_UP_TO {
-        return Some(a.ln() + ln_drop_out_integral(p, x, t_x, t)?);
-    }
-    let ln_f = |u: f64| -> Option<f64> { Some(ln_hyp2f1_a_plus_one(a, b, diff / (m + u))? - a * (m + u).ln()) };
-    let first = ln_f(t_x)?;
-    let second = ln_f(t)?;
-    if second >= first {
-        return Some(f64::NEG_INFINITY);
-    }
-    // ln(e^first − e^second) = first + ln(1 − e^(second − first))
-    Some(first + (-(second - first).exp_m1()).ln())
-}
-
 /// The largest argument |α−β|/(max(α, β)+t_x) of the ₂F₁ series used for
 /// A0; beyond it the series needs thousands of terms (millions as the ratio
 /// of α to β grows), and the drop-out integral is computed by quadrature.
@@ -942,7 +917,12 @@ fn row_log_likelihood(p: &[f64; 4], x: f64, t_x: f64, t: f64) -> f64 {
     }
 }
 
-/// ln(A0 α^(r+x) β^s), A0 as in [`ln_a0`]: where the series is used,
+/// ln(A0 α^(r+x) β^s), A0 of Fader & Hardie's note: the difference
+/// F(t_x) − F(T) with F(u) = ₂F₁(r+s+x, b; r+s+x+1; |α−β|/(m+u)) /
+/// (m+u)^(r+s+x), m = max(α, β), b = s+1 when α ≥ β else r+x; when
+/// |α−β|/(m+t_x) exceeds [`SERIES_UP_TO`], A0 = (r+s+x) ∫_{t_x}^T … dτ by
+/// quadrature (see [`drop_out_integral_nodes`]). `None` when a series
+/// fails. Where the series is used,
 /// ln F(u) = ln ₂F₁(…; z(u)) − (r+s+x) ln(m+u) enters only through
 /// differences — F(T)/F(t_x), and (m+t_x) against α and β — each taken as
 /// ln_1p of a small ratio, so that exponents r+s+x in the millions do not
@@ -990,7 +970,7 @@ fn ln_a0_scaled(p: &[f64; 4], x: f64, t_x: f64, t: f64) -> Option<f64> {
             return Some(v);
         }
     }
-    Some(ln_a0(p, x, t_x, t)? + (r + x) * alpha.ln() + s * beta.ln())
+    Some(a.ln() + ln_drop_out_integral(p, x, t_x, t)? + (r + x) * alpha.ln() + s * beta.ln())
 }
 
 /// The total log-likelihood of the grouped rows. Rows are sorted by x:
@@ -1018,7 +998,7 @@ fn total_log_likelihood(rows: &RepeatRows, p: &[f64]) -> f64 {
     sum
 }
 
-/// The parameters (d, c) of the series S(d, c, z) in ln F (see [`ln_a0`]):
+/// The parameters (d, c) of the series S(d, c, z) in ln F (see [`ln_a0_scaled`]):
 /// c = r+s+x+1, and d = c − b, that is r + x when α ≥ β and s + 1 otherwise.
 fn series_parameters(p: &[f64; 4], x: f64) -> (f64, f64) {
     let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
@@ -1196,7 +1176,7 @@ fn series_argument(larger: (usize, f64), smaller: (usize, f64), u: f64) -> Jet {
 
 /// ln[(α+T)^−(r+x) (β+T)^−s + s/(r+s+x) (F(t_x) − F(T))] as a jet: the
 /// jet form of [`table_row_bracket`], with ln F(u) written out per branch after
-/// Euler's transformation (see [`ln_a0`]):
+/// Euler's transformation (see [`ln_a0_scaled`]):
 /// α ≥ β: ln F = −s ln(β+u) − (r+x) ln(α+u) + ln S(r+x, r+s+x+1, (α−β)/(α+u));
 /// α < β: ln F = (1−r−x) ln(α+u) − (s+1) ln(β+u) + ln S(s+1, r+s+x+1, (β−α)/(β+u)).
 fn row_bracket_jet(
@@ -1538,7 +1518,7 @@ mod tests {
         ] {
             let (r, alpha, s, beta) = (p[0], p[1], p[2], p[3]);
             assert!((alpha - beta).abs() / (alpha.max(beta) + t_x) <= SERIES_UP_TO);
-            let series = ln_a0(&p, x, t_x, t).unwrap();
+            let series = ln_a0_scaled(&p, x, t_x, t).unwrap() - (r + x) * alpha.ln() - s * beta.ln();
             let quadrature = (r + s + x).ln() + ln_drop_out_integral(&p, x, t_x, t).unwrap();
             assert!((series - quadrature).abs() < 1e-12 * series.abs().max(1.0), "{p:?} {x}: {series} vs {quadrature}");
         }

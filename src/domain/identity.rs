@@ -69,6 +69,13 @@ impl IdentifierKind {
         self as usize
     }
 
+    /// The counts per kind of a person holding one identifier of this kind.
+    fn alone(self) -> [u32; 5] {
+        let mut counts = [0; 5];
+        counts[self.index()] = 1;
+        counts
+    }
+
     fn name(self) -> &'static str {
         match self {
             IdentifierKind::Customer => "customer",
@@ -604,9 +611,7 @@ impl IdentityGraph {
         self.identifiers.push(identifier.clone());
         self.index.insert(identifier.clone(), i);
         self.parent.push(i);
-        let mut counts = [0; 5];
-        counts[identifier.kind.index()] = 1;
-        self.counts.push(counts);
+        self.counts.push(identifier.kind.alone());
         self.smallest.push(i);
         self.people += 1;
         Ok(i)
@@ -684,18 +689,13 @@ impl IdentityGraph {
             return Err(Error::InvalidArgument { name: "identity links", reason: format!("at most {MAX_LINKS}") });
         }
         // Check before anything moves: an unknown side counts one of its kind.
-        let lone = |id: &Identifier| {
-            let mut counts = [0u32; 5];
-            counts[id.kind.index()] = 1;
-            counts
-        };
         let known = (self.index.get(a).copied(), self.index.get(b).copied());
         let counts = |graph: &mut IdentityGraph, side: Option<u32>, id: &Identifier| match side {
             Some(i) => {
                 let root = graph.find(i);
                 (Some(root), graph.counts[root as usize])
             }
-            None => (None, lone(id)),
+            None => (None, id.kind.alone()),
         };
         let (ra, ca) = counts(self, known.0, a);
         let (rb, cb) = counts(self, known.1, b);
@@ -781,7 +781,7 @@ impl IdentityGraph {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn resolve(&self, customer: &CustomerId) -> CustomerId {
-        // Looked up without building an Identifier per row for numbers.
+        // The index is keyed by identifiers: one is built (the id cloned) per lookup.
         let key = Identifier { kind: IdentifierKind::Customer, value: customer.clone() };
         match self.canonical(&key) {
             Some(canonical) => canonical.customer_id(),
@@ -851,9 +851,7 @@ impl IdentityGraph {
         self.people -= 1;
         for &m in &members {
             self.parent[m as usize] = m;
-            let mut counts = [0; 5];
-            counts[self.identifiers[m as usize].kind.index()] = 1;
-            self.counts[m as usize] = counts;
+            self.counts[m as usize] = self.identifiers[m as usize].kind.alone();
             self.smallest[m as usize] = m;
             self.people += 1;
         }

@@ -10,7 +10,6 @@ use customer_lifecycle::arrow_array::{
     TimestampMillisecondArray,
 };
 use customer_lifecycle::chrono::{NaiveDate, TimeZone, Utc};
-use customer_lifecycle::chrono_tz::Europe::Berlin;
 use customer_lifecycle::parquet::arrow::ArrowWriter;
 use customer_lifecycle::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use customer_lifecycle::rust_decimal::Decimal;
@@ -29,12 +28,7 @@ fn transactions(log: &TransactionLog) -> Vec<Transaction> {
 }
 
 fn shop_options() -> CsvOptions {
-    CsvOptions::new(Currency::EUR)
-        .customer_column("email")
-        .date_column("created_at")
-        .amount_column("total")
-        .id_kind(IdKind::Email)
-        .time_zone(Berlin)
+    crate::shop_export::options(ExportStyle::Iso)
 }
 
 fn write(path: &std::path::Path, batches: &[RecordBatch]) {

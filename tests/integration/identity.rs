@@ -11,8 +11,8 @@ use chrono_tz::Europe::Berlin;
 use customer_lifecycle::chrono::{TimeZone, Utc};
 use customer_lifecycle::rust_decimal::Decimal;
 use customer_lifecycle::{
-    CsvOptions, Currency, CustomerId, Error, FixedRates, IdKind, Identifier, IdentifierKind, IdentityGraph,
-    IdentityPolicy, LinkOutcome, LinkSource, SummaryOptions, TimeUnit, Transaction, TransactionLog,
+    CsvOptions, Currency, CustomerId, Error, FixedRates, Identifier, IdentifierKind, IdentityGraph, IdentityPolicy,
+    LinkOutcome, LinkSource, SummaryOptions, TimeUnit, Transaction, TransactionLog,
 };
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
@@ -213,12 +213,7 @@ fn a_tampered_saved_graph_is_refused() -> TestResult {
 }
 
 fn shop_options() -> CsvOptions {
-    CsvOptions::new(Currency::EUR)
-        .customer_column("email")
-        .date_column("created_at")
-        .amount_column("total")
-        .id_kind(IdKind::Email)
-        .time_zone(Berlin)
+    crate::shop_export::options(ExportStyle::Iso)
 }
 
 /// The batch oracle: a shop export (e-mail ids, Berlin times, two

@@ -14,7 +14,7 @@
 //! refusals are counted against the stated list in each test.
 
 use customer_lifecycle::Result;
-use customer_lifecycle::clv::{BetaGeo, BetaGeoBetaBinom, ParetoNbd};
+use customer_lifecycle::clv::{BetaGeo, BetaGeoBetaBinom, ParetoNbd, PurchaseModel};
 
 struct Row {
     function: String,
@@ -96,10 +96,10 @@ fn check(text: &str, names: [&str; 4], eval: impl Fn(&Row) -> Result<f64>) -> Ve
     refused
 }
 
-fn beta_geo(modified: bool) -> impl Fn(&Row) -> Result<f64> {
+/// The three functions of a row's model, built from the row's parameters.
+fn evaluate<M: PurchaseModel>(build: impl Fn([f64; 4]) -> Result<M>) -> impl Fn(&Row) -> Result<f64> {
     move |row: &Row| {
-        let [r, alpha, a, b] = row.p;
-        let m = if modified { BetaGeo::modified(r, alpha, a, b) } else { BetaGeo::new(r, alpha, a, b) }?;
+        let m = build(row.p)?;
         match row.function.as_str() {
             "log_likelihood" => m.log_likelihood(row.x, row.t_x, row.age),
             "p_alive" => m.probability_alive(row.x, row.t_x, row.age),
@@ -111,7 +111,11 @@ fn beta_geo(modified: bool) -> impl Fn(&Row) -> Result<f64> {
 
 #[test]
 fn bgnbd_matches_mpmath_on_the_corner_grid() {
-    let refused = check(include_str!("../fixtures/bgnbd_corners.csv"), ["r", "α", "a", "b"], beta_geo(false));
+    let refused = check(
+        include_str!("../fixtures/bgnbd_corners.csv"),
+        ["r", "α", "a", "b"],
+        evaluate(|[r, alpha, a, b]| BetaGeo::new(r, alpha, a, b)),
+    );
     // What is refused, refused truly: the expectation's integral where
     // neither of its series keeps ten digits and the quadrature does not
     // converge — b = 1e8 over horizons of a period or more (63 rows),
@@ -123,22 +127,21 @@ fn bgnbd_matches_mpmath_on_the_corner_grid() {
 
 #[test]
 fn bgbb_matches_mpmath_on_the_corner_grid() {
-    let refused = check(include_str!("../fixtures/bgbb_corners.csv"), ["α", "β", "γ", "δ"], |row| {
-        let [alpha, beta, gamma, delta] = row.p;
-        let m = BetaGeoBetaBinom::new(alpha, beta, gamma, delta)?;
-        match row.function.as_str() {
-            "log_likelihood" => m.log_likelihood(row.x, row.t_x, row.age),
-            "p_alive" => m.probability_alive(row.x, row.t_x, row.age),
-            "expected" => m.conditional_expected_purchases(row.t, row.x, row.t_x, row.age),
-            other => panic!("unknown function {other}"),
-        }
-    });
+    let refused = check(
+        include_str!("../fixtures/bgbb_corners.csv"),
+        ["α", "β", "γ", "δ"],
+        evaluate(|[alpha, beta, gamma, delta]| BetaGeoBetaBinom::new(alpha, beta, gamma, delta)),
+    );
     assert!(refused.is_empty(), "{refused:#?}");
 }
 
 #[test]
 fn mbgnbd_matches_mpmath_on_the_corner_grid() {
-    let refused = check(include_str!("../fixtures/mbgnbd_corners.csv"), ["r", "α", "a", "b"], beta_geo(true));
+    let refused = check(
+        include_str!("../fixtures/mbgnbd_corners.csv"),
+        ["r", "α", "a", "b"],
+        evaluate(|[r, alpha, a, b]| BetaGeo::modified(r, alpha, a, b)),
+    );
     // Refused truly, as for BG/NBD: b = 1e8 over horizons of a period or
     // more (63 rows) and a within 1e-3 of 1 with x = 5,000 over 10⁵
     // periods (8). No P(alive) or log-likelihood is refused.
@@ -148,15 +151,10 @@ fn mbgnbd_matches_mpmath_on_the_corner_grid() {
 
 #[test]
 fn pareto_nbd_matches_mpmath_on_the_corner_grid() {
-    let refused = check(include_str!("../fixtures/pareto_nbd_corners.csv"), ["r", "α", "s", "β"], |row| {
-        let [r, alpha, s, beta] = row.p;
-        let m = ParetoNbd::new(r, alpha, s, beta)?;
-        match row.function.as_str() {
-            "log_likelihood" => m.log_likelihood(row.x, row.t_x, row.age),
-            "p_alive" => m.probability_alive(row.x, row.t_x, row.age),
-            "expected" => m.conditional_expected_purchases(row.t, row.x, row.t_x, row.age),
-            other => panic!("unknown function {other}"),
-        }
-    });
+    let refused = check(
+        include_str!("../fixtures/pareto_nbd_corners.csv"),
+        ["r", "α", "s", "β"],
+        evaluate(|[r, alpha, s, beta]| ParetoNbd::new(r, alpha, s, beta)),
+    );
     assert!(refused.is_empty(), "{refused:#?}");
 }

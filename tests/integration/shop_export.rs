@@ -20,7 +20,9 @@ fn config(seed: u64) -> ShopConfig {
     ShopConfig { seed, customers: 2_500, ..ShopConfig::default() }
 }
 
-fn options(style: ExportStyle) -> CsvOptions {
+/// The loader options for the generator's export in `style` (shared by
+/// the tests that load it).
+pub(crate) fn options(style: ExportStyle) -> CsvOptions {
     let o = CsvOptions::new(Currency::EUR)
         .customer_column("email")
         .date_column("created_at")
