@@ -183,10 +183,11 @@ pub use parquet;
 pub use rust_decimal;
 
 pub use domain::{
-    Channel, ConsentChange, ConsentHistory, ConsentLedger, ConsentRecord, ConsentStatus, Currency, Customer,
-    CustomerId, CustomerIndex, CustomerTable, DenseId, DurationMode, Engagement, Event, EventClass, EventId, EventKind,
-    ExchangeRates, FixedRates, IdKind, Identifier, IdentifierKind, IdentityGraph, IdentityLink, IdentityPolicy,
-    LegalBasis, LinkOutcome, LinkSource, Money, NpsScore, NumberFormat, Periods, Purpose, TimeUnit,
+    Attribute, AttributeMerge, AttributeValue, Attributes, Channel, ConsentChange, ConsentHistory, ConsentLedger,
+    ConsentRecord, ConsentStatus, Currency, Customer, CustomerId, CustomerIndex, CustomerTable, DenseId, DurationMode,
+    Engagement, Event, EventClass, EventId, EventKind, ExchangeRates, FixedRates, IdKind, Identifier, IdentifierKind,
+    IdentityGraph, IdentityLink, IdentityPolicy, LegalBasis, LinkOutcome, LinkSource, MAX_CONSENT_PARTIES, MergeFn,
+    MergeStrategy, Money, NpsScore, NumberFormat, Periods, Purpose, TimeUnit,
 };
 pub use error::{CovariateProblem, Error, Result};
 pub use log::{

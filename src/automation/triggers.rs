@@ -606,6 +606,92 @@ impl Triggers {
         out
     }
 
+    /// The memory of one person from the memories of two of their ids
+    /// (see [`Lifecycle::merge`](crate::lifecycle::Lifecycle::merge)), so
+    /// that caps and once-per-customer rules count the person, not the id:
+    /// a rule fired under either id has fired; a cap counts the firings of
+    /// both (the latest 16 per cap); the recent events of a pattern, its
+    /// waiting deadline (the earlier), the last return, complaint and
+    /// activity (the later), the segments entered and the stage
+    /// transitions acted on are those of either. A memory of another rule
+    /// set counts as new, as everywhere.
+    ///
+    /// After the merge the host hands the merged stage history to
+    /// [`Triggers::on_tick`]: transitions either id had acted on are not
+    /// acted on again.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Channel, ConsentChange, ConsentStatus, Currency, CustomerId, Event, EventKind, Money, Purpose};
+    /// use customer_lifecycle::automation::{Action, CustomerView, Limits, TriggerCondition, TriggerRule, Triggers};
+    /// use customer_lifecycle::chrono::{TimeDelta, TimeZone, Utc};
+    /// use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageModel};
+    /// let welcome = TriggerRule {
+    ///     name: "welcome".into(),
+    ///     when: TriggerCondition::StageEntered { stage: "new".into() },
+    ///     action: Action { id: "welcome-mail".into(), channel: Channel::Email, purpose: Purpose::Marketing, payload: String::new() },
+    ///     once_per_customer: true,
+    /// };
+    /// let triggers = Triggers::new(vec![welcome], Limits::default(), &StageModel::ecommerce())?;
+    /// let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR))?;
+    /// let at = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    /// let guest = CustomerId::from("guest-81");
+    /// let (mut state, mut guest_memory) = (engine.new_customer(guest.clone(), at), triggers.new_state());
+    /// let grant = ConsentChange::new(Purpose::Marketing, Channel::Email, ConsentStatus::Granted);
+    /// let consent = Event::new("c-1", guest.clone(), at, EventKind::ConsentChanged(grant))?;
+    /// engine.apply(&mut state, &consent)?;
+    /// let kind = EventKind::OrderPlaced { order_id: "o-1".into(), gross: Money::parse("9", Currency::EUR)?, discount: Money::parse("0", Currency::EUR)?, items: 1 };
+    /// let order = Event::new("o-1", guest, at, kind)?;
+    /// let applied = engine.apply(&mut state, &order)?;
+    /// assert!(triggers.on_event(&mut guest_memory, &CustomerView::of(&state), &applied, &order).iter().all(|f| f.suppressed.is_none()));
+    ///
+    /// // The account's memory has not sent the welcome; the person's has.
+    /// let person = triggers.merge_memory(&triggers.new_state(), &guest_memory);
+    /// assert_eq!(person, guest_memory);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn merge_memory(&self, kept: &TriggerState, other: &TriggerState) -> TriggerState {
+        let fresh = self.new_state();
+        let own = |m: &TriggerState| if m.triggers == self.fingerprint { m.clone() } else { fresh.clone() };
+        let (mut out, other) = (own(kept), own(other));
+        for (a, b) in out.rules.iter_mut().zip(&other.rules) {
+            let mut recent: Vec<(i64, u64)> =
+                a.recent.iter().chain(&b.recent).copied().filter(|r| r.0 != NEVER).collect();
+            recent.sort_unstable();
+            recent.dedup();
+            let latest = &recent[recent.len().saturating_sub(RING)..];
+            a.recent = [(NEVER, 0); RING];
+            a.recent[..latest.len()].copy_from_slice(latest);
+            a.next = latest.len() % RING;
+            a.pending = match (a.pending, b.pending) {
+                (Some(x), Some(y)) => Some(x.min(y)),
+                (x, y) => x.or(y),
+            };
+            a.fired |= b.fired;
+            a.inside |= b.inside;
+            a.quiet_fired_for = a.quiet_fired_for.max(b.quiet_fired_for);
+        }
+        for (a, b) in out.cap_times.iter_mut().zip(&other.cap_times) {
+            let mut times: Vec<i64> = a.iter().chain(b).copied().collect();
+            times.sort_unstable_by(|x, y| y.cmp(x));
+            let slots = a.len();
+            a.copy_from_slice(&times[..slots]);
+        }
+        out.last_return = out.last_return.max(other.last_return);
+        out.last_complaint = out.last_complaint.max(other.last_complaint);
+        out.last_activity = out.last_activity.max(other.last_activity);
+        if other.transitions_until > out.transitions_until {
+            out.transitions_until = other.transitions_until;
+            out.acted = other.acted.clone();
+        } else if other.transitions_until == out.transitions_until {
+            for pair in &other.acted {
+                if !out.acted.contains(pair) {
+                    out.acted.push(*pair);
+                }
+            }
+        }
+        out
+    }
+
     /// The next instant at which this customer's delayed firings fall due:
     /// a pattern waiting out its `unless` window, or a quiet spell
     /// (`NoActivityFor`) running out — `None` when nothing waits. A host

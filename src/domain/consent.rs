@@ -349,9 +349,34 @@ impl ConsentRecord {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
-#[serde(try_from = "Vec<ConsentRecord>", into = "Vec<ConsentRecord>")]
+#[serde(try_from = "SavedHistory", into = "SavedHistory")]
 pub struct ConsentHistory {
     records: Vec<ConsentRecord>,
+    /// For a merged history, the id (party) each record was made under,
+    /// numbered so that every join covers a contiguous range; empty for
+    /// the history of one id (every record party 0).
+    origins: Vec<u32>,
+    /// The joins of a merged history, the last one the whole.
+    joins: Vec<Join>,
+}
+
+/// Two ids' histories joined at `at`: parties `lo..mid` and `mid..hi`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+struct Join {
+    at: DateTime<Utc>,
+    lo: u32,
+    mid: u32,
+    hi: u32,
+}
+
+/// The saved form: the plain list of decisions for one id (the format
+/// every earlier version wrote), the records with their parties and joins
+/// for a merged one.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum SavedHistory {
+    Plain(Vec<ConsentRecord>),
+    Merged { records: Vec<ConsentRecord>, origins: Vec<u32>, joins: Vec<Join> },
 }
 
 impl ConsentHistory {
@@ -391,6 +416,11 @@ impl ConsentHistory {
         }
         let position = self.records.partition_point(|r| r.at <= at);
         self.records.insert(position, record);
+        if !self.joins.is_empty() {
+            // Recorded on the merged person: the decision of the id the
+            // merge kept (party 0).
+            self.origins.insert(position, 0);
+        }
         Ok(true)
     }
 
@@ -420,17 +450,153 @@ impl ConsentHistory {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn decision(&self, channel: &Channel, purpose: &Purpose, at: DateTime<Utc>) -> Option<&ConsentRecord> {
+        if self.joins.is_empty() {
+            return self.latest(channel, purpose, None, at, |_| true);
+        }
+        self.decide(0, self.parties(), channel, purpose, at)
+    }
+
+    /// The latest decision for `purpose` on `channel` made at or before
+    /// `at` (and at or after `from`) among the records `keep` accepts (by
+    /// index); at the latest instant, the most restrictive.
+    fn latest(
+        &self,
+        channel: &Channel,
+        purpose: &Purpose,
+        from: Option<DateTime<Utc>>,
+        at: DateTime<Utc>,
+        keep: impl Fn(usize) -> bool,
+    ) -> Option<&ConsentRecord> {
         let before = self.records.partition_point(|r| r.at <= at);
         let mut found: Option<&ConsentRecord> = None;
-        for r in self.records[..before].iter().rev() {
-            if found.is_some_and(|f| r.at < f.at) {
+        for (i, r) in self.records[..before].iter().enumerate().rev() {
+            if found.is_some_and(|f| r.at < f.at) || from.is_some_and(|from| r.at < from) {
                 break; // only decisions at the latest matching instant compete
             }
-            if &r.change.purpose == purpose && r.change.channel.covers(channel) {
+            if &r.change.purpose == purpose && r.change.channel.covers(channel) && keep(i) {
                 found = Some(ConsentRecord::prevailing(found, Some(r)).unwrap_or(r));
             }
         }
         found
+    }
+
+    /// The decision in force for the ids `lo..hi` of a merged history
+    /// (the rule is on [`ConsentHistory::merge`]).
+    fn decide(
+        &self,
+        lo: u32,
+        hi: u32,
+        channel: &Channel,
+        purpose: &Purpose,
+        at: DateTime<Utc>,
+    ) -> Option<&ConsentRecord> {
+        let of = |i: usize| self.origins.get(i).copied().unwrap_or(0);
+        let join = self.joins.iter().find(|j| j.lo == lo && j.hi == hi);
+        let Some(join) = join else {
+            // One id (a loaded history was checked to have a join for
+            // every range of more than one).
+            return self.latest(channel, purpose, None, at, |i| of(i) == lo);
+        };
+        // From the link on, the person's latest decision stands.
+        let joined = self.latest(channel, purpose, Some(join.at), at, |i| (lo..hi).contains(&of(i)));
+        if joined.is_some() {
+            return joined;
+        }
+        // Before it, each side's decision in force, the more restrictive.
+        let left = self.decide(lo, join.mid, channel, purpose, at);
+        let right = self.decide(join.mid, hi, channel, purpose, at);
+        match (left, right) {
+            (Some(a), Some(b)) => {
+                let key = |r: &ConsentRecord| (r.change.status.restriction(), !r.permits(at), r.at);
+                Some(if key(b) > key(a) { b } else { a })
+            }
+            (a, None) => a,
+            (None, b) => b,
+        }
+    }
+
+    /// How many ids' decisions the history holds: 1, or more once merged.
+    fn parties(&self) -> u32 {
+        self.joins.last().map_or(1, |j| j.hi)
+    }
+
+    /// Joins `other`, the history of another id of the same person, linked
+    /// at `linked_at`, into this one; every decision of both is kept, in
+    /// time order.
+    ///
+    /// The merged history answers by this rule:
+    /// - **before the link**, each id's decision in force is found on its
+    ///   own, and the more restrictive of them stands: a withdrawal or an
+    ///   objection under any of the ids wins over a grant under another (a
+    ///   grant overrides a withdrawal only under the same id); of two
+    ///   grants, an expired one wins (no contact on the strength of the
+    ///   other id alone);
+    /// - **from the link on**, the person's latest decision per purpose and
+    ///   channel stands, whichever id it was made under; at equal instants
+    ///   the most restrictive wins;
+    /// - a decision recorded on the merged history later counts as one of
+    ///   the person, made under the id this history belonged to.
+    ///
+    /// A merged history merges again (a third id joins the first two); each
+    /// link applies to the ids it joined.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Channel, ConsentChange, ConsentHistory, ConsentStatus, Purpose};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    ///
+    /// let day = |d| Utc.with_ymd_and_hms(2024, 5, d, 0, 0, 0).unwrap();
+    /// let marketing = |status| ConsentChange::new(Purpose::Marketing, Channel::Email, status);
+    /// let mut account = ConsentHistory::new();
+    /// account.record(marketing(ConsentStatus::Withdrawn), day(1))?;
+    /// let mut guest = ConsentHistory::new();
+    /// guest.record(marketing(ConsentStatus::Granted), day(3))?;
+    /// account.merge(&guest, day(10))?;
+    /// // Before the link, the account's withdrawal wins over the guest's later grant.
+    /// assert!(!account.may_contact(&Channel::Email, &Purpose::Marketing, day(12)));
+    /// // From the link on, the person's latest decision stands.
+    /// account.record(marketing(ConsentStatus::Granted), day(15))?;
+    /// assert!(account.may_contact(&Channel::Email, &Purpose::Marketing, day(15)));
+    /// assert_eq!(account.records().len(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when the two together would name more than
+    /// [`MAX_CONSENT_PARTIES`] ids; nothing changes.
+    pub fn merge(&mut self, other: &ConsentHistory, linked_at: DateTime<Utc>) -> Result<()> {
+        let (left, right) = (self.parties(), other.parties());
+        let hi = left + right;
+        if hi as usize > MAX_CONSENT_PARTIES {
+            return Err(Error::InvalidArgument {
+                name: "consent history",
+                reason: format!("a merge of {left} and {right} ids, more than {MAX_CONSENT_PARTIES}"),
+            });
+        }
+        let of = |h: &ConsentHistory, i: usize| h.origins.get(i).copied().unwrap_or(0);
+        let (mut records, mut origins) = (
+            Vec::with_capacity(self.records.len() + other.records.len()),
+            Vec::with_capacity(self.records.len() + other.records.len()),
+        );
+        let (mut i, mut k) = (0, 0);
+        while i < self.records.len() || k < other.records.len() {
+            let take_left =
+                k == other.records.len() || (i < self.records.len() && self.records[i].at <= other.records[k].at);
+            if take_left {
+                records.push(self.records[i].clone());
+                origins.push(of(self, i));
+                i += 1;
+            } else {
+                records.push(other.records[k].clone());
+                origins.push(left + of(other, k));
+                k += 1;
+            }
+        }
+        let shifted =
+            other.joins.iter().map(|j| Join { at: j.at, lo: j.lo + left, mid: j.mid + left, hi: j.hi + left });
+        let mut joins: Vec<Join> = self.joins.iter().copied().chain(shifted).collect();
+        joins.push(Join { at: linked_at, lo: 0, mid: left, hi });
+        *self = ConsentHistory { records, origins, joins };
+        Ok(())
     }
 
     /// May the customer be contacted on `channel` for `purpose` at `at`?
@@ -474,21 +640,80 @@ impl ConsentHistory {
     }
 }
 
+/// Most ids whose decisions one merged history holds.
+pub const MAX_CONSENT_PARTIES: usize = 1024;
+
 impl TryFrom<Vec<ConsentRecord>> for ConsentHistory {
     type Error = Error;
 
     /// A history from saved records: in time order, each expiry after its decision.
     fn try_from(records: Vec<ConsentRecord>) -> Result<ConsentHistory> {
+        ConsentHistory::try_from(SavedHistory::Plain(records))
+    }
+}
+
+impl TryFrom<SavedHistory> for ConsentHistory {
+    type Error = Error;
+
+    /// A history from its saved form: records in time order, each expiry
+    /// after its decision; for a merged one, a party per record and joins
+    /// that split the parties into a tree of contiguous ranges.
+    fn try_from(saved: SavedHistory) -> Result<ConsentHistory> {
+        let bad = |reason: String| Error::InvalidArgument { name: "consent history", reason };
+        let (records, origins, joins) = match saved {
+            SavedHistory::Plain(records) => (records, Vec::new(), Vec::new()),
+            SavedHistory::Merged { records, origins, joins } => (records, origins, joins),
+        };
         if !records.windows(2).all(|w| w[0].at <= w[1].at) {
-            return Err(Error::InvalidArgument {
-                name: "consent history",
-                reason: "decisions out of time order".into(),
-            });
+            return Err(bad("decisions out of time order".into()));
         }
         for r in &records {
             check_expiry(&r.change, r.at)?;
         }
-        Ok(ConsentHistory { records })
+        if !joins.is_empty() || !origins.is_empty() {
+            let parties = joins.len() + 1;
+            if parties > MAX_CONSENT_PARTIES {
+                return Err(bad(format!("{parties} ids, more than {MAX_CONSENT_PARTIES}")));
+            }
+            if origins.len() != records.len() {
+                return Err(bad(format!("{} records but {} parties", records.len(), origins.len())));
+            }
+            if let Some(p) = origins.iter().find(|&&p| p as usize >= parties) {
+                return Err(bad(format!("party {p} of {parties}")));
+            }
+            // The joins must split 0..parties into a tree: the whole first,
+            // then each side of more than one id, each range exactly once.
+            let mut open = vec![(0u32, parties as u32)];
+            let mut used = 0;
+            while let Some((lo, hi)) = open.pop() {
+                if hi - lo < 2 {
+                    continue;
+                }
+                let mut found = joins.iter().filter(|j| j.lo == lo && j.hi == hi);
+                match (found.next(), found.next()) {
+                    (Some(j), None) if lo < j.mid && j.mid < hi => {
+                        used += 1;
+                        open.push((lo, j.mid));
+                        open.push((j.mid, hi));
+                    }
+                    _ => return Err(bad(format!("the joins do not split ids {lo}..{hi} once"))),
+                }
+            }
+            if used != joins.len() || joins.last().is_some_and(|j| (j.lo, j.hi) != (0, parties as u32)) {
+                return Err(bad("joins that do not form one tree".into()));
+            }
+        }
+        Ok(ConsentHistory { records, origins, joins })
+    }
+}
+
+impl From<ConsentHistory> for SavedHistory {
+    fn from(history: ConsentHistory) -> SavedHistory {
+        if history.joins.is_empty() {
+            SavedHistory::Plain(history.records)
+        } else {
+            SavedHistory::Merged { records: history.records, origins: history.origins, joins: history.joins }
+        }
     }
 }
 

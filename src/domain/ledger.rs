@@ -222,6 +222,51 @@ impl ConsentLedger {
         self.customers.remove(customer).is_some()
     }
 
+    /// Joins the decisions of `from`, another id of the same person linked
+    /// at `linked_at`, into those of `into`, and forgets `from`: every
+    /// decision of both is kept in time order, and answers follow the rule
+    /// of [`ConsentHistory::merge`] (before the link a restriction under any
+    /// id wins; from the link on the person's latest decision stands).
+    /// True when `from` had decisions.
+    ///
+    /// ```
+    /// use customer_lifecycle::{Channel, ConsentChange, ConsentLedger, ConsentStatus, CustomerId, Purpose};
+    /// use customer_lifecycle::chrono::{TimeZone, Utc};
+    ///
+    /// let day = |d| Utc.with_ymd_and_hms(2024, 5, d, 0, 0, 0).unwrap();
+    /// let (account, guest) = (CustomerId::from("ana@example.com"), CustomerId::from("guest-81"));
+    /// let mut ledger = ConsentLedger::new();
+    /// ledger.record(&account, ConsentChange::new(Purpose::Marketing, Channel::Email, ConsentStatus::Granted), day(1))?;
+    /// ledger.record(&guest, ConsentChange::new(Purpose::Marketing, Channel::Any, ConsentStatus::Objected), day(2))?;
+    /// assert!(ledger.merge(&account, &guest, day(5))?);
+    /// assert!(ledger.history(&guest).is_empty());
+    /// assert_eq!(ledger.history(&account).len(), 2);
+    /// // The guest's objection holds for the person.
+    /// assert!(!ledger.may_contact(&account, &Channel::Email, &Purpose::Marketing, day(6)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Those of [`ConsentHistory::merge`]; nothing changes.
+    pub fn merge(&mut self, into: &CustomerId, from: &CustomerId, linked_at: DateTime<Utc>) -> Result<bool> {
+        if into == from {
+            return Ok(false);
+        }
+        let Some(other) = self.customers.get(from) else {
+            return Ok(false);
+        };
+        let mut history = self.customers.get(into).cloned().unwrap_or_default();
+        history.merge(other, linked_at).map_err(|e| match e {
+            Error::InvalidArgument { name, reason } => {
+                Error::InvalidArgument { name, reason: format!("customers {into} and {from}: {reason}") }
+            }
+            other => other,
+        })?;
+        self.customers.remove(from);
+        self.customers.insert(into.clone(), history);
+        Ok(true)
+    }
+
     /// Moves a customer's history under a pseudonym.
     ///
     /// ```

@@ -2,7 +2,7 @@
 //!
 //! The lowest floor: it imports nothing from the rest of the crate, and within it
 //! `customer`, `money` and `time` import nothing but the error type, `consent` only
-//! `customer`, `table` only `customer`, `identity` only `customer` and `bounded`, `bounded` nothing, and `event` the three of them and `consent`.
+//! `customer`, `table` only `customer`, `identity` only `customer` and `bounded`, `bounded` nothing, `attributes` nothing, and `event` the three of them and `consent`.
 //!
 //! ## Money
 //!
@@ -46,6 +46,7 @@
 //! A record answers one question, [`ConsentRecord::permits`]: does this
 //! decision allow processing for its purpose and channel at a given time?
 
+pub(crate) mod attributes;
 pub(crate) mod bounded;
 pub(crate) mod consent;
 pub(crate) mod customer;
@@ -56,7 +57,10 @@ pub(crate) mod money;
 pub(crate) mod table;
 pub(crate) mod time;
 
-pub use consent::{Channel, ConsentChange, ConsentHistory, ConsentRecord, ConsentStatus, LegalBasis, Purpose};
+pub use attributes::{Attribute, AttributeMerge, AttributeValue, Attributes, MergeFn, MergeStrategy};
+pub use consent::{
+    Channel, ConsentChange, ConsentHistory, ConsentRecord, ConsentStatus, LegalBasis, MAX_CONSENT_PARTIES, Purpose,
+};
 pub use customer::{Customer, CustomerId, CustomerIndex, DenseId, IdKind, MAX_CUSTOMERS};
 pub use event::{Engagement, Event, EventClass, EventId, EventKind, NpsScore};
 pub use identity::{

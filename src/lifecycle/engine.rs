@@ -76,7 +76,7 @@ impl Transitions {
         self.len += 1;
     }
 
-    fn push_transition(&mut self, t: &Transition) {
+    pub(super) fn push_transition(&mut self, t: &Transition) {
         self.push(t.from, t.to, t.at.timestamp(), t.rule);
     }
 
@@ -143,7 +143,7 @@ pub struct CustomerState {
     /// Events of the lateness window, in (time, id hash) order.
     buffer: Vec<CompactEvent>,
     /// The consent decisions the customer's events carried.
-    consent: ConsentHistory,
+    pub(super) consent: ConsentHistory,
 }
 }
 
@@ -609,7 +609,7 @@ impl Lifecycle {
         }
     }
 
-    fn check_state(&self, state: &CustomerState) -> Result<()> {
+    pub(super) fn check_state(&self, state: &CustomerState) -> Result<()> {
         if state.engine != self.fingerprint {
             return Err(Error::InvalidArgument {
                 name: "customer state",
@@ -704,6 +704,13 @@ impl Lifecycle {
                 reason: format!("event {:?} is for customer {}, not {}", event.id.0, event.customer, state.customer),
             });
         }
+        self.apply_to_person(state, event)
+    }
+
+    /// [`Lifecycle::apply`] after its checks of the state and of the
+    /// event's customer: a merge applies the events of every id of a
+    /// person to the person's state.
+    pub(super) fn apply_to_person(&self, state: &mut CustomerState, event: &Event) -> Result<Applied> {
         let compact = self.compact(event)?;
         let settled_before = state.current.clock.saturating_sub(self.options.lateness_seconds);
         if compact.at < settled_before {

@@ -40,6 +40,7 @@
 
 mod analytics;
 mod engine;
+mod merge;
 mod profile;
 mod replay;
 pub(crate) mod stages;
@@ -49,6 +50,7 @@ pub use engine::{
     Applied, CustomerState, EngineOptions, Lifecycle, MAX_LATENESS_SECONDS, NEXT_DUE_HORIZON_DAYS,
     STATE_FORMAT_VERSION, ScoreFn, Transition, Transitions,
 };
+pub use merge::{Merged, StateWithEvents};
 pub use profile::{ActivityChannel, ENGAGEMENT_DAYS, PROFILE_SCALE, Profile, SummaryRow};
 pub use stages::{
     Condition, EcommerceLadder, Inactivity, MAX_CONDITION_DEPTH, MAX_RULES, MAX_SIGMAS, MAX_STAGES, Rule, RuleId,

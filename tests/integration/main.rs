@@ -18,6 +18,7 @@ mod erasure;
 mod fuzz_oracles;
 mod group_fits;
 mod identity;
+mod identity_merge;
 mod intervals;
 mod lifecycle_cdnow;
 mod lifetimes_compat;
