@@ -8,14 +8,26 @@
 //!   policy. The identifiers are built before timing; the graph copies
 //!   each once when it first sees it.
 //!
+//! * `identity/merge/…`: [`Lifecycle::merge`] of a guest (a consent grant,
+//!   three product views and an order in one evening) into an account
+//!   with a year of history (12 orders, 12 visits, 6 e-mail opens): 35
+//!   events, replayed once per id to check them and once merged; then
+//!   the trigger memories (`Triggers::merge_memory`, three rules) and the
+//!   ledger histories (`ConsentHistory::merge`) of the two.
+//!
 //! Run: `cargo bench --bench identity`.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use customer_lifecycle::chrono::{TimeZone, Utc};
-use customer_lifecycle::{Identifier, IdentityGraph, IdentityPolicy, LinkSource};
+use customer_lifecycle::automation::{Action, CustomerView, Limits, TriggerCondition, TriggerRule, Triggers};
+use customer_lifecycle::chrono::{TimeDelta, TimeZone, Utc};
+use customer_lifecycle::lifecycle::{CustomerState, EngineOptions, Lifecycle, StageModel, StateWithEvents};
+use customer_lifecycle::{
+    Channel, ConsentChange, ConsentStatus, Currency, CustomerId, Event, EventKind, Identifier, IdentityGraph,
+    IdentityPolicy, LinkSource, Money, Purpose,
+};
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -62,5 +74,107 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+fn order(id: &str, who: &CustomerId, at: customer_lifecycle::chrono::DateTime<Utc>) -> Event {
+    let kind = EventKind::OrderPlaced {
+        order_id: id.into(),
+        gross: Money::parse("42.50", Currency::EUR).unwrap(),
+        discount: Money::parse("0", Currency::EUR).unwrap(),
+        items: 2,
+    };
+    Event::new(id, who.clone(), at, kind).unwrap()
+}
+
+fn merge_bench(c: &mut Criterion) {
+    let engine = Lifecycle::new(StageModel::ecommerce(), EngineOptions::new(Currency::EUR)).unwrap();
+    let t0 = Utc.with_ymd_and_hms(2023, 5, 1, 12, 0, 0).unwrap();
+    let (account, guest) = (CustomerId::from(1001), CustomerId::from("ana@example.com"));
+    let grant = ConsentChange::new(Purpose::Marketing, Channel::Email, ConsentStatus::Granted);
+    let mut account_events = Vec::new();
+    for m in 0..12 {
+        let at = t0 + TimeDelta::days(30 * m);
+        account_events.push(order(&format!("a-o{m}"), &account, at));
+        account_events.push(
+            Event::new(format!("a-v{m}"), account.clone(), at - TimeDelta::hours(1), EventKind::SiteVisit).unwrap(),
+        );
+        if m % 2 == 0 {
+            let open = EventKind::EmailOpened { campaign: format!("c{m}") };
+            account_events.push(Event::new(format!("a-e{m}"), account.clone(), at + TimeDelta::days(3), open).unwrap());
+        }
+    }
+    let evening = t0 + TimeDelta::days(340);
+    let mut guest_events = vec![Event::new("g-c", guest.clone(), evening, EventKind::ConsentChanged(grant)).unwrap()];
+    for v in 0..3 {
+        let view = EventKind::ProductViewed { product_id: format!("p{v}") };
+        guest_events.push(Event::new(format!("g-v{v}"), guest.clone(), evening + TimeDelta::minutes(v), view).unwrap());
+    }
+    guest_events.push(order("g-o", &guest, evening + TimeDelta::minutes(20)));
+    let rule = |name: &str, when| TriggerRule {
+        name: name.into(),
+        when,
+        action: Action {
+            id: name.into(),
+            channel: Channel::Email,
+            purpose: Purpose::Marketing,
+            payload: String::new(),
+        },
+        once_per_customer: true,
+    };
+    let triggers = Triggers::new(
+        vec![
+            rule("welcome", TriggerCondition::StageEntered { stage: "new".into() }),
+            rule("winback", TriggerCondition::NoActivityFor { days: 60 }),
+            rule(
+                "browse",
+                TriggerCondition::Events {
+                    kind: customer_lifecycle::EventClass::ProductView,
+                    at_least: 2,
+                    within_minutes: 60,
+                    same_product: false,
+                    unless: None,
+                },
+            ),
+        ],
+        Limits::default(),
+        engine.model(),
+    )
+    .unwrap();
+    let run = |who: &CustomerId, events: &[Event]| -> (CustomerState, customer_lifecycle::automation::TriggerState) {
+        let mut state = engine.new_customer(who.clone(), events[0].at().min(t0));
+        let mut memory = triggers.new_state();
+        for e in events {
+            let applied = engine.apply(&mut state, e).unwrap();
+            triggers.on_event(&mut memory, &CustomerView::of(&state), &applied, e);
+        }
+        (state, memory)
+    };
+    let (account_state, account_memory) = run(&account, &account_events);
+    let (guest_state, guest_memory) = run(&guest, &guest_events);
+    let linked = evening + TimeDelta::minutes(30);
+    let mut g = c.benchmark_group("identity");
+    g.bench_function("merge/state-35-events", |b| {
+        b.iter(|| {
+            let merged = engine
+                .merge(
+                    StateWithEvents { state: &account_state, events: &account_events },
+                    StateWithEvents { state: &guest_state, events: &guest_events },
+                    linked,
+                )
+                .unwrap();
+            black_box(merged.state.profile().orders())
+        })
+    });
+    g.bench_function("merge/trigger-memory-3-rules", |b| {
+        b.iter(|| black_box(triggers.merge_memory(&account_memory, &guest_memory)))
+    });
+    g.bench_function("merge/consent-history", |b| {
+        b.iter(|| {
+            let mut h = account_state.consent().clone();
+            h.merge(guest_state.consent(), linked).unwrap();
+            black_box(h)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, merge_bench);
 criterion_main!(benches);

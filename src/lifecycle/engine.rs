@@ -710,8 +710,20 @@ impl Lifecycle {
     /// [`Lifecycle::apply`] after its checks of the state and of the
     /// event's customer: a merge applies the events of every id of a
     /// person to the person's state.
-    pub(super) fn apply_to_person(&self, state: &mut CustomerState, event: &Event) -> Result<Applied> {
+    fn apply_to_person(&self, state: &mut CustomerState, event: &Event) -> Result<Applied> {
         let compact = self.compact(event)?;
+        self.apply_compact(state, event, compact)
+    }
+
+    /// The rest of [`Lifecycle::apply`], with the event already in its
+    /// compact form (`compact` is `self.compact(event)`): a merge compacts
+    /// each event once for its several replays.
+    pub(super) fn apply_compact(
+        &self,
+        state: &mut CustomerState,
+        event: &Event,
+        compact: CompactEvent,
+    ) -> Result<Applied> {
         let settled_before = state.current.clock.saturating_sub(self.options.lateness_seconds);
         if compact.at < settled_before {
             // A consent decision is never refused as late: it takes effect at
@@ -953,7 +965,7 @@ impl Lifecycle {
         Ok(())
     }
 
-    fn compact(&self, event: &Event) -> Result<CompactEvent> {
+    pub(super) fn compact(&self, event: &Event) -> Result<CompactEvent> {
         event.validate()?;
         let currency = self.options.currency;
         let units = |m: &Money, field: &'static str| -> Result<i64> {

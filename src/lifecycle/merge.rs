@@ -11,10 +11,10 @@
 use chrono::{DateTime, Utc};
 
 use super::engine::{CustomerState, Lifecycle, Transitions};
+use super::profile::CompactEvent;
 use crate::domain::customer::CustomerId;
 use crate::domain::event::Event;
 use crate::error::{Error, Result};
-use crate::math::hash::{HASH_SEED, stable_hash};
 
 /// A state and the events it was built from: what a merge needs of one id.
 ///
@@ -129,19 +129,34 @@ impl Lifecycle {
                 reason: format!("both states are of customer {}", kept.state.customer()),
             });
         }
-        for part in [&kept, &other] {
+        // Each event in its compact form once, in the order the engine
+        // settles events: time, then id hash.
+        let mut events: Vec<(CompactEvent, &Event, bool)> = Vec::with_capacity(kept.events.len() + other.events.len());
+        for (part, is_kept) in [(&kept, true), (&other, false)] {
             let id = part.state.customer();
-            let rebuilt =
-                self.replay_events(id, &[(id, part.events)], part.state.profile().first_seen(), part.state.clock())?;
-            let same = rebuilt.0.profile() == part.state.profile()
-                && rebuilt.0.stage() == part.state.stage()
-                && rebuilt.0.stage_since() == part.state.stage_since();
+            for e in part.events {
+                if &e.customer != id {
+                    return Err(Error::InvalidArgument {
+                        name: "merge",
+                        reason: format!("event {:?} is for customer {}, not {id}", e.id.0, e.customer),
+                    });
+                }
+                events.push((self.compact(e)?, e, is_kept));
+            }
+        }
+        events.sort_by_key(|(c, _, _)| (c.at, c.id_hash));
+        for (part, is_kept) in [(&kept, true), (&other, false)] {
+            let own = events.iter().filter(|(_, _, k)| *k == is_kept).map(|&(c, e, _)| (c, e));
+            let id = part.state.customer();
+            let (rebuilt, _) = self.replay_events(id, own, part.state.profile().first_seen(), part.state.clock())?;
+            let same = rebuilt.profile() == part.state.profile()
+                && rebuilt.stage() == part.state.stage()
+                && rebuilt.stage_since() == part.state.stage_since();
             if !same {
                 return Err(Error::InvalidArgument {
                     name: "merge",
                     reason: format!(
-                        "customer {}: the {} events given do not rebuild its state (give every event it took)",
-                        part.state.customer(),
+                        "customer {id}: the {} events given do not rebuild its state (give every event it took)",
                         part.events.len()
                     ),
                 });
@@ -149,8 +164,8 @@ impl Lifecycle {
         }
         let first_seen = kept.state.profile().first_seen().min(other.state.profile().first_seen());
         let clock = kept.state.clock().max(other.state.clock());
-        let parts = [(kept.state.customer(), kept.events), (other.state.customer(), other.events)];
-        let (mut state, transitions) = self.replay_events(kept.state.customer(), &parts, first_seen, clock)?;
+        let all = events.iter().map(|&(c, e, _)| (c, e));
+        let (mut state, transitions) = self.replay_events(kept.state.customer(), all, first_seen, clock)?;
         let mut consent = kept.state.consent().clone();
         consent.merge(other.state.consent(), linked_at)?;
         state.consent = consent;
@@ -158,33 +173,20 @@ impl Lifecycle {
     }
 
     /// A fresh state under `person`, first seen at `first_seen`, with
-    /// every event of `parts` (each list of one id) applied in (time, id
-    /// hash) order — the order in which the engine settles events — and
-    /// the clock moved to `clock`; with the stage history the replay found.
-    fn replay_events(
+    /// `events` (compact forms beside the events, in the engine's order)
+    /// applied, and the clock moved to `clock`; with the stage history the
+    /// replay found.
+    fn replay_events<'e>(
         &self,
         person: &CustomerId,
-        parts: &[(&CustomerId, &[Event])],
+        events: impl Iterator<Item = (CompactEvent, &'e Event)>,
         first_seen: DateTime<Utc>,
         clock: DateTime<Utc>,
     ) -> Result<(CustomerState, Transitions)> {
-        let mut events: Vec<(i64, u64, &Event)> = Vec::with_capacity(parts.iter().map(|p| p.1.len()).sum());
-        for (id, list) in parts {
-            for e in list.iter() {
-                if &e.customer != *id {
-                    return Err(Error::InvalidArgument {
-                        name: "merge",
-                        reason: format!("event {:?} is for customer {}, not {id}", e.id.0, e.customer),
-                    });
-                }
-                events.push((e.at.timestamp(), stable_hash(e.id.0.as_bytes(), HASH_SEED), e));
-            }
-        }
-        events.sort_by_key(|&(at, hash, _)| (at, hash));
         let mut state = self.new_customer(person.clone(), first_seen);
         let mut history = Transitions::default();
-        for (_, _, event) in events {
-            let applied = self.apply_to_person(&mut state, event)?;
+        for (compact, event) in events {
+            let applied = self.apply_compact(&mut state, event, compact)?;
             if applied.restated {
                 // The replayed transitions from the event's time on
                 // supersede those recorded for that span.

@@ -573,8 +573,7 @@ fn erasure_reaches_every_linked_id() -> TestResult {
     graph.link(&email, &guest, LinkSource::Order, t0())?;
     graph.link(&guest, &device, LinkSource::Login, t0())?;
     graph.add(&other)?;
-    let ids: Vec<CustomerId> =
-        [&email, &guest, &device, &other].iter().map(|i| i.customer_id()).collect();
+    let ids: Vec<CustomerId> = [&email, &guest, &device, &other].iter().map(|i| i.customer_id()).collect();
     let mut log = TransactionLog::new(Currency::EUR);
     let mut ledger = ConsentLedger::new();
     let mut states = std::collections::BTreeMap::new();
