@@ -63,7 +63,17 @@
 //!   `--decimal-comma`, `--delimiter C`, `--normalize-ids email|trim`,
 //!   `--rate CUR=RATE` (1 CUR in `--currency`; repeatable). The
 //!   `shop_export` example writes a file to try them on.
+//! * `--identity-links FILE.csv` — header `id_a,id_b`, one observed link
+//!   per row (ids as the log reads them, `--normalize-ids` included): the
+//!   ids are resolved into people by the identity graph (default limits
+//!   per person; a link past them is refused and counted), the report
+//!   prints the customer count, repeat share, RFM segments and CLV before
+//!   and after resolution, and everything else — outputs included — is
+//!   computed per person, keyed by the person's canonical id (the smallest
+//!   of their ids). `shop_export` writes a log with duplicate identities
+//!   and its links.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::error::Error as StdError;
 use std::fs::File;
 use std::process::ExitCode;
@@ -83,8 +93,9 @@ use customer_lifecycle::lifecycle::{EngineOptions, Lifecycle, StageId, StageMode
 use customer_lifecycle::metrics::{RfmOptions, RfmScores, SegmentMap};
 use customer_lifecycle::rust_decimal::Decimal;
 use customer_lifecycle::{
-    CohortAnalysis, CohortOptions, CsvOptions, Currency, CustomerTable, FixedRates, IdKind, LifetimeSurvival,
-    NumberFormat, PurchaseKpis, PurchaseSummary, RetentionMode, SummaryOptions, TimeUnit, TransactionLog,
+    CohortAnalysis, CohortOptions, CsvOptions, Currency, CustomerId, CustomerTable, FixedRates, IdKind, Identifier,
+    IdentityGraph, IdentityPolicy, LifetimeSurvival, LinkOutcome, LinkSource, NumberFormat, PurchaseKpis,
+    PurchaseSummary, RetentionMode, SummaryOptions, TimeUnit, TransactionLog,
 };
 
 const CDNOW_SAMPLE: &str = include_str!("../data/CDNOW_sample.txt");
@@ -177,6 +188,7 @@ struct Args {
     covariates_purchase: Option<Vec<String>>,
     covariates_dropout: Option<Vec<String>>,
     clv_interval_draws: Option<usize>,
+    identity_links: Option<String>,
 }
 
 const USAGE: &str = "usage: lifecycle_report [--transactions FILE.csv] [--currency CODE] [--unit day|week|month] \
@@ -185,7 +197,7 @@ const USAGE: &str = "usage: lifecycle_report [--transactions FILE.csv] [--curren
 [--discount-rate D] [--margin M] [--cohort-unit day|week|month] [--lapse N] [--plots DIR] \
 [--time-zone NAME] [--decimal-comma] [--delimiter C] [--normalize-ids email|trim] [--rate CUR=RATE]... \
 [--column NAME=HEADER]... [--covariates FILE.csv] [--covariates-purchase A,B] [--covariates-dropout C,D] \
-[--clv-interval-draws N]";
+[--clv-interval-draws N] [--identity-links FILE.csv]";
 
 fn parse_args(cli: impl IntoIterator<Item = String>) -> Result<Args, String> {
     let mut args = Args::default();
@@ -264,6 +276,7 @@ fn parse_args(cli: impl IntoIterator<Item = String>) -> Result<Args, String> {
                 args.columns.push((name.to_string(), header.to_string()));
             }
             "--covariates" => args.covariates = Some(value()?),
+            "--identity-links" => args.identity_links = Some(value()?),
             "--covariates-purchase" => {
                 args.covariates_purchase = Some(value()?.split(',').map(|c| c.trim().to_string()).collect());
             }
@@ -354,6 +367,13 @@ fn report(args: &Args) -> Result<(), Box<dyn StdError>> {
             (TransactionLog::from_csv_reader_with_rates(file, &options, &rates)?, path.clone(), None, None)
         }
     };
+    let (log, before) = match &args.identity_links {
+        None => (log, None),
+        Some(path) => {
+            let (graph, counts) = identity_graph(path, args.normalize_ids.unwrap_or(IdKind::Text), &log)?;
+            (log.resolved(&graph)?, Some((log, counts)))
+        }
+    };
     let unit: TimeUnit = args.unit.as_deref().unwrap_or("week").parse()?;
     let mut options = SummaryOptions::new(unit);
     if let Some(zone) = args.time_zone {
@@ -374,6 +394,9 @@ fn report(args: &Args) -> Result<(), Box<dyn StdError>> {
     part(Part::Details);
     print_report(&log, &source, &summary);
     part(Part::Customers);
+    if let Some((ids_log, counts)) = &before {
+        identity_section(&ids_log.summarize(&options)?, &summary, counts, args)?;
+    }
     let segments = rfm_section(&summary)?;
     part(Part::Details);
     cohort_section(&log, &summary, &whole_period, args)?;
@@ -904,6 +927,131 @@ fn rfm_section(s: &PurchaseSummary) -> Result<Vec<String>, Box<dyn StdError>> {
         s.currency()
     );
     Ok(segments)
+}
+
+/// What reading the identity links found.
+#[derive(Debug, Default)]
+struct LinkCounts {
+    path: String,
+    rows: usize,
+    merged: usize,
+    already: usize,
+    refused: Vec<String>,
+    unknown_ids: usize,
+}
+
+/// The identity graph from `--identity-links` (`id_a,id_b`), over the
+/// log's ids read as `kind` reads them. A link the default policy refuses
+/// (too many ids of a kind for one person) is counted, not fatal; a
+/// malformed row is an error naming its line.
+fn identity_graph(
+    path: &str,
+    kind: IdKind,
+    log: &TransactionLog,
+) -> Result<(IdentityGraph, LinkCounts), Box<dyn StdError>> {
+    let file = File::open(path).map_err(|e| format!("{path}: {e}"))?;
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(file);
+    let headers = reader.headers().map_err(|e| format!("{path}: {e}"))?.clone();
+    let column = |name: &str| {
+        headers.iter().position(|h| h == name).ok_or_else(|| format!("{path}: no column {name:?} (header id_a,id_b)"))
+    };
+    let (a, b) = (column("id_a")?, column("id_b")?);
+    let at = log.time_span().map_or_else(DateTime::<Utc>::default, |(_, last)| last);
+    let mut graph = IdentityGraph::new(IdentityPolicy::default());
+    let mut counts = LinkCounts { path: path.to_string(), ..LinkCounts::default() };
+    for (n, record) in reader.records().enumerate() {
+        let line = n + 2;
+        let record = record.map_err(|e| format!("{path} line {line}: {e}"))?;
+        let id = |k: usize| -> Result<CustomerId, String> {
+            let text = record.get(k).unwrap_or_default();
+            kind.parse(text).map_err(|e| format!("{path} line {line}: {e}"))
+        };
+        let (x, y) = (id(a)?, id(b)?);
+        counts.rows += 1;
+        counts.unknown_ids +=
+            usize::from(log.customers().get(&x).is_none()) + usize::from(log.customers().get(&y).is_none());
+        match graph.link(&Identifier::customer(x), &Identifier::customer(y), LinkSource::Explicit, at) {
+            Ok(LinkOutcome::Merged { .. }) => counts.merged += 1,
+            Ok(LinkOutcome::AlreadyLinked) => counts.already += 1,
+            Err(e @ customer_lifecycle::Error::IdentityLinkRefused { .. }) => {
+                counts.refused.push(format!("line {line}: {e}"))
+            }
+            Err(e) => return Err(format!("{path} line {line}: {e}").into()),
+        }
+    }
+    Ok((graph, counts))
+}
+
+/// The figures that move when ids are resolved into people.
+fn identity_section(
+    ids: &PurchaseSummary,
+    people: &PurchaseSummary,
+    counts: &LinkCounts,
+    args: &Args,
+) -> Result<(), Box<dyn StdError>> {
+    println!(
+        "\nIdentity resolution ({}: {} links, {} joined two people, {} already joined, {} refused, {} ids not in the log)",
+        counts.path,
+        counts.rows,
+        counts.merged,
+        counts.already,
+        counts.refused.len(),
+        counts.unknown_ids
+    );
+    for r in counts.refused.iter().take(3) {
+        println!("  refused {r}");
+    }
+    let repeat =
+        |s: &PurchaseSummary| 100.0 * s.frequency().iter().filter(|&&x| x > 0.0).count() as f64 / s.len().max(1) as f64;
+    let mean_x = |s: &PurchaseSummary| s.frequency().mean().unwrap_or(0.0);
+    println!("                          by id   by person");
+    println!("  customers          {:>12} {:>11}", ids.len(), people.len());
+    println!("  repeat customers   {:>10.1} % {:>9.1} %", repeat(ids), repeat(people));
+    println!("  mean repeat orders {:>12.3} {:>11.3}", mean_x(ids), mean_x(people));
+    let segments = |s: &PurchaseSummary| -> Result<BTreeMap<String, usize>, Box<dyn StdError>> {
+        let rfm = RfmScores::compute(s, &RfmOptions::new())?;
+        let mut out = BTreeMap::new();
+        for label in SegmentMap::standard().assign(&rfm)? {
+            *out.entry(label.to_string()).or_default() += 1;
+        }
+        Ok(out)
+    };
+    let (before, after) = (segments(ids)?, segments(people)?);
+    let labels: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    for label in labels {
+        let (b, a) = (before.get(label).copied().unwrap_or(0), after.get(label).copied().unwrap_or(0));
+        println!("  RFM {label:<18} {b:>8} {a:>11}");
+    }
+    let horizon = args.horizon.unwrap_or(Span::Years(1));
+    let clv = |s: &PurchaseSummary| -> Result<f64, Box<dyn StdError>> {
+        let model = BetaGeo::fit(s)?;
+        let spend = GammaGamma::fit(s)?;
+        let clv = Clv::new(&model, &spend)
+            .horizon(horizon)
+            .annual_discount_rate(args.discount_rate.unwrap_or(0.10))
+            .margin(args.margin.unwrap_or(1.0));
+        let values = clv.compute_columns(s.frequency(), s.recency(), s.age(), s.monetary_value())?;
+        Ok(values.sum())
+    };
+    match (clv(ids), clv(people)) {
+        (Ok(b), Ok(a)) => println!(
+            "  CLV, BG/NBD + Gamma-Gamma {:>8.0} {:>11.0} {} in total ({:+.1} %; per customer {:.2} → {:.2})",
+            b,
+            a,
+            people.currency(),
+            100.0 * (a / b - 1.0),
+            b / ids.len().max(1) as f64,
+            a / people.len().max(1) as f64
+        ),
+        (b, a) => {
+            let show = |r: Result<f64, Box<dyn StdError>>| {
+                r.map_or_else(|e| format!("not fitted: {e}"), |v| format!("{v:.0}"))
+            };
+            println!("  CLV, BG/NBD + Gamma-Gamma: by id {}; by person {}", show(b), show(a));
+        }
+    }
+    println!("  (the rest of the report is per person, keyed by each person's canonical id)");
+    Ok(())
 }
 
 /// The lapse window in the summary's unit: `--lapse`, or half a year.

@@ -15,12 +15,15 @@
 //! * about one order in fourteen is refunded (in part or whole) days later;
 //! * Swiss customers pay in CHF, the others in EUR;
 //! * about one order in a hundred is exported twice (same order id);
-//! * a decimal-comma variant (`;`-separated, `1.234,50 €`, `CHF 99,90`).
+//! * a decimal-comma variant (`;`-separated, `1.234,50 €`, `CHF 99,90`);
+//! * duplicate identities ([`with_second_addresses`]): people whose first
+//!   orders were guest checkouts under another address, and the links
+//!   (`id_a,id_b`) that join the two.
 //!
 //! The generator also returns what it knows to be true (customers, orders,
 //! refunds), so that tests can check what the loader read.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use customer_lifecycle::chrono::{Datelike, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone};
@@ -313,6 +316,63 @@ pub fn to_csv(export: &ShopExport, style: ExportStyle) -> String {
                 );
             }
         }
+    }
+    out
+}
+
+/// The same orders with duplicate identities: about a third of the people
+/// with orders at two or more times placed their orders before the second
+/// as guest checkouts under a second address (`name.checkoutN@domain`),
+/// with the refunds of those orders; and the links that join each second
+/// address to the first, as `(second, first)` (case-folded, as the loader's
+/// `--normalize-ids email` reads them). Resolved through the links, the
+/// export is the original one again, person by person.
+pub fn with_second_addresses(export: &ShopExport, seed: u64) -> (ShopExport, Vec<(String, String)>) {
+    let key = |r: &ExportRow| r.email.trim().to_lowercase();
+    let instant = |r: &ExportRow| r.local - TimeDelta::seconds(i64::from(r.offset_seconds));
+    let mut times: BTreeMap<String, BTreeSet<NaiveDateTime>> = BTreeMap::new();
+    for r in export.rows.iter().filter(|r| !r.refund) {
+        times.entry(key(r)).or_default().insert(instant(r));
+    }
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x1d);
+    let mut second: BTreeMap<String, (String, NaiveDateTime)> = BTreeMap::new();
+    for (n, (email, t)) in times.iter().enumerate() {
+        if let Some(&at) = t.iter().nth(1) {
+            if rng.random_bool(1.0 / 3.0) {
+                let (local, domain) = email.split_once('@').unwrap_or((email, "shop.example"));
+                second.insert(email.clone(), (format!("{local}.checkout{n}@{domain}"), at));
+            }
+        }
+    }
+    // The guest's orders: those before the second order time; refunds go
+    // with their order.
+    let mut guest_orders: BTreeSet<&str> = BTreeSet::new();
+    for r in export.rows.iter().filter(|r| !r.refund) {
+        if second.get(&key(r)).is_some_and(|(_, at)| instant(r) < *at) {
+            guest_orders.insert(&r.order_id);
+        }
+    }
+    let mut customers = export.customers.clone();
+    let rows = export
+        .rows
+        .iter()
+        .map(|r| match second.get(&key(r)) {
+            Some((address, _)) if guest_orders.contains(r.order_id.as_str()) => {
+                customers.insert(address.clone());
+                ExportRow { email: address.clone(), ..r.clone() }
+            }
+            _ => r.clone(),
+        })
+        .collect();
+    let links = second.into_iter().map(|(first, (address, _))| (address, first)).collect();
+    (ShopExport { rows, customers, ..export.clone() }, links)
+}
+
+/// The links as a CSV file: `id_a,id_b`, one observed link per row.
+pub fn links_csv(links: &[(String, String)]) -> String {
+    let mut out = String::from("id_a,id_b\n");
+    for (a, b) in links {
+        let _ = writeln!(out, "{a},{b}");
     }
     out
 }

@@ -7,15 +7,17 @@
 //!
 //! Writes `shop_orders.csv` (RFC 3339 times with offsets, decimal points)
 //! and `shop_orders_de.csv` (`;`-separated, local Berlin times, decimal
-//! commas and currency symbols) with the same orders, and prints the
-//! `lifecycle_report` command that reads each.
+//! commas and currency symbols) with the same orders, `shop_orders_two_ids.csv`
+//! (a third of the repeat buyers' first orders as guest checkouts under a
+//! second address) with `identity_links.csv` (`id_a,id_b`) to join them,
+//! and prints the `lifecycle_report` command that reads each.
 
 mod generator;
 
 use std::error::Error as StdError;
 use std::process::ExitCode;
 
-use generator::{ExportStyle, ShopConfig, calibration_end, generate, to_csv};
+use generator::{ExportStyle, ShopConfig, calibration_end, generate, links_csv, to_csv, with_second_addresses};
 
 fn run() -> Result<(), Box<dyn StdError>> {
     let mut config = ShopConfig::default();
@@ -38,6 +40,11 @@ fn run() -> Result<(), Box<dyn StdError>> {
     let de = format!("{out}/shop_orders_de.csv");
     std::fs::write(&iso, to_csv(&export, ExportStyle::Iso))?;
     std::fs::write(&de, to_csv(&export, ExportStyle::DecimalComma))?;
+    let (two_ids, links) = with_second_addresses(&export, config.seed);
+    let dup = format!("{out}/shop_orders_two_ids.csv");
+    let links_path = format!("{out}/identity_links.csv");
+    std::fs::write(&dup, to_csv(&two_ids, ExportStyle::Iso))?;
+    std::fs::write(&links_path, links_csv(&links))?;
     println!(
         "{} rows: {} orders ({} exported twice), {} refunds, {} customers ({} acquired on the last day, {})",
         export.rows.len(),
@@ -61,6 +68,14 @@ fn run() -> Result<(), Box<dyn StdError>> {
     println!(
         "  cargo run --release --example lifecycle_report -- --transactions {de} {common} --time-zone Europe/Berlin \
          --decimal-comma --delimiter ';'"
+    );
+    println!(
+        "wrote {dup} ({} people's first orders under a second address) and {links_path}; resolve them with",
+        links.len()
+    );
+    println!(
+        "  cargo run --release --example lifecycle_report -- --transactions {dup} {common} --time-zone Europe/Berlin \
+         --identity-links {links_path}"
     );
     Ok(())
 }

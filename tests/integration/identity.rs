@@ -309,3 +309,117 @@ fn a_log_under_two_ids_per_person_resolves_to_the_log_under_one() -> TestResult 
     }
     Ok(())
 }
+
+/// `lifecycle_report --identity-links` on the generator's export with
+/// duplicate identities: the summary it writes is, byte for byte, the
+/// summary of the export written with one address per person (keyed by
+/// each person's canonical id), and no linked id but the canonical one is
+/// left in the predictions.
+#[test]
+fn the_report_resolves_identity_links_end_to_end() -> TestResult {
+    use crate::shop_generator::{links_csv, with_second_addresses};
+    let dir = std::env::temp_dir().join(format!("customer_lifecycle_identity_e2e_{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let config = ShopConfig { seed: 23, customers: 1_500, ..ShopConfig::default() };
+    let export = generate(&config);
+    let (two_ids, links) = with_second_addresses(&export, config.seed);
+    assert!(links.len() > 100, "{} people under two addresses", links.len());
+    assert!(two_ids.customers.len() == export.customers.len() + links.len());
+    let (orders, links_file) = (dir.join("two_ids.csv"), dir.join("links.csv"));
+    std::fs::write(&orders, to_csv(&two_ids, ExportStyle::Iso))?;
+    std::fs::write(&links_file, links_csv(&links))?;
+    let (summary, predictions) = (dir.join("summary.csv"), dir.join("predictions.csv"));
+    let path = |p: &std::path::Path| p.display().to_string();
+    let (orders_s, links_s, summary_s, predictions_s) =
+        (path(&orders), path(&links_file), path(&summary), path(&predictions));
+    let (cal, obs) = (crate::shop_generator::calibration_end(&config).to_string(), config.last_day.to_string());
+    crate::lifecycle_report::run_cli(&[
+        "--transactions",
+        &orders_s,
+        "--unit",
+        "week",
+        "--calibration-end",
+        &cal,
+        "--observation-end",
+        &obs,
+        "--currency",
+        "EUR",
+        "--rate",
+        "CHF=1.05",
+        "--normalize-ids",
+        "email",
+        "--column",
+        "customer_id=email",
+        "--column",
+        "date=created_at",
+        "--column",
+        "amount=total",
+        "--time-zone",
+        "Europe/Berlin",
+        "--identity-links",
+        &links_s,
+        "--summary-csv",
+        &summary_s,
+        "--predictions-csv",
+        &predictions_s,
+        "--clv-interval-draws",
+        "0",
+    ])?;
+
+    // The oracle: the original export, each person keyed by the smaller
+    // of their two addresses (the canonical id).
+    let rates = FixedRates::new().with_rate(Currency::CHF, Currency::EUR, Decimal::new(105, 2))?;
+    let original = TransactionLog::from_csv_reader_with_rates(
+        to_csv(&export, ExportStyle::Iso).as_bytes(),
+        &shop_options(),
+        &rates,
+    )?;
+    let mut graph = IdentityGraph::new(IdentityPolicy::default());
+    for (second, first) in &links {
+        graph.link(
+            &Identifier::customer(second.as_str()),
+            &Identifier::customer(first.as_str()),
+            LinkSource::Login,
+            at(1),
+        )?;
+    }
+    let options = SummaryOptions::new(TimeUnit::Week)
+        .time_zone(Berlin)
+        .calibration_end(crate::shop_generator::calibration_end(&config))
+        .observation_end(config.last_day);
+    let mut expected = Vec::new();
+    original.resolved(&graph)?.summarize(&options)?.write_csv(&mut expected)?;
+    assert_eq!(std::fs::read_to_string(&summary)?, String::from_utf8(expected)?);
+
+    let written = std::fs::read_to_string(&predictions)?;
+    let keyed: BTreeSet<&str> = written.lines().skip(1).filter_map(|l| l.split(',').next()).collect();
+    for (second, first) in &links {
+        let (canonical, other) = if second < first { (second, first) } else { (first, second) };
+        assert!(!keyed.contains(other.as_str()), "{other} is {canonical}'s, not a customer of its own");
+    }
+    assert!(links.iter().any(|(s, f)| keyed.contains(s.min(f).as_str())));
+    // A malformed links file is refused, naming its line.
+    std::fs::write(&links_file, "id_a,id_b\nnot-an-address,anna@web.de\n")?;
+    let err = crate::lifecycle_report::run_cli(&[
+        "--transactions",
+        &orders_s,
+        "--normalize-ids",
+        "email",
+        "--column",
+        "customer_id=email",
+        "--column",
+        "date=created_at",
+        "--column",
+        "amount=total",
+        "--currency",
+        "EUR",
+        "--rate",
+        "CHF=1.05",
+        "--identity-links",
+        &links_s,
+    ])
+    .unwrap_err();
+    assert!(err.to_string().contains("line 2"), "{err}");
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
