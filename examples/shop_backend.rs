@@ -12,7 +12,10 @@
 //! but within the lateness window (merged in order), one arriving too late
 //! (refused with a typed error), consent grants and a withdrawal, a return
 //! (quiet period), and an abandoned cart; a state is saved to JSON and
-//! restored.
+//! restored. Then a guest checkout is joined to the shop account at login
+//! (identity graph, `Lifecycle::merge`, `Triggers::merge_memory`,
+//! `ConsentLedger::merge`): the stage and triggers follow the person, and
+//! the consent of both ids is honoured.
 
 use std::collections::BTreeMap;
 use std::error::Error as StdError;
@@ -24,9 +27,10 @@ use customer_lifecycle::automation::{
     TriggerState, Triggers, Unless, Uplift,
 };
 use customer_lifecycle::chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use customer_lifecycle::lifecycle::{CustomerState, EngineOptions, Lifecycle, StageModel, Transition};
+use customer_lifecycle::lifecycle::{CustomerState, EngineOptions, Lifecycle, StageModel, StateWithEvents, Transition};
 use customer_lifecycle::{
-    Channel, ConsentChange, ConsentLedger, ConsentStatus, Currency, CustomerId, Event, EventKind, Money, Purpose,
+    Channel, ConsentChange, ConsentLedger, ConsentStatus, Currency, CustomerId, Event, EventKind, Identifier,
+    IdentityGraph, IdentityPolicy, LinkOutcome, LinkSource, Money, Purpose,
 };
 
 fn at(day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
@@ -84,6 +88,92 @@ fn print_firings(triggers: &Triggers, customer: &CustomerId, firings: &Firings) 
 struct Customer {
     state: CustomerState,
     triggers: TriggerState,
+    /// The events the engine took: a merge of two ids replays them.
+    events: Vec<Event>,
+}
+
+/// What the shop keeps: the engine and triggers, every customer, the
+/// consent ledger and the identity graph.
+struct Shop {
+    engine: Lifecycle,
+    triggers: Triggers,
+    ledger: ConsentLedger,
+    graph: IdentityGraph,
+    customers: BTreeMap<CustomerId, Customer>,
+}
+
+impl Shop {
+    /// One event, under the person its id belongs to.
+    fn deliver(&mut self, e: &Event) -> Result<(), Box<dyn StdError>> {
+        let person = self.graph.resolve(e.customer());
+        let e = if &person == e.customer() {
+            e.clone()
+        } else {
+            Event::new(e.id().clone(), person.clone(), e.at(), e.kind().clone())?
+        };
+        let (engine, triggers) = (&self.engine, &self.triggers);
+        let c = self.customers.entry(person.clone()).or_insert_with(|| Customer {
+            state: engine.new_customer(person.clone(), e.at()),
+            triggers: triggers.new_state(),
+            events: Vec::new(),
+        });
+        self.ledger.record_event(&e)?;
+        let when = e.at().format("%Y-%m-%d %H:%M");
+        match engine.apply(&mut c.state, &e) {
+            Ok(applied) if applied.duplicate => {
+                println!("  {when}  {:<6} {} again: ignored", person.to_string(), e.id())
+            }
+            Ok(applied) => {
+                c.events.push(e.clone());
+                if applied.restated {
+                    println!("  {when}  {:<6} {} arrived late: merged in order", person.to_string(), e.id());
+                }
+                print_transitions(engine, &person, applied.transitions.iter());
+                let view = CustomerView { consent: Some(&self.ledger), ..CustomerView::of(&c.state) };
+                let fired = triggers.on_event(&mut c.triggers, &view, &applied, &e);
+                print_firings(triggers, &person, &fired);
+            }
+            Err(err) => println!("  refused: {err}"),
+        }
+        Ok(())
+    }
+
+    /// A login shows that `a` and `b` are one person: the graph joins them,
+    /// and the person's state, trigger memory and consent are merged under
+    /// the canonical id.
+    fn login(&mut self, a: &CustomerId, b: &CustomerId, at: DateTime<Utc>) -> Result<(), Box<dyn StdError>> {
+        let (x, y) = (Identifier::customer(a.clone()), Identifier::customer(b.clone()));
+        let LinkOutcome::Merged { canonical, from } = self.graph.link(&x, &y, LinkSource::Login, at)? else {
+            return Ok(());
+        };
+        let kept = canonical.customer_id();
+        let other = if from[0] == canonical { from[1].customer_id() } else { from[0].customer_id() };
+        println!("  {}  login: {other} is {kept}; merging", at.format("%Y-%m-%d %H:%M"));
+        let (Some(mut person), Some(gone)) = (self.customers.remove(&kept), self.customers.remove(&other)) else {
+            return Err(format!("{kept} or {other} has no state").into());
+        };
+        let merged = self.engine.merge(
+            StateWithEvents { state: &person.state, events: &person.events },
+            StateWithEvents { state: &gone.state, events: &gone.events },
+            at,
+        )?;
+        println!("  the person's stage history, replayed:");
+        print_transitions(&self.engine, &kept, merged.transitions.iter());
+        person.triggers = self.triggers.merge_memory(&person.triggers, &gone.triggers);
+        // Transitions either id already acted on are not acted on again.
+        let view = CustomerView { consent: Some(&self.ledger), ..CustomerView::of(&merged.state) };
+        let fired =
+            self.triggers.on_tick(&mut person.triggers, &view, at.max(merged.state.clock()), merged.transitions.iter());
+        if fired.is_empty() {
+            println!("  no message: the guest's welcome was the person's (trigger memories merged)");
+        }
+        print_firings(&self.triggers, &kept, &fired);
+        person.state = merged.state;
+        person.events.extend(gone.events);
+        self.ledger.merge(&kept, &other, at)?;
+        self.customers.insert(kept, person);
+        Ok(())
+    }
 }
 
 fn main() -> Result<(), Box<dyn StdError>> {
@@ -136,10 +226,15 @@ fn main() -> Result<(), Box<dyn StdError>> {
         quiet_after_complaint_hours: 48,
     };
     let triggers = Triggers::new(rules, limits, engine.model())?;
-    let mut ledger = ConsentLedger::new();
-    // The application keeps the states (here in a map; in a real shop, a
-    // cache or a database row each — they serialise).
-    let mut customers: BTreeMap<CustomerId, Customer> = BTreeMap::new();
+    let mut shop = Shop {
+        engine,
+        triggers,
+        ledger: ConsentLedger::new(),
+        graph: IdentityGraph::new(IdentityPolicy::default()),
+        // The application keeps the states (here in a map; in a real shop,
+        // a cache or a database row each — they serialise).
+        customers: BTreeMap::new(),
+    };
 
     let stream = vec![
         consent("k1", "alice", at(1, 8, 0), ConsentStatus::Granted),
@@ -169,27 +264,7 @@ fn main() -> Result<(), Box<dyn StdError>> {
 
     println!("Events, as they arrive (stage transitions, then messages)");
     for e in &stream {
-        let c = customers.entry(e.customer().clone()).or_insert_with(|| Customer {
-            state: engine.new_customer(e.customer().clone(), e.at()),
-            triggers: triggers.new_state(),
-        });
-        ledger.record_event(e)?;
-        let when = e.at().format("%Y-%m-%d %H:%M");
-        match engine.apply(&mut c.state, e) {
-            Ok(applied) if applied.duplicate => {
-                println!("  {when}  {:<6} {} again: ignored", e.customer().to_string(), e.id())
-            }
-            Ok(applied) => {
-                if applied.restated {
-                    println!("  {when}  {:<6} {} arrived late: merged in order", e.customer().to_string(), e.id());
-                }
-                print_transitions(&engine, e.customer(), applied.transitions.iter());
-                let view = CustomerView { consent: Some(&ledger), ..CustomerView::of(&c.state) };
-                let fired = triggers.on_event(&mut c.triggers, &view, &applied, e);
-                print_firings(&triggers, e.customer(), &fired);
-            }
-            Err(err) => println!("  refused: {err}"),
-        }
+        shop.deliver(e)?;
     }
 
     // A nightly job moves every customer to midnight; stages that depend on
@@ -198,42 +273,82 @@ fn main() -> Result<(), Box<dyn StdError>> {
     println!("\nNightly ticks, March to October");
     for night in 0..220 {
         let now = Utc.with_ymd_and_hms(2024, 3, 2, 0, 0, 0).unwrap() + TimeDelta::days(night);
-        for (customer, c) in customers.iter_mut() {
+        for (customer, c) in shop.customers.iter_mut() {
             if now < c.state.clock() {
                 continue;
             }
-            let moved = engine.advance_to(&mut c.state, now)?;
-            print_transitions(&engine, customer, moved.iter());
-            let view = CustomerView { consent: Some(&ledger), ..CustomerView::of(&c.state) };
-            let fired = triggers.on_tick(&mut c.triggers, &view, now, moved.iter());
-            print_firings(&triggers, customer, &fired);
+            let moved = shop.engine.advance_to(&mut c.state, now)?;
+            print_transitions(&shop.engine, customer, moved.iter());
+            let view = CustomerView { consent: Some(&shop.ledger), ..CustomerView::of(&c.state) };
+            let fired = shop.triggers.on_tick(&mut c.triggers, &view, now, moved.iter());
+            print_firings(&shop.triggers, customer, &fired);
         }
     }
 
     println!("\nWhere everyone stands");
-    let now = customers.values().map(|c| c.state.clock()).max().unwrap_or_default();
-    for (customer, c) in &customers {
+    let now = shop.customers.values().map(|c| c.state.clock()).max().unwrap_or_default();
+    for (customer, c) in &shop.customers {
         let p = c.state.profile();
         println!(
             "  {:<6} {:<9} since {}  orders {}  net {} EUR  product views (30 days) {}  marketing e-mail allowed: {}",
             customer.to_string(),
-            engine.model().stage_name(c.state.stage()),
+            shop.engine.model().stage_name(c.state.stage()),
             c.state.stage_since().format("%Y-%m-%d"),
             p.orders(),
             p.net_spend(),
             p.engagement(Engagement::ProductViews, 30, now),
-            ledger.may_contact(customer, &Channel::Email, &Purpose::Marketing, now),
+            shop.ledger.may_contact(customer, &Channel::Email, &Purpose::Marketing, now),
         );
     }
 
     // Snapshot and restore: the restored state continues identically.
     let alice = CustomerId::from("alice");
-    let saved = serde_json::to_string(&customers[&alice].state)?;
+    let saved = serde_json::to_string(&shop.customers[&alice].state)?;
     let mut restored: CustomerState = serde_json::from_str(&saved)?;
     let back = order("o6", "alice", Utc.with_ymd_and_hms(2024, 10, 30, 12, 0, 0).unwrap(), "54.00");
-    let applied = engine.apply(&mut restored, &back)?;
+    let applied = shop.engine.apply(&mut restored, &back)?;
     println!("\nRestored alice from {} bytes of JSON and applied one more order:", saved.len());
-    print_transitions(&engine, &alice, applied.transitions.iter());
+    print_transitions(&shop.engine, &alice, applied.transitions.iter());
+
+    // A guest checkout, then the account: one person under two ids.
+    println!("\nA guest checkout joined to the account at login");
+    let day = |d: u32, h: u32| Utc.with_ymd_and_hms(2024, 11, d, h, 0, 0).unwrap();
+    let (guest, carla) = (CustomerId::from("guest-7731"), CustomerId::from("carla"));
+    for e in [
+        consent("k4", "guest-7731", day(4, 9), ConsentStatus::Granted),
+        order("o7", "guest-7731", day(4, 10), "64.00"),
+        // The guest unsubscribes from the order mails' footer …
+        consent("k5", "guest-7731", day(5, 9), ConsentStatus::Withdrawn),
+        // … and signs up for an account the next day, ticking "newsletter".
+        consent("k6", "carla", day(6, 9), ConsentStatus::Granted),
+        event("v6", "carla", day(6, 9) + TimeDelta::minutes(5), EventKind::SiteVisit),
+    ] {
+        shop.deliver(&e)?;
+    }
+    shop.login(&carla, &guest, day(6, 10))?;
+    let may = |shop: &Shop, at| shop.ledger.may_contact(&carla, &Channel::Email, &Purpose::Marketing, at);
+    println!(
+        "  marketing e-mail to carla: {} (the guest's withdrawal, made before the link, wins over the account's grant)",
+        may(&shop, day(6, 11))
+    );
+    for e in [
+        // An event still under the guest id lands on the person.
+        event("v7", "guest-7731", day(7, 12), EventKind::ProductViewed { product_id: "milk-frother".into() }),
+        // After the link the person's latest decision stands.
+        consent("k7", "carla", day(8, 9), ConsentStatus::Granted),
+        order("o8", "carla", day(9, 19), "23.50"),
+    ] {
+        shop.deliver(&e)?;
+    }
+    let person = &shop.customers[&carla];
+    println!(
+        "  carla: {} orders, stage {}, marketing e-mail allowed: {}; {} has no state of its own: {}",
+        person.state.profile().orders(),
+        shop.engine.model().stage_name(person.state.stage()),
+        may(&shop, day(9, 20)),
+        guest,
+        !shop.customers.contains_key(&guest)
+    );
 
     // Control group: 20 % of the at-risk customers are held out of the
     // win-back mail, by a hash anyone can recompute. The outcomes here are
