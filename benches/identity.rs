@@ -6,7 +6,8 @@
 //!   (so most are further evidence for people already joined), in a
 //!   shuffled order across people, into an empty graph with the default
 //!   policy. The identifiers are built before timing; the graph copies
-//!   each once when it first sees it.
+//!   each once when it first sees it. `…-presized` starts from
+//!   `IdentityGraph::with_capacity` (4M identifiers, 10M links).
 //!
 //! * `identity/merge/…`: [`Lifecycle::merge`] of a guest (a consent grant,
 //!   three product views and an order in one evening) into an account
@@ -64,6 +65,16 @@ fn bench(c: &mut Criterion) {
     g.bench_function("link/10M-links-1M-people", |b| {
         b.iter(|| {
             let mut graph = IdentityGraph::new(IdentityPolicy::default());
+            for (x, y) in &links {
+                graph.link(x, y, LinkSource::Login, at).unwrap();
+            }
+            assert!(graph.people() >= PEOPLE);
+            black_box(graph.len())
+        })
+    });
+    g.bench_function("link/10M-links-1M-people-presized", |b| {
+        b.iter(|| {
+            let mut graph = IdentityGraph::with_capacity(IdentityPolicy::default(), 4 * PEOPLE, LINKS);
             for (x, y) in &links {
                 graph.link(x, y, LinkSource::Login, at).unwrap();
             }

@@ -27,7 +27,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use hashbrown::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
 use serde::{Deserialize, Serialize};
 
 use super::customer::{CustomerId, IdKind};
@@ -474,7 +476,10 @@ struct Edge {
 pub struct IdentityGraph {
     policy: IdentityPolicy,
     identifiers: Vec<Identifier>,
-    index: HashMap<Identifier, u32, foldhash::fast::RandomState>,
+    /// Each identifier's index, found by its hash (randomly seeded) and
+    /// compared with `identifiers`: the identifier is stored once.
+    index: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
     /// Union–find parents; a root is its own parent.
     parent: Vec<u32>,
     /// Per root: the person's count of identifiers of each kind.
@@ -503,13 +508,34 @@ impl IdentityGraph {
         IdentityGraph {
             policy,
             identifiers: Vec::new(),
-            index: HashMap::default(),
+            index: HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
             parent: Vec::new(),
             counts: Vec::new(),
             smallest: Vec::new(),
             edges: Vec::new(),
             people: 0,
         }
+    }
+
+    /// An empty graph with `policy` and room for `identifiers` identifiers
+    /// and `links` links (a host loading a file of links knows about how
+    /// many): nothing is reallocated or rehashed until then.
+    ///
+    /// ```
+    /// use customer_lifecycle::{IdentityGraph, IdentityPolicy};
+    /// let graph = IdentityGraph::with_capacity(IdentityPolicy::default(), 4_000, 10_000);
+    /// assert!(graph.is_empty());
+    /// ```
+    pub fn with_capacity(policy: IdentityPolicy, identifiers: usize, links: usize) -> IdentityGraph {
+        let mut graph = IdentityGraph::new(policy);
+        graph.identifiers.reserve(identifiers);
+        graph.index.reserve(identifiers, |_| 0);
+        graph.parent.reserve(identifiers);
+        graph.counts.reserve(identifiers);
+        graph.smallest.reserve(identifiers);
+        graph.edges.reserve(links.min(MAX_LINKS));
+        graph
     }
 
     /// The policy.
@@ -595,13 +621,23 @@ impl IdentityGraph {
     /// # Errors
     /// [`Error::TooManyCustomers`] beyond 2³¹ − 1 identifiers.
     pub fn add(&mut self, identifier: &Identifier) -> Result<Identifier> {
-        let i = self.intern(identifier)?;
+        let i = self.intern(identifier, self.hash_of(identifier))?;
         let root = self.find(i);
         Ok(self.identifiers[self.smallest[root as usize] as usize].clone())
     }
 
-    fn intern(&mut self, identifier: &Identifier) -> Result<u32> {
-        if let Some(&i) = self.index.get(identifier) {
+    fn hash_of(&self, identifier: &Identifier) -> u64 {
+        self.hasher.hash_one(identifier)
+    }
+
+    /// The index of `identifier`, whose hash is `hash`.
+    fn lookup(&self, identifier: &Identifier, hash: u64) -> Option<u32> {
+        self.index.find(hash, |&i| self.identifiers[i as usize] == *identifier).copied()
+    }
+
+    /// The index of `identifier` (hash `hash`), added when new.
+    fn intern(&mut self, identifier: &Identifier, hash: u64) -> Result<u32> {
+        if let Some(i) = self.lookup(identifier, hash) {
             return Ok(i);
         }
         let i = u32::try_from(self.identifiers.len())
@@ -609,7 +645,8 @@ impl IdentityGraph {
             .filter(|&i| i < super::customer::MAX_CUSTOMERS)
             .ok_or(Error::TooManyCustomers { limit: u64::from(super::customer::MAX_CUSTOMERS) })?;
         self.identifiers.push(identifier.clone());
-        self.index.insert(identifier.clone(), i);
+        let (identifiers, hasher) = (&self.identifiers, &self.hasher);
+        self.index.insert_unique(hash, i, |&j| hasher.hash_one(&identifiers[j as usize]));
         self.parent.push(i);
         self.counts.push(identifier.kind.alone());
         self.smallest.push(i);
@@ -689,7 +726,8 @@ impl IdentityGraph {
             return Err(Error::InvalidArgument { name: "identity links", reason: format!("at most {MAX_LINKS}") });
         }
         // Check before anything moves: an unknown side counts one of its kind.
-        let known = (self.index.get(a).copied(), self.index.get(b).copied());
+        let (ha, hb) = (self.hash_of(a), self.hash_of(b));
+        let known = (self.lookup(a, ha), self.lookup(b, hb));
         let counts = |graph: &mut IdentityGraph, side: Option<u32>, id: &Identifier| match side {
             Some(i) => {
                 let root = graph.find(i);
@@ -707,11 +745,11 @@ impl IdentityGraph {
         }
         let ia = match known.0 {
             Some(i) => i,
-            None => self.intern(a)?,
+            None => self.intern(a, ha)?,
         };
         let ib = match known.1 {
             Some(i) => i,
-            None => self.intern(b)?,
+            None => self.intern(b, hb)?,
         };
         self.edges.push(Edge { a: ia, b: ib, source, at: at.timestamp() });
         if same {
@@ -761,7 +799,7 @@ impl IdentityGraph {
     /// assert_eq!(graph.canonical(&Identifier::customer(1)), None);
     /// ```
     pub fn canonical(&self, identifier: &Identifier) -> Option<&Identifier> {
-        let i = *self.index.get(identifier)?;
+        let i = self.lookup(identifier, self.hash_of(identifier))?;
         Some(&self.identifiers[self.smallest[self.root(i) as usize] as usize])
     }
 
@@ -803,7 +841,7 @@ impl IdentityGraph {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn identifiers_of(&self, identifier: &Identifier) -> Vec<Identifier> {
-        let Some(&i) = self.index.get(identifier) else { return Vec::new() };
+        let Some(i) = self.lookup(identifier, self.hash_of(identifier)) else { return Vec::new() };
         let root = self.root(i);
         let mut out: Vec<Identifier> = (0..self.identifiers.len() as u32)
             .filter(|&j| self.root(j) == root)
@@ -837,8 +875,8 @@ impl IdentityGraph {
     pub fn unlink(&mut self, a: &Identifier, b: &Identifier) -> Result<Vec<Identifier>> {
         let missing =
             || Error::InvalidArgument { name: "identity link", reason: format!("no link between {a} and {b}") };
-        let (ia, ib) = match (self.index.get(a), self.index.get(b)) {
-            (Some(&ia), Some(&ib)) => (ia, ib),
+        let (ia, ib) = match (self.lookup(a, self.hash_of(a)), self.lookup(b, self.hash_of(b))) {
+            (Some(ia), Some(ib)) => (ia, ib),
             _ => return Err(missing()),
         };
         let before = self.edges.len();
