@@ -499,7 +499,7 @@ impl ParameterDraws {
             let (x, t_x, t, m) = (gather(&frequency), gather(&recency), gather(&age), gather(&mean_spend));
             for (d, model) in self.models.iter().enumerate() {
                 let column = clv_at(clv, model.as_ref(), spend.get(d))
-                    .compute_columns(x.view(), t_x.view(), t.view(), m.view())
+                    .compute_columns_anchored(x.view(), t_x.view(), t.view(), m.view())
                     .map_err(|e| renumbered(e, |row| rows.get(row).copied().unwrap_or(row)))?;
                 for (r, v) in column.iter().enumerate() {
                     values[r * draws + d] = *v;

@@ -181,6 +181,8 @@ pub struct Clv<'a> {
     discounting: Discounting,
     margin: f64,
     threads: usize,
+    /// Interpolate between anchor steps (the draws of an interval).
+    anchored: bool,
 }
 
 impl fmt::Debug for Clv<'_> {
@@ -223,6 +225,7 @@ impl<'a> Clv<'a> {
             discounting: Discounting::Annual(0.10),
             margin: 1.0,
             threads: 1,
+            anchored: false,
         }
     }
 
@@ -249,6 +252,7 @@ impl<'a> Clv<'a> {
             discounting: self.discounting,
             margin: self.margin,
             threads: self.threads,
+            anchored: self.anchored,
         }
     }
 
@@ -580,6 +584,65 @@ impl<'a> Clv<'a> {
         Ok(discounted)
     }
 
+    /// How [`Clv::compute_steps`] takes each discounted sum: over every
+    /// step, or — for the draws of an interval over many steps — as
+    /// Σₖ G(κₖ) ωₖ over anchor knots κ (steps about 1/[`ANCHOR_RATIO`] of
+    /// their horizon apart, and the last), the sum with G between the knots taken as the cubic
+    /// through the four nearest (and G(0) = 0): the sum is linear in the
+    /// interpolated values, so the weights ω are the same for every
+    /// customer and computed once.
+    fn plan<'s>(&self, steps: &'s [(f64, f64)]) -> SumPlan<'s> {
+        if !(self.anchored && steps.len() > ANCHORED_FROM) {
+            return SumPlan::Steps(steps);
+        }
+        // Knots at steps spaced in proportion to their horizon (each about
+        // 1/ANCHOR_RATIO further on, at least one step): G bends on the
+        // scale of the horizon itself (a power of (β + t) for Pareto/NBD,
+        // of (α + T + t) for BG/NBD), so a cubic through four such knots
+        // keeps its relative error alike along the whole horizon.
+        let mut knots = vec![0.0];
+        let mut j = 1;
+        while j < steps.len() {
+            knots.push(steps[j - 1].0);
+            j += (j / ANCHOR_RATIO).max(1);
+        }
+        knots.push(steps[steps.len() - 1].0);
+        let mut weights = vec![0.0; knots.len()];
+        let top = knots.len() - 1;
+        let mut i = 0;
+        for (j, &(t, factor)) in steps.iter().enumerate() {
+            // Σⱼ (gⱼ − gⱼ₋₁) δⱼ = Σⱼ gⱼ (δⱼ − δⱼ₊₁), with δ after the last 0.
+            let next = steps.get(j + 1).map_or(0.0, |s| s.1);
+            while i + 1 < top && knots[i + 1] < t {
+                i += 1;
+            }
+            let start = i.saturating_sub(1).min(top - 3);
+            let xs = &knots[start..start + 4];
+            for q in 0..4 {
+                let mut lagrange = 1.0;
+                for k in 0..4 {
+                    if k != q {
+                        lagrange *= (t - xs[k]) / (xs[q] - xs[k]);
+                    }
+                }
+                weights[start + q] += lagrange * (factor - next);
+            }
+        }
+        SumPlan::Knots { horizons: knots[1..].to_vec(), weights: weights[1..].to_vec() }
+    }
+
+    /// The discounted sum of (x, T) by `plan`.
+    fn discounted_by(&self, plan: &SumPlan<'_>, x: f64, age: f64) -> Result<f64> {
+        match plan {
+            SumPlan::Steps(steps) => self.discounted_purchases_if_alive(steps, x, age),
+            SumPlan::Knots { horizons, weights } => {
+                let mut at_knots = Vec::with_capacity(horizons.len());
+                self.purchases.expected_purchases_if_alive_at(horizons, x, age, &mut at_knots)?;
+                Ok(at_knots.iter().zip(weights).map(|(g, w)| g * w).sum())
+            }
+        }
+    }
+
     /// Delta-method standard error of one customer's CLV, from the purchase
     /// model's and the spend model's covariances (the two fits are taken as
     /// independent, so their variances add).
@@ -676,6 +739,25 @@ impl<'a> Clv<'a> {
         self.compute_steps(&steps, frequency, recency, age, mean_spend)
     }
 
+    /// [`Clv::compute_columns`] for the draws of an interval: over a
+    /// horizon of more than [`ANCHORED_FROM`] steps (a year of daily
+    /// steps), the cumulative expectation is computed exactly at knots
+    /// spaced in proportion to their horizon (28 of 365 days) and between
+    /// them by cubic interpolation through the four nearest (with 0 at the
+    /// start; see [`Clv::plan`]). The error is far below the interval's own
+    /// sampling error (tested: below 1e-6 of the value).
+    pub(crate) fn compute_columns_anchored(
+        &self,
+        frequency: ArrayView1<'_, f64>,
+        recency: ArrayView1<'_, f64>,
+        age: ArrayView1<'_, f64>,
+        mean_spend: ArrayView1<'_, f64>,
+    ) -> Result<Array1<f64>> {
+        let steps = self.steps(self.unit_with(None)?)?;
+        let anchored = Clv { anchored: true, ..*self };
+        anchored.compute_steps(&steps, frequency, recency, age, mean_spend)
+    }
+
     fn compute_steps(
         &self,
         steps: &[(f64, f64)],
@@ -720,7 +802,8 @@ impl<'a> Clv<'a> {
         }
         // At least 64 pairs per thread, or a thread costs more than it saves.
         let threads = self.threads.min(pairs.len() / 64);
-        let discounted = map_in_runs(&pairs, threads, |&(x, t, _)| self.discounted_purchases_if_alive(steps, x, t));
+        let plan = self.plan(steps);
+        let discounted = map_in_runs(&pairs, threads, |&(x, t, _)| self.discounted_by(&plan, x, t));
         let mut values = Vec::with_capacity(discounted.len());
         for (r, &(_, _, row)) in discounted.into_iter().zip(&pairs) {
             match r {
@@ -741,6 +824,21 @@ impl<'a> Clv<'a> {
         }
         Ok(out)
     }
+}
+
+/// [`Clv::compute_columns_anchored`] places its knots about 1/ANCHOR_RATIO
+/// of the horizon apart (see [`Clv::plan`]).
+pub(crate) const ANCHOR_RATIO: usize = 4;
+
+/// Horizons of more steps than this are anchored (a year of weeks is not).
+pub(crate) const ANCHORED_FROM: usize = 64;
+
+/// A discounted sum's recipe (see [`Clv::plan`]).
+enum SumPlan<'s> {
+    /// Every step, (horizon, discount factor).
+    Steps(&'s [(f64, f64)]),
+    /// Knots (after 0) and each one's weight in the sum.
+    Knots { horizons: Vec<f64>, weights: Vec<f64> },
 }
 
 /// Periods in one of lifetimes' months: 4.345 weeks, 30 days, 1 month.
@@ -777,6 +875,46 @@ mod tests {
         let m = ndarray::array![22.35];
         let columns = Clv::new(&p, &g).compute_columns(x.view(), t_x.view(), age.view(), m.view()).unwrap();
         assert_eq!(columns[0], at);
+    }
+
+    /// The draws' anchored sums against the exact ones: within 1e-6 of
+    /// the value (absolute 1e-12 below that), for day-scale BG/NBD, MBG/NBD
+    /// and Pareto/NBD parameters (as fitted on a year of daily shop data)
+    /// over young and old, rare and frequent customers, one- and two-year
+    /// horizons, annual discounting at 0 % and 10 %.
+    #[test]
+    fn anchored_sums_match_the_exact_ones() {
+        let g = GammaGamma::new(6.2488, 3.7446, 15.4477).unwrap();
+        let bg = BetaGeo::new(1.068, 18.13, 1.076, 14.44).unwrap().in_unit(TimeUnit::Day);
+        let mbg = BetaGeo::modified(2.18, 34.67, 1.012, 11.65).unwrap().in_unit(TimeUnit::Day);
+        let pareto = ParetoNbd::new(0.55, 10.6, 0.61, 11.7).unwrap().in_unit(TimeUnit::Day);
+        let mut rows: Vec<[f64; 4]> = Vec::new();
+        for x in [0.0, 1.0, 2.0, 5.0, 20.0, 150.0] {
+            for age in [0.0, 1.0, 3.0, 10.0, 45.0, 100.0, 400.0, 1095.0] {
+                if x > age {
+                    continue; // at most one repeat purchase a day
+                }
+                for share in [0.0, 0.5, 1.0] {
+                    let t_x = if x == 0.0 { 0.0 } else { age * share };
+                    rows.push([x, t_x, age, 40.0]);
+                }
+            }
+        }
+        let column = |j: usize| rows.iter().map(|r| r[j]).collect::<Array1<f64>>();
+        let (x, t_x, age, m) = (column(0), column(1), column(2), column(3));
+        let mut checked = 0;
+        for model in [&bg as &dyn PurchaseModel, &mbg, &pareto] {
+            for (years, rate) in [(1, 0.10), (2, 0.0), (1, 0.0)] {
+                let clv = Clv::new(model, &g).horizon(Span::Years(years)).annual_discount_rate(rate);
+                let exact = clv.compute_columns(x.view(), t_x.view(), age.view(), m.view()).unwrap();
+                let anchored = clv.compute_columns_anchored(x.view(), t_x.view(), age.view(), m.view()).unwrap();
+                for (i, (e, a)) in exact.iter().zip(&anchored).enumerate() {
+                    assert!((e - a).abs() <= 1e-6 * e.abs() + 1e-12, "{} row {:?}: {e} vs {a}", model.name(), rows[i]);
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 9 * rows.len());
     }
 
     #[test]

@@ -158,12 +158,14 @@ pub(crate) fn scaled_hyp2f1_many(a: f64, b: f64, c: f64, zs: &[f64], out: &mut V
         .collect();
     let mut running = lanes.iter().filter(|l| l.running).count();
     let mut k = 0.0f64;
+    let mut even = true;
     while running > 0 && k < 1e6 {
         let ratio = (p + k) * (q + k) / ((c + k) * (k + 1.0));
         let past_settle = k > settle + 1.0;
         // As in the single sum, which takes terms in pairs: the head is
         // noted at an even term.
-        let note_head = past_settle && k % 2.0 == 0.0;
+        let note_head = past_settle && even;
+        even = !even;
         for lane in lanes.iter_mut().filter(|l| l.running) {
             let r = ratio * lane.z;
             if past_settle {
