@@ -333,38 +333,10 @@ fn the_report_resolves_identity_links_end_to_end() -> TestResult {
     let (orders_s, links_s, summary_s, predictions_s) =
         (path(&orders), path(&links_file), path(&summary), path(&predictions));
     let (cal, obs) = (crate::shop_generator::calibration_end(&config).to_string(), config.last_day.to_string());
-    crate::lifecycle_report::run_cli(&[
-        "--transactions",
-        &orders_s,
-        "--unit",
-        "week",
-        "--calibration-end",
-        &cal,
-        "--observation-end",
-        &obs,
-        "--currency",
-        "EUR",
-        "--rate",
-        "CHF=1.05",
-        "--normalize-ids",
-        "email",
-        "--column",
-        "customer_id=email",
-        "--column",
-        "date=created_at",
-        "--column",
-        "amount=total",
-        "--time-zone",
-        "Europe/Berlin",
-        "--identity-links",
-        &links_s,
-        "--summary-csv",
-        &summary_s,
-        "--predictions-csv",
-        &predictions_s,
-        "--clv-interval-draws",
-        "0",
-    ])?;
+    let mut args = crate::shop_export::report_args(&orders_s, &cal, &obs);
+    args.extend(["--identity-links", &links_s, "--summary-csv", &summary_s, "--predictions-csv", &predictions_s]);
+    args.extend(["--clv-interval-draws", "0"]);
+    crate::lifecycle_report::run_cli(&args)?;
 
     // The oracle: the original export, each person keyed by the smaller
     // of their two addresses (the canonical id).
@@ -400,25 +372,9 @@ fn the_report_resolves_identity_links_end_to_end() -> TestResult {
     assert!(links.iter().any(|(s, f)| keyed.contains(s.min(f).as_str())));
     // A malformed links file is refused, naming its line.
     std::fs::write(&links_file, "id_a,id_b\nnot-an-address,anna@web.de\n")?;
-    let err = crate::lifecycle_report::run_cli(&[
-        "--transactions",
-        &orders_s,
-        "--normalize-ids",
-        "email",
-        "--column",
-        "customer_id=email",
-        "--column",
-        "date=created_at",
-        "--column",
-        "amount=total",
-        "--currency",
-        "EUR",
-        "--rate",
-        "CHF=1.05",
-        "--identity-links",
-        &links_s,
-    ])
-    .unwrap_err();
+    let mut args = crate::shop_export::report_args(&orders_s, &cal, &obs);
+    args.extend(["--identity-links", &links_s]);
+    let err = crate::lifecycle_report::run_cli(&args).unwrap_err();
     assert!(err.to_string().contains("line 2"), "{err}");
     std::fs::remove_dir_all(&dir)?;
     Ok(())

@@ -20,6 +20,36 @@ fn config(seed: u64) -> ShopConfig {
     ShopConfig { seed, customers: 2_500, ..ShopConfig::default() }
 }
 
+/// The README's report command on the generator's export at `file`, in
+/// weeks with a holdout from `cal` to `obs` (shared by the tests that run
+/// it; the caller adds the file style's and the outputs' options).
+pub(crate) fn report_args<'a>(file: &'a str, cal: &'a str, obs: &'a str) -> Vec<&'a str> {
+    vec![
+        "--transactions",
+        file,
+        "--unit",
+        "week",
+        "--calibration-end",
+        cal,
+        "--observation-end",
+        obs,
+        "--currency",
+        "EUR",
+        "--rate",
+        "CHF=1.05",
+        "--normalize-ids",
+        "email",
+        "--column",
+        "customer_id=email",
+        "--column",
+        "date=created_at",
+        "--column",
+        "amount=total",
+        "--time-zone",
+        "Europe/Berlin",
+    ]
+}
+
 /// The loader options for the generator's export in `style` (shared by
 /// the tests that load it).
 pub(crate) fn options(style: ExportStyle) -> CsvOptions {
@@ -78,37 +108,9 @@ fn the_report_runs_on_a_shop_export_end_to_end() -> TestResult {
     let (cal, obs) = (calibration_end(&cfg).to_string(), cfg.last_day.to_string());
     let path = |p: &std::path::Path| p.display().to_string();
     let (file_s, pred_s, sum_s) = (path(&file), path(&predictions), path(&summary));
-    run_cli(&[
-        "--transactions",
-        &file_s,
-        "--unit",
-        "week",
-        "--calibration-end",
-        &cal,
-        "--observation-end",
-        &obs,
-        "--currency",
-        "EUR",
-        "--rate",
-        "CHF=1.05",
-        "--normalize-ids",
-        "email",
-        "--column",
-        "customer_id=email",
-        "--column",
-        "date=created_at",
-        "--column",
-        "amount=total",
-        "--time-zone",
-        "Europe/Berlin",
-        "--decimal-comma",
-        "--delimiter",
-        ";",
-        "--summary-csv",
-        &sum_s,
-        "--predictions-csv",
-        &pred_s,
-    ])?;
+    let mut args = report_args(&file_s, &cal, &obs);
+    args.extend(["--decimal-comma", "--delimiter", ";", "--summary-csv", &sum_s, "--predictions-csv", &pred_s]);
+    run_cli(&args)?;
     let text = std::fs::read_to_string(&predictions)?;
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().ok_or("a header")?.split(',').collect();
