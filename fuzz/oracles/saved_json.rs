@@ -16,8 +16,8 @@ use customer_lifecycle::clv::{
 use customer_lifecycle::lifecycle::{CustomerState, EngineOptions, Lifecycle, StageModel};
 use customer_lifecycle::metrics::{RetentionMode, RfmScores};
 use customer_lifecycle::{
-    Channel, CohortAnalysis, ConsentHistory, ConsentLedger, Currency, CustomerId, CustomerTable, Event, EventKind,
-    Money, PartialSummary, PurchaseSummary, Purpose,
+    AttributeMerge, Attributes, Channel, CohortAnalysis, ConsentHistory, ConsentLedger, Currency, CustomerId,
+    CustomerTable, Event, EventKind, IdentityGraph, MergeStrategy, Money, PartialSummary, PurchaseSummary, Purpose,
 };
 
 fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(
@@ -264,6 +264,51 @@ pub fn check(data: &[u8]) {
         let records = history.records();
         assert!(records.windows(2).all(|w| w[0].at <= w[1].at));
         let _ = history.objected_to_profiling(t0());
+        // Plain or merged, a decision is one of the records, made by then,
+        // for that purpose and a channel covering the one asked; contact
+        // is allowed exactly when it permits.
+        let mut instants: Vec<DateTime<Utc>> = records.iter().map(|r| r.at).collect();
+        instants.push(t0());
+        for &at in instants.iter().take(16) {
+            for channel in [Channel::Email, Channel::Sms] {
+                let decision = history.decision(&channel, &Purpose::Marketing, at);
+                if let Some(d) = decision {
+                    assert!(records.contains(d) && d.at <= at && d.change.channel.covers(&channel));
+                    assert_eq!(d.change.purpose, Purpose::Marketing);
+                }
+                assert_eq!(
+                    history.may_contact(&channel, &Purpose::Marketing, at),
+                    decision.is_some_and(|d| d.permits(at))
+                );
+            }
+        }
+        // It merges with itself (within the limit of ids) and saves again.
+        let mut twice = history.clone();
+        if twice.merge(&history, t0()).is_ok() {
+            assert_eq!(twice.records().len(), 2 * records.len());
+            let again: ConsentHistory = serde_json::from_str(&serde_json::to_string(&twice).unwrap()).unwrap();
+            assert_eq!(again, twice);
+        }
+    }
+    if let Some(graph) = round_trip::<IdentityGraph>(text) {
+        // Every identifier belongs to a person named by one of their own,
+        // the smallest; no more people than identifiers.
+        assert!(graph.people() <= graph.len());
+        for link in graph.links().iter().take(64) {
+            let canonical = graph.canonical(&link.a).expect("a linked identifier is known").clone();
+            assert_eq!(graph.canonical(&link.b), Some(&canonical));
+            let members = graph.identifiers_of(&link.a);
+            assert_eq!(members.first(), Some(&canonical));
+            assert!(members.contains(&link.b));
+        }
+    }
+    if let Some(attributes) = round_trip::<Attributes>(text) {
+        // Merging a person's attributes with themselves changes nothing,
+        // by every strategy but a sum.
+        for strategy in [MergeStrategy::MostRecent, MergeStrategy::Oldest, MergeStrategy::NonEmpty] {
+            assert_eq!(AttributeMerge::new(strategy).merge(&attributes, &attributes).unwrap(), attributes);
+        }
+        let _ = AttributeMerge::new(MergeStrategy::Union).merge(&attributes, &attributes);
     }
     if let Some(group) = round_trip::<ControlGroup>(text) {
         let _ = group.is_control(&CustomerId::from(7));
