@@ -38,7 +38,10 @@ pub struct StateWithEvents<'a> {
     /// The id's state.
     pub state: &'a CustomerState,
     /// Every event [`Lifecycle::apply`] accepted into it, in any order
-    /// (repeats of an event are recognised as in `apply`).
+    /// (repeats of an event are recognised as in `apply`); for a state
+    /// merged before, those of every id merged into it as well (under
+    /// their own ids: [`Lifecycle::merge`] does not read the events'
+    /// customer).
     pub events: &'a [Event],
 }
 
@@ -132,15 +135,11 @@ impl Lifecycle {
         // Each event in its compact form once, in the order the engine
         // settles events: time, then id hash.
         let mut events: Vec<(CompactEvent, &Event, bool)> = Vec::with_capacity(kept.events.len() + other.events.len());
+        // The events may be of any id: a state merged before took the
+        // events of the ids merged into it. A foreign event fails the
+        // rebuild check below.
         for (part, is_kept) in [(&kept, true), (&other, false)] {
-            let id = part.state.customer();
             for e in part.events {
-                if &e.customer != id {
-                    return Err(Error::InvalidArgument {
-                        name: "merge",
-                        reason: format!("event {:?} is for customer {}, not {id}", e.id.0, e.customer),
-                    });
-                }
                 events.push((self.compact(e)?, e, is_kept));
             }
         }
