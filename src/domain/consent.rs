@@ -327,7 +327,10 @@ impl ConsentRecord {
 /// ([`ConsentStatus::restriction`]). It permits contact when it is a grant
 /// that has not expired ([`ConsentRecord::permits`]). Without any decision
 /// the answer is no (opt-in). Decisions may be recorded late; the history
-/// stays in time order and answers as if they had come in order.
+/// stays in time order and answers as if they had come in order. The
+/// history of one person known under several ids, joined by
+/// [`ConsentHistory::merge`], keeps each id's decisions and answers by the
+/// merge rule given there (before a link, a restriction under any id wins).
 ///
 /// [`ConsentLedger`]: crate::ConsentLedger
 /// [`CustomerState`]: crate::lifecycle::CustomerState
