@@ -8,6 +8,10 @@
 //!   policy. The identifiers are built before timing; the graph copies
 //!   each once when it first sees it. `…-presized` starts from
 //!   `IdentityGraph::with_capacity` (4M identifiers, 10M links).
+//!   `link_all/…`: the same links given at once to
+//!   `IdentityGraph::link_all`. `floor/…`: the identifiers of the same
+//!   links mapped to dense indices by a plain hash map, one by one — what
+//!   the lookups cost without a graph.
 //!
 //! * `identity/merge/…`: [`Lifecycle::merge`] of a guest (a consent grant,
 //!   three product views and an order in one evening) into an account
@@ -27,7 +31,7 @@ use customer_lifecycle::chrono::{TimeDelta, TimeZone, Utc};
 use customer_lifecycle::lifecycle::{CustomerState, EngineOptions, Lifecycle, StageModel, StateWithEvents};
 use customer_lifecycle::{
     Channel, ConsentChange, ConsentStatus, Currency, CustomerId, Event, EventKind, Identifier, IdentityGraph,
-    IdentityPolicy, LinkSource, Money, Purpose,
+    IdentityLink, IdentityPolicy, LinkSource, Money, Purpose,
 };
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -35,7 +39,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 const PEOPLE: usize = 1_000_000;
 const LINKS: usize = 10_000_000;
 
-fn links() -> Vec<(Identifier, Identifier)> {
+fn links(at: customer_lifecycle::chrono::DateTime<Utc>) -> Vec<IdentityLink> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(19);
     let people: Vec<[Identifier; 4]> = (0..PEOPLE)
         .map(|p| {
@@ -52,21 +56,21 @@ fn links() -> Vec<(Identifier, Identifier)> {
             let person = &people[rng.random_range(0..PEOPLE)];
             let a = rng.random_range(0..4);
             let b = (a + rng.random_range(1..4)) % 4;
-            (person[a].clone(), person[b].clone())
+            IdentityLink { a: person[a].clone(), b: person[b].clone(), source: LinkSource::Login, at }
         })
         .collect()
 }
 
 fn bench(c: &mut Criterion) {
-    let links = links();
     let at = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
+    let links = links(at);
     let mut g = c.benchmark_group("identity");
     g.sample_size(10).measurement_time(Duration::from_secs(30));
     g.bench_function("link/10M-links-1M-people", |b| {
         b.iter(|| {
             let mut graph = IdentityGraph::new(IdentityPolicy::default());
-            for (x, y) in &links {
-                graph.link(x, y, LinkSource::Login, at).unwrap();
+            for link in &links {
+                graph.link(&link.a, &link.b, link.source, link.at).unwrap();
             }
             assert!(graph.people() >= PEOPLE);
             black_box(graph.len())
@@ -75,11 +79,44 @@ fn bench(c: &mut Criterion) {
     g.bench_function("link/10M-links-1M-people-presized", |b| {
         b.iter(|| {
             let mut graph = IdentityGraph::with_capacity(IdentityPolicy::default(), 4 * PEOPLE, LINKS);
-            for (x, y) in &links {
-                graph.link(x, y, LinkSource::Login, at).unwrap();
+            for link in &links {
+                graph.link(&link.a, &link.b, link.source, link.at).unwrap();
             }
             assert!(graph.people() >= PEOPLE);
             black_box(graph.len())
+        })
+    });
+    g.bench_function("link_all/10M-links-1M-people", |b| {
+        b.iter(|| {
+            let mut graph = IdentityGraph::new(IdentityPolicy::default());
+            let tally = graph.link_all(&links);
+            assert!(tally.refused.is_empty() && graph.people() >= PEOPLE);
+            black_box(graph.len())
+        })
+    });
+    g.bench_function("link_all/10M-links-1M-people-presized", |b| {
+        b.iter(|| {
+            let mut graph = IdentityGraph::with_capacity(IdentityPolicy::default(), 4 * PEOPLE, LINKS);
+            let tally = graph.link_all(&links);
+            assert!(tally.refused.is_empty() && graph.people() >= PEOPLE);
+            black_box(graph.len())
+        })
+    });
+    // The floor of the lookups alone: the 20M identifiers of the links
+    // mapped to dense indices by a plain hash map (hashbrown, foldhash),
+    // one after the other, with no graph.
+    g.bench_function("floor/hash-map-of-20M-identifiers", |b| {
+        b.iter(|| {
+            let mut map: hashbrown::HashMap<Identifier, u32, foldhash::fast::RandomState> =
+                hashbrown::HashMap::with_capacity_and_hasher(4 * PEOPLE, foldhash::fast::RandomState::default());
+            let mut sum = 0u64;
+            for link in &links {
+                for side in [&link.a, &link.b] {
+                    let next = map.len() as u32;
+                    sum += u64::from(*map.entry_ref(side).or_insert(next));
+                }
+            }
+            black_box((map.len(), sum))
         })
     });
     g.finish();

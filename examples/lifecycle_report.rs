@@ -94,7 +94,7 @@ use customer_lifecycle::metrics::{RfmOptions, RfmScores, SegmentMap};
 use customer_lifecycle::rust_decimal::Decimal;
 use customer_lifecycle::{
     CohortAnalysis, CohortOptions, CsvOptions, Currency, CustomerId, CustomerTable, FixedRates, IdKind, Identifier,
-    IdentityGraph, IdentityPolicy, LifetimeSurvival, LinkOutcome, LinkSource, NumberFormat, PurchaseKpis,
+    IdentityGraph, IdentityLink, IdentityPolicy, LifetimeSurvival, LinkSource, NumberFormat, PurchaseKpis,
     PurchaseSummary, RetentionMode, SummaryOptions, TimeUnit, TransactionLog,
 };
 
@@ -959,6 +959,7 @@ fn identity_graph(
     let at = log.time_span().map_or_else(DateTime::<Utc>::default, |(_, last)| last);
     let mut graph = IdentityGraph::new(IdentityPolicy::default());
     let mut counts = LinkCounts { path: path.to_string(), ..LinkCounts::default() };
+    let mut links = Vec::new();
     for (n, record) in reader.records().enumerate() {
         let line = n + 2;
         let record = record.map_err(|e| format!("{path} line {line}: {e}"))?;
@@ -970,13 +971,20 @@ fn identity_graph(
         counts.rows += 1;
         counts.unknown_ids +=
             usize::from(log.customers().get(&x).is_none()) + usize::from(log.customers().get(&y).is_none());
-        match graph.link(&Identifier::customer(x), &Identifier::customer(y), LinkSource::Explicit, at) {
-            Ok(LinkOutcome::Merged { .. }) => counts.merged += 1,
-            Ok(LinkOutcome::AlreadyLinked) => counts.already += 1,
-            Err(e @ customer_lifecycle::Error::IdentityLinkRefused { .. }) => {
-                counts.refused.push(format!("line {line}: {e}"))
-            }
-            Err(e) => return Err(format!("{path} line {line}: {e}").into()),
+        links.push(IdentityLink {
+            a: Identifier::customer(x),
+            b: Identifier::customer(y),
+            source: LinkSource::Explicit,
+            at,
+        });
+    }
+    let tally = graph.link_all(&links);
+    (counts.merged, counts.already) = (tally.merged, tally.already_linked);
+    for (n, e) in tally.refused {
+        let line = n + 2;
+        match e {
+            customer_lifecycle::Error::IdentityLinkRefused { .. } => counts.refused.push(format!("line {line}: {e}")),
+            e => return Err(format!("{path} line {line}: {e}").into()),
         }
     }
     Ok((graph, counts))

@@ -186,8 +186,8 @@ pub use domain::{
     Attribute, AttributeMerge, AttributeValue, Attributes, Channel, ConsentChange, ConsentHistory, ConsentLedger,
     ConsentRecord, ConsentStatus, Currency, Customer, CustomerId, CustomerIndex, CustomerTable, DenseId, DurationMode,
     Engagement, Event, EventClass, EventId, EventKind, ExchangeRates, FixedRates, IdKind, Identifier, IdentifierKind,
-    IdentityGraph, IdentityLink, IdentityPolicy, LegalBasis, LinkOutcome, LinkSource, MAX_CONSENT_PARTIES, MergeFn,
-    MergeStrategy, Money, NpsScore, NumberFormat, Periods, Purpose, TimeUnit,
+    IdentityGraph, IdentityLink, IdentityPolicy, LegalBasis, LinkOutcome, LinkSource, LinkTally, MAX_CONSENT_PARTIES,
+    MergeFn, MergeStrategy, Money, NpsScore, NumberFormat, Periods, Purpose, TimeUnit,
 };
 pub use error::{CovariateProblem, Error, Result};
 pub use log::{

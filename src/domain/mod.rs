@@ -64,7 +64,7 @@ pub use consent::{
 pub use customer::{Customer, CustomerId, CustomerIndex, DenseId, IdKind, MAX_CUSTOMERS};
 pub use event::{Engagement, Event, EventClass, EventId, EventKind, NpsScore};
 pub use identity::{
-    Identifier, IdentifierKind, IdentityGraph, IdentityLink, IdentityPolicy, LinkOutcome, LinkSource,
+    Identifier, IdentifierKind, IdentityGraph, IdentityLink, IdentityPolicy, LinkOutcome, LinkSource, LinkTally,
     MAX_IDENTIFIER_BYTES, MAX_LINKS,
 };
 pub use ledger::ConsentLedger;

@@ -11,8 +11,8 @@ use chrono_tz::Europe::Berlin;
 use customer_lifecycle::chrono::{TimeZone, Utc};
 use customer_lifecycle::rust_decimal::Decimal;
 use customer_lifecycle::{
-    CsvOptions, Currency, CustomerId, Error, FixedRates, Identifier, IdentifierKind, IdentityGraph, IdentityPolicy,
-    LinkOutcome, LinkSource, SummaryOptions, TimeUnit, Transaction, TransactionLog,
+    CsvOptions, Currency, CustomerId, Error, FixedRates, Identifier, IdentifierKind, IdentityGraph, IdentityLink,
+    IdentityPolicy, LinkOutcome, LinkSource, SummaryOptions, TimeUnit, Transaction, TransactionLog,
 };
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
@@ -168,6 +168,73 @@ proptest! {
                 prop_assert!(person.iter().filter(|i| i.kind() == k).count() <= limit as usize);
             }
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// `link_all` is `link` called on each link in order: the same graph
+    /// (identifiers, links, people, canonical ids), the same refusals at the
+    /// same positions with the same messages, the same counts — over lists
+    /// longer than its lookup batch, with identifiers first seen and seen
+    /// again within one batch, links of an identifier to itself, a blocked
+    /// identifier and tight limits.
+    #[test]
+    fn link_all_is_link_in_order(
+        raw in proptest::collection::vec((0u8..4, any::<u8>(), 0u8..4, any::<u8>()), 0..700),
+        limit in 1u32..6,
+        start in proptest::collection::vec((0u8..4, any::<u8>(), 0u8..4, any::<u8>()), 0..20),
+        wide in any::<bool>(),
+    ) {
+        // Wide: many distinct identifiers (most links add new ones); else few.
+        let id = |k: u8, n: u8| if wide { identifier_wide(k, n) } else { identifier(k, n) };
+        let policy = IdentifierKind::ALL
+            .iter()
+            .fold(IdentityPolicy::unlimited(), |p, &k| p.with_limit(k, limit))
+            .block(Identifier::device("d3").unwrap());
+        let mut base = IdentityGraph::new(policy);
+        for &(ka, a, kb, b) in &start {
+            let _ = base.link(&id(ka, a), &id(kb, b), LinkSource::Order, at(1));
+        }
+        let links: Vec<IdentityLink> = raw
+            .iter()
+            .enumerate()
+            .map(|(n, &(ka, a, kb, b))| IdentityLink { a: id(ka, a), b: id(kb, b), source: LinkSource::Login, at: at(1 + (n % 27) as u32) })
+            .collect();
+        let mut one_by_one = base.clone();
+        let (mut merged, mut already, mut refused) = (0, 0, Vec::new());
+        for (n, link) in links.iter().enumerate() {
+            match one_by_one.link(&link.a, &link.b, link.source, link.at) {
+                Ok(LinkOutcome::Merged { .. }) => merged += 1,
+                Ok(LinkOutcome::AlreadyLinked) => already += 1,
+                Err(e) => refused.push((n, e.to_string())),
+            }
+        }
+        let mut batch = base.clone();
+        let tally = batch.link_all(&links);
+        prop_assert_eq!((tally.merged, tally.already_linked), (merged, already));
+        let got: Vec<(usize, String)> = tally.refused.iter().map(|(n, e)| (*n, e.to_string())).collect();
+        prop_assert_eq!(got, refused);
+        prop_assert_eq!(&batch, &one_by_one);
+        prop_assert_eq!(batch.people(), one_by_one.people());
+        prop_assert_eq!(batch.len(), one_by_one.len());
+        for link in &links {
+            for side in [&link.a, &link.b] {
+                prop_assert_eq!(batch.canonical(side), one_by_one.canonical(side));
+            }
+        }
+    }
+}
+
+/// Identifiers from a larger range than [`identifier`]'s: most links of a
+/// batch bring identifiers the graph has not seen.
+fn identifier_wide(kind: u8, n: u8) -> Identifier {
+    match kind % 4 {
+        0 => Identifier::customer(i64::from(n)),
+        1 => Identifier::email(&format!("p{n}@shop.de")).unwrap(),
+        2 => Identifier::device(&format!("d{}", n % 64)).unwrap(),
+        _ => Identifier::external("crm", &format!("{n}")).unwrap(),
     }
 }
 
