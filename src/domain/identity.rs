@@ -671,15 +671,22 @@ impl IdentityGraph {
         self.index.find(hash, |&i| self.identifiers[i as usize] == *identifier).copied()
     }
 
+    /// Room for `new` more identifiers (at most 2³¹ − 1 in all).
+    fn room_for(&self, new: usize) -> Result<()> {
+        if self.identifiers.len() + new > super::customer::MAX_CUSTOMERS as usize {
+            return Err(Error::TooManyCustomers { limit: u64::from(super::customer::MAX_CUSTOMERS) });
+        }
+        Ok(())
+    }
+
     /// The index of `identifier` (hash `hash`), added when new.
     fn intern(&mut self, identifier: &Identifier, hash: u64) -> Result<u32> {
         if let Some(i) = self.lookup(identifier, hash) {
             return Ok(i);
         }
+        self.room_for(1)?;
         let i = u32::try_from(self.identifiers.len())
-            .ok()
-            .filter(|&i| i < super::customer::MAX_CUSTOMERS)
-            .ok_or(Error::TooManyCustomers { limit: u64::from(super::customer::MAX_CUSTOMERS) })?;
+            .map_err(|_| Error::TooManyCustomers { limit: u64::from(super::customer::MAX_CUSTOMERS) })?;
         self.identifiers.push(identifier.clone());
         let (identifiers, hasher) = (&self.identifiers, &self.hasher);
         self.index.insert_unique(hash, i, |&j| hasher.hash_one(&identifiers[j as usize]));
@@ -872,10 +879,7 @@ impl IdentityGraph {
             }
         }
         // Room for both new sides, or neither is added.
-        let new = usize::from(known.0.is_none()) + usize::from(known.1.is_none());
-        if self.identifiers.len() + new > super::customer::MAX_CUSTOMERS as usize {
-            return Err(Error::TooManyCustomers { limit: u64::from(super::customer::MAX_CUSTOMERS) });
-        }
+        self.room_for(usize::from(known.0.is_none()) + usize::from(known.1.is_none()))?;
         let ia = match known.0 {
             Some(i) => i,
             None => self.intern(a, ha)?,
